@@ -1,0 +1,56 @@
+# Dataflow Lab — the two commands: `make serve` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# Compiled dependencies are kept outside the clone, so a fresh clone (CI) does not rebuild them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/dataflow-lab/target
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export CHROMEDRIVER ?= /usr/bin/chromedriver
+WASM := wasm32-unknown-unknown
+
+.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size clean
+
+## serve: install what is missing, build the release app and serve it at http://127.0.0.1:8080
+serve: setup-app
+	trunk serve --release
+
+## dev: a fast debug build with live reload (no wasm-opt), at http://127.0.0.1:8080
+dev: setup-app
+	trunk serve
+
+## build: the release build in dist/
+build: setup-app
+	trunk build --release
+
+## test: every layer — formatting and lints, native tests, browser tests, release build, page tests
+test: setup-test lint test-native test-browser build test-page
+	@echo "make test: every layer passed"
+
+setup-app:
+	@scripts/setup.sh app
+
+setup-test:
+	@scripts/setup.sh test
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets --locked -- -D warnings
+	cargo clippy --all-targets --locked --target $(WASM) -- -D warnings
+
+test-native:
+	cargo test --locked
+
+## test-browser: wasm-bindgen tests inside headless Chromium
+test-browser:
+	cargo test --locked --target $(WASM)
+
+## test-page: Playwright against dist/ (run `make build` first)
+test-page:
+	node --test tests/e2e/
+
+## size: the .wasm of the release build, raw and gzipped
+size:
+	@f=$$(ls dist/*.wasm); printf '%s: %s bytes raw, %s bytes gzip -9\n' "$$f" "$$(stat -c %s "$$f")" "$$(gzip -9 -c "$$f" | wc -c)"
+
+clean:
+	rm -rf dist target/screenshots

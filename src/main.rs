@@ -1,0 +1,14 @@
+//! The WebAssembly entry point that Trunk builds into the page (`index.html`).
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    dataflow_lab::ui::start();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!(
+        "dataflow-lab-web is the browser app: serve it with `make serve` and open http://127.0.0.1:8080"
+    );
+    std::process::exit(2);
+}

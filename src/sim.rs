@@ -1,0 +1,9 @@
+//! The simulation core: pure Rust, no web crates, deterministic.
+//!
+//! Everything here compiles and is tested natively; the page (`crate::ui`) and the command line
+//! only read what it produces and send it commands.
+
+pub mod console;
+pub mod database;
+pub mod shop;
+pub mod sql_script;

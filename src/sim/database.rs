@@ -1,0 +1,644 @@
+//! One SQL database: a GlueSQL engine over an in-memory storage, seen through a small, typed API.
+//!
+//! This is the database a simulated service (or a student at the console) talks to. A statement
+//! goes in as text and comes back as a [`StatementResult`] — column names and rows as display
+//! values, an affected-row count, or a plain acknowledgement — or as a [`DbError`] carrying
+//! GlueSQL's own message, which is what the student should read. Several databases can live side
+//! by side; each owns its storage, so they are isolated from each other.
+//!
+//! The storage underneath is an implementation detail: nothing in this API names it, so it can be
+//! replaced (by our own engine with transactions and a change log) without touching callers.
+//! Simplification: GlueSQL's `MemoryStorage` has no transactions, so `BEGIN` is rejected and
+//! `COMMIT`/`ROLLBACK` do nothing yet.
+
+use crate::sim::sql_script::{split_statements, ScriptStatement};
+use gluesql::core::data::{Key, Value};
+use gluesql::core::error::Error as GlueError;
+use gluesql::core::executor::{Payload, PayloadVariable};
+use gluesql::core::store::Store;
+use gluesql::prelude::{Glue, MemoryStorage};
+use std::fmt;
+use thiserror::Error;
+
+/// Why a statement did not run.
+#[derive(Debug, Error, PartialEq)]
+pub enum DbError {
+    /// GlueSQL refused or failed the statement; the message is GlueSQL's own text.
+    #[error("{0}")]
+    Sql(#[from] GlueError),
+    /// The text held no statement (only white space or comments).
+    #[error("there is no SQL statement to run")]
+    Empty,
+    /// [`Database::execute`] takes exactly one statement.
+    #[error("expected one SQL statement, found {0}: run a script with `run_script`")]
+    SeveralStatements(usize),
+}
+
+/// What kind of statement was run, from its leading keywords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// `SELECT`, `WITH …`, `VALUES …`.
+    Query,
+    /// `INSERT`.
+    Insert,
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+    /// `CREATE TABLE`.
+    CreateTable,
+    /// `CREATE INDEX`.
+    CreateIndex,
+    /// `ALTER TABLE`.
+    AlterTable,
+    /// `DROP TABLE`.
+    DropTable,
+    /// `DROP INDEX`.
+    DropIndex,
+    /// `BEGIN` / `START TRANSACTION`.
+    Begin,
+    /// `COMMIT` / `END`.
+    Commit,
+    /// `ROLLBACK`.
+    Rollback,
+    /// `SHOW …`.
+    Show,
+    /// Anything else (GlueSQL will say whether it knows it).
+    Other,
+}
+
+impl StatementKind {
+    /// Classifies a statement by its first keywords, whether or not it is valid SQL.
+    pub fn of(sql: &str) -> Self {
+        let mut words = sql
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_uppercase);
+        let first = words.next().unwrap_or_default();
+        let second = words.next().unwrap_or_default();
+        match (first.as_str(), second.as_str()) {
+            ("SELECT" | "WITH" | "VALUES", _) => Self::Query,
+            ("INSERT", _) => Self::Insert,
+            ("UPDATE", _) => Self::Update,
+            ("DELETE", _) => Self::Delete,
+            ("CREATE", "TABLE") => Self::CreateTable,
+            ("CREATE", "INDEX" | "UNIQUE") => Self::CreateIndex,
+            ("ALTER", "TABLE") => Self::AlterTable,
+            ("DROP", "TABLE") => Self::DropTable,
+            ("DROP", "INDEX") => Self::DropIndex,
+            ("BEGIN", _) | ("START", "TRANSACTION") => Self::Begin,
+            ("COMMIT" | "END", _) => Self::Commit,
+            ("ROLLBACK", _) => Self::Rollback,
+            ("SHOW", _) => Self::Show,
+            _ => Self::Other,
+        }
+    }
+
+    /// Whether a successful statement of this kind may change the schema (tables, columns,
+    /// indexes), so a schema view must be refreshed.
+    pub fn changes_schema(self) -> bool {
+        matches!(
+            self,
+            Self::CreateTable
+                | Self::CreateIndex
+                | Self::AlterTable
+                | Self::DropTable
+                | Self::DropIndex
+                | Self::Other
+        )
+    }
+
+    /// Whether a successful statement of this kind may change rows (so row counts move).
+    pub fn changes_rows(self) -> bool {
+        matches!(
+            self,
+            Self::Insert | Self::Update | Self::Delete | Self::Rollback | Self::Other
+        ) || self.changes_schema()
+    }
+
+    /// The SQL words for this kind, for labels (`"CREATE TABLE"`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Query => "SELECT",
+            Self::Insert => "INSERT",
+            Self::Update => "UPDATE",
+            Self::Delete => "DELETE",
+            Self::CreateTable => "CREATE TABLE",
+            Self::CreateIndex => "CREATE INDEX",
+            Self::AlterTable => "ALTER TABLE",
+            Self::DropTable => "DROP TABLE",
+            Self::DropIndex => "DROP INDEX",
+            Self::Begin => "BEGIN",
+            Self::Commit => "COMMIT",
+            Self::Rollback => "ROLLBACK",
+            Self::Show => "SHOW",
+            Self::Other => "SQL",
+        }
+    }
+}
+
+impl fmt::Display for StatementKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// The broad type of a displayed value, so a table can align numbers and mark `NULL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// SQL `NULL`.
+    Null,
+    /// Integers, floats and decimals.
+    Number,
+    /// `TRUE` / `FALSE`.
+    Bool,
+    /// Text, dates, times, ids and everything else.
+    Text,
+}
+
+/// One value of a result row, ready to display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    /// The value as text (`NULL` for null).
+    pub text: String,
+    /// What kind of value it is.
+    pub kind: CellKind,
+}
+
+impl Cell {
+    fn from_value(value: &Value) -> Self {
+        let kind = match value {
+            Value::Null => CellKind::Null,
+            Value::Bool(_) => CellKind::Bool,
+            Value::I8(_)
+            | Value::I16(_)
+            | Value::I32(_)
+            | Value::I64(_)
+            | Value::I128(_)
+            | Value::U8(_)
+            | Value::U16(_)
+            | Value::U32(_)
+            | Value::U64(_)
+            | Value::U128(_)
+            | Value::F32(_)
+            | Value::F64(_)
+            | Value::Decimal(_) => CellKind::Number,
+            _ => CellKind::Text,
+        };
+        Self {
+            text: String::from(value),
+            kind,
+        }
+    }
+}
+
+/// What a statement produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A result set: column names and rows of display values.
+    Rows {
+        /// Column labels, in order.
+        columns: Vec<String>,
+        /// Rows, each with one cell per column.
+        rows: Vec<Vec<Cell>>,
+    },
+    /// Rows inserted, updated, deleted, or tables dropped.
+    Affected(usize),
+    /// The statement ran and has nothing to report (`CREATE TABLE`, `ALTER TABLE`, …).
+    Done,
+}
+
+/// The result of one successful statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementResult {
+    /// What kind of statement it was.
+    pub kind: StatementKind,
+    /// What it produced.
+    pub outcome: Outcome,
+}
+
+impl StatementResult {
+    /// A one-line, plain-language summary: `"240 rows"`, `"3 rows updated"`, `"table created"`.
+    pub fn summary(&self) -> String {
+        fn rows(n: usize) -> String {
+            if n == 1 {
+                "1 row".to_owned()
+            } else {
+                format!("{n} rows")
+            }
+        }
+        match (&self.outcome, self.kind) {
+            (Outcome::Rows { rows: r, .. }, _) => rows(r.len()),
+            (Outcome::Affected(n), StatementKind::Insert) => format!("{} inserted", rows(*n)),
+            (Outcome::Affected(n), StatementKind::Update) => format!("{} updated", rows(*n)),
+            (Outcome::Affected(n), StatementKind::Delete) => format!("{} deleted", rows(*n)),
+            (Outcome::Affected(n), StatementKind::DropTable) => {
+                format!("{n} table{} dropped", if *n == 1 { "" } else { "s" })
+            }
+            (Outcome::Affected(n), _) => format!("{} affected", rows(*n)),
+            (Outcome::Done, StatementKind::CreateTable) => "table created".to_owned(),
+            (Outcome::Done, StatementKind::CreateIndex) => "index created".to_owned(),
+            (Outcome::Done, StatementKind::AlterTable) => "table altered".to_owned(),
+            (Outcome::Done, StatementKind::DropIndex) => "index dropped".to_owned(),
+            (Outcome::Done, StatementKind::Begin) => "transaction started".to_owned(),
+            (Outcome::Done, StatementKind::Commit) => "committed".to_owned(),
+            (Outcome::Done, StatementKind::Rollback) => "rolled back".to_owned(),
+            (Outcome::Done, _) => "done".to_owned(),
+        }
+    }
+
+    fn from_payload(kind: StatementKind, payload: Payload) -> Self {
+        let outcome = match payload {
+            Payload::Select { labels, rows } => Outcome::Rows {
+                columns: labels,
+                rows: rows
+                    .iter()
+                    .map(|row| row.iter().map(Cell::from_value).collect())
+                    .collect(),
+            },
+            Payload::SelectMap(maps) => {
+                // Schemaless rows: the union of their keys, in key order, as columns.
+                let mut columns: Vec<String> =
+                    maps.iter().flat_map(|m| m.keys().cloned()).collect();
+                columns.sort();
+                columns.dedup();
+                let rows = maps
+                    .iter()
+                    .map(|m| {
+                        columns
+                            .iter()
+                            .map(|c| Cell::from_value(m.get(c).unwrap_or(&Value::Null)))
+                            .collect()
+                    })
+                    .collect();
+                Outcome::Rows { columns, rows }
+            }
+            Payload::ShowColumns(columns) => Outcome::Rows {
+                columns: vec!["column".to_owned(), "type".to_owned()],
+                rows: columns
+                    .into_iter()
+                    .map(|(name, data_type)| {
+                        vec![text_cell(name), text_cell(data_type.to_string())]
+                    })
+                    .collect(),
+            },
+            Payload::ShowVariable(variable) => {
+                let (column, values) = match variable {
+                    PayloadVariable::Tables(names) => ("table", names),
+                    PayloadVariable::Functions(names) => ("function", names),
+                    PayloadVariable::Version(version) => ("version", vec![version]),
+                };
+                Outcome::Rows {
+                    columns: vec![column.to_owned()],
+                    rows: values.into_iter().map(|v| vec![text_cell(v)]).collect(),
+                }
+            }
+            Payload::Insert(n)
+            | Payload::Update(n)
+            | Payload::Delete(n)
+            | Payload::DropTable(n) => Outcome::Affected(n),
+            Payload::Create
+            | Payload::DropFunction
+            | Payload::AlterTable
+            | Payload::CreateIndex
+            | Payload::DropIndex
+            | Payload::StartTransaction
+            | Payload::Commit
+            | Payload::Rollback => Outcome::Done,
+        };
+        Self { kind, outcome }
+    }
+}
+
+fn text_cell(text: String) -> Cell {
+    Cell {
+        text,
+        kind: CellKind::Text,
+    }
+}
+
+/// One statement of a script with what came of it.
+#[derive(Debug, PartialEq)]
+pub struct ScriptResult {
+    /// The statement and where it stood in the script.
+    pub statement: ScriptStatement,
+    /// Its kind, known even when it failed.
+    pub kind: StatementKind,
+    /// Its result, or GlueSQL's error.
+    pub result: Result<StatementResult, DbError>,
+    /// How long it took by the caller's clock, in milliseconds.
+    pub elapsed_ms: f64,
+}
+
+/// A column of a table, as the schema describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnInfo {
+    /// Column name.
+    pub name: String,
+    /// SQL type, as GlueSQL names it (`INT`, `TEXT`, `TIMESTAMP`, …).
+    pub data_type: String,
+    /// Whether `NULL` is allowed.
+    pub nullable: bool,
+    /// Whether this is the primary key.
+    pub primary_key: bool,
+    /// Whether values must be unique (primary keys are unique too).
+    pub unique: bool,
+}
+
+/// A table with its columns, indexes and current row count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableInfo {
+    /// Table name.
+    pub name: String,
+    /// Columns in declaration order; empty for a schemaless table.
+    pub columns: Vec<ColumnInfo>,
+    /// Names of secondary indexes.
+    pub indexes: Vec<String>,
+    /// Rows in the table now.
+    pub row_count: usize,
+}
+
+/// A named SQL database. Each instance owns its own storage.
+pub struct Database {
+    name: String,
+    glue: Glue<MemoryStorage>,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl Database {
+    /// An empty database called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            glue: Glue::new(MemoryStorage::default()),
+        }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs exactly one SQL statement.
+    ///
+    /// # Errors
+    ///
+    /// [`DbError::Sql`] with GlueSQL's message when the statement is invalid or fails,
+    /// [`DbError::Empty`] for text without a statement, [`DbError::SeveralStatements`] for more
+    /// than one.
+    pub fn execute(&mut self, sql: &str) -> Result<StatementResult, DbError> {
+        let statements = split_statements(sql);
+        match statements.len() {
+            0 => Err(DbError::Empty),
+            1 => self.execute_statement(&statements[0].sql),
+            n => Err(DbError::SeveralStatements(n)),
+        }
+    }
+
+    /// Runs every statement of a script in order, each on its own: a failing statement is
+    /// reported and the next one still runs (as `psql` does by default).
+    ///
+    /// `now_ms` is the caller's clock (the browser's `performance.now()`, a test's counter); the
+    /// database itself never reads a clock.
+    pub fn run_script(
+        &mut self,
+        script: &str,
+        mut now_ms: impl FnMut() -> f64,
+    ) -> Vec<ScriptResult> {
+        split_statements(script)
+            .into_iter()
+            .map(|statement| {
+                let started = now_ms();
+                let result = self.execute_statement(&statement.sql);
+                let elapsed_ms = (now_ms() - started).max(0.0);
+                ScriptResult {
+                    kind: StatementKind::of(&statement.sql),
+                    statement,
+                    result,
+                    elapsed_ms,
+                }
+            })
+            .collect()
+    }
+
+    fn execute_statement(&mut self, sql: &str) -> Result<StatementResult, DbError> {
+        let kind = StatementKind::of(sql);
+        let mut payloads = self.glue.execute(sql)?;
+        match (payloads.pop(), payloads.len()) {
+            (Some(payload), 0) => Ok(StatementResult::from_payload(kind, payload)),
+            (None, _) => Err(DbError::Empty),
+            (Some(_), n) => Err(DbError::SeveralStatements(n + 1)),
+        }
+    }
+
+    /// Every table with its columns, indexes and row count, sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// [`DbError::Sql`] if the storage cannot be read.
+    pub fn tables(&self) -> Result<Vec<TableInfo>, DbError> {
+        let storage = &self.glue.storage;
+        let mut tables = storage
+            .fetch_all_schemas()?
+            .into_iter()
+            .map(|schema| {
+                let columns = schema
+                    .column_defs
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| ColumnInfo {
+                        data_type: c.data_type.to_string(),
+                        nullable: c.nullable,
+                        primary_key: c.unique.is_some_and(|u| u.is_primary),
+                        unique: c.unique.is_some(),
+                        name: c.name,
+                    })
+                    .collect();
+                let row_count = Store::scan_data(storage, &schema.table_name)?.count();
+                let mut indexes: Vec<String> = schema.indexes.into_iter().map(|i| i.name).collect();
+                indexes.sort();
+                Ok(TableInfo {
+                    name: schema.table_name,
+                    columns,
+                    indexes,
+                    row_count,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(tables)
+    }
+
+    /// A plain-text dump of every table's rows in key order, one line per row, tab-separated.
+    /// Two databases hold the same data exactly when their dumps are equal.
+    ///
+    /// # Errors
+    ///
+    /// [`DbError::Sql`] if the storage cannot be read.
+    pub fn dump(&self) -> Result<String, DbError> {
+        let storage = &self.glue.storage;
+        let mut out = String::new();
+        for table in self.tables()? {
+            let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+            out.push_str(&format!("# {} ({})\n", table.name, columns.join(", ")));
+            for row in Store::scan_data(storage, &table.name)? {
+                let (key, values) = row?;
+                let mut line = key_text(&key);
+                for value in &values {
+                    line.push('\t');
+                    line.push_str(&String::from(value));
+                }
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn key_text(key: &Key) -> String {
+    String::from(Value::from(key.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_with_people() -> Database {
+        let mut db = Database::new("test");
+        db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL, age INTEGER)")
+            .expect("create");
+        db.execute("INSERT INTO people VALUES (1, 'Ada', 36), (2, 'Grace', NULL)")
+            .expect("insert");
+        db
+    }
+
+    #[test]
+    fn kinds_are_classified_by_leading_keywords() {
+        assert_eq!(StatementKind::of("  select 1"), StatementKind::Query);
+        assert_eq!(
+            StatementKind::of("Create Table t (a INT)"),
+            StatementKind::CreateTable
+        );
+        assert_eq!(
+            StatementKind::of("CREATE UNIQUE INDEX i ON t (a)"),
+            StatementKind::CreateIndex
+        );
+        assert_eq!(StatementKind::of("start transaction"), StatementKind::Begin);
+        assert_eq!(
+            StatementKind::of("ALTER TABLE t RENAME COLUMN a TO b"),
+            StatementKind::AlterTable
+        );
+        assert_eq!(StatementKind::of("VACUUM"), StatementKind::Other);
+        assert_eq!(StatementKind::of(""), StatementKind::Other);
+    }
+
+    #[test]
+    fn a_select_returns_labels_and_typed_cells() {
+        let mut db = db_with_people();
+        let result = db
+            .execute("SELECT id, name, age FROM people ORDER BY id")
+            .expect("select");
+        let Outcome::Rows { columns, rows } = result.outcome else {
+            panic!("expected rows, got {result:?}");
+        };
+        assert_eq!(columns, ["id", "name", "age"]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0][1].text, "Ada");
+        assert_eq!(rows[0][0].kind, CellKind::Number);
+        assert_eq!(rows[1][2].kind, CellKind::Null);
+        assert_eq!(rows[1][2].text, "NULL");
+    }
+
+    #[test]
+    fn summaries_speak_plainly() {
+        let mut db = db_with_people();
+        let update = db
+            .execute("UPDATE people SET age = 37 WHERE id = 1")
+            .expect("update");
+        assert_eq!(update.summary(), "1 row updated");
+        let delete = db.execute("DELETE FROM people").expect("delete");
+        assert_eq!(delete.summary(), "2 rows deleted");
+        let create = db.execute("CREATE TABLE t (a INT)").expect("create");
+        assert_eq!(create.summary(), "table created");
+    }
+
+    #[test]
+    fn errors_carry_gluesqls_message() {
+        let mut db = db_with_people();
+        let error = db
+            .execute("SELECT nme FROM people")
+            .expect_err("unknown column");
+        assert!(matches!(error, DbError::Sql(_)));
+        assert!(error.to_string().contains("nme"), "{error}");
+        let error = db.execute("SELEC 1").expect_err("parse error");
+        assert!(error.to_string().starts_with("parser:"), "{error}");
+    }
+
+    #[test]
+    fn execute_takes_exactly_one_statement() {
+        let mut db = db_with_people();
+        assert_eq!(db.execute("  -- nothing\n"), Err(DbError::Empty));
+        assert_eq!(
+            db.execute("SELECT 1; SELECT 2"),
+            Err(DbError::SeveralStatements(2))
+        );
+    }
+
+    #[test]
+    fn a_script_runs_on_after_a_failing_statement() {
+        let mut db = db_with_people();
+        let mut clock = 0.0;
+        let results = db.run_script(
+            "INSERT INTO people VALUES (3, 'Linus', 55);\nSELECT * FROM nowhere;\nSELECT COUNT(*) FROM people",
+            || {
+                clock += 1.5;
+                clock
+            },
+        );
+        assert_eq!(results.len(), 3);
+        assert!(results[0].result.is_ok());
+        assert!(results[1].result.is_err());
+        assert_eq!(results[1].statement.line, 2);
+        assert_eq!(results[1].kind, StatementKind::Query);
+        let Ok(StatementResult {
+            outcome: Outcome::Rows { rows, .. },
+            ..
+        }) = &results[2].result
+        else {
+            panic!("expected rows");
+        };
+        assert_eq!(rows[0][0].text, "3");
+        assert!(results.iter().all(|r| r.elapsed_ms == 1.5));
+    }
+
+    #[test]
+    fn tables_lists_columns_keys_and_counts() {
+        let mut db = db_with_people();
+        db.execute("CREATE TABLE audit (at TIMESTAMP, note TEXT)")
+            .expect("create");
+        let tables = db.tables().expect("tables");
+        let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["audit", "people"]);
+        let people = &tables[1];
+        assert_eq!(people.row_count, 2);
+        assert!(people.columns[0].primary_key);
+        assert_eq!(people.columns[0].data_type, "INT");
+        assert!(!people.columns[1].nullable);
+        assert!(people.columns[2].nullable);
+    }
+
+    #[test]
+    fn show_tables_returns_rows() {
+        let mut db = db_with_people();
+        let result = db.execute("SHOW TABLES").expect("show");
+        assert_eq!(result.summary(), "1 row");
+    }
+}

@@ -1,0 +1,91 @@
+//! The schema sidebar: every table with its row count, columns, types, keys and indexes.
+//! It is read again after every run, so a `CREATE TABLE` or a renamed column shows at once.
+
+use crate::sim::console::ConsoleSession;
+use crate::sim::database::TableInfo;
+use crate::ui::results::format_count;
+use std::cell::RefCell;
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// The console whose schema to show; compared by `version` only.
+#[derive(Properties)]
+pub struct SchemaProps {
+    /// The console session.
+    pub session: Rc<RefCell<ConsoleSession>>,
+    /// Changes whenever the schema or the row counts may have changed.
+    pub version: u64,
+}
+
+impl PartialEq for SchemaProps {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version && Rc::ptr_eq(&self.session, &other.session)
+    }
+}
+
+/// The sidebar.
+#[component]
+pub fn Schema(props: &SchemaProps) -> Html {
+    let session = props.session.borrow();
+    let tables = session.tables();
+    let total_rows: usize = tables.iter().map(|t| t.row_count).sum();
+    html! {
+        <aside class="schema" aria-labelledby="schema-title">
+            <h2 id="schema-title">
+                { "Schema" }
+                <span class="schema-totals">
+                    { format!("{} tables · {} rows", tables.len(), format_count(total_rows)) }
+                </span>
+            </h2>
+            if let Some(error) = session.schema_error() {
+                <p class="sql-error">{ error }</p>
+            }
+            if tables.is_empty() {
+                <p class="placeholder">{ "No tables yet. Try CREATE TABLE." }</p>
+            }
+            <ul class="tables">
+                { for tables.iter().map(view_table) }
+            </ul>
+        </aside>
+    }
+}
+
+fn view_table(table: &TableInfo) -> Html {
+    let rows = if table.row_count == 1 {
+        "1 row".to_owned()
+    } else {
+        format!("{} rows", format_count(table.row_count))
+    };
+    html! {
+        <li class="table" data-table={table.name.clone()}>
+            <details open=true>
+                <summary>
+                    <span class="table-name">{ &table.name }</span>
+                    <span class="row-count">{ rows }</span>
+                </summary>
+                <ul class="columns">
+                    { for table.columns.iter().map(|c| html! {
+                        <li class="column">
+                            <span class="column-name">{ &c.name }</span>
+                            <span class="column-type">{ &c.data_type }</span>
+                            if c.primary_key {
+                                <span class="tag tag-pk" title="primary key">{ "PK" }</span>
+                            } else if c.unique {
+                                <span class="tag tag-unique" title="unique">{ "UQ" }</span>
+                            }
+                            if !c.nullable && !c.primary_key {
+                                <span class="tag tag-notnull" title="NOT NULL">{ "NN" }</span>
+                            }
+                        </li>
+                    }) }
+                    if table.columns.is_empty() {
+                        <li class="column schemaless">{ "schemaless" }</li>
+                    }
+                    { for table.indexes.iter().map(|index| html! {
+                        <li class="column index"><span class="tag tag-index">{ "IDX" }</span>{ index }</li>
+                    }) }
+                </ul>
+            </details>
+        </li>
+    }
+}
