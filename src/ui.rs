@@ -16,3 +16,6 @@ pub fn start() {
     let root = browser::app_root();
     yew::Renderer::<app::App>::with_root(root).render();
 }
+
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

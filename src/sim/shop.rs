@@ -66,7 +66,7 @@ pub struct ShopSize {
 }
 
 impl Default for ShopSize {
-    /// 60 customers, 240 orders, 40 jobs (plus about 180 invoices and 120 shipments).
+    /// 60 customers, 240 orders, 40 jobs (plus about 190 invoices and 150 shipments).
     fn default() -> Self {
         Self {
             customers: 60,
@@ -176,7 +176,7 @@ pub fn shop_inserts(seed: u64, size: ShopSize) -> Vec<String> {
     let mut invoices = Vec::new();
     let mut shipments = Vec::new();
     for id in 1..=size.orders {
-        let customer_id = rng.gen_range(1..=size.customers.max(1));
+        let customer_id = 1 + below(&mut rng, size.customers);
         let status = weighted(&mut rng, ORDER_STATUSES);
         let total_cents: i64 = rng.gen_range(5..=400) * 125 + rng.gen_range(0..100);
         let at =
@@ -218,7 +218,7 @@ pub fn shop_inserts(seed: u64, size: ShopSize) -> Vec<String> {
         .map(|id| {
             let kind = pick(&mut rng, JOB_KINDS);
             let status = weighted(&mut rng, JOB_STATUSES);
-            let order_id = rng.gen_range(1..=size.orders.max(1));
+            let order_id = 1 + below(&mut rng, size.orders);
             let at =
                 start + Duration::seconds(year_s - 3600 + spread(id, size.jobs, 3600, &mut rng));
             format!(
@@ -239,8 +239,17 @@ fn spread(i: usize, n: usize, span_s: i64, rng: &mut ChaCha8Rng) -> i64 {
     (i - 1) * slot + rng.gen_range(0..slot.max(1))
 }
 
+/// A uniform index in `0..n` (0 when `n` is 0), drawn the same way on every platform.
+///
+/// Never sample a `usize` range: `rand` draws `usize` from 32 bits on wasm32 and 64 bits on
+/// x86_64, so the same seed gives different numbers in the browser and natively.
+fn below(rng: &mut ChaCha8Rng, n: usize) -> usize {
+    let n = u64::try_from(n).unwrap_or(u64::MAX).max(1);
+    usize::try_from(rng.gen_range(0..n)).unwrap_or(0)
+}
+
 fn pick<'a>(rng: &mut ChaCha8Rng, items: &[&'a str]) -> &'a str {
-    items[rng.gen_range(0..items.len())]
+    items[below(rng, items.len())]
 }
 
 fn weighted<'a>(rng: &mut ChaCha8Rng, items: &[(&'a str, u32)]) -> &'a str {
