@@ -47,7 +47,12 @@ pub fn App() -> Html {
                 </div>
             </header>
             if let Some(notice) = &state.notice {
-                <p class="notice" role="status">{ notice }</p>
+                <div class="notice" role="status">
+                    <p>{ &notice.message }</p>
+                    if let Some(sql) = &notice.sql {
+                        <pre><code>{ sql }</code></pre>
+                    }
+                </div>
             }
             <main class="workspace">
                 <div class="console">

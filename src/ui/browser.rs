@@ -9,6 +9,7 @@ use web_sys::{Element, Storage};
 
 const DRAFT_KEY: &str = "dataflow-lab.console.draft";
 const HISTORY_KEY: &str = "dataflow-lab.console.history";
+const PENDING_RUN_KEY: &str = "dataflow-lab.console.pending-run";
 /// Separates history entries in storage (ASCII record separator: never typed in SQL).
 const RECORD_SEPARATOR: char = '\u{1e}';
 
@@ -56,6 +57,34 @@ pub fn save_history(entries: &[String]) {
     }
 }
 
+/// Notes that `script` is about to run. If the engine panics during the run, the note is still
+/// there at the next load, and [`take_pending_run`] tells the page which script stopped it.
+pub fn mark_run_started(script: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(PENDING_RUN_KEY, script);
+    }
+}
+
+/// Notes that the run marked by [`mark_run_started`] finished.
+pub fn mark_run_finished() {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(PENDING_RUN_KEY);
+    }
+}
+
+/// The script of the run in progress, if any (left in place).
+fn pending_run() -> Option<String> {
+    local_storage()?.get_item(PENDING_RUN_KEY).ok()?
+}
+
+/// The script of a run that never finished (the engine stopped during it), once.
+pub fn take_pending_run() -> Option<String> {
+    let storage = local_storage()?;
+    let script = storage.get_item(PENDING_RUN_KEY).ok()??;
+    let _ = storage.remove_item(PENDING_RUN_KEY);
+    Some(script)
+}
+
 /// The element the app mounts on (`#app`), emptied of its loading placeholder; the body if
 /// the page has no `#app`.
 pub fn app_root() -> Element {
@@ -87,11 +116,24 @@ pub fn install_panic_banner() {
         if let Some(detail) = document.get_element_by_id("fatal-detail") {
             detail.set_text_content(Some(&message));
         }
+        if let (Some(sql), Some(element)) = (pending_run(), document.get_element_by_id("fatal-sql"))
+        {
+            element.set_text_content(Some(sql.trim()));
+            if let Some(block) = document.get_element_by_id("fatal-sql-block") {
+                let _ = block.remove_attribute("hidden");
+            }
+        }
         if let Some(banner) = document.get_element_by_id("fatal") {
             let _ = banner.remove_attribute("hidden");
         }
         if let Some(body) = document.body() {
             let _ = body.class_list().add_1("crashed");
+        }
+        if let Some(button) = document
+            .get_element_by_id("fatal-reload")
+            .and_then(|b| b.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = button.focus();
         }
     }));
 }

@@ -48,8 +48,8 @@ pub struct AppState {
     pub runs_version: u64,
     /// Bumped when tables, columns or row counts may have changed.
     pub schema_version: u64,
-    /// A message for the user about the database itself (it could not be created).
-    pub notice: Option<String>,
+    /// A message for the user about the page itself (the engine stopped last time, say).
+    pub notice: Option<Notice>,
 }
 
 /// What the user can do.
@@ -71,12 +71,24 @@ pub enum Action {
     ResetDatabase,
 }
 
-fn fresh_session() -> (ConsoleSession, Option<String>) {
+/// A message for the user about the page itself, shown above the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// What happened, in plain words.
+    pub message: String,
+    /// The SQL it is about, if any.
+    pub sql: Option<String>,
+}
+
+fn fresh_session() -> (ConsoleSession, Option<Notice>) {
     match shop::shop_database(DATABASE_NAME, DEFAULT_SEED) {
         Ok(db) => (ConsoleSession::new(db), None),
         Err(error) => (
             ConsoleSession::new(crate::sim::database::Database::new(DATABASE_NAME)),
-            Some(format!("The shop data could not be loaded: {error}")),
+            Some(Notice {
+                message: format!("The shop data could not be loaded: {error}"),
+                sql: None,
+            }),
         ),
     }
 }
@@ -84,7 +96,15 @@ fn fresh_session() -> (ConsoleSession, Option<String>) {
 impl AppState {
     /// A console on a freshly seeded shop, with the editor text and history the browser kept.
     pub fn load() -> Self {
-        let (mut session, notice) = fresh_session();
+        let (mut session, mut notice) = fresh_session();
+        if let Some(script) = browser::take_pending_run() {
+            notice = Some(Notice {
+                message: "The SQL engine stopped while running your last script, so the \
+                          database was loaded fresh. The script is still in the editor."
+                    .to_owned(),
+                sql: Some(script.trim().to_owned()),
+            });
+        }
         session.set_history(History::from_entries(browser::load_history()));
         session.draft = browser::load_draft().unwrap_or_else(|| {
             EXAMPLES
@@ -169,6 +189,8 @@ fn run(session: &mut ConsoleSession) {
     let mut entries = session.history().entries().to_vec();
     entries.push(session.draft.trim().to_owned());
     browser::save_history(&entries);
+    browser::mark_run_started(&session.draft);
     session.run_draft(browser::now_ms);
+    browser::mark_run_finished();
     browser::save_history(session.history().entries());
 }

@@ -1,0 +1,179 @@
+// Page tests: the release build in dist/, served on 127.0.0.1, driven in Debian's headless
+// Chromium by playwright-core. Run with `make test-page` after `make build` (make test does both).
+// Screenshots go to target/screenshots/.
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { serveDist } from "./serve.mjs";
+
+const SHOTS = new URL("../../target/screenshots/", import.meta.url).pathname;
+// The seeded shop's documented size (src/sim/shop.rs, ShopSize::default).
+const ORDERS_IN_SHOP = 240;
+
+let server;
+let browser;
+let page;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await serveDist();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+beforeEach(async () => {
+  // A new context per test: fresh localStorage, so tests do not see each other's history.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  page = await context.newPage();
+  page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+  await page.goto(server.url);
+  await page.locator("#sql-input").waitFor();
+});
+
+/** Replaces the editor's text with `sql` and runs it with Ctrl+Enter. */
+async function run(sql) {
+  const editor = page.locator("#sql-input");
+  await editor.fill(sql);
+  await editor.press("Control+Enter");
+}
+
+/** The newest run on screen. */
+const latest = () => page.locator(".run.latest");
+
+test("the page loads with the shop schema in the sidebar", async () => {
+  await page.locator('.schema [data-table="orders"]').waitFor();
+  const tables = await page.locator(".schema .table-name").allTextContents();
+  assert.deepEqual(tables, ["customers", "invoices", "jobs", "orders", "shipments"]);
+  assert.match(await page.locator('[data-table="orders"] .row-count').textContent(), /^240 rows$/);
+  assert.equal(await page.title(), "Dataflow Lab — SQL console");
+});
+
+test("SELECT COUNT(*) FROM orders shows the seeded count with its timing", async () => {
+  await run("SELECT COUNT(*) FROM orders");
+  const cell = latest().locator(".result-table tbody td").first();
+  await cell.waitFor();
+  assert.equal(Number(await cell.textContent()), ORDERS_IN_SHOP);
+  assert.match(await latest().locator(".summary").textContent(), /1 row/);
+  assert.match(await latest().locator(".statement .elapsed").textContent(), /\d+(\.\d+)? (ms|s)$/);
+  await page.screenshot({ path: `${SHOTS}console.png`, fullPage: true });
+});
+
+test("a bad statement shows GlueSQL's error and the console keeps working", async () => {
+  await run("SELECT nme FROM customers");
+  const error = latest().locator(".sql-error pre");
+  await error.waitFor();
+  assert.match(await error.textContent(), /identifier not found: nme/);
+  assert.match(await latest().locator(".error-badge").textContent(), /1 failed/);
+
+  await run("SELECT name FROM customers WHERE id = 1");
+  await latest().locator(".result-table td").first().waitFor();
+  assert.equal(await latest().locator(".sql-error").count(), 0);
+  assert.ok((await latest().locator(".result-table td").first().textContent()).length > 0);
+});
+
+test("each statement of a script gets its own result, failures included", async () => {
+  await run("SELECT 1;\nSELECT * FROM no_such_table;\nUPDATE jobs SET status = 'done' WHERE status = 'pending'");
+  const statements = latest().locator(".statement");
+  await statements.nth(2).waitFor();
+  assert.equal(await statements.count(), 3);
+  assert.match(await statements.nth(0).getAttribute("class"), /\bok\b/);
+  assert.match(await statements.nth(1).getAttribute("class"), /\bfailed\b/);
+  assert.match(await statements.nth(1).locator(".sql-error pre").textContent(), /no_such_table/);
+  assert.match(await statements.nth(2).locator(".summary").textContent(), /rows? updated/);
+  assert.match(await statements.nth(2).locator(".line").textContent(), /line 3/);
+  await page.screenshot({ path: `${SHOTS}script.png`, fullPage: true });
+});
+
+test("CREATE TABLE appears in the schema sidebar, and ALTER renames its column", async () => {
+  await run("CREATE TABLE audit_log (id INTEGER PRIMARY KEY, note TEXT NOT NULL)");
+  const table = page.locator('.schema [data-table="audit_log"]');
+  await table.waitFor();
+  assert.match(await table.locator(".row-count").textContent(), /^0 rows$/);
+  assert.deepEqual(await table.locator(".column-name").allTextContents(), ["id", "note"]);
+
+  await run("INSERT INTO audit_log VALUES (1, 'hello'); ALTER TABLE audit_log RENAME COLUMN note TO message");
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('[data-table="audit_log"] .column-name')].some((c) => c.textContent === "message"),
+  );
+  assert.match(await table.locator(".row-count").textContent(), /^1 row$/);
+});
+
+test("↑ and ↓ walk through the history, and the editor text survives a reload", async () => {
+  await run("SELECT 1");
+  await latest().waitFor();
+  await run("SELECT 2");
+  await page.locator('.run.latest[data-run="2"]').waitFor();
+  const editor = page.locator("#sql-input");
+  await editor.fill("SELECT 'draft'");
+  await editor.press("ArrowUp");
+  assert.equal(await editor.inputValue(), "SELECT 2");
+  await editor.press("ArrowUp");
+  assert.equal(await editor.inputValue(), "SELECT 1");
+  await editor.press("ArrowDown");
+  await editor.press("ArrowDown");
+  assert.equal(await editor.inputValue(), "SELECT 'draft'");
+
+  await page.reload();
+  await editor.waitFor();
+  assert.equal(await editor.inputValue(), "SELECT 'draft'");
+  await editor.press("ArrowUp");
+  assert.equal(await editor.inputValue(), "SELECT 2", "the history survives a reload");
+});
+
+test("an example query runs with one click", async () => {
+  await page.getByRole("button", { name: "Orders by status" }).click();
+  await latest().locator(".result-table tbody tr").first().waitFor();
+  const statuses = await latest().locator(".result-table tbody tr td:first-child").allTextContents();
+  assert.ok(statuses.includes("delivered"), `statuses: ${statuses}`);
+});
+
+test("a statement that panics GlueSQL shows the crash banner, and a reload restores the editor", async () => {
+  // REPEAT with a negative count overflows a capacity inside GlueSQL 0.20 and panics.
+  await run("SELECT REPEAT('a', -1)");
+  const banner = page.locator("#fatal");
+  await banner.waitFor({ state: "visible" });
+  assert.match(await page.locator("#fatal-detail").textContent(), /capacity overflow/);
+  assert.equal(await page.locator("#fatal-sql").textContent(), "SELECT REPEAT('a', -1)");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "fatal-reload");
+  await page.screenshot({ path: `${SHOTS}panic.png` });
+
+  await banner.getByRole("button", { name: "Reload the page" }).click();
+  await page.locator("#sql-input").waitFor();
+  assert.equal(await page.locator("#sql-input").inputValue(), "SELECT REPEAT('a', -1)");
+  assert.match(await page.locator(".notice").textContent(), /stopped while running your last script/);
+  await run("SELECT COUNT(*) FROM orders");
+  await latest().locator(".result-table td").first().waitFor();
+});
+
+test("at 360 px wide nothing overflows sideways, and dark mode has its own colours", async () => {
+  await page.setViewportSize({ width: 360, height: 780 });
+  await run("SELECT id, name, email, country, created_at FROM customers ORDER BY id LIMIT 8");
+  await latest().locator(".result-table td").first().waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+  await page.screenshot({ path: `${SHOTS}console-360.png`, fullPage: true });
+
+  const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.setViewportSize({ width: 1280, height: 860 });
+  const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.notEqual(light, dark);
+  await page.screenshot({ path: `${SHOTS}console-dark.png`, fullPage: true });
+});
