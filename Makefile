@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := wasm32-unknown-unknown
 
-.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size clean
+.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size bench-page clean
 
 ## serve: install what is missing, build the release app and serve it at http://127.0.0.1:8080
 serve: setup-app
@@ -51,6 +51,10 @@ test-page:
 ## size: the .wasm of the release build, raw and gzipped
 size:
 	@f=$$(ls dist/*.wasm); printf '%s: %s bytes raw, %s bytes gzip -9\n' "$$f" "$$(stat -c %s "$$f")" "$$(gzip -9 -c "$$f" | wc -c)"
+
+## bench-page: load time and first-query time of dist/ in headless Chromium (run `make build` first)
+bench-page:
+	node scripts/bench-page.mjs
 
 clean:
 	rm -rf dist target/screenshots
