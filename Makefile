@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 WASM := wasm32-unknown-unknown
 
-.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size bench-page clean
+.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size bench-page layering clean
 
 ## serve: install what is missing, build the release app and serve it at http://127.0.0.1:8080
 serve: setup-app
@@ -32,10 +32,16 @@ setup-app:
 setup-test:
 	@scripts/setup.sh test
 
-lint:
+lint: layering
 	cargo fmt --check
 	cargo clippy --all-targets --locked -- -D warnings
 	cargo clippy --all-targets --locked --target $(WASM) -- -D warnings
+
+## layering: src/sim stays free of web crates, and native builds never compile Yew
+layering:
+	@! grep -rnE '\b(yew|web_sys|js_sys|gloo|wasm_bindgen)\b' src/sim || { echo "src/sim must not use web crates"; exit 1; }
+	@! cargo tree --locked --edges normal,dev --prefix none | grep -E '^(yew|web-sys|js-sys|wasm-bindgen) ' || { echo "a native build pulls in a web crate"; exit 1; }
+	@echo "layering: src/sim uses no web crate; native builds compile no Yew"
 
 test-native:
 	cargo test --locked
