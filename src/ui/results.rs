@@ -1,29 +1,13 @@
 //! The results of recent runs, newest first: per statement its kind, its text, a plain summary
 //! ("240 rows", "1 row updated"), how long it took, and a table of rows or GlueSQL's error.
 
-use crate::sim::console::{ConsoleRun, ConsoleSession};
+use crate::sim::console::ConsoleRun;
 use crate::sim::database::{CellKind, DbError, Outcome, ScriptResult, StatementResult};
-use std::cell::RefCell;
-use std::rc::Rc;
+use crate::ui::state::SessionProps;
 use yew::prelude::*;
 
 /// Rows drawn per result table; the rest are counted, not drawn, to keep the page fast.
 pub const ROWS_SHOWN: usize = 500;
-
-/// The console whose runs to show; compared by `version` only.
-#[derive(Properties)]
-pub struct ResultsProps {
-    /// The console session.
-    pub session: Rc<RefCell<ConsoleSession>>,
-    /// Changes whenever the runs change.
-    pub version: u64,
-}
-
-impl PartialEq for ResultsProps {
-    fn eq(&self, other: &Self) -> bool {
-        self.version == other.version && Rc::ptr_eq(&self.session, &other.session)
-    }
-}
 
 /// Formats a duration for people: `0.08 ms`, `12.4 ms`, `1.25 s`.
 pub fn format_ms(ms: f64) -> String {
@@ -51,7 +35,7 @@ pub fn format_count(n: usize) -> String {
 
 /// The list of runs.
 #[component]
-pub fn Results(props: &ResultsProps) -> Html {
+pub fn Results(props: &SessionProps) -> Html {
     let session = props.session.borrow();
     let runs: Vec<&ConsoleRun> = session.runs().collect();
     if runs.is_empty() {

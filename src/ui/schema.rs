@@ -1,31 +1,14 @@
 //! The schema sidebar: every table with its row count, columns, types, keys and indexes.
 //! It is read again after every run, so a `CREATE TABLE` or a renamed column shows at once.
 
-use crate::sim::console::ConsoleSession;
 use crate::sim::database::TableInfo;
 use crate::ui::results::format_count;
-use std::cell::RefCell;
-use std::rc::Rc;
+use crate::ui::state::SessionProps;
 use yew::prelude::*;
-
-/// The console whose schema to show; compared by `version` only.
-#[derive(Properties)]
-pub struct SchemaProps {
-    /// The console session.
-    pub session: Rc<RefCell<ConsoleSession>>,
-    /// Changes whenever the schema or the row counts may have changed.
-    pub version: u64,
-}
-
-impl PartialEq for SchemaProps {
-    fn eq(&self, other: &Self) -> bool {
-        self.version == other.version && Rc::ptr_eq(&self.session, &other.session)
-    }
-}
 
 /// The sidebar.
 #[component]
-pub fn Schema(props: &SchemaProps) -> Html {
+pub fn Schema(props: &SessionProps) -> Html {
     let session = props.session.borrow();
     let tables = session.tables();
     let total_rows: usize = tables.iter().map(|t| t.row_count).sum();

@@ -9,7 +9,7 @@ use crate::sim::shop::{self, DEFAULT_SEED};
 use crate::ui::browser;
 use std::cell::RefCell;
 use std::rc::Rc;
-use yew::Reducible;
+use yew::{Properties, Reducible};
 
 /// The name of the database the console is connected to.
 pub const DATABASE_NAME: &str = "shop";
@@ -193,4 +193,20 @@ fn run(session: &mut ConsoleSession) {
     session.run_draft(browser::now_ms);
     browser::mark_run_finished();
     browser::save_history(session.history().entries());
+}
+
+/// Props for a part of the page that reads the console session: the session and the version of
+/// the part it shows. Compared by version only, so the part re-renders only when it changed.
+#[derive(Properties)]
+pub struct SessionProps {
+    /// The console session.
+    pub session: Rc<RefCell<ConsoleSession>>,
+    /// Changes whenever what this part shows changes.
+    pub version: u64,
+}
+
+impl PartialEq for SessionProps {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version && Rc::ptr_eq(&self.session, &other.session)
+    }
 }
