@@ -6,18 +6,24 @@
 //! GlueSQL's own message, which is what the student should read. Several databases can live side
 //! by side; each owns its storage, so they are isolated from each other.
 //!
-//! The storage underneath is an implementation detail: nothing in this API names it, so it can be
-//! replaced (by our own engine with transactions and a change log) without touching callers.
-//! Simplification: GlueSQL's `MemoryStorage` has no transactions, so `BEGIN` is rejected and
-//! `COMMIT`/`ROLLBACK` do nothing yet.
+//! Underneath is our own storage engine ([`crate::sim::storage`]): several connections share one
+//! database, each with its own transaction; every committed change reaches the change log; each
+//! statement reports the rows it read and wrote. Single-row `UPDATE`/`DELETE` by primary key read
+//! one row, not the whole table ([`crate::sim::key_access`]).
 
+use crate::sim::change_log::{Change, Lsn};
+use crate::sim::key_access::key_hint;
 use crate::sim::sql_script::{split_statements, ScriptStatement};
+use crate::sim::storage::{Engine, EngineStats, ReadMode, RowCounters, Session, SharedEngine};
 use gluesql::core::data::{Key, Value};
 use gluesql::core::error::Error as GlueError;
-use gluesql::core::executor::{Payload, PayloadVariable};
-use gluesql::core::store::Store;
-use gluesql::prelude::{Glue, MemoryStorage};
+use gluesql::core::executor::{execute, Payload, PayloadVariable};
+use gluesql::core::plan::StatementPlan;
+use gluesql::core::store::{Planner, Store, Transaction};
+use gluesql::prelude::{parse, translate, Glue};
+use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
 use thiserror::Error;
 
 /// Why a statement did not run.
@@ -32,6 +38,12 @@ pub enum DbError {
     /// [`Database::execute`] takes exactly one statement.
     #[error("expected one SQL statement, found {0}: run a script with `run_script`")]
     SeveralStatements(usize),
+    /// An earlier statement of the open transaction failed (PostgreSQL's behaviour).
+    #[error(
+        "current transaction is aborted, commands ignored until end of transaction block \
+         (run ROLLBACK)"
+    )]
+    TransactionAborted,
 }
 
 /// What kind of statement was run, from its leading keywords.
@@ -215,6 +227,8 @@ pub struct StatementResult {
     pub kind: StatementKind,
     /// What it produced.
     pub outcome: Outcome,
+    /// Rows it read and wrote in the storage.
+    pub counters: RowCounters,
 }
 
 impl StatementResult {
@@ -247,7 +261,15 @@ impl StatementResult {
         }
     }
 
-    fn from_payload(kind: StatementKind, payload: Payload) -> Self {
+    fn done(kind: StatementKind) -> Self {
+        Self {
+            kind,
+            outcome: Outcome::Done,
+            counters: RowCounters::default(),
+        }
+    }
+
+    fn from_payload(kind: StatementKind, payload: Payload, counters: RowCounters) -> Self {
         let outcome = match payload {
             Payload::Select { labels, rows } => Outcome::Rows {
                 columns: labels,
@@ -306,7 +328,11 @@ impl StatementResult {
             | Payload::Commit
             | Payload::Rollback => Outcome::Done,
         };
-        Self { kind, outcome }
+        Self {
+            kind,
+            outcome,
+            counters,
+        }
     }
 }
 
@@ -358,32 +384,34 @@ pub struct TableInfo {
     pub row_count: usize,
 }
 
-/// A named SQL database. Each instance owns its own storage.
-pub struct Database {
-    name: String,
-    glue: Glue<MemoryStorage>,
+/// A connection to a [`Database`]: its own session, so its own transaction and read mode.
+///
+/// Outside `BEGIN … COMMIT` every statement commits on its own. A statement that fails inside a
+/// transaction aborts it, as in PostgreSQL: every later statement fails with
+/// [`DbError::TransactionAborted`] until `ROLLBACK` (or `COMMIT`, which then rolls back).
+pub struct Connection {
+    glue: Glue<Session>,
+    aborted: bool,
+    last_counters: RowCounters,
 }
 
-impl fmt::Debug for Database {
+impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Database")
-            .field("name", &self.name)
+        f.debug_struct("Connection")
+            .field("txn", &self.glue.storage.txn_id())
+            .field("aborted", &self.aborted)
             .finish()
     }
 }
 
-impl Database {
-    /// An empty database called `name`.
-    pub fn new(name: impl Into<String>) -> Self {
+impl Connection {
+    /// A new connection to `engine` that reads with `mode`.
+    pub fn new(engine: SharedEngine, mode: ReadMode) -> Self {
         Self {
-            name: name.into(),
-            glue: Glue::new(MemoryStorage::default()),
+            glue: Glue::new(Session::new(engine, mode)),
+            aborted: false,
+            last_counters: RowCounters::default(),
         }
-    }
-
-    /// The database's name.
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     /// Runs exactly one SQL statement.
@@ -392,7 +420,7 @@ impl Database {
     ///
     /// [`DbError::Sql`] with GlueSQL's message when the statement is invalid or fails,
     /// [`DbError::Empty`] for text without a statement, [`DbError::SeveralStatements`] for more
-    /// than one.
+    /// than one, [`DbError::TransactionAborted`] after a failure inside a transaction.
     pub fn execute(&mut self, sql: &str) -> Result<StatementResult, DbError> {
         let statements = split_statements(sql);
         match statements.len() {
@@ -430,22 +458,94 @@ impl Database {
 
     fn execute_statement(&mut self, sql: &str) -> Result<StatementResult, DbError> {
         let kind = StatementKind::of(sql);
-        let mut payloads = self.glue.execute(sql)?;
-        match (payloads.pop(), payloads.len()) {
-            (Some(payload), 0) => Ok(StatementResult::from_payload(kind, payload)),
-            (None, _) => Err(DbError::Empty),
-            (Some(_), n) => Err(DbError::SeveralStatements(n + 1)),
+        if self.aborted {
+            match kind {
+                StatementKind::Rollback => {}
+                StatementKind::Commit => {
+                    // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK.
+                    self.glue.storage.rollback()?;
+                    self.aborted = false;
+                    return Ok(StatementResult::done(StatementKind::Rollback));
+                }
+                _ => return Err(DbError::TransactionAborted),
+            }
+        }
+        self.glue.storage.start_statement(sql);
+        let payload = self.plan_and_execute(sql);
+        self.last_counters = self.glue.storage.counters();
+        self.glue.storage.end_statement();
+        match payload {
+            Ok(payload) => {
+                if matches!(kind, StatementKind::Rollback | StatementKind::Commit) {
+                    self.aborted = false;
+                }
+                Ok(StatementResult::from_payload(
+                    kind,
+                    payload,
+                    self.last_counters,
+                ))
+            }
+            Err(error) => {
+                if self.glue.storage.in_explicit_transaction() {
+                    self.aborted = true;
+                }
+                Err(error)
+            }
         }
     }
 
-    /// Every table with its columns, indexes and row count, sorted by name.
+    /// GlueSQL's pipeline (parse → translate → plan → execute), with the key access path for
+    /// single-row `UPDATE`/`DELETE` slipped in between.
+    fn plan_and_execute(&mut self, sql: &str) -> Result<Payload, DbError> {
+        let mut parsed = parse(sql)?;
+        let statement = match (parsed.pop(), parsed.len()) {
+            (Some(statement), 0) => translate(&statement)?,
+            (None, _) => return Err(DbError::Empty),
+            (Some(_), n) => return Err(DbError::SeveralStatements(n + 1)),
+        };
+        let storage = &mut self.glue.storage;
+        let hint = key_hint(&statement, |table| {
+            storage.fetch_schema(table).ok().flatten()
+        });
+        storage.set_key_hint(hint);
+        let plan = storage.plan(StatementPlan::from(statement))?;
+        Ok(execute(storage, &plan)?)
+    }
+
+    /// Rows read and written by the last statement.
+    pub fn last_counters(&self) -> RowCounters {
+        self.last_counters
+    }
+
+    /// Whether a transaction started with `BEGIN` is open.
+    pub fn in_transaction(&self) -> bool {
+        self.glue.storage.in_explicit_transaction()
+    }
+
+    /// Whether the open transaction failed and waits for `ROLLBACK`.
+    pub fn is_aborted(&self) -> bool {
+        self.aborted
+    }
+
+    /// Changes how this connection's following transactions read.
+    pub fn set_read_mode(&mut self, mode: ReadMode) {
+        self.glue.storage.set_read_mode(mode);
+    }
+
+    /// The session underneath, for what SQL cannot ask (its transaction id, its snapshot).
+    pub fn session(&self) -> &Session {
+        &self.glue.storage
+    }
+
+    /// Every table with its columns, indexes and row count (as this connection sees them),
+    /// sorted by name.
     ///
     /// # Errors
     ///
     /// [`DbError::Sql`] if the storage cannot be read.
     pub fn tables(&self) -> Result<Vec<TableInfo>, DbError> {
         let storage = &self.glue.storage;
-        let mut tables = storage
+        storage
             .fetch_all_schemas()?
             .into_iter()
             .map(|schema| {
@@ -461,7 +561,7 @@ impl Database {
                         name: c.name,
                     })
                     .collect();
-                let row_count = Store::scan_data(storage, &schema.table_name)?.count();
+                let row_count = storage.scan_data(&schema.table_name)?.count();
                 let mut indexes: Vec<String> = schema.indexes.into_iter().map(|i| i.name).collect();
                 indexes.sort();
                 Ok(TableInfo {
@@ -471,13 +571,12 @@ impl Database {
                     row_count,
                 })
             })
-            .collect::<Result<Vec<_>, DbError>>()?;
-        tables.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(tables)
+            .collect()
     }
 
-    /// A plain-text dump of every table's rows in key order, one line per row, tab-separated.
-    /// Two databases hold the same data exactly when their dumps are equal.
+    /// A plain-text dump of every table's rows in key order (as this connection sees them), one
+    /// line per row, tab-separated. Two databases hold the same data exactly when their dumps
+    /// are equal.
     ///
     /// # Errors
     ///
@@ -488,7 +587,7 @@ impl Database {
         for table in self.tables()? {
             let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
             out.push_str(&format!("# {} ({})\n", table.name, columns.join(", ")));
-            for row in Store::scan_data(storage, &table.name)? {
+            for row in storage.scan_data(&table.name)? {
                 let (key, values) = row?;
                 let mut line = key_text(&key);
                 for value in &values {
@@ -500,6 +599,103 @@ impl Database {
             }
         }
         Ok(out)
+    }
+}
+
+/// A named SQL database: one shared engine, any number of [`Connection`]s, and a change log.
+///
+/// The database's own methods (`execute`, `run_script`, `tables`, `dump`) go through a default
+/// connection that reads the latest committed state; [`Database::connect`] opens more.
+pub struct Database {
+    name: String,
+    engine: SharedEngine,
+    default: Connection,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl Database {
+    /// An empty database called `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self::with_engine(name, Engine::default())
+    }
+
+    /// A database called `name` over `engine` (to choose the change log's retention, say).
+    pub fn with_engine(name: impl Into<String>, engine: Engine) -> Self {
+        let engine = Rc::new(RefCell::new(engine));
+        Self {
+            name: name.into(),
+            default: Connection::new(Rc::clone(&engine), ReadMode::LatestCommitted),
+            engine,
+        }
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Opens a new connection that reads with `mode`.
+    pub fn connect(&self, mode: ReadMode) -> Connection {
+        Connection::new(Rc::clone(&self.engine), mode)
+    }
+
+    /// The default connection, which `execute` and `run_script` use.
+    pub fn default_connection(&mut self) -> &mut Connection {
+        &mut self.default
+    }
+
+    /// Runs exactly one SQL statement on the default connection (see [`Connection::execute`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::execute`].
+    pub fn execute(&mut self, sql: &str) -> Result<StatementResult, DbError> {
+        self.default.execute(sql)
+    }
+
+    /// Runs a script on the default connection (see [`Connection::run_script`]).
+    pub fn run_script(&mut self, script: &str, now_ms: impl FnMut() -> f64) -> Vec<ScriptResult> {
+        self.default.run_script(script, now_ms)
+    }
+
+    /// Every table with its columns, indexes and committed row count, sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// [`DbError::Sql`] if the storage cannot be read.
+    pub fn tables(&self) -> Result<Vec<TableInfo>, DbError> {
+        self.default.tables()
+    }
+
+    /// A plain-text dump of every table (see [`Connection::dump`]).
+    ///
+    /// # Errors
+    ///
+    /// [`DbError::Sql`] if the storage cannot be read.
+    pub fn dump(&self) -> Result<String, DbError> {
+        self.default.dump()
+    }
+
+    /// Reads the change log (and anything else the engine knows) through `f`.
+    pub fn with_engine_ref<T>(&self, f: impl FnOnce(&Engine) -> T) -> T {
+        f(&self.engine.borrow())
+    }
+
+    /// The change log's records from `lsn` on, cloned.
+    pub fn changes_since(&self, lsn: Lsn) -> Vec<Change> {
+        self.engine.borrow().log().since(lsn).cloned().collect()
+    }
+
+    /// What the engine holds: tables, rows, versions, snapshots, log records.
+    pub fn stats(&self) -> EngineStats {
+        self.engine.borrow().stats()
     }
 }
 

@@ -1,0 +1,880 @@
+//! Our GlueSQL storage: one shared in-memory database, any number of sessions (connections) to
+//! it, transactions with undo, MVCC snapshots, a change log and per-statement row counters.
+//!
+//! Models a PostgreSQL-like server in miniature. The [`Engine`] holds the tables (rows in key
+//! order, each row a chain of versions, see [`crate::sim::versions`]), the commit sequence, the
+//! open snapshots and the [`ChangeLog`]. A [`Session`] is one connection: it knows its own
+//! transaction, which committed state it reads, and counts the rows each statement reads and
+//! writes. GlueSQL runs over a session through the storage traits it defines (`Store`,
+//! `StoreMut`, `Transaction`, `AlterTable`, …), so several `Glue`s over sessions of one engine
+//! interleave real SQL on the same tables.
+//!
+//! Simplifications, on purpose:
+//! - DDL (`CREATE`, `ALTER`, `DROP TABLE`) takes effect at once and is logged at once; a later
+//!   `ROLLBACK` does not undo it (PostgreSQL's DDL is transactional; MySQL's is not).
+//! - Writes never wait: a row already written by another open transaction makes the write fail
+//!   (the lock manager, which makes writers wait, sits above the storage).
+//! - Secondary indexes and custom functions are not shared: `CREATE INDEX` is refused, and
+//!   `CREATE FUNCTION` lives in the session that ran it.
+//! - No wall clock, no randomness, no hash-map iteration: everything is ordered.
+
+use crate::sim::change_log::{
+    ChangeKind, ChangeLog, CommitSeq, PendingChange, RowOp, SchemaChange, TxnId,
+};
+use crate::sim::versions::{ReadView, RowVersions};
+use gluesql::core::ast::ColumnDef;
+use gluesql::core::data::{CustomFunction as StructCustomFunction, Key, Schema, Value};
+use gluesql::core::error::{AlterTableError, Error, Result};
+use gluesql::core::executor::evaluate_stateless;
+use gluesql::core::plan::plan_scalar_expr;
+use gluesql::core::store::{
+    AlterTable, CustomFunction, CustomFunctionMut, Index, IndexMut, Metadata, Planner, RowIter,
+    Store, StoreMut, Transaction,
+};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// Which committed state a session's statements read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadMode {
+    /// Every read sees the newest committed version of each row, at the moment it reads it.
+    #[default]
+    LatestCommitted,
+    /// Each statement reads one snapshot, taken when the statement starts (PostgreSQL's
+    /// READ COMMITTED).
+    StatementSnapshot,
+    /// The whole transaction reads one snapshot, taken when it starts; writing a row that
+    /// changed since then fails with a serialization error (PostgreSQL's REPEATABLE READ).
+    TransactionSnapshot,
+}
+
+/// Rows a statement read and wrote: the input of the cost model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounters {
+    /// Rows returned by scans and key lookups.
+    pub rows_read: u64,
+    /// Rows inserted, updated or deleted.
+    pub rows_written: u64,
+}
+
+/// A count of what the engine holds, for tests and the UI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Tables.
+    pub tables: usize,
+    /// Rows with at least one version (live rows, plus deleted ones a snapshot still sees).
+    pub rows: usize,
+    /// Row versions, committed and uncommitted.
+    pub versions: usize,
+    /// Snapshots open now.
+    pub open_snapshots: usize,
+    /// Records in the change log.
+    pub log_records: usize,
+    /// The last commit sequence number.
+    pub commit_seq: CommitSeq,
+}
+
+/// Only the row with this key, on the next scan of this table (see [`Session::set_key_hint`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyHint {
+    /// The table whose next scan is narrowed.
+    pub table: String,
+    /// The only key that scan yields.
+    pub key: Key,
+}
+
+#[derive(Debug)]
+struct Table {
+    schema: Schema,
+    columns: Rc<[String]>,
+    rows: BTreeMap<Key, RowVersions>,
+}
+
+impl Table {
+    fn new(schema: Schema) -> Self {
+        Self {
+            columns: column_names(&schema),
+            schema,
+            rows: BTreeMap::new(),
+        }
+    }
+
+    fn set_schema(&mut self, schema: Schema) {
+        self.columns = column_names(&schema);
+        self.schema = schema;
+    }
+}
+
+fn column_names(schema: &Schema) -> Rc<[String]> {
+    schema
+        .column_defs
+        .as_ref()
+        .map(|defs| defs.iter().map(|d| d.name.clone()).collect())
+        .unwrap_or_else(|| Rc::from(vec!["_doc".to_owned()]))
+}
+
+/// The shared database: tables, commit sequence, open snapshots and the change log.
+#[derive(Debug, Default)]
+pub struct Engine {
+    tables: BTreeMap<String, Table>,
+    log: ChangeLog,
+    commit_seq: CommitSeq,
+    next_txn: TxnId,
+    next_row_id: i64,
+    /// Open snapshots: commit sequence number → how many sessions hold it.
+    snapshots: BTreeMap<CommitSeq, usize>,
+    /// Rows holding versions that a snapshot may still need; pruned when snapshots close.
+    garbage: BTreeSet<(String, Key)>,
+}
+
+impl Engine {
+    /// An empty engine whose change log keeps at most `retention` records.
+    pub fn with_log_retention(retention: usize) -> Self {
+        Self {
+            log: ChangeLog::with_retention(retention),
+            ..Self::default()
+        }
+    }
+
+    /// The change log.
+    pub fn log(&self) -> &ChangeLog {
+        &self.log
+    }
+
+    /// The last commit sequence number.
+    pub fn commit_seq(&self) -> CommitSeq {
+        self.commit_seq
+    }
+
+    /// Counts tables, rows, versions, snapshots and log records.
+    pub fn stats(&self) -> EngineStats {
+        let rows = self.tables.values().map(|t| t.rows.len()).sum();
+        let versions = self
+            .tables
+            .values()
+            .flat_map(|t| t.rows.values())
+            .map(RowVersions::version_count)
+            .sum();
+        EngineStats {
+            tables: self.tables.len(),
+            rows,
+            versions,
+            open_snapshots: self.snapshots.values().sum(),
+            log_records: self.log.len(),
+            commit_seq: self.commit_seq,
+        }
+    }
+
+    /// Whether the row `key` of `table` has a committed version newer than `seq`.
+    pub fn changed_since(&self, table: &str, key: &Key, seq: CommitSeq) -> bool {
+        self.tables
+            .get(table)
+            .and_then(|t| t.rows.get(key))
+            .is_some_and(|r| r.changed_since(seq))
+    }
+
+    fn begin_txn(&mut self) -> TxnId {
+        self.next_txn += 1;
+        self.next_txn
+    }
+
+    fn oldest_snapshot(&self) -> Option<CommitSeq> {
+        self.snapshots.keys().next().copied()
+    }
+
+    fn open_snapshot(&mut self) -> CommitSeq {
+        *self.snapshots.entry(self.commit_seq).or_insert(0) += 1;
+        self.commit_seq
+    }
+
+    fn close_snapshot(&mut self, seq: CommitSeq) {
+        let before = self.oldest_snapshot();
+        if let Some(count) = self.snapshots.get_mut(&seq) {
+            *count -= 1;
+            if *count == 0 {
+                self.snapshots.remove(&seq);
+            }
+        }
+        if self.oldest_snapshot() != before {
+            self.vacuum();
+        }
+    }
+
+    /// Prunes the rows that kept old versions for snapshots that are now closed.
+    fn vacuum(&mut self) {
+        let oldest = self.oldest_snapshot();
+        let garbage = std::mem::take(&mut self.garbage);
+        for (table_name, key) in garbage {
+            self.prune_row(&table_name, &key, oldest);
+        }
+    }
+
+    fn prune_row(&mut self, table_name: &str, key: &Key, oldest: Option<CommitSeq>) {
+        let Some(table) = self.tables.get_mut(table_name) else {
+            return;
+        };
+        let Some(row) = table.rows.get_mut(key) else {
+            return;
+        };
+        if row.prune(oldest) {
+            table.rows.remove(key);
+        } else if row.has_history() {
+            self.garbage.insert((table_name.to_owned(), key.clone()));
+        }
+    }
+
+    /// Makes a schema change take effect: logs it under its own commit sequence number.
+    fn log_schema_change(
+        &mut self,
+        txn: TxnId,
+        table: &str,
+        sql: Option<Rc<str>>,
+        change: SchemaChange,
+    ) {
+        self.commit_seq += 1;
+        let columns = self
+            .tables
+            .get(table)
+            .map_or_else(|| Rc::from(Vec::new()), |t| Rc::clone(&t.columns));
+        self.log.append(
+            txn,
+            self.commit_seq,
+            [PendingChange {
+                table: table.to_owned(),
+                columns,
+                sql,
+                kind: ChangeKind::Schema(change),
+            }],
+        );
+    }
+}
+
+/// A shared handle on an engine, as sessions hold it.
+pub type SharedEngine = Rc<RefCell<Engine>>;
+
+#[derive(Debug)]
+struct Txn {
+    id: TxnId,
+    /// Started by `BEGIN` (true) or implicitly for one statement (false).
+    explicit: bool,
+    /// The rows this transaction wrote, in first-write order, each once.
+    written: Vec<(String, Key)>,
+    written_set: BTreeSet<(String, Key)>,
+    /// Its changes, in the order it made them, for the log.
+    changes: Vec<PendingChange>,
+}
+
+/// One connection to an [`Engine`]: what GlueSQL runs over.
+#[derive(Debug)]
+pub struct Session {
+    engine: SharedEngine,
+    txn: Option<Txn>,
+    mode: ReadMode,
+    /// The snapshot this session reads now, registered in the engine.
+    snapshot: Option<CommitSeq>,
+    counters: Cell<RowCounters>,
+    key_hint: RefCell<Option<KeyHint>>,
+    sql: Option<Rc<str>>,
+    functions: BTreeMap<String, StructCustomFunction>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // A connection that goes away rolls back what it left open, as a server does.
+        if self.txn.is_some() {
+            self.finish(false);
+        }
+        self.release_snapshot();
+    }
+}
+
+impl Session {
+    /// A new session on `engine`, reading with `mode`.
+    pub fn new(engine: SharedEngine, mode: ReadMode) -> Self {
+        Self {
+            engine,
+            txn: None,
+            mode,
+            snapshot: None,
+            counters: Cell::default(),
+            key_hint: RefCell::new(None),
+            sql: None,
+            functions: BTreeMap::new(),
+        }
+    }
+
+    /// The engine this session is connected to.
+    pub fn engine(&self) -> &SharedEngine {
+        &self.engine
+    }
+
+    /// Changes how the following transactions read.
+    pub fn set_read_mode(&mut self, mode: ReadMode) {
+        self.mode = mode;
+    }
+
+    /// How this session reads.
+    pub fn read_mode(&self) -> ReadMode {
+        self.mode
+    }
+
+    /// The open transaction's id, if any.
+    pub fn txn_id(&self) -> Option<TxnId> {
+        self.txn.as_ref().map(|t| t.id)
+    }
+
+    /// Whether a transaction started with `BEGIN` is open.
+    pub fn in_explicit_transaction(&self) -> bool {
+        self.txn.as_ref().is_some_and(|t| t.explicit)
+    }
+
+    /// The snapshot (commit sequence number) this session reads now, if it reads one.
+    pub fn snapshot(&self) -> Option<CommitSeq> {
+        self.snapshot
+    }
+
+    /// Resets the row counters and records the SQL text of the statement about to run.
+    pub fn start_statement(&mut self, sql: &str) {
+        self.counters.set(RowCounters::default());
+        self.sql = Some(Rc::from(sql));
+    }
+
+    /// The rows read and written since [`Self::start_statement`].
+    pub fn counters(&self) -> RowCounters {
+        self.counters.get()
+    }
+
+    /// Narrows the next scan of `hint.table` to the one row with `hint.key`. GlueSQL scans the
+    /// whole table for `UPDATE`/`DELETE … WHERE pk = …`; with the hint that scan costs one row.
+    /// The hint is used once (later scans, such as a uniqueness check, see every row) and
+    /// cleared at the end of the statement; GlueSQL still applies the full `WHERE`.
+    pub fn set_key_hint(&self, hint: Option<KeyHint>) {
+        *self.key_hint.borrow_mut() = hint;
+    }
+
+    /// Ends the statement: clears the key hint and the SQL text.
+    pub fn end_statement(&mut self) {
+        self.key_hint.borrow_mut().take();
+        self.sql = None;
+    }
+
+    fn view(&self) -> ReadView {
+        self.snapshot
+            .map_or(ReadView::LatestCommitted, ReadView::Snapshot)
+    }
+
+    fn release_snapshot(&mut self) {
+        if let Some(seq) = self.snapshot.take() {
+            self.engine.borrow_mut().close_snapshot(seq);
+        }
+    }
+
+    fn take_snapshot(&mut self) {
+        self.release_snapshot();
+        let seq = self.engine.borrow_mut().open_snapshot();
+        self.snapshot = Some(seq);
+    }
+
+    fn count(&self, read: u64, written: u64) {
+        let mut c = self.counters.get();
+        c.rows_read += read;
+        c.rows_written += written;
+        self.counters.set(c);
+    }
+
+    fn start_txn(&mut self, explicit: bool) {
+        let id = self.engine.borrow_mut().begin_txn();
+        self.txn = Some(Txn {
+            id,
+            explicit,
+            written: Vec::new(),
+            written_set: BTreeSet::new(),
+            changes: Vec::new(),
+        });
+        if self.mode == ReadMode::TransactionSnapshot {
+            self.take_snapshot();
+        }
+    }
+
+    /// Commits (`true`) or rolls back (`false`) the open transaction.
+    fn finish(&mut self, commit: bool) {
+        let Some(txn) = self.txn.take() else {
+            return;
+        };
+        // Close our own snapshot first, so our commit can prune what only we kept.
+        self.release_snapshot();
+        let mut engine = self.engine.borrow_mut();
+        if commit && !txn.changes.is_empty() {
+            engine.commit_seq += 1;
+            let seq = engine.commit_seq;
+            let oldest = engine.oldest_snapshot();
+            for (table_name, key) in &txn.written {
+                let committed = engine
+                    .tables
+                    .get_mut(table_name)
+                    .and_then(|t| t.rows.get_mut(key))
+                    .is_some_and(|row| row.commit(txn.id, seq));
+                if committed {
+                    engine.prune_row(table_name, key, oldest);
+                }
+            }
+            let changes = txn
+                .changes
+                .into_iter()
+                .filter(|c| engine.tables.contains_key(&c.table));
+            let changes: Vec<PendingChange> = changes.collect();
+            engine.log.append(txn.id, seq, changes);
+        } else {
+            for (table_name, key) in &txn.written {
+                if let Some(table) = engine.tables.get_mut(table_name) {
+                    if let Some(row) = table.rows.get_mut(key) {
+                        row.roll_back(txn.id);
+                        if row.version_count() == 0 {
+                            table.rows.remove(key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The open transaction, started implicitly if there is none (GlueSQL always begins one,
+    /// so this is a safety net).
+    fn txn_mut(&mut self) -> &mut Txn {
+        if self.txn.is_none() {
+            self.start_txn(false);
+        }
+        self.txn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a transaction was just started"))
+    }
+
+    fn txn_or_new_id(&mut self) -> TxnId {
+        self.txn_mut().id
+    }
+
+    /// Writes one row version for the open transaction: `values` `None` deletes.
+    fn write_row(&mut self, table_name: &str, key: Key, values: Option<Vec<Value>>) -> Result<()> {
+        let view = self.view();
+        let snapshot = self
+            .snapshot
+            .filter(|_| self.mode == ReadMode::TransactionSnapshot);
+        let txn_id = self.txn_or_new_id();
+        let sql = self.sql.clone();
+        let (kind, columns) = {
+            let mut engine = self.engine.borrow_mut();
+            let table = engine
+                .tables
+                .get_mut(table_name)
+                .ok_or_else(|| Error::StorageMsg(format!("table not found: {table_name}")))?;
+            let columns = Rc::clone(&table.columns);
+            let row = table.rows.entry(key.clone()).or_default();
+            if let Some(other) = row.writer().filter(|w| *w != txn_id) {
+                return Err(Error::StorageMsg(format!(
+                    "row {} of {table_name} is being written by transaction {other}, which has \
+                     not committed",
+                    String::from(Value::from(key.clone()))
+                )));
+            }
+            if let Some(seq) = snapshot {
+                if row.changed_since(seq) {
+                    return Err(Error::StorageMsg(
+                        "could not serialize access due to concurrent update".to_owned(),
+                    ));
+                }
+            }
+            let before = row.visible(Some(txn_id), view).cloned();
+            let op = match (&before, &values) {
+                (None, None) => return Ok(()),
+                (None, Some(_)) => RowOp::Insert,
+                (Some(_), Some(_)) => RowOp::Update,
+                (Some(_), None) => RowOp::Delete,
+            };
+            row.write(txn_id, values.clone());
+            let kind = ChangeKind::Row {
+                op,
+                key: key.clone(),
+                before,
+                after: values,
+            };
+            (kind, columns)
+        };
+        let txn = self.txn_mut();
+        let id = (table_name.to_owned(), key);
+        if txn.written_set.insert(id.clone()) {
+            txn.written.push(id);
+        }
+        txn.changes.push(PendingChange {
+            table: table_name.to_owned(),
+            columns,
+            sql,
+            kind,
+        });
+        self.count(0, 1);
+        Ok(())
+    }
+
+    fn schema_change(&mut self, table: &str, change: SchemaChange) {
+        let txn = self.txn_or_new_id();
+        let sql = self.sql.clone();
+        self.engine
+            .borrow_mut()
+            .log_schema_change(txn, table, sql, change);
+    }
+
+    /// Changes a table's schema with `f`, and logs the change `f` reports (if any).
+    fn alter(
+        &mut self,
+        table_name: &str,
+        f: impl FnOnce(&mut Table) -> Result<Option<SchemaChange>>,
+    ) -> Result<()> {
+        let change = {
+            let mut engine = self.engine.borrow_mut();
+            let table = engine
+                .tables
+                .get_mut(table_name)
+                .ok_or_else(|| AlterTableError::TableNotFound(table_name.to_owned()))?;
+            f(table)?
+        };
+        if let Some(change) = change {
+            self.schema_change(table_name, change);
+        }
+        Ok(())
+    }
+}
+
+fn column_defs_mut<'a>(table: &'a mut Table, table_name: &str) -> Result<&'a mut Vec<ColumnDef>> {
+    table
+        .schema
+        .column_defs
+        .as_mut()
+        .ok_or_else(|| AlterTableError::SchemalessTableFound(table_name.to_owned()).into())
+}
+
+impl Store for Session {
+    fn fetch_schema(&self, table_name: &str) -> Result<Option<Schema>> {
+        Ok(self
+            .engine
+            .borrow()
+            .tables
+            .get(table_name)
+            .map(|t| t.schema.clone()))
+    }
+
+    fn fetch_all_schemas(&self) -> Result<Vec<Schema>> {
+        Ok(self
+            .engine
+            .borrow()
+            .tables
+            .values()
+            .map(|t| t.schema.clone())
+            .collect())
+    }
+
+    fn fetch_data(&self, table_name: &str, key: &Key) -> Result<Option<Vec<Value>>> {
+        let engine = self.engine.borrow();
+        let row = engine
+            .tables
+            .get(table_name)
+            .and_then(|t| t.rows.get(key))
+            .and_then(|r| r.visible(self.txn_id(), self.view()))
+            .cloned();
+        if row.is_some() {
+            self.count(1, 0);
+        }
+        Ok(row)
+    }
+
+    fn scan_data<'a>(&'a self, table_name: &str) -> Result<RowIter<'a>> {
+        let hint = {
+            let mut hint = self.key_hint.borrow_mut();
+            match hint.as_ref() {
+                Some(h) if h.table == table_name => hint.take(),
+                _ => None,
+            }
+        };
+        let (txn, view) = (self.txn_id(), self.view());
+        let engine = self.engine.borrow();
+        let rows: Vec<(Key, Vec<Value>)> = match engine.tables.get(table_name) {
+            None => Vec::new(),
+            Some(table) => match hint {
+                Some(hint) => table
+                    .rows
+                    .get(&hint.key)
+                    .and_then(|r| r.visible(txn, view))
+                    .map(|values| (hint.key.clone(), values.clone()))
+                    .into_iter()
+                    .collect(),
+                None => table
+                    .rows
+                    .iter()
+                    .filter_map(|(key, r)| r.visible(txn, view).map(|v| (key.clone(), v.clone())))
+                    .collect(),
+            },
+        };
+        Ok(Box::new(rows.into_iter().map(move |row| {
+            self.count(1, 0);
+            Ok(row)
+        })))
+    }
+}
+
+impl StoreMut for Session {
+    fn insert_schema(&mut self, schema: &Schema) -> Result<()> {
+        let name = schema.table_name.clone();
+        let created = {
+            let mut engine = self.engine.borrow_mut();
+            match engine.tables.get_mut(&name) {
+                // GlueSQL re-inserts a schema to change it (dropping a foreign key, say).
+                Some(table) => {
+                    table.set_schema(schema.clone());
+                    false
+                }
+                None => {
+                    engine
+                        .tables
+                        .insert(name.clone(), Table::new(schema.clone()));
+                    true
+                }
+            }
+        };
+        if created {
+            let columns = schema.column_defs.clone().unwrap_or_default();
+            self.schema_change(&name, SchemaChange::CreateTable { columns });
+        }
+        Ok(())
+    }
+
+    fn delete_schema(&mut self, table_name: &str) -> Result<()> {
+        if self.engine.borrow().tables.contains_key(table_name) {
+            self.schema_change(table_name, SchemaChange::DropTable);
+            let mut engine = self.engine.borrow_mut();
+            engine.tables.remove(table_name);
+            engine.garbage.retain(|(t, _)| t != table_name);
+        }
+        Ok(())
+    }
+
+    fn append_data(&mut self, table_name: &str, rows: Vec<Vec<Value>>) -> Result<()> {
+        for values in rows {
+            let key = {
+                let mut engine = self.engine.borrow_mut();
+                engine.next_row_id += 1;
+                Key::I64(engine.next_row_id)
+            };
+            self.write_row(table_name, key, Some(values))?;
+        }
+        Ok(())
+    }
+
+    fn insert_data(&mut self, table_name: &str, rows: Vec<(Key, Vec<Value>)>) -> Result<()> {
+        for (key, values) in rows {
+            self.write_row(table_name, key, Some(values))?;
+        }
+        Ok(())
+    }
+
+    fn delete_data(&mut self, table_name: &str, keys: Vec<Key>) -> Result<()> {
+        for key in keys {
+            self.write_row(table_name, key, None)?;
+        }
+        Ok(())
+    }
+}
+
+impl Transaction for Session {
+    fn begin(&mut self, autocommit: bool) -> Result<bool> {
+        if autocommit {
+            // Called before every statement but BEGIN/COMMIT/ROLLBACK.
+            if self.mode == ReadMode::StatementSnapshot {
+                self.take_snapshot();
+            }
+            if self.txn.is_some() {
+                return Ok(false);
+            }
+            self.start_txn(false);
+            return Ok(true);
+        }
+        // `BEGIN` inside a transaction is a no-op, as in PostgreSQL (which only warns).
+        if !self.in_explicit_transaction() {
+            self.start_txn(true);
+        }
+        Ok(false)
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.finish(false);
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.finish(true);
+        Ok(())
+    }
+}
+
+impl AlterTable for Session {
+    fn rename_schema(&mut self, table_name: &str, new_table_name: &str) -> Result<()> {
+        {
+            let mut engine = self.engine.borrow_mut();
+            if engine.tables.contains_key(new_table_name) {
+                return Err(Error::StorageMsg(format!(
+                    "table already exists: {new_table_name}"
+                )));
+            }
+            let mut table = engine
+                .tables
+                .remove(table_name)
+                .ok_or_else(|| AlterTableError::TableNotFound(table_name.to_owned()))?;
+            new_table_name.clone_into(&mut table.schema.table_name);
+            engine.tables.insert(new_table_name.to_owned(), table);
+            let garbage = std::mem::take(&mut engine.garbage);
+            engine.garbage = garbage
+                .into_iter()
+                .map(|(t, k)| {
+                    (
+                        if t == table_name {
+                            new_table_name.to_owned()
+                        } else {
+                            t
+                        },
+                        k,
+                    )
+                })
+                .collect();
+        }
+        if let Some(txn) = self.txn.as_mut() {
+            let renamed = |t: &mut String| {
+                if t == table_name {
+                    new_table_name.clone_into(t);
+                }
+            };
+            txn.written.iter_mut().for_each(|(t, _)| renamed(t));
+            txn.written_set = txn.written.iter().cloned().collect();
+            txn.changes.iter_mut().for_each(|c| renamed(&mut c.table));
+        }
+        self.schema_change(
+            new_table_name,
+            SchemaChange::RenameTable {
+                to: new_table_name.to_owned(),
+            },
+        );
+        Ok(())
+    }
+
+    fn rename_column(&mut self, table_name: &str, old: &str, new: &str) -> Result<()> {
+        self.alter(table_name, |table| {
+            let defs = column_defs_mut(table, table_name)?;
+            if defs.iter().any(|d| d.name == new) {
+                return Err(AlterTableError::AlreadyExistingColumn(new.to_owned()).into());
+            }
+            let def = defs
+                .iter_mut()
+                .find(|d| d.name == old)
+                .ok_or(AlterTableError::RenamingColumnNotFound)?;
+            new.clone_into(&mut def.name);
+            let schema = table.schema.clone();
+            table.set_schema(schema);
+            Ok(Some(SchemaChange::RenameColumn {
+                from: old.to_owned(),
+                to: new.to_owned(),
+            }))
+        })
+    }
+
+    fn add_column(&mut self, table_name: &str, column_def: &ColumnDef) -> Result<()> {
+        self.alter(table_name, |table| {
+            let defs = column_defs_mut(table, table_name)?;
+            if defs.iter().any(|d| d.name == column_def.name) {
+                return Err(AlterTableError::AlreadyExistingColumn(column_def.name.clone()).into());
+            }
+            let value = match (&column_def.default, column_def.nullable) {
+                (Some(expr), nullable) => {
+                    let expr = plan_scalar_expr(expr.clone());
+                    evaluate_stateless(None, &expr)?
+                        .try_into_value(&column_def.data_type, nullable)?
+                }
+                (None, true) => Value::Null,
+                (None, false) => {
+                    return Err(AlterTableError::DefaultValueRequired(column_def.clone()).into());
+                }
+            };
+            defs.push(column_def.clone());
+            let schema = table.schema.clone();
+            table.set_schema(schema);
+            for row in table.rows.values_mut() {
+                row.map_values(|values| values.push(value.clone()));
+            }
+            Ok(Some(SchemaChange::AddColumn {
+                column: column_def.clone(),
+            }))
+        })
+    }
+
+    fn drop_column(&mut self, table_name: &str, column_name: &str, if_exists: bool) -> Result<()> {
+        self.alter(table_name, |table| {
+            let defs = column_defs_mut(table, table_name)?;
+            let Some(index) = defs.iter().position(|d| d.name == column_name) else {
+                if if_exists {
+                    return Ok(None);
+                }
+                return Err(AlterTableError::DroppingColumnNotFound(column_name.to_owned()).into());
+            };
+            defs.remove(index);
+            let schema = table.schema.clone();
+            table.set_schema(schema);
+            for row in table.rows.values_mut() {
+                row.map_values(|values| {
+                    if index < values.len() {
+                        values.remove(index);
+                    }
+                });
+            }
+            Ok(Some(SchemaChange::DropColumn {
+                column: column_name.to_owned(),
+            }))
+        })
+    }
+}
+
+impl Index for Session {}
+
+impl IndexMut for Session {
+    fn create_index(
+        &mut self,
+        _table_name: &str,
+        _index_name: &str,
+        _column: &gluesql::core::ast::OrderByExpr,
+    ) -> Result<()> {
+        Err(Error::StorageMsg(
+            "CREATE INDEX is not supported yet by Dataflow Lab's storage".to_owned(),
+        ))
+    }
+}
+
+impl Metadata for Session {}
+
+impl CustomFunction for Session {
+    fn fetch_function<'a>(&'a self, func_name: &str) -> Result<Option<&'a StructCustomFunction>> {
+        Ok(self.functions.get(&func_name.to_uppercase()))
+    }
+
+    fn fetch_all_functions(&self) -> Result<Vec<&StructCustomFunction>> {
+        Ok(self.functions.values().collect())
+    }
+}
+
+impl CustomFunctionMut for Session {
+    fn insert_function(&mut self, func: StructCustomFunction) -> Result<()> {
+        self.functions.insert(func.func_name.to_uppercase(), func);
+        Ok(())
+    }
+
+    fn delete_function(&mut self, func_name: &str) -> Result<()> {
+        self.functions.remove(&func_name.to_uppercase());
+        Ok(())
+    }
+}
+
+impl Planner for Session {}
