@@ -1,0 +1,121 @@
+//! Our storage behaves as GlueSQL's own `MemoryStorage` for one connection: random sequences of
+//! CREATE / INSERT / UPDATE / DELETE / SELECT / ALTER / DROP, with and without primary-key
+//! predicates, give equal results statement by statement — rows, counts and error messages.
+//! (Native only: proptest does not run in the browser.)
+#![cfg(not(target_arch = "wasm32"))]
+
+use dataflow_lab::sim::database::{Database, Outcome};
+use gluesql::core::executor::Payload;
+use gluesql::prelude::{Glue, MemoryStorage};
+use proptest::prelude::*;
+
+/// A result reduced to what both storages must agree on.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Rows(Vec<String>, Vec<Vec<String>>),
+    Count(usize),
+    Done,
+    Error(String),
+}
+
+fn from_memory(result: gluesql::core::error::Result<Vec<Payload>>) -> Seen {
+    match result.map(|mut p| p.pop()) {
+        Ok(Some(Payload::Select { labels, rows })) => Seen::Rows(
+            labels,
+            rows.iter()
+                .map(|r| r.iter().map(String::from).collect())
+                .collect(),
+        ),
+        Ok(Some(
+            Payload::Insert(n) | Payload::Update(n) | Payload::Delete(n) | Payload::DropTable(n),
+        )) => Seen::Count(n),
+        Ok(_) => Seen::Done,
+        Err(error) => Seen::Error(error.to_string()),
+    }
+}
+
+fn from_ours(db: &mut Database, sql: &str) -> Seen {
+    match db.execute(sql).map(|r| r.outcome) {
+        Ok(Outcome::Rows { columns, rows }) => Seen::Rows(
+            columns,
+            rows.into_iter()
+                .map(|r| r.into_iter().map(|c| c.text).collect())
+                .collect(),
+        ),
+        Ok(Outcome::Affected(n)) => Seen::Count(n),
+        Ok(Outcome::Done) => Seen::Done,
+        Err(error) => Seen::Error(error.to_string()),
+    }
+}
+
+/// One random statement over tables t0..t2 with columns id (key), a, b and maybe c.
+fn statement() -> impl Strategy<Value = String> {
+    let table = (0..3u8).prop_map(|t| format!("t{t}"));
+    let key = 0..12i64;
+    let value = -5..20i64;
+    prop_oneof![
+        2 => table.clone().prop_map(|t| format!(
+            "CREATE TABLE {t} (id INTEGER PRIMARY KEY, a INTEGER, b TEXT UNIQUE)"
+        )),
+        6 => (table.clone(), key.clone(), value.clone(), 0..4u8).prop_map(|(t, k, v, s)| format!(
+            "INSERT INTO {t} (id, a, b) VALUES ({k}, {v}, 's{s}{k}')"
+        )),
+        2 => (table.clone(), key.clone(), value.clone()).prop_map(|(t, k, v)| format!(
+            "INSERT INTO {t} (id, a, b) VALUES ({k}, {v}, NULL), ({}, {v}, 'dup')", k + 1
+        )),
+        5 => (table.clone(), key.clone(), value.clone()).prop_map(|(t, k, v)| format!(
+            "UPDATE {t} SET a = {v} WHERE id = {k}"
+        )),
+        2 => (table.clone(), key.clone(), value.clone()).prop_map(|(t, k, v)| format!(
+            "UPDATE {t} SET a = a + 1 WHERE id = {k} AND a > {v}"
+        )),
+        2 => (table.clone(), value.clone()).prop_map(|(t, v)| format!(
+            "UPDATE {t} SET a = a * 2 WHERE a < {v}"
+        )),
+        2 => (table.clone(), key.clone(), 0..3u8).prop_map(|(t, k, s)| format!(
+            "UPDATE {t} SET b = 's{s}' WHERE id = {k}"
+        )),
+        3 => (table.clone(), key.clone()).prop_map(|(t, k)| format!(
+            "DELETE FROM {t} WHERE id = {k}"
+        )),
+        1 => (table.clone(), value.clone()).prop_map(|(t, v)| format!(
+            "DELETE FROM {t} WHERE a >= {v}"
+        )),
+        4 => table.clone().prop_map(|t| format!("SELECT * FROM {t} ORDER BY id")),
+        2 => (table.clone(), key.clone()).prop_map(|(t, k)| format!(
+            "SELECT id, a FROM {t} WHERE id = {k}"
+        )),
+        2 => table.clone().prop_map(|t| format!(
+            "SELECT COUNT(*), SUM(a), MIN(b) FROM {t}"
+        )),
+        1 => table.clone().prop_map(|t| format!(
+            "ALTER TABLE {t} ADD COLUMN c INTEGER DEFAULT 7"
+        )),
+        1 => table.clone().prop_map(|t| format!("ALTER TABLE {t} DROP COLUMN c")),
+        1 => table.clone().prop_map(|t| format!("ALTER TABLE {t} RENAME COLUMN a TO a2")),
+        2 => table.clone().prop_map(|t| format!("ALTER TABLE {t} RENAME COLUMN a2 TO a")),
+        1 => table.prop_map(|t| format!("DROP TABLE {t}")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Statement by statement, both storages give the same result.
+    #[test]
+    fn our_storage_matches_memory_storage(statements in prop::collection::vec(statement(), 1..80)) {
+        let mut ours = Database::new("ours");
+        let mut memory = Glue::new(MemoryStorage::default());
+        for t in 0..3 {
+            let setup = format!("CREATE TABLE t{t} (id INTEGER PRIMARY KEY, a INTEGER, b TEXT UNIQUE)");
+            let setup = setup.as_str();
+            ours.execute(setup).expect("setup");
+            memory.execute(setup).expect("setup");
+        }
+        for (i, sql) in statements.iter().enumerate() {
+            let expected = from_memory(memory.execute(sql));
+            let seen = from_ours(&mut ours, sql);
+            prop_assert_eq!(seen, expected, "statement {} differs: {}", i + 1, sql);
+        }
+    }
+}
