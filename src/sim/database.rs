@@ -106,6 +106,11 @@ impl StatementKind {
         }
     }
 
+    /// Whether this is `BEGIN`, `COMMIT` or `ROLLBACK`.
+    pub fn is_transaction_control(self) -> bool {
+        matches!(self, Self::Begin | Self::Commit | Self::Rollback)
+    }
+
     /// Whether a successful statement of this kind may change the schema (tables, columns,
     /// indexes), so a schema view must be refreshed.
     pub fn changes_schema(self) -> bool {
@@ -384,6 +389,17 @@ pub struct TableInfo {
     pub row_count: usize,
 }
 
+/// Where a connection stands with respect to transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionState {
+    /// No `BEGIN` is open: each statement commits on its own.
+    Idle,
+    /// A transaction started with `BEGIN` is open.
+    Open,
+    /// The open transaction failed; only `ROLLBACK` (or `COMMIT`) is accepted.
+    Aborted,
+}
+
 /// A connection to a [`Database`]: its own session, so its own transaction and read mode.
 ///
 /// Outside `BEGIN … COMMIT` every statement commits on its own. A statement that fails inside a
@@ -527,6 +543,15 @@ impl Connection {
         self.aborted
     }
 
+    /// Idle, in a transaction, or in a failed one.
+    pub fn transaction_state(&self) -> TransactionState {
+        match (self.in_transaction(), self.aborted) {
+            (_, true) => TransactionState::Aborted,
+            (true, false) => TransactionState::Open,
+            (false, false) => TransactionState::Idle,
+        }
+    }
+
     /// Changes how this connection's following transactions read.
     pub fn set_read_mode(&mut self, mode: ReadMode) {
         self.glue.storage.set_read_mode(mode);
@@ -649,6 +674,11 @@ impl Database {
     /// The default connection, which `execute` and `run_script` use.
     pub fn default_connection(&mut self) -> &mut Connection {
         &mut self.default
+    }
+
+    /// The default connection's transaction state.
+    pub fn transaction_state(&self) -> TransactionState {
+        self.default.transaction_state()
     }
 
     /// Runs exactly one SQL statement on the default connection (see [`Connection::execute`]).

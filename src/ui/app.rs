@@ -1,5 +1,6 @@
 //! The whole page: header, editor, results and schema sidebar around one [`AppState`].
 
+use crate::sim::database::TransactionState;
 use crate::sim::shop::DEFAULT_SEED;
 use crate::ui::editor::Editor;
 use crate::ui::results::Results;
@@ -20,6 +21,7 @@ pub fn App() -> Html {
         Callback::from(move |_: MouseEvent| on_action.emit(Action::ResetDatabase))
     };
     let draft = AttrValue::from(state.session.borrow().draft.clone());
+    let transaction = state.session.borrow().database().transaction_state();
 
     html! {
         <div class="page">
@@ -40,6 +42,21 @@ pub fn App() -> Html {
                         <span class="dot" aria-hidden="true"></span>
                         { format!("{DATABASE_NAME} · seed {DEFAULT_SEED}") }
                     </span>
+                    { match transaction {
+                        TransactionState::Idle => Html::default(),
+                        TransactionState::Open => html! {
+                            <span class="txn-badge open" role="status"
+                                title="Your changes are invisible to others until COMMIT">
+                                { "● transaction open" }
+                            </span>
+                        },
+                        TransactionState::Aborted => html! {
+                            <span class="txn-badge aborted" role="status"
+                                title="A statement failed inside the transaction: run ROLLBACK">
+                                { "✕ transaction failed — ROLLBACK" }
+                            </span>
+                        },
+                    } }
                     <button type="button" class="button subtle" onclick={reset}
                         title="Throw away every change and load the shop data again">
                         { "Reset database" }

@@ -96,6 +96,11 @@ fn view_statement(run_id: u64, index: usize, result: &ScriptResult) -> Html {
                     }
                     { summary }
                 </span>
+                if let (Ok(r), false) = (&result.result, result.kind.is_transaction_control()) {
+                    <span class="counters" title="Rows the storage engine read and wrote for this statement">
+                        { format!("read {} · wrote {}", format_count(usize::try_from(r.counters.rows_read).unwrap_or(usize::MAX)), format_count(usize::try_from(r.counters.rows_written).unwrap_or(usize::MAX))) }
+                    </span>
+                }
                 <span class="elapsed">{ format_ms(result.elapsed_ms) }</span>
             </header>
             <pre class="statement-sql"><code>{ &result.statement.sql }</code></pre>
@@ -110,7 +115,9 @@ fn view_statement(run_id: u64, index: usize, result: &ScriptResult) -> Html {
 fn view_error(error: &DbError) -> Html {
     html! {
         <div class="sql-error" role="alert">
-            <span class="sql-error-title">{ "GlueSQL says" }</span>
+            <span class="sql-error-title">
+                { if matches!(error, DbError::Sql(_)) { "GlueSQL says" } else { "The database says" } }
+            </span>
             <pre>{ error.to_string() }</pre>
         </div>
     }

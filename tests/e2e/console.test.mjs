@@ -137,6 +137,31 @@ test("↑ and ↓ walk through the history, and the editor text survives a reloa
   assert.equal(await editor.inputValue(), "SELECT 2", "the history survives a reload");
 });
 
+test("a transaction holds its changes until ROLLBACK, and the header says so", async () => {
+  await run("BEGIN;\nUPDATE orders SET status = 'refunded' WHERE id = 1;\nSELECT status FROM orders WHERE id = 1");
+  const statements = latest().locator(".statement");
+  await statements.nth(2).waitFor();
+  assert.match(await statements.nth(1).locator(".counters").textContent(), /read 1 · wrote 1/);
+  assert.equal(await statements.nth(2).locator(".result-table td").first().textContent(), "refunded");
+  await page.locator(".txn-badge.open").waitFor();
+
+  await run("ROLLBACK; SELECT status FROM orders WHERE id = 1");
+  await latest().locator(".result-table td").first().waitFor();
+  assert.notEqual(await latest().locator(".result-table td").first().textContent(), "refunded");
+  assert.equal(await page.locator(".txn-badge").count(), 0);
+
+  await run("BEGIN; SELECT nope FROM orders; SELECT 1");
+  await latest().locator(".statement").nth(2).waitFor();
+  assert.match(
+    await latest().locator(".statement").nth(2).locator(".sql-error pre").textContent(),
+    /current transaction is aborted/,
+  );
+  await page.locator(".txn-badge.aborted").waitFor();
+  await page.screenshot({ path: `${SHOTS}transaction.png`, fullPage: true });
+  await run("ROLLBACK");
+  await page.waitForFunction(() => document.querySelectorAll(".txn-badge").length === 0);
+});
+
 test("an example query runs with one click", async () => {
   await page.getByRole("button", { name: "Orders by status" }).click();
   await latest().locator(".result-table tbody tr").first().waitFor();
