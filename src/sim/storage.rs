@@ -258,9 +258,8 @@ struct Txn {
     id: TxnId,
     /// Started by `BEGIN` (true) or implicitly for one statement (false).
     explicit: bool,
-    /// The rows this transaction wrote, in first-write order, each once.
-    written: Vec<(String, Key)>,
-    written_set: BTreeSet<(String, Key)>,
+    /// The rows this transaction wrote, each once.
+    written: BTreeSet<(String, Key)>,
     /// Its changes, in the order it made them, for the log.
     changes: Vec<PendingChange>,
 }
@@ -275,7 +274,9 @@ pub struct Session {
     snapshot: Option<CommitSeq>,
     counters: Cell<RowCounters>,
     key_hint: RefCell<Option<KeyHint>>,
-    sql: Option<Rc<str>>,
+    /// The statement running now (reused buffer), and its shared copy once a change needs it.
+    sql: String,
+    sql_shared: Option<Rc<str>>,
     functions: BTreeMap<String, StructCustomFunction>,
 }
 
@@ -299,7 +300,8 @@ impl Session {
             snapshot: None,
             counters: Cell::default(),
             key_hint: RefCell::new(None),
-            sql: None,
+            sql: String::new(),
+            sql_shared: None,
             functions: BTreeMap::new(),
         }
     }
@@ -337,7 +339,9 @@ impl Session {
     /// Resets the row counters and records the SQL text of the statement about to run.
     pub fn start_statement(&mut self, sql: &str) {
         self.counters.set(RowCounters::default());
-        self.sql = Some(Rc::from(sql));
+        self.sql.clear();
+        self.sql.push_str(sql);
+        self.sql_shared = None;
     }
 
     /// The rows read and written since [`Self::start_statement`].
@@ -356,7 +360,19 @@ impl Session {
     /// Ends the statement: clears the key hint and the SQL text.
     pub fn end_statement(&mut self) {
         self.key_hint.borrow_mut().take();
-        self.sql = None;
+        self.sql.clear();
+        self.sql_shared = None;
+    }
+
+    /// The running statement's SQL, shared by the changes it makes (`None` outside a statement).
+    fn statement_sql(&mut self) -> Option<Rc<str>> {
+        if self.sql.is_empty() {
+            return None;
+        }
+        Some(Rc::clone(
+            self.sql_shared
+                .get_or_insert_with(|| Rc::from(self.sql.as_str())),
+        ))
     }
 
     fn view(&self) -> ReadView {
@@ -388,8 +404,7 @@ impl Session {
         self.txn = Some(Txn {
             id,
             explicit,
-            written: Vec::new(),
-            written_set: BTreeSet::new(),
+            written: BTreeSet::new(),
             changes: Vec::new(),
         });
         if self.mode == ReadMode::TransactionSnapshot {
@@ -461,7 +476,7 @@ impl Session {
             .snapshot
             .filter(|_| self.mode == ReadMode::TransactionSnapshot);
         let txn_id = self.txn_or_new_id();
-        let sql = self.sql.clone();
+        let sql = self.statement_sql();
         let (kind, columns) = {
             let mut engine = self.engine.borrow_mut();
             let table = engine
@@ -501,10 +516,7 @@ impl Session {
             (kind, columns)
         };
         let txn = self.txn_mut();
-        let id = (table_name.to_owned(), key);
-        if txn.written_set.insert(id.clone()) {
-            txn.written.push(id);
-        }
+        txn.written.insert((table_name.to_owned(), key));
         txn.changes.push(PendingChange {
             table: table_name.to_owned(),
             columns,
@@ -517,7 +529,7 @@ impl Session {
 
     fn schema_change(&mut self, table: &str, change: SchemaChange) {
         let txn = self.txn_or_new_id();
-        let sql = self.sql.clone();
+        let sql = self.statement_sql();
         self.engine
             .borrow_mut()
             .log_schema_change(txn, table, sql, change);
@@ -606,11 +618,13 @@ impl Store for Session {
                     .map(|values| (hint.key.clone(), values.clone()))
                     .into_iter()
                     .collect(),
-                None => table
-                    .rows
-                    .iter()
-                    .filter_map(|(key, r)| r.visible(txn, view).map(|v| (key.clone(), v.clone())))
-                    .collect(),
+                None => {
+                    let mut rows = Vec::with_capacity(table.rows.len());
+                    rows.extend(table.rows.iter().filter_map(|(key, r)| {
+                        r.visible(txn, view).map(|v| (key.clone(), v.clone()))
+                    }));
+                    rows
+                }
             },
         };
         Ok(Box::new(rows.into_iter().map(move |row| {
@@ -750,8 +764,13 @@ impl AlterTable for Session {
                     new_table_name.clone_into(t);
                 }
             };
-            txn.written.iter_mut().for_each(|(t, _)| renamed(t));
-            txn.written_set = txn.written.iter().cloned().collect();
+            txn.written = std::mem::take(&mut txn.written)
+                .into_iter()
+                .map(|(mut t, k)| {
+                    renamed(&mut t);
+                    (t, k)
+                })
+                .collect();
             txn.changes.iter_mut().for_each(|c| renamed(&mut c.table));
         }
         self.schema_change(
