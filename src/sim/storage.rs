@@ -484,6 +484,9 @@ impl Session {
                 .get_mut(table_name)
                 .ok_or_else(|| Error::StorageMsg(format!("table not found: {table_name}")))?;
             let columns = Rc::clone(&table.columns);
+            if values.is_none() && !table.rows.contains_key(&key) {
+                return Ok(()); // Deleting a row that does not exist changes nothing.
+            }
             let row = table.rows.entry(key.clone()).or_default();
             if let Some(other) = row.writer().filter(|w| *w != txn_id) {
                 return Err(Error::StorageMsg(format!(
@@ -731,12 +734,25 @@ impl Transaction for Session {
 impl AlterTable for Session {
     fn rename_schema(&mut self, table_name: &str, new_table_name: &str) -> Result<()> {
         {
-            let mut engine = self.engine.borrow_mut();
+            let engine = self.engine.borrow();
             if engine.tables.contains_key(new_table_name) {
                 return Err(Error::StorageMsg(format!(
                     "table already exists: {new_table_name}"
                 )));
             }
+            if !engine.tables.contains_key(table_name) {
+                return Err(AlterTableError::TableNotFound(table_name.to_owned()).into());
+            }
+        }
+        // Logged under the old name, with the columns it had.
+        self.schema_change(
+            table_name,
+            SchemaChange::RenameTable {
+                to: new_table_name.to_owned(),
+            },
+        );
+        {
+            let mut engine = self.engine.borrow_mut();
             let mut table = engine
                 .tables
                 .remove(table_name)
@@ -773,12 +789,6 @@ impl AlterTable for Session {
                 .collect();
             txn.changes.iter_mut().for_each(|c| renamed(&mut c.table));
         }
-        self.schema_change(
-            new_table_name,
-            SchemaChange::RenameTable {
-                to: new_table_name.to_owned(),
-            },
-        );
         Ok(())
     }
 
@@ -897,3 +907,103 @@ impl CustomFunctionMut for Session {
 }
 
 impl Planner for Session {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gluesql::prelude::Glue;
+
+    fn engine() -> SharedEngine {
+        Rc::new(RefCell::new(Engine::default()))
+    }
+
+    fn glue(engine: &SharedEngine) -> Glue<Session> {
+        Glue::new(Session::new(Rc::clone(engine), ReadMode::LatestCommitted))
+    }
+
+    fn run(glue: &mut Glue<Session>, sql: &str) {
+        glue.storage.start_statement(sql);
+        let result = glue.execute(sql);
+        glue.storage.end_statement();
+        if let Err(error) = result {
+            panic!("{sql}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_dropped_connection_rolls_back_what_it_left_open() {
+        let engine = engine();
+        let mut a = glue(&engine);
+        run(&mut a, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
+        run(&mut a, "BEGIN");
+        run(&mut a, "INSERT INTO t VALUES (1)");
+        assert_eq!(engine.borrow().stats().versions, 1);
+        drop(a);
+        assert_eq!(engine.borrow().stats().versions, 0);
+        assert_eq!(engine.borrow().stats().rows, 0);
+    }
+
+    #[test]
+    fn deleting_nothing_leaves_no_trace() {
+        let engine = engine();
+        let mut a = glue(&engine);
+        run(&mut a, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
+        a.storage
+            .delete_data("t", vec![Key::I64(9)])
+            .expect("delete");
+        run(&mut a, "COMMIT");
+        let stats = engine.borrow().stats();
+        assert_eq!((stats.rows, stats.versions), (0, 0));
+    }
+
+    #[test]
+    fn schema_changes_are_logged_with_their_sql_and_the_old_table_name() {
+        let engine = engine();
+        let mut a = glue(&engine);
+        run(&mut a, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+        run(&mut a, "ALTER TABLE t RENAME TO u");
+        run(&mut a, "ALTER TABLE u DROP COLUMN v");
+        let engine = engine.borrow();
+        let records: Vec<(&str, &SchemaChange)> = engine
+            .log()
+            .iter()
+            .filter_map(|c| match &c.kind {
+                ChangeKind::Schema(change) => Some((c.table.as_str(), change)),
+                ChangeKind::Row { .. } => None,
+            })
+            .collect();
+        assert_eq!(records.len(), 3);
+        assert!(
+            matches!(records[0], ("t", SchemaChange::CreateTable { columns }) if columns.len() == 2)
+        );
+        assert!(matches!(records[1], ("t", SchemaChange::RenameTable { to }) if to == "u"));
+        assert!(matches!(records[2], ("u", SchemaChange::DropColumn { column }) if column == "v"));
+        let sql = engine.log().iter().nth(1).and_then(|c| c.sql.clone());
+        assert_eq!(sql.as_deref(), Some("ALTER TABLE t RENAME TO u"));
+        assert_eq!(
+            engine.commit_seq(),
+            3,
+            "each DDL statement commits on its own"
+        );
+    }
+
+    #[test]
+    fn a_statement_snapshot_moves_forward_between_statements() {
+        let engine = engine();
+        let mut writer = glue(&engine);
+        let mut reader = Glue::new(Session::new(
+            Rc::clone(&engine),
+            ReadMode::StatementSnapshot,
+        ));
+        run(&mut writer, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
+        run(&mut reader, "BEGIN");
+        run(&mut reader, "SELECT * FROM t");
+        let first = reader.storage.snapshot();
+        run(&mut writer, "INSERT INTO t VALUES (1)");
+        run(&mut reader, "SELECT * FROM t");
+        assert!(reader.storage.snapshot() > first);
+        run(&mut reader, "COMMIT");
+        assert_eq!(reader.storage.snapshot(), None);
+        assert_eq!(engine.borrow().stats().open_snapshots, 0);
+    }
+}
