@@ -3,11 +3,23 @@
 //! Everything here compiles and is tested natively; the page (`crate::ui`) and the command line
 //! only read what it produces and send it commands.
 
+pub mod builtin;
 pub mod change_log;
+pub mod clock;
 pub mod console;
+pub mod cost;
 pub mod database;
 pub mod key_access;
+pub mod metrics;
+pub mod node;
+pub mod params;
+pub mod queue;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod service;
 pub mod shop;
 pub mod sql_script;
 pub mod storage;
 pub mod versions;
+pub mod world;

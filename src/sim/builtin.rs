@@ -1,0 +1,23 @@
+//! The scenarios that ship with the app, embedded at compile time from `static/scenarios/`.
+
+/// Built-in scenarios: (name, TOML text).
+pub const SCENARIOS: &[(&str, &str)] = &[("shop", include_str!("../../static/scenarios/shop.toml"))];
+
+/// The text of the built-in scenario called `name`.
+pub fn scenario_text(name: &str) -> Option<&'static str> {
+    SCENARIOS.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario::Scenario;
+
+    #[test]
+    fn every_builtin_scenario_is_valid_and_named_as_listed() {
+        for (name, text) in SCENARIOS {
+            let scenario = Scenario::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(&scenario.name, name);
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Metrics: operation counts, errors by kind and latency histograms, overall and per second.
+//!
+//! Latencies go into HDR histograms (microseconds, three significant digits), as load-testing
+//! tools record them, so p50/p95/p99/max are exact to 0.1 % at any scale. Per-second windows
+//! keep the last [`WINDOWS_KEPT`] seconds in a ring buffer, so memory stays bounded however long
+//! a run lasts.
+
+use crate::sim::clock::{Micros, SECOND};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+
+/// How many one-second windows are kept.
+pub const WINDOWS_KEPT: usize = 120;
+
+/// Why an operation failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// It did not finish within its service's timeout.
+    Timeout,
+    /// Its SQL names a table or column that does not exist (a schema break).
+    Schema,
+    /// A write conflicted with another transaction's.
+    Conflict,
+    /// A constraint refused it (duplicate key, NOT NULL, unique).
+    Constraint,
+    /// Any other SQL error.
+    Sql,
+}
+
+impl ErrorKind {
+    /// Sorts a database error message into a kind.
+    pub fn of_message(message: &str) -> Self {
+        let m = message.to_ascii_lowercase();
+        if m.contains("not found") || m.contains("wrong column") || m.contains("column") && m.contains("exist") {
+            Self::Schema
+        } else if m.contains("serialize") || m.contains("being written") || m.contains("deadlock") {
+            Self::Conflict
+        } else if m.contains("duplicate") || m.contains("null") || m.contains("unique") {
+            Self::Constraint
+        } else {
+            Self::Sql
+        }
+    }
+
+    /// The kind's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Schema => "schema",
+            Self::Conflict => "conflict",
+            Self::Constraint => "constraint",
+            Self::Sql => "sql",
+        }
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to one hour, 3 significant digits; these bounds are valid, so this cannot fail.
+    Histogram::new_with_bounds(1, 3_600 * SECOND, 3).unwrap_or_else(|_| unreachable!())
+}
+
+/// Percentiles of a latency distribution, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl LatencySummary {
+    fn of(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return Self::default();
+        }
+        let ms = |us: u64| (us as f64 / 1e3 * 1e3).round() / 1e3;
+        Self {
+            p50: ms(h.value_at_quantile(0.50)),
+            p95: ms(h.value_at_quantile(0.95)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+/// One second of an operation's life.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Which second of the run (0 is the first).
+    pub second: u64,
+    /// Operations that completed in it.
+    pub completed: u64,
+    /// Operations that failed in it.
+    pub errors: u64,
+    latencies: Histogram<u64>,
+}
+
+impl Window {
+    /// Latency percentiles of the operations completed in this second.
+    pub fn latency(&self) -> LatencySummary {
+        LatencySummary::of(&self.latencies)
+    }
+}
+
+/// Everything measured about one operation (or, merged, one service).
+#[derive(Debug, Clone)]
+pub struct OperationMetrics {
+    /// Completed operations.
+    pub completed: u64,
+    /// Failed operations, by kind.
+    pub errors_by_kind: BTreeMap<ErrorKind, u64>,
+    latencies: Histogram<u64>,
+    windows: VecDeque<Window>,
+}
+
+impl Default for OperationMetrics {
+    fn default() -> Self {
+        Self {
+            completed: 0,
+            errors_by_kind: BTreeMap::new(),
+            latencies: histogram(),
+            windows: VecDeque::new(),
+        }
+    }
+}
+
+impl OperationMetrics {
+    fn window(&mut self, now: Micros) -> &mut Window {
+        let second = now / SECOND;
+        if self.windows.back().is_none_or(|w| w.second != second) {
+            self.windows.push_back(Window {
+                second,
+                completed: 0,
+                errors: 0,
+                latencies: histogram(),
+            });
+            while self.windows.len() > WINDOWS_KEPT {
+                self.windows.pop_front();
+            }
+        }
+        let last = self.windows.len() - 1;
+        &mut self.windows[last]
+    }
+
+    /// Records an operation that completed at `now` after `latency`.
+    pub fn record_success(&mut self, now: Micros, latency: Micros) {
+        self.completed += 1;
+        let value = latency.clamp(1, 3_600 * SECOND);
+        let _ = self.latencies.record(value);
+        let window = self.window(now);
+        window.completed += 1;
+        let _ = window.latencies.record(value);
+    }
+
+    /// Records an operation that failed at `now`.
+    pub fn record_error(&mut self, now: Micros, kind: ErrorKind) {
+        *self.errors_by_kind.entry(kind).or_insert(0) += 1;
+        self.window(now).errors += 1;
+    }
+
+    /// Failed operations of every kind.
+    pub fn errors(&self) -> u64 {
+        self.errors_by_kind.values().sum()
+    }
+
+    /// Latency percentiles over the whole run.
+    pub fn latency(&self) -> LatencySummary {
+        LatencySummary::of(&self.latencies)
+    }
+
+    /// The kept one-second windows, oldest first.
+    pub fn windows(&self) -> impl Iterator<Item = &Window> {
+        self.windows.iter()
+    }
+
+    /// Adds `other`'s counts and latencies to these (a service from its operations).
+    pub fn merge(&mut self, other: &Self) {
+        self.completed += other.completed;
+        for (kind, n) in &other.errors_by_kind {
+            *self.errors_by_kind.entry(*kind).or_insert(0) += n;
+        }
+        let _ = self.latencies.add(&other.latencies);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_windows() {
+        let mut m = OperationMetrics::default();
+        for i in 1..=100 {
+            m.record_success(i * 10_000, i * 1_000);
+        }
+        m.record_error(2 * SECOND, ErrorKind::Timeout);
+        let latency = m.latency();
+        assert!((49.0..=51.0).contains(&latency.p50), "{latency:?}");
+        assert!((98.0..=100.1).contains(&latency.p99), "{latency:?}");
+        assert_eq!(m.errors(), 1);
+        let seconds: Vec<u64> = m.windows().map(|w| w.second).collect();
+        assert_eq!(seconds, [0, 1, 2]);
+    }
+
+    #[test]
+    fn windows_are_bounded() {
+        let mut m = OperationMetrics::default();
+        for s in 0..(WINDOWS_KEPT as u64 + 50) {
+            m.record_success(s * SECOND, 10);
+        }
+        assert_eq!(m.windows().count(), WINDOWS_KEPT);
+    }
+
+    #[test]
+    fn error_messages_are_sorted_into_kinds() {
+        assert_eq!(ErrorKind::of_message("evaluate: identifier not found: email"), ErrorKind::Schema);
+        assert_eq!(ErrorKind::of_message("fetch: table not found: x"), ErrorKind::Schema);
+        assert_eq!(ErrorKind::of_message("could not serialize access due to concurrent update"), ErrorKind::Conflict);
+        assert_eq!(ErrorKind::of_message("validate: duplicate entry '1' for primary_key field"), ErrorKind::Constraint);
+        assert_eq!(ErrorKind::of_message("parser: something"), ErrorKind::Sql);
+    }
+}

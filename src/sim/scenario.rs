@@ -1,0 +1,657 @@
+//! Scenario files: what an instructor writes to describe a system — databases, services and
+//! their operations, a timeline of actions — in TOML (or JSON), checked with clear errors.
+//!
+//! The types here are the format: serde reads them, `schemars` turns them into the JSON Schema
+//! that documents the format (`dataflow-lab schema`). Every error names the field by its path
+//! (`services[1].operations[0].rate_per_s`) and, for TOML, its line and column. Unknown fields
+//! are errors, so a typo never passes silently. References between parts (a service's database,
+//! a timeline action's service) are checked after reading; the tables a template uses are
+//! checked when the world is built, against the real database.
+
+use crate::sim::clock::SimDuration;
+use crate::sim::cost::CostModel;
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use thiserror::Error;
+
+/// The format version this build reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A whole scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The version of this format; must be 1.
+    pub format_version: u32,
+    /// A short identifier (`shop`), used by `dataflow-lab run NAME` and in links.
+    pub name: String,
+    /// A human title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// What the scenario shows, in Markdown (rendered without raw HTML).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The seed of every random choice; a run is fully determined by scenario and seed.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// How long a run lasts unless told otherwise.
+    #[serde(default = "default_duration")]
+    pub duration: SimDuration,
+    /// The databases.
+    pub databases: Vec<DatabaseSpec>,
+    /// The services that use them.
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+    /// Actions at given times: migrations, rate changes, pauses.
+    #[serde(default)]
+    pub timeline: Vec<TimelineEntry>,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+fn default_duration() -> SimDuration {
+    SimDuration(60_000_000)
+}
+
+/// A database node: a storage engine plus cores, a connection limit and a cost model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSpec {
+    /// Its name, which services refer to.
+    pub name: String,
+    /// How many statements execute at once; the rest queue.
+    #[serde(default = "default_cores", deserialize_with = "positive_u32")]
+    #[schemars(range(min = 1))]
+    pub cores: u32,
+    /// How many connections it accepts.
+    #[serde(default = "default_max_connections", deserialize_with = "positive_u32")]
+    #[schemars(range(min = 1))]
+    pub max_connections: u32,
+    /// How much simulated time the work of a statement costs.
+    #[serde(default)]
+    pub cost: CostModel,
+    /// The shop's tables and generated rows (`[databases.shop]`), sized as given.
+    #[serde(default)]
+    pub shop: Option<ShopSpec>,
+    /// SQL run once at start, in order (after the shop, if any).
+    #[serde(default)]
+    pub setup: Vec<String>,
+}
+
+fn default_cores() -> u32 {
+    4
+}
+
+fn default_max_connections() -> u32 {
+    100
+}
+
+/// The size of the generated shop data.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShopSpec {
+    /// Rows in `customers`.
+    #[serde(default = "default_customers", deserialize_with = "positive_usize")]
+    pub customers: usize,
+    /// Rows in `orders`.
+    #[serde(default = "default_orders", deserialize_with = "positive_usize")]
+    pub orders: usize,
+    /// Rows in `jobs`.
+    #[serde(default = "default_jobs", deserialize_with = "positive_usize")]
+    pub jobs: usize,
+}
+
+fn default_customers() -> usize {
+    60
+}
+fn default_orders() -> usize {
+    240
+}
+fn default_jobs() -> usize {
+    40
+}
+
+/// A service: a named workload with a connection pool and operations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Its name.
+    pub name: String,
+    /// The database it connects to.
+    pub database: String,
+    /// Connections in its pool; an operation waits for a free one.
+    #[serde(default = "default_pool", deserialize_with = "positive_u32")]
+    #[schemars(range(min = 1))]
+    pub pool_size: u32,
+    /// An operation that has not finished after this long fails with a timeout.
+    #[serde(default = "default_timeout")]
+    pub timeout: SimDuration,
+    /// How many times a failed operation is tried again.
+    #[serde(default)]
+    pub retries: u32,
+    /// The wait before a retry.
+    #[serde(default = "default_backoff")]
+    pub retry_backoff: SimDuration,
+    /// What it does.
+    #[serde(default)]
+    pub operations: Vec<OperationSpec>,
+}
+
+fn default_pool() -> u32 {
+    4
+}
+fn default_timeout() -> SimDuration {
+    SimDuration(5_000_000)
+}
+fn default_backoff() -> SimDuration {
+    SimDuration(10_000)
+}
+
+/// One operation: a transaction of SQL templates, arriving as a Poisson process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperationSpec {
+    /// Its name.
+    pub name: String,
+    /// Average arrivals per second.
+    #[serde(deserialize_with = "positive_f64")]
+    #[schemars(range(min = 0.0))]
+    pub rate_per_s: f64,
+    /// Whether it runs from the start (a timeline action can start it later).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Time the service spends between two statements of the operation.
+    #[serde(default)]
+    pub think_time: SimDuration,
+    /// The SQL templates, run in order as one transaction. `{name}` is replaced by the
+    /// parameter `name`, `{now}` by the simulated time as a timestamp literal's text,
+    /// `{now_us}` by the simulated time in microseconds.
+    pub statements: Vec<String>,
+    /// How each `{name}` of the templates gets its value.
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Where a template parameter's value comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ParamSpec {
+    /// The next id of `table.column`: one more than the largest at start, then counting up.
+    NextId(String),
+    /// A uniform integer in `[low, high]`.
+    Uniform([i64; 2]),
+    /// A zipf-distributed integer in `1..=n`: a few hot keys get most of the traffic.
+    Zipf {
+        /// How many distinct values.
+        n: u64,
+        /// How skewed (1.0 is classic zipf; larger is hotter).
+        exponent: f64,
+    },
+    /// A key of `table.column` between its smallest value at start and its largest so far.
+    ExistingKey(String),
+    /// One of the listed texts, uniformly.
+    Choice(Vec<String>),
+}
+
+/// What a timeline action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Run `sql` on `database` (a migration, a manual report).
+    Sql,
+    /// Set `service`'s `operation` to `rate_per_s`.
+    SetRate,
+    /// Start `service`'s `operation`.
+    StartOperation,
+    /// Stop `service`'s `operation`.
+    StopOperation,
+    /// Pause `service`: nothing new starts until it resumes.
+    PauseService,
+    /// Resume a paused `service`.
+    ResumeService,
+}
+
+/// An action at a time. Which fields it needs depends on `action`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineEntry {
+    /// When, from the start of the run.
+    pub at: SimDuration,
+    /// What.
+    pub action: ActionKind,
+    /// For `sql`: the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// For `sql`: the statements (separated by `;`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
+    /// For service actions: the service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// For operation actions: the operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// For `set_rate`: the new rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_s: Option<f64>,
+}
+
+fn positive_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let value = f64::deserialize(d)?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(serde::de::Error::custom(format!("must be a positive number, got {value}")))
+    }
+}
+
+fn positive_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let value = i64::deserialize(d)?;
+    match u32::try_from(value) {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(serde::de::Error::custom(format!(
+            "must be a whole number of at least 1, got {value}"
+        ))),
+    }
+}
+
+fn positive_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    positive_u32(d).map(|v| v as usize)
+}
+
+/// A problem with a scenario file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub struct ScenarioError {
+    /// Line (1-based), when known.
+    pub line: Option<usize>,
+    /// Column (1-based), when known.
+    pub column: Option<usize>,
+    /// The field's path (`services[1].operations[0].rate_per_s`), empty for the whole file.
+    pub path: String,
+    /// What is wrong, in plain words.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "line {line}, column {column}: ")?,
+            (Some(line), None) => write!(f, "line {line}: ")?,
+            _ => {}
+        }
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else if self.message.starts_with("must") || self.message.starts_with("is ") {
+            write!(f, "{} {}", self.path, self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl ScenarioError {
+    fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            line: None,
+            column: None,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Which syntax a scenario file is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// TOML (`.toml`), the usual one.
+    Toml,
+    /// JSON (`.json`).
+    Json,
+}
+
+impl Syntax {
+    /// Guesses the syntax from the text: JSON starts with `{`.
+    pub fn sniff(text: &str) -> Self {
+        if text.trim_start().starts_with('{') {
+            Self::Json
+        } else {
+            Self::Toml
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..text.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl Scenario {
+    /// Reads and checks a scenario, TOML or JSON (sniffed).
+    ///
+    /// # Errors
+    ///
+    /// A [`ScenarioError`] naming the field and, where known, the line.
+    pub fn parse(text: &str) -> Result<Self, ScenarioError> {
+        let scenario = match Syntax::sniff(text) {
+            Syntax::Toml => Self::read_toml(text)?,
+            Syntax::Json => Self::read_json(text)?,
+        };
+        scenario.check().map_err(|mut error| {
+            if let Some((line, column)) = locate_toml(text, &error.path) {
+                error.line = Some(line);
+                error.column = Some(column);
+            }
+            error
+        })?;
+        Ok(scenario)
+    }
+
+    fn read_toml(text: &str) -> Result<Self, ScenarioError> {
+        let deserializer = toml::Deserializer::new(text);
+        serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let path = clean_path(&error.path().to_string());
+            let inner = error.into_inner();
+            let (line, column) = inner
+                .span()
+                .map(|span| line_col(text, span.start))
+                .map_or((None, None), |(l, c)| (Some(l), Some(c)));
+            ScenarioError {
+                line,
+                column,
+                path,
+                message: inner.message().trim().to_owned(),
+            }
+        })
+    }
+
+    fn read_json(text: &str) -> Result<Self, ScenarioError> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = clean_path(&error.path().to_string());
+            let inner = error.into_inner();
+            let message = inner.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(m, _)| m)
+                .to_owned();
+            ScenarioError {
+                line: Some(inner.line()),
+                column: Some(inner.column()),
+                path,
+                message,
+            }
+        })
+    }
+
+    /// Checks what the types cannot: the version, unique names and references between parts.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, with the field's path (no line: [`Scenario::parse`] adds it).
+    pub fn check(&self) -> Result<(), ScenarioError> {
+        if self.format_version != FORMAT_VERSION {
+            return Err(ScenarioError::at(
+                "format_version",
+                format!("must be {FORMAT_VERSION}, got {} (this build reads version {FORMAT_VERSION})", self.format_version),
+            ));
+        }
+        if self.name.trim().is_empty() {
+            return Err(ScenarioError::at("name", "must not be empty"));
+        }
+        if self.databases.is_empty() {
+            return Err(ScenarioError::at("databases", "must list at least one database"));
+        }
+        unique(self.databases.iter().map(|d| d.name.as_str()), "databases")?;
+        unique(self.services.iter().map(|s| s.name.as_str()), "services")?;
+        let databases: BTreeSet<&str> = self.databases.iter().map(|d| d.name.as_str()).collect();
+        for (i, service) in self.services.iter().enumerate() {
+            let at = format!("services[{i}]");
+            if !databases.contains(service.database.as_str()) {
+                return Err(ScenarioError::at(
+                    format!("{at}.database"),
+                    format!("is \"{}\", which is not one of the databases ({})", service.database, join(&databases)),
+                ));
+            }
+            unique(service.operations.iter().map(|o| o.name.as_str()), &format!("{at}.operations"))?;
+            for (j, operation) in service.operations.iter().enumerate() {
+                check_operation(operation, &format!("{at}.operations[{j}]"))?;
+            }
+        }
+        for (i, entry) in self.timeline.iter().enumerate() {
+            self.check_entry(entry, &format!("timeline[{i}]"))?;
+        }
+        Ok(())
+    }
+
+    fn check_entry(&self, entry: &TimelineEntry, at: &str) -> Result<(), ScenarioError> {
+        let need = |field: &str, value: &Option<String>| -> Result<String, ScenarioError> {
+            value.clone().ok_or_else(|| {
+                ScenarioError::at(
+                    format!("{at}.{field}"),
+                    format!("is required for action \"{}\"", action_name(entry.action)),
+                )
+            })
+        };
+        match entry.action {
+            ActionKind::Sql => {
+                let database = need("database", &entry.database)?;
+                need("sql", &entry.sql)?;
+                if !self.databases.iter().any(|d| d.name == database) {
+                    return Err(ScenarioError::at(
+                        format!("{at}.database"),
+                        format!("is \"{database}\", which is not a database of this scenario"),
+                    ));
+                }
+            }
+            kind => {
+                let service_name = need("service", &entry.service)?;
+                let service = self.services.iter().find(|s| s.name == service_name).ok_or_else(|| {
+                    ScenarioError::at(
+                        format!("{at}.service"),
+                        format!("is \"{service_name}\", which is not a service of this scenario"),
+                    )
+                })?;
+                if matches!(kind, ActionKind::SetRate | ActionKind::StartOperation | ActionKind::StopOperation) {
+                    let operation = need("operation", &entry.operation)?;
+                    if !service.operations.iter().any(|o| o.name == operation) {
+                        return Err(ScenarioError::at(
+                            format!("{at}.operation"),
+                            format!("is \"{operation}\", which is not an operation of {service_name}"),
+                        ));
+                    }
+                }
+                if kind == ActionKind::SetRate {
+                    match entry.rate_per_s {
+                        Some(rate) if rate.is_finite() && rate >= 0.0 => {}
+                        Some(rate) => {
+                            return Err(ScenarioError::at(
+                                format!("{at}.rate_per_s"),
+                                format!("must be zero or a positive number, got {rate}"),
+                            ))
+                        }
+                        None => {
+                            return Err(ScenarioError::at(
+                                format!("{at}.rate_per_s"),
+                                "is required for action \"set_rate\"",
+                            ))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The JSON Schema of the format, pretty-printed.
+    pub fn json_schema() -> String {
+        let schema = schemars::schema_for!(Scenario);
+        serde_json::to_string_pretty(&schema).unwrap_or_default()
+    }
+}
+
+fn action_name(kind: ActionKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn check_operation(operation: &OperationSpec, at: &str) -> Result<(), ScenarioError> {
+    if operation.statements.is_empty() {
+        return Err(ScenarioError::at(format!("{at}.statements"), "must list at least one SQL statement"));
+    }
+    for (name, param) in &operation.params {
+        let field = format!("{at}.params.{name}");
+        match param {
+            ParamSpec::NextId(target) | ParamSpec::ExistingKey(target) => {
+                if target.split('.').count() != 2 || target.split('.').any(str::is_empty) {
+                    return Err(ScenarioError::at(field, format!("must name a column as \"table.column\", got \"{target}\"")));
+                }
+            }
+            ParamSpec::Uniform([low, high]) if low > high => {
+                return Err(ScenarioError::at(field, format!("must have low <= high, got [{low}, {high}]")));
+            }
+            ParamSpec::Zipf { n, exponent } if *n == 0 || !exponent.is_finite() || *exponent <= 0.0 => {
+                return Err(ScenarioError::at(field, "must have n >= 1 and a positive exponent"));
+            }
+            ParamSpec::Choice(options) if options.is_empty() => {
+                return Err(ScenarioError::at(field, "must list at least one choice"));
+            }
+            _ => {}
+        }
+    }
+    for (k, template) in operation.statements.iter().enumerate() {
+        for placeholder in crate::sim::params::placeholders(template) {
+            if !operation.params.contains_key(placeholder) && !crate::sim::params::BUILTINS.contains(&placeholder) {
+                return Err(ScenarioError::at(
+                    format!("{at}.statements[{k}]"),
+                    format!("uses {{{placeholder}}}, which is not a parameter (add it under params, or use {{now}} / {{now_us}})"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn unique<'a>(names: impl Iterator<Item = &'a str>, at: &str) -> Result<(), ScenarioError> {
+    let mut seen = BTreeSet::new();
+    for (i, name) in names.enumerate() {
+        if !seen.insert(name) {
+            return Err(ScenarioError::at(format!("{at}[{i}].name"), format!("is \"{name}\" again: names must be unique")));
+        }
+    }
+    Ok(())
+}
+
+fn join(names: &BTreeSet<&str>) -> String {
+    names.iter().copied().collect::<Vec<_>>().join(", ")
+}
+
+/// `services[1].operations[0].rate_per_s` as serde_path_to_error writes it, without the `?` it
+/// uses for unknown positions.
+fn clean_path(path: &str) -> String {
+    if path == "." {
+        String::new()
+    } else {
+        path.replace(".?", "").replace('?', "")
+    }
+}
+
+/// The line and column of the field at `path` in a TOML text, if it is there (the nearest
+/// enclosing part that is, otherwise).
+fn locate_toml(text: &str, path: &str) -> Option<(usize, usize)> {
+    let document = toml_edit::ImDocument::parse(text).ok()?;
+    let mut item: &toml_edit::Item = document.as_item();
+    let mut span = None;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, index) = match part.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some(next) = item.get(key) else { break };
+        item = next;
+        span = item.span().or(span);
+        if let Some(index) = index {
+            let Some(next) = item.get(index) else { break };
+            item = next;
+            span = item.span().or(span);
+        }
+    }
+    span.map(|s| line_col(text, s.start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+format_version = 1
+name = "tiny"
+
+[[databases]]
+name = "db"
+setup = ["CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)"]
+
+[[services]]
+name = "writer"
+database = "db"
+
+[[services.operations]]
+name = "insert"
+rate_per_s = 10
+statements = ["INSERT INTO t VALUES ({id}, 1)"]
+params = { id = { next_id = "t.id" } }
+"#;
+
+    #[test]
+    fn a_minimal_scenario_reads_with_defaults() {
+        let scenario = Scenario::parse(MINIMAL).expect("valid");
+        assert_eq!(scenario.seed, 42);
+        assert_eq!(scenario.databases[0].cores, 4);
+        assert_eq!(scenario.services[0].pool_size, 4);
+        assert_eq!(
+            scenario.services[0].operations[0].params["id"],
+            ParamSpec::NextId("t.id".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_negative_rate_names_the_field_and_line() {
+        let text = MINIMAL.replace("rate_per_s = 10", "rate_per_s = -3");
+        let error = Scenario::parse(&text).expect_err("negative rate");
+        assert_eq!(error.path, "services[0].operations[0].rate_per_s");
+        assert_eq!(error.line, Some(15));
+        assert_eq!(
+            error.to_string(),
+            "line 15, column 14: services[0].operations[0].rate_per_s must be a positive number, got -3"
+        );
+    }
+
+    #[test]
+    fn a_missing_database_is_located() {
+        let text = MINIMAL.replace("database = \"db\"", "database = \"nope\"");
+        let error = Scenario::parse(&text).expect_err("missing database");
+        assert_eq!(error.path, "services[0].database");
+        assert_eq!(error.line, Some(11));
+        assert!(error.message.contains("not one of the databases (db)"), "{error}");
+    }
+
+    #[test]
+    fn json_is_read_too() {
+        let json = r#"{"format_version": 1, "name": "j", "databases": [{"name": "db", "cores": 0}]}"#;
+        let error = Scenario::parse(json).expect_err("zero cores");
+        assert_eq!(error.path, "databases[0].cores");
+        assert_eq!(error.line, Some(1));
+    }
+}

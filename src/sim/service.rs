@@ -1,0 +1,97 @@
+//! Services: named workloads with a connection pool and operations that arrive at random.
+//!
+//! Models an application service as load-testing tools and queueing theory see it: each
+//! operation arrives as a Poisson process at its rate, takes a connection from the service's
+//! pool (waiting, first come first served, when all are busy), runs its SQL as one transaction,
+//! and gives the connection back. Simplification: a service has no CPU of its own; its time is
+//! think time between statements.
+
+use crate::sim::clock::Micros;
+use crate::sim::database::Connection;
+use crate::sim::metrics::OperationMetrics;
+use crate::sim::params::Param;
+use crate::sim::rng::SimRng;
+use std::collections::VecDeque;
+
+/// One operation of a service at run time.
+#[derive(Debug)]
+pub struct Operation {
+    /// Its name.
+    pub name: String,
+    /// Average arrivals per second.
+    pub rate_per_s: f64,
+    /// Whether new arrivals happen.
+    pub enabled: bool,
+    /// Time between two statements.
+    pub think_time: Micros,
+    /// The SQL templates.
+    pub statements: Vec<String>,
+    /// The templates' parameters, by name.
+    pub params: Vec<(String, Param)>,
+    /// Draws the gaps between arrivals.
+    pub arrivals: SimRng,
+    /// Bumped when the rate or state changes, so an arrival scheduled before is ignored.
+    pub generation: u64,
+    /// What it measured.
+    pub metrics: OperationMetrics,
+}
+
+/// A service at run time.
+#[derive(Debug)]
+pub struct Service {
+    /// Its name.
+    pub name: String,
+    /// Index of the node it connects to.
+    pub node: usize,
+    /// Its connections.
+    pub pool: Vec<Connection>,
+    /// Indexes of the free connections, first free first used.
+    pub free: VecDeque<usize>,
+    /// Operations waiting for a connection (by operation id), first come first served.
+    pub waiting: VecDeque<u64>,
+    /// Whether new operations are held back.
+    pub paused: bool,
+    /// How long an operation may take before it fails with a timeout.
+    pub timeout: Micros,
+    /// How many times a failed operation is tried again.
+    pub retries: u32,
+    /// The wait before a retry.
+    pub retry_backoff: Micros,
+    /// Its operations.
+    pub operations: Vec<Operation>,
+}
+
+impl Service {
+    /// Operations in progress: holding a connection.
+    pub fn busy_connections(&self) -> usize {
+        self.pool.len() - self.free.len()
+    }
+}
+
+/// One arrival of an operation, from arrival to completion or failure.
+#[derive(Debug)]
+pub struct InFlight {
+    /// The service.
+    pub service: usize,
+    /// The operation within the service.
+    pub operation: usize,
+    /// When it arrived.
+    pub arrived: Micros,
+    /// When it times out.
+    pub deadline: Micros,
+    /// Attempts so far (0 for the first).
+    pub attempt: u32,
+    /// The statements to run, rendered (with `BEGIN` run at connect and `COMMIT` appended when
+    /// there are several).
+    pub sql: Vec<String>,
+    /// Whether it runs as an explicit transaction.
+    pub explicit: bool,
+    /// The next statement to run.
+    pub next: usize,
+    /// Its connection, once it has one.
+    pub connection: Option<usize>,
+    /// Whether a statement of it wrote rows.
+    pub wrote: bool,
+    /// The error of the statement that just ran, if it failed.
+    pub failure: Option<String>,
+}

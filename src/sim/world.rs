@@ -1,0 +1,857 @@
+//! The world: every database node and service of a scenario, moved forward event by event.
+//!
+//! A discrete-event simulation: the clock jumps from one event to the next (an arrival, a
+//! statement finishing, a timeline action), and every statement is real SQL executed by GlueSQL
+//! on our storage, costed by what it really did. The front API is small: [`World::new`],
+//! [`World::step_until`], [`World::apply`], [`World::snapshot`], [`World::report`]. The same
+//! scenario and seed always give the same trace (hashed into [`Report::trace_hash`]).
+
+use crate::sim::clock::{format_micros, Micros};
+use crate::sim::database::Database;
+use crate::sim::metrics::{ErrorKind, OperationMetrics};
+use crate::sim::node::DatabaseNode;
+use crate::sim::params::{timestamp_text, KeyRange, Param};
+use crate::sim::queue::EventQueue;
+use crate::sim::report::{round3, AppliedAction, DatabaseReport, Report, ServiceReport, WorkloadReport};
+use crate::sim::rng::SimRng;
+use crate::sim::scenario::{ActionKind, Scenario, ScenarioError, TimelineEntry};
+use crate::sim::service::{InFlight, Operation, Service};
+use crate::sim::shop::{self, ShopSize};
+use crate::sim::storage::ReadMode;
+use fnv::FnvHasher;
+use std::collections::BTreeMap;
+use std::hash::Hasher;
+use thiserror::Error;
+
+/// Something the user (or the timeline) does to a running world.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run SQL on a database now (a migration, a report by hand).
+    RunSql {
+        /// The database.
+        database: String,
+        /// The statements.
+        sql: String,
+    },
+    /// Change an operation's arrival rate.
+    SetRate {
+        /// The service.
+        service: String,
+        /// The operation.
+        operation: String,
+        /// Arrivals per second (0 stops arrivals).
+        rate_per_s: f64,
+    },
+    /// Start an operation's arrivals.
+    StartOperation {
+        /// The service.
+        service: String,
+        /// The operation.
+        operation: String,
+    },
+    /// Stop an operation's arrivals.
+    StopOperation {
+        /// The service.
+        service: String,
+        /// The operation.
+        operation: String,
+    },
+    /// Hold back a service's new operations.
+    PauseService {
+        /// The service.
+        service: String,
+    },
+    /// Let a paused service go on.
+    ResumeService {
+        /// The service.
+        service: String,
+    },
+}
+
+impl Command {
+    /// The command a (checked) timeline entry stands for.
+    pub fn from_entry(entry: &TimelineEntry) -> Self {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let service = text(&entry.service);
+        let operation = text(&entry.operation);
+        match entry.action {
+            ActionKind::Sql => Self::RunSql {
+                database: text(&entry.database),
+                sql: text(&entry.sql),
+            },
+            ActionKind::SetRate => Self::SetRate {
+                service,
+                operation,
+                rate_per_s: entry.rate_per_s.unwrap_or(0.0),
+            },
+            ActionKind::StartOperation => Self::StartOperation { service, operation },
+            ActionKind::StopOperation => Self::StopOperation { service, operation },
+            ActionKind::PauseService => Self::PauseService { service },
+            ActionKind::ResumeService => Self::ResumeService { service },
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::RunSql { database, sql } => format!("sql on {database}: {}", sql.trim()),
+            Self::SetRate { service, operation, rate_per_s } => {
+                format!("set {service}.{operation} to {rate_per_s}/s")
+            }
+            Self::StartOperation { service, operation } => format!("start {service}.{operation}"),
+            Self::StopOperation { service, operation } => format!("stop {service}.{operation}"),
+            Self::PauseService { service } => format!("pause {service}"),
+            Self::ResumeService { service } => format!("resume {service}"),
+        }
+    }
+}
+
+/// Why a command could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// No database of that name.
+    #[error("there is no database called \"{0}\"")]
+    UnknownDatabase(String),
+    /// No service of that name.
+    #[error("there is no service called \"{0}\"")]
+    UnknownService(String),
+    /// No operation of that name in the service.
+    #[error("{0} has no operation called \"{1}\"")]
+    UnknownOperation(String, String),
+    /// A rate must be zero or positive.
+    #[error("a rate must be zero or a positive number, got {0}")]
+    BadRate(String),
+    /// The SQL failed; the message is the database's.
+    #[error("{0}")]
+    Sql(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Arrival { service: usize, operation: usize, generation: u64 },
+    Retry { op: u64 },
+    StatementDone { op: u64 },
+    ThinkDone { op: u64 },
+    Timeline { index: usize },
+}
+
+/// A running simulation.
+pub struct World {
+    scenario: Scenario,
+    seed: u64,
+    now: Micros,
+    queue: EventQueue<Event>,
+    nodes: Vec<DatabaseNode>,
+    services: Vec<Service>,
+    in_flight: BTreeMap<u64, InFlight>,
+    next_op: u64,
+    keys: BTreeMap<String, KeyRange>,
+    trace: FnvHasher,
+    events: u64,
+    applied: Vec<AppliedAction>,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("scenario", &self.scenario.name)
+            .field("seed", &self.seed)
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+/// What a part of the world is doing now, for the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorldSnapshot {
+    /// Simulated time.
+    pub now: Micros,
+    /// Each service: name, connections in use, operations waiting for one, paused.
+    pub services: Vec<ServiceSnapshot>,
+    /// Each database: name, cores busy, cores, queue length.
+    pub databases: Vec<DatabaseSnapshot>,
+}
+
+/// A service's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSnapshot {
+    /// Its name.
+    pub name: String,
+    /// Connections in use.
+    pub busy_connections: usize,
+    /// Operations waiting for a connection.
+    pub waiting: usize,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Completed and failed operations so far.
+    pub completed: u64,
+    /// Failed operations so far.
+    pub errors: u64,
+}
+
+/// A database's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseSnapshot {
+    /// Its name.
+    pub name: String,
+    /// Statements executing.
+    pub busy_cores: u32,
+    /// Cores.
+    pub cores: u32,
+    /// Operations waiting for a core.
+    pub queued: usize,
+}
+
+fn stream_of(service: usize, operation: usize, slot: usize) -> u64 {
+    ((service as u64) << 40) | ((operation as u64) << 20) | slot as u64
+}
+
+impl World {
+    /// Builds the world of `scenario` with the scenario's own seed.
+    ///
+    /// # Errors
+    ///
+    /// A [`ScenarioError`] when the setup SQL fails, a template uses a table that does not
+    /// exist, or the pools ask for more connections than a database accepts.
+    pub fn new(scenario: &Scenario) -> Result<Self, ScenarioError> {
+        Self::with_seed(scenario, scenario.seed)
+    }
+
+    /// Builds the world of `scenario` with another seed.
+    ///
+    /// # Errors
+    ///
+    /// As [`World::new`].
+    pub fn with_seed(scenario: &Scenario, seed: u64) -> Result<Self, ScenarioError> {
+        scenario.check()?;
+        let error = |path: String, message: String| ScenarioError {
+            line: None,
+            column: None,
+            path,
+            message,
+        };
+        let mut nodes = Vec::new();
+        for (i, spec) in scenario.databases.iter().enumerate() {
+            if !spec.cost.is_valid() {
+                return Err(error(format!("databases[{i}].cost"), "must hold non-negative numbers".into()));
+            }
+            let mut db = Database::new(spec.name.clone());
+            if let Some(size) = spec.shop {
+                let size = ShopSize {
+                    customers: size.customers,
+                    orders: size.orders,
+                    jobs: size.jobs,
+                };
+                shop::seed_shop(&mut db, seed, size)
+                    .map_err(|e| error(format!("databases[{i}].shop"), e.to_string()))?;
+            }
+            for (k, sql) in spec.setup.iter().enumerate() {
+                for result in db.run_script(sql, || 0.0) {
+                    if let Err(e) = result.result {
+                        return Err(error(format!("databases[{i}].setup[{k}]"), format!("failed: {e}")));
+                    }
+                }
+            }
+            nodes.push(DatabaseNode::new(spec.name.clone(), db, spec.cores, spec.max_connections, spec.cost));
+        }
+
+        let mut keys = BTreeMap::new();
+        let mut services = Vec::new();
+        for (s, spec) in scenario.services.iter().enumerate() {
+            let node_index = nodes
+                .iter()
+                .position(|n| n.name == spec.database)
+                .ok_or_else(|| error(format!("services[{s}].database"), "is not a database".into()))?;
+            let node = &mut nodes[node_index];
+            if node.connections + spec.pool_size > node.max_connections {
+                return Err(error(
+                    format!("services[{s}].pool_size"),
+                    format!(
+                        "is {}, but {} accepts {} connections and {} are taken",
+                        spec.pool_size, node.name, node.max_connections, node.connections
+                    ),
+                ));
+            }
+            node.connections += spec.pool_size;
+            let pool = (0..spec.pool_size)
+                .map(|_| node.db.connect(ReadMode::StatementSnapshot))
+                .collect::<Vec<_>>();
+            let mut operations = Vec::new();
+            for (o, op) in spec.operations.iter().enumerate() {
+                let at = format!("services[{s}].operations[{o}]");
+                let params: Vec<(String, Param)> = op
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(p, (name, param))| {
+                        (name.clone(), Param::new(param.clone(), SimRng::new(seed, stream_of(s, o, p + 1))))
+                    })
+                    .collect();
+                for (name, param) in &params {
+                    if let Some(column) = param.key_column() {
+                        let range = key_range(&mut node.db, column)
+                            .map_err(|m| error(format!("{at}.params.{name}"), m))?;
+                        keys.entry(column.to_owned()).or_insert(range);
+                    }
+                }
+                check_tables(&mut node.db, &op.statements, &at)?;
+                operations.push(Operation {
+                    name: op.name.clone(),
+                    rate_per_s: op.rate_per_s,
+                    enabled: op.enabled,
+                    think_time: op.think_time.micros(),
+                    statements: op.statements.clone(),
+                    params,
+                    arrivals: SimRng::new(seed, stream_of(s, o, 0)),
+                    generation: 0,
+                    metrics: OperationMetrics::default(),
+                });
+            }
+            services.push(Service {
+                name: spec.name.clone(),
+                node: node_index,
+                free: (0..pool.len()).collect(),
+                pool,
+                waiting: Default::default(),
+                paused: false,
+                timeout: spec.timeout.micros(),
+                retries: spec.retries,
+                retry_backoff: spec.retry_backoff.micros(),
+                operations,
+            });
+        }
+
+        let mut world = Self {
+            scenario: scenario.clone(),
+            seed,
+            now: 0,
+            queue: EventQueue::default(),
+            nodes,
+            services,
+            in_flight: BTreeMap::new(),
+            next_op: 1,
+            keys,
+            trace: FnvHasher::default(),
+            events: 0,
+            applied: Vec::new(),
+        };
+        for (index, entry) in scenario.timeline.iter().enumerate() {
+            world.queue.schedule(entry.at.micros(), Event::Timeline { index });
+        }
+        for s in 0..world.services.len() {
+            for o in 0..world.services[s].operations.len() {
+                world.schedule_arrival(s, o);
+            }
+        }
+        Ok(world)
+    }
+
+    /// Simulated time now.
+    pub fn now(&self) -> Micros {
+        self.now
+    }
+
+    /// The scenario being run.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The seed of this run.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Processes every event up to and including `until`, then sets the clock to `until`.
+    pub fn step_until(&mut self, until: Micros) {
+        while let Some((at, event)) = self.queue.pop_until(until) {
+            self.now = at;
+            self.handle(event);
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Processes the next event, if any; returns whether there was one.
+    pub fn step(&mut self) -> bool {
+        match self.queue.pop_until(Micros::MAX) {
+            Some((at, event)) => {
+                self.now = at;
+                self.handle(event);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_event_time(&self) -> Option<Micros> {
+        self.queue.peek_time()
+    }
+
+    fn record(&mut self, code: u8, values: &[u64]) {
+        self.events += 1;
+        self.trace.write_u64(self.now);
+        self.trace.write_u8(code);
+        for v in values {
+            self.trace.write_u64(*v);
+        }
+    }
+
+    fn schedule_arrival(&mut self, s: usize, o: usize) {
+        let op = &mut self.services[s].operations[o];
+        if !op.enabled || op.rate_per_s <= 0.0 {
+            return;
+        }
+        let gap = op.arrivals.exponential_gap(op.rate_per_s);
+        let generation = op.generation;
+        if let Some(at) = self.now.checked_add(gap) {
+            self.queue.schedule(at, Event::Arrival { service: s, operation: o, generation });
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Arrival { service, operation, generation } => {
+                let op = &self.services[service].operations[operation];
+                if op.generation != generation || !op.enabled {
+                    return;
+                }
+                self.schedule_arrival(service, operation);
+                self.record(1, &[service as u64, operation as u64]);
+                if !self.services[service].paused {
+                    self.arrive(service, operation);
+                }
+            }
+            Event::Retry { op } => {
+                self.record(2, &[op]);
+                self.acquire_connection(op);
+            }
+            Event::StatementDone { op } => {
+                self.record(3, &[op]);
+                self.statement_done(op);
+            }
+            Event::ThinkDone { op } => {
+                self.record(8, &[op]);
+                self.request_core(op);
+            }
+            Event::Timeline { index } => {
+                self.record(4, &[index as u64]);
+                if let Some(entry) = self.scenario.timeline.get(index) {
+                    let command = Command::from_entry(entry);
+                    let _ = self.apply(command);
+                }
+            }
+        }
+    }
+
+    fn arrive(&mut self, s: usize, o: usize) {
+        let now = self.now;
+        let service = &mut self.services[s];
+        let operation = &mut service.operations[o];
+        let mut values: BTreeMap<&str, String> = BTreeMap::new();
+        values.insert("now", timestamp_text(now));
+        values.insert("now_us", now.to_string());
+        for (name, param) in &mut operation.params {
+            values.insert(name.as_str(), param.draw(&mut self.keys));
+        }
+        let mut sql: Vec<String> = operation
+            .statements
+            .iter()
+            .map(|t| crate::sim::params::render(t, &values))
+            .collect();
+        let explicit = sql.len() > 1;
+        if explicit {
+            sql.push("COMMIT".to_owned());
+        }
+        let id = self.next_op;
+        self.next_op += 1;
+        self.in_flight.insert(
+            id,
+            InFlight {
+                service: s,
+                operation: o,
+                arrived: now,
+                deadline: now.saturating_add(service.timeout),
+                attempt: 0,
+                sql,
+                explicit,
+                next: 0,
+                connection: None,
+                wrote: false,
+                failure: None,
+            },
+        );
+        self.acquire_connection(id);
+    }
+
+    fn acquire_connection(&mut self, id: u64) {
+        let Some(op) = self.in_flight.get(&id) else { return };
+        let service = &mut self.services[op.service];
+        match service.free.pop_front() {
+            Some(connection) => self.begin(id, connection),
+            None => service.waiting.push_back(id),
+        }
+    }
+
+    fn begin(&mut self, id: u64, connection: usize) {
+        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        op.connection = Some(connection);
+        op.next = 0;
+        op.wrote = false;
+        if op.explicit {
+            let _ = self.services[op.service].pool[connection].execute("BEGIN");
+        }
+        self.request_core(id);
+    }
+
+    fn request_core(&mut self, id: u64) {
+        let Some(op) = self.in_flight.get(&id) else { return };
+        let node = &mut self.nodes[self.services[op.service].node];
+        if node.has_free_core() {
+            self.execute(id);
+        } else {
+            node.enqueue(id);
+        }
+    }
+
+    /// Runs the operation's next statement on its connection and holds a core for its cost.
+    fn execute(&mut self, id: u64) {
+        let now = self.now;
+        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        let service = &mut self.services[op.service];
+        let node = &mut self.nodes[service.node];
+        let Some(connection) = op.connection.and_then(|c| service.pool.get_mut(c)) else { return };
+        let sql = op.sql.get(op.next).cloned().unwrap_or_default();
+        let result = connection.execute(&sql);
+        let work = connection.last_counters();
+        let is_commit = op.explicit && op.next + 1 == op.sql.len();
+        let mut cost = node.cost.statement(work, 0);
+        op.wrote |= work.rows_written > 0;
+        if is_commit || !op.explicit {
+            cost += node.cost.commit(op.wrote);
+        }
+        node.start(cost, work.rows_read, work.rows_written);
+        op.failure = result.err().map(|e| e.to_string());
+        let ok = u64::from(op.failure.is_none());
+        self.queue.schedule(now + cost, Event::StatementDone { op: id });
+        self.record(5, &[id, cost, work.rows_read, work.rows_written, ok]);
+    }
+
+    fn statement_done(&mut self, id: u64) {
+        let Some(op) = self.in_flight.get(&id) else { return };
+        let node_index = self.services[op.service].node;
+        self.nodes[node_index].finish();
+        self.next_from_core_queue(node_index);
+
+        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        if let Some(message) = op.failure.take() {
+            self.fail(id, ErrorKind::of_message(&message));
+        } else if self.now > op.deadline {
+            self.fail(id, ErrorKind::Timeout);
+        } else if op.next + 1 < op.sql.len() {
+            op.next += 1;
+            let think = self.services[op.service].operations[op.operation].think_time;
+            if think == 0 {
+                self.request_core(id);
+            } else {
+                // Thinking holds the connection but no core.
+                self.queue.schedule(self.now + think, Event::ThinkDone { op: id });
+            }
+        } else {
+            self.complete(id);
+        }
+    }
+
+    fn next_from_core_queue(&mut self, node_index: usize) {
+        while self.nodes[node_index].has_free_core() {
+            let Some(next) = self.nodes[node_index].queue.pop_front() else { return };
+            let expired = self.in_flight.get(&next).is_some_and(|op| self.now > op.deadline);
+            if expired {
+                self.fail(next, ErrorKind::Timeout);
+            } else {
+                self.execute(next);
+            }
+        }
+    }
+
+    fn release_connection(&mut self, s: usize, connection: usize) {
+        loop {
+            let Some(waiter) = self.services[s].waiting.pop_front() else {
+                self.services[s].free.push_back(connection);
+                return;
+            };
+            let expired = self.in_flight.get(&waiter).is_some_and(|op| self.now > op.deadline);
+            if expired {
+                self.finish_failed(waiter, ErrorKind::Timeout);
+            } else {
+                self.begin(waiter, connection);
+                return;
+            }
+        }
+    }
+
+    fn fail(&mut self, id: u64, kind: ErrorKind) {
+        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        let service = op.service;
+        if let Some(connection) = op.connection.take() {
+            if op.explicit {
+                let _ = self.services[service].pool[connection].execute("ROLLBACK");
+            }
+            self.release_connection(service, connection);
+        }
+        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        let retries = self.services[service].retries;
+        if op.attempt < retries && kind != ErrorKind::Timeout && self.now < op.deadline {
+            op.attempt += 1;
+            let backoff = self.services[service].retry_backoff;
+            self.queue.schedule(self.now + backoff, Event::Retry { op: id });
+        } else {
+            self.finish_failed(id, kind);
+        }
+    }
+
+    fn finish_failed(&mut self, id: u64, kind: ErrorKind) {
+        if let Some(op) = self.in_flight.remove(&id) {
+            self.services[op.service].operations[op.operation]
+                .metrics
+                .record_error(self.now, kind);
+            self.record(6, &[id, kind as u64]);
+        }
+    }
+
+    fn complete(&mut self, id: u64) {
+        let Some(op) = self.in_flight.remove(&id) else { return };
+        let latency = self.now - op.arrived;
+        self.services[op.service].operations[op.operation]
+            .metrics
+            .record_success(self.now, latency);
+        self.record(7, &[id, latency]);
+        if let Some(connection) = op.connection {
+            self.release_connection(op.service, connection);
+        }
+    }
+
+    fn find_service(&self, name: &str) -> Result<usize, CommandError> {
+        self.services
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| CommandError::UnknownService(name.to_owned()))
+    }
+
+    fn find_operation(&self, service: &str, operation: &str) -> Result<(usize, usize), CommandError> {
+        let s = self.find_service(service)?;
+        let o = self.services[s]
+            .operations
+            .iter()
+            .position(|o| o.name == operation)
+            .ok_or_else(|| CommandError::UnknownOperation(service.to_owned(), operation.to_owned()))?;
+        Ok((s, o))
+    }
+
+    /// Applies a command now. Returns a one-line summary of what happened.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError`] when it names something that does not exist or its SQL fails (the
+    /// failure is also recorded in the report's timeline).
+    pub fn apply(&mut self, command: Command) -> Result<String, CommandError> {
+        let result = self.apply_inner(&command);
+        self.applied.push(AppliedAction {
+            at_ms: round3(self.now as f64 / 1e3),
+            action: command.describe(),
+            result: match &result {
+                Ok(summary) => summary.clone(),
+                Err(e) => format!("error: {e}"),
+            },
+        });
+        result
+    }
+
+    fn apply_inner(&mut self, command: &Command) -> Result<String, CommandError> {
+        match command {
+            Command::RunSql { database, sql } => {
+                let node = self
+                    .nodes
+                    .iter_mut()
+                    .find(|n| &n.name == database)
+                    .ok_or_else(|| CommandError::UnknownDatabase(database.clone()))?;
+                let mut summaries = Vec::new();
+                for result in node.db.run_script(sql, || 0.0) {
+                    match result.result {
+                        Ok(r) => summaries.push(r.summary()),
+                        Err(e) => return Err(CommandError::Sql(e.to_string())),
+                    }
+                }
+                Ok(format!("ok: {}", summaries.join("; ")))
+            }
+            Command::SetRate { service, operation, rate_per_s } => {
+                if !rate_per_s.is_finite() || *rate_per_s < 0.0 {
+                    return Err(CommandError::BadRate(rate_per_s.to_string()));
+                }
+                let (s, o) = self.find_operation(service, operation)?;
+                let op = &mut self.services[s].operations[o];
+                op.rate_per_s = *rate_per_s;
+                op.generation += 1;
+                self.schedule_arrival(s, o);
+                Ok("ok".to_owned())
+            }
+            Command::StartOperation { service, operation } | Command::StopOperation { service, operation } => {
+                let (s, o) = self.find_operation(service, operation)?;
+                let start = matches!(command, Command::StartOperation { .. });
+                let op = &mut self.services[s].operations[o];
+                op.enabled = start;
+                op.generation += 1;
+                if start {
+                    self.schedule_arrival(s, o);
+                }
+                Ok("ok".to_owned())
+            }
+            Command::PauseService { service } | Command::ResumeService { service } => {
+                let s = self.find_service(service)?;
+                self.services[s].paused = matches!(command, Command::PauseService { .. });
+                Ok("ok".to_owned())
+            }
+        }
+    }
+
+    /// What every service and database is doing now.
+    pub fn snapshot(&self) -> WorldSnapshot {
+        WorldSnapshot {
+            now: self.now,
+            services: self
+                .services
+                .iter()
+                .map(|s| ServiceSnapshot {
+                    name: s.name.clone(),
+                    busy_connections: s.busy_connections(),
+                    waiting: s.waiting.len(),
+                    paused: s.paused,
+                    completed: s.operations.iter().map(|o| o.metrics.completed).sum(),
+                    errors: s.operations.iter().map(|o| o.metrics.errors()).sum(),
+                })
+                .collect(),
+            databases: self
+                .nodes
+                .iter()
+                .map(|n| DatabaseSnapshot {
+                    name: n.name.clone(),
+                    busy_cores: n.busy,
+                    cores: n.cores,
+                    queued: n.queue.len(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The report of the run so far.
+    pub fn report(&self) -> Report {
+        let seconds = self.now as f64 / 1e6;
+        let workload = |m: &OperationMetrics| WorkloadReport {
+            operations: m.completed,
+            errors: m.errors(),
+            errors_by_kind: m
+                .errors_by_kind
+                .iter()
+                .map(|(k, n)| (k.name().to_owned(), *n))
+                .collect(),
+            throughput_per_s: if seconds > 0.0 { round3(m.completed as f64 / seconds) } else { 0.0 },
+            latency_ms: m.latency(),
+        };
+        let services = self
+            .services
+            .iter()
+            .map(|s| {
+                let mut total = OperationMetrics::default();
+                let mut by_operation = BTreeMap::new();
+                for o in &s.operations {
+                    total.merge(&o.metrics);
+                    by_operation.insert(o.name.clone(), workload(&o.metrics));
+                }
+                (s.name.clone(), ServiceReport { total: workload(&total), by_operation })
+            })
+            .collect();
+        let databases = self
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.name.clone(),
+                    DatabaseReport {
+                        statements: n.counters.statements,
+                        rows_read: n.counters.rows_read,
+                        rows_written: n.counters.rows_written,
+                        core_utilisation: round3(n.utilisation(self.now)),
+                        max_core_queue: n.counters.max_queue,
+                        change_log_length: n.db.stats().log_records,
+                    },
+                )
+            })
+            .collect();
+        Report {
+            scenario: self.scenario.name.clone(),
+            seed: self.seed,
+            simulated_ms: round3(self.now as f64 / 1e3),
+            events: self.events,
+            trace_hash: format!("{:016x}", self.trace.finish()),
+            services,
+            databases,
+            timeline: self.applied.clone(),
+        }
+    }
+
+    /// A short human summary of the clock: `"12.5s"`.
+    pub fn clock_text(&self) -> String {
+        format_micros(self.now)
+    }
+}
+
+/// The smallest and largest value of `table.column` now.
+fn key_range(db: &mut Database, column: &str) -> Result<KeyRange, String> {
+    let (table, column) = column.split_once('.').unwrap_or((column, ""));
+    let sql = format!("SELECT MIN({column}), MAX({column}) FROM {table}");
+    let result = db.execute(&sql).map_err(|e| format!("names a column that cannot be read: {e}"))?;
+    let crate::sim::database::Outcome::Rows { rows, .. } = result.outcome else {
+        return Err("names a column that cannot be read".to_owned());
+    };
+    let number = |i: usize| rows.first().and_then(|r| r.get(i)).and_then(|c| c.text.parse::<i64>().ok());
+    Ok(match (number(0), number(1)) {
+        (Some(min), Some(max)) => KeyRange { min, max },
+        _ => KeyRange { min: 1, max: 0 },
+    })
+}
+
+/// Checks that the templates' tables exist, by running each (with placeholder values) in a
+/// transaction that is rolled back.
+fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(), ScenarioError> {
+    let mut probe = db.connect(ReadMode::LatestCommitted);
+    for (k, template) in templates.iter().enumerate() {
+        let kind = crate::sim::database::StatementKind::of(template);
+        if kind.changes_schema() || kind.is_transaction_control() {
+            continue;
+        }
+        let sample = sample_render(template);
+        let _ = probe.execute("BEGIN");
+        let result = probe.execute(&sample);
+        let _ = probe.execute("ROLLBACK");
+        if let Err(e) = result {
+            let message = e.to_string();
+            if let Some(table) = message.split("table not found: ").nth(1) {
+                return Err(ScenarioError {
+                    line: None,
+                    column: None,
+                    path: format!("{at}.statements[{k}]"),
+                    message: format!(
+                        "uses table \"{}\", which does not exist at start",
+                        table.trim()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sample_render(template: &str) -> String {
+    let values: BTreeMap<&str, String> = crate::sim::params::placeholders(template)
+        .map(|name| (name, "1".to_owned()))
+        .collect();
+    crate::sim::params::render(template, &values)
+}
