@@ -53,7 +53,7 @@ mod cli {
         SimDuration::parse(text)
     }
 
-    fn load(source: &str) -> Result<(String, Scenario), String> {
+    fn load(source: &str) -> Result<(String, String, Scenario), String> {
         let path = std::path::Path::new(source);
         let (label, text) = if path.is_file() {
             let text = std::fs::read_to_string(path)
@@ -69,7 +69,7 @@ mod cli {
             ));
         };
         Scenario::parse(&text)
-            .map(|scenario| (label.clone(), scenario))
+            .map(|scenario| (label.clone(), text.clone(), scenario))
             .map_err(|e| format!("{label}: {e}"))
     }
 
@@ -96,7 +96,7 @@ mod cli {
                 until,
                 json,
             } => {
-                let (label, scenario) = match load(&scenario) {
+                let (label, text, scenario) = match load(&scenario) {
                     Ok(loaded) => loaded,
                     Err(message) => {
                         eprintln!("error: {message}");
@@ -107,7 +107,7 @@ mod cli {
                 let mut world = match World::with_seed(&scenario, seed) {
                     Ok(world) => world,
                     Err(e) => {
-                        eprintln!("error: {label}: {e}");
+                        eprintln!("error: {label}: {}", e.located_in(&text));
                         return ExitCode::from(2);
                     }
                 };

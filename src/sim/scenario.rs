@@ -298,6 +298,18 @@ impl fmt::Display for ScenarioError {
 }
 
 impl ScenarioError {
+    /// Adds the line and column of the error's field in `text` (a TOML scenario), if it has
+    /// none yet and the field is found there.
+    pub fn located_in(mut self, text: &str) -> Self {
+        if self.line.is_none() && Syntax::sniff(text) == Syntax::Toml {
+            if let Some((line, column)) = locate_toml(text, &self.path) {
+                self.line = Some(line);
+                self.column = Some(column);
+            }
+        }
+        self
+    }
+
     fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             line: None,
@@ -347,13 +359,7 @@ impl Scenario {
             Syntax::Toml => Self::read_toml(text)?,
             Syntax::Json => Self::read_json(text)?,
         };
-        scenario.check().map_err(|mut error| {
-            if let Some((line, column)) = locate_toml(text, &error.path) {
-                error.line = Some(line);
-                error.column = Some(column);
-            }
-            error
-        })?;
+        scenario.check().map_err(|error| error.located_in(text))?;
         Ok(scenario)
     }
 
@@ -372,6 +378,7 @@ impl Scenario {
                 path,
                 message: inner.message().trim().to_owned(),
             }
+            .located_in(text)
         })
     }
 
