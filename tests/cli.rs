@@ -29,13 +29,31 @@ fn a_run_repeats_byte_for_byte() {
     let args = ["run", "shop", "--seed", "7", "--until", "60s", "--json"];
     let first = cli(&args);
     let second = cli(&args);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     assert!(!first.stdout.is_empty());
     assert!(first.stdout == second.stdout, "two runs with seed 7 differ");
     let other = cli(&["run", "shop", "--seed", "8", "--until", "60s", "--json"]);
-    assert_ne!(json_field(&first, "trace_hash"), json_field(&other, "trace_hash"));
-    for field in ["scenario", "seed", "simulated_ms", "services", "databases", "timeline"] {
-        assert_ne!(json_field(&first, field), "null", "the report lacks {field}");
+    assert_ne!(
+        json_field(&first, "trace_hash"),
+        json_field(&other, "trace_hash")
+    );
+    for field in [
+        "scenario",
+        "seed",
+        "simulated_ms",
+        "services",
+        "databases",
+        "timeline",
+    ] {
+        assert_ne!(
+            json_field(&first, field),
+            "null",
+            "the report lacks {field}"
+        );
     }
 }
 
@@ -49,10 +67,18 @@ fn malformed_scenarios_name_the_field_and_the_line() {
         .filter(|p| p.extension().is_some_and(|e| e == "toml" || e == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 15, "only {} malformed scenarios", files.len());
+    assert!(
+        files.len() >= 15,
+        "only {} malformed scenarios",
+        files.len()
+    );
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable");
-        let expected = match text.lines().next().and_then(|l| l.strip_prefix("# expect:")) {
+        let expected = match text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect:"))
+        {
             Some(path) => path.trim().to_owned(),
             None => std::fs::read_to_string(file.with_extension("expect"))
                 .expect("a .expect file beside a JSON case")
@@ -61,10 +87,19 @@ fn malformed_scenarios_name_the_field_and_the_line() {
         };
         let output = cli(&["run", file.to_str().expect("utf-8 path"), "--until", "1s"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
-        assert!(stderr.contains(&expected), "{name}: the error does not name {expected}: {stderr}");
-        assert!(stderr.contains("line "), "{name}: the error has no line: {stderr}");
+        assert!(
+            stderr.contains(&expected),
+            "{name}: the error does not name {expected}: {stderr}"
+        );
+        assert!(
+            stderr.contains("line "),
+            "{name}: the error has no line: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
     }
 }

@@ -36,11 +36,17 @@ fn the_same_seed_gives_the_same_trace_on_every_platform() {
     let b = run(&scenario, 7, 10).report();
     assert_eq!(a, b);
     let c = run(&scenario, 8, 10).report();
-    assert_ne!(a.trace_hash, c.trace_hash, "seed 8 gave the same trace as seed 7");
+    assert_ne!(
+        a.trace_hash, c.trace_hash,
+        "seed 8 gave the same trace as seed 7"
+    );
 
     #[cfg(not(target_arch = "wasm32"))]
     if std::env::var_os("BLESS").is_some() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/shop-seed-7-10s.trace");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/golden/shop-seed-7-10s.trace"
+        );
         std::fs::write(path, format!("{}\n", a.trace_hash)).expect("write golden");
         return;
     }
@@ -122,7 +128,9 @@ fn one_core_makes_everyone_wait_behind_the_report() {
         p99_one >= 5.0 * p99_eight,
         "lookup p99: {p99_one} ms with 1 core, {p99_eight} ms with 8 cores"
     );
-    assert!(one.report().databases["db"].max_core_queue > eight.report().databases["db"].max_core_queue);
+    assert!(
+        one.report().databases["db"].max_core_queue > eight.report().databases["db"].max_core_queue
+    );
 }
 
 /// Timeline actions and commands change the run: a rate set to zero stops arrivals, a renamed
@@ -153,7 +161,14 @@ fn commands_change_the_run_and_schema_breaks_are_counted() {
     world.step_until(6 * SECOND);
     let report = world.report();
     let broken = &report.services["report"].total;
-    assert!(broken.errors_by_kind.get("schema").copied().unwrap_or(0) > 0, "{broken:?}");
+    assert!(
+        broken.errors_by_kind.get("schema").copied().unwrap_or(0) > 0,
+        "{broken:?}"
+    );
     assert_eq!(report.timeline.len(), 2);
-    assert!(world.apply(Command::PauseService { service: "nope".into() }).is_err());
+    assert!(world
+        .apply(Command::PauseService {
+            service: "nope".into()
+        })
+        .is_err());
 }

@@ -56,8 +56,8 @@ mod cli {
     fn load(source: &str) -> Result<(String, String, Scenario), String> {
         let path = std::path::Path::new(source);
         let (label, text) = if path.is_file() {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {source}: {e}"))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {source}: {e}"))?;
             (source.to_owned(), text)
         } else if let Some(text) = builtin::scenario_text(source) {
             (format!("built-in scenario {source}"), text.to_owned())
@@ -155,7 +155,15 @@ mod cli {
         );
         out.push_str(&format!(
             "{:<12} {:<18} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
-            "service", "operation", "done", "errors", "per s", "p50 ms", "p95 ms", "p99 ms", "max ms"
+            "service",
+            "operation",
+            "done",
+            "errors",
+            "per s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms"
         ));
         for (name, service) in &report.services {
             out.push_str(&row(name, "(all)", &service.total));
@@ -174,7 +182,13 @@ mod cli {
         }
         out.push_str(&format!(
             "\n{:<12} {:>10} {:>12} {:>12} {:>10} {:>9} {:>10}\n",
-            "database", "statements", "rows read", "rows written", "cores used", "max queue", "change log"
+            "database",
+            "statements",
+            "rows read",
+            "rows written",
+            "cores used",
+            "max queue",
+            "change log"
         ));
         for (name, db) in &report.databases {
             out.push_str(&format!(
@@ -190,7 +204,12 @@ mod cli {
         if !report.timeline.is_empty() {
             out.push_str("\ntimeline\n");
             for action in &report.timeline {
-                out.push_str(&format!("  {:>10.3}s  {}  → {}\n", action.at_ms / 1e3, action.action, action.result));
+                out.push_str(&format!(
+                    "  {:>10.3}s  {}  → {}\n",
+                    action.at_ms / 1e3,
+                    action.action,
+                    action.result
+                ));
             }
         }
         out

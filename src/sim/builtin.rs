@@ -1,11 +1,15 @@
 //! The scenarios that ship with the app, embedded at compile time from `static/scenarios/`.
 
 /// Built-in scenarios: (name, TOML text).
-pub const SCENARIOS: &[(&str, &str)] = &[("shop", include_str!("../../static/scenarios/shop.toml"))];
+pub const SCENARIOS: &[(&str, &str)] =
+    &[("shop", include_str!("../../static/scenarios/shop.toml"))];
 
 /// The text of the built-in scenario called `name`.
 pub fn scenario_text(name: &str) -> Option<&'static str> {
-    SCENARIOS.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+    SCENARIOS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
 }
 
 #[cfg(test)]

@@ -34,7 +34,9 @@ impl SimDuration {
         let text = text.trim();
         let split = text
             .find(|c: char| c.is_ascii_alphabetic())
-            .ok_or_else(|| format!("\"{text}\" has no unit: write for example \"250ms\" or \"2s\""))?;
+            .ok_or_else(|| {
+                format!("\"{text}\" has no unit: write for example \"250ms\" or \"2s\"")
+            })?;
         let (number, unit) = text.split_at(split);
         let number: f64 = number
             .trim()
@@ -109,9 +111,11 @@ impl schemars::JsonSchema for SimDuration {
             instance_type: Some(schemars::schema::InstanceType::String.into()),
             ..Default::default()
         };
-        schema.string().pattern = Some(r"^\s*[0-9]+(\.[0-9]+)?\s*(us|µs|ms|s|m|min)\s*$".to_owned());
-        schema.metadata().description =
-            Some("A duration: a number and a unit (us, ms, s, m), e.g. \"250ms\", \"1.5s\".".to_owned());
+        schema.string().pattern =
+            Some(r"^\s*[0-9]+(\.[0-9]+)?\s*(us|µs|ms|s|m|min)\s*$".to_owned());
+        schema.metadata().description = Some(
+            "A duration: a number and a unit (us, ms, s, m), e.g. \"250ms\", \"1.5s\".".to_owned(),
+        );
         schema.into()
     }
 }

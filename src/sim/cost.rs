@@ -93,8 +93,20 @@ mod tests {
     #[test]
     fn a_scan_costs_more_than_a_lookup_in_proportion_to_rows() {
         let cost = CostModel::default();
-        let lookup = cost.statement(RowCounters { rows_read: 1, rows_written: 0 }, 0);
-        let scan = cost.statement(RowCounters { rows_read: 10_000, rows_written: 0 }, 0);
+        let lookup = cost.statement(
+            RowCounters {
+                rows_read: 1,
+                rows_written: 0,
+            },
+            0,
+        );
+        let scan = cost.statement(
+            RowCounters {
+                rows_read: 10_000,
+                rows_written: 0,
+            },
+            0,
+        );
         assert_eq!(lookup, 51);
         assert_eq!(scan, 10_050);
         assert_eq!(cost.commit(false), 0);

@@ -33,7 +33,10 @@ impl ErrorKind {
     /// Sorts a database error message into a kind.
     pub fn of_message(message: &str) -> Self {
         let m = message.to_ascii_lowercase();
-        if m.contains("not found") || m.contains("wrong column") || m.contains("column") && m.contains("exist") {
+        if m.contains("not found")
+            || m.contains("wrong column")
+            || m.contains("column") && m.contains("exist")
+        {
             Self::Schema
         } else if m.contains("serialize") || m.contains("being written") || m.contains("deadlock") {
             Self::Conflict
@@ -219,10 +222,22 @@ mod tests {
 
     #[test]
     fn error_messages_are_sorted_into_kinds() {
-        assert_eq!(ErrorKind::of_message("evaluate: identifier not found: email"), ErrorKind::Schema);
-        assert_eq!(ErrorKind::of_message("fetch: table not found: x"), ErrorKind::Schema);
-        assert_eq!(ErrorKind::of_message("could not serialize access due to concurrent update"), ErrorKind::Conflict);
-        assert_eq!(ErrorKind::of_message("validate: duplicate entry '1' for primary_key field"), ErrorKind::Constraint);
+        assert_eq!(
+            ErrorKind::of_message("evaluate: identifier not found: email"),
+            ErrorKind::Schema
+        );
+        assert_eq!(
+            ErrorKind::of_message("fetch: table not found: x"),
+            ErrorKind::Schema
+        );
+        assert_eq!(
+            ErrorKind::of_message("could not serialize access due to concurrent update"),
+            ErrorKind::Conflict
+        );
+        assert_eq!(
+            ErrorKind::of_message("validate: duplicate entry '1' for primary_key field"),
+            ErrorKind::Constraint
+        );
         assert_eq!(ErrorKind::of_message("parser: something"), ErrorKind::Sql);
     }
 }

@@ -51,7 +51,13 @@ pub struct DatabaseNode {
 
 impl DatabaseNode {
     /// A node over `db`.
-    pub fn new(name: String, db: Database, cores: u32, max_connections: u32, cost: CostModel) -> Self {
+    pub fn new(
+        name: String,
+        db: Database,
+        cores: u32,
+        max_connections: u32,
+        cost: CostModel,
+    ) -> Self {
         Self {
             name,
             db,

@@ -20,10 +20,7 @@ pub const BUILTINS: [&str; 2] = ["now", "now_us"];
 pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
     template.split('{').skip(1).filter_map(|part| {
         let (name, _) = part.split_once('}')?;
-        let valid = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         valid.then_some(name)
     })
 }
@@ -67,12 +64,17 @@ impl Param {
     pub fn draw(&mut self, keys: &mut BTreeMap<String, KeyRange>) -> String {
         match &self.spec {
             ParamSpec::NextId(column) => {
-                let range = keys.entry(column.clone()).or_insert(KeyRange { min: 1, max: 0 });
+                let range = keys
+                    .entry(column.clone())
+                    .or_insert(KeyRange { min: 1, max: 0 });
                 range.max += 1;
                 range.max.to_string()
             }
             ParamSpec::ExistingKey(column) => {
-                let range = keys.get(column).copied().unwrap_or(KeyRange { min: 1, max: 1 });
+                let range = keys
+                    .get(column)
+                    .copied()
+                    .unwrap_or(KeyRange { min: 1, max: 1 });
                 self.rng.int_in(range.min, range.max).to_string()
             }
             ParamSpec::Uniform([low, high]) => self.rng.int_in(*low, *high).to_string(),
@@ -83,7 +85,9 @@ impl Param {
                 .to_string(),
             ParamSpec::Choice(options) => {
                 let index = self.rng.index(options.len());
-                options.get(index).map_or_else(String::new, |o| o.replace('\'', "''"))
+                options
+                    .get(index)
+                    .map_or_else(String::new, |o| o.replace('\'', "''"))
             }
         }
     }

@@ -96,7 +96,8 @@ mod tests {
         queue.schedule(30, "d");
         queue.schedule(10, "b");
         assert_eq!(queue.pop_until(5), None);
-        let order: Vec<&str> = std::iter::from_fn(|| queue.pop_until(100).map(|(_, e)| e)).collect();
+        let order: Vec<&str> =
+            std::iter::from_fn(|| queue.pop_until(100).map(|(_, e)| e)).collect();
         assert_eq!(order, ["a", "b", "c", "d"]);
         assert!(queue.is_empty());
     }

@@ -97,7 +97,10 @@ mod tests {
     #[test]
     fn streams_are_independent_and_repeatable() {
         let a: Vec<i64> = (0..5).map(|_| SimRng::new(7, 1).int_in(0, 1000)).collect();
-        assert!(a.windows(2).all(|w| w[0] == w[1]), "same seed and stream, same numbers");
+        assert!(
+            a.windows(2).all(|w| w[0] == w[1]),
+            "same seed and stream, same numbers"
+        );
         let mut one = SimRng::new(7, 1);
         let mut two = SimRng::new(7, 2);
         let x: Vec<i64> = (0..8).map(|_| one.int_in(0, 1_000_000)).collect();
@@ -111,7 +114,10 @@ mod tests {
         let n = 20_000;
         let total: u64 = (0..n).map(|_| rng.exponential_gap(100.0)).sum();
         let mean_ms = total as f64 / n as f64 / 1e3;
-        assert!((9.0..11.0).contains(&mean_ms), "mean gap {mean_ms} ms, expected about 10");
+        assert!(
+            (9.0..11.0).contains(&mean_ms),
+            "mean gap {mean_ms} ms, expected about 10"
+        );
     }
 
     #[test]
@@ -120,7 +126,10 @@ mod tests {
         let mut rng = SimRng::new(3, 0);
         let draws: Vec<u64> = (0..10_000).map(|_| zipf.sample(&mut rng)).collect();
         let top = draws.iter().filter(|&&k| k <= 5).count();
-        assert!(top > 5_000, "the five hottest keys got {top} of 10,000 draws");
+        assert!(
+            top > 5_000,
+            "the five hottest keys got {top} of 10,000 draws"
+        );
         assert!(draws.iter().all(|&k| (1..=100).contains(&k)));
     }
 }

@@ -249,7 +249,9 @@ fn positive_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
-        Err(serde::de::Error::custom(format!("must be a positive number, got {value}")))
+        Err(serde::de::Error::custom(format!(
+            "must be a positive number, got {value}"
+        )))
     }
 }
 
@@ -410,14 +412,20 @@ impl Scenario {
         if self.format_version != FORMAT_VERSION {
             return Err(ScenarioError::at(
                 "format_version",
-                format!("must be {FORMAT_VERSION}, got {} (this build reads version {FORMAT_VERSION})", self.format_version),
+                format!(
+                    "must be {FORMAT_VERSION}, got {} (this build reads version {FORMAT_VERSION})",
+                    self.format_version
+                ),
             ));
         }
         if self.name.trim().is_empty() {
             return Err(ScenarioError::at("name", "must not be empty"));
         }
         if self.databases.is_empty() {
-            return Err(ScenarioError::at("databases", "must list at least one database"));
+            return Err(ScenarioError::at(
+                "databases",
+                "must list at least one database",
+            ));
         }
         unique(self.databases.iter().map(|d| d.name.as_str()), "databases")?;
         unique(self.services.iter().map(|s| s.name.as_str()), "services")?;
@@ -427,10 +435,17 @@ impl Scenario {
             if !databases.contains(service.database.as_str()) {
                 return Err(ScenarioError::at(
                     format!("{at}.database"),
-                    format!("is \"{}\", which is not one of the databases ({})", service.database, join(&databases)),
+                    format!(
+                        "is \"{}\", which is not one of the databases ({})",
+                        service.database,
+                        join(&databases)
+                    ),
                 ));
             }
-            unique(service.operations.iter().map(|o| o.name.as_str()), &format!("{at}.operations"))?;
+            unique(
+                service.operations.iter().map(|o| o.name.as_str()),
+                &format!("{at}.operations"),
+            )?;
             for (j, operation) in service.operations.iter().enumerate() {
                 check_operation(operation, &format!("{at}.operations[{j}]"))?;
             }
@@ -463,18 +478,27 @@ impl Scenario {
             }
             kind => {
                 let service_name = need("service", &entry.service)?;
-                let service = self.services.iter().find(|s| s.name == service_name).ok_or_else(|| {
-                    ScenarioError::at(
+                let service =
+                    self.services
+                        .iter()
+                        .find(|s| s.name == service_name)
+                        .ok_or_else(|| {
+                            ScenarioError::at(
                         format!("{at}.service"),
                         format!("is \"{service_name}\", which is not a service of this scenario"),
                     )
-                })?;
-                if matches!(kind, ActionKind::SetRate | ActionKind::StartOperation | ActionKind::StopOperation) {
+                        })?;
+                if matches!(
+                    kind,
+                    ActionKind::SetRate | ActionKind::StartOperation | ActionKind::StopOperation
+                ) {
                     let operation = need("operation", &entry.operation)?;
                     if !service.operations.iter().any(|o| o.name == operation) {
                         return Err(ScenarioError::at(
                             format!("{at}.operation"),
-                            format!("is \"{operation}\", which is not an operation of {service_name}"),
+                            format!(
+                                "is \"{operation}\", which is not an operation of {service_name}"
+                            ),
                         ));
                     }
                 }
@@ -516,21 +540,35 @@ fn action_name(kind: ActionKind) -> String {
 
 fn check_operation(operation: &OperationSpec, at: &str) -> Result<(), ScenarioError> {
     if operation.statements.is_empty() {
-        return Err(ScenarioError::at(format!("{at}.statements"), "must list at least one SQL statement"));
+        return Err(ScenarioError::at(
+            format!("{at}.statements"),
+            "must list at least one SQL statement",
+        ));
     }
     for (name, param) in &operation.params {
         let field = format!("{at}.params.{name}");
         match param {
-            ParamSpec::NextId(target) | ParamSpec::ExistingKey(target) => {
-                if target.split('.').count() != 2 || target.split('.').any(str::is_empty) {
-                    return Err(ScenarioError::at(field, format!("must name a column as \"table.column\", got \"{target}\"")));
-                }
+            ParamSpec::NextId(target) | ParamSpec::ExistingKey(target)
+                if target.split('.').count() != 2 || target.split('.').any(str::is_empty) =>
+            {
+                return Err(ScenarioError::at(
+                    field,
+                    format!("must name a column as \"table.column\", got \"{target}\""),
+                ));
             }
             ParamSpec::Uniform([low, high]) if low > high => {
-                return Err(ScenarioError::at(field, format!("must have low <= high, got [{low}, {high}]")));
+                return Err(ScenarioError::at(
+                    field,
+                    format!("must have low <= high, got [{low}, {high}]"),
+                ));
             }
-            ParamSpec::Zipf { n, exponent } if *n == 0 || !exponent.is_finite() || *exponent <= 0.0 => {
-                return Err(ScenarioError::at(field, "must have n >= 1 and a positive exponent"));
+            ParamSpec::Zipf { n, exponent }
+                if *n == 0 || !exponent.is_finite() || *exponent <= 0.0 =>
+            {
+                return Err(ScenarioError::at(
+                    field,
+                    "must have n >= 1 and a positive exponent",
+                ));
             }
             ParamSpec::Choice(options) if options.is_empty() => {
                 return Err(ScenarioError::at(field, "must list at least one choice"));
@@ -540,7 +578,9 @@ fn check_operation(operation: &OperationSpec, at: &str) -> Result<(), ScenarioEr
     }
     for (k, template) in operation.statements.iter().enumerate() {
         for placeholder in crate::sim::params::placeholders(template) {
-            if !operation.params.contains_key(placeholder) && !crate::sim::params::BUILTINS.contains(&placeholder) {
+            if !operation.params.contains_key(placeholder)
+                && !crate::sim::params::BUILTINS.contains(&placeholder)
+            {
                 return Err(ScenarioError::at(
                     format!("{at}.statements[{k}]"),
                     format!("uses {{{placeholder}}}, which is not a parameter (add it under params, or use {{now}} / {{now_us}})"),
@@ -555,7 +595,10 @@ fn unique<'a>(names: impl Iterator<Item = &'a str>, at: &str) -> Result<(), Scen
     let mut seen = BTreeSet::new();
     for (i, name) in names.enumerate() {
         if !seen.insert(name) {
-            return Err(ScenarioError::at(format!("{at}[{i}].name"), format!("is \"{name}\" again: names must be unique")));
+            return Err(ScenarioError::at(
+                format!("{at}[{i}].name"),
+                format!("is \"{name}\" again: names must be unique"),
+            ));
         }
     }
     Ok(())
@@ -651,12 +694,16 @@ params = { id = { next_id = "t.id" } }
         let error = Scenario::parse(&text).expect_err("missing database");
         assert_eq!(error.path, "services[0].database");
         assert_eq!(error.line, Some(11));
-        assert!(error.message.contains("not one of the databases (db)"), "{error}");
+        assert!(
+            error.message.contains("not one of the databases (db)"),
+            "{error}"
+        );
     }
 
     #[test]
     fn json_is_read_too() {
-        let json = r#"{"format_version": 1, "name": "j", "databases": [{"name": "db", "cores": 0}]}"#;
+        let json =
+            r#"{"format_version": 1, "name": "j", "databases": [{"name": "db", "cores": 0}]}"#;
         let error = Scenario::parse(json).expect_err("zero cores");
         assert_eq!(error.path, "databases[0].cores");
         assert_eq!(error.line, Some(1));

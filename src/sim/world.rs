@@ -12,7 +12,9 @@ use crate::sim::metrics::{ErrorKind, OperationMetrics};
 use crate::sim::node::DatabaseNode;
 use crate::sim::params::{timestamp_text, KeyRange, Param};
 use crate::sim::queue::EventQueue;
-use crate::sim::report::{round3, AppliedAction, DatabaseReport, Report, ServiceReport, WorkloadReport};
+use crate::sim::report::{
+    round3, AppliedAction, DatabaseReport, Report, ServiceReport, WorkloadReport,
+};
 use crate::sim::rng::SimRng;
 use crate::sim::scenario::{ActionKind, Scenario, ScenarioError, TimelineEntry};
 use crate::sim::service::{InFlight, Operation, Service};
@@ -94,7 +96,11 @@ impl Command {
     fn describe(&self) -> String {
         match self {
             Self::RunSql { database, sql } => format!("sql on {database}: {}", sql.trim()),
-            Self::SetRate { service, operation, rate_per_s } => {
+            Self::SetRate {
+                service,
+                operation,
+                rate_per_s,
+            } => {
                 format!("set {service}.{operation} to {rate_per_s}/s")
             }
             Self::StartOperation { service, operation } => format!("start {service}.{operation}"),
@@ -127,11 +133,23 @@ pub enum CommandError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Event {
-    Arrival { service: usize, operation: usize, generation: u64 },
-    Retry { op: u64 },
-    StatementDone { op: u64 },
-    ThinkDone { op: u64 },
-    Timeline { index: usize },
+    Arrival {
+        service: usize,
+        operation: usize,
+        generation: u64,
+    },
+    Retry {
+        op: u64,
+    },
+    StatementDone {
+        op: u64,
+    },
+    ThinkDone {
+        op: u64,
+    },
+    Timeline {
+        index: usize,
+    },
 }
 
 /// A running simulation.
@@ -148,6 +166,18 @@ pub struct World {
     trace: FnvHasher,
     events: u64,
     applied: Vec<AppliedAction>,
+    recorded: Option<Vec<RecordedStatement>>,
+}
+
+/// A statement the simulation executed, for replaying the same work without it (benchmarks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedStatement {
+    /// The database node's index.
+    pub node: usize,
+    /// The connection: (service index, pool slot); `None` for timeline SQL.
+    pub connection: Option<(usize, usize)>,
+    /// The SQL.
+    pub sql: String,
 }
 
 impl std::fmt::Debug for World {
@@ -232,7 +262,10 @@ impl World {
         let mut nodes = Vec::new();
         for (i, spec) in scenario.databases.iter().enumerate() {
             if !spec.cost.is_valid() {
-                return Err(error(format!("databases[{i}].cost"), "must hold non-negative numbers".into()));
+                return Err(error(
+                    format!("databases[{i}].cost"),
+                    "must hold non-negative numbers".into(),
+                ));
             }
             let mut db = Database::new(spec.name.clone());
             if let Some(size) = spec.shop {
@@ -247,11 +280,20 @@ impl World {
             for (k, sql) in spec.setup.iter().enumerate() {
                 for result in db.run_script(sql, || 0.0) {
                     if let Err(e) = result.result {
-                        return Err(error(format!("databases[{i}].setup[{k}]"), format!("failed: {e}")));
+                        return Err(error(
+                            format!("databases[{i}].setup[{k}]"),
+                            format!("failed: {e}"),
+                        ));
                     }
                 }
             }
-            nodes.push(DatabaseNode::new(spec.name.clone(), db, spec.cores, spec.max_connections, spec.cost));
+            nodes.push(DatabaseNode::new(
+                spec.name.clone(),
+                db,
+                spec.cores,
+                spec.max_connections,
+                spec.cost,
+            ));
         }
 
         let mut keys = BTreeMap::new();
@@ -260,7 +302,12 @@ impl World {
             let node_index = nodes
                 .iter()
                 .position(|n| n.name == spec.database)
-                .ok_or_else(|| error(format!("services[{s}].database"), "is not a database".into()))?;
+                .ok_or_else(|| {
+                    error(
+                        format!("services[{s}].database"),
+                        "is not a database".into(),
+                    )
+                })?;
             let node = &mut nodes[node_index];
             if node.connections + spec.pool_size > node.max_connections {
                 return Err(error(
@@ -283,7 +330,10 @@ impl World {
                     .iter()
                     .enumerate()
                     .map(|(p, (name, param))| {
-                        (name.clone(), Param::new(param.clone(), SimRng::new(seed, stream_of(s, o, p + 1))))
+                        (
+                            name.clone(),
+                            Param::new(param.clone(), SimRng::new(seed, stream_of(s, o, p + 1))),
+                        )
                     })
                     .collect();
                 for (name, param) in &params {
@@ -333,9 +383,12 @@ impl World {
             trace: FnvHasher::default(),
             events: 0,
             applied: Vec::new(),
+            recorded: None,
         };
         for (index, entry) in scenario.timeline.iter().enumerate() {
-            world.queue.schedule(entry.at.micros(), Event::Timeline { index });
+            world
+                .queue
+                .schedule(entry.at.micros(), Event::Timeline { index });
         }
         for s in 0..world.services.len() {
             for o in 0..world.services[s].operations.len() {
@@ -343,6 +396,39 @@ impl World {
             }
         }
         Ok(world)
+    }
+
+    /// Starts keeping every statement executed from now on (see [`Self::recorded_sql`]).
+    pub fn record_sql(&mut self) {
+        self.recorded.get_or_insert_with(Vec::new);
+    }
+
+    /// The statements executed since [`Self::record_sql`], in order.
+    pub fn recorded_sql(&self) -> &[RecordedStatement] {
+        self.recorded.as_deref().unwrap_or_default()
+    }
+
+    /// The database called `name`, to query it or to replay statements on it.
+    pub fn database_mut(&mut self, name: &str) -> Option<&mut Database> {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .map(|n| &mut n.db)
+    }
+
+    /// The names of the databases, in scenario order.
+    pub fn database_names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    fn keep_sql(&mut self, node: usize, connection: Option<(usize, usize)>, sql: &str) {
+        if let Some(recorded) = self.recorded.as_mut() {
+            recorded.push(RecordedStatement {
+                node,
+                connection,
+                sql: sql.to_owned(),
+            });
+        }
     }
 
     /// Simulated time now.
@@ -403,13 +489,24 @@ impl World {
         let gap = op.arrivals.exponential_gap(op.rate_per_s);
         let generation = op.generation;
         if let Some(at) = self.now.checked_add(gap) {
-            self.queue.schedule(at, Event::Arrival { service: s, operation: o, generation });
+            self.queue.schedule(
+                at,
+                Event::Arrival {
+                    service: s,
+                    operation: o,
+                    generation,
+                },
+            );
         }
     }
 
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Arrival { service, operation, generation } => {
+            Event::Arrival {
+                service,
+                operation,
+                generation,
+            } => {
                 let op = &self.services[service].operations[operation];
                 if op.generation != generation || !op.enabled {
                     return;
@@ -483,7 +580,9 @@ impl World {
     }
 
     fn acquire_connection(&mut self, id: u64) {
-        let Some(op) = self.in_flight.get(&id) else { return };
+        let Some(op) = self.in_flight.get(&id) else {
+            return;
+        };
         let service = &mut self.services[op.service];
         match service.free.pop_front() {
             Some(connection) => self.begin(id, connection),
@@ -492,18 +591,28 @@ impl World {
     }
 
     fn begin(&mut self, id: u64, connection: usize) {
-        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
         op.connection = Some(connection);
         op.next = 0;
         op.wrote = false;
         if op.explicit {
-            let _ = self.services[op.service].pool[connection].execute("BEGIN");
+            let service = op.service;
+            let _ = self.services[service].pool[connection].execute("BEGIN");
+            self.keep_sql(
+                self.services[service].node,
+                Some((service, connection)),
+                "BEGIN",
+            );
         }
         self.request_core(id);
     }
 
     fn request_core(&mut self, id: u64) {
-        let Some(op) = self.in_flight.get(&id) else { return };
+        let Some(op) = self.in_flight.get(&id) else {
+            return;
+        };
         let node = &mut self.nodes[self.services[op.service].node];
         if node.has_free_core() {
             self.execute(id);
@@ -515,10 +624,15 @@ impl World {
     /// Runs the operation's next statement on its connection and holds a core for its cost.
     fn execute(&mut self, id: u64) {
         let now = self.now;
-        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
         let service = &mut self.services[op.service];
         let node = &mut self.nodes[service.node];
-        let Some(connection) = op.connection.and_then(|c| service.pool.get_mut(c)) else { return };
+        let Some(slot) = op.connection else { return };
+        let Some(connection) = service.pool.get_mut(slot) else {
+            return;
+        };
         let sql = op.sql.get(op.next).cloned().unwrap_or_default();
         let result = connection.execute(&sql);
         let work = connection.last_counters();
@@ -531,17 +645,24 @@ impl World {
         node.start(cost, work.rows_read, work.rows_written);
         op.failure = result.err().map(|e| e.to_string());
         let ok = u64::from(op.failure.is_none());
-        self.queue.schedule(now + cost, Event::StatementDone { op: id });
+        let (s_index, node_index) = (op.service, service.node);
+        self.queue
+            .schedule(now + cost, Event::StatementDone { op: id });
         self.record(5, &[id, cost, work.rows_read, work.rows_written, ok]);
+        self.keep_sql(node_index, Some((s_index, slot)), &sql);
     }
 
     fn statement_done(&mut self, id: u64) {
-        let Some(op) = self.in_flight.get(&id) else { return };
+        let Some(op) = self.in_flight.get(&id) else {
+            return;
+        };
         let node_index = self.services[op.service].node;
         self.nodes[node_index].finish();
         self.next_from_core_queue(node_index);
 
-        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
         if let Some(message) = op.failure.take() {
             self.fail(id, ErrorKind::of_message(&message));
         } else if self.now > op.deadline {
@@ -553,7 +674,8 @@ impl World {
                 self.request_core(id);
             } else {
                 // Thinking holds the connection but no core.
-                self.queue.schedule(self.now + think, Event::ThinkDone { op: id });
+                self.queue
+                    .schedule(self.now + think, Event::ThinkDone { op: id });
             }
         } else {
             self.complete(id);
@@ -562,8 +684,13 @@ impl World {
 
     fn next_from_core_queue(&mut self, node_index: usize) {
         while self.nodes[node_index].has_free_core() {
-            let Some(next) = self.nodes[node_index].queue.pop_front() else { return };
-            let expired = self.in_flight.get(&next).is_some_and(|op| self.now > op.deadline);
+            let Some(next) = self.nodes[node_index].queue.pop_front() else {
+                return;
+            };
+            let expired = self
+                .in_flight
+                .get(&next)
+                .is_some_and(|op| self.now > op.deadline);
             if expired {
                 self.fail(next, ErrorKind::Timeout);
             } else {
@@ -578,7 +705,10 @@ impl World {
                 self.services[s].free.push_back(connection);
                 return;
             };
-            let expired = self.in_flight.get(&waiter).is_some_and(|op| self.now > op.deadline);
+            let expired = self
+                .in_flight
+                .get(&waiter)
+                .is_some_and(|op| self.now > op.deadline);
             if expired {
                 self.finish_failed(waiter, ErrorKind::Timeout);
             } else {
@@ -589,20 +719,30 @@ impl World {
     }
 
     fn fail(&mut self, id: u64, kind: ErrorKind) {
-        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
         let service = op.service;
         if let Some(connection) = op.connection.take() {
             if op.explicit {
                 let _ = self.services[service].pool[connection].execute("ROLLBACK");
+                self.keep_sql(
+                    self.services[service].node,
+                    Some((service, connection)),
+                    "ROLLBACK",
+                );
             }
             self.release_connection(service, connection);
         }
-        let Some(op) = self.in_flight.get_mut(&id) else { return };
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
         let retries = self.services[service].retries;
         if op.attempt < retries && kind != ErrorKind::Timeout && self.now < op.deadline {
             op.attempt += 1;
             let backoff = self.services[service].retry_backoff;
-            self.queue.schedule(self.now + backoff, Event::Retry { op: id });
+            self.queue
+                .schedule(self.now + backoff, Event::Retry { op: id });
         } else {
             self.finish_failed(id, kind);
         }
@@ -618,7 +758,9 @@ impl World {
     }
 
     fn complete(&mut self, id: u64) {
-        let Some(op) = self.in_flight.remove(&id) else { return };
+        let Some(op) = self.in_flight.remove(&id) else {
+            return;
+        };
         let latency = self.now - op.arrived;
         self.services[op.service].operations[op.operation]
             .metrics
@@ -636,13 +778,19 @@ impl World {
             .ok_or_else(|| CommandError::UnknownService(name.to_owned()))
     }
 
-    fn find_operation(&self, service: &str, operation: &str) -> Result<(usize, usize), CommandError> {
+    fn find_operation(
+        &self,
+        service: &str,
+        operation: &str,
+    ) -> Result<(usize, usize), CommandError> {
         let s = self.find_service(service)?;
         let o = self.services[s]
             .operations
             .iter()
             .position(|o| o.name == operation)
-            .ok_or_else(|| CommandError::UnknownOperation(service.to_owned(), operation.to_owned()))?;
+            .ok_or_else(|| {
+                CommandError::UnknownOperation(service.to_owned(), operation.to_owned())
+            })?;
         Ok((s, o))
     }
 
@@ -668,11 +816,13 @@ impl World {
     fn apply_inner(&mut self, command: &Command) -> Result<String, CommandError> {
         match command {
             Command::RunSql { database, sql } => {
-                let node = self
+                let index = self
                     .nodes
-                    .iter_mut()
-                    .find(|n| &n.name == database)
+                    .iter()
+                    .position(|n| &n.name == database)
                     .ok_or_else(|| CommandError::UnknownDatabase(database.clone()))?;
+                self.keep_sql(index, None, sql);
+                let node = &mut self.nodes[index];
                 let mut summaries = Vec::new();
                 for result in node.db.run_script(sql, || 0.0) {
                     match result.result {
@@ -682,7 +832,11 @@ impl World {
                 }
                 Ok(format!("ok: {}", summaries.join("; ")))
             }
-            Command::SetRate { service, operation, rate_per_s } => {
+            Command::SetRate {
+                service,
+                operation,
+                rate_per_s,
+            } => {
                 if !rate_per_s.is_finite() || *rate_per_s < 0.0 {
                     return Err(CommandError::BadRate(rate_per_s.to_string()));
                 }
@@ -693,7 +847,8 @@ impl World {
                 self.schedule_arrival(s, o);
                 Ok("ok".to_owned())
             }
-            Command::StartOperation { service, operation } | Command::StopOperation { service, operation } => {
+            Command::StartOperation { service, operation }
+            | Command::StopOperation { service, operation } => {
                 let (s, o) = self.find_operation(service, operation)?;
                 let start = matches!(command, Command::StartOperation { .. });
                 let op = &mut self.services[s].operations[o];
@@ -752,7 +907,11 @@ impl World {
                 .iter()
                 .map(|(k, n)| (k.name().to_owned(), *n))
                 .collect(),
-            throughput_per_s: if seconds > 0.0 { round3(m.completed as f64 / seconds) } else { 0.0 },
+            throughput_per_s: if seconds > 0.0 {
+                round3(m.completed as f64 / seconds)
+            } else {
+                0.0
+            },
             latency_ms: m.latency(),
         };
         let services = self
@@ -765,7 +924,13 @@ impl World {
                     total.merge(&o.metrics);
                     by_operation.insert(o.name.clone(), workload(&o.metrics));
                 }
-                (s.name.clone(), ServiceReport { total: workload(&total), by_operation })
+                (
+                    s.name.clone(),
+                    ServiceReport {
+                        total: workload(&total),
+                        by_operation,
+                    },
+                )
             })
             .collect();
         let databases = self
@@ -807,11 +972,17 @@ impl World {
 fn key_range(db: &mut Database, column: &str) -> Result<KeyRange, String> {
     let (table, column) = column.split_once('.').unwrap_or((column, ""));
     let sql = format!("SELECT MIN({column}), MAX({column}) FROM {table}");
-    let result = db.execute(&sql).map_err(|e| format!("names a column that cannot be read: {e}"))?;
+    let result = db
+        .execute(&sql)
+        .map_err(|e| format!("names a column that cannot be read: {e}"))?;
     let crate::sim::database::Outcome::Rows { rows, .. } = result.outcome else {
         return Err("names a column that cannot be read".to_owned());
     };
-    let number = |i: usize| rows.first().and_then(|r| r.get(i)).and_then(|c| c.text.parse::<i64>().ok());
+    let number = |i: usize| {
+        rows.first()
+            .and_then(|r| r.get(i))
+            .and_then(|c| c.text.parse::<i64>().ok())
+    };
     Ok(match (number(0), number(1)) {
         (Some(min), Some(max)) => KeyRange { min, max },
         _ => KeyRange { min: 1, max: 0 },

@@ -1,0 +1,104 @@
+//! The simulator's overhead: simulated statements per wall-clock second for the built-in shop
+//! scenario, against the very same statements (same connections, same order, same database)
+//! executed directly on GlueSQL and our storage without the simulator. `cargo bench --bench
+//! world`; the ratio of the two is the overhead (goal: at most 1.25×).
+//! (Native only: on wasm32 this bench is an empty program.)
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use criterion::{criterion_group, Criterion, Throughput};
+    use dataflow_lab::sim::builtin;
+    use dataflow_lab::sim::clock::SECOND;
+    use dataflow_lab::sim::database::Connection;
+    use dataflow_lab::sim::scenario::Scenario;
+    use dataflow_lab::sim::storage::ReadMode;
+    use dataflow_lab::sim::world::{RecordedStatement, World};
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    const SIMULATED: u64 = 10 * SECOND;
+
+    fn shop() -> Scenario {
+        let text = builtin::scenario_text("shop").unwrap_or_default();
+        match Scenario::parse(text) {
+            Ok(scenario) => scenario,
+            Err(e) => panic!("the built-in shop: {e}"),
+        }
+    }
+
+    fn world(scenario: &Scenario) -> World {
+        World::new(scenario).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Replays `statements` on a freshly built (not stepped) world's databases.
+    fn replay(fresh: &mut World, statements: &[RecordedStatement]) {
+        let names = fresh.database_names();
+        let mut connections: BTreeMap<(usize, usize, usize), Connection> = BTreeMap::new();
+        for statement in statements {
+            let Some(name) = names.get(statement.node) else {
+                continue;
+            };
+            let Some(db) = fresh.database_mut(name) else {
+                continue;
+            };
+            match statement.connection {
+                Some((service, slot)) => {
+                    let connection = connections
+                        .entry((statement.node, service, slot))
+                        .or_insert_with(|| db.connect(ReadMode::StatementSnapshot));
+                    let _ = connection.execute(&statement.sql);
+                }
+                None => {
+                    let _ = db.run_script(&statement.sql, || 0.0);
+                }
+            }
+        }
+    }
+
+    fn overhead(c: &mut Criterion) {
+        let scenario = shop();
+        let mut recorder = world(&scenario);
+        recorder.record_sql();
+        recorder.step_until(SIMULATED);
+        let statements = recorder.recorded_sql().to_vec();
+
+        let mut group = c.benchmark_group("shop, 10 simulated seconds");
+        group.throughput(Throughput::Elements(statements.len() as u64));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(8));
+        group.bench_function("simulated", |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let mut w = world(&scenario);
+                    let started = Instant::now();
+                    w.step_until(SIMULATED);
+                    total += started.elapsed();
+                }
+                total
+            });
+        });
+        group.bench_function("same SQL without the simulator", |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let mut fresh = world(&scenario);
+                    let started = Instant::now();
+                    replay(&mut fresh, &statements);
+                    total += started.elapsed();
+                }
+                total
+            });
+        });
+        group.finish();
+    }
+
+    criterion_group!(benches, overhead);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+criterion::criterion_main!(native::benches);
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
