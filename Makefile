@@ -6,6 +6,8 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/dataflow-lab/target
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
+# Browser tests block the page while they run; give the slowest one room.
+export WASM_BINDGEN_TEST_TIMEOUT ?= 120
 WASM := wasm32-unknown-unknown
 
 .PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size bench-page layering clean

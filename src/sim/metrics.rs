@@ -109,6 +109,15 @@ impl Window {
     pub fn latency(&self) -> LatencySummary {
         LatencySummary::of(&self.latencies)
     }
+
+    /// Latency percentiles of several windows together (a service's operations in one second).
+    pub fn merged_latency(windows: &[&Window]) -> LatencySummary {
+        let mut all = histogram();
+        for window in windows {
+            let _ = all.add(&window.latencies);
+        }
+        LatencySummary::of(&all)
+    }
 }
 
 /// Everything measured about one operation (or, merged, one service).

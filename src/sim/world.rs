@@ -218,6 +218,19 @@ pub struct ServiceSnapshot {
     pub errors: u64,
 }
 
+/// One second of a service's life.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowSummary {
+    /// Which second of the run.
+    pub second: u64,
+    /// Operations completed in it.
+    pub completed: u64,
+    /// Operations failed in it.
+    pub errors: u64,
+    /// Latency percentiles of the operations completed in it.
+    pub latency_ms: crate::sim::metrics::LatencySummary,
+}
+
 /// A database's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DatabaseSnapshot {
@@ -894,6 +907,33 @@ impl World {
                 })
                 .collect(),
         }
+    }
+
+    /// The kept one-second windows of `service`'s operations merged, oldest first: second,
+    /// completed, errors and latency percentiles — the live charts' data.
+    pub fn windows(&self, service: &str) -> Vec<WindowSummary> {
+        let Some(s) = self.services.iter().find(|s| s.name == service) else {
+            return Vec::new();
+        };
+        let mut seconds: BTreeMap<u64, (u64, u64, Vec<&crate::sim::metrics::Window>)> =
+            BTreeMap::new();
+        for operation in &s.operations {
+            for window in operation.metrics.windows() {
+                let entry = seconds.entry(window.second).or_default();
+                entry.0 += window.completed;
+                entry.1 += window.errors;
+                entry.2.push(window);
+            }
+        }
+        seconds
+            .into_iter()
+            .map(|(second, (completed, errors, windows))| WindowSummary {
+                second,
+                completed,
+                errors,
+                latency_ms: crate::sim::metrics::Window::merged_latency(&windows),
+            })
+            .collect()
     }
 
     /// The report of the run so far.
