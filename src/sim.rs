@@ -10,6 +10,7 @@ pub mod console;
 pub mod cost;
 pub mod database;
 pub mod key_access;
+pub mod lock_plan;
 pub mod locks;
 pub mod metrics;
 pub mod node;

@@ -31,6 +31,16 @@ pub fn key_hint(statement: &Statement, schema: impl Fn(&str) -> Option<Schema>) 
         _ => return None,
     };
     let schema = schema(table_name)?;
+    let key = pinned_key(table_name, selection, &schema)?;
+    Some(KeyHint {
+        table: table_name.clone(),
+        key,
+    })
+}
+
+/// The primary key that `selection` (a `WHERE`) pins to one literal value for `table`, if it is
+/// a conjunction with a `pk = literal` term and the key is an integer or text.
+pub fn pinned_key(table: &str, selection: &Expr, schema: &Schema) -> Option<Key> {
     let pk = schema
         .column_defs
         .as_ref()?
@@ -39,16 +49,12 @@ pub fn key_hint(statement: &Statement, schema: impl Fn(&str) -> Option<Schema>) 
     if !key_type_qualifies(&pk.data_type) {
         return None;
     }
-    let literal = pinned_literal(selection, &pk.name, table_name)?;
+    let literal = pinned_literal(selection, &pk.name, table)?;
     let value = evaluate_stateless(None, &plan_scalar_expr(literal.clone()))
         .ok()?
         .try_into_value(&pk.data_type, false)
         .ok()?;
-    let key = Key::try_from(&value).ok()?;
-    Some(KeyHint {
-        table: table_name.clone(),
-        key,
-    })
+    Key::try_from(&value).ok()
 }
 
 fn key_type_qualifies(data_type: &DataType) -> bool {
