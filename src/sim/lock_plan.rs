@@ -185,11 +185,7 @@ fn tables_of_from(from: &TableWithJoins, tables: &mut Vec<String>) {
 
 fn tables_of_factor(factor: &TableFactor, tables: &mut Vec<String>) {
     match factor {
-        TableFactor::Table { name, .. } => {
-            if !tables.contains(name) {
-                tables.push(name.clone());
-            }
-        }
+        TableFactor::Table { name, .. } if !tables.contains(name) => tables.push(name.clone()),
         TableFactor::Derived { subquery, .. } => tables_of_query(subquery, tables),
         _ => {}
     }
