@@ -132,6 +132,58 @@ mod native {
     }
 
     /// With one core, the report's scans make the lookups queue; with eight, they do not.
+    fn report_vs_writers(isolation: &str) -> Scenario {
+        Scenario::parse(&format!(
+            r#"
+format_version = 1
+name = "report-vs-writers"
+[[databases]]
+name = "db"
+cores = 8
+isolation = "{isolation}"
+shop = {{ customers = 50, orders = 10000, jobs = 10 }}
+
+[[services]]
+name = "reporting"
+database = "db"
+pool_size = 2
+timeout = "60s"
+[[services.operations]]
+name = "revenue"
+rate_per_s = 4
+statements = ["SELECT status, COUNT(*), SUM(total_cents) FROM orders GROUP BY status"]
+
+[[services]]
+name = "orders"
+database = "db"
+pool_size = 16
+timeout = "60s"
+[[services.operations]]
+name = "set_status"
+rate_per_s = 100
+statements = ["UPDATE orders SET status = 'paid' WHERE id = {{order}}"]
+params.order = {{ existing_key = "orders.id" }}
+"#
+        ))
+        .expect("valid")
+    }
+
+    /// Under `serializable` the report's SHARE lock blocks the writers' ROW EXCLUSIVE; under
+    /// `snapshot` the report reads its snapshot and blocks nobody.
+    #[test]
+    fn a_report_blocks_writers_under_serializable_but_not_under_snapshot() {
+        let locking = run(&report_vs_writers("serializable"), 11, 10);
+        let mvcc = run(&report_vs_writers("snapshot"), 11, 10);
+        let (p99_locking, p99_mvcc) = (p99(&locking, "orders"), p99(&mvcc, "orders"));
+        assert!(
+            p99_locking >= 10.0 * p99_mvcc,
+            "order writes p99: {p99_locking} ms under serializable, {p99_mvcc} ms under snapshot"
+        );
+        let waited = locking.report().services["orders"].total.lock_wait_ms;
+        assert!(waited > 0.0, "the writers never waited for a lock");
+        assert_eq!(mvcc.report().services["orders"].total.lock_wait_ms, 0.0);
+    }
+
     #[test]
     fn one_core_makes_everyone_wait_behind_the_report() {
         let one = run(&cost_scenario(10_000, 1), 5, 10);

@@ -676,6 +676,11 @@ impl Database {
         &mut self.default
     }
 
+    /// The default connection, to read through it.
+    pub fn default_connection_ref(&self) -> &Connection {
+        &self.default
+    }
+
     /// The default connection's transaction state.
     pub fn transaction_state(&self) -> TransactionState {
         self.default.transaction_state()

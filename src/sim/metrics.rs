@@ -23,6 +23,10 @@ pub enum ErrorKind {
     Schema,
     /// A write conflicted with another transaction's.
     Conflict,
+    /// It was the victim of a deadlock.
+    Deadlock,
+    /// It waited for a lock longer than its service's `lock_timeout`.
+    LockTimeout,
     /// A constraint refused it (duplicate key, NOT NULL, unique).
     Constraint,
     /// Any other SQL error.
@@ -38,7 +42,9 @@ impl ErrorKind {
             || m.contains("column") && m.contains("exist")
         {
             Self::Schema
-        } else if m.contains("serialize") || m.contains("being written") || m.contains("deadlock") {
+        } else if m.contains("deadlock") {
+            Self::Deadlock
+        } else if m.contains("serialize") || m.contains("being written") {
             Self::Conflict
         } else if m.contains("duplicate") || m.contains("null") || m.contains("unique") {
             Self::Constraint
@@ -53,6 +59,8 @@ impl ErrorKind {
             Self::Timeout => "timeout",
             Self::Schema => "schema",
             Self::Conflict => "conflict",
+            Self::Deadlock => "deadlock",
+            Self::LockTimeout => "lock_timeout",
             Self::Constraint => "constraint",
             Self::Sql => "sql",
         }
@@ -125,6 +133,8 @@ impl Window {
 pub struct OperationMetrics {
     /// Completed operations.
     pub completed: u64,
+    /// Time spent waiting for locks, in microseconds.
+    pub lock_wait_us: u64,
     /// Failed operations, by kind.
     pub errors_by_kind: BTreeMap<ErrorKind, u64>,
     latencies: Histogram<u64>,
@@ -135,6 +145,7 @@ impl Default for OperationMetrics {
     fn default() -> Self {
         Self {
             completed: 0,
+            lock_wait_us: 0,
             errors_by_kind: BTreeMap::new(),
             latencies: histogram(),
             windows: VecDeque::new(),
@@ -194,6 +205,7 @@ impl OperationMetrics {
     /// Adds `other`'s counts and latencies to these (a service from its operations).
     pub fn merge(&mut self, other: &Self) {
         self.completed += other.completed;
+        self.lock_wait_us += other.lock_wait_us;
         for (kind, n) in &other.errors_by_kind {
             *self.errors_by_kind.entry(*kind).or_insert(0) += n;
         }

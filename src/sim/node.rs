@@ -9,6 +9,8 @@
 use crate::sim::clock::Micros;
 use crate::sim::cost::CostModel;
 use crate::sim::database::Database;
+use crate::sim::lock_plan::Isolation;
+use crate::sim::locks::LockManager;
 use std::collections::VecDeque;
 
 /// What a node has done so far.
@@ -47,6 +49,10 @@ pub struct DatabaseNode {
     pub queue: VecDeque<u64>,
     /// What it has done.
     pub counters: NodeCounters,
+    /// Its locks.
+    pub locks: LockManager,
+    /// Its isolation level.
+    pub isolation: Isolation,
 }
 
 impl DatabaseNode {
@@ -68,6 +74,8 @@ impl DatabaseNode {
             busy: 0,
             queue: VecDeque::new(),
             counters: NodeCounters::default(),
+            locks: LockManager::default(),
+            isolation: Isolation::default(),
         }
     }
 

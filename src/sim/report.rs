@@ -18,6 +18,8 @@ pub struct WorkloadReport {
     pub errors_by_kind: BTreeMap<String, u64>,
     /// Completed operations per simulated second.
     pub throughput_per_s: f64,
+    /// Total time spent waiting for locks, in milliseconds.
+    pub lock_wait_ms: f64,
     /// Latency of completed operations, arrival to commit.
     pub latency_ms: LatencySummary,
 }
@@ -47,6 +49,8 @@ pub struct DatabaseReport {
     pub max_core_queue: usize,
     /// Records in the change log.
     pub change_log_length: usize,
+    /// Deadlocks detected.
+    pub deadlocks: u64,
 }
 
 /// A timeline action as it was applied.

@@ -74,6 +74,10 @@ pub struct DatabaseSpec {
     /// How much simulated time the work of a statement costs.
     #[serde(default)]
     pub cost: CostModel,
+    /// The isolation level: `snapshot` (MVCC, the default), `read_committed` or `serializable`
+    /// (locking: reads take shared locks).
+    #[serde(default)]
+    pub isolation: crate::sim::lock_plan::Isolation,
     /// The shop's tables and generated rows (`[databases.shop]`), sized as given.
     #[serde(default)]
     pub shop: Option<ShopSpec>,
@@ -130,6 +134,9 @@ pub struct ServiceSpec {
     /// An operation that has not finished after this long fails with a timeout.
     #[serde(default = "default_timeout")]
     pub timeout: SimDuration,
+    /// A statement that waits this long for a lock fails (`lock_timeout`); none by default.
+    #[serde(default)]
+    pub lock_timeout: Option<SimDuration>,
     /// How many times a failed operation is tried again.
     #[serde(default)]
     pub retries: u32,

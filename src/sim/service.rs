@@ -8,6 +8,8 @@
 
 use crate::sim::clock::Micros;
 use crate::sim::database::Connection;
+use crate::sim::lock_plan::LockRequest;
+use crate::sim::locks::{LockMode, Owner, RequestId, Resource};
 use crate::sim::metrics::OperationMetrics;
 use crate::sim::params::Param;
 use crate::sim::rng::SimRng;
@@ -53,6 +55,8 @@ pub struct Service {
     pub paused: bool,
     /// How long an operation may take before it fails with a timeout.
     pub timeout: Micros,
+    /// How long a statement may wait for a lock.
+    pub lock_timeout: Option<Micros>,
     /// How many times a failed operation is tried again.
     pub retries: u32,
     /// The wait before a retry.
@@ -94,4 +98,12 @@ pub struct InFlight {
     pub wrote: bool,
     /// The error of the statement that just ran, if it failed.
     pub failure: Option<String>,
+    /// Its transaction's identity in the lock manager.
+    pub owner: Owner,
+    /// Locks the next statement still has to take, in order.
+    pub locks_todo: VecDeque<LockRequest>,
+    /// Locks to release when the running statement ends.
+    pub statement_locks: Vec<(Resource, LockMode)>,
+    /// The lock request it waits for, and since when.
+    pub waiting_lock: Option<(RequestId, Micros)>,
 }

@@ -8,6 +8,8 @@
 
 use crate::sim::clock::{format_micros, Micros};
 use crate::sim::database::Database;
+use crate::sim::lock_plan::{plan_locks, Isolation, LockDuration};
+use crate::sim::locks::{Acquired, Owner, WaitPolicy, Wakeup};
 use crate::sim::metrics::{ErrorKind, OperationMetrics};
 use crate::sim::node::DatabaseNode;
 use crate::sim::params::{timestamp_text, KeyRange, Param};
@@ -21,6 +23,8 @@ use crate::sim::service::{InFlight, Operation, Service};
 use crate::sim::shop::{self, ShopSize};
 use crate::sim::storage::ReadMode;
 use fnv::FnvHasher;
+use gluesql::core::store::Store;
+use gluesql::prelude::{parse, translate};
 use std::collections::BTreeMap;
 use std::hash::Hasher;
 use thiserror::Error;
@@ -144,6 +148,10 @@ enum Event {
     StatementDone {
         op: u64,
     },
+    LockTimeout {
+        op: u64,
+        request: u64,
+    },
     ThinkDone {
         op: u64,
     },
@@ -162,6 +170,9 @@ pub struct World {
     services: Vec<Service>,
     in_flight: BTreeMap<u64, InFlight>,
     next_op: u64,
+    /// Which operation each lock owner (transaction) is.
+    owners: BTreeMap<Owner, u64>,
+    next_owner: Owner,
     keys: BTreeMap<String, KeyRange>,
     trace: FnvHasher,
     events: u64,
@@ -300,13 +311,15 @@ impl World {
                     }
                 }
             }
-            nodes.push(DatabaseNode::new(
+            let mut node = DatabaseNode::new(
                 spec.name.clone(),
                 db,
                 spec.cores,
                 spec.max_connections,
                 spec.cost,
-            ));
+            );
+            node.isolation = spec.isolation;
+            nodes.push(node);
         }
 
         let mut keys = BTreeMap::new();
@@ -332,8 +345,13 @@ impl World {
                 ));
             }
             node.connections += spec.pool_size;
+            // MVCC reads a snapshot per transaction; the locking levels read what is committed.
+            let mode = match node.isolation {
+                Isolation::Snapshot => ReadMode::TransactionSnapshot,
+                Isolation::ReadCommitted | Isolation::Serializable => ReadMode::LatestCommitted,
+            };
             let pool = (0..spec.pool_size)
-                .map(|_| node.db.connect(ReadMode::StatementSnapshot))
+                .map(|_| node.db.connect(mode))
                 .collect::<Vec<_>>();
             let mut operations = Vec::new();
             for (o, op) in spec.operations.iter().enumerate() {
@@ -377,6 +395,7 @@ impl World {
                 waiting: Default::default(),
                 paused: false,
                 timeout: spec.timeout.micros(),
+                lock_timeout: spec.lock_timeout.map(|t| t.micros()),
                 retries: spec.retries,
                 retry_backoff: spec.retry_backoff.micros(),
                 operations,
@@ -392,6 +411,8 @@ impl World {
             services,
             in_flight: BTreeMap::new(),
             next_op: 1,
+            owners: BTreeMap::new(),
+            next_owner: 1,
             keys,
             trace: FnvHasher::default(),
             events: 0,
@@ -540,7 +561,18 @@ impl World {
             }
             Event::ThinkDone { op } => {
                 self.record(8, &[op]);
-                self.request_core(op);
+                self.before_statement(op);
+            }
+            Event::LockTimeout { op, request } => {
+                let waiting = self
+                    .in_flight
+                    .get(&op)
+                    .and_then(|o| o.waiting_lock)
+                    .is_some_and(|(r, _)| r == request);
+                if waiting {
+                    self.record(12, &[op, request]);
+                    self.fail(op, ErrorKind::LockTimeout);
+                }
             }
             Event::Timeline { index } => {
                 self.record(4, &[index as u64]);
@@ -587,8 +619,14 @@ impl World {
                 connection: None,
                 wrote: false,
                 failure: None,
+                owner: self.next_owner,
+                locks_todo: Default::default(),
+                statement_locks: Vec::new(),
+                waiting_lock: None,
             },
         );
+        self.owners.insert(self.next_owner, id);
+        self.next_owner += 1;
         self.acquire_connection(id);
     }
 
@@ -619,7 +657,130 @@ impl World {
                 "BEGIN",
             );
         }
-        self.request_core(id);
+        self.before_statement(id);
+    }
+
+    /// Plans the locks of the operation's next statement and starts taking them; once all are
+    /// held, the statement asks for a core.
+    fn before_statement(&mut self, id: u64) {
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
+        let node = &self.nodes[self.services[op.service].node];
+        let sql = op.sql.get(op.next).map(String::as_str).unwrap_or_default();
+        let session = node.db.default_connection_ref().session();
+        op.locks_todo = parse(sql)
+            .ok()
+            .and_then(|mut parsed| parsed.pop())
+            .and_then(|statement| translate(&statement).ok())
+            .map(|statement| {
+                plan_locks(&statement, node.isolation, |table| {
+                    session.fetch_schema(table).ok().flatten()
+                })
+            })
+            .unwrap_or_default()
+            .into();
+        self.take_locks(id);
+    }
+
+    /// Takes the operation's remaining locks in order; stops at one it must wait for.
+    fn take_locks(&mut self, id: u64) {
+        loop {
+            let now = self.now;
+            let Some(op) = self.in_flight.get_mut(&id) else {
+                return;
+            };
+            let Some(request) = op.locks_todo.front().cloned() else {
+                self.request_core(id);
+                return;
+            };
+            let service = &self.services[op.service];
+            let lock_timeout = service.lock_timeout;
+            let node = &mut self.nodes[service.node];
+            let statement = op.sql.get(op.next).map(|s| std::rc::Rc::from(s.as_str()));
+            match node.locks.acquire(
+                op.owner,
+                request.resource.clone(),
+                request.mode,
+                now,
+                statement,
+                WaitPolicy::Wait,
+            ) {
+                Acquired::Granted | Acquired::WouldWait { .. } => {
+                    op.locks_todo.pop_front();
+                    if request.duration == LockDuration::Statement {
+                        op.statement_locks.push((request.resource, request.mode));
+                    }
+                }
+                Acquired::Waiting {
+                    request: number, ..
+                } => {
+                    op.waiting_lock = Some((number, now));
+                    if let Some(timeout) = lock_timeout {
+                        self.queue.schedule(
+                            now + timeout,
+                            Event::LockTimeout {
+                                op: id,
+                                request: number,
+                            },
+                        );
+                    }
+                    self.record(9, &[id, number]);
+                    return;
+                }
+                Acquired::Deadlock { cycle } => {
+                    op.locks_todo.clear();
+                    self.record(11, &[id, cycle.len() as u64]);
+                    self.fail(id, ErrorKind::Deadlock);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Lets the operations whose lock requests were granted go on.
+    fn wake(&mut self, wakeups: Vec<Wakeup>) {
+        for wakeup in wakeups {
+            let Some(&id) = self.owners.get(&wakeup.owner) else {
+                continue;
+            };
+            let Some(op) = self.in_flight.get_mut(&id) else {
+                continue;
+            };
+            if op.waiting_lock.map(|(r, _)| r) != Some(wakeup.request) {
+                continue;
+            }
+            op.waiting_lock = None;
+            if let Some(request) = op.locks_todo.pop_front() {
+                if request.duration == LockDuration::Statement {
+                    op.statement_locks.push((request.resource, request.mode));
+                }
+            }
+            self.services[op.service].operations[op.operation]
+                .metrics
+                .lock_wait_us += wakeup.waited;
+            self.record(10, &[id, wakeup.waited]);
+            self.take_locks(id);
+        }
+    }
+
+    /// Releases the locks the operation took for its statement (`all`: for its transaction).
+    fn release_locks(&mut self, id: u64, all: bool) {
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
+        let node = &mut self.nodes[self.services[op.service].node];
+        let mut wakeups = Vec::new();
+        for (resource, mode) in std::mem::take(&mut op.statement_locks) {
+            wakeups.extend(node.locks.release(op.owner, &resource, mode, self.now));
+        }
+        if all {
+            if let Some((request, _)) = op.waiting_lock.take() {
+                wakeups.extend(node.locks.cancel(request, self.now));
+            }
+            wakeups.extend(node.locks.release_all(op.owner, self.now));
+        }
+        self.wake(wakeups);
     }
 
     fn request_core(&mut self, id: u64) {
@@ -671,6 +832,7 @@ impl World {
         };
         let node_index = self.services[op.service].node;
         self.nodes[node_index].finish();
+        self.release_locks(id, false);
         self.next_from_core_queue(node_index);
 
         let Some(op) = self.in_flight.get_mut(&id) else {
@@ -684,7 +846,7 @@ impl World {
             op.next += 1;
             let think = self.services[op.service].operations[op.operation].think_time;
             if think == 0 {
-                self.request_core(id);
+                self.before_statement(id);
             } else {
                 // Thinking holds the connection but no core.
                 self.queue
@@ -736,7 +898,8 @@ impl World {
             return;
         };
         let service = op.service;
-        if let Some(connection) = op.connection.take() {
+        let connection = op.connection.take();
+        if let Some(connection) = connection {
             if op.explicit {
                 let _ = self.services[service].pool[connection].execute("ROLLBACK");
                 self.keep_sql(
@@ -745,6 +908,9 @@ impl World {
                     "ROLLBACK",
                 );
             }
+        }
+        self.release_locks(id, true);
+        if let Some(connection) = connection {
             self.release_connection(service, connection);
         }
         let Some(op) = self.in_flight.get_mut(&id) else {
@@ -762,7 +928,9 @@ impl World {
     }
 
     fn finish_failed(&mut self, id: u64, kind: ErrorKind) {
+        self.release_locks(id, true);
         if let Some(op) = self.in_flight.remove(&id) {
+            self.owners.remove(&op.owner);
             self.services[op.service].operations[op.operation]
                 .metrics
                 .record_error(self.now, kind);
@@ -771,9 +939,11 @@ impl World {
     }
 
     fn complete(&mut self, id: u64) {
+        self.release_locks(id, true);
         let Some(op) = self.in_flight.remove(&id) else {
             return;
         };
+        self.owners.remove(&op.owner);
         let latency = self.now - op.arrived;
         self.services[op.service].operations[op.operation]
             .metrics
@@ -953,6 +1123,7 @@ impl World {
                 0.0
             },
             latency_ms: m.latency(),
+            lock_wait_ms: round3(m.lock_wait_us as f64 / 1e3),
         };
         let services = self
             .services
@@ -986,6 +1157,7 @@ impl World {
                         core_utilisation: round3(n.utilisation(self.now)),
                         max_core_queue: n.counters.max_queue,
                         change_log_length: n.db.stats().log_records,
+                        deadlocks: n.locks.deadlocks(),
                     },
                 )
             })
