@@ -19,6 +19,7 @@ pub mod queue;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod script;
 pub mod service;
 pub mod shop;
 pub mod sql_script;

@@ -538,6 +538,13 @@ impl Connection {
         self.glue.storage.in_explicit_transaction()
     }
 
+    /// Aborts the open transaction from outside (a deadlock victim): its work is undone at once
+    /// and, as in PostgreSQL, every statement fails until `ROLLBACK` (or `COMMIT`).
+    pub fn abort(&mut self) {
+        let _ = self.glue.storage.rollback();
+        self.aborted = true;
+    }
+
     /// Whether the open transaction failed and waits for `ROLLBACK`.
     pub fn is_aborted(&self) -> bool {
         self.aborted

@@ -83,6 +83,9 @@ pub struct Report {
     pub databases: BTreeMap<String, DatabaseReport>,
     /// The actions applied, in order.
     pub timeline: Vec<AppliedAction>,
+    /// The scripted sessions' steps and outcomes, if the scenario has a script.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script: Option<crate::sim::script::ScriptReport>,
 }
 
 /// Rounds to three decimals, so reports stay readable and stable.

@@ -47,6 +47,9 @@ pub struct Scenario {
     /// Actions at given times: migrations, rate changes, pauses.
     #[serde(default)]
     pub timeline: Vec<TimelineEntry>,
+    /// Scripted sessions: an explicit interleaving of statements, for step-by-step demos.
+    #[serde(default)]
+    pub script: Option<crate::sim::script::ScriptSpec>,
 }
 
 fn default_seed() -> u64 {
@@ -459,6 +462,38 @@ impl Scenario {
         }
         for (i, entry) in self.timeline.iter().enumerate() {
             self.check_entry(entry, &format!("timeline[{i}]"))?;
+        }
+        if let Some(script) = &self.script {
+            if !databases.contains(script.database.as_str()) {
+                return Err(ScenarioError::at(
+                    "script.database",
+                    format!(
+                        "is \"{}\", which is not one of the databases ({})",
+                        script.database,
+                        join(&databases)
+                    ),
+                ));
+            }
+            if script.steps.is_empty() {
+                return Err(ScenarioError::at(
+                    "script.steps",
+                    "must list at least one step",
+                ));
+            }
+            for (i, step) in script.steps.iter().enumerate() {
+                if step.session.trim().is_empty() {
+                    return Err(ScenarioError::at(
+                        format!("script.steps[{i}].session"),
+                        "must not be empty",
+                    ));
+                }
+                if crate::sim::sql_script::split_statements(&step.sql).len() != 1 {
+                    return Err(ScenarioError::at(
+                        format!("script.steps[{i}].sql"),
+                        "must hold exactly one SQL statement",
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -178,6 +178,7 @@ pub struct World {
     events: u64,
     applied: Vec<AppliedAction>,
     recorded: Option<Vec<RecordedStatement>>,
+    script: Option<(usize, crate::sim::script::ScriptRunner)>,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).
@@ -418,7 +419,20 @@ impl World {
             events: 0,
             applied: Vec::new(),
             recorded: None,
+            script: None,
         };
+        if let Some(spec) = &scenario.script {
+            let index = world
+                .nodes
+                .iter()
+                .position(|n| n.name == spec.database)
+                .ok_or_else(|| error("script.database".into(), "is not a database".into()))?;
+            let node = &world.nodes[index];
+            let runner = crate::sim::script::ScriptRunner::new(spec, node.isolation, |mode| {
+                node.db.connect(mode)
+            });
+            world.script = Some((index, runner));
+        }
         for (index, entry) in scenario.timeline.iter().enumerate() {
             world
                 .queue
@@ -480,8 +494,27 @@ impl World {
         self.seed
     }
 
-    /// Processes every event up to and including `until`, then sets the clock to `until`.
+    /// Issues the script's next step (if its session is free). Returns whether one was issued.
+    pub fn script_issue_next(&mut self) -> bool {
+        match &mut self.script {
+            Some((node, runner)) => runner.issue_next(&mut self.nodes[*node].locks),
+            None => false,
+        }
+    }
+
+    /// The script's report so far, if the scenario has a script.
+    pub fn script_report(&self) -> Option<crate::sim::script::ScriptReport> {
+        self.script.as_ref().map(|(_, runner)| runner.report())
+    }
+
+    /// Processes every event up to and including `until`, then sets the clock to `until`. A
+    /// script, if any, is played to its end first (its steps take no simulated time).
     pub fn step_until(&mut self, until: Micros) {
+        if let Some((node, runner)) = &mut self.script {
+            if !runner.is_finished() {
+                runner.run_to_end(&mut self.nodes[*node].locks);
+            }
+        }
         while let Some((at, event)) = self.queue.pop_until(until) {
             self.now = at;
             self.handle(event);
@@ -1171,6 +1204,7 @@ impl World {
             services,
             databases,
             timeline: self.applied.clone(),
+            script: self.script_report(),
         }
     }
 
