@@ -184,6 +184,44 @@ params.order = {{ existing_key = "orders.id" }}
         assert_eq!(mvcc.report().services["orders"].total.lock_wait_ms, 0.0);
     }
 
+    /// Under snapshot, an ALTER TABLE waiting for a report's ACCESS SHARE makes every later
+    /// reader queue behind it, and the lock view shows that queue with the report at its root.
+    #[test]
+    fn readers_queue_behind_a_waiting_alter_table() {
+        let text = builtin::scenario_text("alter-queue").expect("built in");
+        let mut world = World::new(&Scenario::parse(text).expect("valid")).expect("builds");
+        let mut at = 2_500_000;
+        let view = loop {
+            at += 10_000;
+            assert!(at < 4 * SECOND, "the ALTER TABLE never had to wait");
+            world.step_until(at);
+            let view = world.locks("shop");
+            let alter_waits = view.waiting.iter().any(|w| w.mode == "ACCESS EXCLUSIVE");
+            let readers_behind = view
+                .waiting
+                .iter()
+                .filter(|w| w.mode == "ACCESS SHARE" && w.who.starts_with("storefront"))
+                .count();
+            if alter_waits && readers_behind >= 2 {
+                break view;
+            }
+        };
+        assert!(view.root_blockers[0].0.starts_with("reporting"), "{view:?}");
+        assert!(view.root_blockers[0].1 >= 3, "{view:?}");
+        assert!(view
+            .waits_for
+            .iter()
+            .any(|(w, b)| w.starts_with("storefront") && b.starts_with("(timeline)")));
+        world.step_until(10 * SECOND);
+        let report = world.report();
+        assert!(
+            report.timeline[0].result.starts_with("ok"),
+            "{:?}",
+            report.timeline
+        );
+        assert!(report.services["storefront"].total.lock_wait_ms > 0.0);
+    }
+
     #[test]
     fn one_core_makes_everyone_wait_behind_the_report() {
         let one = run(&cost_scenario(10_000, 1), 5, 10);

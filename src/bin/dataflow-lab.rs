@@ -132,7 +132,7 @@ mod cli {
 
     fn row(name: &str, operation: &str, w: &WorkloadReport) -> String {
         format!(
-            "{name:<12} {operation:<18} {:>8} {:>7} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}\n",
+            "{name:<16} {operation:<18} {:>8} {:>7} {:>8.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}\n",
             w.operations,
             w.errors,
             w.throughput_per_s,
@@ -154,7 +154,7 @@ mod cli {
             report.trace_hash
         );
         out.push_str(&format!(
-            "{:<12} {:<18} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+            "{:<16} {:<18} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
             "service",
             "operation",
             "done",
@@ -177,7 +177,7 @@ mod cli {
                     .iter()
                     .map(|(k, n)| format!("{k} {n}"))
                     .collect();
-                out.push_str(&format!("{:<12} errors: {}\n", "", kinds.join(", ")));
+                out.push_str(&format!("{:<16} errors: {}\n", "", kinds.join(", ")));
             }
         }
         out.push_str(&format!(

@@ -1,8 +1,25 @@
 //! The scenarios that ship with the app, embedded at compile time from `static/scenarios/`.
 
 /// Built-in scenarios: (name, TOML text).
-pub const SCENARIOS: &[(&str, &str)] =
-    &[("shop", include_str!("../../static/scenarios/shop.toml"))];
+pub const SCENARIOS: &[(&str, &str)] = &[
+    ("shop", include_str!("../../static/scenarios/shop.toml")),
+    (
+        "report-vs-writers",
+        include_str!("../../static/scenarios/report-vs-writers.toml"),
+    ),
+    (
+        "alter-queue",
+        include_str!("../../static/scenarios/alter-queue.toml"),
+    ),
+    (
+        "lost-update",
+        include_str!("../../static/scenarios/lost-update.toml"),
+    ),
+    (
+        "deadlock",
+        include_str!("../../static/scenarios/deadlock.toml"),
+    ),
+];
 
 /// The text of the built-in scenario called `name`.
 pub fn scenario_text(name: &str) -> Option<&'static str> {

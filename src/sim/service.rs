@@ -98,6 +98,10 @@ pub struct InFlight {
     pub wrote: bool,
     /// The error of the statement that just ran, if it failed.
     pub failure: Option<String>,
+    /// The message of the last error, for the report.
+    pub last_error: Option<String>,
+    /// The timeline entry (index in the report) this operation carries out, if any.
+    pub action: Option<usize>,
     /// Its transaction's identity in the lock manager.
     pub owner: Owner,
     /// Locks the next statement still has to take, in order.

@@ -179,6 +179,8 @@ pub struct World {
     applied: Vec<AppliedAction>,
     recorded: Option<Vec<RecordedStatement>>,
     script: Option<(usize, crate::sim::script::ScriptRunner)>,
+    /// Per database node, the index of the service that runs timeline and console SQL.
+    timeline_services: Vec<usize>,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).
@@ -228,6 +230,36 @@ pub struct ServiceSnapshot {
     pub completed: u64,
     /// Failed operations so far.
     pub errors: u64,
+}
+
+/// One line of the lock view: a lock held or a request waiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockLine {
+    /// The table or row.
+    pub resource: String,
+    /// The mode (`ACCESS SHARE`, `FOR UPDATE`, …).
+    pub mode: String,
+    /// Who: the service and operation number, or `script`.
+    pub who: String,
+    /// The statement that holds or waits.
+    pub statement: Option<String>,
+    /// Since when (simulated µs).
+    pub since: Micros,
+}
+
+/// A database's locks at one moment, for the page's locks panel.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LockView {
+    /// Locks held.
+    pub held: Vec<LockLine>,
+    /// Requests waiting, in queue order per resource.
+    pub waiting: Vec<LockLine>,
+    /// Who waits for whom.
+    pub waits_for: Vec<(String, String)>,
+    /// Who blocks others without waiting, with how many wait behind it, most first.
+    pub root_blockers: Vec<(String, usize)>,
+    /// Deadlocks so far.
+    pub deadlocks: u64,
 }
 
 /// One second of a service's life.
@@ -403,6 +435,39 @@ impl World {
             });
         }
 
+        // One more client per database: the one that runs timeline (and console) SQL.
+        let mut timeline_services = Vec::new();
+        for (index, node) in nodes.iter_mut().enumerate() {
+            let mode = match node.isolation {
+                Isolation::Snapshot => ReadMode::TransactionSnapshot,
+                Isolation::ReadCommitted | Isolation::Serializable => ReadMode::LatestCommitted,
+            };
+            node.connections += 1;
+            timeline_services.push(services.len());
+            services.push(Service {
+                name: format!("(timeline) {}", node.name),
+                node: index,
+                pool: vec![node.db.connect(mode)],
+                free: [0].into(),
+                waiting: Default::default(),
+                paused: false,
+                timeout: 3_600 * crate::sim::clock::SECOND,
+                lock_timeout: None,
+                retries: 0,
+                retry_backoff: 0,
+                operations: vec![Operation {
+                    name: "sql".to_owned(),
+                    rate_per_s: 0.0,
+                    enabled: false,
+                    think_time: 0,
+                    statements: Vec::new(),
+                    params: Vec::new(),
+                    arrivals: SimRng::new(seed, u64::MAX),
+                    generation: 0,
+                    metrics: OperationMetrics::default(),
+                }],
+            });
+        }
         let mut world = Self {
             scenario: scenario.clone(),
             seed,
@@ -420,6 +485,7 @@ impl World {
             applied: Vec::new(),
             recorded: None,
             script: None,
+            timeline_services,
         };
         if let Some(spec) = &scenario.script {
             let index = world
@@ -627,24 +693,32 @@ impl World {
         for (name, param) in &mut operation.params {
             values.insert(name.as_str(), param.draw(&mut self.keys));
         }
-        let mut sql: Vec<String> = operation
+        let sql: Vec<String> = operation
             .statements
             .iter()
             .map(|t| crate::sim::params::render(t, &values))
             .collect();
+        self.start_operation(s, o, sql, None);
+    }
+
+    /// Starts an operation of service `s` that runs `sql` (one transaction if several
+    /// statements); `action` is the timeline entry it carries out, if any.
+    fn start_operation(&mut self, s: usize, o: usize, mut sql: Vec<String>, action: Option<usize>) {
+        let now = self.now;
         let explicit = sql.len() > 1;
         if explicit {
             sql.push("COMMIT".to_owned());
         }
         let id = self.next_op;
         self.next_op += 1;
+        let timeout = self.services[s].timeout;
         self.in_flight.insert(
             id,
             InFlight {
                 service: s,
                 operation: o,
                 arrived: now,
-                deadline: now.saturating_add(service.timeout),
+                deadline: now.saturating_add(timeout),
                 attempt: 0,
                 sql,
                 explicit,
@@ -652,6 +726,8 @@ impl World {
                 connection: None,
                 wrote: false,
                 failure: None,
+                last_error: None,
+                action,
                 owner: self.next_owner,
                 locks_todo: Default::default(),
                 statement_locks: Vec::new(),
@@ -872,7 +948,9 @@ impl World {
             return;
         };
         if let Some(message) = op.failure.take() {
-            self.fail(id, ErrorKind::of_message(&message));
+            let kind = ErrorKind::of_message(&message);
+            op.last_error = Some(message);
+            self.fail(id, kind);
         } else if self.now > op.deadline {
             self.fail(id, ErrorKind::Timeout);
         } else if op.next + 1 < op.sql.len() {
@@ -964,6 +1042,11 @@ impl World {
         self.release_locks(id, true);
         if let Some(op) = self.in_flight.remove(&id) {
             self.owners.remove(&op.owner);
+            let message = op
+                .last_error
+                .clone()
+                .unwrap_or_else(|| kind.name().to_owned());
+            self.settle_action(op.action, format!("error: {message}"));
             self.services[op.service].operations[op.operation]
                 .metrics
                 .record_error(self.now, kind);
@@ -977,6 +1060,7 @@ impl World {
             return;
         };
         self.owners.remove(&op.owner);
+        self.settle_action(op.action, "ok".to_owned());
         let latency = self.now - op.arrived;
         self.services[op.service].operations[op.operation]
             .metrics
@@ -1017,16 +1101,32 @@ impl World {
     /// [`CommandError`] when it names something that does not exist or its SQL fails (the
     /// failure is also recorded in the report's timeline).
     pub fn apply(&mut self, command: Command) -> Result<String, CommandError> {
-        let result = self.apply_inner(&command);
+        let index = self.applied.len();
         self.applied.push(AppliedAction {
             at_ms: round3(self.now as f64 / 1e3),
             action: command.describe(),
-            result: match &result {
-                Ok(summary) => summary.clone(),
-                Err(e) => format!("error: {e}"),
-            },
+            result: "started".to_owned(),
         });
+        let result = self.apply_inner(&command);
+        if let Some(action) = self.applied.get_mut(index) {
+            match &result {
+                Ok(summary) if summary == "started" => {}
+                Ok(summary) => action.result.clone_from(summary),
+                Err(e) => action.result = format!("error: {e}"),
+            }
+        }
         result
+    }
+
+    /// Writes the outcome of a timeline operation into its report entry.
+    fn settle_action(&mut self, action: Option<usize>, outcome: String) {
+        if let Some(entry) = action.and_then(|i| self.applied.get_mut(i)) {
+            let waited = self.now as f64 / 1e3 - entry.at_ms;
+            entry.result = format!(
+                "{outcome} (after {})",
+                format_micros((waited * 1e3).max(0.0) as Micros)
+            );
+        }
     }
 
     fn apply_inner(&mut self, command: &Command) -> Result<String, CommandError> {
@@ -1037,16 +1137,20 @@ impl World {
                     .iter()
                     .position(|n| &n.name == database)
                     .ok_or_else(|| CommandError::UnknownDatabase(database.clone()))?;
-                self.keep_sql(index, None, sql);
-                let node = &mut self.nodes[index];
-                let mut summaries = Vec::new();
-                for result in node.db.run_script(sql, || 0.0) {
-                    match result.result {
-                        Ok(r) => summaries.push(r.summary()),
-                        Err(e) => return Err(CommandError::Sql(e.to_string())),
-                    }
+                let statements: Vec<String> = crate::sim::sql_script::split_statements(sql)
+                    .into_iter()
+                    .map(|s| s.sql)
+                    .collect();
+                if statements.is_empty() {
+                    return Err(CommandError::Sql("there is no SQL statement to run".into()));
                 }
-                Ok(format!("ok: {}", summaries.join("; ")))
+                // It runs like any client's work: it takes its locks (and may wait for them),
+                // then a core. The report's timeline entry gets its result when it ends.
+                let service = self.timeline_services[index];
+                // `apply` has just added this command's entry to the report's timeline.
+                let action = self.applied.len().checked_sub(1);
+                self.start_operation(service, 0, statements, action);
+                Ok("started".to_owned())
             }
             Command::SetRate {
                 service,
@@ -1139,6 +1243,62 @@ impl World {
             .collect()
     }
 
+    fn who(&self, owner: Owner) -> String {
+        match self
+            .owners
+            .get(&owner)
+            .and_then(|id| self.in_flight.get(id).map(|op| (id, op)))
+        {
+            Some((id, op)) => format!("{} #{id}", self.services[op.service].name),
+            None => "script".to_owned(),
+        }
+    }
+
+    /// The locks of database `name` now: held, waiting, waits-for edges, root blockers.
+    pub fn locks(&self, name: &str) -> LockView {
+        let Some(node) = self.nodes.iter().find(|n| n.name == name) else {
+            return LockView::default();
+        };
+        let line = |resource: &crate::sim::locks::Resource,
+                    mode: crate::sim::locks::LockMode,
+                    owner: Owner,
+                    statement: &Option<std::rc::Rc<str>>,
+                    since: Micros| LockLine {
+            resource: resource.to_string(),
+            mode: mode.to_string(),
+            who: self.who(owner),
+            statement: statement.as_deref().map(str::to_owned),
+            since,
+        };
+        LockView {
+            held: node
+                .locks
+                .held()
+                .iter()
+                .map(|(r, h)| line(r, h.mode, h.owner, &h.statement, h.since))
+                .collect(),
+            waiting: node
+                .locks
+                .waiting()
+                .iter()
+                .map(|(r, w)| line(r, w.mode, w.owner, &w.statement, w.since))
+                .collect(),
+            waits_for: node
+                .locks
+                .waits_for()
+                .into_iter()
+                .map(|(a, b)| (self.who(a), self.who(b)))
+                .collect(),
+            root_blockers: node
+                .locks
+                .root_blockers()
+                .into_iter()
+                .map(|(o, n)| (self.who(o), n))
+                .collect(),
+            deadlocks: node.locks.deadlocks(),
+        }
+    }
+
     /// The report of the run so far.
     pub fn report(&self) -> Report {
         let seconds = self.now as f64 / 1e6;
@@ -1161,7 +1321,15 @@ impl World {
         let services = self
             .services
             .iter()
-            .map(|s| {
+            .enumerate()
+            // The timeline's own client appears once it has run something.
+            .filter(|(i, s)| {
+                !self.timeline_services.contains(i)
+                    || s.operations
+                        .iter()
+                        .any(|o| o.metrics.completed + o.metrics.errors() > 0)
+            })
+            .map(|(_, s)| {
                 let mut total = OperationMetrics::default();
                 let mut by_operation = BTreeMap::new();
                 for o in &s.operations {
