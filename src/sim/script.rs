@@ -3,9 +3,10 @@
 //!
 //! Models several `psql` windows side by side. Steps are issued in the listed order; a step is
 //! issued once the previous one has completed or is blocked on a lock; a step whose session is
-//! still blocked waits until that session is free. A blocked step completes when the lock it
+//! still blocked waits until that session is free, while the other sessions' steps go on (as a
+//! person at two terminals types on in the free one). A blocked step completes when the lock it
 //! waits for is granted — usually because another step committed or rolled back, which the
-//! report names (`completed_after`). After the last step, every session still inside a
+//! report names (`completed_after`). When nothing more can happen, every session still inside a
 //! transaction is rolled back, as when a client disconnects, so every step ends with an outcome.
 //! Simplification: steps take no simulated time.
 
@@ -86,7 +87,7 @@ pub struct ScriptRunner {
     steps: Vec<StepSpec>,
     reports: Vec<StepReport>,
     sessions: BTreeMap<String, Session>,
-    next: usize,
+    issued: Vec<bool>,
     isolation: Isolation,
     finished: bool,
     outcome_of_session: BTreeMap<String, bool>,
@@ -135,7 +136,7 @@ impl ScriptRunner {
             steps: spec.steps.clone(),
             reports,
             sessions,
-            next: 0,
+            issued: vec![false; spec.steps.len()],
             isolation,
             finished: false,
             outcome_of_session: BTreeMap::new(),
@@ -147,21 +148,27 @@ impl ScriptRunner {
         self.finished
     }
 
-    /// The index of the next step to issue, if any.
+    /// The step to issue next: the first one not yet issued whose session is free (a blocked
+    /// session's steps wait for it; the other sessions go on, as people at two terminals do).
     pub fn next_step(&self) -> Option<usize> {
-        (self.next < self.steps.len()).then_some(self.next)
+        (0..self.steps.len()).find(|&i| {
+            !self.issued[i]
+                && !(0..i)
+                    .any(|j| !self.issued[j] && self.steps[j].session == self.steps[i].session)
+                && self
+                    .sessions
+                    .get(&self.steps[i].session)
+                    .is_some_and(|s| s.blocked.is_none())
+        })
     }
 
-    /// Issues the next step if its session is free. Returns whether a step was issued.
+    /// Issues the next step (see [`Self::next_step`]). Returns whether a step was issued.
     pub fn issue_next(&mut self, locks: &mut LockManager) -> bool {
         let Some(index) = self.next_step() else {
             return false;
         };
+        self.issued[index] = true;
         let name = self.steps[index].session.clone();
-        if self.sessions.get(&name).is_none_or(|s| s.blocked.is_some()) {
-            return false;
-        }
-        self.next += 1;
         let plan = self.plan(&name, index);
         self.take_locks(&name, index, plan.into(), locks, None);
         true
@@ -173,34 +180,42 @@ impl ScriptRunner {
         self.finish(locks);
     }
 
-    /// Rolls back every open transaction (which may let blocked steps complete), then marks the
-    /// script finished.
+    /// Disconnects the sessions left inside a transaction with nothing more to do, one by one
+    /// (rolling back, which may let blocked steps and the steps behind them go on), until no
+    /// session is left open; then marks the script finished.
     pub fn finish(&mut self, locks: &mut LockManager) {
-        while self.issue_next(locks) {}
-        let names: Vec<String> = self.sessions.keys().cloned().collect();
-        for name in names {
-            // A still-blocked session gives up its wait first, as a disconnecting client does.
-            if let Some(session) = self.sessions.get_mut(&name) {
-                if let Some((index, _, request)) = session.blocked.take() {
-                    let wakeups = locks.cancel(request, 0);
-                    let report = &mut self.reports[index];
-                    report.outcome = "error".to_owned();
-                    report.error_kind = Some("aborted".to_owned());
-                    report.message = "the session disconnected while waiting".to_owned();
-                    self.wake(wakeups, locks, None);
-                }
-            }
+        loop {
+            while self.issue_next(locks) {}
+            let idle = self
+                .sessions
+                .iter()
+                .find(|(_, s)| s.blocked.is_none() && s.connection.in_transaction())
+                .map(|(name, _)| name.clone());
+            let Some(name) = idle else { break };
             let Some(session) = self.sessions.get_mut(&name) else {
-                continue;
+                break;
             };
-            if session.connection.in_transaction() {
-                let _ = session.connection.execute("ROLLBACK");
-                self.outcome_of_session.insert(name.clone(), false);
-            }
+            let _ = session.connection.execute("ROLLBACK");
+            self.outcome_of_session.insert(name.clone(), false);
             let owner = session.owner;
             let wakeups = locks.release_all(owner, 0);
             self.wake(wakeups, locks, None);
-            while self.issue_next(locks) {}
+        }
+        // Nothing can still be blocked (a cycle of waits is a deadlock, caught when it forms),
+        // but a disconnecting client would give up any wait.
+        let names: Vec<String> = self.sessions.keys().cloned().collect();
+        for name in names {
+            let Some(session) = self.sessions.get_mut(&name) else {
+                continue;
+            };
+            if let Some((index, _, request)) = session.blocked.take() {
+                let wakeups = locks.cancel(request, 0);
+                let report = &mut self.reports[index];
+                report.outcome = "error".to_owned();
+                report.error_kind = Some("aborted".to_owned());
+                report.message = "the session disconnected while waiting".to_owned();
+                self.wake(wakeups, locks, None);
+            }
         }
         self.finished = true;
     }
