@@ -1,7 +1,8 @@
 //! The simulator's overhead: simulated statements per wall-clock second for the built-in shop
 //! scenario, against the very same statements (same connections, same order, same database)
 //! executed directly on GlueSQL and our storage without the simulator. `cargo bench --bench
-//! world`; the ratio of the two is the overhead (goal: at most 1.25×).
+//! world`; the ratio of the two is the overhead (goal: at most 1.25×). A third run without the
+//! lock manager gives the lock manager's own share.
 //! (Native only: on wasm32 this bench is an empty program.)
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -72,6 +73,19 @@ mod native {
                 let mut total = Duration::ZERO;
                 for _ in 0..iterations {
                     let mut w = world(&scenario);
+                    let started = Instant::now();
+                    w.step_until(SIMULATED);
+                    total += started.elapsed();
+                }
+                total
+            });
+        });
+        group.bench_function("simulated without locks", |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let mut w = world(&scenario);
+                    w.set_locking(false);
                     let started = Instant::now();
                     w.step_until(SIMULATED);
                     total += started.elapsed();

@@ -181,6 +181,8 @@ pub struct World {
     script: Option<(usize, crate::sim::script::ScriptRunner)>,
     /// Per database node, the index of the service that runs timeline and console SQL.
     timeline_services: Vec<usize>,
+    /// Whether statements take locks (off only to measure what locking costs).
+    locking: bool,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).
@@ -486,6 +488,7 @@ impl World {
             recorded: None,
             script: None,
             timeline_services,
+            locking: true,
         };
         if let Some(spec) = &scenario.script {
             let index = world
@@ -515,6 +518,12 @@ impl World {
     /// Starts keeping every statement executed from now on (see [`Self::recorded_sql`]).
     pub fn record_sql(&mut self) {
         self.recorded.get_or_insert_with(Vec::new);
+    }
+
+    /// Turns locking off (or on again): statements then take no locks at all. Only for
+    /// measuring the lock manager's cost; a run without locks is not a faithful database.
+    pub fn set_locking(&mut self, on: bool) {
+        self.locking = on;
     }
 
     /// The statements executed since [`Self::record_sql`], in order.
@@ -775,6 +784,10 @@ impl World {
         let Some(op) = self.in_flight.get_mut(&id) else {
             return;
         };
+        if !self.locking {
+            self.request_core(id);
+            return;
+        }
         let node = &self.nodes[self.services[op.service].node];
         let sql = op.sql.get(op.next).map(String::as_str).unwrap_or_default();
         let session = node.db.default_connection_ref().session();
