@@ -213,6 +213,20 @@ params.order = {{ existing_key = "orders.id" }}
             .iter()
             .any(|(w, b)| w.starts_with("storefront") && b.starts_with("(timeline)")));
         world.step_until(10 * SECOND);
+        use dataflow_lab::sim::world::LockEventKind;
+        let events: Vec<_> = world.lock_events().collect();
+        let alter_waited = events.iter().any(|e| {
+            e.kind == LockEventKind::Waited
+                && e.mode == "ACCESS EXCLUSIVE"
+                && e.others.iter().any(|o| o.starts_with("reporting"))
+        });
+        assert!(
+            alter_waited,
+            "no event says the ALTER waited for the report"
+        );
+        assert!(events
+            .iter()
+            .any(|e| e.kind == LockEventKind::GrantedAfterWait && e.waited > 0));
         let report = world.report();
         assert!(
             report.timeline[0].result.starts_with("ok"),

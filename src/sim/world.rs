@@ -183,6 +183,7 @@ pub struct World {
     timeline_services: Vec<usize>,
     /// Whether statements take locks (off only to measure what locking costs).
     locking: bool,
+    lock_events: std::collections::VecDeque<LockEvent>,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).
@@ -232,6 +233,48 @@ pub struct ServiceSnapshot {
     pub completed: u64,
     /// Failed operations so far.
     pub errors: u64,
+}
+
+/// How many lock events the world keeps for the page's narration.
+pub const LOCK_EVENTS_KEPT: usize = 1_000;
+
+/// What happened to a lock request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockEventKind {
+    /// Granted at once.
+    Granted,
+    /// Queued behind other transactions.
+    Waited,
+    /// Granted after waiting.
+    GrantedAfterWait,
+    /// Every lock of a transaction released (commit or abort).
+    Released,
+    /// Gave up after the service's `lock_timeout`.
+    TimedOut,
+    /// Aborted as a deadlock victim.
+    Deadlock,
+}
+
+/// One lock event, for the page's narration ("billing waited 340 ms for ROW EXCLUSIVE on
+/// orders, held by reporting").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockEvent {
+    /// When (simulated µs).
+    pub at: Micros,
+    /// The database.
+    pub database: String,
+    /// What happened.
+    pub kind: LockEventKind,
+    /// Who asked: the service and operation number, or `script`.
+    pub who: String,
+    /// The table or row (empty for `Released` and `TimedOut`).
+    pub resource: String,
+    /// The mode (empty for `Released` and `TimedOut`).
+    pub mode: String,
+    /// Who it waited for (for `Waited`), or the cycle (for `Deadlock`).
+    pub others: Vec<String>,
+    /// How long it waited (for `GrantedAfterWait`).
+    pub waited: Micros,
 }
 
 /// One line of the lock view: a lock held or a request waiting.
@@ -489,6 +532,7 @@ impl World {
             script: None,
             timeline_services,
             locking: true,
+            lock_events: Default::default(),
         };
         if let Some(spec) = &scenario.script {
             let index = world
@@ -678,6 +722,10 @@ impl World {
                     .and_then(|o| o.waiting_lock)
                     .is_some_and(|(r, _)| r == request);
                 if waiting {
+                    if let Some(o) = self.in_flight.get(&op) {
+                        let (owner, node) = (o.owner, self.services[o.service].node);
+                        self.lock_event(node, LockEventKind::TimedOut, owner, None, &[], 0);
+                    }
                     self.record(12, &[op, request]);
                     self.fail(op, ErrorKind::LockTimeout);
                 }
@@ -820,6 +868,7 @@ impl World {
             let lock_timeout = service.lock_timeout;
             let node = &mut self.nodes[service.node];
             let statement = op.sql.get(op.next).map(|s| std::rc::Rc::from(s.as_str()));
+            let (owner, node_index) = (op.owner, service.node);
             match node.locks.acquire(
                 op.owner,
                 request.resource.clone(),
@@ -831,13 +880,19 @@ impl World {
                 Acquired::Granted | Acquired::WouldWait { .. } => {
                     op.locks_todo.pop_front();
                     if request.duration == LockDuration::Statement {
-                        op.statement_locks.push((request.resource, request.mode));
+                        op.statement_locks
+                            .push((request.resource.clone(), request.mode));
                     }
+                    let lock = Some((&request.resource, request.mode));
+                    self.lock_event(node_index, LockEventKind::Granted, owner, lock, &[], 0);
                 }
                 Acquired::Waiting {
-                    request: number, ..
+                    request: number,
+                    blockers,
                 } => {
                     op.waiting_lock = Some((number, now));
+                    let lock = Some((&request.resource, request.mode));
+                    self.lock_event(node_index, LockEventKind::Waited, owner, lock, &blockers, 0);
                     if let Some(timeout) = lock_timeout {
                         self.queue.schedule(
                             now + timeout,
@@ -852,12 +907,44 @@ impl World {
                 }
                 Acquired::Deadlock { cycle } => {
                     op.locks_todo.clear();
+                    let lock = Some((&request.resource, request.mode));
+                    self.lock_event(node_index, LockEventKind::Deadlock, owner, lock, &cycle, 0);
                     self.record(11, &[id, cycle.len() as u64]);
                     self.fail(id, ErrorKind::Deadlock);
                     return;
                 }
             }
         }
+    }
+
+    fn lock_event(
+        &mut self,
+        node: usize,
+        kind: LockEventKind,
+        owner: Owner,
+        lock: Option<(&crate::sim::locks::Resource, crate::sim::locks::LockMode)>,
+        others: &[Owner],
+        waited: Micros,
+    ) {
+        let event = LockEvent {
+            at: self.now,
+            database: self.nodes[node].name.clone(),
+            kind,
+            who: self.who(owner),
+            resource: lock.map(|(r, _)| r.to_string()).unwrap_or_default(),
+            mode: lock.map(|(_, m)| m.to_string()).unwrap_or_default(),
+            others: others.iter().map(|o| self.who(*o)).collect(),
+            waited,
+        };
+        self.lock_events.push_back(event);
+        while self.lock_events.len() > LOCK_EVENTS_KEPT {
+            self.lock_events.pop_front();
+        }
+    }
+
+    /// The most recent lock events (at most [`LOCK_EVENTS_KEPT`]), oldest first.
+    pub fn lock_events(&self) -> impl Iterator<Item = &LockEvent> {
+        self.lock_events.iter()
     }
 
     /// Lets the operations whose lock requests were granted go on.
@@ -881,6 +968,16 @@ impl World {
             self.services[op.service].operations[op.operation]
                 .metrics
                 .lock_wait_us += wakeup.waited;
+            let node = self.services[op.service].node;
+            let lock = Some((&wakeup.resource, wakeup.mode));
+            self.lock_event(
+                node,
+                LockEventKind::GrantedAfterWait,
+                wakeup.owner,
+                lock,
+                &[],
+                wakeup.waited,
+            );
             self.record(10, &[id, wakeup.waited]);
             self.take_locks(id);
         }
@@ -888,10 +985,17 @@ impl World {
 
     /// Releases the locks the operation took for its statement (`all`: for its transaction).
     fn release_locks(&mut self, id: u64, all: bool) {
+        let Some(op) = self.in_flight.get(&id) else {
+            return;
+        };
+        let (owner, node_index) = (op.owner, self.services[op.service].node);
+        if all && self.locking {
+            self.lock_event(node_index, LockEventKind::Released, owner, None, &[], 0);
+        }
         let Some(op) = self.in_flight.get_mut(&id) else {
             return;
         };
-        let node = &mut self.nodes[self.services[op.service].node];
+        let node = &mut self.nodes[node_index];
         let mut wakeups = Vec::new();
         for (resource, mode) in std::mem::take(&mut op.statement_locks) {
             wakeups.extend(node.locks.release(op.owner, &resource, mode, self.now));
