@@ -596,36 +596,45 @@ mod tests {
         "XXXX", // FOR UPDATE
     ];
 
-    #[test]
-    fn all_64_table_mode_pairs_match_postgresql() {
-        for (i, requested) in TableLockMode::ALL.iter().enumerate() {
-            for (j, existing) in TableLockMode::ALL.iter().enumerate() {
-                let documented = PG_TABLE_MATRIX[i].as_bytes()[j] == b'X';
+    /// Checks every pair of `modes` against a documented matrix of `X` (conflict) and `.`.
+    fn check_matrix<M: Copy>(
+        modes: &[M],
+        matrix: &[&str],
+        conflicts: impl Fn(M, M) -> bool,
+        name: impl Fn(M) -> &'static str,
+    ) {
+        for (i, requested) in modes.iter().enumerate() {
+            for (j, existing) in modes.iter().enumerate() {
+                let documented = matrix[i].as_bytes()[j] == b'X';
                 assert_eq!(
-                    requested.conflicts_with(*existing),
+                    conflicts(*requested, *existing),
                     documented,
                     "{} requested, {} held",
-                    requested.name(),
-                    existing.name()
+                    name(*requested),
+                    name(*existing)
                 );
             }
         }
     }
 
     #[test]
+    fn all_64_table_mode_pairs_match_postgresql() {
+        check_matrix(
+            &TableLockMode::ALL,
+            &PG_TABLE_MATRIX,
+            TableLockMode::conflicts_with,
+            TableLockMode::name,
+        );
+    }
+
+    #[test]
     fn all_16_row_mode_pairs_match_postgresql() {
-        for (i, requested) in RowLockMode::ALL.iter().enumerate() {
-            for (j, existing) in RowLockMode::ALL.iter().enumerate() {
-                let documented = PG_ROW_MATRIX[i].as_bytes()[j] == b'X';
-                assert_eq!(
-                    requested.conflicts_with(*existing),
-                    documented,
-                    "{} requested, {} held",
-                    requested.name(),
-                    existing.name()
-                );
-            }
-        }
+        check_matrix(
+            &RowLockMode::ALL,
+            &PG_ROW_MATRIX,
+            RowLockMode::conflicts_with,
+            RowLockMode::name,
+        );
     }
 
     #[test]
