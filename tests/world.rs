@@ -236,6 +236,32 @@ params.order = {{ existing_key = "orders.id" }}
         assert!(report.services["storefront"].total.lock_wait_ms > 0.0);
     }
 
+    /// A statement waiting for a lock fails when its operation's timeout passes (a `timeout`),
+    /// or earlier at the service's `lock_timeout` (a `lock_timeout`).
+    #[test]
+    fn lock_waits_end_at_the_timeout() {
+        let text = builtin::scenario_text("alter-queue").expect("built in");
+        let short = text.replacen(
+            "timeout = \"30s\"\n\n[[services.operations]]\nname = \"show_order\"",
+            "timeout = \"50ms\"\n\n[[services.operations]]\nname = \"show_order\"",
+            1,
+        );
+        assert_ne!(short, text, "the storefront's timeout was not replaced");
+        let with_lock_timeout = short.replacen(
+            "timeout = \"50ms\"",
+            "timeout = \"50ms\"\nlock_timeout = \"20ms\"",
+            1,
+        );
+        for (scenario, kind) in [(short, "timeout"), (with_lock_timeout, "lock_timeout")] {
+            let world = run(&Scenario::parse(&scenario).expect("valid"), 42, 10);
+            let errors = &world.report().services["storefront"].total.errors_by_kind;
+            assert!(
+                errors.get(kind).copied().unwrap_or(0) > 0,
+                "{kind}: {errors:?}"
+            );
+        }
+    }
+
     #[test]
     fn one_core_makes_everyone_wait_behind_the_report() {
         let one = run(&cost_scenario(10_000, 1), 5, 10);

@@ -148,9 +148,11 @@ enum Event {
     StatementDone {
         op: u64,
     },
+    /// A lock wait ends: after the service's `lock_timeout`, or at the operation's deadline.
     LockTimeout {
         op: u64,
         request: u64,
+        deadline: bool,
     },
     ThinkDone {
         op: u64,
@@ -715,7 +717,11 @@ impl World {
                 self.record(8, &[op]);
                 self.before_statement(op);
             }
-            Event::LockTimeout { op, request } => {
+            Event::LockTimeout {
+                op,
+                request,
+                deadline,
+            } => {
                 let waiting = self
                     .in_flight
                     .get(&op)
@@ -727,7 +733,12 @@ impl World {
                         self.lock_event(node, LockEventKind::TimedOut, owner, None, &[], 0);
                     }
                     self.record(12, &[op, request]);
-                    self.fail(op, ErrorKind::LockTimeout);
+                    let kind = if deadline {
+                        ErrorKind::Timeout
+                    } else {
+                        ErrorKind::LockTimeout
+                    };
+                    self.fail(op, kind);
                 }
             }
             Event::Timeline { index } => {
@@ -891,17 +902,23 @@ impl World {
                     blockers,
                 } => {
                     op.waiting_lock = Some((number, now));
+                    let deadline = op.deadline;
                     let lock = Some((&request.resource, request.mode));
                     self.lock_event(node_index, LockEventKind::Waited, owner, lock, &blockers, 0);
-                    if let Some(timeout) = lock_timeout {
-                        self.queue.schedule(
-                            now + timeout,
-                            Event::LockTimeout {
-                                op: id,
-                                request: number,
-                            },
-                        );
-                    }
+                    // The wait ends at the lock timeout or at the operation's deadline, whichever
+                    // comes first (a later grant makes the event a no-op).
+                    let (at, is_deadline) = match lock_timeout {
+                        Some(timeout) if now + timeout < deadline => (now + timeout, false),
+                        _ => (deadline, true),
+                    };
+                    self.queue.schedule(
+                        at.max(now),
+                        Event::LockTimeout {
+                            op: id,
+                            request: number,
+                            deadline: is_deadline,
+                        },
+                    );
                     self.record(9, &[id, number]);
                     return;
                 }
