@@ -15,6 +15,7 @@
 
 use crate::sim::key_access::pinned_key;
 use crate::sim::locks::{LockMode, Resource, RowLockMode, TableLockMode};
+use crate::sim::storage::ReadMode;
 use gluesql::core::ast::{Query, SetExpr, Statement, TableFactor, TableWithJoins};
 use gluesql::core::data::Schema;
 use schemars::JsonSchema;
@@ -38,6 +39,15 @@ impl Isolation {
     /// Whether reads take shared locks.
     pub fn is_locking(self) -> bool {
         matches!(self, Self::ReadCommitted | Self::Serializable)
+    }
+
+    /// How a connection at this level reads: MVCC reads one snapshot per transaction; the
+    /// locking levels read what is committed (their locks keep it stable).
+    pub fn read_mode(self) -> ReadMode {
+        match self {
+            Self::Snapshot => ReadMode::TransactionSnapshot,
+            Self::ReadCommitted | Self::Serializable => ReadMode::LatestCommitted,
+        }
     }
 }
 

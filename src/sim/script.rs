@@ -100,10 +100,7 @@ impl ScriptRunner {
         isolation: Isolation,
         mut connect: impl FnMut(ReadMode) -> Connection,
     ) -> Self {
-        let mode = match isolation {
-            Isolation::Snapshot => ReadMode::TransactionSnapshot,
-            _ => ReadMode::LatestCommitted,
-        };
+        let mode = isolation.read_mode();
         let mut sessions = BTreeMap::new();
         for (i, step) in spec.steps.iter().enumerate() {
             sessions

@@ -8,7 +8,7 @@
 
 use crate::sim::clock::{format_micros, Micros};
 use crate::sim::database::Database;
-use crate::sim::lock_plan::{plan_locks, Isolation, LockDuration};
+use crate::sim::lock_plan::{plan_locks, LockDuration};
 use crate::sim::locks::{Acquired, Owner, WaitPolicy, Wakeup};
 use crate::sim::metrics::{ErrorKind, OperationMetrics};
 use crate::sim::node::DatabaseNode;
@@ -425,11 +425,7 @@ impl World {
                 ));
             }
             node.connections += spec.pool_size;
-            // MVCC reads a snapshot per transaction; the locking levels read what is committed.
-            let mode = match node.isolation {
-                Isolation::Snapshot => ReadMode::TransactionSnapshot,
-                Isolation::ReadCommitted | Isolation::Serializable => ReadMode::LatestCommitted,
-            };
+            let mode = node.isolation.read_mode();
             let pool = (0..spec.pool_size)
                 .map(|_| node.db.connect(mode))
                 .collect::<Vec<_>>();
@@ -485,10 +481,7 @@ impl World {
         // One more client per database: the one that runs timeline (and console) SQL.
         let mut timeline_services = Vec::new();
         for (index, node) in nodes.iter_mut().enumerate() {
-            let mode = match node.isolation {
-                Isolation::Snapshot => ReadMode::TransactionSnapshot,
-                Isolation::ReadCommitted | Isolation::Serializable => ReadMode::LatestCommitted,
-            };
+            let mode = node.isolation.read_mode();
             node.connections += 1;
             timeline_services.push(services.len());
             services.push(Service {
