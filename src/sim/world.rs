@@ -1234,7 +1234,7 @@ impl World {
             action: command.describe(),
             result: "started".to_owned(),
         });
-        let result = self.apply_inner(&command);
+        let result = self.apply_inner(&command, index);
         if let Some(action) = self.applied.get_mut(index) {
             match &result {
                 Ok(summary) if summary == "started" => {}
@@ -1256,7 +1256,8 @@ impl World {
         }
     }
 
-    fn apply_inner(&mut self, command: &Command) -> Result<String, CommandError> {
+    /// Carries out `command`, whose entry in the report's timeline is number `action`.
+    fn apply_inner(&mut self, command: &Command, action: usize) -> Result<String, CommandError> {
         match command {
             Command::RunSql { database, sql } => {
                 let index = self
@@ -1274,9 +1275,7 @@ impl World {
                 // It runs like any client's work: it takes its locks (and may wait for them),
                 // then a core. The report's timeline entry gets its result when it ends.
                 let service = self.timeline_services[index];
-                // `apply` has just added this command's entry to the report's timeline.
-                let action = self.applied.len().checked_sub(1);
-                self.start_operation(service, 0, statements, action);
+                self.start_operation(service, 0, statements, Some(action));
                 Ok("started".to_owned())
             }
             Command::SetRate {
