@@ -3,6 +3,7 @@
 //! Everything here compiles and is tested natively; the page (`crate::ui`) and the command line
 //! only read what it produces and send it commands.
 
+pub mod acquire;
 pub mod builtin;
 pub mod change_log;
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod script;
 pub mod service;
 pub mod shop;
 pub mod sql_script;
+pub mod statement;
 pub mod storage;
 pub mod versions;
 pub mod world;

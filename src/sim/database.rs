@@ -12,15 +12,21 @@
 //! one row, not the whole table ([`crate::sim::key_access`]).
 
 use crate::sim::change_log::{Change, Lsn};
+use crate::sim::clock::Micros;
 use crate::sim::key_access::key_hint;
+use crate::sim::lock_plan::Isolation;
 use crate::sim::sql_script::{split_statements, ScriptStatement};
-use crate::sim::storage::{Engine, EngineStats, ReadMode, RowCounters, Session, SharedEngine};
+use crate::sim::statement::{prepare, Command, Setting};
+use crate::sim::storage::{
+    Engine, EngineStats, KeyHint, ReadMode, RowCounters, Session, SharedEngine,
+};
+use gluesql::core::ast::Statement;
 use gluesql::core::data::{Key, Value};
 use gluesql::core::error::Error as GlueError;
 use gluesql::core::executor::{execute, Payload, PayloadVariable};
 use gluesql::core::plan::StatementPlan;
 use gluesql::core::store::{Planner, Store, Transaction};
-use gluesql::prelude::{parse, translate, Glue};
+use gluesql::prelude::Glue;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
@@ -44,6 +50,12 @@ pub enum DbError {
          (run ROLLBACK)"
     )]
     TransactionAborted,
+    /// A lock could not be had at once (`NOWAIT`), PostgreSQL's `lock_not_available`.
+    #[error("{0}")]
+    LockNotAvailable(String),
+    /// A setting refused, in PostgreSQL's words.
+    #[error("{0}")]
+    Setting(&'static str),
 }
 
 /// What kind of statement was run, from its leading keywords.
@@ -75,6 +87,8 @@ pub enum StatementKind {
     Rollback,
     /// `SHOW …`.
     Show,
+    /// `SET …` (a connection setting).
+    Set,
     /// Anything else (GlueSQL will say whether it knows it).
     Other,
 }
@@ -102,6 +116,7 @@ impl StatementKind {
             ("COMMIT" | "END", _) => Self::Commit,
             ("ROLLBACK", _) => Self::Rollback,
             ("SHOW", _) => Self::Show,
+            ("SET", _) => Self::Set,
             _ => Self::Other,
         }
     }
@@ -149,6 +164,7 @@ impl StatementKind {
             Self::Commit => "COMMIT",
             Self::Rollback => "ROLLBACK",
             Self::Show => "SHOW",
+            Self::Set => "SET",
             Self::Other => "SQL",
         }
     }
@@ -405,10 +421,25 @@ pub enum TransactionState {
 /// Outside `BEGIN … COMMIT` every statement commits on its own. A statement that fails inside a
 /// transaction aborts it, as in PostgreSQL: every later statement fails with
 /// [`DbError::TransactionAborted`] until `ROLLBACK` (or `COMMIT`, which then rolls back).
+///
+/// A connection also carries PostgreSQL's per-session settings: the isolation level of its
+/// transactions (the database's unless `BEGIN ISOLATION LEVEL …` or `SET TRANSACTION …` chose
+/// one), `lock_timeout` and `statement_timeout` (kept here, enforced by whoever waits: the
+/// simulation's clock, not the database, knows how long a wait lasted).
 pub struct Connection {
     glue: Glue<Session>,
     aborted: bool,
     last_counters: RowCounters,
+    /// Rows read to find the rows to lock, counted with the statement that follows.
+    carried: RowCounters,
+    /// The level of transactions that do not choose one.
+    isolation: Isolation,
+    /// The open transaction's own level, if it chose one.
+    txn_isolation: Option<Isolation>,
+    /// Statements run in the open transaction (`SET TRANSACTION` must come before any).
+    txn_statements: u32,
+    lock_timeout: Option<Micros>,
+    statement_timeout: Option<Micros>,
 }
 
 impl fmt::Debug for Connection {
@@ -421,13 +452,99 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A new connection to `engine` that reads with `mode`.
+    /// A new connection to `engine` that reads with `mode` (its isolation level is `snapshot`
+    /// for [`ReadMode::TransactionSnapshot`], `read_committed` otherwise).
     pub fn new(engine: SharedEngine, mode: ReadMode) -> Self {
+        let isolation = match mode {
+            ReadMode::TransactionSnapshot => Isolation::Snapshot,
+            _ => Isolation::ReadCommitted,
+        };
         Self {
             glue: Glue::new(Session::new(engine, mode)),
             aborted: false,
             last_counters: RowCounters::default(),
+            carried: RowCounters::default(),
+            isolation,
+            txn_isolation: None,
+            txn_statements: 0,
+            lock_timeout: None,
+            statement_timeout: None,
         }
+    }
+
+    /// Sets the isolation level of the transactions that do not choose their own.
+    pub fn set_isolation(&mut self, isolation: Isolation) {
+        self.isolation = isolation;
+        if self.txn_isolation.is_none() {
+            self.glue.storage.set_read_mode(isolation.read_mode());
+        }
+    }
+
+    /// The isolation level in force: the open transaction's, or the connection's.
+    pub fn isolation(&self) -> Isolation {
+        self.txn_isolation.unwrap_or(self.isolation)
+    }
+
+    /// `lock_timeout`: how long a lock request may wait (`None`: without limit).
+    pub fn lock_timeout(&self) -> Option<Micros> {
+        self.lock_timeout
+    }
+
+    /// Sets `lock_timeout` (a service's configured value; SQL's `SET` changes it too).
+    pub fn set_lock_timeout(&mut self, timeout: Option<Micros>) {
+        self.lock_timeout = timeout;
+    }
+
+    /// `statement_timeout`: how long a statement may take, lock waits included.
+    pub fn statement_timeout(&self) -> Option<Micros> {
+        self.statement_timeout
+    }
+
+    /// Sets `statement_timeout`.
+    pub fn set_statement_timeout(&mut self, timeout: Option<Micros>) {
+        self.statement_timeout = timeout;
+    }
+
+    /// Parses one statement for [`Self::execute_prepared`] (and for planning its locks).
+    ///
+    /// # Errors
+    ///
+    /// GlueSQL's parse or translate error.
+    pub fn prepare(sql: &str) -> Result<Command, DbError> {
+        Ok(prepare(sql)?)
+    }
+
+    /// Marks the start of a statement inside a transaction: a `snapshot` transaction takes its
+    /// snapshot now, at its first statement (as PostgreSQL does), even if the statement then
+    /// waits for locks before it runs.
+    pub fn start_statement(&mut self, command: &Command) {
+        if matches!(command, Command::Sql { .. }) && !self.aborted {
+            self.glue.storage.pin_snapshot();
+        }
+    }
+
+    /// The primary keys of the rows `query` returns, in its order: the rows a locking
+    /// statement must lock. The rows it reads count towards the statement that follows.
+    ///
+    /// # Errors
+    ///
+    /// GlueSQL's error if the query fails.
+    pub fn candidate_keys(&mut self, query: Statement) -> Result<Vec<Key>, DbError> {
+        let storage = &mut self.glue.storage;
+        storage.pin_snapshot();
+        let before = storage.counters();
+        let plan = storage.plan(StatementPlan::from(query))?;
+        let payload = execute(&mut *storage, &plan);
+        let after = storage.counters();
+        self.carried.rows_read += after.rows_read - before.rows_read;
+        let Payload::Select { rows, .. } = payload? else {
+            return Ok(Vec::new());
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|row| row.first())
+            .filter_map(|value| Key::try_from(value).ok())
+            .collect())
     }
 
     /// Runs exactly one SQL statement.
@@ -473,6 +590,23 @@ impl Connection {
     }
 
     fn execute_statement(&mut self, sql: &str) -> Result<StatementResult, DbError> {
+        let command = Self::prepare(sql);
+        self.execute_prepared(sql, command, None)
+    }
+
+    /// Runs a statement parsed by [`Self::prepare`] (`sql` is its text, for the change log and
+    /// the result's kind). `only_rows` narrows the scan of one table to the rows a locking
+    /// `SELECT` locked.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::execute`], plus the parse error `command` carries.
+    pub fn execute_prepared(
+        &mut self,
+        sql: &str,
+        command: Result<Command, DbError>,
+        only_rows: Option<KeyHint>,
+    ) -> Result<StatementResult, DbError> {
         let kind = StatementKind::of(sql);
         if self.aborted {
             match kind {
@@ -481,16 +615,20 @@ impl Connection {
                     // PostgreSQL answers COMMIT of a failed transaction with ROLLBACK.
                     self.glue.storage.rollback()?;
                     self.aborted = false;
+                    self.end_of_transaction();
                     return Ok(StatementResult::done(StatementKind::Rollback));
                 }
                 _ => return Err(DbError::TransactionAborted),
             }
         }
         self.glue.storage.start_statement(sql);
-        let payload = self.plan_and_execute(sql);
-        self.last_counters = self.glue.storage.counters();
+        let payload = command.and_then(|command| self.run(command, only_rows));
+        let mut counters = self.glue.storage.counters();
+        let carried = std::mem::take(&mut self.carried);
+        counters.rows_read += carried.rows_read;
+        self.last_counters = counters;
         self.glue.storage.end_statement();
-        match payload {
+        let result = match payload {
             Ok(payload) => {
                 if matches!(kind, StatementKind::Rollback | StatementKind::Commit) {
                     self.aborted = false;
@@ -503,29 +641,89 @@ impl Connection {
             }
             Err(error) => {
                 if self.glue.storage.in_explicit_transaction() {
-                    self.aborted = true;
+                    // PostgreSQL aborts the transaction at the error: its work is undone and
+                    // its locks go now; the client still has to say ROLLBACK.
+                    self.abort();
                 }
                 Err(error)
             }
+        };
+        if !self.glue.storage.in_explicit_transaction() {
+            self.end_of_transaction();
+        }
+        result
+    }
+
+    /// Forgets the transaction's own level once it has ended.
+    fn end_of_transaction(&mut self) {
+        self.txn_statements = 0;
+        if self.txn_isolation.take().is_some() {
+            self.glue.storage.set_read_mode(self.isolation.read_mode());
         }
     }
 
-    /// GlueSQL's pipeline (parse → translate → plan → execute), with the key access path for
-    /// single-row `UPDATE`/`DELETE` slipped in between.
-    fn plan_and_execute(&mut self, sql: &str) -> Result<Payload, DbError> {
-        let mut parsed = parse(sql)?;
-        let statement = match (parsed.pop(), parsed.len()) {
-            (Some(statement), 0) => translate(&statement)?,
-            (None, _) => return Err(DbError::Empty),
-            (Some(_), n) => return Err(DbError::SeveralStatements(n + 1)),
+    /// Carries out one prepared statement: GlueSQL's pipeline (plan → execute) with the key
+    /// access path slipped in, or a transaction command, or a setting.
+    fn run(&mut self, command: Command, only_rows: Option<KeyHint>) -> Result<Payload, DbError> {
+        let statement = match command {
+            Command::Sql { statement, .. } => statement,
+            Command::Begin(isolation) => {
+                let in_transaction = self.glue.storage.in_explicit_transaction();
+                let payload = self.plan_and_execute(Statement::StartTransaction, None)?;
+                if let Some(isolation) = isolation.filter(|_| !in_transaction) {
+                    self.set_transaction_isolation(isolation)?;
+                }
+                return Ok(payload);
+            }
+            Command::Set(setting) => {
+                match setting {
+                    Setting::TransactionIsolation(isolation) => {
+                        self.set_transaction_isolation(isolation)?;
+                    }
+                    Setting::SessionIsolation(isolation) => self.set_isolation(isolation),
+                    Setting::LockTimeout(timeout) => self.lock_timeout = timeout,
+                    Setting::StatementTimeout(timeout) => self.statement_timeout = timeout,
+                }
+                return Ok(Payload::Create); // Reported as done.
+            }
         };
+        if self.glue.storage.in_explicit_transaction() {
+            self.txn_statements += 1;
+        }
+        self.plan_and_execute(statement, only_rows)
+    }
+
+    fn plan_and_execute(
+        &mut self,
+        statement: Statement,
+        only_rows: Option<KeyHint>,
+    ) -> Result<Payload, DbError> {
         let storage = &mut self.glue.storage;
-        let hint = key_hint(&statement, |table| {
-            storage.fetch_schema(table).ok().flatten()
+        let hint = only_rows.or_else(|| {
+            key_hint(&statement, |table| {
+                storage.fetch_schema(table).ok().flatten()
+            })
         });
         storage.set_key_hint(hint);
         let plan = storage.plan(StatementPlan::from(statement))?;
         Ok(execute(storage, &plan)?)
+    }
+
+    /// `SET TRANSACTION ISOLATION LEVEL`: only inside a transaction, before its first query.
+    fn set_transaction_isolation(&mut self, isolation: Isolation) -> Result<(), DbError> {
+        if !self.glue.storage.in_explicit_transaction() {
+            return Err(DbError::Setting(
+                "SET TRANSACTION can only be used in transaction blocks (run BEGIN first)",
+            ));
+        }
+        if self.txn_statements > 0 {
+            return Err(DbError::Setting(
+                "SET TRANSACTION ISOLATION LEVEL must be called before any query",
+            ));
+        }
+        self.txn_isolation = Some(isolation);
+        self.glue.storage.set_read_mode(isolation.read_mode());
+        Ok(())
     }
 
     /// Rows read and written by the last statement.
@@ -535,7 +733,7 @@ impl Connection {
 
     /// Whether a transaction started with `BEGIN` is open.
     pub fn in_transaction(&self) -> bool {
-        self.glue.storage.in_explicit_transaction()
+        self.aborted || self.glue.storage.in_explicit_transaction()
     }
 
     /// Aborts the open transaction from outside (a deadlock victim): its work is undone at once
@@ -543,6 +741,7 @@ impl Connection {
     pub fn abort(&mut self) {
         let _ = self.glue.storage.rollback();
         self.aborted = true;
+        self.txn_statements = 0;
     }
 
     /// Whether the open transaction failed and waits for `ROLLBACK`.

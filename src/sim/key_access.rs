@@ -34,7 +34,7 @@ pub fn key_hint(statement: &Statement, schema: impl Fn(&str) -> Option<Schema>) 
     let key = pinned_key(table_name, selection, &schema)?;
     Some(KeyHint {
         table: table_name.clone(),
-        key,
+        keys: vec![key],
     })
 }
 
@@ -152,7 +152,7 @@ mod tests {
         key_hint(&statement, |name| {
             (name == "orders").then(|| schema(pk_type.clone()))
         })
-        .map(|h| h.key)
+        .and_then(|h| h.keys.into_iter().next())
     }
 
     #[test]

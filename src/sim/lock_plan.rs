@@ -9,14 +9,24 @@
 //! a report's full scan really blocks writers. Under `read_committed` those read locks last for
 //! the statement; under `serializable`, until commit. Everything else lasts until commit.
 //!
-//! Simplification: rows touched by a multi-row `UPDATE`/`DELETE` are not locked one by one here
-//! (the storage refuses a row that another open transaction is writing); tables in subqueries of
-//! a `WHERE` are not locked.
+//! A multi-row `UPDATE`/`DELETE` locks every row its `WHERE` finds, one by one in key order
+//! ([`RowSet`]: the rows are found when the locks are taken, by a `SELECT` of the primary keys
+//! on the statement's own connection). `SELECT … FOR UPDATE` (and `FOR NO KEY UPDATE`,
+//! `FOR SHARE`, `FOR KEY SHARE`) takes ROW SHARE on the table and the row lock on every row it
+//! returns, honouring `NOWAIT` and `SKIP LOCKED`; it then returns only the rows it locked.
+//!
+//! Simplifications: tables in subqueries of a `WHERE` are not locked; rows of a table without a
+//! primary key are not locked one by one (the table locks still apply); a locking `SELECT` reads
+//! no extra SHARE table lock under the locking levels (its row locks are stronger for its rows).
 
 use crate::sim::key_access::pinned_key;
-use crate::sim::locks::{LockMode, Resource, RowLockMode, TableLockMode};
+use crate::sim::locks::{LockMode, Resource, RowLockMode, TableLockMode, WaitPolicy};
+use crate::sim::statement::LockingClause;
 use crate::sim::storage::ReadMode;
-use gluesql::core::ast::{Query, SetExpr, Statement, TableFactor, TableWithJoins};
+use gluesql::core::ast::{
+    Expr, Projection, Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
+    ToSql,
+};
 use gluesql::core::data::Schema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -71,6 +81,45 @@ pub struct LockRequest {
     pub duration: LockDuration,
 }
 
+/// Row locks on the rows a query finds: taken one by one, in the query's order, when the
+/// statement's locks are taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowSet {
+    /// The table whose rows are locked.
+    pub table: String,
+    /// `SELECT <primary key> FROM <table> WHERE … [ORDER BY …]`: the rows, in locking order.
+    pub candidates: Statement,
+    /// The row lock each row gets.
+    pub mode: RowLockMode,
+    /// What to do about a row another transaction has locked (`NOWAIT`, `SKIP LOCKED`).
+    pub wait: WaitPolicy,
+    /// Lock at most this many rows (a locking `SELECT`'s `LIMIT` plus `OFFSET`).
+    pub limit: Option<usize>,
+    /// Whether the statement then reads only the rows it locked (a locking `SELECT`).
+    pub restrict: bool,
+    /// For how long.
+    pub duration: LockDuration,
+}
+
+/// One step of a statement's locking.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LockStep {
+    /// One lock.
+    Lock(LockRequest),
+    /// A lock on each row a query finds.
+    Rows(RowSet),
+}
+
+impl LockStep {
+    /// The single lock, if this step is one.
+    pub fn request(&self) -> Option<&LockRequest> {
+        match self {
+            Self::Lock(request) => Some(request),
+            Self::Rows(_) => None,
+        }
+    }
+}
+
 fn table_lock(table: &str, mode: TableLockMode) -> LockRequest {
     LockRequest {
         resource: Resource::Table(table.to_owned()),
@@ -79,22 +128,26 @@ fn table_lock(table: &str, mode: TableLockMode) -> LockRequest {
     }
 }
 
-/// The locks `statement` takes under `isolation`; `schema` looks a table's schema up (to find
-/// its primary key).
+/// The locks `statement` takes under `isolation`, in order; `locking` is the `FOR UPDATE`-style
+/// clause taken off a `SELECT`; `schema` looks a table's schema up (to find its primary key).
 pub fn plan_locks(
     statement: &Statement,
+    locking: Option<LockingClause>,
     isolation: Isolation,
     schema: impl Fn(&str) -> Option<Schema>,
-) -> Vec<LockRequest> {
+) -> Vec<LockStep> {
     let read_duration = match isolation {
         Isolation::ReadCommitted => LockDuration::Statement,
         _ => LockDuration::Transaction,
     };
-    let reads = |query: &Query, plan: &mut Vec<LockRequest>| {
+    let reads = |query: &Query, plan: &mut Vec<LockStep>| {
         let mut tables = Vec::new();
         tables_of_query(query, &mut tables);
         for table in &tables {
-            plan.push(table_lock(table, TableLockMode::AccessShare));
+            plan.push(LockStep::Lock(table_lock(
+                table,
+                TableLockMode::AccessShare,
+            )));
         }
         if !isolation.is_locking() {
             return;
@@ -110,25 +163,56 @@ pub fn plan_locks(
             _ => None,
         };
         match pinned {
-            Some((table, key)) => plan.push(LockRequest {
+            Some((table, key)) => plan.push(LockStep::Lock(LockRequest {
                 resource: Resource::Row(table, key),
                 mode: LockMode::Row(RowLockMode::ForShare),
                 duration: read_duration,
-            }),
-            None => plan.extend(tables.iter().map(|table| LockRequest {
-                duration: read_duration,
-                ..table_lock(table, TableLockMode::Share)
+            })),
+            None => plan.extend(tables.iter().map(|table| {
+                LockStep::Lock(LockRequest {
+                    duration: read_duration,
+                    ..table_lock(table, TableLockMode::Share)
+                })
             })),
         }
     };
 
     let mut plan = Vec::new();
     match statement {
-        Statement::Query(query) => reads(query, &mut plan),
+        Statement::Query(query) => match (locking, locked_select(query)) {
+            (Some(clause), Some((select, table, alias))) => {
+                plan.push(LockStep::Lock(table_lock(table, TableLockMode::RowShare)));
+                // LIMIT n OFFSET m returns at most n rows after skipping m: lock n + m.
+                let limit = query.limit.as_ref().and_then(literal_count).map(|limit| {
+                    limit + query.offset.as_ref().and_then(literal_count).unwrap_or(0)
+                });
+                if let Some(pk) = schema(table).as_ref().and_then(primary_key) {
+                    plan.push(LockStep::Rows(RowSet {
+                        table: table.to_owned(),
+                        candidates: candidates(
+                            table,
+                            alias,
+                            &pk,
+                            select.selection.clone(),
+                            query.order_by.clone(),
+                        ),
+                        mode: clause.strength,
+                        wait: clause.wait,
+                        limit,
+                        restrict: true,
+                        duration: LockDuration::Transaction,
+                    }));
+                }
+            }
+            _ => reads(query, &mut plan),
+        },
         Statement::Insert {
             table_name, source, ..
         } => {
-            plan.push(table_lock(table_name, TableLockMode::RowExclusive));
+            plan.push(LockStep::Lock(table_lock(
+                table_name,
+                TableLockMode::RowExclusive,
+            )));
             reads(source, &mut plan);
         }
         Statement::Update {
@@ -140,43 +224,131 @@ pub fn plan_locks(
             table_name,
             selection,
         } => {
-            plan.push(table_lock(table_name, TableLockMode::RowExclusive));
-            let row_mode = if matches!(statement, Statement::Update { .. }) {
+            plan.push(LockStep::Lock(table_lock(
+                table_name,
+                TableLockMode::RowExclusive,
+            )));
+            let mode = if matches!(statement, Statement::Update { .. }) {
                 RowLockMode::ForNoKeyUpdate
             } else {
                 RowLockMode::ForUpdate
             };
+            let schema = schema(table_name);
             let key = selection
                 .as_ref()
-                .zip(schema(table_name))
-                .and_then(|(selection, schema)| pinned_key(table_name, selection, &schema));
+                .zip(schema.as_ref())
+                .and_then(|(selection, schema)| pinned_key(table_name, selection, schema));
             if let Some(key) = key {
-                plan.push(LockRequest {
+                plan.push(LockStep::Lock(LockRequest {
                     resource: Resource::Row(table_name.clone(), key),
-                    mode: LockMode::Row(row_mode),
+                    mode: LockMode::Row(mode),
                     duration: LockDuration::Transaction,
-                });
+                }));
+            } else if let Some(pk) = schema.as_ref().and_then(primary_key) {
+                plan.push(LockStep::Rows(RowSet {
+                    table: table_name.clone(),
+                    candidates: candidates(table_name, None, &pk, selection.clone(), Vec::new()),
+                    mode,
+                    wait: WaitPolicy::Wait,
+                    limit: None,
+                    restrict: false,
+                    duration: LockDuration::Transaction,
+                }));
             }
         }
         Statement::AlterTable { name, .. } => {
-            plan.push(table_lock(name, TableLockMode::AccessExclusive));
+            plan.push(LockStep::Lock(table_lock(
+                name,
+                TableLockMode::AccessExclusive,
+            )));
         }
         Statement::DropTable { names, .. } => {
             plan.extend(
                 names
                     .iter()
-                    .map(|name| table_lock(name, TableLockMode::AccessExclusive)),
+                    .map(|name| LockStep::Lock(table_lock(name, TableLockMode::AccessExclusive))),
             );
         }
         Statement::CreateIndex { table_name, .. } => {
-            plan.push(table_lock(table_name, TableLockMode::Share));
+            plan.push(LockStep::Lock(table_lock(table_name, TableLockMode::Share)));
         }
         Statement::DropIndex { table_name, .. } => {
-            plan.push(table_lock(table_name, TableLockMode::AccessExclusive));
+            plan.push(LockStep::Lock(table_lock(
+                table_name,
+                TableLockMode::AccessExclusive,
+            )));
         }
         _ => {}
     }
     plan
+}
+
+/// The `SELECT` of a locking query over one table: the select, the table and its alias.
+fn locked_select(query: &Query) -> Option<(&Select, &str, Option<&str>)> {
+    let SetExpr::Select(select) = &query.body else {
+        return None;
+    };
+    match &select.from.relation {
+        TableFactor::Table { name, alias } if select.from.joins.is_empty() => Some((
+            select,
+            name.as_str(),
+            alias.as_ref().map(|a| a.name.as_str()),
+        )),
+        _ => None,
+    }
+}
+
+/// The name of `schema`'s primary key column.
+fn primary_key(schema: &Schema) -> Option<String> {
+    schema
+        .column_defs
+        .as_ref()?
+        .iter()
+        .find(|c| c.unique.is_some_and(|u| u.is_primary))
+        .map(|c| c.name.clone())
+}
+
+/// A `LIMIT`/`OFFSET` written as a whole number.
+fn literal_count(expr: &Expr) -> Option<usize> {
+    expr.to_sql().trim().parse().ok()
+}
+
+/// `SELECT <alias>.<pk> FROM <table> [<alias>] WHERE … ORDER BY …`.
+fn candidates(
+    table: &str,
+    alias: Option<&str>,
+    pk: &str,
+    selection: Option<Expr>,
+    order_by: Vec<gluesql::core::ast::OrderByExpr>,
+) -> Statement {
+    Statement::Query(Query {
+        body: SetExpr::Select(Box::new(Select {
+            distinct: false,
+            projection: Projection::SelectItems(vec![SelectItem::Expr {
+                expr: Expr::CompoundIdentifier {
+                    alias: alias.unwrap_or(table).to_owned(),
+                    ident: pk.to_owned(),
+                },
+                label: pk.to_owned(),
+            }]),
+            from: TableWithJoins {
+                relation: TableFactor::Table {
+                    name: table.to_owned(),
+                    alias: alias.map(|name| gluesql::core::ast::TableAlias {
+                        name: name.to_owned(),
+                        columns: Vec::new(),
+                    }),
+                },
+                joins: Vec::new(),
+            },
+            selection,
+            group_by: Vec::new(),
+            having: None,
+        })),
+        order_by,
+        limit: None,
+        offset: None,
+    })
 }
 
 /// The tables a query reads, in order, each once (including joins and derived tables).
@@ -205,8 +377,8 @@ fn tables_of_factor(factor: &TableFactor, tables: &mut Vec<String>) {
 mod tests {
     use super::*;
     use crate::sim::database::Database;
+    use crate::sim::statement::{prepare, Command};
     use gluesql::core::store::Store;
-    use gluesql::prelude::{parse, translate};
 
     fn plan(sql: &str, isolation: Isolation) -> Vec<(String, String, LockDuration)> {
         let mut db = Database::new("plan");
@@ -215,12 +387,36 @@ mod tests {
         db.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
             .expect("create");
         let session = db.default_connection().session();
-        let statement = translate(&parse(sql).expect("parses")[0]).expect("translates");
-        plan_locks(&statement, isolation, |t| {
+        let Command::Sql { statement, locking } = prepare(sql).expect("prepares") else {
+            return Vec::new();
+        };
+        plan_locks(&statement, locking, isolation, |t| {
             session.fetch_schema(t).ok().flatten()
         })
         .into_iter()
-        .map(|r| (r.resource.to_string(), r.mode.to_string(), r.duration))
+        .map(|step| match step {
+            LockStep::Lock(r) => (r.resource.to_string(), r.mode.to_string(), r.duration),
+            LockStep::Rows(set) => (
+                format!(
+                    "rows of {} ({}{}{})",
+                    set.table,
+                    match &set.candidates {
+                        Statement::Query(query) => query.to_sql(),
+                        other => format!("{other:?}"),
+                    },
+                    set.limit
+                        .map(|l| format!(", first {l}"))
+                        .unwrap_or_default(),
+                    match set.wait {
+                        WaitPolicy::Wait => "",
+                        WaitPolicy::NoWait => ", nowait",
+                        WaitPolicy::SkipLocked => ", skip locked",
+                    }
+                ),
+                LockMode::Row(set.mode).to_string(),
+                set.duration,
+            ),
+        })
         .collect()
     }
 
@@ -293,13 +489,6 @@ mod tests {
         );
         assert_eq!(
             plan(
-                "UPDATE orders SET status = 'x' WHERE status = 'y'",
-                Isolation::Snapshot
-            ),
-            [lock("orders", "ROW EXCLUSIVE", T)]
-        );
-        assert_eq!(
-            plan(
                 "INSERT INTO orders VALUES (1, 'new')",
                 Isolation::Serializable
             ),
@@ -324,5 +513,56 @@ mod tests {
             ]
         );
         assert!(plan("COMMIT", Isolation::Serializable).is_empty());
+    }
+
+    #[test]
+    fn multi_row_writes_lock_the_rows_their_where_finds() {
+        assert_eq!(
+            plan(
+                "UPDATE orders SET status = 'x' WHERE status = 'y'",
+                Isolation::Snapshot
+            ),
+            [
+                lock("orders", "ROW EXCLUSIVE", T),
+                lock(
+                    "rows of orders (SELECT \"orders\".\"id\" AS \"id\" FROM \"orders\" WHERE \"status\" = 'y')",
+                    "FOR NO KEY UPDATE",
+                    T
+                )
+            ]
+        );
+        assert_eq!(
+            plan("DELETE FROM orders", Isolation::Snapshot)[1].1,
+            "FOR UPDATE"
+        );
+    }
+
+    #[test]
+    fn locking_selects_take_row_share_and_lock_what_they_return() {
+        let steps = plan(
+            "SELECT * FROM orders o WHERE o.status = 'new' ORDER BY o.id LIMIT 2 OFFSET 1 FOR UPDATE SKIP LOCKED",
+            Isolation::Serializable,
+        );
+        assert_eq!(steps[0], lock("orders", "ROW SHARE", T));
+        assert_eq!(steps.len(), 2, "no SHARE table lock: {steps:?}");
+        assert!(
+            steps[1]
+                .0
+                .starts_with("rows of orders (SELECT \"o\".\"id\""),
+            "{steps:?}"
+        );
+        assert!(
+            steps[1]
+                .0
+                .ends_with("ORDER BY \"o\".\"id\", first 3, skip locked)"),
+            "{steps:?}"
+        );
+        assert_eq!(steps[1].1, "FOR UPDATE");
+        let share = plan(
+            "SELECT * FROM customers FOR KEY SHARE NOWAIT",
+            Isolation::Snapshot,
+        );
+        assert_eq!(share[1].1, "FOR KEY SHARE");
+        assert!(share[1].0.ends_with(", nowait)"), "{share:?}");
     }
 }

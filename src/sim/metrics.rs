@@ -25,8 +25,10 @@ pub enum ErrorKind {
     Conflict,
     /// It was the victim of a deadlock.
     Deadlock,
-    /// It waited for a lock longer than its service's `lock_timeout`.
+    /// It waited for a lock longer than its `lock_timeout`, or `NOWAIT` met a locked row.
     LockTimeout,
+    /// One of its statements took longer than its `statement_timeout`.
+    StatementTimeout,
     /// A constraint refused it (duplicate key, NOT NULL, unique).
     Constraint,
     /// Any other SQL error.
@@ -42,6 +44,10 @@ impl ErrorKind {
             || m.contains("column") && m.contains("exist")
         {
             Self::Schema
+        } else if m.contains("lock timeout") || m.contains("could not obtain lock") {
+            Self::LockTimeout
+        } else if m.contains("statement timeout") {
+            Self::StatementTimeout
         } else if m.contains("deadlock") {
             Self::Deadlock
         } else if m.contains("serialize") || m.contains("being written") {
@@ -53,6 +59,15 @@ impl ErrorKind {
         }
     }
 
+    /// PostgreSQL's message for a cancellation the simulator decides (not the database).
+    pub fn message(self) -> Option<&'static str> {
+        match self {
+            Self::LockTimeout => Some("canceling statement due to lock timeout"),
+            Self::StatementTimeout => Some("canceling statement due to statement timeout"),
+            _ => None,
+        }
+    }
+
     /// The kind's name in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -61,6 +76,7 @@ impl ErrorKind {
             Self::Conflict => "conflict",
             Self::Deadlock => "deadlock",
             Self::LockTimeout => "lock_timeout",
+            Self::StatementTimeout => "statement_timeout",
             Self::Constraint => "constraint",
             Self::Sql => "sql",
         }

@@ -140,6 +140,13 @@ pub struct ServiceSpec {
     /// A statement that waits this long for a lock fails (`lock_timeout`); none by default.
     #[serde(default)]
     pub lock_timeout: Option<SimDuration>,
+    /// A statement that takes longer than this, lock waits included, is cancelled
+    /// (`statement_timeout`); none by default.
+    #[serde(default)]
+    pub statement_timeout: Option<SimDuration>,
+    /// The isolation level of its transactions, if not its database's.
+    #[serde(default)]
+    pub isolation: Option<crate::sim::lock_plan::Isolation>,
     /// How many times a failed operation is tried again.
     #[serde(default)]
     pub retries: u32,

@@ -10,15 +10,16 @@
 //! transaction is rolled back, as when a client disconnects, so every step ends with an outcome.
 //! Simplification: steps take no simulated time.
 
+use crate::sim::acquire::{Acquisition, Progress, Requester};
 use crate::sim::database::{Connection, DbError, Outcome, StatementKind};
-use crate::sim::lock_plan::{plan_locks, Isolation, LockDuration, LockRequest};
-use crate::sim::locks::{Acquired, LockManager, LockMode, Owner, Resource, WaitPolicy, Wakeup};
+use crate::sim::lock_plan::{plan_locks, Isolation};
+use crate::sim::locks::{LockManager, LockMode, Owner, Resource, Wakeup};
+use crate::sim::statement::Command;
 use crate::sim::storage::ReadMode;
 use gluesql::core::store::Store;
-use gluesql::prelude::{parse, translate};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 /// A scenario's `[script]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -77,9 +78,16 @@ pub struct ScriptReport {
 struct Session {
     connection: Connection,
     owner: Owner,
-    /// The step it is blocked on, with the locks still to take.
-    blocked: Option<(usize, VecDeque<LockRequest>, u64)>,
+    /// The step it is blocked on.
+    blocked: Option<Pending>,
     statement_locks: Vec<(Resource, LockMode)>,
+}
+
+/// A step that has been issued and has not run yet: its statement and its locks.
+struct Pending {
+    index: usize,
+    command: Result<Command, DbError>,
+    acquisition: Acquisition,
 }
 
 /// A script being played on one database's connections and lock manager.
@@ -88,7 +96,6 @@ pub struct ScriptRunner {
     reports: Vec<StepReport>,
     sessions: BTreeMap<String, Session>,
     issued: Vec<bool>,
-    isolation: Isolation,
     finished: bool,
     outcome_of_session: BTreeMap<String, bool>,
 }
@@ -106,7 +113,11 @@ impl ScriptRunner {
             sessions
                 .entry(step.session.clone())
                 .or_insert_with(|| Session {
-                    connection: connect(mode),
+                    connection: {
+                        let mut connection = connect(mode);
+                        connection.set_isolation(isolation);
+                        connection
+                    },
                     // Owners of scripted sessions count down from the top, apart from services'.
                     owner: u64::MAX - i as u64,
                     blocked: None,
@@ -134,7 +145,6 @@ impl ScriptRunner {
             reports,
             sessions,
             issued: vec![false; spec.steps.len()],
-            isolation,
             finished: false,
             outcome_of_session: BTreeMap::new(),
         }
@@ -166,8 +176,9 @@ impl ScriptRunner {
         };
         self.issued[index] = true;
         let name = self.steps[index].session.clone();
-        let plan = self.plan(&name, index);
-        self.take_locks(&name, index, plan.into(), locks, None);
+        if let Some(pending) = self.prepare(&name, index) {
+            self.proceed(&name, pending, locks, None);
+        }
         true
     }
 
@@ -205,9 +216,13 @@ impl ScriptRunner {
             let Some(session) = self.sessions.get_mut(&name) else {
                 continue;
             };
-            if let Some((index, _, request)) = session.blocked.take() {
-                let wakeups = locks.cancel(request, 0);
-                let report = &mut self.reports[index];
+            if let Some(mut pending) = session.blocked.take() {
+                let wakeups = pending
+                    .acquisition
+                    .stop_waiting()
+                    .map(|request| locks.cancel(request, 0))
+                    .unwrap_or_default();
+                let report = &mut self.reports[pending.index];
                 report.outcome = "error".to_owned();
                 report.error_kind = Some("aborted".to_owned());
                 report.message = "the session disconnected while waiting".to_owned();
@@ -217,101 +232,132 @@ impl ScriptRunner {
         self.finished = true;
     }
 
-    fn plan(&self, name: &str, index: usize) -> Vec<LockRequest> {
-        let Some(session) = self.sessions.get(name) else {
-            return Vec::new();
-        };
-        let store = session.connection.session();
-        parse(&self.steps[index].sql)
-            .ok()
-            .and_then(|mut parsed| parsed.pop())
-            .and_then(|statement| translate(&statement).ok())
-            .map(|statement| {
-                plan_locks(&statement, self.isolation, |t| {
+    /// Parses the step's statement and plans its locks (none for an aborted transaction: its
+    /// statements fail at once).
+    fn prepare(&mut self, name: &str, index: usize) -> Option<Pending> {
+        let session = self.sessions.get_mut(name)?;
+        let command = Connection::prepare(&self.steps[index].sql);
+        let connection = &mut session.connection;
+        if let Ok(command) = &command {
+            connection.start_statement(command);
+        }
+        let plan = match &command {
+            Ok(Command::Sql { statement, locking }) if !connection.is_aborted() => {
+                let store = connection.session();
+                plan_locks(statement, *locking, connection.isolation(), |t| {
                     store.fetch_schema(t).ok().flatten()
                 })
-            })
-            .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        Some(Pending {
+            index,
+            command,
+            acquisition: Acquisition::new(plan),
+        })
     }
 
     /// Takes the step's locks; runs it when all are held. `after` is the step whose completion
     /// resumed it.
-    fn take_locks(
+    fn proceed(
         &mut self,
         name: &str,
-        index: usize,
-        mut todo: VecDeque<LockRequest>,
+        mut pending: Pending,
         locks: &mut LockManager,
         after: Option<usize>,
     ) {
         let Some(session) = self.sessions.get_mut(name) else {
             return;
         };
-        if session.connection.is_aborted() {
-            todo.clear(); // A failed transaction takes no more locks; the statement fails.
-        }
-        while let Some(request) = todo.front().cloned() {
-            match locks.acquire(
-                session.owner,
-                request.resource.clone(),
-                request.mode,
-                0,
-                None,
-                WaitPolicy::Wait,
-            ) {
-                Acquired::Granted | Acquired::WouldWait { .. } => {
-                    todo.pop_front();
-                    if request.duration == LockDuration::Statement {
-                        session
-                            .statement_locks
-                            .push((request.resource, request.mode));
-                    }
-                }
-                Acquired::Waiting { request, .. } => {
-                    self.reports[index].blocked = true;
-                    session.blocked = Some((index, todo, request));
-                    return;
-                }
-                Acquired::Deadlock { cycle } => {
-                    let names: Vec<String> = cycle
-                        .iter()
-                        .filter_map(|o| {
-                            self.sessions
-                                .iter()
-                                .find(|(_, s)| s.owner == *o)
-                                .map(|(n, _)| n.clone())
-                        })
-                        .collect();
-                    let report = &mut self.reports[index];
-                    report.outcome = "error".to_owned();
-                    report.error_kind = Some("deadlock".to_owned());
-                    report.message = format!(
-                        "deadlock detected: {} wait for each other",
-                        names.join(" → ")
-                    );
-                    report.completed_after = after;
-                    // The victim's transaction is aborted, and its locks go.
-                    let Some(session) = self.sessions.get_mut(name) else {
-                        return;
-                    };
-                    session.connection.abort();
-                    self.outcome_of_session.insert(name.to_owned(), false);
-                    let wakeups = locks.release_all(session.owner, 0);
-                    self.wake(wakeups, locks, Some(index));
-                    return;
-                }
+        let progress = pending.acquisition.advance(
+            &mut Requester {
+                owner: session.owner,
+                locks,
+                connection: &mut session.connection,
+                now: 0,
+                statement: None,
+            },
+            |_| {},
+        );
+        let index = pending.index;
+        match progress {
+            Progress::Ready => {
+                let statement_locks = pending.acquisition.take_statement_locks();
+                session.statement_locks.extend(statement_locks);
+                self.execute(name, pending, locks, after);
+            }
+            Progress::Waiting { .. } => {
+                self.reports[index].blocked = true;
+                session.blocked = Some(pending);
+            }
+            Progress::Deadlock { cycle, .. } => {
+                let names: Vec<String> = cycle
+                    .iter()
+                    .filter_map(|o| {
+                        self.sessions
+                            .iter()
+                            .find(|(_, s)| s.owner == *o)
+                            .map(|(n, _)| n.clone())
+                    })
+                    .collect();
+                let message = format!(
+                    "deadlock detected: {} wait for each other",
+                    names.join(" → ")
+                );
+                self.fail(name, index, "deadlock", message, locks, after);
+            }
+            Progress::Failed(error) => {
+                let kind = error_kind(&error);
+                self.fail(name, index, kind, error.to_string(), locks, after);
             }
         }
-        self.execute(name, index, locks, after);
     }
 
-    fn execute(&mut self, name: &str, index: usize, locks: &mut LockManager, after: Option<usize>) {
+    /// The step fails before it runs: its transaction is aborted and its locks go (PostgreSQL
+    /// aborts at the error; the session still has to say ROLLBACK).
+    fn fail(
+        &mut self,
+        name: &str,
+        index: usize,
+        kind: &str,
+        message: String,
+        locks: &mut LockManager,
+        after: Option<usize>,
+    ) {
+        let report = &mut self.reports[index];
+        report.outcome = "error".to_owned();
+        report.error_kind = Some(kind.to_owned());
+        report.message = message;
+        report.completed_after = after;
         let Some(session) = self.sessions.get_mut(name) else {
             return;
         };
+        if session.connection.in_transaction() {
+            session.connection.abort();
+            self.outcome_of_session.insert(name.to_owned(), false);
+        }
+        session.statement_locks.clear();
+        let wakeups = locks.release_all(session.owner, 0);
+        self.wake(wakeups, locks, Some(index));
+    }
+
+    fn execute(
+        &mut self,
+        name: &str,
+        mut pending: Pending,
+        locks: &mut LockManager,
+        after: Option<usize>,
+    ) {
+        let Some(session) = self.sessions.get_mut(name) else {
+            return;
+        };
+        let index = pending.index;
         let sql = self.steps[index].sql.clone();
         let kind = StatementKind::of(&sql);
-        let result = session.connection.execute(&sql);
+        let only_rows = pending.acquisition.only_rows();
+        let result = session
+            .connection
+            .execute_prepared(&sql, pending.command, only_rows);
         let report = &mut self.reports[index];
         report.completed_after = after;
         match result {
@@ -347,6 +393,7 @@ impl ScriptRunner {
         }
         if matches!(kind, StatementKind::Commit | StatementKind::Rollback)
             || !session.connection.in_transaction()
+            || session.connection.is_aborted()
         {
             wakeups.extend(locks.release_all(session.owner, 0));
         }
@@ -367,21 +414,18 @@ impl ScriptRunner {
             let Some(session) = self.sessions.get_mut(&name) else {
                 continue;
             };
-            let Some((index, mut todo, request)) = session.blocked.take() else {
+            let Some(mut pending) = session.blocked.take() else {
                 continue;
             };
-            if request != wakeup.request {
-                session.blocked = Some((index, todo, request));
+            if pending
+                .acquisition
+                .granted_after_wait(wakeup.request)
+                .is_none()
+            {
+                session.blocked = Some(pending);
                 continue;
             }
-            if let Some(granted) = todo.pop_front() {
-                if granted.duration == LockDuration::Statement {
-                    session
-                        .statement_locks
-                        .push((granted.resource, granted.mode));
-                }
-            }
-            self.take_locks(&name, index, todo, locks, after);
+            self.proceed(&name, pending, locks, after);
         }
     }
 
@@ -408,6 +452,7 @@ fn error_kind(error: &DbError) -> &'static str {
     let message = error.to_string();
     match error {
         DbError::TransactionAborted => "aborted",
+        DbError::LockNotAvailable(_) => "lock_timeout",
         _ if message.contains("could not serialize") || message.contains("being written") => {
             "serialization"
         }

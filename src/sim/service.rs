@@ -6,13 +6,15 @@
 //! and gives the connection back. Simplification: a service has no CPU of its own; its time is
 //! think time between statements.
 
+use crate::sim::acquire::Acquisition;
 use crate::sim::clock::Micros;
-use crate::sim::database::Connection;
-use crate::sim::lock_plan::LockRequest;
+use crate::sim::database::{Connection, DbError};
 use crate::sim::locks::{LockMode, Owner, RequestId, Resource};
 use crate::sim::metrics::OperationMetrics;
 use crate::sim::params::Param;
 use crate::sim::rng::SimRng;
+use crate::sim::statement::Command;
+use crate::sim::storage::KeyHint;
 use std::collections::VecDeque;
 
 /// One operation of a service at run time.
@@ -55,8 +57,6 @@ pub struct Service {
     pub paused: bool,
     /// How long an operation may take before it fails with a timeout.
     pub timeout: Micros,
-    /// How long a statement may wait for a lock.
-    pub lock_timeout: Option<Micros>,
     /// How many times a failed operation is tried again.
     pub retries: u32,
     /// The wait before a retry.
@@ -104,8 +104,14 @@ pub struct InFlight {
     pub action: Option<usize>,
     /// Its transaction's identity in the lock manager.
     pub owner: Owner,
-    /// Locks the next statement still has to take, in order.
-    pub locks_todo: VecDeque<LockRequest>,
+    /// The running statement's locks, being taken.
+    pub acquisition: Acquisition,
+    /// The running statement, parsed when it started.
+    pub prepared: Option<Result<Command, DbError>>,
+    /// The rows a locking `SELECT` locked: it reads only these.
+    pub only_rows: Option<KeyHint>,
+    /// When the running statement hits its `statement_timeout`.
+    pub statement_deadline: Option<Micros>,
     /// Locks to release when the running statement ends.
     pub statement_locks: Vec<(Resource, LockMode)>,
     /// The lock request it waits for, and since when.

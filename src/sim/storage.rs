@@ -75,13 +75,13 @@ pub struct EngineStats {
     pub commit_seq: CommitSeq,
 }
 
-/// Only the row with this key, on the next scan of this table (see [`Session::set_key_hint`]).
+/// Only the rows with these keys, on the next scan of this table (see [`Session::set_key_hint`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyHint {
     /// The table whose next scan is narrowed.
     pub table: String,
-    /// The only key that scan yields.
-    pub key: Key,
+    /// The only keys that scan yields, in key order.
+    pub keys: Vec<Key>,
 }
 
 #[derive(Debug)]
@@ -349,7 +349,7 @@ impl Session {
         self.counters.get()
     }
 
-    /// Narrows the next scan of `hint.table` to the one row with `hint.key`. GlueSQL scans the
+    /// Narrows the next scan of `hint.table` to the rows with `hint.keys`. GlueSQL scans the
     /// whole table for `UPDATE`/`DELETE … WHERE pk = …`; with the hint that scan costs one row.
     /// The hint is used once (later scans, such as a uniqueness check, see every row) and
     /// cleared at the end of the statement; GlueSQL still applies the full `WHERE`.
@@ -407,7 +407,17 @@ impl Session {
             written: BTreeSet::new(),
             changes: Vec::new(),
         });
-        if self.mode == ReadMode::TransactionSnapshot {
+        // An explicit transaction takes its snapshot at its first statement, not at BEGIN.
+        if self.mode == ReadMode::TransactionSnapshot && !explicit {
+            self.take_snapshot();
+        }
+    }
+
+    /// Takes the open transaction's snapshot if it reads one and has not taken it yet (at its
+    /// first statement, as PostgreSQL does).
+    pub fn pin_snapshot(&mut self) {
+        let explicit = self.in_explicit_transaction();
+        if explicit && self.mode == ReadMode::TransactionSnapshot && self.snapshot.is_none() {
             self.take_snapshot();
         }
     }
@@ -614,12 +624,13 @@ impl Store for Session {
         let rows: Vec<(Key, Vec<Value>)> = match engine.tables.get(table_name) {
             None => Vec::new(),
             Some(table) => match hint {
-                Some(hint) => table
-                    .rows
-                    .get(&hint.key)
-                    .and_then(|r| r.visible(txn, view))
-                    .map(|values| (hint.key.clone(), values.clone()))
+                Some(hint) => hint
+                    .keys
                     .into_iter()
+                    .filter_map(|key| {
+                        let values = table.rows.get(&key)?.visible(txn, view)?.clone();
+                        Some((key, values))
+                    })
                     .collect(),
                 None => {
                     let mut rows = Vec::with_capacity(table.rows.len());
@@ -707,6 +718,7 @@ impl Transaction for Session {
             if self.mode == ReadMode::StatementSnapshot {
                 self.take_snapshot();
             }
+            self.pin_snapshot();
             if self.txn.is_some() {
                 return Ok(false);
             }

@@ -6,10 +6,11 @@
 //! [`World::step_until`], [`World::apply`], [`World::snapshot`], [`World::report`]. The same
 //! scenario and seed always give the same trace (hashed into [`Report::trace_hash`]).
 
+use crate::sim::acquire::{Acquisition, Progress, Requester};
 use crate::sim::clock::{format_micros, Micros};
-use crate::sim::database::Database;
-use crate::sim::lock_plan::{plan_locks, LockDuration};
-use crate::sim::locks::{Acquired, Owner, WaitPolicy, Wakeup};
+use crate::sim::database::{Connection, Database, DbError};
+use crate::sim::lock_plan::{plan_locks, Isolation};
+use crate::sim::locks::{Owner, Wakeup};
 use crate::sim::metrics::{ErrorKind, OperationMetrics};
 use crate::sim::node::DatabaseNode;
 use crate::sim::params::{timestamp_text, KeyRange, Param};
@@ -21,12 +22,13 @@ use crate::sim::rng::SimRng;
 use crate::sim::scenario::{ActionKind, Scenario, ScenarioError, TimelineEntry};
 use crate::sim::service::{InFlight, Operation, Service};
 use crate::sim::shop::{self, ShopSize};
+use crate::sim::statement::Command as SqlCommand;
 use crate::sim::storage::ReadMode;
 use fnv::FnvHasher;
 use gluesql::core::store::Store;
-use gluesql::prelude::{parse, translate};
 use std::collections::BTreeMap;
 use std::hash::Hasher;
+use std::rc::Rc;
 use thiserror::Error;
 
 /// Something the user (or the timeline) does to a running world.
@@ -148,11 +150,12 @@ enum Event {
     StatementDone {
         op: u64,
     },
-    /// A lock wait ends: after the service's `lock_timeout`, or at the operation's deadline.
+    /// A lock wait ends: after the connection's `lock_timeout` or `statement_timeout`, or at the
+    /// operation's deadline, whichever comes first (`kind` says which).
     LockTimeout {
         op: u64,
         request: u64,
-        deadline: bool,
+        kind: ErrorKind,
     },
     ThinkDone {
         op: u64,
@@ -425,9 +428,14 @@ impl World {
                 ));
             }
             node.connections += spec.pool_size;
-            let mode = node.isolation.read_mode();
+            let isolation = spec.isolation.unwrap_or(node.isolation);
             let pool = (0..spec.pool_size)
-                .map(|_| node.db.connect(mode))
+                .map(|_| {
+                    let mut connection = client(&node.db, isolation);
+                    connection.set_lock_timeout(spec.lock_timeout.map(|t| t.micros()));
+                    connection.set_statement_timeout(spec.statement_timeout.map(|t| t.micros()));
+                    connection
+                })
                 .collect::<Vec<_>>();
             let mut operations = Vec::new();
             for (o, op) in spec.operations.iter().enumerate() {
@@ -471,7 +479,6 @@ impl World {
                 waiting: Default::default(),
                 paused: false,
                 timeout: spec.timeout.micros(),
-                lock_timeout: spec.lock_timeout.map(|t| t.micros()),
                 retries: spec.retries,
                 retry_backoff: spec.retry_backoff.micros(),
                 operations,
@@ -481,18 +488,16 @@ impl World {
         // One more client per database: the one that runs timeline (and console) SQL.
         let mut timeline_services = Vec::new();
         for (index, node) in nodes.iter_mut().enumerate() {
-            let mode = node.isolation.read_mode();
             node.connections += 1;
             timeline_services.push(services.len());
             services.push(Service {
                 name: format!("(timeline) {}", node.name),
                 node: index,
-                pool: vec![node.db.connect(mode)],
+                pool: vec![client(&node.db, node.isolation)],
                 free: [0].into(),
                 waiting: Default::default(),
                 paused: false,
                 timeout: 3_600 * crate::sim::clock::SECOND,
-                lock_timeout: None,
                 retries: 0,
                 retry_backoff: 0,
                 operations: vec![Operation {
@@ -710,11 +715,7 @@ impl World {
                 self.record(8, &[op]);
                 self.before_statement(op);
             }
-            Event::LockTimeout {
-                op,
-                request,
-                deadline,
-            } => {
+            Event::LockTimeout { op, request, kind } => {
                 let waiting = self
                     .in_flight
                     .get(&op)
@@ -726,11 +727,9 @@ impl World {
                         self.lock_event(node, LockEventKind::TimedOut, owner, None, &[], 0);
                     }
                     self.record(12, &[op, request]);
-                    let kind = if deadline {
-                        ErrorKind::Timeout
-                    } else {
-                        ErrorKind::LockTimeout
-                    };
+                    if let Some(o) = self.in_flight.get_mut(&op) {
+                        o.last_error = kind.message().map(str::to_owned);
+                    }
                     self.fail(op, kind);
                 }
             }
@@ -790,7 +789,10 @@ impl World {
                 last_error: None,
                 action,
                 owner: self.next_owner,
-                locks_todo: Default::default(),
+                acquisition: Acquisition::default(),
+                prepared: None,
+                only_rows: None,
+                statement_deadline: None,
                 statement_locks: Vec::new(),
                 waiting_lock: None,
             },
@@ -830,99 +832,138 @@ impl World {
         self.before_statement(id);
     }
 
-    /// Plans the locks of the operation's next statement and starts taking them; once all are
-    /// held, the statement asks for a core.
+    /// Parses the operation's next statement, plans its locks and starts taking them; once all
+    /// are held, the statement asks for a core.
     fn before_statement(&mut self, id: u64) {
+        let now = self.now;
         let Some(op) = self.in_flight.get_mut(&id) else {
             return;
         };
-        if !self.locking {
-            self.request_core(id);
-            return;
-        }
-        let node = &self.nodes[self.services[op.service].node];
+        let service = &mut self.services[op.service];
         let sql = op.sql.get(op.next).map(String::as_str).unwrap_or_default();
-        let session = node.db.default_connection_ref().session();
-        op.locks_todo = parse(sql)
-            .ok()
-            .and_then(|mut parsed| parsed.pop())
-            .and_then(|statement| translate(&statement).ok())
-            .map(|statement| {
-                plan_locks(&statement, node.isolation, |table| {
+        let command = Connection::prepare(sql);
+        let Some(connection) = op.connection.and_then(|slot| service.pool.get_mut(slot)) else {
+            return;
+        };
+        if let Ok(command) = &command {
+            connection.start_statement(command);
+        }
+        op.statement_deadline = connection.statement_timeout().map(|t| now + t);
+        let plan = match &command {
+            Ok(SqlCommand::Sql { statement, locking })
+                if self.locking && !connection.is_aborted() =>
+            {
+                let session = connection.session();
+                plan_locks(statement, *locking, connection.isolation(), |table| {
                     session.fetch_schema(table).ok().flatten()
                 })
-            })
-            .unwrap_or_default()
-            .into();
+            }
+            _ => Vec::new(),
+        };
+        op.prepared = Some(command);
+        op.acquisition = Acquisition::new(plan);
         self.take_locks(id);
     }
 
-    /// Takes the operation's remaining locks in order; stops at one it must wait for.
+    /// Takes the statement's remaining locks in order; stops at one it must wait for, and asks
+    /// for a core once all are held.
     fn take_locks(&mut self, id: u64) {
-        loop {
-            let now = self.now;
-            let Some(op) = self.in_flight.get_mut(&id) else {
-                return;
-            };
-            let Some(request) = op.locks_todo.front().cloned() else {
-                self.request_core(id);
-                return;
-            };
-            let service = &self.services[op.service];
-            let lock_timeout = service.lock_timeout;
-            let node = &mut self.nodes[service.node];
-            let statement = op.sql.get(op.next).map(|s| std::rc::Rc::from(s.as_str()));
-            let (owner, node_index) = (op.owner, service.node);
-            match node.locks.acquire(
-                op.owner,
-                request.resource.clone(),
-                request.mode,
+        let now = self.now;
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
+        let service = &mut self.services[op.service];
+        let node_index = service.node;
+        let Some(connection) = op.connection.and_then(|slot| service.pool.get_mut(slot)) else {
+            return;
+        };
+        let lock_timeout = connection.lock_timeout();
+        let owner = op.owner;
+        let mut granted = Vec::new();
+        let progress = op.acquisition.advance(
+            &mut Requester {
+                owner,
+                locks: &mut self.nodes[node_index].locks,
+                connection,
                 now,
-                statement,
-                WaitPolicy::Wait,
-            ) {
-                Acquired::Granted | Acquired::WouldWait { .. } => {
-                    op.locks_todo.pop_front();
-                    if request.duration == LockDuration::Statement {
-                        op.statement_locks
-                            .push((request.resource.clone(), request.mode));
-                    }
-                    let lock = Some((&request.resource, request.mode));
-                    self.lock_event(node_index, LockEventKind::Granted, owner, lock, &[], 0);
+                statement: op.sql.get(op.next).map(|s| Rc::from(s.as_str())),
+            },
+            |lock| granted.push((lock.resource.clone(), lock.mode)),
+        );
+        let (deadline, statement_deadline) = (op.deadline, op.statement_deadline);
+        for (resource, mode) in &granted {
+            let lock = Some((resource, *mode));
+            self.lock_event(node_index, LockEventKind::Granted, owner, lock, &[], 0);
+        }
+        match progress {
+            Progress::Ready => {
+                if let Some(op) = self.in_flight.get_mut(&id) {
+                    let locks = op.acquisition.take_statement_locks();
+                    op.statement_locks.extend(locks);
+                    op.only_rows = op.acquisition.only_rows();
                 }
-                Acquired::Waiting {
-                    request: number,
-                    blockers,
-                } => {
-                    op.waiting_lock = Some((number, now));
-                    let deadline = op.deadline;
-                    let lock = Some((&request.resource, request.mode));
-                    self.lock_event(node_index, LockEventKind::Waited, owner, lock, &blockers, 0);
-                    // The wait ends at the lock timeout or at the operation's deadline, whichever
-                    // comes first (a later grant makes the event a no-op).
-                    let (at, is_deadline) = match lock_timeout {
-                        Some(timeout) if now + timeout < deadline => (now + timeout, false),
-                        _ => (deadline, true),
-                    };
-                    self.queue.schedule(
-                        at.max(now),
-                        Event::LockTimeout {
-                            op: id,
-                            request: number,
-                            deadline: is_deadline,
-                        },
-                    );
-                    self.record(9, &[id, number]);
-                    return;
+                self.request_core(id);
+            }
+            Progress::Waiting {
+                request,
+                lock,
+                blockers,
+            } => {
+                if let Some(op) = self.in_flight.get_mut(&id) {
+                    op.waiting_lock = Some((request, now));
                 }
-                Acquired::Deadlock { cycle } => {
-                    op.locks_todo.clear();
-                    let lock = Some((&request.resource, request.mode));
-                    self.lock_event(node_index, LockEventKind::Deadlock, owner, lock, &cycle, 0);
-                    self.record(11, &[id, cycle.len() as u64]);
-                    self.fail(id, ErrorKind::Deadlock);
-                    return;
+                let event = Some((&lock.resource, lock.mode));
+                self.lock_event(
+                    node_index,
+                    LockEventKind::Waited,
+                    owner,
+                    event,
+                    &blockers,
+                    0,
+                );
+                // The wait ends at the lock timeout, the statement timeout or the operation's
+                // deadline, whichever comes first (a later grant makes the event a no-op).
+                let (at, kind) = [
+                    lock_timeout.map(|t| (now + t, ErrorKind::LockTimeout)),
+                    statement_deadline.map(|at| (at, ErrorKind::StatementTimeout)),
+                    Some((deadline, ErrorKind::Timeout)),
+                ]
+                .into_iter()
+                .flatten()
+                .min_by_key(|(at, _)| *at)
+                .unwrap_or((deadline, ErrorKind::Timeout));
+                self.queue.schedule(
+                    at.max(now),
+                    Event::LockTimeout {
+                        op: id,
+                        request,
+                        kind,
+                    },
+                );
+                self.record(9, &[id, request]);
+            }
+            Progress::Deadlock { lock, cycle } => {
+                let event = Some((&lock.resource, lock.mode));
+                self.lock_event(node_index, LockEventKind::Deadlock, owner, event, &cycle, 0);
+                self.record(11, &[id, cycle.len() as u64]);
+                let names: Vec<String> = cycle.iter().map(|o| self.who(*o)).collect();
+                if let Some(op) = self.in_flight.get_mut(&id) {
+                    op.last_error = Some(format!(
+                        "deadlock detected: {} wait for each other",
+                        names.join(" → ")
+                    ));
                 }
+                self.fail(id, ErrorKind::Deadlock);
+            }
+            Progress::Failed(error) => {
+                let kind = match &error {
+                    DbError::LockNotAvailable(_) => ErrorKind::LockTimeout,
+                    other => ErrorKind::of_message(&other.to_string()),
+                };
+                if let Some(op) = self.in_flight.get_mut(&id) {
+                    op.last_error = Some(error.to_string());
+                }
+                self.fail(id, kind);
             }
         }
     }
@@ -966,15 +1007,10 @@ impl World {
             let Some(op) = self.in_flight.get_mut(&id) else {
                 continue;
             };
-            if op.waiting_lock.map(|(r, _)| r) != Some(wakeup.request) {
+            if op.acquisition.granted_after_wait(wakeup.request).is_none() {
                 continue;
             }
             op.waiting_lock = None;
-            if let Some(request) = op.locks_todo.pop_front() {
-                if request.duration == LockDuration::Statement {
-                    op.statement_locks.push((request.resource, request.mode));
-                }
-            }
             self.services[op.service].operations[op.operation]
                 .metrics
                 .lock_wait_us += wakeup.waited;
@@ -1007,10 +1043,13 @@ impl World {
         };
         let node = &mut self.nodes[node_index];
         let mut wakeups = Vec::new();
-        for (resource, mode) in std::mem::take(&mut op.statement_locks) {
+        let mut statement_locks = std::mem::take(&mut op.statement_locks);
+        statement_locks.extend(op.acquisition.take_statement_locks());
+        for (resource, mode) in statement_locks {
             wakeups.extend(node.locks.release(op.owner, &resource, mode, self.now));
         }
         if all {
+            op.acquisition.stop_waiting();
             if let Some((request, _)) = op.waiting_lock.take() {
                 wakeups.extend(node.locks.cancel(request, self.now));
             }
@@ -1044,7 +1083,11 @@ impl World {
             return;
         };
         let sql = op.sql.get(op.next).cloned().unwrap_or_default();
-        let result = connection.execute(&sql);
+        let command = op
+            .prepared
+            .take()
+            .unwrap_or_else(|| Connection::prepare(&sql));
+        let result = connection.execute_prepared(&sql, command, op.only_rows.take());
         let work = connection.last_counters();
         let is_commit = op.explicit && op.next + 1 == op.sql.len();
         let mut cost = node.cost.statement(work, 0);
@@ -1052,8 +1095,17 @@ impl World {
         if is_commit || !op.explicit {
             cost += node.cost.commit(op.wrote);
         }
-        node.start(cost, work.rows_read, work.rows_written);
         op.failure = result.err().map(|e| e.to_string());
+        // A statement that would outlast its statement_timeout is cancelled when the timeout
+        // strikes. Its effects go with it: a read has none, and a failed transaction is rolled
+        // back. Simplification: an autocommit write has already committed, so it runs on.
+        if let Some(at) = op.statement_deadline {
+            if now + cost > at && (work.rows_written == 0 || op.explicit) {
+                cost = at.saturating_sub(now);
+                op.failure = ErrorKind::StatementTimeout.message().map(str::to_owned);
+            }
+        }
+        node.start(cost, work.rows_read, work.rows_written);
         let ok = u64::from(op.failure.is_none());
         let (s_index, node_index) = (op.service, service.node);
         self.queue
@@ -1509,6 +1561,13 @@ impl World {
 }
 
 /// The smallest and largest value of `table.column` now.
+/// A connection to `db` whose transactions run at `isolation`.
+fn client(db: &Database, isolation: Isolation) -> Connection {
+    let mut connection = db.connect(isolation.read_mode());
+    connection.set_isolation(isolation);
+    connection
+}
+
 fn key_range(db: &mut Database, column: &str) -> Result<KeyRange, String> {
     let (table, column) = column.split_once('.').unwrap_or((column, ""));
     let sql = format!("SELECT MIN({column}), MAX({column}) FROM {table}");

@@ -1,0 +1,414 @@
+//! One SQL statement parsed for our pipeline: GlueSQL's AST, plus the parts of PostgreSQL's
+//! syntax that GlueSQL refuses and the simulator carries out itself.
+//!
+//! GlueSQL's translator rejects a `SELECT` with a locking clause, `BEGIN ISOLATION LEVEL …`,
+//! `SET TRANSACTION …` and `SET <setting> = …`; PostgreSQL users type all of them. This module
+//! takes them apart before GlueSQL sees the statement:
+//!
+//! - `SELECT … FOR UPDATE | FOR NO KEY UPDATE | FOR SHARE | FOR KEY SHARE [NOWAIT | SKIP LOCKED]`
+//!   becomes the plain `SELECT` and a [`LockingClause`] (the lock planner locks the rows);
+//! - `BEGIN [ISOLATION LEVEL …]` / `START TRANSACTION …` becomes GlueSQL's `BEGIN` and the level;
+//! - `SET TRANSACTION ISOLATION LEVEL …`, `SET lock_timeout = …` and
+//!   `SET statement_timeout = …` become a [`Setting`] for the connection.
+//!
+//! PostgreSQL's level names map onto ours: `READ UNCOMMITTED` and `READ COMMITTED` →
+//! `read_committed`, `REPEATABLE READ` → `snapshot` (PostgreSQL's repeatable read is snapshot
+//! isolation), `SERIALIZABLE` → `serializable` (ours is two-phase locking; PostgreSQL's is
+//! serializable snapshot isolation — both forbid every anomaly, by waiting or by aborting).
+
+use crate::sim::clock::Micros;
+use crate::sim::lock_plan::Isolation;
+use crate::sim::locks::{RowLockMode, WaitPolicy};
+use gluesql::core::ast::Statement;
+use gluesql::core::error::Error as GlueError;
+use gluesql::core::sqlparser::ast::{
+    Expr as SqlExpr, LockType, NonBlock, Statement as SqlStatement, TransactionIsolationLevel,
+    TransactionMode,
+};
+use gluesql::core::sqlparser::dialect::PostgreSqlDialect;
+use gluesql::core::sqlparser::tokenizer::{Token, Tokenizer};
+use gluesql::prelude::{parse, translate};
+use thiserror::Error;
+
+/// A `FOR UPDATE`-style clause taken off a `SELECT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockingClause {
+    /// The row lock each returned row gets.
+    pub strength: RowLockMode,
+    /// What to do about a row another transaction has locked.
+    pub wait: WaitPolicy,
+}
+
+/// A connection setting changed by SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// `SET TRANSACTION ISOLATION LEVEL …`: the open transaction's level.
+    TransactionIsolation(Isolation),
+    /// `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL …`: later transactions'.
+    SessionIsolation(Isolation),
+    /// `SET lock_timeout = …` (`None`: wait without limit).
+    LockTimeout(Option<Micros>),
+    /// `SET statement_timeout = …` (`None`: no limit).
+    StatementTimeout(Option<Micros>),
+}
+
+/// What a statement asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// A statement for GlueSQL, with the locking clause taken off a `SELECT`, if any.
+    Sql {
+        /// GlueSQL's statement.
+        statement: Statement,
+        /// `FOR UPDATE` and friends.
+        locking: Option<LockingClause>,
+    },
+    /// `BEGIN`, possibly with the transaction's isolation level.
+    Begin(Option<Isolation>),
+    /// A `SET`.
+    Set(Setting),
+}
+
+/// A statement the simulator's SQL does not accept, with a message in PostgreSQL's words.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StatementError {
+    /// A `SET` of a setting the simulator does not have.
+    #[error("unrecognized configuration parameter \"{0}\" (the simulator knows lock_timeout and statement_timeout)")]
+    UnknownSetting(String),
+    /// A timeout that is not a duration.
+    #[error(
+        "invalid value for parameter \"{name}\": \"{value}\" (write 250, '250ms', '2s' or '1min')"
+    )]
+    BadDuration {
+        /// The setting.
+        name: String,
+        /// What was given.
+        value: String,
+    },
+    /// A locking clause where PostgreSQL refuses one.
+    #[error("{0} is not allowed with {1}")]
+    LockingNotAllowed(&'static str, &'static str),
+    /// `FOR UPDATE` over a join or a derived table.
+    #[error("{0} locks the rows of one table in this simulator: select from a single table")]
+    LockingJoin(&'static str),
+}
+
+/// Parses one statement (the text must hold exactly one).
+///
+/// # Errors
+///
+/// GlueSQL's parse or translate error, or a [`StatementError`] as a GlueSQL error.
+pub fn prepare(sql: &str) -> Result<Command, GlueError> {
+    let (text, strength) = normalise_lock_strength(sql);
+    let mut parsed = parse(&text)?;
+    let Some(mut statement) = parsed.pop() else {
+        return Err(GlueError::Parser("there is no SQL statement".to_owned()));
+    };
+    if !parsed.is_empty() {
+        return Err(GlueError::Parser(format!(
+            "expected one SQL statement, found {}",
+            parsed.len() + 1
+        )));
+    }
+    match &mut statement {
+        SqlStatement::StartTransaction { modes, .. } => {
+            let isolation = isolation_of(modes);
+            modes.clear();
+            translate(&statement)?;
+            Ok(Command::Begin(isolation))
+        }
+        SqlStatement::SetTransaction { modes, session, .. } => {
+            let isolation = isolation_of(modes).unwrap_or_default();
+            Ok(Command::Set(if *session {
+                Setting::SessionIsolation(isolation)
+            } else {
+                Setting::TransactionIsolation(isolation)
+            }))
+        }
+        SqlStatement::SetVariable {
+            variables, value, ..
+        } => {
+            let name = variables.to_string().to_ascii_lowercase();
+            let value = value.first().map(SqlExpr::to_string).unwrap_or_default();
+            let duration = || {
+                parse_duration(&value).ok_or_else(|| StatementError::BadDuration {
+                    name: name.clone(),
+                    value: value.clone(),
+                })
+            };
+            let setting = match name.as_str() {
+                "lock_timeout" => Setting::LockTimeout(duration()?),
+                "statement_timeout" => Setting::StatementTimeout(duration()?),
+                _ => return Err(StatementError::UnknownSetting(name).into_glue()),
+            };
+            Ok(Command::Set(setting))
+        }
+        SqlStatement::Query(query) if !query.locks.is_empty() => {
+            let clause = query.locks.remove(0);
+            let strength = strength.unwrap_or(match clause.lock_type {
+                LockType::Update => RowLockMode::ForUpdate,
+                LockType::Share => RowLockMode::ForShare,
+            });
+            let wait = match clause.nonblock {
+                None => WaitPolicy::Wait,
+                Some(NonBlock::Nowait) => WaitPolicy::NoWait,
+                Some(NonBlock::SkipLocked) => WaitPolicy::SkipLocked,
+            };
+            query.locks.clear();
+            let statement = translate(&statement)?;
+            check_lockable(&statement, strength)?;
+            Ok(Command::Sql {
+                statement,
+                locking: Some(LockingClause { strength, wait }),
+            })
+        }
+        _ => Ok(Command::Sql {
+            statement: translate(&statement)?,
+            locking: None,
+        }),
+    }
+}
+
+impl StatementError {
+    fn into_glue(self) -> GlueError {
+        GlueError::StorageMsg(self.to_string())
+    }
+}
+
+impl From<StatementError> for GlueError {
+    fn from(error: StatementError) -> Self {
+        error.into_glue()
+    }
+}
+
+/// The clause's words, for messages (`FOR UPDATE`).
+pub fn clause_words(strength: RowLockMode) -> &'static str {
+    match strength {
+        RowLockMode::ForUpdate => "FOR UPDATE",
+        RowLockMode::ForNoKeyUpdate => "FOR NO KEY UPDATE",
+        RowLockMode::ForShare => "FOR SHARE",
+        RowLockMode::ForKeyShare => "FOR KEY SHARE",
+    }
+}
+
+/// PostgreSQL's refusals: no locking clause with `GROUP BY`, `HAVING` or `DISTINCT`, nor (here)
+/// over joins.
+fn check_lockable(statement: &Statement, strength: RowLockMode) -> Result<(), StatementError> {
+    use gluesql::core::ast::{SetExpr, TableFactor};
+    let words = clause_words(strength);
+    let Statement::Query(query) = statement else {
+        return Ok(());
+    };
+    let SetExpr::Select(select) = &query.body else {
+        return Err(StatementError::LockingNotAllowed(words, "VALUES"));
+    };
+    if !select.group_by.is_empty() {
+        return Err(StatementError::LockingNotAllowed(words, "GROUP BY clause"));
+    }
+    if select.having.is_some() {
+        return Err(StatementError::LockingNotAllowed(words, "HAVING clause"));
+    }
+    if select.distinct {
+        return Err(StatementError::LockingNotAllowed(words, "DISTINCT clause"));
+    }
+    if !select.from.joins.is_empty() || !matches!(select.from.relation, TableFactor::Table { .. }) {
+        return Err(StatementError::LockingJoin(words));
+    }
+    Ok(())
+}
+
+/// sqlparser knows `FOR UPDATE` and `FOR SHARE` only: rewrites `FOR NO KEY UPDATE` and
+/// `FOR KEY SHARE` to those and says which strength was meant.
+fn normalise_lock_strength(sql: &str) -> (String, Option<RowLockMode>) {
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return (sql.to_owned(), None); // The parser will report it.
+    };
+    let word = |t: &Token| match t {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+        _ => None,
+    };
+    // Positions of the words (skipping white space and comments).
+    let words: Vec<(usize, String)> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
+        .map(|(i, t)| (i, word(t).unwrap_or_default()))
+        .collect();
+    for (at, window) in words.windows(4).enumerate() {
+        let texts: Vec<&str> = window.iter().map(|(_, w)| w.as_str()).collect();
+        let (strength, drop) = match texts.as_slice() {
+            ["FOR", "NO", "KEY", "UPDATE"] => (RowLockMode::ForNoKeyUpdate, 2),
+            ["FOR", "KEY", "SHARE", _] => (RowLockMode::ForKeyShare, 1),
+            _ => continue,
+        };
+        let removed: Vec<usize> = words[at + 1..at + 1 + drop]
+            .iter()
+            .map(|(i, _)| *i)
+            .collect();
+        let text = tokens
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !removed.contains(i))
+            .map(|(_, t)| t.to_string())
+            .collect();
+        return (text, Some(strength));
+    }
+    // `FOR KEY SHARE` at the very end has only three words after it.
+    if let [.., (_, a), (i, b), (_, c)] = words.as_slice() {
+        if a == "FOR" && b == "KEY" && c == "SHARE" {
+            let text = tokens
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| j != i)
+                .map(|(_, t)| t.to_string())
+                .collect();
+            return (text, Some(RowLockMode::ForKeyShare));
+        }
+    }
+    (sql.to_owned(), None)
+}
+
+fn isolation_of(modes: &[TransactionMode]) -> Option<Isolation> {
+    modes.iter().find_map(|mode| match mode {
+        TransactionMode::IsolationLevel(level) => Some(match level {
+            TransactionIsolationLevel::ReadUncommitted
+            | TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+            TransactionIsolationLevel::RepeatableRead => Isolation::Snapshot,
+            TransactionIsolationLevel::Serializable => Isolation::Serializable,
+        }),
+        TransactionMode::AccessMode(_) => None,
+    })
+}
+
+/// A PostgreSQL duration setting: a number of milliseconds, or a number with `ms`, `s`, `min`
+/// or `h`; `0` and `DEFAULT` mean no limit.
+pub fn parse_duration(text: &str) -> Option<Option<Micros>> {
+    let text = text.trim().trim_matches('\'').trim();
+    if text.eq_ignore_ascii_case("default") {
+        return Some(None);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let micros_per = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "ms" => 1_000.0,
+        "us" => 1.0,
+        "s" => 1_000_000.0,
+        "min" => 60_000_000.0,
+        "h" => 3_600_000_000.0,
+        _ => return None,
+    };
+    let micros = (number * micros_per).round();
+    if !micros.is_finite() || micros < 0.0 {
+        return None;
+    }
+    Some((micros >= 1.0).then_some(micros as Micros))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locking(sql: &str) -> Option<LockingClause> {
+        match prepare(sql).expect("prepares") {
+            Command::Sql { locking, .. } => locking,
+            other => panic!("not SQL: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn locking_clauses_are_taken_off_the_select() {
+        let clause = |strength, wait| Some(LockingClause { strength, wait });
+        use RowLockMode::*;
+        assert_eq!(
+            locking("SELECT * FROM jobs WHERE id = 1 FOR UPDATE"),
+            clause(ForUpdate, WaitPolicy::Wait)
+        );
+        assert_eq!(
+            locking("SELECT * FROM jobs ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"),
+            clause(ForUpdate, WaitPolicy::SkipLocked)
+        );
+        assert_eq!(
+            locking("select * from jobs for no key update nowait"),
+            clause(ForNoKeyUpdate, WaitPolicy::NoWait)
+        );
+        assert_eq!(
+            locking("SELECT * FROM jobs FOR SHARE"),
+            clause(ForShare, WaitPolicy::Wait)
+        );
+        assert_eq!(
+            locking("SELECT * FROM jobs FOR KEY SHARE"),
+            clause(ForKeyShare, WaitPolicy::Wait)
+        );
+        assert_eq!(
+            locking("SELECT * FROM jobs FOR KEY SHARE SKIP LOCKED"),
+            clause(ForKeyShare, WaitPolicy::SkipLocked)
+        );
+        assert_eq!(locking("SELECT 'for no key update' AS t"), None);
+    }
+
+    #[test]
+    fn locking_is_refused_where_postgresql_refuses_it() {
+        let error = |sql: &str| prepare(sql).expect_err("refused").to_string();
+        assert!(
+            error("SELECT status, COUNT(*) FROM jobs GROUP BY status FOR UPDATE")
+                .contains("FOR UPDATE is not allowed with GROUP BY clause")
+        );
+        assert!(error("SELECT DISTINCT status FROM jobs FOR SHARE")
+            .contains("FOR SHARE is not allowed with DISTINCT clause"));
+        assert!(
+            error("SELECT * FROM jobs j JOIN jobs k ON j.id = k.id FOR UPDATE")
+                .contains("one table")
+        );
+    }
+
+    #[test]
+    fn isolation_levels_use_postgresqls_names() {
+        assert_eq!(
+            prepare("BEGIN ISOLATION LEVEL SERIALIZABLE").expect("ok"),
+            Command::Begin(Some(Isolation::Serializable))
+        );
+        assert_eq!(
+            prepare("START TRANSACTION ISOLATION LEVEL REPEATABLE READ").expect("ok"),
+            Command::Begin(Some(Isolation::Snapshot))
+        );
+        assert_eq!(prepare("BEGIN").expect("ok"), Command::Begin(None));
+        assert_eq!(
+            prepare("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").expect("ok"),
+            Command::Set(Setting::TransactionIsolation(Isolation::ReadCommitted))
+        );
+        assert_eq!(
+            prepare("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+                .expect("ok"),
+            Command::Set(Setting::SessionIsolation(Isolation::Serializable))
+        );
+    }
+
+    #[test]
+    fn timeouts_take_postgresqls_units() {
+        assert_eq!(
+            prepare("SET lock_timeout = '250ms'").expect("ok"),
+            Command::Set(Setting::LockTimeout(Some(250_000)))
+        );
+        assert_eq!(
+            prepare("SET statement_timeout TO 2000").expect("ok"),
+            Command::Set(Setting::StatementTimeout(Some(2_000_000)))
+        );
+        assert_eq!(
+            prepare("SET lock_timeout = 0").expect("ok"),
+            Command::Set(Setting::LockTimeout(None))
+        );
+        assert_eq!(parse_duration("'1.5s'"), Some(Some(1_500_000)));
+        assert_eq!(parse_duration("1min"), Some(Some(60_000_000)));
+        assert_eq!(parse_duration("soon"), None);
+        let bad = prepare("SET lock_timeout = 'soon'").expect_err("bad value");
+        assert!(bad
+            .to_string()
+            .contains("invalid value for parameter \"lock_timeout\""));
+        let unknown = prepare("SET work_mem = '4MB'").expect_err("unknown");
+        assert!(unknown
+            .to_string()
+            .contains("unrecognized configuration parameter \"work_mem\""));
+    }
+}
