@@ -4,9 +4,10 @@
 //! READ) really behaves, with the blocking and the aborts they show.
 //! Runs natively and in headless Chromium.
 
-use dataflow_lab::sim::scenario::Scenario;
-use dataflow_lab::sim::script::{ScriptReport, StepReport};
-use dataflow_lab::sim::world::World;
+mod common;
+
+use common::{ok, rows, step};
+use dataflow_lab::sim::script::ScriptReport;
 use serde_json::json;
 
 #[cfg(target_arch = "wasm32")]
@@ -18,42 +19,14 @@ const LEVELS: [&str; 3] = ["read_committed", "serializable", "snapshot"];
 
 /// Plays `steps` (session, sql) on a fresh `accounts` table under `isolation`.
 fn play(isolation: &str, steps: &[(&str, &str)]) -> ScriptReport {
-    let steps: Vec<String> = steps
-        .iter()
-        .map(|(session, sql)| format!("  {{ session = \"{session}\", sql = \"{sql}\" }},"))
-        .collect();
-    let text = format!(
-        r#"format_version = 1
-name = "anomaly"
-[[databases]]
-name = "db"
-isolation = "{isolation}"
-setup = ["CREATE TABLE accounts (id INT PRIMARY KEY, balance INT)",
-         "INSERT INTO accounts VALUES (1, 100), (2, 100)"]
-[script]
-database = "db"
-steps = [
-{}
-]
-"#,
-        steps.join("\n")
-    );
-    let scenario = Scenario::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let mut world = World::new(&scenario).expect("builds");
-    world.step_until(1);
-    world.script_report().expect("a script")
-}
-
-fn step(report: &ScriptReport, index: usize) -> &StepReport {
-    &report.steps[index]
-}
-
-fn ok(report: &ScriptReport, index: usize) -> bool {
-    step(report, index).outcome == "ok"
-}
-
-fn rows(report: &ScriptReport, index: usize) -> serde_json::Value {
-    json!(step(report, index).rows)
+    common::play_script(
+        isolation,
+        &[
+            "CREATE TABLE accounts (id INT PRIMARY KEY, balance INT)",
+            "INSERT INTO accounts VALUES (1, 100), (2, 100)",
+        ],
+        steps,
+    )
 }
 
 /// Dirty write: a second writer of a row waits for the first to finish, at every level.

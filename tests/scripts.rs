@@ -1,4 +1,5 @@
-//! Random scripted workloads on 2–4 sessions: every step ends with an outcome (no undetected
+//! Random scripted workloads on 2–4 sessions (row reads, locking reads with `FOR UPDATE`,
+//! `FOR SHARE` and `SKIP LOCKED`, single- and multi-row updates): every step ends with an outcome (no undetected
 //! deadlock, no lost wake-up), every lock is released at the end, and under `serializable` the
 //! committed transactions leave the table as some serial order of them would.
 //! (Native only: proptest does not run in the browser.)
@@ -14,10 +15,23 @@ const SETUP: [&str; 2] = [
     "INSERT INTO accounts VALUES (1, 10), (2, 20), (3, 30)",
 ];
 
-/// One statement of a transaction: read, add, or double an account.
+/// One statement of a transaction: read (plainly or locking the rows), add to, or double an
+/// account, or add to several accounts at once.
 fn statement() -> impl Strategy<Value = String> {
     prop_oneof![
         (1..=3u8).prop_map(|id| format!("SELECT balance FROM accounts WHERE id = {id}")),
+        (1..=3u8, 0..4usize).prop_map(|(id, clause)| format!(
+            "SELECT balance FROM accounts WHERE id >= {id} ORDER BY id {}",
+            [
+                "FOR UPDATE",
+                "FOR SHARE",
+                "FOR NO KEY UPDATE SKIP LOCKED",
+                "LIMIT 1 FOR UPDATE"
+            ][clause]
+        )),
+        (1..=3u8, 1..=9u8).prop_map(|(id, k)| format!(
+            "UPDATE accounts SET balance = balance + {k} WHERE id <= {id}"
+        )),
         (1..=3u8, 1..=9u8).prop_map(|(id, k)| format!(
             "UPDATE accounts SET balance = balance + {k} WHERE id = {id}"
         )),

@@ -133,6 +133,11 @@ mod native {
 
     /// With one core, the report's scans make the lookups queue; with eight, they do not.
     fn report_vs_writers(isolation: &str) -> Scenario {
+        report_vs_writers_with(isolation, "")
+    }
+
+    /// The report-vs-writers scenario with `reporting` added to the reporting service.
+    fn report_vs_writers_with(isolation: &str, reporting: &str) -> Scenario {
         Scenario::parse(&format!(
             r#"
 format_version = 1
@@ -148,6 +153,7 @@ name = "reporting"
 database = "db"
 pool_size = 2
 timeout = "60s"
+{reporting}
 [[services.operations]]
 name = "revenue"
 rate_per_s = 4
@@ -182,6 +188,24 @@ params.order = {{ existing_key = "orders.id" }}
         let waited = locking.report().services["orders"].total.lock_wait_ms;
         assert!(waited > 0.0, "the writers never waited for a lock");
         assert_eq!(mvcc.report().services["orders"].total.lock_wait_ms, 0.0);
+    }
+
+    /// A service can run at its own level: a `serializable` report on a `snapshot` database
+    /// blocks the writers as if the whole database were serializable.
+    #[test]
+    fn a_service_can_choose_its_isolation_level() {
+        let report_only = run(
+            &report_vs_writers_with("snapshot", "isolation = \"serializable\""),
+            11,
+            10,
+        );
+        let mvcc = run(&report_vs_writers("snapshot"), 11, 10);
+        let (p99_report_only, p99_mvcc) = (p99(&report_only, "orders"), p99(&mvcc, "orders"));
+        assert!(
+            p99_report_only >= 10.0 * p99_mvcc,
+            "order writes p99: {p99_report_only} ms with a serializable report, {p99_mvcc} ms without"
+        );
+        assert!(report_only.report().services["orders"].total.lock_wait_ms > 0.0);
     }
 
     /// Under snapshot, an ALTER TABLE waiting for a report's ACCESS SHARE makes every later
@@ -260,6 +284,32 @@ params.order = {{ existing_key = "orders.id" }}
                 "{kind}: {errors:?}"
             );
         }
+    }
+
+    /// A `statement_timeout` on the report cancels it when it runs too long: the `ALTER` (and
+    /// the lookups queued behind it) wait less.
+    #[test]
+    fn a_statement_timeout_cancels_the_long_report() {
+        let text = builtin::scenario_text("alter-queue").expect("built in");
+        let capped = text.replacen(
+            "pool_size = 1\ntimeout = \"30s\"",
+            "pool_size = 1\ntimeout = \"30s\"\nstatement_timeout = \"200ms\"",
+            1,
+        );
+        assert_ne!(capped, text, "the reporting service was not changed");
+        let free = run(&Scenario::parse(text).expect("valid"), 42, 10);
+        let capped = run(&Scenario::parse(&capped).expect("valid"), 42, 10);
+        let report = capped.report();
+        let errors = &report.services["reporting"].total.errors_by_kind;
+        assert!(
+            errors.get("statement_timeout").copied().unwrap_or(0) > 0,
+            "{errors:?}"
+        );
+        let (p99_free, p99_capped) = (p99(&free, "storefront"), p99(&capped, "storefront"));
+        assert!(
+            p99_capped < p99_free,
+            "storefront p99: {p99_free} ms without, {p99_capped} ms with the report's timeout"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::sim::locks::{Acquired, LockManager, LockMode, Owner, RequestId, Resou
 use crate::sim::storage::KeyHint;
 use gluesql::core::ast::{Query, Statement};
 use gluesql::core::data::Key;
+use gluesql::core::error::Error as GlueError;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
@@ -97,6 +98,18 @@ impl Acquisition {
             if let Some(rows) = &mut self.rows {
                 let enough = rows.set.limit.is_some_and(|n| rows.locked.len() >= n);
                 let Some(key) = rows.remaining.front().cloned().filter(|_| !enough) else {
+                    // A snapshot transaction cannot lock a row changed since its snapshot.
+                    let session = who.connection.session();
+                    if rows
+                        .locked
+                        .iter()
+                        .any(|key| session.row_changed_since_snapshot(&rows.set.table, key))
+                    {
+                        self.rows = None;
+                        return Progress::Failed(DbError::Sql(GlueError::StorageMsg(
+                            "could not serialize access due to concurrent update".to_owned(),
+                        )));
+                    }
                     if let Some(done) = self.rows.take().filter(|r| r.set.restrict) {
                         let mut keys = done.locked;
                         keys.sort();

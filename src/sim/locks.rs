@@ -168,6 +168,20 @@ impl LockMode {
             _ => false,
         }
     }
+
+    /// Whether holding this mode already gives everything `other` would: it conflicts with
+    /// every mode `other` conflicts with (FOR UPDATE covers FOR NO KEY UPDATE; ACCESS EXCLUSIVE
+    /// covers every table mode).
+    pub fn covers(self, other: Self) -> bool {
+        let all: Vec<Self> = match other {
+            Self::Table(_) => TableLockMode::ALL.into_iter().map(Self::Table).collect(),
+            Self::Row(_) => RowLockMode::ALL.into_iter().map(Self::Row).collect(),
+        };
+        std::mem::discriminant(&self) == std::mem::discriminant(&other)
+            && all
+                .into_iter()
+                .all(|m| !other.conflicts_with(m) || self.conflicts_with(m))
+    }
 }
 
 impl fmt::Display for LockMode {
@@ -331,14 +345,16 @@ impl LockManager {
         policy: WaitPolicy,
     ) -> Acquired {
         let entry = self.entries.entry(resource.clone()).or_default();
-        if entry
-            .holders
-            .iter()
-            .any(|h| h.owner == owner && h.mode == mode)
-        {
+        let mut own = entry.holders.iter().filter(|h| h.owner == owner).peekable();
+        let holds_some = own.peek().is_some();
+        if own.any(|h| h.mode == mode || h.mode.covers(mode)) {
             return Acquired::Granted;
         }
-        let blockers = entry.blockers(owner, mode, entry.queue.len());
+        // A transaction that already holds a lock here does not queue behind waiters (they may
+        // be waiting for it: queueing would deadlock), as in PostgreSQL; it only waits for
+        // conflicting holders.
+        let before = if holds_some { 0 } else { entry.queue.len() };
+        let blockers = entry.blockers(owner, mode, before);
         if blockers.is_empty() {
             entry.holders.push(Held {
                 owner,
@@ -356,13 +372,18 @@ impl LockManager {
         }
         self.next_request += 1;
         let request = self.next_request;
-        entry.queue.push_back(Waiting {
+        let waiting = Waiting {
             request,
             owner,
             mode,
             since: now,
             statement,
-        });
+        };
+        if holds_some {
+            entry.queue.push_front(waiting); // Ahead of those who may wait for it.
+        } else {
+            entry.queue.push_back(waiting);
+        }
         if let Some(cycle) = self.cycle_from(owner) {
             self.deadlocks += 1;
             self.cancel(request, now);
@@ -732,5 +753,34 @@ mod tests {
             Acquired::Granted
         );
         assert_eq!(locks.held().len(), 2);
+    }
+
+    /// T1 holds FOR UPDATE on a row, T2 queues for it, T1 then updates the row: T1 already has
+    /// what it needs (no deadlock with T2); a new mode T1 lacks goes ahead of T2 in the queue.
+    #[test]
+    fn a_holder_does_not_queue_behind_its_own_waiters() {
+        let row = Resource::Row("accounts".into(), Key::I64(1));
+        let r = |m| LockMode::Row(m);
+        use RowLockMode::*;
+        let mut locks = LockManager::default();
+        locks.acquire(1, row.clone(), r(ForShare), 0, None, WaitPolicy::Wait);
+        locks.acquire(3, row.clone(), r(ForShare), 0, None, WaitPolicy::Wait);
+        let queued = locks.acquire(2, row.clone(), r(ForUpdate), 1, None, WaitPolicy::Wait);
+        assert!(matches!(queued, Acquired::Waiting { .. }));
+        // Holder 1 upgrades: waits for holder 3 only, ahead of 2.
+        let upgrade = locks.acquire(1, row.clone(), r(ForNoKeyUpdate), 2, None, WaitPolicy::Wait);
+        assert!(matches!(upgrade, Acquired::Waiting { ref blockers, .. } if blockers == &[3]));
+        let woken = locks.release_all(3, 5);
+        assert_eq!(woken.iter().map(|w| w.owner).collect::<Vec<_>>(), [1]);
+        // Covered modes are granted at once.
+        assert!(r(ForUpdate).covers(r(ForNoKeyUpdate)));
+        assert!(!r(ForShare).covers(r(ForNoKeyUpdate)));
+        assert!(t(TableLockMode::AccessExclusive).covers(t(TableLockMode::RowExclusive)));
+        assert!(!t(TableLockMode::Share).covers(t(TableLockMode::RowExclusive)));
+        assert!(!t(TableLockMode::Share).covers(r(ForShare)));
+        assert_eq!(
+            locks.acquire(1, row, r(ForKeyShare), 6, None, WaitPolicy::Wait),
+            Acquired::Granted
+        );
     }
 }

@@ -331,6 +331,24 @@ impl Session {
         self.txn.as_ref().is_some_and(|t| t.explicit)
     }
 
+    /// Whether a transaction that reads one snapshot would see a newer committed version of
+    /// this row than its snapshot holds (locking it must then fail, as in PostgreSQL's
+    /// REPEATABLE READ).
+    pub fn row_changed_since_snapshot(&self, table: &str, key: &Key) -> bool {
+        let Some(seq) = self
+            .snapshot
+            .filter(|_| self.mode == ReadMode::TransactionSnapshot)
+        else {
+            return false;
+        };
+        let engine = self.engine.borrow();
+        engine
+            .tables
+            .get(table)
+            .and_then(|t| t.rows.get(key))
+            .is_some_and(|row| row.changed_since(seq))
+    }
+
     /// The snapshot (commit sequence number) this session reads now, if it reads one.
     pub fn snapshot(&self) -> Option<CommitSeq> {
         self.snapshot
