@@ -351,6 +351,32 @@ fn candidates(
     })
 }
 
+/// The tables a statement reads and the tables it writes, each once, in order: what the page's
+/// topology draws as a service's edges.
+pub fn tables_of(statement: &Statement) -> (Vec<String>, Vec<String>) {
+    let mut reads = Vec::new();
+    let mut writes = Vec::new();
+    match statement {
+        Statement::Query(query) => tables_of_query(query, &mut reads),
+        Statement::Insert {
+            table_name, source, ..
+        } => {
+            writes.push(table_name.clone());
+            tables_of_query(source, &mut reads);
+        }
+        Statement::Update { table_name, .. } | Statement::Delete { table_name, .. } => {
+            writes.push(table_name.clone());
+        }
+        Statement::AlterTable { name, .. } => writes.push(name.clone()),
+        Statement::DropTable { names, .. } => writes.extend(names.iter().cloned()),
+        Statement::CreateIndex { table_name, .. } | Statement::DropIndex { table_name, .. } => {
+            writes.push(table_name.clone());
+        }
+        _ => {}
+    }
+    (reads, writes)
+}
+
 /// The tables a query reads, in order, each once (including joins and derived tables).
 fn tables_of_query(query: &Query, tables: &mut Vec<String>) {
     if let SetExpr::Select(select) = &query.body {

@@ -10,7 +10,7 @@ use crate::sim::acquire::Acquisition;
 use crate::sim::clock::Micros;
 use crate::sim::database::{Connection, DbError};
 use crate::sim::locks::{LockMode, Owner, RequestId, Resource};
-use crate::sim::metrics::OperationMetrics;
+use crate::sim::metrics::{ErrorKind, OperationMetrics};
 use crate::sim::params::Param;
 use crate::sim::rng::SimRng;
 use crate::sim::statement::Command;
@@ -38,6 +38,24 @@ pub struct Operation {
     pub generation: u64,
     /// What it measured.
     pub metrics: OperationMetrics,
+    /// The tables its statements read.
+    pub reads: Vec<String>,
+    /// The tables its statements write.
+    pub writes: Vec<String>,
+    /// Its last failure: when, what kind, the message and the statement.
+    pub last_error: Option<(Micros, ErrorKind, String, String)>,
+    /// When it last succeeded.
+    pub last_success: Option<Micros>,
+}
+
+impl Operation {
+    /// The schema error it keeps failing with, if its last outcome was one (its SQL names a
+    /// table or column that no longer exists): the broken edge of the topology.
+    pub fn broken_by(&self) -> Option<&(Micros, ErrorKind, String, String)> {
+        self.last_error.as_ref().filter(|(at, kind, _, _)| {
+            *kind == ErrorKind::Schema && self.last_success.is_none_or(|ok| ok < *at)
+        })
+    }
 }
 
 /// A service at run time.

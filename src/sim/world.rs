@@ -7,7 +7,7 @@
 //! scenario and seed always give the same trace (hashed into [`Report::trace_hash`]).
 
 use crate::sim::acquire::{Acquisition, Progress, Requester};
-use crate::sim::clock::{format_micros, Micros};
+use crate::sim::clock::{format_micros, Micros, SECOND};
 use crate::sim::database::{Connection, Database, DbError};
 use crate::sim::lock_plan::{plan_locks, Isolation};
 use crate::sim::locks::{Owner, Wakeup};
@@ -189,6 +189,45 @@ pub struct World {
     /// Whether statements take locks (off only to measure what locking costs).
     locking: bool,
     lock_events: std::collections::VecDeque<LockEvent>,
+    /// Who each waiting transaction waits for, to name them when the wait ends.
+    blocked_by: BTreeMap<Owner, Vec<String>>,
+    happenings: std::collections::VecDeque<Happening>,
+}
+
+/// How many happenings the world keeps for the page's event log.
+pub const HAPPENINGS_KEPT: usize = 500;
+
+/// What kind of thing happened, for the event log's filter and icons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HappeningKind {
+    /// A statement waited for a lock (and got it).
+    LockWait,
+    /// A deadlock was found and a victim aborted.
+    Deadlock,
+    /// An operation failed (timeout, lock timeout, conflict, SQL error).
+    Error,
+    /// An operation failed because its SQL names a table or column that is gone.
+    SchemaBreak,
+    /// A timeline action or a user's command, and its outcome.
+    Action,
+}
+
+/// One line of the event log: "12.4 s — billing waited 340 ms for ROW EXCLUSIVE on orders, held
+/// by reporting".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Happening {
+    /// When it (first) happened.
+    pub at: Micros,
+    /// When it last happened (repeats within a second are counted, not listed).
+    pub last_at: Micros,
+    /// What kind.
+    pub kind: HappeningKind,
+    /// The sentence.
+    pub text: String,
+    /// The statement involved, if any.
+    pub sql: Option<String>,
+    /// How many times (1, or more for repeats).
+    pub count: u64,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).
@@ -238,6 +277,33 @@ pub struct ServiceSnapshot {
     pub completed: u64,
     /// Failed operations so far.
     pub errors: u64,
+    /// Connections in its pool.
+    pub pool_size: usize,
+    /// Operations waiting for a lock now.
+    pub lock_waits: usize,
+    /// The database it connects to.
+    pub database: String,
+    /// Whether it is the hidden client that runs timeline and console SQL.
+    pub internal: bool,
+    /// Its operations.
+    pub operations: Vec<OperationSnapshot>,
+}
+
+/// An operation's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationSnapshot {
+    /// Its name.
+    pub name: String,
+    /// Arrivals per second.
+    pub rate_per_s: f64,
+    /// Whether arrivals happen.
+    pub enabled: bool,
+    /// Tables it reads.
+    pub reads: Vec<String>,
+    /// Tables it writes.
+    pub writes: Vec<String>,
+    /// The schema error it keeps failing with (message, statement), if its last outcome was one.
+    pub broken: Option<(String, String)>,
 }
 
 /// How many lock events the world keeps for the page's narration.
@@ -336,6 +402,8 @@ pub struct DatabaseSnapshot {
     pub cores: u32,
     /// Operations waiting for a core.
     pub queued: usize,
+    /// Its isolation level.
+    pub isolation: crate::sim::lock_plan::Isolation,
 }
 
 fn stream_of(service: usize, operation: usize, slot: usize) -> u64 {
@@ -459,6 +527,7 @@ impl World {
                     }
                 }
                 check_tables(&mut node.db, &op.statements, &at)?;
+                let (reads, writes) = tables_used(&op.statements);
                 operations.push(Operation {
                     name: op.name.clone(),
                     rate_per_s: op.rate_per_s,
@@ -469,6 +538,10 @@ impl World {
                     arrivals: SimRng::new(seed, stream_of(s, o, 0)),
                     generation: 0,
                     metrics: OperationMetrics::default(),
+                    reads,
+                    writes,
+                    last_error: None,
+                    last_success: None,
                 });
             }
             services.push(Service {
@@ -510,6 +583,10 @@ impl World {
                     arrivals: SimRng::new(seed, u64::MAX),
                     generation: 0,
                     metrics: OperationMetrics::default(),
+                    reads: Vec::new(),
+                    writes: Vec::new(),
+                    last_error: None,
+                    last_success: None,
                 }],
             });
         }
@@ -533,6 +610,8 @@ impl World {
             timeline_services,
             locking: true,
             lock_events: Default::default(),
+            blocked_by: BTreeMap::new(),
+            happenings: Default::default(),
         };
         if let Some(spec) = &scenario.script {
             let index = world
@@ -987,10 +1066,74 @@ impl World {
             others: others.iter().map(|o| self.who(*o)).collect(),
             waited,
         };
+        match kind {
+            LockEventKind::Waited => {
+                self.blocked_by.insert(owner, event.others.clone());
+            }
+            LockEventKind::GrantedAfterWait => {
+                let blockers = self.blocked_by.remove(&owner).unwrap_or_default();
+                if waited >= 1_000 {
+                    let text = format!(
+                        "{} waited {} for {} on {}, held by {}",
+                        service_of(&event.who),
+                        format_micros(waited),
+                        event.mode,
+                        event.resource,
+                        names(&blockers),
+                    );
+                    self.happen(HappeningKind::LockWait, text, None);
+                }
+            }
+            LockEventKind::Deadlock => {
+                self.blocked_by.remove(&owner);
+                let text = format!(
+                    "deadlock on {}: {} wait for each other — {} is aborted",
+                    event.database,
+                    event.others.join(" → "),
+                    event.who,
+                );
+                self.happen(HappeningKind::Deadlock, text, None);
+            }
+            LockEventKind::Released | LockEventKind::TimedOut => {
+                self.blocked_by.remove(&owner);
+            }
+            LockEventKind::Granted => {}
+        }
         self.lock_events.push_back(event);
         while self.lock_events.len() > LOCK_EVENTS_KEPT {
             self.lock_events.pop_front();
         }
+    }
+
+    /// Adds a line to the event log; the same line again within a second is counted instead.
+    fn happen(&mut self, kind: HappeningKind, text: String, sql: Option<String>) {
+        let now = self.now;
+        let repeat = self.happenings.iter_mut().rev().take(8).find(|h| {
+            h.kind == kind && h.text == text && now.saturating_sub(h.last_at) <= SECOND
+        });
+        if let Some(line) = repeat {
+            line.count += 1;
+            line.last_at = now;
+            return;
+        }
+        self.happenings.push_back(Happening {
+            at: now,
+            last_at: now,
+            kind,
+            text,
+            sql,
+            count: 1,
+        });
+        while self.happenings.len() > HAPPENINGS_KEPT {
+            self.happenings.pop_front();
+        }
+    }
+
+    /// The event log: lock waits of a millisecond or more, deadlocks, failures (repeats within
+    /// a second counted on one line), actions and their outcomes; oldest first, at most
+    /// [`HAPPENINGS_KEPT`].
+    pub fn happenings(&self) -> impl Iterator<Item = &Happening> {
+        self.happenings.iter()
     }
 
     /// The most recent lock events (at most [`LOCK_EVENTS_KEPT`]), oldest first.
@@ -1226,9 +1369,26 @@ impl World {
                 .clone()
                 .unwrap_or_else(|| kind.name().to_owned());
             self.settle_action(op.action, format!("error: {message}"));
-            self.services[op.service].operations[op.operation]
-                .metrics
-                .record_error(self.now, kind);
+            let sql = op.sql.get(op.next).cloned().unwrap_or_default();
+            let now = self.now;
+            let service = &mut self.services[op.service];
+            let operation = &mut service.operations[op.operation];
+            operation.metrics.record_error(now, kind);
+            operation.last_error = Some((now, kind, message.clone(), sql.clone()));
+            let text = format!(
+                "{}.{} failed ({}): {message}",
+                service.name,
+                operation.name,
+                kind.name()
+            );
+            let kind = if kind == ErrorKind::Schema {
+                HappeningKind::SchemaBreak
+            } else {
+                HappeningKind::Error
+            };
+            if op.action.is_none() {
+                self.happen(kind, text, Some(sql));
+            }
             self.record(6, &[id, kind as u64]);
         }
     }
@@ -1241,9 +1401,9 @@ impl World {
         self.owners.remove(&op.owner);
         self.settle_action(op.action, "ok".to_owned());
         let latency = self.now - op.arrived;
-        self.services[op.service].operations[op.operation]
-            .metrics
-            .record_success(self.now, latency);
+        let operation = &mut self.services[op.service].operations[op.operation];
+        operation.metrics.record_success(self.now, latency);
+        operation.last_success = Some(self.now);
         self.record(7, &[id, latency]);
         if let Some(connection) = op.connection {
             self.release_connection(op.service, connection);
@@ -1286,6 +1446,7 @@ impl World {
             action: command.describe(),
             result: "started".to_owned(),
         });
+        self.happen(HappeningKind::Action, command.describe(), None);
         let result = self.apply_inner(&command, index);
         if let Some(action) = self.applied.get_mut(index) {
             match &result {
@@ -1299,13 +1460,19 @@ impl World {
 
     /// Writes the outcome of a timeline operation into its report entry.
     fn settle_action(&mut self, action: Option<usize>, outcome: String) {
-        if let Some(entry) = action.and_then(|i| self.applied.get_mut(i)) {
-            let waited = self.now as f64 / 1e3 - entry.at_ms;
-            entry.result = format!(
-                "{outcome} (after {})",
-                format_micros((waited * 1e3).max(0.0) as Micros)
-            );
-        }
+        let Some(entry) = action.and_then(|i| self.applied.get_mut(i)) else {
+            return;
+        };
+        let waited = self.now as f64 / 1e3 - entry.at_ms;
+        let waited = format_micros((waited * 1e3).max(0.0) as Micros);
+        entry.result = format!("{outcome} (after {waited})");
+        let text = format!("{} → {outcome} after {waited}", entry.action);
+        let kind = if outcome.starts_with("error") && ErrorKind::of_message(&outcome) == ErrorKind::Schema {
+            HappeningKind::SchemaBreak
+        } else {
+            HappeningKind::Action
+        };
+        self.happen(kind, text, None);
     }
 
     /// Carries out `command`, whose entry in the report's timeline is number `action`.
@@ -1367,18 +1534,43 @@ impl World {
 
     /// What every service and database is doing now.
     pub fn snapshot(&self) -> WorldSnapshot {
+        let mut lock_waits = vec![0; self.services.len()];
+        for op in self.in_flight.values() {
+            if op.waiting_lock.is_some() {
+                lock_waits[op.service] += 1;
+            }
+        }
         WorldSnapshot {
             now: self.now,
             services: self
                 .services
                 .iter()
-                .map(|s| ServiceSnapshot {
+                .enumerate()
+                .map(|(index, s)| ServiceSnapshot {
                     name: s.name.clone(),
                     busy_connections: s.busy_connections(),
                     waiting: s.waiting.len(),
                     paused: s.paused,
                     completed: s.operations.iter().map(|o| o.metrics.completed).sum(),
                     errors: s.operations.iter().map(|o| o.metrics.errors()).sum(),
+                    pool_size: s.pool.len(),
+                    lock_waits: lock_waits[index],
+                    database: self.nodes[s.node].name.clone(),
+                    internal: self.timeline_services.contains(&index),
+                    operations: s
+                        .operations
+                        .iter()
+                        .map(|o| OperationSnapshot {
+                            name: o.name.clone(),
+                            rate_per_s: o.rate_per_s,
+                            enabled: o.enabled,
+                            reads: o.reads.clone(),
+                            writes: o.writes.clone(),
+                            broken: o
+                                .broken_by()
+                                .map(|(_, _, message, sql)| (message.clone(), sql.clone())),
+                        })
+                        .collect(),
                 })
                 .collect(),
             databases: self
@@ -1389,6 +1581,7 @@ impl World {
                     busy_cores: n.busy,
                     cores: n.cores,
                     queued: n.queue.len(),
+                    isolation: n.isolation,
                 })
                 .collect(),
         }
@@ -1560,7 +1753,6 @@ impl World {
     }
 }
 
-/// The smallest and largest value of `table.column` now.
 /// A connection to `db` whose transactions run at `isolation`.
 fn client(db: &Database, isolation: Isolation) -> Connection {
     let mut connection = db.connect(isolation.read_mode());
@@ -1568,6 +1760,7 @@ fn client(db: &Database, isolation: Isolation) -> Connection {
     connection
 }
 
+/// The smallest and largest value of `table.column` now.
 fn key_range(db: &mut Database, column: &str) -> Result<KeyRange, String> {
     let (table, column) = column.split_once('.').unwrap_or((column, ""));
     let sql = format!("SELECT MIN({column}), MAX({column}) FROM {table}");
@@ -1617,6 +1810,41 @@ fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The tables a service's templates read and write (each once, in order).
+fn tables_used(templates: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut reads: Vec<String> = Vec::new();
+    let mut writes: Vec<String> = Vec::new();
+    for template in templates {
+        if let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(&sample_render(template))
+        {
+            let (r, w) = crate::sim::lock_plan::tables_of(&statement);
+            reads.extend(r.into_iter().filter(|t| !reads.contains(t)).collect::<Vec<_>>());
+            writes.extend(w.into_iter().filter(|t| !writes.contains(t)).collect::<Vec<_>>());
+        }
+    }
+    (reads, writes)
+}
+
+/// The service part of a lock owner's name ("billing #12" → "billing").
+fn service_of(who: &str) -> &str {
+    who.split(" #").next().unwrap_or(who)
+}
+
+/// Names for a sentence: services once each, "a, b and c".
+fn names(who: &[String]) -> String {
+    let mut list: Vec<&str> = Vec::new();
+    for name in who.iter().map(|w| service_of(w)) {
+        if !list.contains(&name) {
+            list.push(name);
+        }
+    }
+    match list.as_slice() {
+        [] => "nobody".to_owned(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 fn sample_render(template: &str) -> String {

@@ -1,0 +1,284 @@
+//! A run the page can play, pause, step, scrub back and fork.
+//!
+//! Runs are deterministic, so going back in time is re-running: [`Playback::seek`] to an earlier
+//! moment builds the world again from the scenario and seed and replays the user's own commands,
+//! each at the simulated time it was first given, up to that moment. Going forward again replays
+//! the later recorded commands too, so the same timeline comes back. A command given after going
+//! back *forks* the timeline: the recorded commands after that moment are dropped.
+//!
+//! Playing in real time asks for small slices: [`Playback::run_until`] stops early when the
+//! caller's budget is spent (the page keeps each frame short), always after every event of one
+//! instant, so stopping never splits an instant and a replay meets the same states.
+
+use crate::sim::clock::Micros;
+use crate::sim::scenario::{Scenario, ScenarioError};
+use crate::sim::world::{Command, CommandError, World};
+
+/// A user's command and when it was given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedCommand {
+    /// Simulated time.
+    pub at: Micros,
+    /// The command.
+    pub command: Command,
+}
+
+/// A world with its history of user commands.
+pub struct Playback {
+    scenario: Scenario,
+    seed: u64,
+    world: World,
+    commands: Vec<RecordedCommand>,
+    /// How many recorded commands the current world has been given.
+    applied: usize,
+    /// The furthest time reached on this timeline.
+    horizon: Micros,
+}
+
+impl std::fmt::Debug for Playback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Playback")
+            .field("scenario", &self.scenario.name)
+            .field("seed", &self.seed)
+            .field("now", &self.world.now())
+            .field("commands", &self.commands.len())
+            .finish()
+    }
+}
+
+impl Playback {
+    /// A playback of `scenario` with `seed`, at time zero.
+    ///
+    /// # Errors
+    ///
+    /// As [`World::with_seed`].
+    pub fn new(scenario: Scenario, seed: u64) -> Result<Self, ScenarioError> {
+        let world = World::with_seed(&scenario, seed)?;
+        Ok(Self {
+            scenario,
+            seed,
+            world,
+            commands: Vec::new(),
+            applied: 0,
+            horizon: 0,
+        })
+    }
+
+    /// The world as it is now.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Simulated time now.
+    pub fn now(&self) -> Micros {
+        self.world.now()
+    }
+
+    /// The furthest time reached on this timeline (the scrubber's end).
+    pub fn horizon(&self) -> Micros {
+        self.horizon
+    }
+
+    /// The user's commands on this timeline, in order.
+    pub fn commands(&self) -> &[RecordedCommand] {
+        &self.commands
+    }
+
+    /// Runs to `until`, giving recorded commands at their times; stops early (after a whole
+    /// instant) once `keep_going` says no. Returns whether `until` was reached.
+    pub fn run_until(&mut self, until: Micros, mut keep_going: impl FnMut() -> bool) -> bool {
+        loop {
+            let next_command = self
+                .commands
+                .get(self.applied)
+                .map(|c| c.at)
+                .filter(|at| *at <= until);
+            let next_event = self.world.next_event_time().filter(|at| *at <= until);
+            match (next_event, next_command) {
+                (_, Some(at)) if next_event.is_none_or(|e| at < e) => {
+                    self.world.step_until(at);
+                    let command = self.commands[self.applied].command.clone();
+                    let _ = self.world.apply(command);
+                    self.applied += 1;
+                }
+                (Some(at), _) => self.world.step_until(at),
+                (None, _) => {
+                    self.world.step_until(until);
+                    self.horizon = self.horizon.max(until);
+                    return true;
+                }
+            }
+            self.horizon = self.horizon.max(self.world.now());
+            if !keep_going() {
+                return false;
+            }
+        }
+    }
+
+    /// Processes the events of the next instant (and the commands recorded before it); returns
+    /// whether there was one.
+    pub fn step_instant(&mut self) -> bool {
+        let next_command = self.commands.get(self.applied).map(|c| c.at);
+        let Some(at) = self
+            .world
+            .next_event_time()
+            .into_iter()
+            .chain(next_command)
+            .min()
+        else {
+            return false;
+        };
+        self.run_until(at, || true);
+        true
+    }
+
+    /// Gives `command` now. Commands recorded after now are dropped: the timeline forks.
+    ///
+    /// # Errors
+    ///
+    /// As [`World::apply`]; a refused command is not recorded.
+    pub fn apply(&mut self, command: Command) -> Result<String, CommandError> {
+        let now = self.world.now();
+        let result = self.world.apply(command.clone())?;
+        self.commands.truncate(self.applied);
+        self.commands.push(RecordedCommand { at: now, command });
+        self.applied = self.commands.len();
+        self.horizon = now;
+        Ok(result)
+    }
+
+    /// Goes to time `at`: forward by running, back by re-running from the seed with the
+    /// recorded commands.
+    ///
+    /// # Errors
+    ///
+    /// As [`World::with_seed`] (which cannot fail for a scenario that built once).
+    pub fn seek(&mut self, at: Micros) -> Result<(), ScenarioError> {
+        if at < self.world.now() {
+            self.world = World::with_seed(&self.scenario, self.seed)?;
+            self.applied = 0;
+        }
+        self.run_until(at, || true);
+        Ok(())
+    }
+
+    /// Back to time zero with no recorded commands (a fresh run of the same seed).
+    ///
+    /// # Errors
+    ///
+    /// As [`World::with_seed`].
+    pub fn reset(&mut self) -> Result<(), ScenarioError> {
+        self.world = World::with_seed(&self.scenario, self.seed)?;
+        self.commands.clear();
+        self.applied = 0;
+        self.horizon = 0;
+        Ok(())
+    }
+
+    /// A fresh run with another seed.
+    ///
+    /// # Errors
+    ///
+    /// As [`World::with_seed`].
+    pub fn set_seed(&mut self, seed: u64) -> Result<(), ScenarioError> {
+        self.seed = seed;
+        self.reset()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::clock::SECOND;
+
+    fn scenario() -> Scenario {
+        Scenario::parse(
+            r#"
+format_version = 1
+name = "tiny"
+[[databases]]
+name = "db"
+setup = ["CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)",
+         "INSERT INTO t VALUES (1, 0), (2, 0), (3, 0)"]
+[[services]]
+name = "writer"
+database = "db"
+[[services.operations]]
+name = "bump"
+rate_per_s = 200
+statements = ["UPDATE t SET v = v + 1 WHERE id = {id}"]
+params.id = { existing_key = "t.id" }
+"#,
+        )
+        .expect("valid")
+    }
+
+    fn fingerprint(playback: &Playback) -> (Micros, u64, String) {
+        let report = playback.world().report();
+        (playback.now(), report.events, report.trace_hash)
+    }
+
+    #[test]
+    fn slices_and_budgets_do_not_change_the_run() {
+        let mut whole = Playback::new(scenario(), 3).expect("builds");
+        whole.run_until(2 * SECOND, || true);
+        let mut sliced = Playback::new(scenario(), 3).expect("builds");
+        let mut calls = 0;
+        while !sliced.run_until(2 * SECOND, || {
+            calls += 1;
+            calls % 7 != 0
+        }) {}
+        assert_eq!(fingerprint(&whole), fingerprint(&sliced));
+    }
+
+    #[test]
+    fn going_back_replays_the_users_commands_and_a_new_command_forks() {
+        let mut playback = Playback::new(scenario(), 3).expect("builds");
+        playback.run_until(SECOND, || true);
+        let pause = Command::PauseService {
+            service: "writer".into(),
+        };
+        playback.apply(pause).expect("applies");
+        playback.run_until(3 * SECOND, || true);
+        let at_three = fingerprint(&playback);
+        playback.seek(SECOND / 2).expect("seeks");
+        assert_eq!(playback.now(), SECOND / 2);
+        assert_eq!(playback.horizon(), 3 * SECOND);
+        playback.seek(3 * SECOND).expect("seeks");
+        assert_eq!(fingerprint(&playback), at_three, "the same timeline comes back");
+
+        // A different command after going back drops the pause recorded later.
+        playback.seek(SECOND / 2).expect("seeks");
+        let slower = Command::SetRate {
+            service: "writer".into(),
+            operation: "bump".into(),
+            rate_per_s: 10.0,
+        };
+        playback.apply(slower).expect("applies");
+        assert_eq!(playback.commands().len(), 1);
+        playback.run_until(3 * SECOND, || true);
+        assert_ne!(fingerprint(&playback), at_three);
+    }
+
+    #[test]
+    fn a_step_is_one_instant() {
+        let mut playback = Playback::new(scenario(), 3).expect("builds");
+        let first = playback.world().next_event_time().expect("an arrival");
+        assert!(playback.step_instant());
+        assert_eq!(playback.now(), first);
+        assert!(playback
+            .world()
+            .next_event_time()
+            .is_none_or(|next| next > first));
+    }
+}

@@ -1,0 +1,405 @@
+//! What the live page draws, derived from the world in one place: the page's components only
+//! render a [`PageView`] (no simulation logic in the UI), and tests can check the numbers a
+//! student reads without a browser.
+
+use crate::sim::clock::{format_micros, Micros, SECOND};
+use crate::sim::lock_plan::Isolation;
+use crate::sim::metrics::LatencySummary;
+use crate::sim::world::{HappeningKind, LockView, World};
+
+/// How many seconds the latency charts show.
+pub const CHART_SECONDS: u64 = 60;
+
+/// How many event-log lines the page gets.
+pub const LOG_LINES: usize = 200;
+
+/// A node's state, for its colour, badge and label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Working normally.
+    Healthy,
+    /// Nothing arrives (paused or every operation stopped).
+    Idle,
+    /// Some of its operations wait for locks.
+    Waiting,
+    /// Some of its operations failed in the last second.
+    Erroring,
+}
+
+impl Health {
+    /// A word for the badge.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Idle => "idle",
+            Self::Waiting => "waiting on locks",
+            Self::Erroring => "errors",
+        }
+    }
+}
+
+/// One operation's controls and state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperationView {
+    /// Its name.
+    pub name: String,
+    /// Arrivals per second.
+    pub rate_per_s: f64,
+    /// Whether arrivals happen.
+    pub enabled: bool,
+    /// The schema error it keeps failing with, and the statement.
+    pub broken: Option<(String, String)>,
+}
+
+/// One service: its numbers now and its last seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceView {
+    /// Its name.
+    pub name: String,
+    /// The database it uses.
+    pub database: String,
+    /// Its state.
+    pub health: Health,
+    /// Whether it is paused.
+    pub paused: bool,
+    /// Operations completed in the last whole second.
+    pub throughput_per_s: f64,
+    /// Operations failed in the last whole second.
+    pub errors_per_s: f64,
+    /// Latency of the last whole second's operations.
+    pub latency_ms: LatencySummary,
+    /// Connections in use, and the pool's size.
+    pub connections: (usize, usize),
+    /// Operations waiting for a connection.
+    pub waiting_for_connection: usize,
+    /// Operations waiting for a lock.
+    pub lock_waits: usize,
+    /// Completed and failed operations so far.
+    pub completed: u64,
+    /// Failed operations so far.
+    pub errors: u64,
+    /// The last [`CHART_SECONDS`] whole seconds: (second, completed, errors, latency).
+    pub seconds: Vec<(u64, u64, u64, LatencySummary)>,
+    /// Its operations.
+    pub operations: Vec<OperationView>,
+}
+
+/// One database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseView {
+    /// Its name.
+    pub name: String,
+    /// Its isolation level.
+    pub isolation: Isolation,
+    /// Statements executing, and cores.
+    pub cores: (u32, u32),
+    /// Statements waiting for a core.
+    pub queued: usize,
+    /// Its locks now.
+    pub locks: LockView,
+    /// Its state.
+    pub health: Health,
+}
+
+/// An edge of the topology: a service reading or writing a table of a database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeView {
+    /// The service.
+    pub service: String,
+    /// The database.
+    pub database: String,
+    /// The table.
+    pub table: String,
+    /// Whether the service reads it.
+    pub reads: bool,
+    /// Whether the service writes it.
+    pub writes: bool,
+    /// Operations per second over this edge (the last whole second).
+    pub rate_per_s: f64,
+    /// The schema error that broke it, with the statement, if it is broken.
+    pub broken: Option<(String, String)>,
+}
+
+/// One line of the event log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    /// When, as text ("12.4s").
+    pub at: String,
+    /// When, in simulated µs (for sorting and filtering by time).
+    pub at_us: Micros,
+    /// What kind.
+    pub kind: HappeningKind,
+    /// The sentence, with "(×N)" for repeats.
+    pub text: String,
+    /// The statement involved, if any.
+    pub sql: Option<String>,
+}
+
+/// Everything the live page shows at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageView {
+    /// Simulated time.
+    pub now: Micros,
+    /// The clock as text.
+    pub clock: String,
+    /// The services (the internal timeline client only once it has done something).
+    pub services: Vec<ServiceView>,
+    /// The databases.
+    pub databases: Vec<DatabaseView>,
+    /// Who reads and writes which table.
+    pub edges: Vec<EdgeView>,
+    /// The event log's last lines, oldest first.
+    pub log: Vec<LogLine>,
+}
+
+/// The page's view of `world` now.
+pub fn page_view(world: &World) -> PageView {
+    let snapshot = world.snapshot();
+    let now = snapshot.now;
+    // The last *whole* second: the one before the current one.
+    let last_second = (now / SECOND).checked_sub(1);
+    let services: Vec<ServiceView> = snapshot
+        .services
+        .iter()
+        .filter(|s| !s.internal || s.completed > 0)
+        .map(|s| {
+            let windows = world.windows(&s.name);
+            let first = (now / SECOND).saturating_sub(CHART_SECONDS);
+            let seconds: Vec<(u64, u64, u64, LatencySummary)> = windows
+                .iter()
+                .filter(|w| w.second >= first && Some(w.second) <= last_second)
+                .map(|w| (w.second, w.completed, w.errors, w.latency_ms))
+                .collect();
+            let last = seconds
+                .last()
+                .filter(|(second, ..)| Some(*second) == last_second);
+            let (throughput, errors, latency) = last
+                .map(|(_, c, e, l)| (*c as f64, *e as f64, *l))
+                .unwrap_or_default();
+            let active = !s.paused && s.operations.iter().any(|o| o.enabled && o.rate_per_s > 0.0);
+            let broken = s.operations.iter().any(|o| o.broken.is_some());
+            let health = if errors > 0.0 || broken {
+                Health::Erroring
+            } else if s.lock_waits > 0 {
+                Health::Waiting
+            } else if !active && s.busy_connections == 0 {
+                Health::Idle
+            } else {
+                Health::Healthy
+            };
+            ServiceView {
+                name: s.name.clone(),
+                database: s.database.clone(),
+                health,
+                paused: s.paused,
+                throughput_per_s: throughput,
+                errors_per_s: errors,
+                latency_ms: latency,
+                connections: (s.busy_connections, s.pool_size),
+                waiting_for_connection: s.waiting,
+                lock_waits: s.lock_waits,
+                completed: s.completed,
+                errors: s.errors,
+                seconds,
+                operations: s
+                    .operations
+                    .iter()
+                    .map(|o| OperationView {
+                        name: o.name.clone(),
+                        rate_per_s: o.rate_per_s,
+                        enabled: o.enabled,
+                        broken: o.broken.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+
+    let mut edges: Vec<EdgeView> = Vec::new();
+    for (service, view) in snapshot
+        .services
+        .iter()
+        .filter(|s| !s.internal)
+        .zip(services.iter().filter(|v| !v.name.starts_with("(timeline)")))
+    {
+        for operation in &service.operations {
+            let rate = view
+                .seconds
+                .last()
+                .filter(|(second, ..)| Some(*second) == last_second)
+                .map_or(0.0, |(_, c, e, _)| (c + e) as f64);
+            let tables = operation
+                .reads
+                .iter()
+                .map(|t| (t, true, false))
+                .chain(operation.writes.iter().map(|t| (t, false, true)));
+            for (table, reads, writes) in tables {
+                let share = rate / service.operations.len().max(1) as f64;
+                let broken = operation.broken.clone();
+                match edges
+                    .iter_mut()
+                    .find(|e| e.service == service.name && &e.table == table)
+                {
+                    Some(edge) => {
+                        edge.reads |= reads;
+                        edge.writes |= writes;
+                        edge.broken = edge.broken.take().or(broken);
+                    }
+                    None => edges.push(EdgeView {
+                        service: service.name.clone(),
+                        database: service.database.clone(),
+                        table: table.clone(),
+                        reads,
+                        writes,
+                        rate_per_s: share,
+                        broken,
+                    }),
+                }
+            }
+        }
+    }
+
+    let databases = snapshot
+        .databases
+        .iter()
+        .map(|d| {
+            let locks = world.locks(&d.name);
+            let health = if !locks.waiting.is_empty() {
+                Health::Waiting
+            } else if d.busy_cores > 0 || d.queued > 0 {
+                Health::Healthy
+            } else {
+                Health::Idle
+            };
+            DatabaseView {
+                name: d.name.clone(),
+                isolation: d.isolation,
+                cores: (d.busy_cores, d.cores),
+                queued: d.queued,
+                locks,
+                health,
+            }
+        })
+        .collect();
+
+    let happenings: Vec<_> = world.happenings().collect();
+    let log = happenings[happenings.len().saturating_sub(LOG_LINES)..]
+        .iter()
+        .map(|h| LogLine {
+            at: format_micros(h.at),
+            at_us: h.at,
+            kind: h.kind,
+            text: if h.count > 1 {
+                format!("{} (×{} until {})", h.text, h.count, format_micros(h.last_at))
+            } else {
+                h.text.clone()
+            },
+            sql: h.sql.clone(),
+        })
+        .collect();
+
+    PageView {
+        now,
+        clock: format_micros(now),
+        services,
+        databases,
+        edges,
+        log,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario::Scenario;
+    use crate::sim::world::Command;
+
+    fn world() -> World {
+        let scenario = Scenario::parse(
+            r#"
+format_version = 1
+name = "tiny"
+[[databases]]
+name = "db"
+setup = ["CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)",
+         "CREATE TABLE log (id INTEGER PRIMARY KEY, note TEXT)",
+         "INSERT INTO t VALUES (1, 0), (2, 0), (3, 0)"]
+[[services]]
+name = "writer"
+database = "db"
+[[services.operations]]
+name = "bump"
+rate_per_s = 100
+statements = ["UPDATE t SET v = v + 1 WHERE id = {id}", "INSERT INTO log VALUES ({n}, 'x')"]
+params.id = { existing_key = "t.id" }
+params.n = { next_id = "log.id" }
+[[services]]
+name = "reader"
+database = "db"
+[[services.operations]]
+name = "look"
+rate_per_s = 50
+statements = ["SELECT v FROM t WHERE id = {id}"]
+params.id = { existing_key = "t.id" }
+"#,
+        )
+        .expect("valid");
+        World::new(&scenario).expect("builds")
+    }
+
+    #[test]
+    fn the_page_reads_throughput_latency_and_edges() {
+        let mut world = world();
+        world.step_until(3 * SECOND);
+        let view = page_view(&world);
+        assert_eq!(view.clock, "3s");
+        let writer = &view.services[0];
+        assert!(writer.throughput_per_s > 0.0);
+        assert!(writer.latency_ms.p99 >= writer.latency_ms.p50);
+        assert_eq!(writer.health, Health::Healthy);
+        assert_eq!(writer.seconds.len(), 3, "three whole seconds so far");
+        let edge = |service: &str, table: &str| {
+            view.edges
+                .iter()
+                .find(|e| e.service == service && e.table == table)
+                .cloned()
+                .unwrap_or_else(|| panic!("no edge {service} → {table}: {:?}", view.edges))
+        };
+        assert!(edge("writer", "t").writes && edge("writer", "log").writes);
+        assert!(edge("reader", "t").reads && !edge("reader", "t").writes);
+        assert!(edge("reader", "t").rate_per_s > 0.0);
+        assert_eq!(view.services.len(), 2, "the timeline client stays hidden");
+    }
+
+    #[test]
+    fn a_renamed_column_breaks_the_readers_edge_and_the_log_says_why() {
+        let mut world = world();
+        world.step_until(SECOND);
+        world
+            .apply(Command::RunSql {
+                database: "db".into(),
+                sql: "ALTER TABLE t RENAME COLUMN v TO value".into(),
+            })
+            .expect("applies");
+        world.step_until(3 * SECOND);
+        let view = page_view(&world);
+        let reader = view.services.iter().find(|s| s.name == "reader").expect("reader");
+        assert_eq!(reader.health, Health::Erroring);
+        let broken = view
+            .edges
+            .iter()
+            .find(|e| e.service == "reader" && e.table == "t")
+            .and_then(|e| e.broken.clone())
+            .expect("the reader's edge is broken");
+        assert!(broken.1.contains("SELECT v FROM t"), "{broken:?}");
+        let line = view
+            .log
+            .iter()
+            .find(|l| l.kind == HappeningKind::SchemaBreak && l.text.starts_with("reader"))
+            .expect("the reader's schema break in the log");
+        assert!(line.text.starts_with("reader.look failed (schema)"), "{}", line.text);
+        assert!(line.text.contains("×"), "repeats are counted: {}", line.text);
+        assert!(view.log.iter().any(|l| l.kind == HappeningKind::Action
+            && l.text.contains("ALTER TABLE t RENAME COLUMN v TO value")));
+    }
+}
