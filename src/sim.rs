@@ -27,6 +27,6 @@ pub mod shop;
 pub mod sql_script;
 pub mod statement;
 pub mod storage;
-pub mod view;
 pub mod versions;
+pub mod view;
 pub mod world;

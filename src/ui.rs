@@ -1,14 +1,37 @@
-//! The page: Yew components that render the console session and send it actions.
+//! The page: Yew components that render the live simulator and the console, and send actions.
 //!
 //! Components hold no database or simulation logic: they read [`state::AppState`] and dispatch
 //! [`state::Action`]s, which the state reduces by calling into [`crate::sim`].
 
 pub mod app;
 pub mod browser;
+pub mod charts;
+pub mod controls;
 pub mod editor;
+pub mod event_log;
+pub mod icons;
+pub mod live;
+pub mod locks_panel;
 pub mod results;
 pub mod schema;
+pub mod simulator;
 pub mod state;
+pub mod topology;
+pub mod transport;
+
+use crate::sim::view::PageView;
+use std::rc::Rc;
+
+/// A page view shared by the panels, compared by identity: a new frame's view is a new `Rc`, so
+/// panels re-render when (and only when) the view was rebuilt.
+#[derive(Clone)]
+pub struct ViewRef(pub Rc<PageView>);
+
+impl PartialEq for ViewRef {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// Starts the app in the page: installs the panic banner and mounts [`app::App`] on `#app`.
 pub fn start() {

@@ -39,6 +39,8 @@ mod tests {
         for (name, text) in SCENARIOS {
             let scenario = Scenario::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(&scenario.name, name);
+            // The page falls back on these: each must also build into a world.
+            crate::sim::world::World::new(&scenario).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
 }

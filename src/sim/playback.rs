@@ -255,7 +255,11 @@ params.id = { existing_key = "t.id" }
         assert_eq!(playback.now(), SECOND / 2);
         assert_eq!(playback.horizon(), 3 * SECOND);
         playback.seek(3 * SECOND).expect("seeks");
-        assert_eq!(fingerprint(&playback), at_three, "the same timeline comes back");
+        assert_eq!(
+            fingerprint(&playback),
+            at_three,
+            "the same timeline comes back"
+        );
 
         // A different command after going back drops the pause recorded later.
         playback.seek(SECOND / 2).expect("seeks");

@@ -58,6 +58,8 @@ pub struct ServiceView {
     pub name: String,
     /// The database it uses.
     pub database: String,
+    /// Whether it is the client that runs timeline and console SQL (no chart, no controls).
+    pub internal: bool,
     /// Its state.
     pub health: Health,
     /// Whether it is paused.
@@ -190,6 +192,7 @@ pub fn page_view(world: &World) -> PageView {
             ServiceView {
                 name: s.name.clone(),
                 database: s.database.clone(),
+                internal: s.internal,
                 health,
                 paused: s.paused,
                 throughput_per_s: throughput,
@@ -220,7 +223,7 @@ pub fn page_view(world: &World) -> PageView {
         .services
         .iter()
         .filter(|s| !s.internal)
-        .zip(services.iter().filter(|v| !v.name.starts_with("(timeline)")))
+        .zip(services.iter().filter(|v| !v.internal))
     {
         for operation in &service.operations {
             let rate = view
@@ -264,12 +267,10 @@ pub fn page_view(world: &World) -> PageView {
         .iter()
         .map(|d| {
             let locks = world.locks(&d.name);
-            let health = if !locks.waiting.is_empty() {
-                Health::Waiting
-            } else if d.busy_cores > 0 || d.queued > 0 {
+            let health = if locks.waiting.is_empty() {
                 Health::Healthy
             } else {
-                Health::Idle
+                Health::Waiting
             };
             DatabaseView {
                 name: d.name.clone(),
@@ -289,10 +290,16 @@ pub fn page_view(world: &World) -> PageView {
             at: format_micros(h.at),
             at_us: h.at,
             kind: h.kind,
-            text: if h.count > 1 {
-                format!("{} (×{} until {})", h.text, h.count, format_micros(h.last_at))
-            } else {
-                h.text.clone()
+            text: match (h.count, h.longest_wait) {
+                (1, 0) => h.text.clone(),
+                (1, waited) => format!("{} — {}", h.text, format_micros(waited)),
+                (n, 0) => format!("{} (×{n} until {})", h.text, format_micros(h.last_at)),
+                (n, waited) => format!(
+                    "{} (×{n} until {}, longest {})",
+                    h.text,
+                    format_micros(h.last_at),
+                    format_micros(waited)
+                ),
             },
             sql: h.sql.clone(),
         })
@@ -383,7 +390,11 @@ params.id = { existing_key = "t.id" }
             .expect("applies");
         world.step_until(3 * SECOND);
         let view = page_view(&world);
-        let reader = view.services.iter().find(|s| s.name == "reader").expect("reader");
+        let reader = view
+            .services
+            .iter()
+            .find(|s| s.name == "reader")
+            .expect("reader");
         assert_eq!(reader.health, Health::Erroring);
         let broken = view
             .edges
@@ -397,8 +408,16 @@ params.id = { existing_key = "t.id" }
             .iter()
             .find(|l| l.kind == HappeningKind::SchemaBreak && l.text.starts_with("reader"))
             .expect("the reader's schema break in the log");
-        assert!(line.text.starts_with("reader.look failed (schema)"), "{}", line.text);
-        assert!(line.text.contains("×"), "repeats are counted: {}", line.text);
+        assert!(
+            line.text.starts_with("reader.look failed (schema)"),
+            "{}",
+            line.text
+        );
+        assert!(
+            line.text.contains("×"),
+            "repeats are counted: {}",
+            line.text
+        );
         assert!(view.log.iter().any(|l| l.kind == HappeningKind::Action
             && l.text.contains("ALTER TABLE t RENAME COLUMN v TO value")));
     }

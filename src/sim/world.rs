@@ -228,6 +228,8 @@ pub struct Happening {
     pub sql: Option<String>,
     /// How many times (1, or more for repeats).
     pub count: u64,
+    /// For lock waits: the longest of them.
+    pub longest_wait: Micros,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).
@@ -1074,14 +1076,13 @@ impl World {
                 let blockers = self.blocked_by.remove(&owner).unwrap_or_default();
                 if waited >= 1_000 {
                     let text = format!(
-                        "{} waited {} for {} on {}, held by {}",
+                        "{} waited for {} on {}, blocked by {}",
                         service_of(&event.who),
-                        format_micros(waited),
                         event.mode,
                         event.resource,
                         names(&blockers),
                     );
-                    self.happen(HappeningKind::LockWait, text, None);
+                    self.happen(HappeningKind::LockWait, text, None, waited);
                 }
             }
             LockEventKind::Deadlock => {
@@ -1092,7 +1093,7 @@ impl World {
                     event.others.join(" → "),
                     event.who,
                 );
-                self.happen(HappeningKind::Deadlock, text, None);
+                self.happen(HappeningKind::Deadlock, text, None, 0);
             }
             LockEventKind::Released | LockEventKind::TimedOut => {
                 self.blocked_by.remove(&owner);
@@ -1106,14 +1107,16 @@ impl World {
     }
 
     /// Adds a line to the event log; the same line again within a second is counted instead.
-    fn happen(&mut self, kind: HappeningKind, text: String, sql: Option<String>) {
+    fn happen(&mut self, kind: HappeningKind, text: String, sql: Option<String>, waited: Micros) {
         let now = self.now;
-        let repeat = self.happenings.iter_mut().rev().take(8).find(|h| {
-            h.kind == kind && h.text == text && now.saturating_sub(h.last_at) <= SECOND
-        });
+        let repeat =
+            self.happenings.iter_mut().rev().take(8).find(|h| {
+                h.kind == kind && h.text == text && now.saturating_sub(h.last_at) <= SECOND
+            });
         if let Some(line) = repeat {
             line.count += 1;
             line.last_at = now;
+            line.longest_wait = line.longest_wait.max(waited);
             return;
         }
         self.happenings.push_back(Happening {
@@ -1123,6 +1126,7 @@ impl World {
             text,
             sql,
             count: 1,
+            longest_wait: waited,
         });
         while self.happenings.len() > HAPPENINGS_KEPT {
             self.happenings.pop_front();
@@ -1387,7 +1391,7 @@ impl World {
                 HappeningKind::Error
             };
             if op.action.is_none() {
-                self.happen(kind, text, Some(sql));
+                self.happen(kind, text, Some(sql), 0);
             }
             self.record(6, &[id, kind as u64]);
         }
@@ -1446,7 +1450,7 @@ impl World {
             action: command.describe(),
             result: "started".to_owned(),
         });
-        self.happen(HappeningKind::Action, command.describe(), None);
+        self.happen(HappeningKind::Action, command.describe(), None, 0);
         let result = self.apply_inner(&command, index);
         if let Some(action) = self.applied.get_mut(index) {
             match &result {
@@ -1467,12 +1471,14 @@ impl World {
         let waited = format_micros((waited * 1e3).max(0.0) as Micros);
         entry.result = format!("{outcome} (after {waited})");
         let text = format!("{} → {outcome} after {waited}", entry.action);
-        let kind = if outcome.starts_with("error") && ErrorKind::of_message(&outcome) == ErrorKind::Schema {
+        let kind = if outcome.starts_with("error")
+            && ErrorKind::of_message(&outcome) == ErrorKind::Schema
+        {
             HappeningKind::SchemaBreak
         } else {
             HappeningKind::Action
         };
-        self.happen(kind, text, None);
+        self.happen(kind, text, None, 0);
     }
 
     /// Carries out `command`, whose entry in the report's timeline is number `action`.
@@ -1820,8 +1826,16 @@ fn tables_used(templates: &[String]) -> (Vec<String>, Vec<String>) {
         if let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(&sample_render(template))
         {
             let (r, w) = crate::sim::lock_plan::tables_of(&statement);
-            reads.extend(r.into_iter().filter(|t| !reads.contains(t)).collect::<Vec<_>>());
-            writes.extend(w.into_iter().filter(|t| !writes.contains(t)).collect::<Vec<_>>());
+            reads.extend(
+                r.into_iter()
+                    .filter(|t| !reads.contains(t))
+                    .collect::<Vec<_>>(),
+            );
+            writes.extend(
+                w.into_iter()
+                    .filter(|t| !writes.contains(t))
+                    .collect::<Vec<_>>(),
+            );
         }
     }
     (reads, writes)

@@ -1,16 +1,83 @@
-//! The whole page: header, editor, results and schema sidebar around one [`AppState`].
+//! The whole page: the masthead with its two views — the live simulator (the default) and the
+//! SQL console (`?view=console`) — around their own states.
 
 use crate::sim::database::TransactionState;
 use crate::sim::shop::DEFAULT_SEED;
+use crate::ui::browser;
 use crate::ui::editor::Editor;
 use crate::ui::results::Results;
 use crate::ui::schema::Schema;
+use crate::ui::simulator::Simulator;
 use crate::ui::state::{Action, AppState, DATABASE_NAME};
 use yew::prelude::*;
+
+/// The page's two views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum View {
+    Simulator,
+    Console,
+}
 
 /// The app's root component.
 #[component]
 pub fn App() -> Html {
+    let view = use_state(|| match browser::query_param("view").as_deref() {
+        Some("console") => View::Console,
+        _ => View::Simulator,
+    });
+    let tab = |target: View, label: &'static str| {
+        let view_handle = view.clone();
+        let onclick = Callback::from(move |_: MouseEvent| {
+            browser::set_query(&[(
+                "view",
+                if target == View::Console {
+                    "console"
+                } else {
+                    "simulator"
+                },
+            )]);
+            view_handle.set(target);
+        });
+        html! {
+            <button type="button" role="tab" class="tab" aria-selected={(*view == target).to_string()}
+                aria-controls="view" {onclick}>{ label }</button>
+        }
+    };
+    html! {
+        <div class="page">
+            <header class="masthead">
+                <div class="brand">
+                    <svg class="logo" viewBox="0 0 32 32" aria-hidden="true">
+                        <ellipse cx="16" cy="8" rx="10" ry="4"/>
+                        <path d="M6 8v16c0 2.2 4.5 4 10 4s10-1.8 10-4V8"/>
+                        <path d="M6 16c0 2.2 4.5 4 10 4s10-1.8 10-4"/>
+                    </svg>
+                    <div>
+                        <h1>{ "Dataflow Lab" }</h1>
+                        <p class="tagline">{ "Services sharing a database, simulated live — every statement is real SQL on GlueSQL in your browser" }</p>
+                    </div>
+                </div>
+                <nav class="tabs" role="tablist" aria-label="Views">
+                    { tab(View::Simulator, "Simulator") }
+                    { tab(View::Console, "SQL console") }
+                </nav>
+            </header>
+            <div id="view" role="tabpanel">
+                { match *view {
+                    View::Simulator => html! { <Simulator /> },
+                    View::Console => html! { <ConsolePage /> },
+                } }
+            </div>
+            <footer class="footer">
+                { "Dataflow Lab — every statement runs on GlueSQL compiled to WebAssembly; nothing leaves this page." }
+            </footer>
+        </div>
+    }
+}
+
+/// The SQL console on a seeded shop database of its own.
+#[component]
+fn ConsolePage() -> Html {
     let state = use_reducer(AppState::load);
     let on_action = {
         let state = state.clone();
@@ -24,19 +91,9 @@ pub fn App() -> Html {
     let transaction = state.session.borrow().database().transaction_state();
 
     html! {
-        <div class="page">
-            <header class="masthead">
-                <div class="brand">
-                    <svg class="logo" viewBox="0 0 32 32" aria-hidden="true">
-                        <ellipse cx="16" cy="8" rx="10" ry="4"/>
-                        <path d="M6 8v16c0 2.2 4.5 4 10 4s10-1.8 10-4V8"/>
-                        <path d="M6 16c0 2.2 4.5 4 10 4s10-1.8 10-4"/>
-                    </svg>
-                    <div>
-                        <h1>{ "Dataflow Lab" }</h1>
-                        <p class="tagline">{ "SQL console · a real GlueSQL database running in your browser" }</p>
-                    </div>
-                </div>
+        <div class="console-page">
+            <div class="console-bar">
+                <p class="console-intro">{ "A psql-like console on a shop database of its own (not the simulation's)." }</p>
                 <div class="db-status">
                     <span class="db-badge" title="The database this console is connected to">
                         <span class="dot" aria-hidden="true"></span>
@@ -62,7 +119,7 @@ pub fn App() -> Html {
                         { "Reset database" }
                     </button>
                 </div>
-            </header>
+            </div>
             if let Some(notice) = &state.notice {
                 <div class="notice" role="status">
                     <p>{ &notice.message }</p>
@@ -78,9 +135,6 @@ pub fn App() -> Html {
                 </div>
                 <Schema session={state.session.clone()} version={state.schema_version} />
             </main>
-            <footer class="footer">
-                { "Dataflow Lab — every statement runs on GlueSQL compiled to WebAssembly; nothing leaves this page." }
-            </footer>
         </div>
     }
 }

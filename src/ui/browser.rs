@@ -4,6 +4,9 @@
 //! Every call degrades quietly when the browser refuses (storage disabled, no `performance`):
 //! the console still works, it only forgets more or times less precisely.
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, UnwrapThrowExt};
 use web_sys::{Element, Storage};
 
@@ -136,4 +139,115 @@ pub fn install_panic_banner() {
             let _ = button.focus();
         }
     }));
+}
+
+/// The value of `name` in the page's query string (`?scenario=shop`), if present.
+pub fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
+}
+
+/// Sets these query parameters in the address bar (keeping the others), without reloading, so
+/// the link shows what is on screen.
+pub fn set_query(pairs: &[(&str, &str)]) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let search = window.location().search().unwrap_or_default();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
+        return;
+    };
+    for (name, value) in pairs {
+        params.set(name, value);
+    }
+    let url = format!("?{}", String::from(params.to_string()));
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}
+
+/// A `requestAnimationFrame` loop calling `on_frame` with the frame's time (ms) until dropped.
+pub struct AnimationLoop {
+    running: Rc<Cell<bool>>,
+}
+
+type FrameClosure = Closure<dyn FnMut(f64)>;
+
+impl AnimationLoop {
+    /// Starts the loop.
+    pub fn start(on_frame: impl Fn(f64) + 'static) -> Self {
+        let running = Rc::new(Cell::new(true));
+        let slot: Rc<RefCell<Option<FrameClosure>>> = Rc::new(RefCell::new(None));
+        let next = Rc::clone(&slot);
+        let alive = Rc::clone(&running);
+        *slot.borrow_mut() = Some(Closure::new(move |at: f64| {
+            if !alive.get() {
+                next.borrow_mut().take(); // Drops the closure: the loop ends.
+                return;
+            }
+            on_frame(at);
+            request_frame(&next);
+        }));
+        request_frame(&slot);
+        Self { running }
+    }
+}
+
+fn request_frame(slot: &Rc<RefCell<Option<FrameClosure>>>) {
+    if let (Some(window), Some(callback)) = (web_sys::window(), slot.borrow().as_ref()) {
+        let _ = window.request_animation_frame(callback.as_ref().unchecked_ref());
+    }
+}
+
+impl Drop for AnimationLoop {
+    fn drop(&mut self) {
+        self.running.set(false);
+    }
+}
+
+/// A `keydown` listener on the document, removed when dropped.
+pub struct KeyListener {
+    closure: Closure<dyn FnMut(web_sys::KeyboardEvent)>,
+}
+
+impl KeyListener {
+    /// Listens for keys pressed anywhere on the page.
+    pub fn new(handler: impl FnMut(web_sys::KeyboardEvent) + 'static) -> Self {
+        let closure = Closure::new(handler);
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            let _ = document
+                .add_event_listener_with_callback("keydown", closure.as_ref().unchecked_ref());
+        }
+        Self { closure }
+    }
+}
+
+impl Drop for KeyListener {
+    fn drop(&mut self) {
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            let _ = document.remove_event_listener_with_callback(
+                "keydown",
+                self.closure.as_ref().unchecked_ref(),
+            );
+        }
+    }
+}
+
+/// Whether a key event comes from a control that uses keys itself (a text field, a select, a
+/// button), so page shortcuts must leave it alone.
+pub fn typing_in_control(event: &web_sys::KeyboardEvent) -> bool {
+    event
+        .target()
+        .and_then(|t| t.dyn_into::<Element>().ok())
+        .is_some_and(|element| {
+            let tag = element.tag_name().to_ascii_uppercase();
+            matches!(tag.as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                || element
+                    .closest("[contenteditable=true]")
+                    .ok()
+                    .flatten()
+                    .is_some()
+        })
 }

@@ -43,7 +43,7 @@ beforeEach(async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   page = await context.newPage();
   page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
-  await page.goto(server.url);
+  await page.goto(`${server.url}?view=console`);
   await page.locator("#sql-input").waitFor();
 });
 
@@ -62,7 +62,7 @@ test("the page loads with the shop schema in the sidebar", async () => {
   const tables = await page.locator(".schema .table-name").allTextContents();
   assert.deepEqual(tables, ["customers", "invoices", "jobs", "orders", "shipments"]);
   assert.match(await page.locator('[data-table="orders"] .row-count').textContent(), /^240 rows$/);
-  assert.equal(await page.title(), "Dataflow Lab — SQL console");
+  assert.equal(await page.title(), "Dataflow Lab — live database simulator");
 });
 
 test("SELECT COUNT(*) FROM orders shows the seeded count with its timing", async () => {

@@ -1,0 +1,175 @@
+//! The actions panel: pause and resume services, change rates, start and stop operations, and
+//! run SQL inside the simulation (a migration, a report by hand), with one-click presets.
+
+use crate::sim::world::Command;
+use crate::ui::live::LiveAction;
+use crate::ui::ViewRef;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+/// A ready-made SQL action: a label, the database, the SQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preset {
+    /// The button's label.
+    pub label: String,
+    /// The database it runs on.
+    pub database: String,
+    /// The SQL.
+    pub sql: String,
+}
+
+/// The panel's inputs.
+#[derive(Properties, PartialEq)]
+pub struct ControlsProps {
+    /// What to show.
+    pub view: ViewRef,
+    /// Ready-made SQL actions.
+    pub presets: Rc<Vec<Preset>>,
+    /// The outcome of the last command.
+    pub last_result: Option<String>,
+    /// Where actions go.
+    pub on_action: Callback<LiveAction>,
+}
+
+/// The actions panel.
+#[component]
+pub fn Controls(props: &ControlsProps) -> Html {
+    let view = &props.view.0;
+    let sql = use_state(String::new);
+    let database = use_state(|| {
+        view.databases
+            .first()
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    });
+    let command = |command: Command| {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Command(command.clone())))
+    };
+    let on_sql = {
+        let sql = sql.clone();
+        Callback::from(move |event: InputEvent| {
+            if let Some(area) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok())
+            {
+                sql.set(area.value());
+            }
+        })
+    };
+    let on_database = {
+        let database = database.clone();
+        Callback::from(move |event: Event| {
+            if let Some(select) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
+            {
+                database.set(select.value());
+            }
+        })
+    };
+    let run_sql = {
+        let (sql, database, on_action) = (sql.clone(), database.clone(), props.on_action.clone());
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            if sql.trim().is_empty() {
+                return;
+            }
+            on_action.emit(LiveAction::Command(Command::RunSql {
+                database: (*database).clone(),
+                sql: (*sql).clone(),
+            }));
+        })
+    };
+    html! {
+        <div class="controls">
+            <ul class="service-controls">
+                { for view.services.iter().filter(|s| !s.internal).map(|service| {
+                    let (label, action) = if service.paused {
+                        ("Resume", Command::ResumeService { service: service.name.clone() })
+                    } else {
+                        ("Pause", Command::PauseService { service: service.name.clone() })
+                    };
+                    html! {
+                        <li class="service-control">
+                            <div class="service-control-head">
+                                <b>{ &service.name }</b>
+                                <button type="button" class="button subtle small" onclick={command(action)}
+                                    aria-label={format!("{label} {}", service.name)}>{ label }</button>
+                            </div>
+                            <ul class="operation-controls">
+                                { for service.operations.iter().map(|operation| {
+                                    let on_rate = {
+                                        let on_action = props.on_action.clone();
+                                        let (service, operation) = (service.name.clone(), operation.name.clone());
+                                        Callback::from(move |event: Event| {
+                                            if let Some(input) = event.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) {
+                                                if let Ok(rate) = input.value().trim().parse::<f64>() {
+                                                    on_action.emit(LiveAction::Command(Command::SetRate {
+                                                        service: service.clone(),
+                                                        operation: operation.clone(),
+                                                        rate_per_s: rate,
+                                                    }));
+                                                }
+                                            }
+                                        })
+                                    };
+                                    let toggle = if operation.enabled {
+                                        ("Stop", Command::StopOperation { service: service.name.clone(), operation: operation.name.clone() })
+                                    } else {
+                                        ("Start", Command::StartOperation { service: service.name.clone(), operation: operation.name.clone() })
+                                    };
+                                    html! {
+                                        <li>
+                                            <span class={classes!("op-name", operation.broken.is_some().then_some("broken"))}>{ &operation.name }</span>
+                                            <label class="rate">
+                                                <input type="number" min="0" step="any" value={format!("{}", operation.rate_per_s)}
+                                                    onchange={on_rate}
+                                                    aria-label={format!("{}.{} arrivals per second", service.name, operation.name)} />
+                                                <span aria-hidden="true">{ "/s" }</span>
+                                            </label>
+                                            <button type="button" class="button subtle small" onclick={command(toggle.1)}
+                                                aria-label={format!("{} {}.{}", toggle.0, service.name, operation.name)}>{ toggle.0 }</button>
+                                        </li>
+                                    }
+                                }) }
+                            </ul>
+                        </li>
+                    }
+                }) }
+            </ul>
+            <form class="sql-action" onsubmit={run_sql}>
+                <h3>{ "Run SQL in the simulation" }</h3>
+                <p class="hint">{ "It runs as a client of its own: it takes locks, waits for them and makes others wait." }</p>
+                if !props.presets.is_empty() {
+                    <div class="presets">
+                        { for props.presets.iter().map(|preset| html! {
+                            <button type="button" class="button subtle small"
+                                onclick={command(Command::RunSql { database: preset.database.clone(), sql: preset.sql.clone() })}
+                                title={preset.sql.clone()}>
+                                { &preset.label }
+                            </button>
+                        }) }
+                    </div>
+                }
+                <label class="field">
+                    <span>{ "Database" }</span>
+                    <select onchange={on_database} aria-label="Database for SQL">
+                        { for view.databases.iter().map(|d| html! {
+                            <option value={d.name.clone()} selected={*database == d.name}>{ &d.name }</option>
+                        }) }
+                    </select>
+                </label>
+                <textarea class="sql-input" rows="3" spellcheck="false" value={(*sql).clone()} oninput={on_sql}
+                    aria-label="SQL to run in the simulation"
+                    placeholder="ALTER TABLE orders RENAME COLUMN status TO state" />
+                <button type="submit" class="button primary small">{ "Run in simulation" }</button>
+                if let Some(result) = &props.last_result {
+                    <p class="last-result" role="status">{ result }</p>
+                }
+            </form>
+        </div>
+    }
+}

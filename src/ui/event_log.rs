@@ -1,0 +1,105 @@
+//! The event log: what happened, in sentences, newest first, filterable by kind, with the
+//! newest line announced to screen readers.
+
+use crate::sim::world::HappeningKind;
+use crate::ui::icons::happening_badge;
+use crate::ui::ViewRef;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlSelectElement;
+use yew::prelude::*;
+
+/// The log's inputs.
+#[derive(Properties, PartialEq)]
+pub struct EventLogProps {
+    /// What to show.
+    pub view: ViewRef,
+}
+
+const FILTERS: &[(&str, &str)] = &[
+    ("all", "Everything"),
+    ("locks", "Lock waits and deadlocks"),
+    ("errors", "Failures"),
+    ("schema", "Schema breaks"),
+    ("actions", "Actions"),
+];
+
+fn matches(filter: &str, kind: HappeningKind) -> bool {
+    match filter {
+        "locks" => matches!(kind, HappeningKind::LockWait | HappeningKind::Deadlock),
+        "errors" => matches!(kind, HappeningKind::Error | HappeningKind::SchemaBreak),
+        "schema" => kind == HappeningKind::SchemaBreak,
+        "actions" => kind == HappeningKind::Action,
+        _ => true,
+    }
+}
+
+fn class(kind: HappeningKind) -> &'static str {
+    match kind {
+        HappeningKind::LockWait => "lock",
+        HappeningKind::Deadlock => "deadlock",
+        HappeningKind::Error => "error",
+        HappeningKind::SchemaBreak => "schema",
+        HappeningKind::Action => "action",
+    }
+}
+
+/// The event log.
+#[component]
+pub fn EventLog(props: &EventLogProps) -> Html {
+    let filter = use_state(|| "all".to_owned());
+    let on_filter = {
+        let filter = filter.clone();
+        Callback::from(move |event: Event| {
+            if let Some(select) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
+            {
+                filter.set(select.value());
+            }
+        })
+    };
+    let view = &props.view.0;
+    let lines: Vec<_> = view
+        .log
+        .iter()
+        .rev()
+        .filter(|line| matches(&filter, line.kind))
+        .take(100)
+        .collect();
+    let newest = view
+        .log
+        .last()
+        .map(|l| format!("{} — {}", l.at, l.text))
+        .unwrap_or_default();
+    html! {
+        <div class="event-log">
+            <label class="field">
+                <span>{ "Show" }</span>
+                <select onchange={on_filter} aria-label="Show in the event log">
+                    { for FILTERS.iter().map(|(value, label)| html! {
+                        <option value={*value} selected={*filter == *value}>{ *label }</option>
+                    }) }
+                </select>
+            </label>
+            <p class="visually-hidden" aria-live="polite" aria-atomic="true">{ newest }</p>
+            if lines.is_empty() {
+                <p class="quiet">{ "Nothing yet: press play, then run the report or rename a column." }</p>
+            } else {
+                <ol class="log-lines" reversed=true>
+                    { for lines.iter().map(|line| {
+                        html! {
+                            <li class={classes!("log-line", class(line.kind))}>
+                                <span class="log-icon">{ happening_badge(line.kind) }</span>
+                                <time>{ &line.at }</time>
+                                <span class="log-text">{ &line.text }</span>
+                                if let Some(sql) = &line.sql {
+                                    <code class="log-sql">{ sql }</code>
+                                }
+                            </li>
+                        }
+                    }) }
+                </ol>
+            }
+        </div>
+    }
+}

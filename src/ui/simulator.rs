@@ -1,0 +1,216 @@
+//! The live simulator: the transport bar, then topology, locks, latency, actions and the event
+//! log around one [`LiveState`]. Owns the animation loop and the keyboard shortcuts.
+
+use crate::sim::builtin::SCENARIOS;
+use crate::sim::scenario::ActionKind;
+use crate::ui::browser::{self, AnimationLoop, KeyListener};
+use crate::ui::charts::Charts;
+use crate::ui::controls::{Controls, Preset};
+use crate::ui::event_log::EventLog;
+use crate::ui::live::{LiveAction, LiveState};
+use crate::ui::locks_panel::LocksPanel;
+use crate::ui::topology::Topology;
+use crate::ui::transport::Transport;
+use crate::ui::ViewRef;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlSelectElement;
+use yew::prelude::*;
+
+/// SQL actions worth one click, from the scenario's timeline and, for the shop's tables, the
+/// course's classics: a report by hand, a column renamed under the services' feet.
+fn presets(state: &LiveState) -> Vec<Preset> {
+    let playback = state.playback.borrow();
+    let scenario = playback.scenario();
+    let mut presets: Vec<Preset> = scenario
+        .timeline
+        .iter()
+        .filter(|e| e.action == ActionKind::Sql)
+        .filter_map(|e| {
+            let sql = e.sql.clone()?;
+            let first_line = sql.lines().next().unwrap_or_default().to_owned();
+            Some(Preset {
+                label: format!("Now: {}", shorten(&first_line, 38)),
+                database: e.database.clone()?,
+                sql,
+            })
+        })
+        .collect();
+    for database in &scenario.databases {
+        if database.shop.is_none() {
+            continue;
+        }
+        let shop = |label: &str, sql: &str| Preset {
+            label: label.to_owned(),
+            database: database.name.clone(),
+            sql: sql.to_owned(),
+        };
+        presets.extend([
+            shop(
+                "Run the revenue report",
+                "SELECT status, COUNT(*), SUM(total_cents) FROM orders GROUP BY status",
+            ),
+            shop(
+                "Rename orders.status",
+                "ALTER TABLE orders RENAME COLUMN status TO state",
+            ),
+            shop(
+                "Add a column to orders",
+                "ALTER TABLE orders ADD COLUMN note TEXT NULL",
+            ),
+        ]);
+    }
+    presets.dedup_by(|a, b| a.sql == b.sql && a.database == b.database);
+    presets
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
+/// The live simulator.
+#[component]
+pub fn Simulator() -> Html {
+    let state = use_reducer(LiveState::from_link);
+    let on_action = {
+        let state = state.clone();
+        Callback::from(move |action: LiveAction| state.dispatch(action))
+    };
+
+    // The animation loop: one frame action per browser frame while mounted.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with((), move |_| {
+            let frames = AnimationLoop::start(move |at| dispatcher.dispatch(LiveAction::Frame(at)));
+            move || drop(frames)
+        });
+    }
+    // Keyboard shortcuts, anywhere on the page but in text fields and selects.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with((), move |_| {
+            let keys = KeyListener::new(move |event: web_sys::KeyboardEvent| {
+                if event.ctrl_key() || event.meta_key() || event.alt_key() {
+                    return;
+                }
+                if browser::typing_in_control(&event) {
+                    return;
+                }
+                let on_button = event
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .is_some_and(|e| e.tag_name().eq_ignore_ascii_case("BUTTON"));
+                let action = match event.key().as_str() {
+                    " " | "Spacebar" if !on_button => Some(LiveAction::TogglePlay),
+                    "ArrowRight" => Some(LiveAction::StepEvent),
+                    "ArrowLeft" => Some(LiveAction::StepBack),
+                    "r" | "R" => Some(LiveAction::Reset),
+                    "?" => Some(LiveAction::ToggleHelp),
+                    _ => None,
+                };
+                if let Some(action) = action {
+                    event.prevent_default();
+                    dispatcher.dispatch(action);
+                }
+            });
+            move || drop(keys)
+        });
+    }
+
+    let presets = use_memo(state.scenario_name.clone(), |_| Rc::new(presets(&state)));
+    let view = ViewRef(Rc::clone(&state.view));
+    let on_scenario = {
+        let on_action = on_action.clone();
+        Callback::from(move |event: Event| {
+            if let Some(select) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
+            {
+                on_action.emit(LiveAction::LoadScenario(select.value()));
+            }
+        })
+    };
+    let close_help = {
+        let on_action = on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ToggleHelp))
+    };
+    let description = state
+        .playback
+        .borrow()
+        .scenario()
+        .description
+        .clone()
+        .unwrap_or_default();
+
+    html! {
+        <div class="simulator">
+            <section class="scenario-bar" aria-label="Scenario">
+                <label class="field">
+                    <span>{ "Scenario" }</span>
+                    <select onchange={on_scenario} aria-label="Scenario">
+                        { for SCENARIOS.iter().map(|(name, _)| html! {
+                            <option value={*name} selected={state.scenario_name == *name}>{ *name }</option>
+                        }) }
+                    </select>
+                </label>
+                <h2 class="scenario-title">{ state.title() }</h2>
+                if !description.is_empty() {
+                    <details class="scenario-description">
+                        <summary>{ "What this shows" }</summary>
+                        <p>{ description }</p>
+                    </details>
+                }
+            </section>
+            <Transport playing={state.playing} now={state.now} horizon={state.horizon}
+                speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms}
+                on_action={on_action.clone()} />
+            if let Some(notice) = &state.notice {
+                <div class="notice" role="status"><p>{ notice }</p></div>
+            }
+            <div class="sim-grid">
+                <div class="sim-column main">
+                    <section class="panel topology-panel" aria-labelledby="topology-title">
+                        <h2 id="topology-title">{ "Topology" }</h2>
+                        <Topology view={view.clone()} />
+                    </section>
+                    <section class="panel charts-panel" aria-labelledby="latency-title">
+                        <h2 id="latency-title">{ "Latency and throughput" }</h2>
+                        <Charts view={view.clone()} />
+                    </section>
+                </div>
+                <div class="sim-column side">
+                    <section class="panel locks-panel" aria-labelledby="locks-title">
+                        <h2 id="locks-title">{ "Locks" }</h2>
+                        <LocksPanel view={view.clone()} />
+                    </section>
+                    <section class="panel log-panel" aria-labelledby="log-title">
+                        <h2 id="log-title">{ "Event log" }</h2>
+                        <EventLog view={view.clone()} />
+                    </section>
+                    <section class="panel actions-panel" aria-labelledby="actions-title">
+                        <h2 id="actions-title">{ "Actions" }</h2>
+                        <Controls view={view} presets={(*presets).clone()}
+                            last_result={state.last_result.clone()} on_action={on_action.clone()} />
+                    </section>
+                </div>
+            </div>
+            if state.help {
+                <div class="help-dialog" role="dialog" aria-modal="false" aria-labelledby="help-title">
+                    <h2 id="help-title">{ "Keyboard shortcuts" }</h2>
+                    <dl>
+                        <dt><kbd>{ "Space" }</kbd></dt><dd>{ "play / pause" }</dd>
+                        <dt><kbd>{ "→" }</kbd></dt><dd>{ "next event" }</dd>
+                        <dt><kbd>{ "←" }</kbd></dt><dd>{ "back 100 ms (replays from the seed)" }</dd>
+                        <dt><kbd>{ "R" }</kbd></dt><dd>{ "reset to 0 s" }</dd>
+                        <dt><kbd>{ "?" }</kbd></dt><dd>{ "this help" }</dd>
+                    </dl>
+                    <button type="button" class="button primary small" onclick={close_help}>{ "Close" }</button>
+                </div>
+            }
+        </div>
+    }
+}

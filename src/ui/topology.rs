@@ -1,0 +1,248 @@
+//! The topology: services on the left, databases with their tables on the right, an edge for
+//! every service that reads or writes a table. Traffic moves along the edges at a speed that
+//! follows the rate (one animated dash pattern per edge, not one sprite per statement); a
+//! node's colour *and* its badge's symbol and label show its state; a broken edge (its SQL now
+//! fails) is red, marked ✕, and focusable, with the error in its tooltip.
+
+use crate::sim::view::{Health, PageView};
+use crate::ui::icons::{state_badge, state_symbol};
+use crate::ui::ViewRef;
+use yew::prelude::*;
+
+const SERVICE_X: f64 = 16.0;
+const SERVICE_W: f64 = 210.0;
+const SERVICE_H: f64 = 64.0;
+const DB_X: f64 = 470.0;
+const DB_W: f64 = 230.0;
+const DB_HEAD: f64 = 72.0;
+const ROW_H: f64 = 28.0;
+const GAP: f64 = 18.0;
+const WIDTH: f64 = 716.0;
+
+/// The topology's inputs.
+#[derive(Properties, PartialEq)]
+pub struct TopologyProps {
+    /// What to draw.
+    pub view: ViewRef,
+}
+
+struct DbBox {
+    name: String,
+    y: f64,
+    tables: Vec<String>,
+}
+
+/// The word for a state (shown with its symbol: never colour alone).
+pub fn state_word(health: Health) -> &'static str {
+    health.label()
+}
+
+fn health_class(health: Health) -> &'static str {
+    match health {
+        Health::Healthy => "healthy",
+        Health::Idle => "idle",
+        Health::Waiting => "waiting",
+        Health::Erroring => "erroring",
+    }
+}
+
+/// How fast the traffic animation moves for a rate (a few classes, so rates do not jitter it).
+fn flow_class(rate: f64) -> &'static str {
+    match rate {
+        r if r <= 0.0 => "flow-none",
+        r if r < 5.0 => "flow-slow",
+        r if r < 50.0 => "flow-medium",
+        _ => "flow-fast",
+    }
+}
+
+/// The topology view.
+#[component]
+pub fn Topology(props: &TopologyProps) -> Html {
+    let view: &PageView = &props.view.0;
+    let services: Vec<_> = view.services.iter().collect();
+    let mut y = GAP;
+    let mut dbs: Vec<DbBox> = Vec::new();
+    for database in &view.databases {
+        let mut tables: Vec<String> = view
+            .edges
+            .iter()
+            .filter(|e| e.database == database.name)
+            .map(|e| e.table.clone())
+            .collect();
+        tables.sort();
+        tables.dedup();
+        let height = DB_HEAD + ROW_H * tables.len() as f64 + 8.0;
+        dbs.push(DbBox {
+            name: database.name.clone(),
+            y,
+            tables,
+        });
+        y += height + GAP;
+    }
+    let services_height = GAP + services.len() as f64 * (SERVICE_H + GAP);
+    let height = y.max(services_height).max(160.0);
+    // Centre the shorter column.
+    let service_offset = ((height - services_height) / 2.0).max(0.0);
+    let service_y = |i: usize| service_offset + GAP + i as f64 * (SERVICE_H + GAP);
+
+    let edges = view.edges.iter().filter_map(|edge| {
+        let index = services.iter().position(|s| s.name == edge.service)?;
+        let db = dbs.iter().find(|d| d.name == edge.database)?;
+        let row = db.tables.iter().position(|t| *t == edge.table)?;
+        let (x1, y1) = (SERVICE_X + SERVICE_W, service_y(index) + SERVICE_H / 2.0);
+        let (x2, y2) = (DB_X, db.y + DB_HEAD + ROW_H * row as f64 + ROW_H / 2.0);
+        let mid = (x1 + x2) / 2.0;
+        let path = format!("M{x1:.1},{y1:.1} C{mid:.1},{y1:.1} {mid:.1},{y2:.1} {x2:.1},{y2:.1}");
+        let verb = match (edge.reads, edge.writes) {
+            (true, true) => "reads and writes",
+            (false, true) => "writes",
+            _ => "reads",
+        };
+        let label = match &edge.broken {
+            Some((message, sql)) => format!(
+                "{} → {}.{}: broken — {message} (in: {sql})",
+                edge.service, edge.database, edge.table
+            ),
+            None => format!(
+                "{} {verb} {}.{} — {:.0} operations/s",
+                edge.service, edge.database, edge.table, edge.rate_per_s
+            ),
+        };
+        let kind = if edge.writes { "writes" } else { "reads" };
+        let broken = edge.broken.is_some();
+        let class = classes!("edge", kind, broken.then_some("broken"));
+        let flow = classes!("flow", kind, flow_class(if broken { 0.0 } else { edge.rate_per_s }));
+        Some(html! {
+            <g class={class} tabindex={broken.then_some("0")} role="img" aria-label={label.clone()}>
+                <title>{ label }</title>
+                <path class="edge-line" d={path.clone()} />
+                <path class={flow} d={path} />
+                if broken {
+                    <g class="break-mark" transform={format!("translate({mid:.1},{:.1})", (y1 + y2) / 2.0)}>
+                        <circle r="10" />
+                        { state_symbol(Health::Erroring) }
+                    </g>
+                }
+            </g>
+        })
+    });
+
+    let service_nodes = services.iter().enumerate().map(|(i, s)| {
+        let y = service_y(i);
+        let word = state_word(s.health);
+        let state = if s.paused { "paused" } else { word };
+        let line = format!(
+            "{:.0}/s · p99 {} ",
+            s.throughput_per_s,
+            format_ms(s.latency_ms.p99)
+        );
+        let label = format!(
+            "Service {}: {state}; {:.0} operations per second; p99 latency {}; {} of {} connections busy; {} waiting for locks",
+            s.name,
+            s.throughput_per_s,
+            format_ms(s.latency_ms.p99),
+            s.connections.0,
+            s.connections.1,
+            s.lock_waits
+        );
+        html! {
+            <g class={classes!("node", "service", health_class(s.health), s.paused.then_some("paused"))}
+                transform={format!("translate({SERVICE_X},{y:.1})")} role="img" aria-label={label.clone()}>
+                <title>{ label }</title>
+                <rect width={SERVICE_W.to_string()} height={SERVICE_H.to_string()} rx="10" />
+                <text class="node-name" x="14" y="25">{ &s.name }</text>
+                <text class="node-line" x="14" y="47">{ line }</text>
+                <g class="node-badge" transform={format!("translate({},{})", SERVICE_W - 18.0, 18)}>
+                    <circle r="11" />
+                    { state_symbol(s.health) }
+                </g>
+                if s.lock_waits > 0 {
+                    <text class="node-wait" x={(SERVICE_W - 14.0).to_string()} y="52" text-anchor="end">
+                        { format!("{} waiting", s.lock_waits) }
+                    </text>
+                }
+            </g>
+        }
+    });
+
+    let db_nodes = dbs.iter().map(|db| {
+        let Some(info) = view.databases.iter().find(|d| d.name == db.name) else {
+            return Html::default();
+        };
+        let word = state_word(info.health);
+        let height = DB_HEAD + ROW_H * db.tables.len() as f64 + 8.0;
+        let isolation = format!("{:?}", info.isolation).to_lowercase();
+        let label = format!(
+            "Database {}: {word}; {} of {} cores busy; {} queued; {} locks held, {} waiting",
+            db.name,
+            info.cores.0,
+            info.cores.1,
+            info.queued,
+            info.locks.held.len(),
+            info.locks.waiting.len()
+        );
+        html! {
+            <g class={classes!("node", "database", health_class(info.health))}
+                transform={format!("translate({DB_X},{:.1})", db.y)} role="img" aria-label={label.clone()}>
+                <title>{ label }</title>
+                <rect width={DB_W.to_string()} height={height.to_string()} rx="10" />
+                <g class="db-icon" transform="translate(14,10)">
+                    <ellipse cx="7" cy="3" rx="7" ry="2.6" />
+                    <path d="M0 3v10c0 1.4 3.1 2.6 7 2.6s7-1.2 7-2.6V3" />
+                </g>
+                <text class="node-name" x="36" y="24">{ &db.name }</text>
+                <text class="node-line" x="14" y="44">{ format!("{isolation} isolation") }</text>
+                <text class="node-line" x="14" y="61">
+                    { format!("cores {}/{} busy · queue {}", info.cores.0, info.cores.1, info.queued) }
+                </text>
+                <g class="node-badge" transform={format!("translate({},{})", DB_W - 18.0, 18)}>
+                    <circle r="11" />
+                    { state_symbol(info.health) }
+                </g>
+                { for db.tables.iter().enumerate().map(|(row, table)| {
+                    let y = DB_HEAD + ROW_H * row as f64;
+                    html! {
+                        <g class="table-row" transform={format!("translate(8,{y:.1})")}>
+                            <rect width={(DB_W - 16.0).to_string()} height={(ROW_H - 4.0).to_string()} rx="6" />
+                            <text x="10" y="17">{ table }</text>
+                        </g>
+                    }
+                }) }
+            </g>
+        }
+    });
+
+    html! {
+        <figure class="topology">
+            <svg viewBox={format!("0 0 {WIDTH} {height:.0}")} role="group"
+                aria-label="Topology: which service reads and writes which table">
+                <g class="edges">{ for edges }</g>
+                <g class="nodes">{ for service_nodes }{ for db_nodes }</g>
+            </svg>
+            <figcaption class="legend">
+                <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-write" /></svg>{ "writes" }</span>
+                <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-read" /></svg>{ "reads" }</span>
+                <span>{ state_badge(Health::Healthy) }{ "healthy" }</span>
+                <span>{ state_badge(Health::Waiting) }{ "waiting on locks" }</span>
+                <span>{ state_badge(Health::Erroring) }{ "errors / broken" }</span>
+                <span>{ state_badge(Health::Idle) }{ "idle" }</span>
+            </figcaption>
+        </figure>
+    }
+}
+
+/// Milliseconds for people: "0.12 ms", "3.4 ms", "1.2 s".
+pub fn format_ms(ms: f64) -> String {
+    if ms <= 0.0 {
+        "–".to_owned()
+    } else if ms < 1.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 100.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1_000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1_000.0)
+    }
+}

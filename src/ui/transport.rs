@@ -1,0 +1,133 @@
+//! The transport bar: play/pause, step, step back, reset, speed, the clock and the scrubber.
+
+use crate::sim::clock::format_micros;
+use crate::ui::icons;
+use crate::ui::live::{LiveAction, SPEEDS};
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+/// The transport bar's inputs.
+#[derive(Properties, PartialEq)]
+pub struct TransportProps {
+    /// Whether time runs.
+    pub playing: bool,
+    /// Simulated time now (µs).
+    pub now: u64,
+    /// The furthest time reached (µs).
+    pub horizon: u64,
+    /// The speed (index into [`SPEEDS`]).
+    pub speed: usize,
+    /// The seed.
+    pub seed: u64,
+    /// The last jump back's duration (ms).
+    pub last_seek_ms: Option<f64>,
+    /// Where actions go.
+    pub on_action: Callback<LiveAction>,
+}
+
+/// The transport bar.
+#[component]
+pub fn Transport(props: &TransportProps) -> Html {
+    let send = |action: LiveAction| {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(action.clone()))
+    };
+    let on_speed = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |event: Event| {
+            if let Some(select) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
+            {
+                if let Ok(index) = select.value().parse::<usize>() {
+                    on_action.emit(LiveAction::SetSpeed(index));
+                }
+            }
+        })
+    };
+    let on_scrub = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |event: InputEvent| {
+            if let Some(input) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+            {
+                if let Ok(ms) = input.value().parse::<f64>() {
+                    on_action.emit(LiveAction::Seek(ms));
+                }
+            }
+        })
+    };
+    let on_seed = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |event: Event| {
+            if let Some(input) = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+            {
+                if let Ok(seed) = input.value().trim().parse::<u64>() {
+                    on_action.emit(LiveAction::SetSeed(seed));
+                }
+            }
+        })
+    };
+    let horizon_ms = (props.horizon.max(props.now) / 1_000).max(1);
+    let now_ms = props.now / 1_000;
+    let (play_label, play_icon) = if props.playing {
+        ("Pause (Space)", "pause")
+    } else {
+        ("Play (Space)", "play")
+    };
+    html! {
+        <div class="transport" role="toolbar" aria-label="Simulation controls">
+            <div class="transport-buttons">
+                <button type="button" class="button icon-button" onclick={send(LiveAction::Reset)}
+                    title="Reset to 0 s (R)" aria-label="Reset to zero (R)">{ icons::transport("reset") }</button>
+                <button type="button" class="button icon-button" onclick={send(LiveAction::StepBack)}
+                    title="Back 100 ms (←)" aria-label="Step back 100 milliseconds (Left arrow)">{ icons::transport("back") }</button>
+                <button type="button" class="button icon-button play" id="play"
+                    onclick={send(LiveAction::TogglePlay)} title={play_label}
+                    aria-label={play_label} aria-pressed={props.playing.to_string()}>
+                    { icons::transport(play_icon) }
+                </button>
+                <button type="button" class="button icon-button" onclick={send(LiveAction::StepEvent)}
+                    title="Next event (→)" aria-label="Step to the next event (Right arrow)">{ icons::transport("step") }</button>
+                <button type="button" class="button subtle" onclick={send(LiveAction::StepTime)}
+                    title="Advance 100 ms">{ "+100 ms" }</button>
+            </div>
+            <div class="clock" aria-live="off">
+                <span class="clock-label">{ "simulated" }</span>
+                <output id="clock" class="clock-value" aria-label="Simulated time">
+                    { format_micros(props.now) }
+                </output>
+            </div>
+            <label class="scrubber">
+                <span class="visually-hidden">{ "Simulated time" }</span>
+                <input type="range" min="0" max={horizon_ms.to_string()} step="10"
+                    value={now_ms.to_string()} oninput={on_scrub}
+                    aria-valuetext={format_micros(props.now)} />
+            </label>
+            <label class="field">
+                <span>{ "Speed" }</span>
+                <select onchange={on_speed} aria-label="Speed">
+                    { for SPEEDS.iter().enumerate().map(|(i, (_, label))| html! {
+                        <option value={i.to_string()} selected={i == props.speed}>{ *label }</option>
+                    }) }
+                </select>
+            </label>
+            <label class="field seed">
+                <span>{ "Seed" }</span>
+                <input type="number" min="0" step="1" value={props.seed.to_string()}
+                    onchange={on_seed} aria-label="Seed" />
+            </label>
+            if let Some(ms) = props.last_seek_ms {
+                <span class="seek-note" title="How long the last jump back took: the run is replayed from its seed">
+                    { format!("replayed in {ms:.0} ms") }
+                </span>
+            }
+            <button type="button" class="button subtle help-button" onclick={send(LiveAction::ToggleHelp)}
+                title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts (?)">{ "?" }</button>
+        </div>
+    }
+}
