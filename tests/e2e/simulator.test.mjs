@@ -1,0 +1,174 @@
+// Page tests of the live simulator: the release build in dist/, served on 127.0.0.1, driven in
+// Debian's headless Chromium by playwright-core. Screenshots go to target/screenshots/.
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { serveDist } from "./serve.mjs";
+
+const SHOTS = new URL("../../target/screenshots/", import.meta.url).pathname;
+
+let server;
+let browser;
+let page;
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  server = await serveDist();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+beforeEach(async () => {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+  page = await context.newPage();
+  page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+});
+
+/** Opens the simulator with `query` (e.g. "?scenario=alter-queue"). */
+async function open(query = "") {
+  await page.goto(`${server.url}${query}`);
+  await page.locator(".simulator .topology > svg").waitFor();
+}
+
+/** The simulated clock in seconds. */
+async function clockSeconds() {
+  const text = (await page.locator("#clock").textContent()).trim();
+  const match = text.match(/^([\d.]+)(us|ms|s)$/) ?? text.match(/^(\d+)m (\d+)s$/);
+  assert.ok(match, `unreadable clock: ${text}`);
+  if (match[2] === "us") return Number(match[1]) / 1e6;
+  if (match[2] === "ms") return Number(match[1]) / 1e3;
+  if (match[2] === "s") return Number(match[1]);
+  return Number(match[1]) * 60 + Number(match[2]);
+}
+
+/** Waits until the clock reads at least `seconds`. */
+async function waitForClock(seconds, timeout = 30_000) {
+  const started = Date.now();
+  while ((await clockSeconds()) < seconds) {
+    assert.ok(Date.now() - started < timeout, `the clock stayed below ${seconds} s`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Polls `probe` until it returns a truthy value. */
+async function until(probe, what, timeout = 20_000) {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    assert.ok(Date.now() - started < timeout, `timed out waiting for ${what}`);
+    await page.waitForTimeout(50);
+  }
+}
+
+test("the shop plays and reads a non-zero throughput", async () => {
+  await open();
+  assert.equal(await page.locator(".scenario-bar select").inputValue(), "shop");
+  await page.locator("#play").click();
+  await waitForClock(3);
+  const throughput = Number(
+    await page.locator('.chart-card[data-service="orders"] td.throughput').textContent(),
+  );
+  assert.ok(throughput > 0, `orders throughput ${throughput}`);
+  await page.screenshot({ path: `${SHOTS}simulator-shop.png`, fullPage: true });
+});
+
+test("a migration behind the report shows waiters in the locks panel", async () => {
+  await open("?scenario=alter-queue");
+  await page.locator("#play").click();
+  // The scenario's own ALTER TABLE at 2.5 s waits for the running report; the lookups queue
+  // behind it. The locks panel shows the queue while it lasts.
+  const waiting = await until(async () => {
+    const n = Number(await page.locator('.lock-db[data-database="shop"] .waiting-count').textContent());
+    return n > 0 ? n : 0;
+  }, "lock waiters");
+  assert.ok(waiting >= 1);
+  await page.locator("#play").click(); // Pause to look.
+  await page.locator(".blocking-tree .who.root").first().waitFor();
+  const modes = await page.locator(".lock-table tr.waiting .mode").allTextContents();
+  assert.ok(modes.includes("ACCESS EXCLUSIVE") || modes.includes("ACCESS SHARE"), `modes: ${modes}`);
+  await page.screenshot({ path: `${SHOTS}simulator-locks.png`, fullPage: true });
+});
+
+test("renaming a column breaks the readers' edges and the log says why", async () => {
+  await open();
+  await page.locator("#play").click();
+  await waitForClock(1);
+  await page.getByRole("button", { name: "Rename orders.status" }).click();
+  const broken = page.locator(".topology .edge.broken").first();
+  await broken.waitFor({ timeout: 20_000 });
+  const label = await broken.getAttribute("aria-label");
+  assert.match(label, /broken/);
+  await page.locator(".log-line.schema").first().waitFor();
+  const text = await page.locator(".log-line.schema .log-text").first().textContent();
+  assert.match(text, /failed \(schema\)/);
+  await page.locator("#play").click();
+  await broken.focus();
+  await page.screenshot({ path: `${SHOTS}simulator-schema-break.png`, fullPage: true });
+});
+
+test("play, pause and step by keyboard only", async () => {
+  await open();
+  await page.locator("body").press("Space");
+  await until(async () => (await page.locator("#play").getAttribute("aria-pressed")) === "true", "playing");
+  await waitForClock(0.5);
+  await page.locator("body").press("Space");
+  await until(async () => (await page.locator("#play").getAttribute("aria-pressed")) === "false", "paused");
+  const paused = await clockSeconds();
+  await page.waitForTimeout(300);
+  assert.equal(await clockSeconds(), paused, "the clock stands still when paused");
+  await page.locator("body").press("ArrowRight");
+  await until(async () => (await clockSeconds()) > paused, "a step forward");
+  // Tab reaches the transport's buttons, with a visible focus ring.
+  await page.locator("body").press("Tab");
+  const focused = await page.evaluate(() => document.activeElement?.tagName);
+  assert.ok(["BUTTON", "SELECT", "INPUT"].includes(focused), `focus on ${focused}`);
+  await page.locator("body").press("?");
+  await page.locator(".help-dialog").waitFor();
+  await page.screenshot({ path: `${SHOTS}simulator-keyboard.png` });
+});
+
+test("stepping back shows the numbers the page showed at that time", async () => {
+  await open();
+  await page.locator("#play").click();
+  await waitForClock(2.5);
+  await page.locator("#play").click();
+  const clock = await page.locator("#clock").textContent();
+  const totals = await page.locator(".chart-totals").allTextContents();
+  const log = await page.locator(".log-line").allTextContents();
+  // Forward 5 × 100 ms, then back 5 × 100 ms with the ← key.
+  for (let i = 0; i < 5; i++) await page.getByRole("button", { name: "+100 ms" }).click();
+  await until(async () => (await page.locator("#clock").textContent()) !== clock, "time to move");
+  assert.notDeepEqual(await page.locator(".chart-totals").allTextContents(), totals);
+  for (let i = 0; i < 5; i++) await page.locator("body").press("ArrowLeft");
+  await until(async () => (await page.locator("#clock").textContent()) === clock, "the same time");
+  assert.deepEqual(await page.locator(".chart-totals").allTextContents(), totals);
+  assert.deepEqual(await page.locator(".log-line").allTextContents(), log);
+  const note = await page.locator(".seek-note").textContent();
+  assert.match(note, /replayed in \d+ ms/);
+  console.log(`jump back: ${note}`);
+});
+
+test("a broken link falls back to the shop with a visible message", async () => {
+  await open("?scenario=no-such-thing");
+  assert.equal(await page.locator(".scenario-bar select").inputValue(), "shop");
+  assert.match(await page.locator(".notice").textContent(), /no built-in scenario called "no-such-thing"/);
+});
+
+test("the simulator fits a 360 px screen", async () => {
+  await page.setViewportSize({ width: 360, height: 800 });
+  await open();
+  await page.locator("#play").click();
+  await waitForClock(1);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+  await page.screenshot({ path: `${SHOTS}simulator-360.png`, fullPage: true });
+});
