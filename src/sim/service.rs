@@ -90,6 +90,15 @@ impl Service {
     }
 }
 
+/// Statements typed at the simulation's console: one console entry per statement.
+#[derive(Debug, Default)]
+pub struct ConsoleWork {
+    /// The entries' ids, one per statement.
+    pub entries: Vec<u64>,
+    /// The running statement's result, until it ends.
+    pub result: Option<Result<crate::sim::database::StatementResult, String>>,
+}
+
 /// One arrival of an operation, from arrival to completion or failure.
 #[derive(Debug)]
 pub struct InFlight {
@@ -130,6 +139,9 @@ pub struct InFlight {
     pub only_rows: Option<KeyHint>,
     /// When the running statement hits its `statement_timeout`.
     pub statement_deadline: Option<Micros>,
+    /// For console work: the console entry of each statement, and the running statement's
+    /// result (kept from execution until the statement ends).
+    pub console: Option<ConsoleWork>,
     /// Locks to release when the running statement ends.
     pub statement_locks: Vec<(Resource, LockMode)>,
     /// The lock request it waits for, and since when.

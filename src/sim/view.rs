@@ -3,9 +3,10 @@
 //! student reads without a browser.
 
 use crate::sim::clock::{format_micros, Micros, SECOND};
+use crate::sim::database::{Outcome, TransactionState};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::LatencySummary;
-use crate::sim::world::{HappeningKind, LockView, World};
+use crate::sim::world::{ConsoleStatus, HappeningKind, LockView, World};
 
 /// How many seconds the latency charts show.
 pub const CHART_SECONDS: u64 = 60;
@@ -24,6 +25,8 @@ pub enum Health {
     Waiting,
     /// Some of its operations failed in the last second.
     Erroring,
+    /// It holds locks that others wait for, and waits for nobody (a root blocker).
+    Blocking,
 }
 
 impl Health {
@@ -34,6 +37,7 @@ impl Health {
             Self::Idle => "idle",
             Self::Waiting => "waiting on locks",
             Self::Erroring => "errors",
+            Self::Blocking => "blocking others",
         }
     }
 }
@@ -137,6 +141,43 @@ pub struct LogLine {
     pub sql: Option<String>,
 }
 
+/// Where a console statement stands, for its badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleState {
+    /// Not started.
+    Queued,
+    /// Running (taking locks, waiting for a core).
+    Running,
+    /// Waiting for a lock.
+    Waiting,
+    /// Done.
+    Ok,
+    /// Failed.
+    Failed,
+}
+
+/// One statement typed at the simulation's console.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleLine {
+    /// Its number.
+    pub id: u64,
+    /// The database.
+    pub database: String,
+    /// The statement.
+    pub sql: String,
+    /// Where it stands.
+    pub state: ConsoleState,
+    /// The result's summary, the error, or whom it waits for.
+    pub message: String,
+    /// How long it took (or has waited so far).
+    pub took: String,
+    /// A query's columns and first rows.
+    pub rows: Option<(Vec<String>, Vec<Vec<String>>)>,
+}
+
+/// How many rows of a console query the page shows.
+pub const CONSOLE_ROWS: usize = 20;
+
 /// Everything the live page shows at one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageView {
@@ -152,6 +193,21 @@ pub struct PageView {
     pub edges: Vec<EdgeView>,
     /// The event log's last lines, oldest first.
     pub log: Vec<LogLine>,
+    /// The console's statements, oldest first.
+    pub console: Vec<ConsoleLine>,
+    /// Each database's console session: its transaction state.
+    pub console_sessions: Vec<(String, TransactionState)>,
+}
+
+/// The transport's clock: milliseconds always shown, so the width never jumps ("2.550 s",
+/// "1:02.550").
+pub fn clock_text(now: Micros) -> String {
+    let ms = now / 1_000;
+    if now < 60 * SECOND {
+        format!("{}.{:03} s", ms / 1_000, ms % 1_000)
+    } else {
+        format!("{}:{:02}.{:03}", ms / 60_000, (ms / 1_000) % 60, ms % 1_000)
+    }
 }
 
 /// The page's view of `world` now.
@@ -160,10 +216,28 @@ pub fn page_view(world: &World) -> PageView {
     let now = snapshot.now;
     // The last *whole* second: the one before the current one.
     let last_second = (now / SECOND).checked_sub(1);
+    let lock_views: Vec<LockView> = snapshot
+        .databases
+        .iter()
+        .map(|d| world.locks(&d.name))
+        .collect();
+    // Who blocks others without waiting: "orders #12" is the service orders; "console" is the
+    // console client of the database whose locks name it.
+    let mut blocking: Vec<String> = Vec::new();
+    for (database, locks) in snapshot.databases.iter().zip(&lock_views) {
+        for (who, _) in &locks.root_blockers {
+            let service = who.split(" #").next().unwrap_or(who);
+            blocking.push(if service == "console" {
+                format!("(console) {}", database.name)
+            } else {
+                service.to_owned()
+            });
+        }
+    }
     let services: Vec<ServiceView> = snapshot
         .services
         .iter()
-        .filter(|s| !s.internal || s.completed > 0)
+        .filter(|s| !s.internal || s.completed + s.errors > 0 || s.busy_connections > 0)
         .map(|s| {
             let windows = world.windows(&s.name);
             let first = (now / SECOND).saturating_sub(CHART_SECONDS);
@@ -184,6 +258,8 @@ pub fn page_view(world: &World) -> PageView {
                 Health::Erroring
             } else if s.lock_waits > 0 {
                 Health::Waiting
+            } else if blocking.contains(&s.name) {
+                Health::Blocking
             } else if !active && s.busy_connections == 0 {
                 Health::Idle
             } else {
@@ -265,8 +341,8 @@ pub fn page_view(world: &World) -> PageView {
     let databases = snapshot
         .databases
         .iter()
-        .map(|d| {
-            let locks = world.locks(&d.name);
+        .zip(lock_views)
+        .map(|(d, locks)| {
             let health = if locks.waiting.is_empty() {
                 Health::Healthy
             } else {
@@ -305,13 +381,64 @@ pub fn page_view(world: &World) -> PageView {
         })
         .collect();
 
+    let console = world
+        .console_entries()
+        .map(|entry| {
+            let took = format_micros(
+                entry
+                    .finished
+                    .unwrap_or(now)
+                    .saturating_sub(entry.submitted),
+            );
+            let (state, message, rows) = match &entry.status {
+                ConsoleStatus::Queued => (ConsoleState::Queued, "queued".to_owned(), None),
+                ConsoleStatus::Running => (ConsoleState::Running, "running".to_owned(), None),
+                ConsoleStatus::WaitingForLock(whom) => (
+                    ConsoleState::Waiting,
+                    format!("waiting for a lock held by {}", whom.join(", ")),
+                    None,
+                ),
+                ConsoleStatus::Done(Ok(result)) => {
+                    let rows = match &result.outcome {
+                        Outcome::Rows { columns, rows } => Some((
+                            columns.clone(),
+                            rows.iter()
+                                .take(CONSOLE_ROWS)
+                                .map(|r| r.iter().map(|c| c.text.clone()).collect())
+                                .collect(),
+                        )),
+                        _ => None,
+                    };
+                    (ConsoleState::Ok, result.summary(), rows)
+                }
+                ConsoleStatus::Done(Err(message)) => (ConsoleState::Failed, message.clone(), None),
+            };
+            ConsoleLine {
+                id: entry.id,
+                database: entry.database.clone(),
+                sql: entry.sql.clone(),
+                state,
+                message,
+                took,
+                rows,
+            }
+        })
+        .collect();
+    let console_sessions = snapshot
+        .databases
+        .iter()
+        .filter_map(|d| Some((d.name.clone(), world.console_state(&d.name)?)))
+        .collect();
+
     PageView {
         now,
-        clock: format_micros(now),
+        clock: clock_text(now),
         services,
         databases,
         edges,
         log,
+        console,
+        console_sessions,
     }
 }
 
@@ -359,7 +486,8 @@ params.id = { existing_key = "t.id" }
         let mut world = world();
         world.step_until(3 * SECOND);
         let view = page_view(&world);
-        assert_eq!(view.clock, "3s");
+        assert_eq!(view.clock, "3.000 s");
+        assert_eq!(clock_text(62_345_000), "1:02.345");
         let writer = &view.services[0];
         assert!(writer.throughput_per_s > 0.0);
         assert!(writer.latency_ms.p99 >= writer.latency_ms.p50);

@@ -41,6 +41,15 @@ pub enum Command {
         /// The statements.
         sql: String,
     },
+    /// Type SQL at a database's console, inside the simulation: statement by statement, in the
+    /// console's own session, so a `BEGIN` stays open (holding its locks) until `COMMIT` or
+    /// `ROLLBACK` in a later command.
+    Console {
+        /// The database.
+        database: String,
+        /// The statements.
+        sql: String,
+    },
     /// Change an operation's arrival rate.
     SetRate {
         /// The service.
@@ -102,6 +111,7 @@ impl Command {
     fn describe(&self) -> String {
         match self {
             Self::RunSql { database, sql } => format!("sql on {database}: {}", sql.trim()),
+            Self::Console { database, sql } => format!("console on {database}: {}", sql.trim()),
             Self::SetRate {
                 service,
                 operation,
@@ -184,14 +194,52 @@ pub struct World {
     applied: Vec<AppliedAction>,
     recorded: Option<Vec<RecordedStatement>>,
     script: Option<(usize, crate::sim::script::ScriptRunner)>,
-    /// Per database node, the index of the service that runs timeline and console SQL.
+    /// Per database node, the index of the service that runs timeline SQL.
     timeline_services: Vec<usize>,
+    /// Per database node, the index of the service that runs console SQL, and its lock owner
+    /// (one session: its transaction outlives each command).
+    console_services: Vec<(usize, Owner)>,
+    console: std::collections::VecDeque<ConsoleEntry>,
+    next_console_entry: u64,
     /// Whether statements take locks (off only to measure what locking costs).
     locking: bool,
     lock_events: std::collections::VecDeque<LockEvent>,
     /// Who each waiting transaction waits for, to name them when the wait ends.
     blocked_by: BTreeMap<Owner, Vec<String>>,
     happenings: std::collections::VecDeque<Happening>,
+}
+
+/// How many console entries the world keeps.
+pub const CONSOLE_KEPT: usize = 200;
+
+/// Where a statement typed at the console stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConsoleStatus {
+    /// Not started yet (an earlier statement is running).
+    Queued,
+    /// Taking its locks (waiting for one, or for a core).
+    Running,
+    /// Waiting for a lock held or wanted by these.
+    WaitingForLock(Vec<String>),
+    /// Done, with its result or the error's message.
+    Done(Result<crate::sim::database::StatementResult, String>),
+}
+
+/// One statement typed at the simulation's console.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleEntry {
+    /// Its number.
+    pub id: u64,
+    /// The database.
+    pub database: String,
+    /// The statement.
+    pub sql: String,
+    /// When it was typed.
+    pub submitted: Micros,
+    /// When it finished.
+    pub finished: Option<Micros>,
+    /// Where it stands.
+    pub status: ConsoleStatus,
 }
 
 /// How many happenings the world keeps for the page's event log.
@@ -592,6 +640,39 @@ impl World {
                 }],
             });
         }
+        // And one for the console: a session of its own whose transactions span commands.
+        let mut console_services = Vec::new();
+        for (index, node) in nodes.iter_mut().enumerate() {
+            node.connections += 1;
+            // Console owners count down from the middle, apart from services' and scripts'.
+            console_services.push((services.len(), u64::MAX / 2 - index as u64));
+            services.push(Service {
+                name: format!("(console) {}", node.name),
+                node: index,
+                pool: vec![client(&node.db, node.isolation)],
+                free: [0].into(),
+                waiting: Default::default(),
+                paused: false,
+                timeout: 3_600 * crate::sim::clock::SECOND,
+                retries: 0,
+                retry_backoff: 0,
+                operations: vec![Operation {
+                    name: "sql".to_owned(),
+                    rate_per_s: 0.0,
+                    enabled: false,
+                    think_time: 0,
+                    statements: Vec::new(),
+                    params: Vec::new(),
+                    arrivals: SimRng::new(seed, u64::MAX - 1),
+                    generation: 0,
+                    metrics: OperationMetrics::default(),
+                    reads: Vec::new(),
+                    writes: Vec::new(),
+                    last_error: None,
+                    last_success: None,
+                }],
+            });
+        }
         let mut world = Self {
             scenario: scenario.clone(),
             seed,
@@ -610,6 +691,9 @@ impl World {
             recorded: None,
             script: None,
             timeline_services,
+            console_services,
+            console: Default::default(),
+            next_console_entry: 1,
             locking: true,
             lock_events: Default::default(),
             blocked_by: BTreeMap::new(),
@@ -846,7 +930,12 @@ impl World {
     /// statements); `action` is the timeline entry it carries out, if any.
     fn start_operation(&mut self, s: usize, o: usize, mut sql: Vec<String>, action: Option<usize>) {
         let now = self.now;
-        let explicit = sql.len() > 1;
+        let console_owner = self
+            .console_services
+            .iter()
+            .find(|(service, _)| *service == s)
+            .map(|(_, owner)| *owner);
+        let explicit = sql.len() > 1 && console_owner.is_none();
         if explicit {
             sql.push("COMMIT".to_owned());
         }
@@ -874,12 +963,45 @@ impl World {
                 prepared: None,
                 only_rows: None,
                 statement_deadline: None,
+                console: None,
                 statement_locks: Vec::new(),
                 waiting_lock: None,
             },
         );
-        self.owners.insert(self.next_owner, id);
-        self.next_owner += 1;
+        match console_owner {
+            Some(owner) => {
+                let database = self.nodes[self.services[s].node].name.clone();
+                let mut entries = Vec::new();
+                if let Some(op) = self.in_flight.get_mut(&id) {
+                    op.owner = owner;
+                    for statement in &op.sql {
+                        let entry = self.next_console_entry;
+                        self.next_console_entry += 1;
+                        entries.push(entry);
+                        self.console.push_back(ConsoleEntry {
+                            id: entry,
+                            database: database.clone(),
+                            sql: statement.clone(),
+                            submitted: now,
+                            finished: None,
+                            status: ConsoleStatus::Queued,
+                        });
+                    }
+                    op.console = Some(crate::sim::service::ConsoleWork {
+                        entries,
+                        result: None,
+                    });
+                }
+                while self.console.len() > CONSOLE_KEPT {
+                    self.console.pop_front();
+                }
+                self.owners.insert(owner, id);
+            }
+            None => {
+                self.owners.insert(self.next_owner, id);
+                self.next_owner += 1;
+            }
+        }
         self.acquire_connection(id);
     }
 
@@ -943,7 +1065,39 @@ impl World {
         };
         op.prepared = Some(command);
         op.acquisition = Acquisition::new(plan);
+        self.set_console_status(id, ConsoleStatus::Running);
         self.take_locks(id);
+    }
+
+    /// The console entry of the operation's running statement, if it is console work.
+    fn console_entry_of(&self, id: u64) -> Option<u64> {
+        let op = self.in_flight.get(&id)?;
+        op.console.as_ref()?.entries.get(op.next).copied()
+    }
+
+    fn set_console_status(&mut self, id: u64, status: ConsoleStatus) {
+        let Some(entry) = self.console_entry_of(id) else {
+            return;
+        };
+        let now = self.now;
+        if let Some(line) = self.console.iter_mut().find(|e| e.id == entry) {
+            if matches!(status, ConsoleStatus::Done(_)) {
+                line.finished = Some(now);
+            }
+            line.status = status;
+        }
+    }
+
+    /// The console's statements, oldest first (at most [`CONSOLE_KEPT`]).
+    pub fn console_entries(&self) -> impl Iterator<Item = &ConsoleEntry> {
+        self.console.iter()
+    }
+
+    /// The console session's transaction state on database `name`.
+    pub fn console_state(&self, name: &str) -> Option<crate::sim::database::TransactionState> {
+        let index = self.nodes.iter().position(|n| n.name == name)?;
+        let (service, _) = self.console_services.get(index)?;
+        Some(self.services[*service].pool.first()?.transaction_state())
     }
 
     /// Takes the statement's remaining locks in order; stops at one it must wait for, and asks
@@ -1002,6 +1156,8 @@ impl World {
                     &blockers,
                     0,
                 );
+                let names = blockers.iter().map(|b| self.who(*b)).collect();
+                self.set_console_status(id, ConsoleStatus::WaitingForLock(names));
                 // The wait ends at the lock timeout, the statement timeout or the operation's
                 // deadline, whichever comes first (a later grant makes the event a no-op).
                 let (at, kind) = [
@@ -1236,6 +1392,12 @@ impl World {
             .unwrap_or_else(|| Connection::prepare(&sql));
         let result = connection.execute_prepared(&sql, command, op.only_rows.take());
         let work = connection.last_counters();
+        if let Some(console) = &mut op.console {
+            console.result = Some(match &result {
+                Ok(outcome) => Ok(outcome.clone()),
+                Err(error) => Err(error.to_string()),
+            });
+        }
         let is_commit = op.explicit && op.next + 1 == op.sql.len();
         let mut cost = node.cost.statement(work, 0);
         op.wrote |= work.rows_written > 0;
@@ -1270,6 +1432,14 @@ impl World {
         self.release_locks(id, false);
         self.next_from_core_queue(node_index);
 
+        if self
+            .in_flight
+            .get(&id)
+            .is_some_and(|op| op.console.is_some())
+        {
+            self.console_statement_done(id);
+            return;
+        }
         let Some(op) = self.in_flight.get_mut(&id) else {
             return;
         };
@@ -1289,6 +1459,36 @@ impl World {
                 self.queue
                     .schedule(self.now + think, Event::ThinkDone { op: id });
             }
+        } else {
+            self.complete(id);
+        }
+    }
+
+    /// A console statement ended (ran, or failed before running): its entry gets the result,
+    /// the session's locks go if its transaction ended (or failed), and the next statement
+    /// starts — a failure does not stop the ones after it, as in `psql`.
+    fn console_statement_done(&mut self, id: u64) {
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
+        let result = op
+            .console
+            .as_mut()
+            .and_then(|c| c.result.take())
+            .or_else(|| op.failure.take().map(Err))
+            .unwrap_or_else(|| Err("the statement did not run".to_owned()));
+        op.failure = None;
+        let (service, slot) = (op.service, op.connection);
+        self.set_console_status(id, ConsoleStatus::Done(result));
+        let connection = slot.and_then(|c| self.services[service].pool.get(c));
+        let transaction_over = connection.is_none_or(|c| !c.in_transaction() || c.is_aborted());
+        self.release_locks(id, transaction_over);
+        let Some(op) = self.in_flight.get_mut(&id) else {
+            return;
+        };
+        if op.next + 1 < op.sql.len() {
+            op.next += 1;
+            self.before_statement(id);
         } else {
             self.complete(id);
         }
@@ -1334,6 +1534,26 @@ impl World {
         let Some(op) = self.in_flight.get_mut(&id) else {
             return;
         };
+        if op.console.is_some() {
+            // A console statement failed before it ran (a deadlock, a lock timeout, NOWAIT):
+            // as in PostgreSQL, the session's transaction is aborted and its locks go.
+            let message = op
+                .last_error
+                .take()
+                .unwrap_or_else(|| kind.name().to_owned());
+            op.failure = Some(message);
+            if let Some(console) = &mut op.console {
+                console.result = None;
+            }
+            let (service, slot) = (op.service, op.connection);
+            if let Some(connection) = slot.and_then(|c| self.services[service].pool.get_mut(c)) {
+                if connection.in_transaction() {
+                    connection.abort();
+                }
+            }
+            self.console_statement_done(id);
+            return;
+        }
         let service = op.service;
         let connection = op.connection.take();
         if let Some(connection) = connection {
@@ -1398,7 +1618,16 @@ impl World {
     }
 
     fn complete(&mut self, id: u64) {
-        self.release_locks(id, true);
+        let open_console_transaction = self.in_flight.get(&id).is_some_and(|op| {
+            op.console.is_some()
+                && op
+                    .connection
+                    .and_then(|c| self.services[op.service].pool.get(c))
+                    .is_some_and(|c| c.in_transaction())
+        });
+        if !open_console_transaction {
+            self.release_locks(id, true);
+        }
         let Some(op) = self.in_flight.remove(&id) else {
             return;
         };
@@ -1503,6 +1732,27 @@ impl World {
                 self.start_operation(service, 0, statements, Some(action));
                 Ok("started".to_owned())
             }
+            Command::Console { database, sql } => {
+                let index = self
+                    .nodes
+                    .iter()
+                    .position(|n| &n.name == database)
+                    .ok_or_else(|| CommandError::UnknownDatabase(database.clone()))?;
+                let statements: Vec<String> = crate::sim::sql_script::split_statements(sql)
+                    .into_iter()
+                    .map(|s| s.sql)
+                    .collect();
+                if statements.is_empty() {
+                    return Err(CommandError::Sql("there is no SQL statement to run".into()));
+                }
+                let count = statements.len();
+                let (service, _) = self.console_services[index];
+                self.start_operation(service, 0, statements, None);
+                Ok(format!(
+                    "{count} statement{} sent to the console",
+                    if count == 1 { "" } else { "s" }
+                ))
+            }
             Command::SetRate {
                 service,
                 operation,
@@ -1562,7 +1812,8 @@ impl World {
                     pool_size: s.pool.len(),
                     lock_waits: lock_waits[index],
                     database: self.nodes[s.node].name.clone(),
-                    internal: self.timeline_services.contains(&index),
+                    internal: self.timeline_services.contains(&index)
+                        || self.console_services.iter().any(|(s, _)| *s == index),
                     operations: s
                         .operations
                         .iter()
@@ -1621,6 +1872,9 @@ impl World {
     }
 
     fn who(&self, owner: Owner) -> String {
+        if self.console_services.iter().any(|(_, o)| *o == owner) {
+            return "console".to_owned();
+        }
         match self
             .owners
             .get(&owner)
@@ -1701,7 +1955,8 @@ impl World {
             .enumerate()
             // The timeline's own client appears once it has run something.
             .filter(|(i, s)| {
-                !self.timeline_services.contains(i)
+                !(self.timeline_services.contains(i)
+                    || self.console_services.iter().any(|(c, _)| c == i))
                     || s.operations
                         .iter()
                         .any(|o| o.metrics.completed + o.metrics.errors() > 0)

@@ -1,12 +1,12 @@
 //! The actions panel: pause and resume services, change rates, start and stop operations, and
-//! run SQL inside the simulation (a migration, a report by hand), with one-click presets.
+//! run ready-made SQL inside the simulation (a migration, a report by hand) with one click.
 
 use crate::sim::world::Command;
 use crate::ui::live::LiveAction;
 use crate::ui::ViewRef;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// A ready-made SQL action: a label, the database, the SQL.
@@ -37,51 +37,9 @@ pub struct ControlsProps {
 #[component]
 pub fn Controls(props: &ControlsProps) -> Html {
     let view = &props.view.0;
-    let sql = use_state(String::new);
-    let database = use_state(|| {
-        view.databases
-            .first()
-            .map(|d| d.name.clone())
-            .unwrap_or_default()
-    });
     let command = |command: Command| {
         let on_action = props.on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Command(command.clone())))
-    };
-    let on_sql = {
-        let sql = sql.clone();
-        Callback::from(move |event: InputEvent| {
-            if let Some(area) = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok())
-            {
-                sql.set(area.value());
-            }
-        })
-    };
-    let on_database = {
-        let database = database.clone();
-        Callback::from(move |event: Event| {
-            if let Some(select) = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
-            {
-                database.set(select.value());
-            }
-        })
-    };
-    let run_sql = {
-        let (sql, database, on_action) = (sql.clone(), database.clone(), props.on_action.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            if sql.trim().is_empty() {
-                return;
-            }
-            on_action.emit(LiveAction::Command(Command::RunSql {
-                database: (*database).clone(),
-                sql: (*sql).clone(),
-            }));
-        })
     };
     html! {
         <div class="controls">
@@ -140,36 +98,22 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     }
                 }) }
             </ul>
-            <form class="sql-action" onsubmit={run_sql}>
+            <div class="sql-action">
                 <h3>{ "Run SQL in the simulation" }</h3>
-                <p class="hint">{ "It runs as a client of its own: it takes locks, waits for them and makes others wait." }</p>
-                if !props.presets.is_empty() {
-                    <div class="presets">
-                        { for props.presets.iter().map(|preset| html! {
-                            <button type="button" class="button subtle small"
-                                onclick={command(Command::RunSql { database: preset.database.clone(), sql: preset.sql.clone() })}
-                                title={preset.sql.clone()}>
-                                { &preset.label }
-                            </button>
-                        }) }
-                    </div>
-                }
-                <label class="field">
-                    <span>{ "Database" }</span>
-                    <select onchange={on_database} aria-label="Database for SQL">
-                        { for view.databases.iter().map(|d| html! {
-                            <option value={d.name.clone()} selected={*database == d.name}>{ &d.name }</option>
-                        }) }
-                    </select>
-                </label>
-                <textarea class="sql-input" rows="3" spellcheck="false" value={(*sql).clone()} oninput={on_sql}
-                    aria-label="SQL to run in the simulation"
-                    placeholder="ALTER TABLE orders RENAME COLUMN status TO state" />
-                <button type="submit" class="button primary small">{ "Run in simulation" }</button>
+                <p class="hint">{ "One transaction, as a migration or a report by hand: it takes locks, waits for them and makes others wait." }</p>
+                <div class="presets">
+                    { for props.presets.iter().map(|preset| html! {
+                        <button type="button" class="button subtle small"
+                            onclick={command(Command::RunSql { database: preset.database.clone(), sql: preset.sql.clone() })}
+                            title={preset.sql.clone()}>
+                            { &preset.label }
+                        </button>
+                    }) }
+                </div>
                 if let Some(result) = &props.last_result {
                     <p class="last-result" role="status">{ result }</p>
                 }
-            </form>
+            </div>
         </div>
     }
 }

@@ -17,6 +17,7 @@ pub fn state_symbol(health: Health) -> Html {
         },
         Health::Erroring => html! { <path class="symbol" d="M-3,-3 L3,3 M3,-3 L-3,3" /> },
         Health::Idle => html! { <path class="symbol" d="M-3,0 L3,0" /> },
+        Health::Blocking => html! { <path class="symbol filled" d="M-3,-3 H3 V3 H-3 Z" /> },
     }
 }
 
@@ -27,6 +28,7 @@ pub fn state_badge(health: Health) -> Html {
         Health::Idle => "idle",
         Health::Waiting => "waiting",
         Health::Erroring => "erroring",
+        Health::Blocking => "blocking",
     };
     html! {
         <svg class={classes!("state-badge", class)} viewBox="-9 -9 18 18" width="18" height="18" aria-hidden="true">

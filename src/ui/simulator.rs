@@ -9,6 +9,7 @@ use crate::ui::controls::{Controls, Preset};
 use crate::ui::event_log::EventLog;
 use crate::ui::live::{LiveAction, LiveState};
 use crate::ui::locks_panel::LocksPanel;
+use crate::ui::sim_console::SimConsole;
 use crate::ui::topology::Topology;
 use crate::ui::transport::Transport;
 use crate::ui::ViewRef;
@@ -186,6 +187,10 @@ pub fn Simulator() -> Html {
                     <section class="panel locks-panel" aria-labelledby="locks-title">
                         <h2 id="locks-title">{ "Locks" }</h2>
                         <LocksPanel view={view.clone()} />
+                    </section>
+                    <section class="panel console-panel" aria-labelledby="console-title">
+                        <h2 id="console-title">{ "Console — inside the simulation" }</h2>
+                        <SimConsole view={view.clone()} on_action={on_action.clone()} />
                     </section>
                     <section class="panel log-panel" aria-labelledby="log-title">
                         <h2 id="log-title">{ "Event log" }</h2>

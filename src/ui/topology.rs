@@ -11,7 +11,7 @@ use yew::prelude::*;
 
 const SERVICE_X: f64 = 16.0;
 const SERVICE_W: f64 = 210.0;
-const SERVICE_H: f64 = 64.0;
+const SERVICE_H: f64 = 70.0;
 const DB_X: f64 = 470.0;
 const DB_W: f64 = 230.0;
 const DB_HEAD: f64 = 72.0;
@@ -43,6 +43,7 @@ fn health_class(health: Health) -> &'static str {
         Health::Idle => "idle",
         Health::Waiting => "waiting",
         Health::Erroring => "erroring",
+        Health::Blocking => "blocking",
     }
 }
 
@@ -152,15 +153,15 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 <title>{ label }</title>
                 <rect width={SERVICE_W.to_string()} height={SERVICE_H.to_string()} rx="10" />
                 <text class="node-name" x="14" y="25">{ &s.name }</text>
-                <text class="node-line" x="14" y="47">{ line }</text>
+                <text class="node-line" x="14" y="44">{ line }</text>
                 <g class="node-badge" transform={format!("translate({},{})", SERVICE_W - 18.0, 18)}>
                     <circle r="11" />
                     { state_symbol(s.health) }
                 </g>
                 if s.lock_waits > 0 {
-                    <text class="node-wait" x={(SERVICE_W - 14.0).to_string()} y="52" text-anchor="end">
-                        { format!("{} waiting", s.lock_waits) }
-                    </text>
+                    <text class="node-wait" x="14" y="62">{ format!("{} waiting for locks", s.lock_waits) }</text>
+                } else if s.health == Health::Blocking {
+                    <text class="node-block" x="14" y="62">{ "others wait for its locks" }</text>
                 }
             </g>
         }
@@ -226,6 +227,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 <span>{ state_badge(Health::Healthy) }{ "healthy" }</span>
                 <span>{ state_badge(Health::Waiting) }{ "waiting on locks" }</span>
                 <span>{ state_badge(Health::Erroring) }{ "errors / broken" }</span>
+                <span>{ state_badge(Health::Blocking) }{ "blocking others" }</span>
                 <span>{ state_badge(Health::Idle) }{ "idle" }</span>
             </figcaption>
         </figure>

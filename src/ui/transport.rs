@@ -1,6 +1,7 @@
 //! The transport bar: play/pause, step, step back, reset, speed, the clock and the scrubber.
 
 use crate::sim::clock::format_micros;
+use crate::sim::view::clock_text;
 use crate::ui::icons;
 use crate::ui::live::{LiveAction, SPEEDS};
 use wasm_bindgen::JsCast;
@@ -99,7 +100,7 @@ pub fn Transport(props: &TransportProps) -> Html {
             <div class="clock" aria-live="off">
                 <span class="clock-label">{ "simulated" }</span>
                 <output id="clock" class="clock-value" aria-label="Simulated time">
-                    { format_micros(props.now) }
+                    { clock_text(props.now) }
                 </output>
             </div>
             <label class="scrubber">

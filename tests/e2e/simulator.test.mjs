@@ -38,15 +38,12 @@ async function open(query = "") {
   await page.locator(".simulator .topology > svg").waitFor();
 }
 
-/** The simulated clock in seconds. */
+/** The simulated clock in seconds ("2.550 s" or "1:02.550"). */
 async function clockSeconds() {
   const text = (await page.locator("#clock").textContent()).trim();
-  const match = text.match(/^([\d.]+)(us|ms|s)$/) ?? text.match(/^(\d+)m (\d+)s$/);
+  const match = text.match(/^(\d+\.\d{3}) s$/) ?? text.match(/^(\d+):(\d{2}\.\d{3})$/);
   assert.ok(match, `unreadable clock: ${text}`);
-  if (match[2] === "us") return Number(match[1]) / 1e6;
-  if (match[2] === "ms") return Number(match[1]) / 1e3;
-  if (match[2] === "s") return Number(match[1]);
-  return Number(match[1]) * 60 + Number(match[2]);
+  return match.length === 2 ? Number(match[1]) : Number(match[1]) * 60 + Number(match[2]);
 }
 
 /** Waits until the clock reads at least `seconds`. */
@@ -84,17 +81,22 @@ test("the shop plays and reads a non-zero throughput", async () => {
 test("a migration behind the report shows waiters in the locks panel", async () => {
   await open("?scenario=alter-queue");
   await page.locator("#play").click();
-  // The scenario's own ALTER TABLE at 2.5 s waits for the running report; the lookups queue
-  // behind it. The locks panel shows the queue while it lasts.
-  const waiting = await until(async () => {
-    const n = Number(await page.locator('.lock-db[data-database="shop"] .waiting-count').textContent());
-    return n > 0 ? n : 0;
-  }, "lock waiters");
-  assert.ok(waiting >= 1);
-  await page.locator("#play").click(); // Pause to look.
-  await page.locator(".blocking-tree .who.root").first().waitFor();
+  // The scenario's own ALTER TABLE at 2.5 s waits for the running report, and the lookups
+  // queue behind it. Play past it, pause, and scrub back to 2.55 s: the run replays to there.
+  await waitForClock(3);
+  await page.locator("#play").click();
+  await page.locator(".scrubber input").evaluate((input) => {
+    input.value = "2550";
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  await until(async () => (await page.locator("#clock").textContent()) === "2.550 s", "the scrubbed time");
+  const waiting = Number(await page.locator('.lock-db[data-database="shop"] .waiting-count').textContent());
+  assert.ok(waiting >= 2, `${waiting} waiting`);
+  const roots = await page.locator(".blocking-tree .who.root").allTextContents();
+  assert.ok(roots.some((r) => r.startsWith("reporting")), `root blockers: ${roots}`);
   const modes = await page.locator(".lock-table tr.waiting .mode").allTextContents();
-  assert.ok(modes.includes("ACCESS EXCLUSIVE") || modes.includes("ACCESS SHARE"), `modes: ${modes}`);
+  assert.ok(modes.includes("ACCESS EXCLUSIVE"), `modes: ${modes}`);
+  assert.ok(modes.includes("ACCESS SHARE"), `modes: ${modes}`);
   await page.screenshot({ path: `${SHOTS}simulator-locks.png`, fullPage: true });
 });
 
@@ -171,4 +173,59 @@ test("the simulator fits a 360 px screen", async () => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
   await page.screenshot({ path: `${SHOTS}simulator-360.png`, fullPage: true });
+});
+
+test("a transaction held open at the console makes a service wait", async () => {
+  await open();
+  await page.locator("#play").click();
+  await waitForClock(1);
+  const sql = page.locator("#sim-sql");
+  await sql.fill("BEGIN; UPDATE orders SET status = status WHERE id > 0");
+  await sql.press("Control+Enter");
+  await page.locator(".txn-badge.open").waitFor({ timeout: 20_000 });
+  const waiter = await until(async () => {
+    const roots = await page.locator(".blocking-tree .who.root").allTextContents();
+    return roots.includes("console") ? roots : null;
+  }, "the console as a root blocker");
+  assert.ok(waiter.length >= 1);
+  await page.locator(".node.service.waiting").first().waitFor();
+  const label = await page.locator(".node.service.waiting").first().getAttribute("aria-label");
+  assert.match(label, /waiting on locks/);
+  await page.screenshot({ path: `${SHOTS}simulator-console-lock.png`, fullPage: true });
+  await sql.fill("COMMIT");
+  await sql.press("Control+Enter");
+  await page.locator(".txn-badge.idle").waitFor({ timeout: 20_000 });
+  await until(async () => (await page.locator(".blocking-tree").count()) === 0, "the waiters to go");
+});
+
+/** Runs axe-core on the page; returns the serious and critical violations. */
+async function axeViolations() {
+  await page.addScriptTag({ path: new URL("../../node_modules/axe-core/axe.min.js", import.meta.url).pathname });
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+  );
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")}`);
+}
+
+test("axe-core finds no serious or critical violation on the simulator", async () => {
+  await open("?scenario=alter-queue");
+  await page.locator("#play").click();
+  await waitForClock(3);
+  await page.locator("#play").click();
+  const violations = await axeViolations();
+  assert.deepEqual(violations, []);
+});
+
+test("axe-core finds no serious or critical violation in dark mode", async () => {
+  await page.emulateMedia({ colorScheme: "dark" });
+  await open();
+  await page.locator("#play").click();
+  await waitForClock(2);
+  await page.locator("#play").click();
+  const violations = await axeViolations();
+  assert.deepEqual(violations, []);
+  await page.screenshot({ path: `${SHOTS}simulator-dark.png`, fullPage: true });
 });
