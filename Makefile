@@ -60,7 +60,7 @@ test-page:
 size:
 	@f=$$(ls dist/*.wasm); printf '%s: %s bytes raw, %s bytes gzip -9\n' "$$f" "$$(stat -c %s "$$f")" "$$(gzip -9 -c "$$f" | wc -c)"
 
-## bench-page: load time and first-query time of dist/ in headless Chromium (run `make build` first)
+## bench-page: console load and first query, simulator frame times at 1×/16×/max, a jump back (run `make build` first)
 bench-page:
 	node scripts/bench-page.mjs
 

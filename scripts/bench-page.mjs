@@ -1,5 +1,7 @@
-// Browser benchmark: how fast the release build in dist/ becomes usable, in Debian's headless
-// Chromium. Prints figures for the README; asserts nothing. Run: `make bench-page` (after make build).
+// Browser benchmark of the release build in dist/, in Debian's headless Chromium: how fast the
+// console becomes usable, and how smoothly the simulator runs the shop at 1× and 16× (frame
+// times, simulated events per second, a jump back in time). Prints figures for the README;
+// asserts nothing. Run: `make bench-page` (after make build).
 import { chromium } from "playwright-core";
 import { serveDist } from "../tests/e2e/serve.mjs";
 
@@ -18,13 +20,50 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(server.url);
+    await page.goto(`${server.url}?view=console`);
     await page.locator('.schema [data-table="orders"]').waitFor();
     ready.push(await page.evaluate(() => performance.now()));
     await page.getByRole("button", { name: "Orders by status" }).click();
     await page.locator(".run.latest .result-table").waitFor();
     const text = await page.locator(".run.latest .statement .elapsed").first().textContent();
     firstQuery.push(Number.parseFloat(text));
+    await context.close();
+  }
+  // The simulator: the shop for 10 s of wall time at each speed.
+  const SPEEDS = { "1×": "1", "16×": "3", max: "4" };
+  const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+  for (const [label, value] of Object.entries(SPEEDS)) {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    const page = await context.newPage();
+    await page.goto(`${server.url}?scenario=shop`);
+    await page.locator(".simulator .topology > svg").waitFor();
+    await page.locator('.transport select[aria-label="Speed"]').selectOption(value);
+    await page.evaluate(() => {
+      window.__frames = [];
+      const tick = (t) => { window.__frames.push(t); requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+    });
+    const events0 = Number(await page.locator("#clock").getAttribute("data-events"));
+    const wall0 = await page.evaluate(() => performance.now());
+    await page.locator("#play").click();
+    await page.waitForTimeout(10_000);
+    await page.locator("#play").click();
+    const wall1 = await page.evaluate(() => performance.now());
+    const events1 = Number(await page.locator("#clock").getAttribute("data-events"));
+    const clock = await page.locator("#clock").textContent();
+    const frames = await page.evaluate(() => window.__frames);
+    const deltas = frames.slice(1).map((t, i) => t - frames[i]).slice(5);
+    const seconds = (wall1 - wall0) / 1000;
+    console.log(
+      `simulator shop at ${label}: frame time p50 ${percentile(deltas, 0.5).toFixed(1)} ms, ` +
+        `p95 ${percentile(deltas, 0.95).toFixed(1)} ms, max ${Math.max(...deltas).toFixed(1)} ms over ${deltas.length} frames; ` +
+        `${((events1 - events0) / seconds).toFixed(0)} simulated events/s; reached ${clock} in ${seconds.toFixed(1)} s`,
+    );
+    if (label === "1×") {
+      for (let i = 0; i < 5; i++) await page.locator("body").press("ArrowLeft");
+      const note = await page.locator(".seek-note").textContent();
+      console.log(`jump back 100 ms at ${clock} (replay from the seed): ${note}`);
+    }
     await context.close();
   }
 } finally {

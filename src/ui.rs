@@ -14,6 +14,7 @@ pub mod live;
 pub mod locks_panel;
 pub mod results;
 pub mod schema;
+pub mod script_view;
 pub mod sim_console;
 pub mod simulator;
 pub mod state;

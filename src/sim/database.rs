@@ -867,6 +867,12 @@ impl Database {
         }
     }
 
+    /// A copy of this database as it is now, with a fresh default connection. Meant for a
+    /// database nobody is inside a transaction on (open transactions would be copied half-done).
+    pub fn copy(&self) -> Self {
+        Self::with_engine(self.name.clone(), self.with_engine_ref(Engine::clone))
+    }
+
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name

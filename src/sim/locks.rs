@@ -331,6 +331,7 @@ pub struct LockManager {
     entries: BTreeMap<Resource, Entry>,
     next_request: RequestId,
     deadlocks: u64,
+    last_deadlock: Option<(Micros, Vec<Owner>)>,
 }
 
 impl LockManager {
@@ -386,6 +387,7 @@ impl LockManager {
         }
         if let Some(cycle) = self.cycle_from(owner) {
             self.deadlocks += 1;
+            self.last_deadlock = Some((now, cycle.clone()));
             self.cancel(request, now);
             return Acquired::Deadlock { cycle };
         }
@@ -575,6 +577,11 @@ impl LockManager {
     /// Deadlocks detected so far.
     pub fn deadlocks(&self) -> u64 {
         self.deadlocks
+    }
+
+    /// The last deadlock found: when, and the cycle (starting with its victim).
+    pub fn last_deadlock(&self) -> Option<&(Micros, Vec<Owner>)> {
+        self.last_deadlock.as_ref()
     }
 
     /// Whether nothing is held or waited for.

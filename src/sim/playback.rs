@@ -1,16 +1,21 @@
 //! A run the page can play, pause, step, scrub back and fork.
 //!
 //! Runs are deterministic, so going back in time is re-running: [`Playback::seek`] to an earlier
-//! moment builds the world again from the scenario and seed and replays the user's own commands,
+//! moment builds the world again from the scenario and seed (from a copy of the databases as
+//! they were at time zero, the expensive part) and replays the user's own commands,
 //! each at the simulated time it was first given, up to that moment. Going forward again replays
 //! the later recorded commands too, so the same timeline comes back. A command given after going
 //! back *forks* the timeline: the recorded commands after that moment are dropped.
+//!
+//! A scenario's script is stepped by hand here ([`Command::ScriptStep`]), one statement at a time,
+//! for the page's side-by-side view.
 //!
 //! Playing in real time asks for small slices: [`Playback::run_until`] stops early when the
 //! caller's budget is spent (the page keeps each frame short), always after every event of one
 //! instant, so stopping never splits an instant and a replay meets the same states.
 
 use crate::sim::clock::Micros;
+use crate::sim::database::Database;
 use crate::sim::scenario::{Scenario, ScenarioError};
 use crate::sim::world::{Command, CommandError, World};
 
@@ -28,6 +33,9 @@ pub struct Playback {
     scenario: Scenario,
     seed: u64,
     world: World,
+    /// The databases as built at time zero (seeded data, setup SQL): going back starts from
+    /// copies of these instead of building them again.
+    pristine: Vec<Database>,
     commands: Vec<RecordedCommand>,
     /// How many recorded commands the current world has been given.
     applied: usize,
@@ -53,15 +61,25 @@ impl Playback {
     ///
     /// As [`World::with_seed`].
     pub fn new(scenario: Scenario, seed: u64) -> Result<Self, ScenarioError> {
-        let world = World::with_seed(&scenario, seed)?;
+        let pristine = World::build_databases(&scenario, seed)?;
+        let mut world = World::with_databases(&scenario, seed, copies(&pristine))?;
+        world.set_script_manual(true);
         Ok(Self {
             scenario,
             seed,
             world,
+            pristine,
             commands: Vec::new(),
             applied: 0,
             horizon: 0,
         })
+    }
+
+    /// A world at time zero, from copies of the pristine databases, stepping its script by hand.
+    fn fresh_world(&self) -> Result<World, ScenarioError> {
+        let mut world = World::with_databases(&self.scenario, self.seed, copies(&self.pristine))?;
+        world.set_script_manual(true);
+        Ok(world)
     }
 
     /// The world as it is now.
@@ -165,7 +183,7 @@ impl Playback {
     /// As [`World::with_seed`] (which cannot fail for a scenario that built once).
     pub fn seek(&mut self, at: Micros) -> Result<(), ScenarioError> {
         if at < self.world.now() {
-            self.world = World::with_seed(&self.scenario, self.seed)?;
+            self.world = self.fresh_world()?;
             self.applied = 0;
         }
         self.run_until(at, || true);
@@ -178,7 +196,7 @@ impl Playback {
     ///
     /// As [`World::with_seed`].
     pub fn reset(&mut self) -> Result<(), ScenarioError> {
-        self.world = World::with_seed(&self.scenario, self.seed)?;
+        self.world = self.fresh_world()?;
         self.commands.clear();
         self.applied = 0;
         self.horizon = 0;
@@ -191,9 +209,14 @@ impl Playback {
     ///
     /// As [`World::with_seed`].
     pub fn set_seed(&mut self, seed: u64) -> Result<(), ScenarioError> {
+        self.pristine = World::build_databases(&self.scenario, seed)?;
         self.seed = seed;
         self.reset()
     }
+}
+
+fn copies(databases: &[Database]) -> Vec<Database> {
+    databases.iter().map(Database::copy).collect()
 }
 
 #[cfg(test)]
@@ -272,6 +295,70 @@ params.id = { existing_key = "t.id" }
         assert_eq!(playback.commands().len(), 1);
         playback.run_until(3 * SECOND, || true);
         assert_ne!(fingerprint(&playback), at_three);
+    }
+
+    #[test]
+    fn copies_of_the_databases_run_as_the_originals() {
+        let mut playback = Playback::new(scenario(), 5).expect("builds");
+        playback.run_until(2 * SECOND, || true);
+        let mut world = World::with_seed(&scenario(), 5).expect("builds");
+        world.step_until(2 * SECOND);
+        assert_eq!(
+            playback.world().report().trace_hash,
+            world.report().trace_hash
+        );
+        // And after going back, from the copies again.
+        playback.seek(SECOND).expect("seeks");
+        playback.seek(2 * SECOND).expect("seeks");
+        assert_eq!(
+            playback.world().report().trace_hash,
+            world.report().trace_hash
+        );
+    }
+
+    #[test]
+    fn a_script_is_stepped_by_hand_and_the_deadlock_is_kept() {
+        let text = crate::sim::builtin::scenario_text("deadlock").expect("built in");
+        let scenario = Scenario::parse(text).expect("valid");
+        let mut playback = Playback::new(scenario, 1).expect("builds");
+        playback.run_until(SECOND, || true);
+        let steps = |p: &Playback| p.world().script_report().expect("a script").steps;
+        assert!(
+            steps(&playback).iter().all(|s| s.outcome == "pending"),
+            "nothing runs by itself"
+        );
+        for _ in 0..5 {
+            playback.apply(Command::ScriptStep).expect("steps");
+        }
+        let report = steps(&playback);
+        assert_eq!(
+            report[2].locks.len(),
+            2,
+            "A holds ROW EXCLUSIVE and its row: {:?}",
+            report[2].locks
+        );
+        assert!(report[4].blocked);
+        assert_eq!(
+            report[4].waiting_for.as_deref(),
+            Some("FOR NO KEY UPDATE on accounts row 2, held by B")
+        );
+        playback.apply(Command::ScriptStep).expect("steps");
+        let locks = playback.world().locks("bank");
+        let (_, cycle) = locks.last_deadlock.expect("a deadlock");
+        assert_eq!(cycle, ["B", "A"]);
+        while playback
+            .world()
+            .script_report()
+            .is_some_and(|r| r.steps.iter().any(|s| s.outcome == "pending"))
+        {
+            playback.apply(Command::ScriptStep).expect("steps");
+        }
+        assert_eq!(steps(&playback)[8].rows.as_ref().map(Vec::len), Some(2));
+        // Replaying the recorded steps gives the same report.
+        let before = playback.world().script_report();
+        playback.seek(0).expect("seeks");
+        playback.seek(SECOND).expect("seeks");
+        assert_eq!(playback.world().script_report(), before);
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub struct StepReport {
     pub completed_after: Option<usize>,
     /// For queries: the rows, as JSON values.
     pub rows: Option<Vec<Vec<serde_json::Value>>>,
+    /// The locks its session held once it ran ("FOR NO KEY UPDATE on test row 1"), in order.
+    pub locks: Vec<String>,
+    /// While it waits: the lock it waits for and who holds or wants it first.
+    pub waiting_for: Option<String>,
 }
 
 /// The report of a script.
@@ -138,6 +142,8 @@ impl ScriptRunner {
                 blocked: false,
                 completed_after: None,
                 rows: None,
+                locks: Vec::new(),
+                waiting_for: None,
             })
             .collect();
         Self {
@@ -286,9 +292,22 @@ impl ScriptRunner {
                 session.statement_locks.extend(statement_locks);
                 self.execute(name, pending, locks, after);
             }
-            Progress::Waiting { .. } => {
-                self.reports[index].blocked = true;
-                session.blocked = Some(pending);
+            Progress::Waiting { lock, blockers, .. } => {
+                let names: Vec<String> = blockers
+                    .iter()
+                    .filter_map(|b| self.session_of(*b).map(str::to_owned))
+                    .collect();
+                let report = &mut self.reports[index];
+                report.blocked = true;
+                report.waiting_for = Some(format!(
+                    "{} on {}, held by {}",
+                    lock.mode,
+                    lock.resource,
+                    names.join(", ")
+                ));
+                if let Some(session) = self.sessions.get_mut(name) {
+                    session.blocked = Some(pending);
+                }
             }
             Progress::Deadlock { cycle, .. } => {
                 let names: Vec<String> = cycle
@@ -397,6 +416,13 @@ impl ScriptRunner {
         {
             wakeups.extend(locks.release_all(session.owner, 0));
         }
+        let owner = session.owner;
+        self.reports[index].locks = locks
+            .held()
+            .into_iter()
+            .filter(|(_, held)| held.owner == owner)
+            .map(|(resource, held)| format!("{} on {resource}", held.mode))
+            .collect();
         self.wake(wakeups, locks, Some(index));
     }
 
@@ -427,6 +453,14 @@ impl ScriptRunner {
             }
             self.proceed(&name, pending, locks, after);
         }
+    }
+
+    /// The session a lock owner is.
+    pub fn session_of(&self, owner: Owner) -> Option<&str> {
+        self.sessions
+            .iter()
+            .find(|(_, s)| s.owner == owner)
+            .map(|(name, _)| name.as_str())
     }
 
     /// The report so far.

@@ -84,7 +84,7 @@ pub struct KeyHint {
     pub keys: Vec<Key>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Table {
     schema: Schema,
     columns: Rc<[String]>,
@@ -115,7 +115,7 @@ fn column_names(schema: &Schema) -> Rc<[String]> {
 }
 
 /// The shared database: tables, commit sequence, open snapshots and the change log.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Engine {
     tables: BTreeMap<String, Table>,
     log: ChangeLog,

@@ -175,6 +175,23 @@ pub struct ConsoleLine {
     pub rows: Option<(Vec<String>, Vec<Vec<String>>)>,
 }
 
+/// A scenario's scripted sessions, for the side-by-side view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptView {
+    /// The sessions, in order of first appearance: the view's columns.
+    pub sessions: Vec<String>,
+    /// Every step, with its outcome so far.
+    pub steps: Vec<crate::sim::script::StepReport>,
+    /// The step the next click issues.
+    pub next: Option<usize>,
+    /// Whether the script has ended.
+    pub finished: bool,
+    /// Sessions whose last transaction committed / was rolled back or aborted.
+    pub committed: Vec<String>,
+    /// See `committed`.
+    pub aborted: Vec<String>,
+}
+
 /// How many rows of a console query the page shows.
 pub const CONSOLE_ROWS: usize = 20;
 
@@ -197,6 +214,8 @@ pub struct PageView {
     pub console: Vec<ConsoleLine>,
     /// Each database's console session: its transaction state.
     pub console_sessions: Vec<(String, TransactionState)>,
+    /// The scripted sessions, if the scenario has a script.
+    pub script: Option<ScriptView>,
 }
 
 /// The transport's clock: milliseconds always shown, so the width never jumps ("2.550 s",
@@ -369,6 +388,7 @@ pub fn page_view(world: &World) -> PageView {
             text: match (h.count, h.longest_wait) {
                 (1, 0) => h.text.clone(),
                 (1, waited) => format!("{} — {}", h.text, format_micros(waited)),
+                (n, 0) if h.last_at == h.at => format!("{} (×{n})", h.text),
                 (n, 0) => format!("{} (×{n} until {})", h.text, format_micros(h.last_at)),
                 (n, waited) => format!(
                     "{} (×{n} until {}, longest {})",
@@ -430,6 +450,27 @@ pub fn page_view(world: &World) -> PageView {
         .filter_map(|d| Some((d.name.clone(), world.console_state(&d.name)?)))
         .collect();
 
+    let script =
+        world
+            .script_report()
+            .zip(world.script_progress())
+            .map(|(report, (next, finished))| {
+                let mut sessions: Vec<String> = Vec::new();
+                for step in &report.steps {
+                    if !sessions.contains(&step.session) {
+                        sessions.push(step.session.clone());
+                    }
+                }
+                ScriptView {
+                    sessions,
+                    steps: report.steps,
+                    next,
+                    finished,
+                    committed: report.committed,
+                    aborted: report.aborted,
+                }
+            });
+
     PageView {
         now,
         clock: clock_text(now),
@@ -439,6 +480,7 @@ pub fn page_view(world: &World) -> PageView {
         log,
         console,
         console_sessions,
+        script,
     }
 }
 

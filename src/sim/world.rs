@@ -50,6 +50,9 @@ pub enum Command {
         /// The statements.
         sql: String,
     },
+    /// Issue the script's next step; when no step is left, end the script (every session still
+    /// in a transaction is rolled back, as when clients disconnect).
+    ScriptStep,
     /// Change an operation's arrival rate.
     SetRate {
         /// The service.
@@ -112,6 +115,7 @@ impl Command {
         match self {
             Self::RunSql { database, sql } => format!("sql on {database}: {}", sql.trim()),
             Self::Console { database, sql } => format!("console on {database}: {}", sql.trim()),
+            Self::ScriptStep => "script: next step".to_owned(),
             Self::SetRate {
                 service,
                 operation,
@@ -139,6 +143,9 @@ pub enum CommandError {
     /// No operation of that name in the service.
     #[error("{0} has no operation called \"{1}\"")]
     UnknownOperation(String, String),
+    /// The scenario has no script to step through.
+    #[error("this scenario has no script")]
+    NoScript,
     /// A rate must be zero or positive.
     #[error("a rate must be zero or a positive number, got {0}")]
     BadRate(String),
@@ -203,6 +210,8 @@ pub struct World {
     next_console_entry: u64,
     /// Whether statements take locks (off only to measure what locking costs).
     locking: bool,
+    /// Whether the script waits for [`Command::ScriptStep`]s instead of playing at once.
+    script_manual: bool,
     lock_events: std::collections::VecDeque<LockEvent>,
     /// Who each waiting transaction waits for, to name them when the wait ends.
     blocked_by: BTreeMap<Owner, Vec<String>>,
@@ -426,6 +435,8 @@ pub struct LockView {
     pub root_blockers: Vec<(String, usize)>,
     /// Deadlocks so far.
     pub deadlocks: u64,
+    /// The last deadlock: when, and who waited for whom in its cycle (the victim first).
+    pub last_deadlock: Option<(Micros, Vec<String>)>,
 }
 
 /// One second of a service's life.
@@ -477,6 +488,18 @@ impl World {
     ///
     /// As [`World::new`].
     pub fn with_seed(scenario: &Scenario, seed: u64) -> Result<Self, ScenarioError> {
+        let databases = Self::build_databases(scenario, seed)?;
+        Self::with_databases(scenario, seed, databases)
+    }
+
+    /// The scenario's databases with their seeded data and setup SQL run: the expensive part
+    /// of building a world, which [`crate::sim::playback::Playback`] keeps a copy of so that
+    /// going back in time does not redo it.
+    ///
+    /// # Errors
+    ///
+    /// As [`World::new`].
+    pub fn build_databases(scenario: &Scenario, seed: u64) -> Result<Vec<Database>, ScenarioError> {
         scenario.check()?;
         let error = |path: String, message: String| ScenarioError {
             line: None,
@@ -484,7 +507,7 @@ impl World {
             path,
             message,
         };
-        let mut nodes = Vec::new();
+        let mut databases = Vec::new();
         for (i, spec) in scenario.databases.iter().enumerate() {
             if !spec.cost.is_valid() {
                 return Err(error(
@@ -512,6 +535,30 @@ impl World {
                     }
                 }
             }
+            databases.push(db);
+        }
+        Ok(databases)
+    }
+
+    /// Builds the world of `scenario` with `seed` around `databases`, as
+    /// [`World::build_databases`] made them (or copies of them).
+    ///
+    /// # Errors
+    ///
+    /// As [`World::new`].
+    pub fn with_databases(
+        scenario: &Scenario,
+        seed: u64,
+        databases: Vec<Database>,
+    ) -> Result<Self, ScenarioError> {
+        let error = |path: String, message: String| ScenarioError {
+            line: None,
+            column: None,
+            path,
+            message,
+        };
+        let mut nodes = Vec::new();
+        for (spec, db) in scenario.databases.iter().zip(databases) {
             let mut node = DatabaseNode::new(
                 spec.name.clone(),
                 db,
@@ -695,6 +742,7 @@ impl World {
             console: Default::default(),
             next_console_entry: 1,
             locking: true,
+            script_manual: false,
             lock_events: Default::default(),
             blocked_by: BTreeMap::new(),
             happenings: Default::default(),
@@ -763,6 +811,11 @@ impl World {
         }
     }
 
+    /// Events handled so far (the simulator's unit of work).
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
     /// Simulated time now.
     pub fn now(&self) -> Micros {
         self.now
@@ -778,12 +831,25 @@ impl World {
         self.seed
     }
 
+    /// Lets the page step through the script: `step_until` no longer plays it to its end, and
+    /// [`Command::ScriptStep`] issues its steps one at a time.
+    pub fn set_script_manual(&mut self, manual: bool) {
+        self.script_manual = manual;
+    }
+
     /// Issues the script's next step (if its session is free). Returns whether one was issued.
     pub fn script_issue_next(&mut self) -> bool {
         match &mut self.script {
             Some((node, runner)) => runner.issue_next(&mut self.nodes[*node].locks),
             None => false,
         }
+    }
+
+    /// The script step that would be issued next, and whether the script has ended.
+    pub fn script_progress(&self) -> Option<(Option<usize>, bool)> {
+        self.script
+            .as_ref()
+            .map(|(_, runner)| (runner.next_step(), runner.is_finished()))
     }
 
     /// The script's report so far, if the scenario has a script.
@@ -794,7 +860,7 @@ impl World {
     /// Processes every event up to and including `until`, then sets the clock to `until`. A
     /// script, if any, is played to its end first (its steps take no simulated time).
     pub fn step_until(&mut self, until: Micros) {
-        if let Some((node, runner)) = &mut self.script {
+        if let Some((node, runner)) = self.script.as_mut().filter(|_| !self.script_manual) {
             if !runner.is_finished() {
                 runner.run_to_end(&mut self.nodes[*node].locks);
             }
@@ -1679,7 +1745,9 @@ impl World {
             action: command.describe(),
             result: "started".to_owned(),
         });
-        self.happen(HappeningKind::Action, command.describe(), None, 0);
+        if command != Command::ScriptStep {
+            self.happen(HappeningKind::Action, command.describe(), None, 0);
+        }
         let result = self.apply_inner(&command, index);
         if let Some(action) = self.applied.get_mut(index) {
             match &result {
@@ -1752,6 +1820,20 @@ impl World {
                     "{count} statement{} sent to the console",
                     if count == 1 { "" } else { "s" }
                 ))
+            }
+            Command::ScriptStep => {
+                let Some((node, runner)) = &mut self.script else {
+                    return Err(CommandError::NoScript);
+                };
+                let locks = &mut self.nodes[*node].locks;
+                if runner.is_finished() {
+                    Ok("the script has ended".to_owned())
+                } else if runner.issue_next(locks) {
+                    Ok("step issued".to_owned())
+                } else {
+                    runner.finish(locks);
+                    Ok("the script has ended: open transactions were rolled back".to_owned())
+                }
             }
             Command::SetRate {
                 service,
@@ -1875,6 +1957,13 @@ impl World {
         if self.console_services.iter().any(|(_, o)| *o == owner) {
             return "console".to_owned();
         }
+        if let Some(name) = self
+            .script
+            .as_ref()
+            .and_then(|(_, runner)| runner.session_of(owner))
+        {
+            return name.to_owned();
+        }
         match self
             .owners
             .get(&owner)
@@ -1927,6 +2016,10 @@ impl World {
                 .map(|(o, n)| (self.who(o), n))
                 .collect(),
             deadlocks: node.locks.deadlocks(),
+            last_deadlock: node
+                .locks
+                .last_deadlock()
+                .map(|(at, cycle)| (*at, cycle.iter().map(|o| self.who(*o)).collect())),
         }
     }
 

@@ -98,6 +98,7 @@ pub fn Controls(props: &ControlsProps) -> Html {
                     }
                 }) }
             </ul>
+            if !props.presets.is_empty() {
             <div class="sql-action">
                 <h3>{ "Run SQL in the simulation" }</h3>
                 <p class="hint">{ "One transaction, as a migration or a report by hand: it takes locks, waits for them and makes others wait." }</p>
@@ -110,10 +111,11 @@ pub fn Controls(props: &ControlsProps) -> Html {
                         </button>
                     }) }
                 </div>
-                if let Some(result) = &props.last_result {
-                    <p class="last-result" role="status">{ result }</p>
-                }
             </div>
+            }
+            if let Some(result) = &props.last_result {
+                <p class="last-result" role="status">{ result }</p>
+            }
         </div>
     }
 }

@@ -95,6 +95,8 @@ pub struct LiveState {
     pub now: Micros,
     /// The furthest time reached.
     pub horizon: Micros,
+    /// Events handled so far.
+    pub events: u64,
     /// A message about the page itself (a broken link, a refused command).
     pub notice: Option<String>,
     /// The outcome of the last command.
@@ -178,6 +180,7 @@ impl LiveState {
             last_view: 0.0,
             now: 0,
             horizon: 0,
+            events: 0,
             notice,
             last_result: None,
             help: false,
@@ -210,6 +213,7 @@ impl LiveState {
         let playback = self.playback.borrow();
         self.view = Rc::new(page_view(playback.world()));
         self.now = playback.now();
+        self.events = playback.world().events();
         self.horizon = playback.horizon().max(self.now);
         drop(playback);
         self.last_view = wall;
@@ -227,6 +231,7 @@ impl LiveState {
             last_view: self.last_view,
             now: self.now,
             horizon: self.horizon,
+            events: self.events,
             notice: self.notice.clone(),
             last_result: self.last_result.clone(),
             help: self.help,
@@ -275,6 +280,7 @@ impl Reducible for LiveState {
                     .borrow_mut()
                     .run_until(target, || browser::now_ms() < deadline);
                 let now = next.playback.borrow().now();
+                next.events = next.playback.borrow().world().events();
                 next.now = now;
                 next.horizon = next.horizon.max(now);
                 next.frames = FrameStats {

@@ -2,6 +2,7 @@
 //! blocking tree with root blockers first, and the locks held that someone waits for.
 
 use crate::sim::clock::format_micros;
+use crate::sim::view::clock_text;
 use crate::sim::world::{LockLine, LockView};
 use crate::ui::ViewRef;
 use yew::prelude::*;
@@ -61,6 +62,113 @@ fn row(line: &LockLine, now: u64, waiting: bool) -> Html {
     }
 }
 
+const GRAPH_NODES: usize = 10;
+
+/// The waits-for graph: an arrow from each waiter to whom it waits for; the last deadlock's
+/// cycle drawn in red (it is broken the moment it is found: its victim is aborted).
+fn waits_for_graph(database: &str, locks: &LockView) -> Html {
+    let cycle: Vec<String> = locks
+        .last_deadlock
+        .as_ref()
+        .map(|(_, c)| c.clone())
+        .unwrap_or_default();
+    let mut names: Vec<&str> = cycle.iter().map(String::as_str).collect();
+    for (waiter, blocker) in &locks.waits_for {
+        for name in [waiter.as_str(), blocker.as_str()] {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    if names.is_empty() {
+        return Html::default();
+    }
+    let hidden = names.len().saturating_sub(GRAPH_NODES);
+    names.truncate(GRAPH_NODES);
+    let (cx, cy, r) = (150.0_f64, 92.0_f64, 62.0_f64);
+    let place = |i: usize| {
+        let angle = std::f64::consts::TAU * i as f64 / names.len().max(1) as f64
+            - std::f64::consts::FRAC_PI_2;
+        (cx + r * angle.cos() * 1.6, cy + r * angle.sin())
+    };
+    let at = |name: &str| names.iter().position(|n| *n == name).map(place);
+    let arrow = |from: (f64, f64), to: (f64, f64), class: &'static str| {
+        // Stop short of the node's label box.
+        let (dx, dy) = (to.0 - from.0, to.1 - from.1);
+        let length = (dx * dx + dy * dy).sqrt().max(1.0);
+        let (ux, uy) = (dx / length, dy / length);
+        let (x1, y1) = (from.0 + ux * 22.0, from.1 + uy * 14.0);
+        let (x2, y2) = (to.0 - ux * 24.0, to.1 - uy * 15.0);
+        html! {
+            <line class={classes!("wf-edge", class)} x1={format!("{x1:.1}")} y1={format!("{y1:.1}")}
+                x2={format!("{x2:.1}")} y2={format!("{y2:.1}")}
+                marker-end={format!("url(#wf-arrow-{class}-{database})")} />
+        }
+    };
+    let cycle_edges = cycle.iter().enumerate().filter_map(|(i, name)| {
+        let next = cycle.get((i + 1) % cycle.len())?;
+        Some(arrow(at(name)?, at(next)?, "cycle"))
+    });
+    let edges = locks
+        .waits_for
+        .iter()
+        .filter_map(|(waiter, blocker)| Some(arrow(at(waiter)?, at(blocker)?, "wait")));
+    let caption = match &locks.last_deadlock {
+        Some((when, cycle)) => format!(
+            "Deadlock found at {}: {} — {} was aborted.",
+            clock_text(*when),
+            cycle
+                .iter()
+                .chain(cycle.first())
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" waits for "),
+            cycle.first().map_or("", String::as_str)
+        ),
+        None => format!("{} waiting for others", locks.waits_for.len()),
+    };
+    html! {
+        <figure class={classes!("waits-for", (!cycle.is_empty()).then_some("has-cycle"))}>
+            <svg viewBox="0 0 300 184" role="img" aria-label={format!("Waits-for graph: {caption}")}>
+                <defs>
+                    { for ["wait", "cycle"].iter().map(|class| html! {
+                        <marker id={format!("wf-arrow-{class}-{database}")} class={classes!("wf-head", *class)}
+                            viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                            <path d="M0,0 L10,5 L0,10 z" />
+                        </marker>
+                    }) }
+                </defs>
+                { for edges }
+                { for cycle_edges }
+                { for names.iter().enumerate().map(|(i, name)| {
+                    let (x, y) = place(i);
+                    let in_cycle = cycle.iter().any(|c| c == name);
+                    let victim = cycle.first().is_some_and(|c| c == name);
+                    html! {
+                        <g class={classes!("wf-node", in_cycle.then_some("in-cycle"), victim.then_some("victim"))}
+                            transform={format!("translate({x:.1},{y:.1})")}>
+                            <rect x="-30" y="-12" width="60" height="24" rx="12" />
+                            <text text-anchor="middle" dy="4">{ shorten(name) }</text>
+                        </g>
+                    }
+                }) }
+            </svg>
+            <figcaption>
+                { caption }
+                if hidden > 0 { { format!(" (+{hidden} more not drawn)") } }
+            </figcaption>
+        </figure>
+    }
+}
+
+fn shorten(name: &str) -> String {
+    if name.chars().count() <= 10 {
+        name.to_owned()
+    } else {
+        format!("{}…", name.chars().take(9).collect::<String>())
+    }
+}
+
 /// The locks panel.
 #[component]
 pub fn LocksPanel(props: &LocksPanelProps) -> Html {
@@ -90,6 +198,7 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                                 <b class="deadlock-count">{ locks.deadlocks }</b>{ " deadlocks" }
                             </span>
                         </p>
+                        { waits_for_graph(&db.name, locks) }
                         if locks.root_blockers.is_empty() {
                             <p class="quiet">{ "Nobody waits for a lock." }</p>
                         } else {

@@ -9,6 +9,7 @@ use crate::ui::controls::{Controls, Preset};
 use crate::ui::event_log::EventLog;
 use crate::ui::live::{LiveAction, LiveState};
 use crate::ui::locks_panel::LocksPanel;
+use crate::ui::script_view::ScriptPanel;
 use crate::ui::sim_console::SimConsole;
 use crate::ui::topology::Topology;
 use crate::ui::transport::Transport;
@@ -111,6 +112,7 @@ pub fn Simulator() -> Html {
                     "ArrowLeft" => Some(LiveAction::StepBack),
                     "r" | "R" => Some(LiveAction::Reset),
                     "?" => Some(LiveAction::ToggleHelp),
+                    "n" | "N" => Some(LiveAction::Command(crate::sim::world::Command::ScriptStep)),
                     _ => None,
                 };
                 if let Some(action) = action {
@@ -167,21 +169,29 @@ pub fn Simulator() -> Html {
                 }
             </section>
             <Transport playing={state.playing} now={state.now} horizon={state.horizon}
-                speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms}
+                speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms} events={state.events}
                 on_action={on_action.clone()} />
             if let Some(notice) = &state.notice {
                 <div class="notice" role="status"><p>{ notice }</p></div>
             }
             <div class="sim-grid">
                 <div class="sim-column main">
-                    <section class="panel topology-panel" aria-labelledby="topology-title">
-                        <h2 id="topology-title">{ "Topology" }</h2>
-                        <Topology view={view.clone()} />
-                    </section>
-                    <section class="panel charts-panel" aria-labelledby="latency-title">
-                        <h2 id="latency-title">{ "Latency and throughput" }</h2>
-                        <Charts view={view.clone()} />
-                    </section>
+                    if state.view.script.is_some() {
+                        <section class="panel script-panel" aria-labelledby="script-title">
+                            <h2 id="script-title">{ "Scripted sessions, side by side" }</h2>
+                            <ScriptPanel view={view.clone()} on_action={on_action.clone()} />
+                        </section>
+                    }
+                    if !state.view.services.is_empty() {
+                        <section class="panel topology-panel" aria-labelledby="topology-title">
+                            <h2 id="topology-title">{ "Topology" }</h2>
+                            <Topology view={view.clone()} />
+                        </section>
+                        <section class="panel charts-panel" aria-labelledby="latency-title">
+                            <h2 id="latency-title">{ "Latency and throughput" }</h2>
+                            <Charts view={view.clone()} />
+                        </section>
+                    }
                 </div>
                 <div class="sim-column side">
                     <section class="panel locks-panel" aria-labelledby="locks-title">
@@ -196,11 +206,13 @@ pub fn Simulator() -> Html {
                         <h2 id="log-title">{ "Event log" }</h2>
                         <EventLog view={view.clone()} />
                     </section>
-                    <section class="panel actions-panel" aria-labelledby="actions-title">
-                        <h2 id="actions-title">{ "Actions" }</h2>
-                        <Controls view={view} presets={(*presets).clone()}
-                            last_result={state.last_result.clone()} on_action={on_action.clone()} />
-                    </section>
+                    if state.view.services.iter().any(|s| !s.internal) || !presets.is_empty() {
+                        <section class="panel actions-panel" aria-labelledby="actions-title">
+                            <h2 id="actions-title">{ "Actions" }</h2>
+                            <Controls view={view} presets={(*presets).clone()}
+                                last_result={state.last_result.clone()} on_action={on_action.clone()} />
+                        </section>
+                    }
                 </div>
             </div>
             if state.help {
@@ -211,6 +223,7 @@ pub fn Simulator() -> Html {
                         <dt><kbd>{ "→" }</kbd></dt><dd>{ "next event" }</dd>
                         <dt><kbd>{ "←" }</kbd></dt><dd>{ "back 100 ms (replays from the seed)" }</dd>
                         <dt><kbd>{ "R" }</kbd></dt><dd>{ "reset to 0 s" }</dd>
+                        <dt><kbd>{ "N" }</kbd></dt><dd>{ "next step of a script" }</dd>
                         <dt><kbd>{ "?" }</kbd></dt><dd>{ "this help" }</dd>
                     </dl>
                     <button type="button" class="button primary small" onclick={close_help}>{ "Close" }</button>

@@ -21,6 +21,8 @@ pub struct TransportProps {
     pub speed: usize,
     /// The seed.
     pub seed: u64,
+    /// Events handled so far (for the benchmark page, as `data-events`).
+    pub events: u64,
     /// The last jump back's duration (ms).
     pub last_seek_ms: Option<f64>,
     /// Where actions go.
@@ -99,7 +101,7 @@ pub fn Transport(props: &TransportProps) -> Html {
             </div>
             <div class="clock" aria-live="off">
                 <span class="clock-label">{ "simulated" }</span>
-                <output id="clock" class="clock-value" aria-label="Simulated time">
+                <output id="clock" class="clock-value" aria-label="Simulated time" data-events={props.events.to_string()}>
                     { clock_text(props.now) }
                 </output>
             </div>

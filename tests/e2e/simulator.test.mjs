@@ -229,3 +229,25 @@ test("axe-core finds no serious or critical violation in dark mode", async () =>
   assert.deepEqual(violations, []);
   await page.screenshot({ path: `${SHOTS}simulator-dark.png`, fullPage: true });
 });
+
+test("a scripted deadlock, stepped with N, shows the cycle in the waits-for graph", async () => {
+  await page.goto(`${server.url}?scenario=deadlock`);
+  await page.locator(".script-view").waitFor();
+  const columns = await page.locator(".script-table th").allTextContents();
+  assert.deepEqual(columns, ["A", "B", "auditor"]);
+  for (let i = 0; i < 5; i++) await page.locator("body").press("n");
+  await page.locator('.script-table tr[data-step="4"] .step-card.waiting').waitFor();
+  await page.locator("body").press("n");
+  await page.locator('.script-table tr[data-step="5"] .step-card.failed').waitFor();
+  assert.match(await page.locator('tr[data-step="5"] .step-message').textContent(), /deadlock detected/);
+  // Step 5 (A) was freed by the victim's abort.
+  assert.match(await page.locator('tr[data-step="4"] .step-waiting').textContent(), /freed by step #6/);
+  await page.locator(".waits-for.has-cycle").waitFor();
+  assert.ok((await page.locator(".wf-edge.cycle").count()) >= 2);
+  assert.match(await page.locator(".waits-for figcaption").textContent(), /B was aborted/);
+  assert.equal(await page.locator(".deadlock-count").textContent(), "1");
+  await page.screenshot({ path: `${SHOTS}simulator-deadlock.png`, fullPage: true });
+  await page.getByRole("button", { name: "Run to the end" }).click();
+  await page.locator(".script-outcome").waitFor();
+  assert.match(await page.locator(".script-outcome").textContent(), /committed: A/);
+});
