@@ -6,7 +6,7 @@ use crate::sim::clock::{format_micros, Micros, SECOND};
 use crate::sim::database::{Outcome, TransactionState};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::LatencySummary;
-use crate::sim::world::{ConsoleStatus, HappeningKind, LockView, World};
+use crate::sim::world::{ConsoleStatus, HappeningKind, LockEventKind, LockView, World};
 
 /// How many seconds the latency charts show.
 pub const CHART_SECONDS: u64 = 60;
@@ -192,6 +192,25 @@ pub struct ScriptView {
     pub aborted: Vec<String>,
 }
 
+/// How far back the lock-wait timeline reaches.
+pub const TIMELINE_SPAN: Micros = 5 * SECOND;
+
+/// How many transactions the lock-wait timeline shows.
+pub const TIMELINE_ROWS: usize = 12;
+
+/// One transaction on the lock-wait timeline: when it held locks, and when it waited.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineRow {
+    /// Who ("billing #12", "console", a script session).
+    pub who: String,
+    /// The database.
+    pub database: String,
+    /// From its first lock (or the window's start) to its release (`None`: still holding).
+    pub held: (Micros, Option<Micros>),
+    /// Its waits: start, end (`None`: still waiting), and what for ("ROW EXCLUSIVE on orders").
+    pub waits: Vec<(Micros, Option<Micros>, String)>,
+}
+
 /// How many rows of a console query the page shows.
 pub const CONSOLE_ROWS: usize = 20;
 
@@ -216,6 +235,8 @@ pub struct PageView {
     pub console_sessions: Vec<(String, TransactionState)>,
     /// The scripted sessions, if the scenario has a script.
     pub script: Option<ScriptView>,
+    /// The last [`TIMELINE_SPAN`]: transactions that waited for a lock or made others wait.
+    pub lock_timeline: Vec<TimelineRow>,
 }
 
 /// The transport's clock: milliseconds always shown, so the width never jumps ("2.550 s",
@@ -471,6 +492,8 @@ pub fn page_view(world: &World) -> PageView {
                 }
             });
 
+    let lock_timeline = lock_timeline(world, now);
+
     PageView {
         now,
         clock: clock_text(now),
@@ -481,7 +504,73 @@ pub fn page_view(world: &World) -> PageView {
         console,
         console_sessions,
         script,
+        lock_timeline,
     }
+}
+
+/// The lock-wait timeline from the world's lock events: per transaction, the span it held
+/// locks and its waits, for those that waited or were waited for in the last
+/// [`TIMELINE_SPAN`] (the longest waits first, at most [`TIMELINE_ROWS`]).
+fn lock_timeline(world: &World, now: Micros) -> Vec<TimelineRow> {
+    let from = now.saturating_sub(TIMELINE_SPAN);
+    let mut rows: Vec<TimelineRow> = Vec::new();
+    let mut blockers: Vec<String> = Vec::new();
+    for event in world.lock_events() {
+        let index = match rows
+            .iter()
+            .rposition(|r| r.who == event.who && r.database == event.database && r.held.1.is_none())
+        {
+            Some(index) => index,
+            None => {
+                rows.push(TimelineRow {
+                    who: event.who.clone(),
+                    database: event.database.clone(),
+                    held: (event.at, None),
+                    waits: Vec::new(),
+                });
+                rows.len() - 1
+            }
+        };
+        let row = &mut rows[index];
+        match event.kind {
+            LockEventKind::Waited => {
+                row.waits
+                    .push((event.at, None, format!("{} on {}", event.mode, event.resource)));
+                blockers.extend(event.others.iter().cloned());
+            }
+            LockEventKind::GrantedAfterWait => {
+                if let Some(wait) = row.waits.iter_mut().rev().find(|w| w.1.is_none()) {
+                    wait.1 = Some(event.at);
+                }
+            }
+            LockEventKind::TimedOut | LockEventKind::Deadlock => {
+                if let Some(wait) = row.waits.iter_mut().rev().find(|w| w.1.is_none()) {
+                    wait.1 = Some(event.at);
+                }
+            }
+            LockEventKind::Released => row.held.1 = Some(event.at),
+            LockEventKind::Granted => {}
+        }
+    }
+    let mut kept: Vec<TimelineRow> = rows
+        .into_iter()
+        .filter(|r| r.held.1.is_none_or(|end| end >= from))
+        .filter(|r| !r.waits.is_empty() || blockers.contains(&r.who))
+        .map(|mut r| {
+            r.held.0 = r.held.0.max(from);
+            r
+        })
+        .collect();
+    let waited = |r: &TimelineRow| -> Micros {
+        r.waits
+            .iter()
+            .map(|(start, end, _)| end.unwrap_or(now).saturating_sub(*start))
+            .sum()
+    };
+    kept.sort_by_key(|r| std::cmp::Reverse(waited(r)));
+    kept.truncate(TIMELINE_ROWS);
+    kept.sort_by_key(|r| r.held.0);
+    kept
 }
 
 #[cfg(test)]
@@ -546,6 +635,30 @@ params.id = { existing_key = "t.id" }
         assert!(edge("reader", "t").reads && !edge("reader", "t").writes);
         assert!(edge("reader", "t").rate_per_s > 0.0);
         assert_eq!(view.services.len(), 2, "the timeline client stays hidden");
+    }
+
+    #[test]
+    fn the_lock_timeline_shows_the_alter_waiting_behind_the_report() {
+        let text = crate::sim::builtin::scenario_text("alter-queue").expect("built in");
+        let scenario = Scenario::parse(text).expect("valid");
+        let mut world = World::new(&scenario).expect("builds");
+        world.step_until(2_550_000);
+        let view = page_view(&world);
+        let alter = view
+            .lock_timeline
+            .iter()
+            .find(|r| r.who.starts_with("(timeline)"))
+            .expect("the migration waited");
+        assert_eq!(alter.waits.len(), 1);
+        let (start, end, what) = &alter.waits[0];
+        assert!(end.is_none(), "still waiting at 2.55 s");
+        assert!(*start >= 2_500_000 && what.starts_with("ACCESS EXCLUSIVE"), "{what} from {start}");
+        assert!(
+            view.lock_timeline.iter().any(|r| r.who.starts_with("reporting") && r.waits.is_empty()),
+            "the report it waits for is on the timeline too: {:?}",
+            view.lock_timeline.iter().map(|r| &r.who).collect::<Vec<_>>()
+        );
+        assert!(view.lock_timeline.len() <= TIMELINE_ROWS);
     }
 
     #[test]

@@ -97,8 +97,8 @@ fn waits_for_graph(database: &str, locks: &LockView) -> Html {
         let (dx, dy) = (to.0 - from.0, to.1 - from.1);
         let length = (dx * dx + dy * dy).sqrt().max(1.0);
         let (ux, uy) = (dx / length, dy / length);
-        let (x1, y1) = (from.0 + ux * 22.0, from.1 + uy * 14.0);
-        let (x2, y2) = (to.0 - ux * 24.0, to.1 - uy * 15.0);
+        let (x1, y1) = (from.0 + ux * 30.0, from.1 + uy * 14.0);
+        let (x2, y2) = (to.0 - ux * 34.0, to.1 - uy * 15.0);
         html! {
             <line class={classes!("wf-edge", class)} x1={format!("{x1:.1}")} y1={format!("{y1:.1}")}
                 x2={format!("{x2:.1}")} y2={format!("{y2:.1}")}
@@ -147,7 +147,7 @@ fn waits_for_graph(database: &str, locks: &LockView) -> Html {
                     html! {
                         <g class={classes!("wf-node", in_cycle.then_some("in-cycle"), victim.then_some("victim"))}
                             transform={format!("translate({x:.1},{y:.1})")}>
-                            <rect x="-30" y="-12" width="60" height="24" rx="12" />
+                            <rect x="-40" y="-12" width="80" height="24" rx="12" />
                             <text text-anchor="middle" dy="4">{ shorten(name) }</text>
                         </g>
                     }
@@ -161,11 +161,73 @@ fn waits_for_graph(database: &str, locks: &LockView) -> Html {
     }
 }
 
-fn shorten(name: &str) -> String {
-    if name.chars().count() <= 10 {
+/// The lock-wait timeline: a bar per transaction over the last seconds — the span it held
+/// locks, and its waits in a distinct colour and pattern.
+fn gantt(view: &crate::sim::view::PageView) -> Html {
+    use crate::sim::view::TIMELINE_SPAN;
+    if view.lock_timeline.is_empty() {
+        return Html::default();
+    }
+    let (left, width, row_h) = (110.0_f64, 300.0_f64, 20.0_f64);
+    let from = view.now.saturating_sub(TIMELINE_SPAN);
+    let x = |t: u64| left + (t.saturating_sub(from)) as f64 / TIMELINE_SPAN as f64 * width;
+    let height = row_h * view.lock_timeline.len() as f64 + 22.0;
+    html! {
+        <figure class="gantt">
+            <svg viewBox={format!("0 0 {} {height:.0}", left + width + 6.0)} role="img"
+                aria-label="Lock-wait timeline of the last five seconds: which transactions held locks and when they waited">
+                <defs>
+                    <pattern id="gantt-wait" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+                        <rect width="6" height="6" class="wait-fill" />
+                        <line x1="0" y1="0" x2="0" y2="6" class="wait-stripe" />
+                    </pattern>
+                </defs>
+                { for view.lock_timeline.iter().enumerate().map(|(i, row)| {
+                    let y = i as f64 * row_h;
+                    let held_end = row.held.1.unwrap_or(view.now);
+                    let waits_text: Vec<String> = row.waits.iter().map(|(start, end, what)| format!(
+                        "waited {} for {what}", format_micros(end.unwrap_or(view.now).saturating_sub(*start)))).collect();
+                    html! {
+                        <g class="gantt-row">
+                            <title>{ format!("{}: {}", row.who, if waits_text.is_empty() { "held locks others waited for".to_owned() } else { waits_text.join("; ") }) }</title>
+                            <text class="gantt-label" x={(left - 6.0).to_string()} y={format!("{:.1}", y + 14.0)} text-anchor="end">{ shorten_long(&row.who) }</text>
+                            <rect class="gantt-held" x={format!("{:.1}", x(row.held.0))} y={format!("{:.1}", y + 4.0)}
+                                width={format!("{:.1}", (x(held_end) - x(row.held.0)).max(1.5))} height="12" rx="2" />
+                            { for row.waits.iter().map(|(start, end, _)| {
+                                let start = (*start).max(from);
+                                let end = end.unwrap_or(view.now);
+                                html! {
+                                    <rect class="gantt-wait" x={format!("{:.1}", x(start))} y={format!("{:.1}", y + 4.0)}
+                                        width={format!("{:.1}", (x(end) - x(start)).max(1.5))} height="12" rx="2" />
+                                }
+                            }) }
+                        </g>
+                    }
+                }) }
+                <text class="tick" x={left.to_string()} y={(height - 4.0).to_string()}>{ "−5 s" }</text>
+                <text class="tick" x={(left + width).to_string()} y={(height - 4.0).to_string()} text-anchor="end">{ "now" }</text>
+            </svg>
+            <figcaption class="gantt-legend">
+                <span><i class="swatch held"></i>{ "holding locks" }</span>
+                <span><i class="swatch wait"></i>{ "waiting for a lock" }</span>
+            </figcaption>
+        </figure>
+    }
+}
+
+fn shorten_long(name: &str) -> String {
+    if name.chars().count() <= 16 {
         name.to_owned()
     } else {
-        format!("{}…", name.chars().take(9).collect::<String>())
+        format!("{}…", name.chars().take(15).collect::<String>())
+    }
+}
+
+fn shorten(name: &str) -> String {
+    if name.chars().count() <= 12 {
+        name.to_owned()
+    } else {
+        format!("{}…", name.chars().take(11).collect::<String>())
     }
 }
 
@@ -175,6 +237,12 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
     let view = &props.view.0;
     html! {
         <div class="locks">
+            if !view.lock_timeline.is_empty() {
+                <div class="lock-timeline">
+                    <h3>{ "Lock waits, last 5 s" }</h3>
+                    { gantt(view) }
+                </div>
+            }
             { for view.databases.iter().map(|db| {
                 let locks = &db.locks;
                 let blockers: Vec<&str> = locks.waits_for.iter().map(|(_, b)| b.as_str()).collect();

@@ -230,6 +230,21 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 <span>{ state_badge(Health::Blocking) }{ "blocking others" }</span>
                 <span>{ state_badge(Health::Idle) }{ "idle" }</span>
             </figcaption>
+            if view.edges.iter().any(|e| e.broken.is_some()) {
+                <ul class="broken-list" aria-label="Broken edges">
+                    { for view.edges.iter().filter_map(|e| {
+                        let (message, sql) = e.broken.as_ref()?;
+                        Some(html! {
+                            <li>
+                                { state_badge(Health::Erroring) }
+                                <b>{ format!("{} → {}.{}", e.service, e.database, e.table) }</b>
+                                <span>{ format!(": {message}") }</span>
+                                <code>{ sql }</code>
+                            </li>
+                        })
+                    }) }
+                </ul>
+            }
         </figure>
     }
 }
