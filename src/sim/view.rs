@@ -534,8 +534,11 @@ fn lock_timeline(world: &World, now: Micros) -> Vec<TimelineRow> {
         let row = &mut rows[index];
         match event.kind {
             LockEventKind::Waited => {
-                row.waits
-                    .push((event.at, None, format!("{} on {}", event.mode, event.resource)));
+                row.waits.push((
+                    event.at,
+                    None,
+                    format!("{} on {}", event.mode, event.resource),
+                ));
                 blockers.extend(event.others.iter().cloned());
             }
             LockEventKind::GrantedAfterWait => {
@@ -652,11 +655,19 @@ params.id = { existing_key = "t.id" }
         assert_eq!(alter.waits.len(), 1);
         let (start, end, what) = &alter.waits[0];
         assert!(end.is_none(), "still waiting at 2.55 s");
-        assert!(*start >= 2_500_000 && what.starts_with("ACCESS EXCLUSIVE"), "{what} from {start}");
         assert!(
-            view.lock_timeline.iter().any(|r| r.who.starts_with("reporting") && r.waits.is_empty()),
+            *start >= 2_500_000 && what.starts_with("ACCESS EXCLUSIVE"),
+            "{what} from {start}"
+        );
+        assert!(
+            view.lock_timeline
+                .iter()
+                .any(|r| r.who.starts_with("reporting") && r.waits.is_empty()),
             "the report it waits for is on the timeline too: {:?}",
-            view.lock_timeline.iter().map(|r| &r.who).collect::<Vec<_>>()
+            view.lock_timeline
+                .iter()
+                .map(|r| &r.who)
+                .collect::<Vec<_>>()
         );
         assert!(view.lock_timeline.len() <= TIMELINE_ROWS);
     }

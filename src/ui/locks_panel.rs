@@ -223,11 +223,20 @@ fn shorten_long(name: &str) -> String {
     }
 }
 
+/// A graph node's label: at most 12 characters, keeping an operation's number ("storefr…#149").
 fn shorten(name: &str) -> String {
     if name.chars().count() <= 12 {
-        name.to_owned()
-    } else {
-        format!("{}…", name.chars().take(11).collect::<String>())
+        return name.to_owned();
+    }
+    match name.rsplit_once(" #") {
+        Some((service, number)) if number.len() < 8 => {
+            let room = 12 - number.len() - 2;
+            format!(
+                "{}…#{number}",
+                service.chars().take(room).collect::<String>()
+            )
+        }
+        _ => format!("{}…", name.chars().take(11).collect::<String>()),
     }
 }
 
