@@ -38,6 +38,7 @@ impl PartialEq for ViewRef {
 /// Starts the app in the page: installs the panic banner and mounts [`app::App`] on `#app`.
 pub fn start() {
     browser::install_panic_banner();
+    browser::apply_theme(&browser::load_theme());
     let root = browser::app_root();
     yew::Renderer::<app::App>::with_root(root).render();
 }

@@ -5,6 +5,7 @@ use crate::sim::database::TransactionState;
 use crate::sim::shop::DEFAULT_SEED;
 use crate::ui::browser;
 use crate::ui::editor::Editor;
+use crate::ui::icons;
 use crate::ui::results::Results;
 use crate::ui::schema::Schema;
 use crate::ui::simulator::Simulator;
@@ -25,6 +26,25 @@ pub fn App() -> Html {
         Some("console") => View::Console,
         _ => View::Simulator,
     });
+    let theme = use_state(browser::load_theme);
+    let next_theme = {
+        let theme = theme.clone();
+        Callback::from(move |_: MouseEvent| {
+            let next = match theme.as_str() {
+                "system" => "light",
+                "light" => "dark",
+                _ => "system",
+            };
+            browser::apply_theme(next);
+            theme.set(next.to_owned());
+        })
+    };
+    let theme_word = match theme.as_str() {
+        "light" => "light",
+        "dark" => "dark",
+        _ => "auto",
+    };
+    let theme_label = format!("Theme: {theme_word} (click to change)");
     let tab = |target: View, label: &'static str| {
         let view_handle = view.clone();
         let onclick = Callback::from(move |_: MouseEvent| {
@@ -57,10 +77,17 @@ pub fn App() -> Html {
                         <p class="tagline">{ "Services sharing a database, simulated live — every statement is real SQL on GlueSQL in your browser" }</p>
                     </div>
                 </div>
-                <nav class="tabs" role="tablist" aria-label="Views">
-                    { tab(View::Simulator, "Simulator") }
-                    { tab(View::Console, "SQL console") }
-                </nav>
+                <div class="masthead-end">
+                    <nav class="tabs" role="tablist" aria-label="Views">
+                        { tab(View::Simulator, "Simulator") }
+                        { tab(View::Console, "SQL console") }
+                    </nav>
+                    <button type="button" class="button subtle theme-button" onclick={next_theme}
+                        title={theme_label.clone()} aria-label={theme_label}>
+                        { icons::theme(&theme) }
+                        { theme_word }
+                    </button>
+                </div>
             </header>
             <div id="view" role="tabpanel">
                 { match *view {

@@ -251,3 +251,29 @@ pub fn typing_in_control(event: &web_sys::KeyboardEvent) -> bool {
                     .is_some()
         })
 }
+
+const THEME_KEY: &str = "dataflow-lab.theme";
+
+/// The theme chosen with the theme button: `light`, `dark`, or `system` (the default).
+pub fn load_theme() -> String {
+    local_storage()
+        .and_then(|s| s.get_item(THEME_KEY).ok().flatten())
+        .filter(|t| t == "light" || t == "dark")
+        .unwrap_or_else(|| "system".to_owned())
+}
+
+/// Applies `theme` to the page (`data-theme` on `<html>`) and remembers it.
+pub fn apply_theme(theme: &str) {
+    let root = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element());
+    if let Some(root) = root {
+        let _ = match theme {
+            "light" | "dark" => root.set_attribute("data-theme", theme),
+            _ => root.remove_attribute("data-theme"),
+        };
+    }
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(THEME_KEY, theme);
+    }
+}

@@ -82,3 +82,25 @@ pub fn happening_badge(kind: crate::sim::world::HappeningKind) -> Html {
         </svg>
     }
 }
+
+/// The theme button's icon: a sun (light), a moon (dark), a half-filled disc (follow the system).
+pub fn theme(name: &str) -> Html {
+    let shape = match name {
+        "light" => html! {
+            <g>
+                <circle cx="12" cy="12" r="4.2" />
+                <path class="rays" d="M12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1" />
+            </g>
+        },
+        "dark" => html! { <path d="M15.5 3.5a8.5 8.5 0 1 0 5 12.9A7 7 0 0 1 15.5 3.5z" /> },
+        _ => html! {
+            <g>
+                <circle class="outline" cx="12" cy="12" r="8" />
+                <path d="M12 4a8 8 0 0 1 0 16z" />
+            </g>
+        },
+    };
+    html! {
+        <svg class="theme-icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">{ shape }</svg>
+    }
+}

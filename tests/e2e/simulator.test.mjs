@@ -100,11 +100,37 @@ test("a migration behind the report shows waiters in the locks panel", async () 
   await page.screenshot({ path: `${SHOTS}simulator-locks.png`, fullPage: true });
 });
 
-test("renaming a column breaks the readers' edges and the log says why", async () => {
+test("running the report by hand makes the writers wait under serializable", async () => {
+  await open("?scenario=report-vs-writers");
+  // Stop the scheduled reports first: then only the one we start can block the writers.
+  await page.getByRole("button", { name: "Stop reporting.revenue" }).click();
+  await page.locator("#play").click();
+  await waitForClock(2);
+  assert.equal(await page.locator(".lock-timeline .gantt-wait").count(), 0, "no waits before the report");
+  // One report reads 10,000 rows in about 10 ms of simulated time, while writers arrive at
+  // 100/s: ten reports in a row (they queue on the one timeline connection) make sure some
+  // writers arrive while they hold their SHARE lock. The waits are short; the locks panel's
+  // lock-wait timeline and the event log keep them.
+  await page.locator("#play").click();
+  for (let i = 0; i < 10; i++) await page.getByRole("button", { name: "Run the revenue report" }).click();
+  await page.locator("#play").click();
+  await page.locator(".lock-timeline .gantt-wait").first().waitFor({ timeout: 20_000 });
+  const line = await until(async () => {
+    const lines = await page.locator(".log-line.lock .log-text").allTextContents();
+    return lines.find((l) => l.includes("blocked by (timeline) shop"));
+  }, "a lock wait behind the report in the event log");
+  assert.match(line, /^orders waited for ROW EXCLUSIVE on orders/);
+  await page.locator("#play").click();
+  await page.screenshot({ path: `${SHOTS}simulator-report.png`, fullPage: true });
+});
+
+test("renaming a column at the console breaks the readers' edges and the log says why", async () => {
   await open();
   await page.locator("#play").click();
   await waitForClock(1);
-  await page.getByRole("button", { name: "Rename orders.status" }).click();
+  const sql = page.locator("#sim-sql");
+  await sql.fill("ALTER TABLE orders RENAME COLUMN status TO state");
+  await page.getByRole("button", { name: "Run in simulation" }).click();
   const broken = page.locator(".topology .edge.broken").first();
   await broken.waitFor({ timeout: 20_000 });
   const label = await broken.getAttribute("aria-label");
@@ -157,12 +183,14 @@ test("stepping back shows the numbers the page showed at that time", async () =>
   const note = await page.locator(".seek-note").textContent();
   assert.match(note, /replayed in \d+ ms/);
   console.log(`jump back: ${note}`);
+  await page.screenshot({ path: `${SHOTS}simulator-step-back.png`, fullPage: true });
 });
 
 test("a broken link falls back to the shop with a visible message", async () => {
   await open("?scenario=no-such-thing");
   assert.equal(await page.locator(".scenario-bar select").inputValue(), "shop");
   assert.match(await page.locator(".notice").textContent(), /no built-in scenario called "no-such-thing"/);
+  await page.screenshot({ path: `${SHOTS}simulator-broken-link.png` });
 });
 
 test("the simulator fits a 360 px screen", async () => {
@@ -250,4 +278,21 @@ test("a scripted deadlock, stepped with N, shows the cycle in the waits-for grap
   await page.getByRole("button", { name: "Run to the end" }).click();
   await page.locator(".script-outcome").waitFor();
   assert.match(await page.locator(".script-outcome").textContent(), /committed: A/);
+});
+
+test("the theme button switches light and dark, and the choice survives a reload", async () => {
+  await open();
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const light = await background();
+  await page.getByRole("button", { name: /^Theme: auto/ }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "light");
+  await page.getByRole("button", { name: /^Theme: light/ }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), "dark");
+  const dark = await background();
+  assert.notEqual(dark, light);
+  await page.reload();
+  await page.locator(".simulator .topology > svg").waitFor();
+  assert.equal(await background(), dark);
+  await page.getByRole("button", { name: /^Theme: dark/ }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), undefined);
 });
