@@ -12,6 +12,8 @@ const W: f64 = 320.0;
 const H: f64 = 120.0;
 const LEFT: f64 = 58.0;
 const BOTTOM: f64 = 18.0;
+/// The height of the throughput bars at the bottom of a chart.
+const TP_HEIGHT: f64 = 24.0;
 
 /// The charts' inputs.
 #[derive(Properties, PartialEq)]
@@ -34,7 +36,9 @@ fn nice_max(value: f64) -> f64 {
 }
 
 fn chart(service: &ServiceView, now_second: u64) -> Html {
-    let first = now_second.saturating_sub(CHART_SECONDS);
+    // The axis always spans the last 60 seconds, ending now (early in a run, the data sits at
+    // the right-hand end).
+    let first = now_second as i64 - CHART_SECONDS as i64;
     let max = nice_max(
         service
             .seconds
@@ -43,7 +47,7 @@ fn chart(service: &ServiceView, now_second: u64) -> Html {
             .fold(0.0, f64::max),
     );
     let x = |second: u64| {
-        LEFT + (second.saturating_sub(first) as f64 + 0.5) / CHART_SECONDS as f64 * (W - LEFT - 6.0)
+        LEFT + ((second as i64 - first) as f64 + 0.5) / CHART_SECONDS as f64 * (W - LEFT - 6.0)
     };
     let y = |ms: f64| (H - BOTTOM) - (ms / max).min(1.0) * (H - BOTTOM - 8.0);
     let line = |pick: fn(&crate::sim::metrics::LatencySummary) -> f64| {
@@ -55,8 +59,29 @@ fn chart(service: &ServiceView, now_second: u64) -> Html {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let errors = service.seconds.iter().filter(|(_, _, e, _)| *e > 0).map(|(second, _, _, _)| {
-        html! { <rect class="error-tick" x={format!("{:.1}", x(*second) - 2.0)} y={format!("{:.1}", H - BOTTOM - 6.0)} width="4" height="6" /> }
+    // Throughput as faint bars along the bottom (their own scale), failures stacked on top.
+    let busiest = service
+        .seconds
+        .iter()
+        .map(|(_, c, e, _)| c + e)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let bar_width = (W - LEFT - 6.0) / CHART_SECONDS as f64 - 1.0;
+    let bars = service.seconds.iter().map(|(second, completed, errors, _)| {
+        let ok_h = *completed as f64 / busiest * TP_HEIGHT;
+        let err_h = *errors as f64 / busiest * TP_HEIGHT;
+        let left = x(*second) - bar_width / 2.0;
+        html! {
+            <g>
+                <rect class="tp-bar" x={format!("{left:.1}")} y={format!("{:.1}", H - BOTTOM - ok_h)}
+                    width={format!("{bar_width:.1}")} height={format!("{ok_h:.1}")} />
+                if *errors > 0 {
+                    <rect class="error-tick" x={format!("{left:.1}")} y={format!("{:.1}", H - BOTTOM - ok_h - err_h.max(2.0))}
+                        width={format!("{bar_width:.1}")} height={format!("{:.1}", err_h.max(2.0))} />
+                }
+            </g>
+        }
     });
     let label = format!(
         "{} latency over the last {CHART_SECONDS} seconds: p99 up to {}",
@@ -73,7 +98,10 @@ fn chart(service: &ServiceView, now_second: u64) -> Html {
             <text class="tick" x={(LEFT - 4.0).to_string()} y={(H - BOTTOM + 4.0).to_string()} text-anchor="end">{ "0" }</text>
             <text class="tick" x={LEFT.to_string()} y={(H - 3.0).to_string()}>{ format!("−{CHART_SECONDS} s") }</text>
             <text class="tick" x={(W - 4.0).to_string()} y={(H - 3.0).to_string()} text-anchor="end">{ "now" }</text>
-            { for errors }
+            { for bars }
+            <text class="tick tp-tick" x={((LEFT + W) / 2.0).to_string()} y={(H - 3.0).to_string()} text-anchor="middle">
+                { format!("bars: up to {busiest:.0} ops/s") }
+            </text>
             <polyline class="p50" points={line(|l| l.p50)} />
             <polyline class="p95" points={line(|l| l.p95)} />
             <polyline class="p99" points={line(|l| l.p99)} />
@@ -92,7 +120,8 @@ pub fn Charts(props: &ChartsProps) -> Html {
                 <span class="key p50">{ "p50" }</span>
                 <span class="key p95">{ "p95" }</span>
                 <span class="key p99">{ "p99" }</span>
-                <span class="key errors">{ "errors" }</span>
+                <span class="key ops">{ "ops/s (bars)" }</span>
+                <span class="key errors">{ "failed" }</span>
             </p>
             { for view.services.iter().filter(|s| !s.internal).map(|service| {
                 let word = state_word(service.health);
