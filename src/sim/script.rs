@@ -310,15 +310,7 @@ impl ScriptRunner {
                 }
             }
             Progress::Deadlock { cycle, .. } => {
-                let names: Vec<String> = cycle
-                    .iter()
-                    .filter_map(|o| {
-                        self.sessions
-                            .iter()
-                            .find(|(_, s)| s.owner == *o)
-                            .map(|(n, _)| n.clone())
-                    })
-                    .collect();
+                let names: Vec<&str> = cycle.iter().filter_map(|o| self.session_of(*o)).collect();
                 let message = format!(
                     "deadlock detected: {} wait for each other",
                     names.join(" → ")
@@ -429,12 +421,7 @@ impl ScriptRunner {
     /// Resumes the sessions whose lock requests were granted.
     fn wake(&mut self, wakeups: Vec<Wakeup>, locks: &mut LockManager, after: Option<usize>) {
         for wakeup in wakeups {
-            let Some(name) = self
-                .sessions
-                .iter()
-                .find(|(_, s)| s.owner == wakeup.owner)
-                .map(|(n, _)| n.clone())
-            else {
+            let Some(name) = self.session_of(wakeup.owner).map(str::to_owned) else {
                 continue;
             };
             let Some(session) = self.sessions.get_mut(&name) else {

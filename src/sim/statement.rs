@@ -226,18 +226,23 @@ fn normalise_lock_strength(sql: &str) -> (String, Option<RowLockMode>) {
         Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
         _ => None,
     };
-    // Positions of the words (skipping white space and comments).
+    // The words, with their token positions (white space skipped).
     let words: Vec<(usize, String)> = tokens
         .iter()
         .enumerate()
         .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
         .map(|(i, t)| (i, word(t).unwrap_or_default()))
         .collect();
-    for (at, window) in words.windows(4).enumerate() {
-        let texts: Vec<&str> = window.iter().map(|(_, w)| w.as_str()).collect();
-        let (strength, drop) = match texts.as_slice() {
+    for at in 0..words.len() {
+        let next: Vec<&str> = words[at..]
+            .iter()
+            .take(4)
+            .map(|(_, w)| w.as_str())
+            .collect();
+        // The words to drop after FOR, and the strength they meant.
+        let (strength, drop) = match next.as_slice() {
             ["FOR", "NO", "KEY", "UPDATE"] => (RowLockMode::ForNoKeyUpdate, 2),
-            ["FOR", "KEY", "SHARE", _] => (RowLockMode::ForKeyShare, 1),
+            ["FOR", "KEY", "SHARE", ..] => (RowLockMode::ForKeyShare, 1),
             _ => continue,
         };
         let removed: Vec<usize> = words[at + 1..at + 1 + drop]
@@ -251,18 +256,6 @@ fn normalise_lock_strength(sql: &str) -> (String, Option<RowLockMode>) {
             .map(|(_, t)| t.to_string())
             .collect();
         return (text, Some(strength));
-    }
-    // `FOR KEY SHARE` at the very end has only three words after it.
-    if let [.., (_, a), (i, b), (_, c)] = words.as_slice() {
-        if a == "FOR" && b == "KEY" && c == "SHARE" {
-            let text = tokens
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| j != i)
-                .map(|(_, t)| t.to_string())
-                .collect();
-            return (text, Some(RowLockMode::ForKeyShare));
-        }
     }
     (sql.to_owned(), None)
 }

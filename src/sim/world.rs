@@ -655,70 +655,27 @@ impl World {
             });
         }
 
-        // One more client per database: the one that runs timeline (and console) SQL.
+        // Two more clients per database: one runs timeline SQL (each command a transaction),
+        // the other the console (a session whose transactions span commands).
         let mut timeline_services = Vec::new();
-        for (index, node) in nodes.iter_mut().enumerate() {
-            node.connections += 1;
-            timeline_services.push(services.len());
-            services.push(Service {
-                name: format!("(timeline) {}", node.name),
-                node: index,
-                pool: vec![client(&node.db, node.isolation)],
-                free: [0].into(),
-                waiting: Default::default(),
-                paused: false,
-                timeout: 3_600 * crate::sim::clock::SECOND,
-                retries: 0,
-                retry_backoff: 0,
-                operations: vec![Operation {
-                    name: "sql".to_owned(),
-                    rate_per_s: 0.0,
-                    enabled: false,
-                    think_time: 0,
-                    statements: Vec::new(),
-                    params: Vec::new(),
-                    arrivals: SimRng::new(seed, u64::MAX),
-                    generation: 0,
-                    metrics: OperationMetrics::default(),
-                    reads: Vec::new(),
-                    writes: Vec::new(),
-                    last_error: None,
-                    last_success: None,
-                }],
-            });
-        }
-        // And one for the console: a session of its own whose transactions span commands.
         let mut console_services = Vec::new();
         for (index, node) in nodes.iter_mut().enumerate() {
-            node.connections += 1;
+            node.connections += 2;
+            timeline_services.push(services.len());
+            services.push(internal_client(
+                format!("(timeline) {}", node.name),
+                index,
+                node,
+                SimRng::new(seed, u64::MAX),
+            ));
             // Console owners count down from the middle, apart from services' and scripts'.
             console_services.push((services.len(), u64::MAX / 2 - index as u64));
-            services.push(Service {
-                name: format!("(console) {}", node.name),
-                node: index,
-                pool: vec![client(&node.db, node.isolation)],
-                free: [0].into(),
-                waiting: Default::default(),
-                paused: false,
-                timeout: 3_600 * crate::sim::clock::SECOND,
-                retries: 0,
-                retry_backoff: 0,
-                operations: vec![Operation {
-                    name: "sql".to_owned(),
-                    rate_per_s: 0.0,
-                    enabled: false,
-                    think_time: 0,
-                    statements: Vec::new(),
-                    params: Vec::new(),
-                    arrivals: SimRng::new(seed, u64::MAX - 1),
-                    generation: 0,
-                    metrics: OperationMetrics::default(),
-                    reads: Vec::new(),
-                    writes: Vec::new(),
-                    last_error: None,
-                    last_success: None,
-                }],
-            });
+            services.push(internal_client(
+                format!("(console) {}", node.name),
+                index,
+                node,
+                SimRng::new(seed, u64::MAX - 1),
+            ));
         }
         let mut world = Self {
             scenario: scenario.clone(),
@@ -2104,6 +2061,37 @@ impl World {
     /// A short human summary of the clock: `"12.5s"`.
     pub fn clock_text(&self) -> String {
         format_micros(self.now)
+    }
+}
+
+/// A client of the simulation's own (timeline SQL, the console): one connection, no arrivals,
+/// an hour's timeout.
+fn internal_client(name: String, index: usize, node: &DatabaseNode, arrivals: SimRng) -> Service {
+    Service {
+        name,
+        node: index,
+        pool: vec![client(&node.db, node.isolation)],
+        free: [0].into(),
+        waiting: Default::default(),
+        paused: false,
+        timeout: 3_600 * crate::sim::clock::SECOND,
+        retries: 0,
+        retry_backoff: 0,
+        operations: vec![Operation {
+            name: "sql".to_owned(),
+            rate_per_s: 0.0,
+            enabled: false,
+            think_time: 0,
+            statements: Vec::new(),
+            params: Vec::new(),
+            arrivals,
+            generation: 0,
+            metrics: OperationMetrics::default(),
+            reads: Vec::new(),
+            writes: Vec::new(),
+            last_error: None,
+            last_success: None,
+        }],
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::sim::view::{ServiceView, CHART_SECONDS};
 use crate::ui::icons::state_badge;
-use crate::ui::topology::{format_ms, state_word};
+use crate::ui::topology::format_ms;
 use crate::ui::ViewRef;
 use yew::prelude::*;
 
@@ -124,7 +124,7 @@ pub fn Charts(props: &ChartsProps) -> Html {
                 <span class="key errors">{ "failed" }</span>
             </p>
             { for view.services.iter().filter(|s| !s.internal).map(|service| {
-                let word = state_word(service.health);
+                let word = service.health.label();
                 html! {
                     <div class="chart-card" data-service={service.name.clone()}>
                         <h3>

@@ -32,11 +32,6 @@ struct DbBox {
     tables: Vec<String>,
 }
 
-/// The word for a state (shown with its symbol: never colour alone).
-pub fn state_word(health: Health) -> &'static str {
-    health.label()
-}
-
 fn health_class(health: Health) -> &'static str {
     match health {
         Health::Healthy => "healthy",
@@ -131,7 +126,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
 
     let service_nodes = services.iter().enumerate().map(|(i, s)| {
         let y = service_y(i);
-        let word = state_word(s.health);
+        let word = s.health.label();
         let state = if s.paused { "paused" } else { word };
         let line = format!(
             "{:.0}/s · p99 {} ",
@@ -171,7 +166,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
         let Some(info) = view.databases.iter().find(|d| d.name == db.name) else {
             return Html::default();
         };
-        let word = state_word(info.health);
+        let word = info.health.label();
         let height = DB_HEAD + ROW_H * db.tables.len() as f64 + 8.0;
         let isolation = format!("{:?}", info.isolation).to_lowercase();
         let label = format!(
