@@ -4,6 +4,9 @@
 //! - [`sim`] — the simulation core: pure Rust, deterministic, no web crates, tested natively.
 //! - `ui` — the Yew page (built for `wasm32` only): renders what `sim` produces.
 
+pub mod layout;
+pub mod link;
+pub mod markdown;
 pub mod sim;
 
 #[cfg(target_arch = "wasm32")]

@@ -9,9 +9,12 @@ pub mod charts;
 pub mod controls;
 pub mod editor;
 pub mod event_log;
+pub mod field;
+pub mod help;
 pub mod icons;
 pub mod live;
 pub mod locks_panel;
+pub mod recovery;
 pub mod results;
 pub mod schema;
 pub mod script_view;
@@ -35,12 +38,24 @@ impl PartialEq for ViewRef {
     }
 }
 
-/// Starts the app in the page: installs the panic banner and mounts [`app::App`] on `#app`.
+/// Starts the app in the page: installs the panic banner, says what it is building, and once
+/// the browser has painted that, mounts [`app::App`] on `#app` (the first render builds the
+/// scenario's databases, the slow part of starting).
 pub fn start() {
     browser::install_panic_banner();
     browser::apply_theme(&browser::load_theme());
-    let root = browser::app_root();
-    yew::Renderer::<app::App>::with_root(root).render();
+    let building = match browser::query_param("view").as_deref() {
+        Some("console") => "Building the console's shop database…".to_owned(),
+        _ => format!(
+            "Building the scenario “{}”: its tables and seeded rows…",
+            browser::query_param("scenario").unwrap_or_else(|| live::DEFAULT_SCENARIO.to_owned())
+        ),
+    };
+    browser::show_loading(&building);
+    browser::after_paint(|| {
+        let root = browser::app_root();
+        yew::Renderer::<app::App>::with_root(root).render();
+    });
 }
 
 #[cfg(test)]

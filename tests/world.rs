@@ -367,3 +367,32 @@ params.order = {{ existing_key = "orders.id" }}
             .is_err());
     }
 }
+
+/// The first thing a student sees shows the course's point: in the default scenario, within
+/// the first 10 simulated seconds, some service is shown not healthy (slow, waiting, failing)
+/// or some lock wait is logged — for every seed tried, not just a lucky one.
+#[test]
+fn the_default_scenario_shows_interference_within_ten_seconds() {
+    use dataflow_lab::sim::view::{page_view, Health};
+    let scenario = shop();
+    for seed in 1..=8 {
+        let mut world = World::with_seed(&scenario, seed).expect("builds");
+        let mut seen = None;
+        for tenth in 1..=100 {
+            world.step_until(tenth * SECOND / 10);
+            let view = page_view(&world);
+            let unhealthy = view
+                .services
+                .iter()
+                .find(|s| !matches!(s.health, Health::Healthy | Health::Idle));
+            if let Some(service) = unhealthy {
+                seen = Some(format!("{} {:?}", service.name, service.health));
+                break;
+            }
+        }
+        assert!(
+            seen.is_some(),
+            "seed {seed}: nothing to see in the first 10 s"
+        );
+    }
+}

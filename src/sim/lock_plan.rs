@@ -46,6 +46,38 @@ pub enum Isolation {
 }
 
 impl Isolation {
+    /// Every level, in the order a chooser lists them.
+    pub const ALL: [Self; 3] = [Self::Snapshot, Self::ReadCommitted, Self::Serializable];
+
+    /// The level's name in a scenario file (`read_committed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ReadCommitted => "read_committed",
+            Self::Serializable => "serializable",
+            Self::Snapshot => "snapshot",
+        }
+    }
+
+    /// The level a scenario file's name stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|level| level.name() == name)
+    }
+
+    /// What the level does here, in a sentence for a tooltip.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::Snapshot => {
+                "MVCC: each transaction reads one snapshot and takes no read locks, so readers and writers never wait for each other; two writers of one row: the second fails with a serialization error."
+            }
+            Self::ReadCommitted => {
+                "Locking: a read takes shared locks for the length of its statement, so a reader waits for a writer's row lock and a scan makes writers wait while it runs."
+            }
+            Self::Serializable => {
+                "Locking (two-phase locking): reads take shared locks held until COMMIT, so a long report blocks every writer of what it read until it ends."
+            }
+        }
+    }
+
     /// Whether reads take shared locks.
     pub fn is_locking(self) -> bool {
         matches!(self, Self::ReadCommitted | Self::Serializable)

@@ -184,6 +184,73 @@ impl LockMode {
     }
 }
 
+impl LockMode {
+    /// Every mode: the eight table modes, then the four row modes.
+    pub fn all() -> impl Iterator<Item = Self> {
+        TableLockMode::ALL
+            .into_iter()
+            .map(Self::Table)
+            .chain(RowLockMode::ALL.into_iter().map(Self::Row))
+    }
+
+    /// What takes this mode, in PostgreSQL's terms.
+    fn taken_by(self) -> &'static str {
+        match self {
+            Self::Table(TableLockMode::AccessShare) => "every SELECT",
+            Self::Table(TableLockMode::RowShare) => "SELECT … FOR UPDATE / FOR SHARE",
+            Self::Table(TableLockMode::RowExclusive) => "INSERT, UPDATE and DELETE",
+            Self::Table(TableLockMode::ShareUpdateExclusive) => {
+                "VACUUM and CREATE INDEX CONCURRENTLY"
+            }
+            Self::Table(TableLockMode::Share) => {
+                "CREATE INDEX (and, here, reads at the locking isolation levels)"
+            }
+            Self::Table(TableLockMode::ShareRowExclusive) => "CREATE TRIGGER",
+            Self::Table(TableLockMode::Exclusive) => "REFRESH MATERIALIZED VIEW CONCURRENTLY",
+            Self::Table(TableLockMode::AccessExclusive) => {
+                "ALTER TABLE, DROP TABLE and TRUNCATE: the whole table, for nobody else"
+            }
+            Self::Row(RowLockMode::ForKeyShare) => {
+                "SELECT … FOR KEY SHARE (and foreign-key checks)"
+            }
+            Self::Row(RowLockMode::ForShare) => {
+                "SELECT … FOR SHARE (and, here, reads at the locking isolation levels)"
+            }
+            Self::Row(RowLockMode::ForNoKeyUpdate) => "an UPDATE that does not change the key",
+            Self::Row(RowLockMode::ForUpdate) => {
+                "SELECT … FOR UPDATE, DELETE, and an UPDATE of the key"
+            }
+        }
+    }
+
+    /// The mode in plain words: what takes it and which modes it makes wait (from the
+    /// conflict matrix), for a tooltip.
+    pub fn explanation(self) -> String {
+        let what = match self {
+            Self::Table(_) => "a table lock",
+            Self::Row(_) => "a row lock",
+        };
+        let conflicts: Vec<String> = Self::all()
+            .filter(|other| self.conflicts_with(*other))
+            .map(|other| other.to_string())
+            .collect();
+        let conflicts = if conflicts.is_empty() {
+            "nothing: others never wait for it".to_owned()
+        } else {
+            conflicts.join(", ")
+        };
+        format!(
+            "{self}: {what} taken by {}. It conflicts with {conflicts}.",
+            self.taken_by()
+        )
+    }
+
+    /// The mode of this name (`ACCESS EXCLUSIVE`, `FOR NO KEY UPDATE`), as the lock views show it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::all().find(|mode| mode.to_string() == name)
+    }
+}
+
 impl fmt::Display for LockMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -789,5 +856,27 @@ mod tests {
             locks.acquire(1, row, r(ForKeyShare), 6, None, WaitPolicy::Wait),
             Acquired::Granted
         );
+    }
+
+    #[test]
+    fn every_mode_explains_what_takes_it_and_what_it_blocks() {
+        let access_share = LockMode::from_name("ACCESS SHARE").expect("named");
+        let text = access_share.explanation();
+        assert!(text.contains("every SELECT"), "{text}");
+        assert!(
+            text.ends_with("conflicts with ACCESS EXCLUSIVE."),
+            "only ALTER/DROP make a reader wait: {text}"
+        );
+        let exclusive = LockMode::from_name("ACCESS EXCLUSIVE").expect("named");
+        let text = exclusive.explanation();
+        let blocked = text.split("conflicts with ").nth(1).expect("a list");
+        assert_eq!(
+            blocked.split(", ").count(),
+            8,
+            "every table mode waits: {text}"
+        );
+        assert!(LockMode::from_name("FOR NO KEY UPDATE").is_some());
+        assert!(LockMode::from_name("SUPER LOCK").is_none());
+        assert_eq!(LockMode::all().count(), 12);
     }
 }

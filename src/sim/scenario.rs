@@ -33,6 +33,10 @@ pub struct Scenario {
     /// What the scenario shows, in Markdown (rendered without raw HTML).
     #[serde(default)]
     pub description: Option<String>,
+    /// What to watch, in one sentence (Markdown): the page shows it above the panels, so a
+    /// student who just pressed play knows where to look.
+    #[serde(default)]
+    pub watch: Option<String>,
     /// The seed of every random choice; a run is fully determined by scenario and seed.
     #[serde(default = "default_seed")]
     pub seed: u64,
@@ -87,6 +91,10 @@ pub struct DatabaseSpec {
     /// SQL run once at start, in order (after the shop, if any).
     #[serde(default)]
     pub setup: Vec<String>,
+    /// SQL to suggest in the page's console for this database: something to try that shows
+    /// the scenario's point (`BEGIN; UPDATE jobs …` to hold locks the services need).
+    #[serde(default)]
+    pub console_example: Option<String>,
 }
 
 fn default_cores() -> u32 {

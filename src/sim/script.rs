@@ -469,6 +469,81 @@ impl ScriptRunner {
     }
 }
 
+/// What changed between two reports of a script, in sentences for the page's event log: each
+/// step that ran (with its outcome), each step that started to wait (and for whom), each wait
+/// that ended (and which step ended it), deadlocks and their victims.
+pub fn narrate(
+    before: &ScriptReport,
+    after: &ScriptReport,
+    database: &str,
+) -> Vec<(crate::sim::world::HappeningKind, String, Option<String>)> {
+    use crate::sim::world::HappeningKind;
+    let mut lines = Vec::new();
+    for step in &after.steps {
+        let old = before.steps.get(step.index);
+        let was_waiting = old.is_some_and(|o| o.outcome == "pending" && o.blocked);
+        let changed = old.is_none_or(|o| o.outcome != step.outcome || o.blocked != step.blocked);
+        if !changed {
+            continue;
+        }
+        let who = &step.session;
+        let sql = Some(step.sql.clone());
+        let line = match (step.outcome.as_str(), step.error_kind.as_deref()) {
+            ("pending", _) if !step.blocked => continue,
+            ("pending", _) => (
+                HappeningKind::LockWait,
+                format!(
+                    "{who} waits (step {}): {}",
+                    step.index + 1,
+                    step.waiting_for.as_deref().unwrap_or("for a lock")
+                ),
+            ),
+            ("ok", _) if was_waiting => (
+                HappeningKind::LockWait,
+                format!(
+                    "{who} got its lock and went on (step {}){}: {}",
+                    step.index + 1,
+                    step.completed_after
+                        .and_then(|i| after.steps.get(i))
+                        .map(|freed| format!(
+                            " after {}'s {} (step {})",
+                            freed.session,
+                            first_word(&freed.sql),
+                            freed.index + 1
+                        ))
+                        .unwrap_or_default(),
+                    step.message
+                ),
+            ),
+            ("ok", _) => (
+                HappeningKind::Action,
+                format!("{who} (step {}): {}", step.index + 1, step.message),
+            ),
+            (_, Some("deadlock")) => (
+                HappeningKind::Deadlock,
+                format!(
+                    "deadlock on {database}: {who} is aborted (step {}) — {}",
+                    step.index + 1,
+                    step.message
+                ),
+            ),
+            _ => (
+                HappeningKind::Error,
+                format!("{who} failed (step {}): {}", step.index + 1, step.message),
+            ),
+        };
+        lines.push((line.0, line.1, sql));
+    }
+    lines
+}
+
+fn first_word(sql: &str) -> String {
+    sql.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase()
+}
+
 fn error_kind(error: &DbError) -> &'static str {
     let message = error.to_string();
     match error {

@@ -9,6 +9,7 @@
 
 use crate::sim::database::{Database, DbError};
 use gluesql::core::chrono::{Duration, NaiveDate, NaiveDateTime};
+use gluesql::core::data::Value;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -120,7 +121,9 @@ const JOB_STATUSES: &[(&str, u32)] = &[
     ("failed", 5),
 ];
 
-/// Creates the shop's tables in `db` and fills them with rows generated from `seed`.
+/// Creates the shop's tables in `db` and fills them with rows generated from `seed`, loaded
+/// straight into the storage ([`Database::bulk_load`]: 20,000 orders in a fraction of the
+/// time 40 parsed `INSERT`s take; a test proves both give the same database).
 ///
 /// # Errors
 ///
@@ -129,8 +132,8 @@ pub fn seed_shop(db: &mut Database, seed: u64, size: ShopSize) -> Result<(), DbE
     for statement in crate::sim::sql_script::split_statements(SCHEMA_SQL) {
         db.execute(&statement.sql)?;
     }
-    for insert in shop_inserts(seed, size) {
-        db.execute(&insert)?;
+    for (table, rows) in shop_rows(seed, size) {
+        db.bulk_load(table, rows)?;
     }
     Ok(())
 }
@@ -146,31 +149,66 @@ pub fn shop_database(name: &str, seed: u64) -> Result<Database, DbError> {
     Ok(db)
 }
 
-/// The `INSERT` statements that fill the shop, in order, several rows per statement.
+/// The `INSERT` statements that fill the shop, in order, several rows per statement (the same
+/// rows as [`shop_rows`], as SQL a person or another database can run).
 pub fn shop_inserts(seed: u64, size: ShopSize) -> Vec<String> {
+    let mut inserts = Vec::new();
+    for (table, rows) in shop_rows(seed, size) {
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                format!(
+                    "({})",
+                    row.iter().map(literal).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        push_batches(&mut inserts, table, &rows);
+    }
+    inserts
+}
+
+/// A value as an SQL literal (the shop's values are integers, text and timestamps).
+fn literal(value: &Value) -> String {
+    match value {
+        Value::I64(n) => n.to_string(),
+        Value::Str(text) => format!("'{}'", text.replace('\'', "''")),
+        Value::Timestamp(at) => format!("'{}'", timestamp(*at)),
+        Value::Null => "NULL".to_owned(),
+        other => format!("'{}'", String::from(other).replace('\'', "''")),
+    }
+}
+
+/// The shop's rows, table by table in load order, in each table's column order.
+pub fn shop_rows(seed: u64, size: ShopSize) -> Vec<(&'static str, Vec<Vec<Value>>)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let start = NaiveDate::from_ymd_opt(2026, 1, 5)
         .and_then(|d| d.and_hms_opt(8, 0, 0))
         .unwrap_or_default();
     let year_s: i64 = 300 * 24 * 3600;
-    let mut inserts = Vec::new();
+    let int = |n: usize| Value::I64(i64::try_from(n).unwrap_or(i64::MAX));
+    let text = |s: &str| Value::Str(s.to_owned());
 
-    let customers: Vec<String> = (1..=size.customers)
+    let customers: Vec<Vec<Value>> = (1..=size.customers)
         .map(|id| {
             let first = pick(&mut rng, FIRST_NAMES);
             let last = pick(&mut rng, LAST_NAMES);
             let country = pick(&mut rng, COUNTRIES);
             // Customers sign up over the first part of the year, in id order.
             let at = start + Duration::seconds(spread(id, size.customers, year_s / 2, &mut rng));
-            format!(
-                "({id}, '{first} {last}', '{}.{}{id}@example.com', '{country}', '{}')",
-                first.to_lowercase(),
-                last.to_lowercase(),
-                timestamp(at)
-            )
+            vec![
+                int(id),
+                Value::Str(format!("{first} {last}")),
+                Value::Str(format!(
+                    "{}.{}{id}@example.com",
+                    first.to_lowercase(),
+                    last.to_lowercase()
+                )),
+                text(country),
+                Value::Timestamp(at),
+            ]
         })
         .collect();
-    push_batches(&mut inserts, "customers", &customers);
 
     let mut orders = Vec::new();
     let mut invoices = Vec::new();
@@ -181,54 +219,66 @@ pub fn shop_inserts(seed: u64, size: ShopSize) -> Vec<String> {
         let total_cents: i64 = rng.gen_range(5..=400) * 125 + rng.gen_range(0..100);
         let at =
             start + Duration::seconds(year_s / 2 + spread(id, size.orders, year_s / 2, &mut rng));
-        orders.push(format!(
-            "({id}, {customer_id}, '{status}', {total_cents}, '{}')",
-            timestamp(at)
-        ));
+        orders.push(vec![
+            int(id),
+            int(customer_id),
+            text(status),
+            Value::I64(total_cents),
+            Value::Timestamp(at),
+        ]);
         if matches!(status, "paid" | "shipped" | "delivered") {
             let invoice_id = invoices.len() + 1;
             let paid = status != "paid" || rng.gen_bool(0.5);
             let issued = at + Duration::minutes(rng.gen_range(1..=90));
-            invoices.push(format!(
-                "({invoice_id}, {id}, {total_cents}, '{}', '{}')",
-                if paid { "paid" } else { "open" },
-                timestamp(issued)
-            ));
+            invoices.push(vec![
+                int(invoice_id),
+                int(id),
+                Value::I64(total_cents),
+                text(if paid { "paid" } else { "open" }),
+                Value::Timestamp(issued),
+            ]);
         }
         if matches!(status, "shipped" | "delivered") {
             let shipment_id = shipments.len() + 1;
             let carrier = pick(&mut rng, CARRIERS);
             let shipped = at + Duration::hours(rng.gen_range(4..=72));
-            shipments.push(format!(
-                "({shipment_id}, {id}, '{carrier}', '{}', '{}')",
-                if status == "delivered" {
+            shipments.push(vec![
+                int(shipment_id),
+                int(id),
+                text(carrier),
+                text(if status == "delivered" {
                     "delivered"
                 } else {
                     "in_transit"
-                },
-                timestamp(shipped)
-            ));
+                }),
+                Value::Timestamp(shipped),
+            ]);
         }
     }
-    push_batches(&mut inserts, "orders", &orders);
-    push_batches(&mut inserts, "invoices", &invoices);
-    push_batches(&mut inserts, "shipments", &shipments);
 
-    let jobs: Vec<String> = (1..=size.jobs)
+    let jobs: Vec<Vec<Value>> = (1..=size.jobs)
         .map(|id| {
             let kind = pick(&mut rng, JOB_KINDS);
             let status = weighted(&mut rng, JOB_STATUSES);
             let order_id = 1 + below(&mut rng, size.orders);
             let at =
                 start + Duration::seconds(year_s - 3600 + spread(id, size.jobs, 3600, &mut rng));
-            format!(
-                "({id}, '{kind}', '{{\"order_id\": {order_id}}}', '{status}', '{}')",
-                timestamp(at)
-            )
+            vec![
+                int(id),
+                text(kind),
+                Value::Str(format!("{{\"order_id\": {order_id}}}")),
+                text(status),
+                Value::Timestamp(at),
+            ]
         })
         .collect();
-    push_batches(&mut inserts, "jobs", &jobs);
-    inserts
+    vec![
+        ("customers", customers),
+        ("orders", orders),
+        ("invoices", invoices),
+        ("shipments", shipments),
+        ("jobs", jobs),
+    ]
 }
 
 /// Seconds into a span of `span_s` for the `i`-th of `n` items: increasing with `i`, jittered.
@@ -341,5 +391,39 @@ mod tests {
         let c = shop_inserts(8, ShopSize::default());
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    /// The bulk load gives exactly the database the `INSERT` statements give.
+    #[test]
+    fn loading_in_bulk_equals_loading_with_inserts() {
+        let size = ShopSize::default();
+        let bulk = shop_database("shop", 9).expect("seeded");
+        let mut by_sql = Database::new("shop");
+        for statement in crate::sim::sql_script::split_statements(SCHEMA_SQL) {
+            by_sql.execute(&statement.sql).expect("schema");
+        }
+        for insert in shop_inserts(9, size) {
+            by_sql.execute(&insert).expect("insert");
+        }
+        let dump = |db: &Database| {
+            ["customers", "orders", "invoices", "shipments", "jobs"]
+                .iter()
+                .map(|t| {
+                    let mut db = db.copy();
+                    format!(
+                        "{:?}",
+                        db.execute(&format!("SELECT * FROM {t} ORDER BY id"))
+                            .map(|r| r.outcome)
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(dump(&bulk), dump(&by_sql));
+        let mut copy = bulk.copy();
+        assert!(
+            copy.execute("INSERT INTO orders VALUES (1, 1, 'x', 1, '2026-01-01 00:00:00')")
+                .is_err(),
+            "keys are enforced after a bulk load"
+        );
     }
 }

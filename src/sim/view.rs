@@ -27,6 +27,31 @@ pub enum Health {
     Erroring,
     /// It holds locks that others wait for, and waits for nobody (a root blocker).
     Blocking,
+    /// Its p99 latency in the last whole second jumped to [`SLOW_FACTOR`] times (or more) its
+    /// own median p99 of the last minute: something else is taking its database's time.
+    Slow,
+}
+
+/// How many times its usual p99 a service's last second must reach to be shown "slow".
+pub const SLOW_FACTOR: f64 = 5.0;
+
+/// Below this p99 (ms) nobody is "slow": a jump from 0.1 ms to 0.5 ms is noise to a user.
+pub const SLOW_FLOOR_MS: f64 = 1.0;
+
+/// Whether a service whose last whole seconds had these p99s (oldest first, the last one is
+/// the second being judged) has become slow: its last p99 is at least [`SLOW_FACTOR`] times the
+/// median of the seconds before it (three at least) and above [`SLOW_FLOOR_MS`].
+pub fn is_slow(p99s: &[f64]) -> bool {
+    let Some((&last, before)) = p99s.split_last() else {
+        return false;
+    };
+    let mut before: Vec<f64> = before.iter().copied().filter(|p| *p > 0.0).collect();
+    if before.len() < 3 || last < SLOW_FLOOR_MS {
+        return false;
+    }
+    before.sort_by(f64::total_cmp);
+    let median = before[before.len() / 2];
+    last >= SLOW_FACTOR * median
 }
 
 impl Health {
@@ -38,6 +63,27 @@ impl Health {
             Self::Waiting => "waiting on locks",
             Self::Erroring => "errors",
             Self::Blocking => "blocking others",
+            Self::Slow => "slow",
+        }
+    }
+
+    /// What the state means, in a sentence for a tooltip or the help.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::Healthy => "Working normally: its operations complete at their usual speed.",
+            Self::Idle => "Nothing arrives: it is paused, or all its operations are stopped.",
+            Self::Waiting => {
+                "Some of its operations are stuck waiting for a lock that another transaction holds."
+            }
+            Self::Erroring => {
+                "Some of its operations failed in the last second (a timeout, a deadlock, SQL that no longer matches the schema…)."
+            }
+            Self::Blocking => {
+                "It holds locks that others are waiting for, while it waits for nobody: the root of a queue."
+            }
+            Self::Slow => {
+                "Its p99 latency in the last second is at least 5 times its usual p99 over the last minute: something else is taking the database's time."
+            }
         }
     }
 }
@@ -237,6 +283,8 @@ pub struct PageView {
     pub script: Option<ScriptView>,
     /// The last [`TIMELINE_SPAN`]: transactions that waited for a lock or made others wait.
     pub lock_timeline: Vec<TimelineRow>,
+    /// The lock-wait timeline's window: from `now − TIMELINE_SPAN` (or 0 s) to now.
+    pub timeline_window: (Micros, Micros),
 }
 
 /// The transport's clock: milliseconds always shown, so the width never jumps ("2.550 s",
@@ -294,12 +342,20 @@ pub fn page_view(world: &World) -> PageView {
                 .unwrap_or_default();
             let active = !s.paused && s.operations.iter().any(|o| o.enabled && o.rate_per_s > 0.0);
             let broken = s.operations.iter().any(|o| o.broken.is_some());
+            let p99s: Vec<f64> = seconds
+                .iter()
+                .filter(|(_, completed, ..)| *completed > 0)
+                .map(|(.., latency)| latency.p99)
+                .collect();
+            let slow = last.is_some_and(|(_, completed, ..)| *completed > 0) && is_slow(&p99s);
             let health = if errors > 0.0 || broken {
                 Health::Erroring
             } else if s.lock_waits > 0 {
                 Health::Waiting
             } else if blocking.contains(&s.name) {
                 Health::Blocking
+            } else if slow {
+                Health::Slow
             } else if !active && s.busy_connections == 0 {
                 Health::Idle
             } else {
@@ -505,6 +561,7 @@ pub fn page_view(world: &World) -> PageView {
         console_sessions,
         script,
         lock_timeline,
+        timeline_window: (now.saturating_sub(TIMELINE_SPAN), now),
     }
 }
 
@@ -570,7 +627,15 @@ fn lock_timeline(world: &World, now: Micros) -> Vec<TimelineRow> {
             .map(|(start, end, _)| end.unwrap_or(now).saturating_sub(*start))
             .sum()
     };
-    kept.sort_by_key(|r| std::cmp::Reverse(waited(r)));
+    // Those who made others wait come first (without them a wait has no cause on the chart),
+    // the more waits they caused the earlier; then the longest waiters.
+    let caused = |r: &TimelineRow| blockers.iter().filter(|b| **b == r.who).count();
+    kept.sort_by_key(|r| {
+        (
+            std::cmp::Reverse(caused(r).min(1)),
+            std::cmp::Reverse(waited(r)),
+        )
+    });
     kept.truncate(TIMELINE_ROWS);
     kept.sort_by_key(|r| r.held.0);
     kept

@@ -32,7 +32,8 @@ use std::rc::Rc;
 use thiserror::Error;
 
 /// Something the user (or the timeline) does to a running world.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
 pub enum Command {
     /// Run SQL on a database now (a migration, a report by hand).
     RunSql {
@@ -1782,15 +1783,22 @@ impl World {
                 let Some((node, runner)) = &mut self.script else {
                     return Err(CommandError::NoScript);
                 };
+                let before = runner.report();
                 let locks = &mut self.nodes[*node].locks;
-                if runner.is_finished() {
-                    Ok("the script has ended".to_owned())
+                let result = if runner.is_finished() {
+                    "the script has ended".to_owned()
                 } else if runner.issue_next(locks) {
-                    Ok("step issued".to_owned())
+                    "step issued".to_owned()
                 } else {
                     runner.finish(locks);
-                    Ok("the script has ended: open transactions were rolled back".to_owned())
+                    "the script has ended: open transactions were rolled back".to_owned()
+                };
+                let after = runner.report();
+                let database = self.nodes[*node].name.clone();
+                for (kind, text, sql) in crate::sim::script::narrate(&before, &after, &database) {
+                    self.happen(kind, text, sql, 0);
                 }
+                Ok(result)
             }
             Command::SetRate {
                 service,

@@ -48,14 +48,7 @@ pub fn App() -> Html {
     let tab = |target: View, label: &'static str| {
         let view_handle = view.clone();
         let onclick = Callback::from(move |_: MouseEvent| {
-            browser::set_query(&[(
-                "view",
-                if target == View::Console {
-                    "console"
-                } else {
-                    "simulator"
-                },
-            )]);
+            browser::set_query(&[("view", (target == View::Console).then_some("console"))]);
             view_handle.set(target);
         });
         html! {

@@ -88,6 +88,33 @@ pub fn take_pending_run() -> Option<String> {
     Some(script)
 }
 
+/// Shows `text` in the page's loading placeholder (`#app .loading`), if it is still there.
+pub fn show_loading(text: &str) {
+    let loading = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("#app .loading").ok().flatten());
+    if let Some(loading) = loading {
+        loading.set_text_content(Some(text));
+    }
+}
+
+/// Calls `then` once the browser has painted what is on screen now (an animation frame, then a
+/// task after it); at once if the page has no window.
+pub fn after_paint(then: impl FnOnce() + 'static) {
+    let Some(window) = web_sys::window() else {
+        then();
+        return;
+    };
+    let after = Closure::once_into_js(then);
+    let frame = Closure::once_into_js(move || {
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(after.unchecked_ref(), 0);
+        }
+    });
+    let _ = window.request_animation_frame(frame.unchecked_ref());
+}
+
 /// The element the app mounts on (`#app`), emptied of its loading placeholder; the body if
 /// the page has no `#app`.
 pub fn app_root() -> Element {
@@ -106,21 +133,59 @@ pub fn app_root() -> Element {
     }
 }
 
-/// Makes a panic visible: logs it, shows the `#fatal` banner of `index.html` with the panic's
-/// message and marks the page as stopped. WebAssembly cannot continue after a panic, so the
-/// banner offers a reload; the editor text and the history are already in storage.
+thread_local! {
+    /// Whether a panic was already reported: after the first one the wasm instance is dead, and
+    /// whatever runs next (an animation frame finding a `RefCell` still borrowed) panics again
+    /// with a message that says nothing about the cause. Only the first is reported.
+    static PANICKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// What a panic said, without the build path of the file it came from.
+fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "an internal error".to_owned())
+}
+
+/// Handles a panic: logs it; on the simulator, where the run can be replayed, saves it and
+/// reloads the page, which comes back at the same scenario, seed and time with the user's
+/// commands but the one that panicked (see [`crate::ui::recovery`]); otherwise shows the
+/// `#fatal` banner of `index.html` with the statement and the engine's message. WebAssembly
+/// cannot continue after a panic: the editor text and the history are already in storage.
 pub fn install_panic_banner() {
     yew::set_custom_panic_hook(Box::new(|info| {
-        let message = info.to_string();
-        web_sys::console::error_1(&format!("Dataflow Lab stopped: {message}").into());
+        if PANICKED.with(|p| p.replace(true)) {
+            return;
+        }
+        let message = panic_message(info);
+        let statement = crate::sim::database::statement_in_flight();
+        web_sys::console::error_1(
+            &format!(
+                "Dataflow Lab stopped: {message} (while running: {})",
+                statement.as_deref().unwrap_or("no statement")
+            )
+            .into(),
+        );
+        let on_simulator = query_param("view").as_deref() != Some("console");
+        if on_simulator && crate::ui::recovery::save_crash(statement.as_deref(), &message) {
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().reload();
+            }
+            return;
+        }
         let Some(document) = web_sys::window().and_then(|w| w.document()) else {
             return;
         };
         if let Some(detail) = document.get_element_by_id("fatal-detail") {
             detail.set_text_content(Some(&message));
         }
-        if let (Some(sql), Some(element)) = (pending_run(), document.get_element_by_id("fatal-sql"))
-        {
+        if let (Some(sql), Some(element)) = (
+            statement.or_else(pending_run),
+            document.get_element_by_id("fatal-sql"),
+        ) {
             element.set_text_content(Some(sql.trim()));
             if let Some(block) = document.get_element_by_id("fatal-sql-block") {
                 let _ = block.remove_attribute("hidden");
@@ -141,6 +206,41 @@ pub fn install_panic_banner() {
     }));
 }
 
+fn session_storage() -> Option<Storage> {
+    web_sys::window()?.session_storage().ok()?
+}
+
+/// A value kept for this tab (`sessionStorage`): it survives a reload, not a new tab.
+pub fn session_get(key: &str) -> Option<String> {
+    session_storage()?.get_item(key).ok()?
+}
+
+/// Keeps `value` for this tab under `key` (quietly nothing if the browser refuses).
+pub fn session_set(key: &str, value: &str) {
+    if let Some(storage) = session_storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+/// Forgets `key` for this tab.
+pub fn session_remove(key: &str) {
+    if let Some(storage) = session_storage() {
+        let _ = storage.remove_item(key);
+    }
+}
+
+/// A value kept in this browser (`localStorage`), if any.
+pub fn local_get(key: &str) -> Option<String> {
+    local_storage()?.get_item(key).ok()?
+}
+
+/// Keeps `value` in this browser under `key`.
+pub fn local_set(key: &str, value: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
 /// The value of `name` in the page's query string (`?scenario=shop`), if present.
 pub fn query_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;
@@ -149,9 +249,9 @@ pub fn query_param(name: &str) -> Option<String> {
         .get(name)
 }
 
-/// Sets these query parameters in the address bar (keeping the others), without reloading, so
-/// the link shows what is on screen.
-pub fn set_query(pairs: &[(&str, &str)]) {
+/// Sets these query parameters in the address bar (keeping the others; `None` removes one),
+/// without reloading, so the link shows what is on screen.
+pub fn set_query(pairs: &[(&str, Option<&str>)]) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -160,9 +260,17 @@ pub fn set_query(pairs: &[(&str, &str)]) {
         return;
     };
     for (name, value) in pairs {
-        params.set(name, value);
+        match value {
+            Some(value) => params.set(name, value),
+            None => params.delete(name),
+        }
     }
-    let url = format!("?{}", String::from(params.to_string()));
+    let query = String::from(params.to_string());
+    let url = if query.is_empty() {
+        window.location().pathname().unwrap_or_default()
+    } else {
+        format!("?{query}")
+    };
     if let Ok(history) = window.history() {
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }
@@ -229,6 +337,34 @@ impl Drop for KeyListener {
         if let Some(document) = web_sys::window().and_then(|w| w.document()) {
             let _ = document.remove_event_listener_with_callback(
                 "keydown",
+                self.closure.as_ref().unchecked_ref(),
+            );
+        }
+    }
+}
+
+/// A listener for an event on the window (`resize`), removed when dropped.
+pub struct WindowListener {
+    name: &'static str,
+    closure: Closure<dyn FnMut()>,
+}
+
+impl WindowListener {
+    /// Calls `handler` at every `name` event of the window.
+    pub fn new(name: &'static str, handler: impl FnMut() + 'static) -> Self {
+        let closure = Closure::new(handler);
+        if let Some(window) = web_sys::window() {
+            let _ = window.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+        }
+        Self { name, closure }
+    }
+}
+
+impl Drop for WindowListener {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.remove_event_listener_with_callback(
+                self.name,
                 self.closure.as_ref().unchecked_ref(),
             );
         }

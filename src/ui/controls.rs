@@ -2,11 +2,10 @@
 //! run ready-made SQL inside the simulation (a migration, a report by hand) with one click.
 
 use crate::sim::world::Command;
+use crate::ui::field::CommitInput;
 use crate::ui::live::LiveAction;
 use crate::ui::ViewRef;
 use std::rc::Rc;
-use wasm_bindgen::JsCast;
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// A ready-made SQL action: a label, the database, the SQL.
@@ -62,15 +61,16 @@ pub fn Controls(props: &ControlsProps) -> Html {
                                     let on_rate = {
                                         let on_action = props.on_action.clone();
                                         let (service, operation) = (service.name.clone(), operation.name.clone());
-                                        Callback::from(move |event: Event| {
-                                            if let Some(input) = event.target().and_then(|t| t.dyn_into::<HtmlInputElement>().ok()) {
-                                                if let Ok(rate) = input.value().trim().parse::<f64>() {
-                                                    on_action.emit(LiveAction::Command(Command::SetRate {
-                                                        service: service.clone(),
-                                                        operation: operation.clone(),
-                                                        rate_per_s: rate,
-                                                    }));
-                                                }
+                                        Callback::from(move |text: String| {
+                                            match text.trim().parse::<f64>() {
+                                                Ok(rate) => on_action.emit(LiveAction::Command(Command::SetRate {
+                                                    service: service.clone(),
+                                                    operation: operation.clone(),
+                                                    rate_per_s: rate,
+                                                })),
+                                                Err(_) => on_action.emit(LiveAction::Notice(format!(
+                                                    "\"{}\" is not a rate: type arrivals per second, e.g. 8 or 0.5.", text.trim()
+                                                ))),
                                             }
                                         })
                                     };
@@ -83,9 +83,9 @@ pub fn Controls(props: &ControlsProps) -> Html {
                                         <li>
                                             <span class={classes!("op-name", operation.broken.is_some().then_some("broken"))}>{ &operation.name }</span>
                                             <label class="rate">
-                                                <input type="number" min="0" step="any" value={format!("{}", operation.rate_per_s)}
-                                                    onchange={on_rate}
-                                                    aria-label={format!("{}.{} arrivals per second", service.name, operation.name)} />
+                                                <CommitInput kind="number" min="0" step="any"
+                                                    value={format!("{}", operation.rate_per_s)} on_commit={on_rate}
+                                                    label={format!("{}.{} arrivals per second", service.name, operation.name)} />
                                                 <span aria-hidden="true">{ "/s" }</span>
                                             </label>
                                             <button type="button" class="button subtle small" onclick={command(toggle.1)}

@@ -13,6 +13,8 @@ use yew::prelude::*;
 pub struct EventLogProps {
     /// What to show.
     pub view: ViewRef,
+    /// What to say while the log is empty (it depends on the scenario: play, or step a script).
+    pub empty_hint: AttrValue,
 }
 
 const FILTERS: &[(&str, &str)] = &[
@@ -83,7 +85,7 @@ pub fn EventLog(props: &EventLogProps) -> Html {
             </label>
             <p class="visually-hidden" aria-live="polite" aria-atomic="true">{ newest }</p>
             if lines.is_empty() {
-                <p class="quiet">{ "Nothing yet: press play, then run the report or rename a column." }</p>
+                <p class="quiet">{ props.empty_hint.clone() }</p>
             } else {
                 <ol class="log-lines" reversed=true>
                     { for lines.iter().map(|line| {

@@ -18,18 +18,26 @@ pub fn state_symbol(health: Health) -> Html {
         Health::Erroring => html! { <path class="symbol" d="M-3,-3 L3,3 M3,-3 L-3,3" /> },
         Health::Idle => html! { <path class="symbol" d="M-3,0 L3,0" /> },
         Health::Blocking => html! { <path class="symbol filled" d="M-3,-3 H3 V3 H-3 Z" /> },
+        // An hourglass: it works, but slowly.
+        Health::Slow => html! { <path class="symbol" d="M-3,-4 H3 L-3,4 H3 Z" /> },
     }
 }
 
-/// A state badge for HTML: a coloured disc with its symbol (the word goes beside it).
-pub fn state_badge(health: Health) -> Html {
-    let class = match health {
+/// The CSS class of a state (its colour).
+pub fn health_class(health: Health) -> &'static str {
+    match health {
         Health::Healthy => "healthy",
         Health::Idle => "idle",
         Health::Waiting => "waiting",
         Health::Erroring => "erroring",
         Health::Blocking => "blocking",
-    };
+        Health::Slow => "slow",
+    }
+}
+
+/// A state badge for HTML: a coloured disc with its symbol (the word goes beside it).
+pub fn state_badge(health: Health) -> Html {
+    let class = health_class(health);
     html! {
         <svg class={classes!("state-badge", class)} viewBox="-9 -9 18 18" width="18" height="18" aria-hidden="true">
             <circle class="disc" r="9" />

@@ -6,13 +6,19 @@
 //! budget, so the page stays responsive at any speed; the view is rebuilt at most every
 //! [`VIEW_EVERY_MS`] of wall time while playing (the clock every frame).
 
+use crate::link::{
+    isolation_for_link, isolation_from_link, speed_for_link, speed_from_link, time_for_link,
+    time_from_link,
+};
 use crate::sim::builtin;
 use crate::sim::clock::{format_micros, Micros, MS, SECOND};
+use crate::sim::lock_plan::Isolation;
 use crate::sim::playback::Playback;
 use crate::sim::scenario::Scenario;
-use crate::sim::view::{page_view, PageView};
-use crate::sim::world::Command;
+use crate::sim::view::{clock_text, page_view, PageView};
+use crate::sim::world::{Command, CommandError};
 use crate::ui::browser;
+use crate::ui::recovery::{self, Crash, SavedRun};
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
@@ -23,17 +29,14 @@ pub const FRAME_BUDGET_MS: f64 = 8.0;
 /// How often the panels are rebuilt while playing (ms of wall time).
 pub const VIEW_EVERY_MS: f64 = 100.0;
 
+/// How often the address is brought up to date while playing (ms of wall time): browsers limit
+/// how often a page may rewrite it.
+pub const LINK_EVERY_MS: f64 = 1_000.0;
+
 /// The scenario the page opens when the link names none (or a broken one).
 pub const DEFAULT_SCENARIO: &str = "shop";
 
-/// Playback speeds: simulated seconds per wall second (`None`: as fast as the budget allows).
-pub const SPEEDS: &[(Option<f64>, &str)] = &[
-    (Some(0.25), "¼×"),
-    (Some(1.0), "1×"),
-    (Some(4.0), "4×"),
-    (Some(16.0), "16×"),
-    (None, "max"),
-];
+pub use crate::link::SPEEDS;
 
 /// What the student can do.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +51,7 @@ pub enum LiveAction {
     StepEvent,
     /// Advance 100 ms.
     StepTime,
-    /// Go back 100 ms (re-running from the seed).
+    /// Go back 100 ms (re-running from the seed); in a scripted scenario, take back one step.
     StepBack,
     /// Go to a time (ms) on the scrubber.
     Seek(f64),
@@ -60,10 +63,23 @@ pub enum LiveAction {
     SetSpeed(usize),
     /// Load a built-in scenario.
     LoadScenario(String),
+    /// Run a database at another isolation level (the run starts again, same seed).
+    SetIsolation {
+        /// The database.
+        database: String,
+        /// The level.
+        isolation: Isolation,
+    },
     /// Give the world a command (pause a service, change a rate, run SQL).
     Command(Command),
-    /// Show or hide the keyboard help.
+    /// Show a message about the page (a value typed that is not one).
+    Notice(String),
+    /// Show or hide the help.
     ToggleHelp,
+    /// Close the help.
+    CloseHelp,
+    /// Switch the presentation layout (large text, the key panels side by side).
+    TogglePresent,
 }
 
 /// How the last frames went, for the benchmark and the status line.
@@ -75,22 +91,51 @@ pub struct FrameStats {
     pub last_advance: Micros,
 }
 
+/// The speed actually kept while playing, measured over about a second of wall time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpeedMeter {
+    /// Wall ms measured so far in this window.
+    wall_ms: f64,
+    /// Simulated µs advanced in this window.
+    simulated: Micros,
+    /// The last whole window's speed (simulated seconds per wall second).
+    pub achieved: Option<f64>,
+}
+
+impl SpeedMeter {
+    fn add(&mut self, wall_ms: f64, simulated: Micros) {
+        self.wall_ms += wall_ms;
+        self.simulated += simulated;
+        if self.wall_ms >= 1_000.0 {
+            self.achieved = Some(self.simulated as f64 / 1_000.0 / self.wall_ms);
+            self.wall_ms = 0.0;
+            self.simulated = 0;
+        }
+    }
+}
+
 /// The live simulator's state.
 pub struct LiveState {
     /// The run (shared with the reducer's clones; Yew keeps the old state while reducing).
     pub playback: Rc<RefCell<Playback>>,
     /// The built-in scenario's name.
     pub scenario_name: String,
+    /// Databases whose isolation level the user changed (the scenario's own otherwise).
+    pub isolation: Vec<(String, Isolation)>,
     /// What the panels show.
     pub view: Rc<PageView>,
     /// Whether time runs.
     pub playing: bool,
     /// The speed (index into [`SPEEDS`]).
     pub speed: usize,
+    /// The speed actually kept.
+    pub meter: SpeedMeter,
     /// The wall time of the last frame (ms), while playing.
     pub last_frame: Option<f64>,
     /// When the view was last rebuilt (wall ms).
     pub last_view: f64,
+    /// When the address was last brought up to date while playing (wall ms).
+    pub last_link: f64,
     /// Simulated time now (updated every frame).
     pub now: Micros,
     /// The furthest time reached.
@@ -99,91 +144,176 @@ pub struct LiveState {
     pub events: u64,
     /// A message about the page itself (a broken link, a refused command).
     pub notice: Option<String>,
-    /// The outcome of the last command.
+    /// The outcome of the last command, in a sentence.
     pub last_result: Option<String>,
-    /// Whether the keyboard help is open.
+    /// Whether the help is open.
     pub help: bool,
+    /// Whether the presentation layout is on.
+    pub present: bool,
     /// The last jump back's duration (ms of wall time).
     pub last_seek_ms: Option<f64>,
     /// Frame timings.
     pub frames: FrameStats,
 }
 
+/// A built-in scenario with the user's isolation levels, ready to play with `seed` (the
+/// scenario's own when `None`).
+fn build(
+    name: &str,
+    seed: Option<u64>,
+    isolation: &[(String, Isolation)],
+) -> Result<Playback, String> {
+    let text =
+        builtin::scenario_text(name).ok_or_else(|| format!("no built-in scenario \"{name}\""))?;
+    let mut scenario = Scenario::parse(text).map_err(|e| e.to_string())?;
+    for (database, level) in isolation {
+        if let Some(spec) = scenario.databases.iter_mut().find(|d| &d.name == database) {
+            spec.isolation = *level;
+        }
+    }
+    let seed = seed.unwrap_or(scenario.seed);
+    Playback::new(scenario, seed).map_err(|e| e.to_string())
+}
+
 impl LiveState {
-    /// The state for the page's link: `?scenario=NAME&seed=N`; a broken link falls back to the
-    /// default scenario with a visible message.
+    /// The state for the page's link: `?scenario=NAME&seed=N&speed=4&t=12.3s&isolation=db:level`
+    /// (a broken part falls back with a visible message), or the run the engine stopped in,
+    /// restored after the reload.
     pub fn from_link() -> Self {
-        let name = browser::query_param("scenario");
-        let seed = browser::query_param("seed");
-        let mut notice = None;
-        let scenario_name = match name {
+        if let Some(crash) = recovery::take_crash() {
+            return Self::restore(crash);
+        }
+        let restore_failed = recovery::restore_failed();
+        let mut notices: Vec<String> = Vec::new();
+        if restore_failed {
+            notices.push(
+                "The SQL engine stopped again while your run was being restored: it starts afresh."
+                    .to_owned(),
+            );
+        }
+        let scenario_name = match browser::query_param("scenario") {
             Some(name) if builtin::scenario_text(&name).is_some() => name,
             Some(name) => {
-                notice = Some(format!(
+                notices.push(format!(
                     "There is no built-in scenario called \"{name}\": showing \"{DEFAULT_SCENARIO}\" instead."
                 ));
                 DEFAULT_SCENARIO.to_owned()
             }
             None => DEFAULT_SCENARIO.to_owned(),
         };
-        let seed = match seed.map(|s| s.parse::<u64>()) {
+        let seed = match browser::query_param("seed").map(|s| s.trim().parse::<u64>()) {
             Some(Ok(seed)) => Some(seed),
             Some(Err(_)) => {
-                notice = Some(
+                notices.push(
                     "The link's seed is not a whole number: using the scenario's own.".to_owned(),
                 );
                 None
             }
             None => None,
         };
-        let mut state = Self::load(&scenario_name, seed);
-        if notice.is_some() {
-            state.notice = notice;
+        let speed = match browser::query_param("speed") {
+            Some(text) => speed_from_link(&text).unwrap_or_else(|| {
+                notices.push(format!(
+                    "The link's speed \"{text}\" is not one of ¼, 1, 4, 16 or max: playing at 1×."
+                ));
+                1
+            }),
+            None => 1,
+        };
+        let at = match browser::query_param("t") {
+            Some(text) => time_from_link(&text).or_else(|| {
+                notices.push(format!(
+                    "The link's time \"{text}\" is not a time like 12.3s: starting at 0 s."
+                ));
+                None
+            }),
+            None => None,
+        };
+        let isolation = match browser::query_param("isolation").map(|t| isolation_from_link(&t)) {
+            Some(Ok(levels)) => levels,
+            Some(Err(problem)) => {
+                notices.push(format!(
+                    "The link's isolation: {problem}; using the scenario's own."
+                ));
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        let mut state = Self::load(&scenario_name, seed, isolation);
+        state.speed = speed;
+        state.present = browser::query_param("present").as_deref() == Some("1");
+        if let Some(at) = at.filter(|at| *at > 0) {
+            state = state.seek(at);
+            state.last_seek_ms = None;
         }
+        if let Some(notice) = state.notice.take() {
+            notices.push(notice);
+        }
+        state.notice = (!notices.is_empty()).then(|| notices.join(" "));
+        state.remember();
         state
     }
 
-    /// The state for built-in scenario `name` with `seed` (its own when `None`).
-    pub fn load(name: &str, seed: Option<u64>) -> Self {
-        let built = builtin::scenario_text(name)
-            .ok_or_else(|| format!("no built-in scenario \"{name}\""))
-            .and_then(|text| Scenario::parse(text).map_err(|e| e.to_string()))
-            .and_then(|scenario| {
-                let seed = seed.unwrap_or(scenario.seed);
-                Playback::new(scenario, seed).map_err(|e| e.to_string())
-            });
-        let (playback, notice) = match built {
-            Ok(playback) => (playback, None),
-            Err(message) => {
-                let fallback = builtin::scenario_text(DEFAULT_SCENARIO)
-                    .and_then(|t| Scenario::parse(t).ok())
-                    .and_then(|s| {
-                        let seed = s.seed;
-                        Playback::new(s, seed).ok()
-                    });
-                match fallback {
-                    Some(playback) => (playback, Some(message)),
-                    None => {
-                        unreachable!("the built-in default scenario builds (a unit test says so)")
-                    }
+    /// The run the engine stopped in, at the same time, with every command but the one that
+    /// panicked, and a message that says which statement it was.
+    fn restore(crash: Crash) -> Self {
+        let run = crash.run;
+        let (commands, dropped) =
+            recovery::without_culprit(run.commands, crash.statement.as_deref());
+        let mut state = Self::load(&run.scenario, Some(run.seed), run.isolation);
+        state.speed = run.speed.min(SPEEDS.len() - 1);
+        let kept = commands.len();
+        let replayed = state.playback.borrow_mut().replay(commands, run.at);
+        if let Err(error) = replayed {
+            state.notice = Some(error.to_string());
+        }
+        state = state.with_view(browser::now_ms());
+        recovery::restored();
+        let statement = crash
+            .statement
+            .map_or_else(|| "a statement".to_owned(), |s| format!("`{}`", s.trim()));
+        state.notice = Some(format!(
+            "The SQL engine stopped on {statement} ({}). The page came back at {} with {} of your commands replayed{}.",
+            crash.message,
+            clock_text(state.now),
+            kept,
+            if dropped > 0 { ", without the one that stopped it" } else { "" },
+        ));
+        state.remember();
+        state
+    }
+
+    /// The state for built-in scenario `name` with `seed` (its own when `None`) and the user's
+    /// isolation levels; the default scenario, with a message, if it cannot be built.
+    pub fn load(name: &str, seed: Option<u64>, isolation: Vec<(String, Isolation)>) -> Self {
+        let (playback, isolation, notice) = match build(name, seed, &isolation) {
+            Ok(playback) => (playback, isolation, None),
+            Err(message) => match build(DEFAULT_SCENARIO, None, &[]) {
+                Ok(playback) => (playback, Vec::new(), Some(message)),
+                Err(_) => {
+                    unreachable!("the built-in default scenario builds (a unit test says so)")
                 }
-            }
+            },
         };
         let view = Rc::new(page_view(playback.world()));
         Self {
             scenario_name: playback.scenario().name.clone(),
             playback: Rc::new(RefCell::new(playback)),
+            isolation,
             view,
             playing: false,
             speed: 1,
+            meter: SpeedMeter::default(),
             last_frame: None,
             last_view: 0.0,
+            last_link: 0.0,
             now: 0,
             horizon: 0,
             events: 0,
             notice,
             last_result: None,
             help: false,
+            present: false,
             last_seek_ms: None,
             frames: FrameStats::default(),
         }
@@ -209,6 +339,37 @@ impl LiveState {
         format_micros(self.now)
     }
 
+    /// The speed actually kept, when it falls short of the chosen one while playing.
+    pub fn lagging(&self) -> Option<f64> {
+        let chosen = SPEEDS.get(self.speed)?.0?;
+        let achieved = self.meter.achieved?;
+        (self.playing && achieved < 0.9 * chosen).then_some(achieved)
+    }
+
+    /// Keeps the address and the tab's record of the run up to date with what is on screen.
+    fn remember(&self) {
+        let seed = self.seed().to_string();
+        let speed = speed_for_link(self.speed);
+        let at = (self.now > 0).then(|| time_for_link(self.now));
+        let isolation = isolation_for_link(&self.isolation);
+        browser::set_query(&[
+            ("scenario", Some(&self.scenario_name)),
+            ("seed", Some(&seed)),
+            ("speed", (self.speed != 1).then_some(speed.as_str())),
+            ("t", at.as_deref()),
+            ("isolation", isolation.as_deref()),
+            ("present", self.present.then_some("1")),
+        ]);
+        recovery::save_run(&SavedRun {
+            scenario: self.scenario_name.clone(),
+            seed: self.seed(),
+            speed: self.speed,
+            isolation: self.isolation.clone(),
+            at: self.now,
+            commands: self.playback.borrow().commands().to_vec(),
+        });
+    }
+
     fn with_view(mut self, wall: f64) -> Self {
         let playback = self.playback.borrow();
         self.view = Rc::new(page_view(playback.world()));
@@ -224,17 +385,21 @@ impl LiveState {
         Self {
             playback: Rc::clone(&self.playback),
             scenario_name: self.scenario_name.clone(),
+            isolation: self.isolation.clone(),
             view: Rc::clone(&self.view),
             playing: self.playing,
             speed: self.speed,
+            meter: self.meter,
             last_frame: self.last_frame,
             last_view: self.last_view,
+            last_link: self.last_link,
             now: self.now,
             horizon: self.horizon,
             events: self.events,
             notice: self.notice.clone(),
             last_result: self.last_result.clone(),
             help: self.help,
+            present: self.present,
             last_seek_ms: self.last_seek_ms,
             frames: self.frames.clone(),
         }
@@ -252,6 +417,46 @@ impl LiveState {
         }
         self.with_view(browser::now_ms())
     }
+
+    /// A fresh run of `name` with `seed` and `isolation`, keeping the page's settings.
+    fn reload(&self, name: &str, seed: Option<u64>, isolation: Vec<(String, Isolation)>) -> Self {
+        let mut loaded = Self::load(name, seed, isolation);
+        loaded.speed = self.speed;
+        loaded.present = self.present;
+        loaded.help = self.help;
+        loaded
+    }
+}
+
+/// What a command did, in a sentence for the actions panel (`None`: the panel it acts on
+/// shows it already, as the console does).
+fn command_sentence(command: &Command, result: &Result<String, CommandError>) -> Option<String> {
+    let outcome = match result {
+        Err(error) => return Some(format!("Not done: {error}.")),
+        Ok(outcome) => outcome,
+    };
+    Some(match command {
+        Command::RunSql { sql, .. } => format!(
+            "Running `{}` as one transaction: watch the locks panel and the event log.",
+            sql.trim()
+        ),
+        Command::Console { .. } | Command::ScriptStep => return None,
+        Command::SetRate {
+            service,
+            operation,
+            rate_per_s,
+        } => format!("{service}.{operation} now arrives {rate_per_s} times a second."),
+        Command::StartOperation { service, operation } => {
+            format!("{service}.{operation} started: arrivals come again.")
+        }
+        Command::StopOperation { service, operation } => {
+            format!("{service}.{operation} stopped: no new arrivals (work in flight finishes).")
+        }
+        Command::PauseService { service } => {
+            format!("{service} is paused: its new operations wait until you resume it.")
+        }
+        Command::ResumeService { service } => format!("{service} goes on. ({outcome})"),
+    })
 }
 
 impl Reducible for LiveState {
@@ -287,6 +492,11 @@ impl Reducible for LiveState {
                     last_step_ms: browser::now_ms() - started,
                     last_advance: now - before,
                 };
+                next.meter.add(elapsed, now - before);
+                if wall - next.last_link >= LINK_EVERY_MS {
+                    next.last_link = wall;
+                    next.remember();
+                }
                 if wall - next.last_view >= VIEW_EVERY_MS {
                     next.with_view(wall)
                 } else {
@@ -296,31 +506,57 @@ impl Reducible for LiveState {
             LiveAction::TogglePlay => {
                 next.playing = !next.playing;
                 next.last_frame = None;
-                next.with_view(wall)
+                next.meter = SpeedMeter::default();
+                let next = next.with_view(wall);
+                next.remember();
+                next
             }
             LiveAction::Pause => {
                 next.playing = false;
                 next.last_frame = None;
-                next.with_view(wall)
+                let next = next.with_view(wall);
+                next.remember();
+                next
             }
             LiveAction::StepEvent => {
                 next.playing = false;
                 next.playback.borrow_mut().step_instant();
-                next.with_view(wall)
+                let next = next.with_view(wall);
+                next.remember();
+                next
             }
             LiveAction::StepTime => {
                 next.playing = false;
                 let to = next.now + 100 * MS;
-                next.seek(to)
+                let next = next.seek(to);
+                next.remember();
+                next
             }
             LiveAction::StepBack => {
                 next.playing = false;
-                let to = next.now.saturating_sub(100 * MS);
-                next.seek(to)
+                let next = if next.view.script.is_some() {
+                    let undone = next.playback.borrow_mut().undo_script_step();
+                    match undone {
+                        Ok(true) => next.last_result = None,
+                        Ok(false) => {
+                            next.notice =
+                                Some("No step to take back: the script is at its start.".to_owned())
+                        }
+                        Err(error) => next.notice = Some(error.to_string()),
+                    }
+                    next.with_view(wall)
+                } else {
+                    let to = next.now.saturating_sub(100 * MS);
+                    next.seek(to)
+                };
+                next.remember();
+                next
             }
             LiveAction::Seek(ms) => {
                 let to = (ms.max(0.0) * 1_000.0) as Micros;
-                next.seek(to)
+                let next = next.seek(to);
+                next.remember();
+                next
             }
             LiveAction::Reset => {
                 next.playing = false;
@@ -329,38 +565,101 @@ impl Reducible for LiveState {
                 }
                 next.horizon = 0;
                 next.last_result = None;
-                next.with_view(wall)
+                let next = next.with_view(wall);
+                next.remember();
+                next
             }
             LiveAction::SetSeed(seed) => {
                 next.playing = false;
+                let had_commands = !next.playback.borrow().commands().is_empty();
                 if let Err(error) = next.playback.borrow_mut().set_seed(seed) {
                     next.notice = Some(error.to_string());
+                } else {
+                    next.notice = Some(format!(
+                        "Seed {seed}: the run starts again from 0 s with other random arrivals and data{}.",
+                        if had_commands { " (your commands were cleared)" } else { "" }
+                    ));
                 }
                 next.horizon = 0;
-                next.with_view(wall)
+                next.last_result = None;
+                let next = next.with_view(wall);
+                next.remember();
+                next
             }
             LiveAction::SetSpeed(index) => {
                 next.speed = index.min(SPEEDS.len() - 1);
                 next.last_frame = None;
+                next.meter = SpeedMeter::default();
+                next.remember();
                 next
             }
             LiveAction::LoadScenario(name) => {
-                let mut loaded = Self::load(&name, None);
-                loaded.speed = next.speed;
-                browser::set_query(&[("scenario", &loaded.scenario_name)]);
+                let loaded = next.reload(&name, None, Vec::new());
+                loaded.remember();
+                loaded
+            }
+            LiveAction::SetIsolation {
+                database,
+                isolation,
+            } => {
+                let mut levels: Vec<(String, Isolation)> = next
+                    .isolation
+                    .iter()
+                    .filter(|(d, _)| *d != database)
+                    .cloned()
+                    .collect();
+                let own = next
+                    .playback
+                    .borrow()
+                    .scenario()
+                    .databases
+                    .iter()
+                    .find(|d| d.name == database)
+                    .map(|d| d.isolation);
+                // The scenario's own level is stated by its file, not by the link.
+                let scenario_text = builtin::scenario_text(&next.scenario_name)
+                    .and_then(|t| Scenario::parse(t).ok());
+                let file_level = scenario_text
+                    .as_ref()
+                    .and_then(|s| s.databases.iter().find(|d| d.name == database))
+                    .map(|d| d.isolation);
+                if file_level != Some(isolation) {
+                    levels.push((database.clone(), isolation));
+                }
+                let seed = next.seed();
+                let mut loaded = next.reload(&next.scenario_name.clone(), Some(seed), levels);
+                if own != Some(isolation) {
+                    loaded.notice = Some(format!(
+                        "{database} now runs at {} isolation: the run starts again from 0 s with the same seed, so you can compare.",
+                        isolation.name()
+                    ));
+                }
+                loaded.remember();
                 loaded
             }
             LiveAction::Command(command) => {
-                let result = next.playback.borrow_mut().apply(command);
-                next.last_result = Some(match result {
-                    Ok(summary) => summary,
-                    Err(error) => format!("refused: {error}"),
-                });
+                let result = next.playback.borrow_mut().apply(command.clone());
+                next.last_result = command_sentence(&command, &result);
                 next.horizon = next.now;
-                next.with_view(wall)
+                let next = next.with_view(wall);
+                next.remember();
+                next
+            }
+            LiveAction::Notice(text) => {
+                next.notice = Some(text);
+                next
             }
             LiveAction::ToggleHelp => {
                 next.help = !next.help;
+                next
+            }
+            LiveAction::CloseHelp => {
+                next.help = false;
+                next
+            }
+            LiveAction::TogglePresent => {
+                next.present = !next.present;
+                next.remember();
                 next
             }
         };

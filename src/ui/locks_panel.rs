@@ -1,10 +1,16 @@
 //! The locks panel, per database: who waits (mode, resource, statement, for how long), the
 //! blocking tree with root blockers first, and the locks held that someone waits for.
 
+use crate::layout;
 use crate::sim::clock::format_micros;
+use crate::sim::lock_plan::Isolation;
+use crate::sim::locks::LockMode;
 use crate::sim::view::clock_text;
 use crate::sim::world::{LockLine, LockView};
+use crate::ui::live::LiveAction;
 use crate::ui::ViewRef;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 /// The panel's inputs.
@@ -12,6 +18,8 @@ use yew::prelude::*;
 pub struct LocksPanelProps {
     /// What to draw.
     pub view: ViewRef,
+    /// Where actions go (the isolation level chooser).
+    pub on_action: Callback<LiveAction>,
 }
 
 const ROWS: usize = 8;
@@ -51,8 +59,8 @@ fn row(line: &LockLine, now: u64, waiting: bool) -> Html {
     let age = format_micros(now.saturating_sub(line.since));
     html! {
         <tr class={classes!(waiting.then_some("waiting"))}>
-            <td class="who">{ service_of(&line.who) }<span class="op-id">{ line.who.strip_prefix(service_of(&line.who)).unwrap_or_default() }</span></td>
-            <td class="mode">{ &line.mode }</td>
+            <td class="who" title={label_meaning(&line.who)}>{ service_of(&line.who) }<span class="op-id">{ line.who.strip_prefix(service_of(&line.who)).unwrap_or_default() }</span></td>
+            <td class="mode" title={LockMode::from_name(&line.mode).map(LockMode::explanation).unwrap_or_default()}>{ &line.mode }</td>
             <td class="resource">{ &line.resource }</td>
             <td class="age">{ if waiting { format!("waiting {age}") } else { format!("held {age}") } }</td>
             <td class="lock-sql" title={line.statement.clone().unwrap_or_default()}>
@@ -62,57 +70,62 @@ fn row(line: &LockLine, now: u64, waiting: bool) -> Html {
     }
 }
 
-const GRAPH_NODES: usize = 10;
-
-/// The waits-for graph: an arrow from each waiter to whom it waits for; the last deadlock's
-/// cycle drawn in red (it is broken the moment it is found: its victim is aborted).
+/// The waits-for graph: an arrow from each waiter to whom it waits for, laid out in layers with
+/// the root blockers on top ([`crate::layout`]); the last deadlock's cycle drawn in red (it is
+/// broken the moment it is found: its victim is aborted).
 fn waits_for_graph(database: &str, locks: &LockView) -> Html {
     let cycle: Vec<String> = locks
         .last_deadlock
         .as_ref()
         .map(|(_, c)| c.clone())
         .unwrap_or_default();
-    let mut names: Vec<&str> = cycle.iter().map(String::as_str).collect();
-    for (waiter, blocker) in &locks.waits_for {
-        for name in [waiter.as_str(), blocker.as_str()] {
-            if !names.contains(&name) {
-                names.push(name);
-            }
+    // Root blockers first, then the waiters in queue order.
+    let mut names: Vec<String> = cycle.clone();
+    let roots = locks.root_blockers.iter().map(|(root, _)| root);
+    let others = locks
+        .waits_for
+        .iter()
+        .flat_map(|(waiter, blocker)| [blocker, waiter]);
+    for name in roots.chain(others) {
+        if !names.contains(name) {
+            names.push(name.clone());
         }
     }
     if names.is_empty() {
         return Html::default();
     }
-    let hidden = names.len().saturating_sub(GRAPH_NODES);
-    names.truncate(GRAPH_NODES);
-    let (cx, cy, r) = (150.0_f64, 92.0_f64, 62.0_f64);
-    let place = |i: usize| {
-        let angle = std::f64::consts::TAU * i as f64 / names.len().max(1) as f64
-            - std::f64::consts::FRAC_PI_2;
-        (cx + r * angle.cos() * 1.6, cy + r * angle.sin())
-    };
-    let at = |name: &str| names.iter().position(|n| *n == name).map(place);
-    let arrow = |from: (f64, f64), to: (f64, f64), class: &'static str| {
-        // Stop short of the node's label box.
-        let (dx, dy) = (to.0 - from.0, to.1 - from.1);
+    let cycle_edges: Vec<(String, String)> = cycle
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| Some((name.clone(), cycle.get((i + 1) % cycle.len())?.clone())))
+        .filter(|_| cycle.len() > 1)
+        .collect();
+    let mut edges = locks.waits_for.clone();
+    edges.extend(cycle_edges.iter().cloned());
+    let layout = layout::layered(&names, &edges);
+    let arrow = |waiter: &str, blocker: &str, class: &'static str| -> Option<Html> {
+        let (from, to) = (layout.node(waiter)?, layout.node(blocker)?);
+        // Two arrows between the same boxes (a cycle of two) are drawn side by side.
+        let reverse = edges.iter().any(|(w, b)| w == blocker && b == waiter);
+        let (dx, dy) = (to.x - from.x, to.y - from.y);
         let length = (dx * dx + dy * dy).sqrt().max(1.0);
-        let (ux, uy) = (dx / length, dy / length);
-        let (x1, y1) = (from.0 + ux * 30.0, from.1 + uy * 14.0);
-        let (x2, y2) = (to.0 - ux * 34.0, to.1 - uy * 15.0);
-        html! {
-            <line class={classes!("wf-edge", class)} x1={format!("{x1:.1}")} y1={format!("{y1:.1}")}
-                x2={format!("{x2:.1}")} y2={format!("{y2:.1}")}
+        let shift = if reverse { 5.0 } else { 0.0 };
+        let (ox, oy) = (-dy / length * shift, dx / length * shift);
+        let (x1, y1) = from.border_towards(to.x + ox, to.y + oy);
+        let (x2, y2) = to.border_towards(from.x + ox, from.y + oy);
+        Some(html! {
+            <line class={classes!("wf-edge", class)} x1={format!("{:.1}", x1 + ox)} y1={format!("{:.1}", y1 + oy)}
+                x2={format!("{:.1}", x2 + ox)} y2={format!("{:.1}", y2 + oy)}
                 marker-end={format!("url(#wf-arrow-{class}-{database})")} />
-        }
+        })
     };
-    let cycle_edges = cycle.iter().enumerate().filter_map(|(i, name)| {
-        let next = cycle.get((i + 1) % cycle.len())?;
-        Some(arrow(at(name)?, at(next)?, "cycle"))
-    });
-    let edges = locks
+    let wait_arrows = locks
         .waits_for
         .iter()
-        .filter_map(|(waiter, blocker)| Some(arrow(at(waiter)?, at(blocker)?, "wait")));
+        .filter_map(|(waiter, blocker)| arrow(waiter, blocker, "wait"));
+    let cycle_arrows = cycle_edges
+        .iter()
+        .filter_map(|(waiter, blocker)| arrow(waiter, blocker, "cycle"));
     let caption = match &locks.last_deadlock {
         Some((when, cycle)) => format!(
             "Deadlock found at {}: {} — {} was aborted.",
@@ -125,11 +138,16 @@ fn waits_for_graph(database: &str, locks: &LockView) -> Html {
                 .join(" waits for "),
             cycle.first().map_or("", String::as_str)
         ),
-        None => format!("{} waiting for others", locks.waits_for.len()),
+        None => format!(
+            "{} waiting for others; arrows point from a waiter to whom it waits for, root blockers on top.",
+            locks.waits_for.len()
+        ),
     };
     html! {
         <figure class={classes!("waits-for", (!cycle.is_empty()).then_some("has-cycle"))}>
-            <svg viewBox="0 0 300 184" role="img" aria-label={format!("Waits-for graph: {caption}")}>
+            <svg viewBox={format!("0 0 {:.0} {:.0}", layout.width, layout.height)}
+                style={format!("max-width: {:.0}px", layout.width * 1.15)}
+                role="img" aria-label={format!("Waits-for graph: {caption}")}>
                 <defs>
                     { for ["wait", "cycle"].iter().map(|class| html! {
                         <marker id={format!("wf-arrow-{class}-{database}")} class={classes!("wf-head", *class)}
@@ -138,44 +156,68 @@ fn waits_for_graph(database: &str, locks: &LockView) -> Html {
                         </marker>
                     }) }
                 </defs>
-                { for edges }
-                { for cycle_edges }
-                { for names.iter().enumerate().map(|(i, name)| {
-                    let (x, y) = place(i);
-                    let in_cycle = cycle.iter().any(|c| c == name);
-                    let victim = cycle.first().is_some_and(|c| c == name);
+                { for wait_arrows }
+                { for cycle_arrows }
+                { for layout.nodes.iter().map(|node| {
+                    let in_cycle = cycle.iter().any(|c| *c == node.label);
+                    let victim = cycle.first().is_some_and(|c| *c == node.label);
+                    let root = locks.root_blockers.iter().any(|(r, _)| *r == node.label);
                     html! {
-                        <g class={classes!("wf-node", in_cycle.then_some("in-cycle"), victim.then_some("victim"))}
-                            transform={format!("translate({x:.1},{y:.1})")}>
-                            <rect x="-40" y="-12" width="80" height="24" rx="12" />
-                            <text text-anchor="middle" dy="4">{ shorten(name) }</text>
+                        <g class={classes!("wf-node", in_cycle.then_some("in-cycle"), victim.then_some("victim"),
+                                root.then_some("root"), node.more.then_some("more"))}
+                            transform={format!("translate({:.1},{:.1})", node.x, node.y)}>
+                            <title>{ label_meaning(&node.label) }</title>
+                            <rect x={format!("{:.1}", -node.w / 2.0)} y={format!("{:.1}", -layout::BOX_H / 2.0)}
+                                width={format!("{:.1}", node.w)} height={layout::BOX_H.to_string()} rx="12" />
+                            <text text-anchor="middle" dy="4">{ &node.label }</text>
                         </g>
                     }
                 }) }
             </svg>
-            <figcaption>
-                { caption }
-                if hidden > 0 { { format!(" (+{hidden} more not drawn)") } }
-            </figcaption>
+            <figcaption>{ caption }</figcaption>
         </figure>
+    }
+}
+
+/// What a transaction's label means, for its tooltip.
+fn label_meaning(label: &str) -> String {
+    if let Some(rest) = label.strip_prefix("(timeline) ") {
+        let (database, number) = rest.split_once(" #").unwrap_or((rest, ""));
+        format!(
+            "{label}: the client that runs the scenario's timeline SQL and one-click actions on {database}{}",
+            if number.is_empty() { String::new() } else { format!(", transaction #{number}") }
+        )
+    } else if let Some(rest) = label.strip_prefix("(console) ") {
+        format!("{label}: your console session on {rest}")
+    } else if let Some((service, number)) = label.rsplit_once(" #") {
+        format!("{label}: transaction number {number} of the service {service}")
+    } else if label.ends_with(" more") {
+        format!("{label} waiting, not drawn")
+    } else {
+        label.to_owned()
     }
 }
 
 /// The lock-wait timeline: a bar per transaction over the last seconds — the span it held
 /// locks, and its waits in a distinct colour and pattern.
 fn gantt(view: &crate::sim::view::PageView) -> Html {
-    use crate::sim::view::TIMELINE_SPAN;
     if view.lock_timeline.is_empty() {
         return Html::default();
     }
-    let (left, width, row_h) = (110.0_f64, 300.0_f64, 20.0_f64);
-    let from = view.now.saturating_sub(TIMELINE_SPAN);
-    let x = |t: u64| left + (t.saturating_sub(from)) as f64 / TIMELINE_SPAN as f64 * width;
+    let (left, width, row_h) = (130.0_f64, 290.0_f64, 20.0_f64);
+    let (from, to) = view.timeline_window;
+    let span = to.saturating_sub(from).max(1_000) as f64;
+    let x = |t: u64| left + t.saturating_sub(from).min(to - from) as f64 / span * width;
     let height = row_h * view.lock_timeline.len() as f64 + 22.0;
+    let start_label = if from == 0 {
+        "0 s".to_owned()
+    } else {
+        format!("{} (−5 s)", clock_text(from))
+    };
     html! {
         <figure class="gantt">
             <svg viewBox={format!("0 0 {} {height:.0}", left + width + 6.0)} role="img"
-                aria-label="Lock-wait timeline of the last five seconds: which transactions held locks and when they waited">
+                aria-label={format!("Lock-wait timeline from {} to now ({}): which transactions held locks and when they waited", clock_text(from), clock_text(to))}>
                 <defs>
                     <pattern id="gantt-wait" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
                         <rect width="6" height="6" class="wait-fill" />
@@ -188,8 +230,8 @@ fn gantt(view: &crate::sim::view::PageView) -> Html {
                     let waits_text: Vec<String> = row.waits.iter().map(|(start, end, what)| format!(
                         "waited {} for {what}", format_micros(end.unwrap_or(view.now).saturating_sub(*start)))).collect();
                     html! {
-                        <g class="gantt-row">
-                            <title>{ format!("{}: {}", row.who, if waits_text.is_empty() { "held locks others waited for".to_owned() } else { waits_text.join("; ") }) }</title>
+                        <g class={classes!("gantt-row", row.waits.is_empty().then_some("holder"))}>
+                            <title>{ format!("{}: {}", label_meaning(&row.who), if waits_text.is_empty() { "held locks others waited for".to_owned() } else { waits_text.join("; ") }) }</title>
                             <text class="gantt-label" x={(left - 6.0).to_string()} y={format!("{:.1}", y + 14.0)} text-anchor="end">{ shorten_long(&row.who) }</text>
                             <rect class="gantt-held" x={format!("{:.1}", x(row.held.0))} y={format!("{:.1}", y + 4.0)}
                                 width={format!("{:.1}", (x(held_end) - x(row.held.0)).max(1.5))} height="12" rx="2" />
@@ -204,8 +246,8 @@ fn gantt(view: &crate::sim::view::PageView) -> Html {
                         </g>
                     }
                 }) }
-                <text class="tick" x={left.to_string()} y={(height - 4.0).to_string()}>{ "−5 s" }</text>
-                <text class="tick" x={(left + width).to_string()} y={(height - 4.0).to_string()} text-anchor="end">{ "now" }</text>
+                <text class="tick" x={left.to_string()} y={(height - 4.0).to_string()}>{ start_label }</text>
+                <text class="tick" x={(left + width).to_string()} y={(height - 4.0).to_string()} text-anchor="end">{ format!("now ({})", clock_text(to)) }</text>
             </svg>
             <figcaption class="gantt-legend">
                 <span><i class="swatch held"></i>{ "holding locks" }</span>
@@ -216,27 +258,16 @@ fn gantt(view: &crate::sim::view::PageView) -> Html {
 }
 
 fn shorten_long(name: &str) -> String {
-    if name.chars().count() <= 16 {
-        name.to_owned()
-    } else {
-        format!("{}…", name.chars().take(15).collect::<String>())
-    }
-}
-
-/// A graph node's label: at most 12 characters, keeping an operation's number ("storefr…#149").
-fn shorten(name: &str) -> String {
-    if name.chars().count() <= 12 {
+    if name.chars().count() <= 20 {
         return name.to_owned();
     }
+    // Keep the transaction's number: it is how a row is found in the other views.
     match name.rsplit_once(" #") {
-        Some((service, number)) if number.len() < 8 => {
-            let room = 12 - number.len() - 2;
-            format!(
-                "{}…#{number}",
-                service.chars().take(room).collect::<String>()
-            )
+        Some((who, number)) if number.len() < 8 => {
+            let room = 20 - number.len() - 2;
+            format!("{}…#{number}", who.chars().take(room).collect::<String>())
         }
-        _ => format!("{}…", name.chars().take(11).collect::<String>()),
+        _ => format!("{}…", name.chars().take(19).collect::<String>()),
     }
 }
 
@@ -244,11 +275,26 @@ fn shorten(name: &str) -> String {
 #[component]
 pub fn LocksPanel(props: &LocksPanelProps) -> Html {
     let view = &props.view.0;
+    let on_isolation = |database: String| {
+        let on_action = props.on_action.clone();
+        Callback::from(move |event: Event| {
+            let level = event
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
+                .and_then(|select| Isolation::from_name(&select.value()));
+            if let Some(isolation) = level {
+                on_action.emit(LiveAction::SetIsolation {
+                    database: database.clone(),
+                    isolation,
+                });
+            }
+        })
+    };
     html! {
         <div class="locks">
             if !view.lock_timeline.is_empty() {
                 <div class="lock-timeline">
-                    <h3>{ "Lock waits, last 5 s" }</h3>
+                    <h3>{ if view.now >= crate::sim::view::TIMELINE_SPAN { "Lock waits, the last 5 s" } else { "Lock waits since 0 s" } }</h3>
                     { gantt(view) }
                 </div>
             }
@@ -264,7 +310,15 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                     <div class="lock-db" data-database={db.name.clone()}>
                         <h3>
                             { &db.name }
-                            <span class="isolation">{ format!("{:?}", db.isolation).to_lowercase() }</span>
+                            <label class="isolation-choice" title={db.isolation.explanation()}>
+                                <span>{ "isolation" }</span>
+                                <select onchange={on_isolation(db.name.clone())} aria-label={format!("Isolation level of {}", db.name)}>
+                                    { for Isolation::ALL.iter().map(|level| html! {
+                                        <option value={level.name()} selected={*level == db.isolation}
+                                            title={level.explanation()}>{ level.name() }</option>
+                                    }) }
+                                </select>
+                            </label>
                         </h3>
                         <p class="lock-counts">
                             <span class="count"><b class="held-count">{ locks.held.len() }</b>{ " held" }</span>

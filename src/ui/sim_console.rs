@@ -6,8 +6,10 @@
 use crate::sim::database::TransactionState;
 use crate::sim::view::{ConsoleLine, ConsoleState};
 use crate::sim::world::Command;
+use crate::ui::browser;
 use crate::ui::live::LiveAction;
 use crate::ui::ViewRef;
+use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
@@ -17,11 +19,29 @@ use yew::prelude::*;
 pub struct SimConsoleProps {
     /// What to show.
     pub view: ViewRef,
+    /// Each database's suggested SQL (from the scenario), if it has one.
+    pub examples: Rc<Vec<(String, String)>>,
     /// Where actions go.
     pub on_action: Callback<LiveAction>,
 }
 
 const SHOWN: usize = 8;
+
+const DRAFT_KEY: &str = "dataflow-lab.sim.console.draft";
+
+/// SQL to suggest for a database: the scenario's own example, or a harmless look at a table.
+fn example_for(examples: &[(String, String)], database: &str, tables: &[String]) -> String {
+    examples
+        .iter()
+        .find(|(name, _)| name == database)
+        .map(|(_, sql)| sql.clone())
+        .or_else(|| {
+            tables
+                .first()
+                .map(|t| format!("SELECT * FROM {t} LIMIT 5;"))
+        })
+        .unwrap_or_else(|| "SELECT 1;".to_owned())
+}
 
 fn line(entry: &ConsoleLine) -> Html {
     let (class, word) = match entry.state {
@@ -61,7 +81,8 @@ fn line(entry: &ConsoleLine) -> Html {
 #[component]
 pub fn SimConsole(props: &SimConsoleProps) -> Html {
     let view = &props.view.0;
-    let sql = use_state(String::new);
+    // What the user typed is kept in the browser: it survives a reload and a crash of the engine.
+    let sql = use_state(|| browser::local_get(DRAFT_KEY).unwrap_or_default());
     let database = use_state(|| {
         view.databases
             .first()
@@ -100,6 +121,7 @@ pub fn SimConsole(props: &SimConsoleProps) -> Html {
                 .target()
                 .and_then(|t| t.dyn_into::<HtmlTextAreaElement>().ok())
             {
+                browser::local_set(DRAFT_KEY, &area.value());
                 sql.set(area.value());
             }
         })
@@ -113,6 +135,20 @@ pub fn SimConsole(props: &SimConsoleProps) -> Html {
             {
                 database.set(select.value());
             }
+        })
+    };
+    let tables: Vec<String> = view
+        .edges
+        .iter()
+        .filter(|e| e.database == *database)
+        .map(|e| e.table.clone())
+        .collect();
+    let example = example_for(&props.examples, &database, &tables);
+    let use_example = {
+        let (sql, example) = (sql.clone(), example.clone());
+        Callback::from(move |_: MouseEvent| {
+            browser::local_set(DRAFT_KEY, &example);
+            sql.set(example.clone());
         })
     };
     let state = view
@@ -154,14 +190,18 @@ pub fn SimConsole(props: &SimConsoleProps) -> Html {
                 <textarea id="sim-sql" class="sql-input" rows="3" spellcheck="false" value={(*sql).clone()}
                     oninput={on_input} onkeydown={on_key}
                     aria-label="SQL for the console inside the simulation"
-                    placeholder="BEGIN; UPDATE orders SET status = 'held' WHERE id <= 100;" />
+                    placeholder={example.clone()} />
                 <div class="console-actions">
                     <button type="submit" class="button primary small">{ "Run in simulation" }</button>
                     <span class="hint"><kbd>{ "Ctrl" }</kbd>{ "+" }<kbd>{ "Enter" }</kbd></span>
                 </div>
             </form>
             if lines.is_empty() {
-                <p class="quiet">{ "Statements typed here run among the services: try BEGIN; UPDATE …; then watch who waits — and COMMIT to let them go." }</p>
+                <div class="quiet console-hint">
+                    <p>{ "Statements typed here run among the services, taking locks and waiting for them. Try:" }</p>
+                    <p><code class="console-example">{ example.clone() }</code>
+                        <button type="button" class="button subtle small" onclick={use_example}>{ "Put it in the box" }</button></p>
+                </div>
             } else {
                 <ol class="console-lines" reversed=true>{ for lines.into_iter().map(line) }</ol>
             }

@@ -1,12 +1,14 @@
 //! The live simulator: the transport bar, then topology, locks, latency, actions and the event
 //! log around one [`LiveState`]. Owns the animation loop and the keyboard shortcuts.
 
+use crate::markdown;
 use crate::sim::builtin::SCENARIOS;
 use crate::sim::scenario::ActionKind;
 use crate::ui::browser::{self, AnimationLoop, KeyListener};
 use crate::ui::charts::Charts;
 use crate::ui::controls::{Controls, Preset};
 use crate::ui::event_log::EventLog;
+use crate::ui::help::HelpDialog;
 use crate::ui::live::{LiveAction, LiveState};
 use crate::ui::locks_panel::LocksPanel;
 use crate::ui::script_view::ScriptPanel;
@@ -99,6 +101,10 @@ pub fn Simulator() -> Html {
                 if event.ctrl_key() || event.meta_key() || event.alt_key() {
                     return;
                 }
+                if event.key() == "Escape" {
+                    dispatcher.dispatch(LiveAction::CloseHelp);
+                    return;
+                }
                 if browser::typing_in_control(&event) {
                     return;
                 }
@@ -137,20 +143,43 @@ pub fn Simulator() -> Html {
             }
         })
     };
+    let console_examples: Rc<Vec<(String, String)>> = Rc::new(
+        state
+            .playback
+            .borrow()
+            .scenario()
+            .databases
+            .iter()
+            .filter_map(|d| Some((d.name.clone(), d.console_example.clone()?)))
+            .collect(),
+    );
     let close_help = {
         let on_action = on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ToggleHelp))
     };
-    let description = state
-        .playback
-        .borrow()
-        .scenario()
-        .description
-        .clone()
-        .unwrap_or_default();
+    let (description, watch) = {
+        let playback = state.playback.borrow();
+        let scenario = playback.scenario();
+        let render = |text: &Option<String>| {
+            text.as_deref()
+                .map(|t| Html::from_html_unchecked(AttrValue::from(markdown::to_safe_html(t))))
+        };
+        (render(&scenario.description), render(&scenario.watch))
+    };
+    let toggle_present = {
+        let on_action = on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::TogglePresent))
+    };
+    let log_hint = if state.view.script.is_some() {
+        "Nothing yet: issue the script's first step with “Next step” (or the N key)."
+    } else if presets.is_empty() {
+        "Nothing yet: press play (Space) and watch the services."
+    } else {
+        "Nothing yet: press play (Space), then try one of the actions below."
+    };
 
     html! {
-        <div class="simulator">
+        <div class={classes!("simulator", state.present.then_some("present"))}>
             <section class="scenario-bar" aria-label="Scenario">
                 <label class="field">
                     <span>{ "Scenario" }</span>
@@ -161,15 +190,24 @@ pub fn Simulator() -> Html {
                     </select>
                 </label>
                 <h2 class="scenario-title">{ state.title() }</h2>
-                if !description.is_empty() {
+                <button type="button" class="button subtle present-button" onclick={toggle_present}
+                    aria-pressed={state.present.to_string()}
+                    title="Presentation layout for a projector: larger text, the topology and the locks side by side">
+                    { if state.present { "Exit presentation" } else { "Present" } }
+                </button>
+                if let Some(watch) = watch {
+                    <div class="scenario-watch"><b>{ "Watch: " }</b>{ watch }</div>
+                }
+                if let Some(description) = description {
                     <details class="scenario-description">
                         <summary>{ "What this shows" }</summary>
-                        <p>{ description }</p>
+                        <div class="markdown">{ description }</div>
                     </details>
                 }
             </section>
             <Transport playing={state.playing} now={state.now} horizon={state.horizon}
                 speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms} events={state.events}
+                lagging={state.lagging()} scripted={state.view.script.is_some()}
                 on_action={on_action.clone()} />
             if let Some(notice) = &state.notice {
                 <div class="notice" role="status"><p>{ notice }</p></div>
@@ -196,15 +234,15 @@ pub fn Simulator() -> Html {
                 <div class="sim-column side">
                     <section class="panel locks-panel" aria-labelledby="locks-title">
                         <h2 id="locks-title">{ "Locks" }</h2>
-                        <LocksPanel view={view.clone()} />
+                        <LocksPanel view={view.clone()} on_action={on_action.clone()} />
                     </section>
                     <section class="panel console-panel" aria-labelledby="console-title">
                         <h2 id="console-title">{ "Console — inside the simulation" }</h2>
-                        <SimConsole view={view.clone()} on_action={on_action.clone()} />
+                        <SimConsole view={view.clone()} examples={console_examples} on_action={on_action.clone()} />
                     </section>
                     <section class="panel log-panel" aria-labelledby="log-title">
                         <h2 id="log-title">{ "Event log" }</h2>
-                        <EventLog view={view.clone()} />
+                        <EventLog view={view.clone()} empty_hint={log_hint} />
                     </section>
                     if state.view.services.iter().any(|s| !s.internal) || !presets.is_empty() {
                         <section class="panel actions-panel" aria-labelledby="actions-title">
@@ -216,18 +254,7 @@ pub fn Simulator() -> Html {
                 </div>
             </div>
             if state.help {
-                <div class="help-dialog" role="dialog" aria-modal="false" aria-labelledby="help-title">
-                    <h2 id="help-title">{ "Keyboard shortcuts" }</h2>
-                    <dl>
-                        <dt><kbd>{ "Space" }</kbd></dt><dd>{ "play / pause" }</dd>
-                        <dt><kbd>{ "→" }</kbd></dt><dd>{ "next event" }</dd>
-                        <dt><kbd>{ "←" }</kbd></dt><dd>{ "back 100 ms (replays from the seed)" }</dd>
-                        <dt><kbd>{ "R" }</kbd></dt><dd>{ "reset to 0 s" }</dd>
-                        <dt><kbd>{ "N" }</kbd></dt><dd>{ "next step of a script" }</dd>
-                        <dt><kbd>{ "?" }</kbd></dt><dd>{ "this help" }</dd>
-                    </dl>
-                    <button type="button" class="button primary small" onclick={close_help}>{ "Close" }</button>
-                </div>
+                <HelpDialog on_close={close_help} />
             }
         </div>
     }

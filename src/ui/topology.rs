@@ -5,19 +5,51 @@
 //! fails) is red, marked ✕, and focusable, with the error in its tooltip.
 
 use crate::sim::view::{Health, PageView};
-use crate::ui::icons::{state_badge, state_symbol};
+use crate::ui::icons::{health_class, state_badge, state_symbol};
 use crate::ui::ViewRef;
 use yew::prelude::*;
 
-const SERVICE_X: f64 = 16.0;
-const SERVICE_W: f64 = 210.0;
+const SERVICE_X: f64 = 10.0;
 const SERVICE_H: f64 = 70.0;
-const DB_X: f64 = 470.0;
-const DB_W: f64 = 230.0;
 const DB_HEAD: f64 = 72.0;
 const ROW_H: f64 = 28.0;
 const GAP: f64 = 18.0;
-const WIDTH: f64 = 716.0;
+
+/// Where the two columns go. A wide screen gives the edges room to curve; on a phone the
+/// columns are narrower and closer, so the whole picture fits the screen at a readable size.
+#[derive(Clone, Copy)]
+struct Geometry {
+    service_w: f64,
+    db_x: f64,
+    db_w: f64,
+    width: f64,
+}
+
+impl Geometry {
+    const WIDE: Self = Self {
+        service_w: 210.0,
+        db_x: 470.0,
+        db_w: 230.0,
+        width: 716.0,
+    };
+    const NARROW: Self = Self {
+        service_w: 176.0,
+        db_x: 222.0,
+        db_w: 168.0,
+        width: 398.0,
+    };
+}
+
+/// Below this width (CSS px) the topology uses its narrow layout.
+const NARROW_BELOW: f64 = 700.0;
+
+/// Whether the window is narrow now.
+fn narrow_window() -> bool {
+    web_sys::window()
+        .and_then(|w| w.inner_width().ok())
+        .and_then(|w| w.as_f64())
+        .is_some_and(|w| w < NARROW_BELOW)
+}
 
 /// The topology's inputs.
 #[derive(Properties, PartialEq)]
@@ -30,16 +62,6 @@ struct DbBox {
     name: String,
     y: f64,
     tables: Vec<String>,
-}
-
-fn health_class(health: Health) -> &'static str {
-    match health {
-        Health::Healthy => "healthy",
-        Health::Idle => "idle",
-        Health::Waiting => "waiting",
-        Health::Erroring => "erroring",
-        Health::Blocking => "blocking",
-    }
 }
 
 /// How fast the traffic animation moves for a rate (a few classes, so rates do not jitter it).
@@ -56,6 +78,27 @@ fn flow_class(rate: f64) -> &'static str {
 #[component]
 pub fn Topology(props: &TopologyProps) -> Html {
     let view: &PageView = &props.view.0;
+    let narrow = use_state_eq(narrow_window);
+    {
+        let narrow = narrow.clone();
+        use_effect_with((), move |_| {
+            let listener = crate::ui::browser::WindowListener::new("resize", move || {
+                narrow.set(narrow_window())
+            });
+            move || drop(listener)
+        });
+    }
+    let geometry = if *narrow {
+        Geometry::NARROW
+    } else {
+        Geometry::WIDE
+    };
+    let Geometry {
+        service_w,
+        db_x,
+        db_w,
+        width,
+    } = geometry;
     let services: Vec<_> = view.services.iter().collect();
     let mut y = GAP;
     let mut dbs: Vec<DbBox> = Vec::new();
@@ -86,8 +129,8 @@ pub fn Topology(props: &TopologyProps) -> Html {
         let index = services.iter().position(|s| s.name == edge.service)?;
         let db = dbs.iter().find(|d| d.name == edge.database)?;
         let row = db.tables.iter().position(|t| *t == edge.table)?;
-        let (x1, y1) = (SERVICE_X + SERVICE_W, service_y(index) + SERVICE_H / 2.0);
-        let (x2, y2) = (DB_X, db.y + DB_HEAD + ROW_H * row as f64 + ROW_H / 2.0);
+        let (x1, y1) = (SERVICE_X + service_w, service_y(index) + SERVICE_H / 2.0);
+        let (x2, y2) = (db_x, db.y + DB_HEAD + ROW_H * row as f64 + ROW_H / 2.0);
         let mid = (x1 + x2) / 2.0;
         let path = format!("M{x1:.1},{y1:.1} C{mid:.1},{y1:.1} {mid:.1},{y2:.1} {x2:.1},{y2:.1}");
         let verb = match (edge.reads, edge.writes) {
@@ -134,8 +177,9 @@ pub fn Topology(props: &TopologyProps) -> Html {
             format_ms(s.latency_ms.p99)
         );
         let label = format!(
-            "Service {}: {state}; {:.0} operations per second; p99 latency {}; {} of {} connections busy; {} waiting for locks",
+            "Service {}: {state} ({}) {:.0} operations per second; p99 latency {}; {} of {} connections busy; {} waiting for locks",
             s.name,
+            s.health.explanation(),
             s.throughput_per_s,
             format_ms(s.latency_ms.p99),
             s.connections.0,
@@ -146,10 +190,10 @@ pub fn Topology(props: &TopologyProps) -> Html {
             <g class={classes!("node", "service", health_class(s.health), s.paused.then_some("paused"))}
                 transform={format!("translate({SERVICE_X},{y:.1})")} role="img" aria-label={label.clone()}>
                 <title>{ label }</title>
-                <rect width={SERVICE_W.to_string()} height={SERVICE_H.to_string()} rx="10" />
+                <rect width={service_w.to_string()} height={SERVICE_H.to_string()} rx="10" />
                 <text class="node-name" x="14" y="25">{ &s.name }</text>
                 <text class="node-line" x="14" y="44">{ line }</text>
-                <g class="node-badge" transform={format!("translate({},{})", SERVICE_W - 18.0, 18)}>
+                <g class="node-badge" transform={format!("translate({},{})", service_w - 18.0, 18)}>
                     <circle r="11" />
                     { state_symbol(s.health) }
                 </g>
@@ -157,6 +201,8 @@ pub fn Topology(props: &TopologyProps) -> Html {
                     <text class="node-wait" x="14" y="62">{ format!("{} waiting for locks", s.lock_waits) }</text>
                 } else if s.health == Health::Blocking {
                     <text class="node-block" x="14" y="62">{ "others wait for its locks" }</text>
+                } else if s.health == Health::Slow {
+                    <text class="node-slow" x="14" y="62">{ "slow: p99 jumped ≥ 5×" }</text>
                 }
             </g>
         }
@@ -180,9 +226,9 @@ pub fn Topology(props: &TopologyProps) -> Html {
         );
         html! {
             <g class={classes!("node", "database", health_class(info.health))}
-                transform={format!("translate({DB_X},{:.1})", db.y)} role="img" aria-label={label.clone()}>
+                transform={format!("translate({db_x},{:.1})", db.y)} role="img" aria-label={label.clone()}>
                 <title>{ label }</title>
-                <rect width={DB_W.to_string()} height={height.to_string()} rx="10" />
+                <rect width={db_w.to_string()} height={height.to_string()} rx="10" />
                 <g class="db-icon" transform="translate(14,10)">
                     <ellipse cx="7" cy="3" rx="7" ry="2.6" />
                     <path d="M0 3v10c0 1.4 3.1 2.6 7 2.6s7-1.2 7-2.6V3" />
@@ -192,7 +238,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 <text class="node-line" x="14" y="61">
                     { format!("cores {}/{} busy · queue {}", info.cores.0, info.cores.1, info.queued) }
                 </text>
-                <g class="node-badge" transform={format!("translate({},{})", DB_W - 18.0, 18)}>
+                <g class="node-badge" transform={format!("translate({},{})", db_w - 18.0, 18)}>
                     <circle r="11" />
                     { state_symbol(info.health) }
                 </g>
@@ -200,7 +246,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
                     let y = DB_HEAD + ROW_H * row as f64;
                     html! {
                         <g class="table-row" transform={format!("translate(8,{y:.1})")}>
-                            <rect width={(DB_W - 16.0).to_string()} height={(ROW_H - 4.0).to_string()} rx="6" />
+                            <rect width={(db_w - 16.0).to_string()} height={(ROW_H - 4.0).to_string()} rx="6" />
                             <text x="10" y="17">{ table }</text>
                         </g>
                     }
@@ -211,7 +257,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
 
     html! {
         <figure class="topology">
-            <svg viewBox={format!("0 0 {WIDTH} {height:.0}")} role="group"
+            <svg viewBox={format!("0 0 {width} {height:.0}")} role="group"
                 aria-label="Topology: which service reads and writes which table">
                 <g class="edges">{ for edges }</g>
                 <g class="nodes">{ for service_nodes }{ for db_nodes }</g>
@@ -223,6 +269,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 <span>{ state_badge(Health::Waiting) }{ "waiting on locks" }</span>
                 <span>{ state_badge(Health::Erroring) }{ "errors / broken" }</span>
                 <span>{ state_badge(Health::Blocking) }{ "blocking others" }</span>
+                <span>{ state_badge(Health::Slow) }{ "slow" }</span>
                 <span>{ state_badge(Health::Idle) }{ "idle" }</span>
             </figcaption>
             if view.edges.iter().any(|e| e.broken.is_some()) {

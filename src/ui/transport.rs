@@ -2,6 +2,7 @@
 
 use crate::sim::clock::format_micros;
 use crate::sim::view::clock_text;
+use crate::ui::field::CommitInput;
 use crate::ui::icons;
 use crate::ui::live::{LiveAction, SPEEDS};
 use wasm_bindgen::JsCast;
@@ -25,6 +26,10 @@ pub struct TransportProps {
     pub events: u64,
     /// The last jump back's duration (ms).
     pub last_seek_ms: Option<f64>,
+    /// The speed actually kept, when it falls short of the chosen one.
+    pub lagging: Option<f64>,
+    /// Whether the scenario is a script (back takes back a step).
+    pub scripted: bool,
     /// Where actions go.
     pub on_action: Callback<LiveAction>,
 }
@@ -63,17 +68,20 @@ pub fn Transport(props: &TransportProps) -> Html {
         })
     };
     let on_seed = {
-        let on_action = props.on_action.clone();
-        Callback::from(move |event: Event| {
-            if let Some(input) = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-            {
-                if let Ok(seed) = input.value().trim().parse::<u64>() {
-                    on_action.emit(LiveAction::SetSeed(seed));
-                }
-            }
+        let (on_action, current) = (props.on_action.clone(), props.seed);
+        Callback::from(move |text: String| match text.trim().parse::<u64>() {
+            Ok(seed) if seed == current => {}
+            Ok(seed) => on_action.emit(LiveAction::SetSeed(seed)),
+            Err(_) => on_action.emit(LiveAction::Notice(format!(
+                "\"{}\" is not a seed: a seed is a whole number, 0 or more.",
+                text.trim()
+            ))),
         })
+    };
+    let back_label = if props.scripted {
+        "Take back the last script step (Left arrow)"
+    } else {
+        "Step back 100 milliseconds (Left arrow)"
     };
     let horizon_ms = (props.horizon.max(props.now) / 1_000).max(1);
     let now_ms = props.now / 1_000;
@@ -88,7 +96,7 @@ pub fn Transport(props: &TransportProps) -> Html {
                 <button type="button" class="button icon-button" onclick={send(LiveAction::Reset)}
                     title="Reset to 0 s (R)" aria-label="Reset to zero (R)">{ icons::transport("reset") }</button>
                 <button type="button" class="button icon-button" onclick={send(LiveAction::StepBack)}
-                    title="Back 100 ms (←)" aria-label="Step back 100 milliseconds (Left arrow)">{ icons::transport("back") }</button>
+                    title={back_label} aria-label={back_label}>{ icons::transport("back") }</button>
                 <button type="button" class="button icon-button play" id="play"
                     onclick={send(LiveAction::TogglePlay)} title={play_label}
                     aria-label={play_label} aria-pressed={props.playing.to_string()}>
@@ -119,10 +127,17 @@ pub fn Transport(props: &TransportProps) -> Html {
                     }) }
                 </select>
             </label>
+            if let Some(kept) = props.lagging {
+                <span class="speed-note" role="status"
+                    title="This computer cannot simulate that fast: the simulation runs as fast as it can, and every number stays exact.">
+                    { format!("running at {}", speed_text(kept)) }
+                </span>
+            }
             <label class="field seed">
                 <span>{ "Seed" }</span>
-                <input type="number" min="0" step="1" value={props.seed.to_string()}
-                    onchange={on_seed} aria-label="Seed" />
+                <CommitInput kind="number" min="0" step="1" id="seed" value={props.seed.to_string()}
+                    on_commit={on_seed} label="Seed"
+                    title="The seed decides every random choice: the same seed replays the same run. Changing it starts again from 0 s." />
             </label>
             if let Some(ms) = props.last_seek_ms {
                 <span class="seek-note" title="How long the last jump back took: the run is replayed from its seed">
@@ -132,5 +147,14 @@ pub fn Transport(props: &TransportProps) -> Html {
             <button type="button" class="button subtle help-button" onclick={send(LiveAction::ToggleHelp)}
                 title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts (?)">{ "?" }</button>
         </div>
+    }
+}
+
+/// A speed for people: "0.45×", "3.2×".
+fn speed_text(speed: f64) -> String {
+    if speed < 1.0 {
+        format!("{speed:.2}×")
+    } else {
+        format!("{speed:.1}×")
     }
 }

@@ -169,19 +169,32 @@ test("an example query runs with one click", async () => {
   assert.ok(statuses.includes("delivered"), `statuses: ${statuses}`);
 });
 
-test("a statement that panics GlueSQL shows the crash banner, and a reload restores the editor", async () => {
-  // REPEAT with a negative count overflows a capacity inside GlueSQL 0.20 and panics.
+test("a statement known to crash GlueSQL is refused with an error, and the console goes on", async () => {
+  // REPEAT with a negative count overflows a capacity inside GlueSQL 0.20: refused before it runs.
   await run("SELECT REPEAT('a', -1)");
+  const error = latest().locator(".sql-error").first();
+  await error.waitFor();
+  assert.match(await latest().textContent(), /REPEAT with a negative count \(-1\) is refused/);
+  assert.equal(await page.locator("#fatal").isVisible(), false);
+  await run("SELECT COUNT(*) FROM orders");
+  await latest().locator(".result-table td").first().waitFor();
+});
+
+test("a statement that panics GlueSQL shows the crash banner, and a reload restores the editor", async () => {
+  // The count is negative only when the row is read: nothing can refuse it beforehand.
+  const sql = "SELECT REPEAT('a', id - 1000) FROM orders WHERE id = 1";
+  await run(sql);
   const banner = page.locator("#fatal");
   await banner.waitFor({ state: "visible" });
   assert.match(await page.locator("#fatal-detail").textContent(), /capacity overflow/);
-  assert.equal(await page.locator("#fatal-sql").textContent(), "SELECT REPEAT('a', -1)");
+  assert.doesNotMatch(await page.locator("#fatal-detail").textContent(), /RefCell|\.rs:/, "the engine's own message, no build path");
+  assert.equal(await page.locator("#fatal-sql").textContent(), sql);
   assert.equal(await page.evaluate(() => document.activeElement?.id), "fatal-reload");
   await page.screenshot({ path: `${SHOTS}panic.png` });
 
   await banner.getByRole("button", { name: "Reload the page" }).click();
   await page.locator("#sql-input").waitFor();
-  assert.equal(await page.locator("#sql-input").inputValue(), "SELECT REPEAT('a', -1)");
+  assert.equal(await page.locator("#sql-input").inputValue(), sql);
   assert.match(await page.locator(".notice").textContent(), /stopped while running your last script/);
   await run("SELECT COUNT(*) FROM orders");
   await latest().locator(".result-table td").first().waitFor();

@@ -1,0 +1,117 @@
+//! The "?" help: what each panel shows, what the states, lock modes and labels mean, and the
+//! keyboard shortcuts. Closes with Esc, the Close button, or "?" again.
+
+use crate::sim::locks::LockMode;
+use crate::sim::view::Health;
+use crate::ui::icons::state_badge;
+use yew::prelude::*;
+
+/// The dialog's inputs.
+#[derive(Properties, PartialEq)]
+pub struct HelpProps {
+    /// Closes it.
+    pub on_close: Callback<MouseEvent>,
+}
+
+/// The labels the panels use, explained.
+pub const LABELS: &[(&str, &str)] = &[
+    (
+        "orders #148",
+        "Operation (transaction) number 148 of the service orders: every transaction gets a number, so you can follow one through the locks panel and the log.",
+    ),
+    (
+        "(timeline) shop",
+        "The client that runs the scenario's timeline SQL and the one-click SQL actions on database shop, as a migration or a report by hand would.",
+    ),
+    (
+        "(console) shop",
+        "Your console session on database shop: what you type in the console runs as this client, holding its locks until COMMIT or ROLLBACK.",
+    ),
+    (
+        "root blocker",
+        "A transaction that holds a lock others wait for, while it waits for nobody: end it and its queue moves.",
+    ),
+    (
+        "p50 / p95 / p99",
+        "Latency percentiles of one second: half the operations were faster than p50, 99 in 100 faster than p99.",
+    ),
+];
+
+/// The help dialog.
+#[component]
+pub fn HelpDialog(props: &HelpProps) -> Html {
+    let states = [
+        Health::Healthy,
+        Health::Slow,
+        Health::Waiting,
+        Health::Blocking,
+        Health::Erroring,
+        Health::Idle,
+    ];
+    html! {
+        <div class="help-dialog" role="dialog" aria-modal="false" aria-labelledby="help-title">
+            <div class="help-head">
+                <h2 id="help-title">{ "How to read this page" }</h2>
+                <button type="button" class="button primary small" onclick={props.on_close.clone()}>{ "Close (Esc)" }</button>
+            </div>
+            <div class="help-body">
+                <section>
+                    <h3>{ "The panels" }</h3>
+                    <dl>
+                        <dt>{ "Topology" }</dt>
+                        <dd>{ "Each service (left) and the tables it reads (dashed) or writes (solid) in its database (right). Traffic moves faster as the rate grows; a red edge marked ✕ is SQL that now fails." }</dd>
+                        <dt>{ "Latency and throughput" }</dt>
+                        <dd>{ "Per service, the last 60 seconds: p50/p95/p99 lines, operations per second as bars (failures stacked in red), and the same numbers in a table." }</dd>
+                        <dt>{ "Locks" }</dt>
+                        <dd>{ "Per database: how many locks are held and waited for, the lock-wait timeline (who held, who waited and when), the waits-for graph (an arrow from a waiter to whom it waits for), the blocking tree and the locks that matter." }</dd>
+                        <dt>{ "Console" }</dt>
+                        <dd>{ "SQL you type runs inside the simulation, among the services: BEGIN; UPDATE … holds its locks until you COMMIT, and the services that need them wait." }</dd>
+                        <dt>{ "Event log" }</dt>
+                        <dd>{ "What happened, in sentences: lock waits with who caused them, deadlocks, failures with the database's error, your actions." }</dd>
+                    </dl>
+                </section>
+                <section>
+                    <h3>{ "States" }</h3>
+                    <dl class="help-states">
+                        { for states.iter().map(|state| html! {
+                            <>
+                                <dt>{ state_badge(*state) }{ state.label() }</dt>
+                                <dd>{ state.explanation() }</dd>
+                            </>
+                        }) }
+                    </dl>
+                </section>
+                <section>
+                    <h3>{ "Labels" }</h3>
+                    <dl>
+                        { for LABELS.iter().map(|(label, meaning)| html! {
+                            <><dt><code>{ *label }</code></dt><dd>{ *meaning }</dd></>
+                        }) }
+                    </dl>
+                </section>
+                <section>
+                    <h3>{ "Lock modes (PostgreSQL's)" }</h3>
+                    <dl class="help-modes">
+                        { for LockMode::all().map(|mode| {
+                            let text = mode.explanation();
+                            let meaning = text.split_once(": ").map_or(text.clone(), |(_, rest)| rest.to_owned());
+                            html! { <><dt><code>{ mode.to_string() }</code></dt><dd>{ meaning }</dd></> }
+                        }) }
+                    </dl>
+                </section>
+                <section>
+                    <h3>{ "Keyboard" }</h3>
+                    <dl class="help-keys">
+                        <dt><kbd>{ "Space" }</kbd></dt><dd>{ "play / pause" }</dd>
+                        <dt><kbd>{ "→" }</kbd></dt><dd>{ "next event" }</dd>
+                        <dt><kbd>{ "←" }</kbd></dt><dd>{ "back 100 ms (replays from the seed); in a script, take back one step" }</dd>
+                        <dt><kbd>{ "R" }</kbd></dt><dd>{ "reset to 0 s" }</dd>
+                        <dt><kbd>{ "N" }</kbd></dt><dd>{ "next step of a script" }</dd>
+                        <dt><kbd>{ "?" }</kbd></dt><dd>{ "this help" }</dd>
+                        <dt><kbd>{ "Esc" }</kbd></dt><dd>{ "close this help" }</dd>
+                    </dl>
+                </section>
+            </div>
+        </div>
+    }
+}
