@@ -3,14 +3,13 @@
 //! A few of GlueSQL's functions panic on some arguments instead of returning an error (for
 //! example `REPEAT('a', -1)`: "capacity overflow"). In the browser a panic cannot be caught —
 //! the whole page stops — so such a statement is refused here with an error that says why, and
-//! the simulation goes on. Only arguments known when the statement is parsed (literals, and
+//! the simulation goes on. Only arguments known when the statement is read (literals, and
 //! arithmetic on them) can be checked; a bad value that comes from a column is the page's
-//! crash recovery's job (`ui::recovery`). The check is a walk over GlueSQL's own AST (in its
-//! serde form, so every kind of statement and expression is covered), done only when the text
-//! names one of the functions concerned.
+//! crash recovery's job (`ui::recovery`). The check reads the statement's tokens (SQL's own
+//! tokenizer), so it sees a call wherever it stands: in a select list, a `WHERE`, an `INSERT`.
 
-use gluesql::core::ast::Statement;
-use serde_json::Value as Json;
+use gluesql::core::sqlparser::dialect::PostgreSqlDialect;
+use gluesql::core::sqlparser::tokenizer::{Token, Tokenizer};
 use thiserror::Error;
 
 /// The largest string a function may be asked to build here (characters).
@@ -65,150 +64,191 @@ pub enum GuardError {
     },
 }
 
-/// The functions checked, with the argument that must not be negative or huge.
-const CHECKED: &[(&str, &str, &str)] = &[
-    ("Repeat", "num", "count"),
-    ("Lpad", "size", "size"),
-    ("Rpad", "size", "size"),
-];
-
-/// Words whose presence in a statement's text makes it worth walking.
-const WORDS: &[&str] = &["REPEAT", "LPAD", "RPAD", "TRIM"];
-
-/// Refuses `statement` if it calls a function in a way known to crash GlueSQL. `sql` is its
-/// text: statements that name none of the functions are passed at once.
+/// Refuses `sql` (one statement) if it calls a function in a way known to crash GlueSQL.
+/// Statements that name none of the functions concerned are passed at once.
 ///
 /// # Errors
 ///
 /// [`GuardError`] naming the function and the argument.
-pub fn check(statement: &Statement, sql: &str) -> Result<(), GuardError> {
+pub fn check(sql: &str) -> Result<(), GuardError> {
     let upper = sql.to_ascii_uppercase();
-    if !WORDS.iter().any(|word| upper.contains(word)) {
+    if !["REPEAT", "LPAD", "RPAD", "TRIM"]
+        .iter()
+        .any(|word| upper.contains(word))
+    {
         return Ok(());
     }
-    let Ok(tree) = serde_json::to_value(statement) else {
-        return Ok(());
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return Ok(()); // GlueSQL's parser reports what is wrong with it.
     };
-    walk(&tree)
+    let tokens: Vec<Token> = tokens
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    for i in 0..tokens.len() {
+        let Some(name) = call_at(&tokens, i) else {
+            continue;
+        };
+        let arguments = arguments(&tokens[i + 2..]);
+        match name.as_str() {
+            "REPEAT" => check_size("REPEAT", "count", arguments.get(1))?,
+            "LPAD" | "RPAD" => {
+                let function = if name == "LPAD" { "LPAD" } else { "RPAD" };
+                check_size(function, "size", arguments.get(1))?;
+                if let Some([Token::SingleQuotedString(fill)]) = arguments.get(2) {
+                    if fill.is_empty() {
+                        return Err(GuardError::EmptyFill { function });
+                    }
+                }
+            }
+            "RTRIM" => check_trimmed("RTRIM", arguments.first().copied())?,
+            "TRIM" => {
+                let Some(argument) = arguments.first() else {
+                    continue;
+                };
+                let leading = matches!(argument.first(), Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("LEADING"));
+                if leading {
+                    continue;
+                }
+                // TRIM([BOTH | TRAILING] [chars] FROM x) trims x; TRIM(x) trims x.
+                let from = argument.iter().position(
+                    |t| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case("FROM")),
+                );
+                let trimmed = from.map_or(*argument, |at| &argument[at + 1..]);
+                check_trimmed("TRIM", Some(trimmed))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
-fn walk(node: &Json) -> Result<(), GuardError> {
-    match node {
-        Json::Object(map) => {
-            if let Some(Json::Object(function)) = map.get("Function") {
-                for (variant, argument, what) in CHECKED {
-                    if let Some(value) = function
-                        .get(*variant)
-                        .and_then(|call| call.get(*argument))
-                        .and_then(constant)
-                    {
-                        let name = match *variant {
-                            "Repeat" => "REPEAT",
-                            "Lpad" => "LPAD",
-                            _ => "RPAD",
-                        };
-                        if value < 0.0 {
-                            return Err(GuardError::Negative {
-                                function: name,
-                                what,
-                                value: format!("{value}"),
-                            });
-                        }
-                        if value > MAX_STRING {
-                            return Err(GuardError::TooLarge {
-                                function: name,
-                                value: format!("{value}"),
-                            });
-                        }
-                    }
-                }
-                for (variant, name) in [("Lpad", "LPAD"), ("Rpad", "RPAD")] {
-                    let fill = function.get(variant).and_then(|call| call.get("fill"));
-                    if fill.and_then(string_literal) == Some("") {
-                        return Err(GuardError::EmptyFill { function: name });
-                    }
-                }
-                check_trim(function)?;
-            }
-            map.values().try_for_each(walk)
+/// The upper-case name of the function called at `i` (a word followed by `(`), if any.
+fn call_at(tokens: &[Token], i: usize) -> Option<String> {
+    match (tokens.get(i)?, tokens.get(i + 1)?) {
+        (Token::Word(word), Token::LParen) if word.quote_style.is_none() => {
+            Some(word.value.to_ascii_uppercase())
         }
-        Json::Array(items) => items.iter().try_for_each(walk),
-        _ => Ok(()),
+        _ => None,
     }
+}
+
+/// A call's arguments: the tokens after its `(`, split at the commas of its own level, up to
+/// its `)`.
+fn arguments(tokens: &[Token]) -> Vec<&[Token]> {
+    let mut arguments = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, token) in tokens.iter().enumerate() {
+        match token {
+            Token::LParen => depth += 1,
+            Token::RParen if depth == 0 => {
+                arguments.push(&tokens[start..i]);
+                return arguments;
+            }
+            Token::RParen => depth -= 1,
+            Token::Comma if depth == 0 => {
+                arguments.push(&tokens[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    arguments.push(&tokens[start..]);
+    arguments
+}
+
+fn check_size(
+    function: &'static str,
+    what: &'static str,
+    argument: Option<&&[Token]>,
+) -> Result<(), GuardError> {
+    let Some(value) = argument.and_then(|tokens| constant(tokens)) else {
+        return Ok(());
+    };
+    if value < 0.0 {
+        return Err(GuardError::Negative {
+            function,
+            what,
+            value: format!("{value}"),
+        });
+    }
+    if value > MAX_STRING {
+        return Err(GuardError::TooLarge {
+            function,
+            value: format!("{value}"),
+        });
+    }
+    Ok(())
 }
 
 /// `RTRIM(LTRIM(x))`, `TRIM(TRAILING … FROM SUBSTR(…))` and the like: GlueSQL 0.20 trims the
-/// end of a slice with offsets of the whole string.
-fn check_trim(function: &serde_json::Map<String, Json>) -> Result<(), GuardError> {
-    let (outer, argument) = if let Some(call) = function.get("Rtrim") {
-        ("RTRIM", call.get("expr"))
-    } else if let Some(call) = function.get("Trim") {
-        let leading_only = call.get("trim_where_field").and_then(Json::as_str) == Some("Leading");
-        if leading_only {
-            return Ok(());
-        }
-        ("TRIM", call.get("expr"))
-    } else {
+/// end of a slice with offsets into the whole string.
+fn check_trimmed(outer: &'static str, argument: Option<&[Token]>) -> Result<(), GuardError> {
+    let Some(tokens) = argument else {
         return Ok(());
     };
-    let inner = argument
-        .and_then(|expr| expr.get("Function"))
-        .and_then(Json::as_object)
-        .and_then(|inner| {
-            if inner.contains_key("Ltrim") {
-                Some("LTRIM")
-            } else if inner.contains_key("Substr") {
-                Some("SUBSTR")
-            } else if inner.get("Trim").is_some_and(|t| {
-                t.get("trim_where_field").and_then(Json::as_str) == Some("Leading")
-            }) {
-                Some("TRIM(LEADING …)")
-            } else {
-                None
+    let inner = match call_at(tokens, 0).as_deref() {
+        Some("LTRIM") => "LTRIM",
+        Some("SUBSTR") | Some("SUBSTRING") => "SUBSTR",
+        Some("TRIM") => {
+            let leading = matches!(tokens.get(2), Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("LEADING"));
+            if !leading {
+                return Ok(());
             }
-        });
-    match inner {
-        Some(inner) => Err(GuardError::TrimOfSlice { outer, inner }),
-        None => Ok(()),
+            "TRIM(LEADING …)"
+        }
+        _ => return Ok(()),
+    };
+    Err(GuardError::TrimOfSlice { outer, inner })
+}
+
+/// The value of a constant numeric expression — numbers, signs, parentheses, `+ - *` — if
+/// the tokens are exactly one.
+fn constant(tokens: &[Token]) -> Option<f64> {
+    let mut at = 0;
+    let value = sum(tokens, &mut at)?;
+    (at == tokens.len()).then_some(value)
+}
+
+fn sum(tokens: &[Token], at: &mut usize) -> Option<f64> {
+    let mut value = product(tokens, at)?;
+    loop {
+        match tokens.get(*at) {
+            Some(Token::Plus) => {
+                *at += 1;
+                value += product(tokens, at)?;
+            }
+            Some(Token::Minus) => {
+                *at += 1;
+                value -= product(tokens, at)?;
+            }
+            _ => return Some(value),
+        }
     }
 }
 
-/// The text of a string literal in GlueSQL's AST.
-fn string_literal(expr: &Json) -> Option<&str> {
-    expr.get("Literal")?.get("QuotedString")?.as_str()
+fn product(tokens: &[Token], at: &mut usize) -> Option<f64> {
+    let mut value = factor(tokens, at)?;
+    while let Some(Token::Mul) = tokens.get(*at) {
+        *at += 1;
+        value *= factor(tokens, at)?;
+    }
+    Some(value)
 }
 
-/// The value of a constant numeric expression in GlueSQL's AST (a literal, a sign, a nesting,
-/// `+ - *` of constants), if it is one.
-fn constant(expr: &Json) -> Option<f64> {
-    let map = expr.as_object()?;
-    let (kind, inner) = map.iter().next()?;
-    match kind.as_str() {
-        "Literal" => match inner.get("Number")? {
-            Json::String(text) => text.parse().ok(),
-            Json::Number(n) => n.as_f64(),
-            _ => None,
-        },
-        "Nested" => constant(inner),
-        "UnaryOp" => {
-            let value = constant(inner.get("expr")?)?;
-            match inner.get("op")?.as_str()? {
-                "Minus" => Some(-value),
-                "Plus" => Some(value),
-                _ => None,
-            }
-        }
-        "BinaryOp" => {
-            let (left, right) = (
-                constant(inner.get("left")?)?,
-                constant(inner.get("right")?)?,
-            );
-            match inner.get("op")?.as_str()? {
-                "Plus" => Some(left + right),
-                "Minus" => Some(left - right),
-                "Multiply" => Some(left * right),
-                _ => None,
-            }
+fn factor(tokens: &[Token], at: &mut usize) -> Option<f64> {
+    let token = tokens.get(*at)?;
+    *at += 1;
+    match token {
+        Token::Number(text, _) => text.parse().ok(),
+        Token::Minus => factor(tokens, at).map(|v| -v),
+        Token::Plus => factor(tokens, at),
+        Token::LParen => {
+            let value = sum(tokens, at)?;
+            matches!(tokens.get(*at), Some(Token::RParen)).then(|| {
+                *at += 1;
+                value
+            })
         }
         _ => None,
     }
@@ -217,12 +257,9 @@ fn constant(expr: &Json) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gluesql::prelude::{parse, translate};
 
     fn checked(sql: &str) -> Result<(), GuardError> {
-        let parsed = parse(sql).expect("parses");
-        let statement = translate(&parsed[0]).expect("translates");
-        check(&statement, sql)
+        check(sql)
     }
 
     #[test]
@@ -254,6 +291,11 @@ mod tests {
             })
         ));
         assert!(checked("SELECT TRIM(SUBSTR(name, 2)) FROM t").is_err());
+        assert!(checked("SELECT TRIM(TRAILING 'x' FROM LTRIM(name)) FROM t").is_err());
+        assert_eq!(
+            checked("SELECT TRIM(LEADING 'x' FROM LTRIM(name)) FROM t"),
+            Ok(())
+        );
         let message = checked("SELECT REPEAT('a', -1)").unwrap_err().to_string();
         assert!(
             message.contains("REPEAT") && message.contains("-1"),
@@ -271,6 +313,12 @@ mod tests {
             "not a constant"
         );
         assert_eq!(checked("SELECT 'repeat' FROM t WHERE id = -1"), Ok(()));
+        assert_eq!(
+            checked("SELECT \"repeat\"(1, -1)"),
+            Ok(()),
+            "a quoted name is no call"
+        );
+        assert_eq!(checked("SELECT REPEAT('a', 2 * (1 + 2))"), Ok(()));
         assert_eq!(
             checked("SELECT TRIM(name), LTRIM(RTRIM(name)) FROM t"),
             Ok(())

@@ -159,7 +159,7 @@ fn waits_for_graph(database: &str, locks: &LockView) -> Html {
                 { for wait_arrows }
                 { for cycle_arrows }
                 { for layout.nodes.iter().map(|node| {
-                    let in_cycle = cycle.iter().any(|c| *c == node.label);
+                    let in_cycle = cycle.contains(&node.label);
                     let victim = cycle.first().is_some_and(|c| *c == node.label);
                     let root = locks.root_blockers.iter().any(|(r, _)| *r == node.label);
                     html! {

@@ -115,6 +115,7 @@ test("2. a statement known to crash the engine is refused; an unknown crash cost
   const sql = page.locator("#sim-sql");
   await sql.fill("SELECT REPEAT('a', -1)");
   await page.getByRole("button", { name: "Run in simulation" }).click();
+  await page.getByRole("button", { name: "+100 ms" }).click(); // the console runs in simulated time
   await until(async () => (await page.locator(".console-line.failed .console-message").first().textContent().catch(() => ""))
     .includes("REPEAT with a negative count"), "the refusal");
   // A command to keep, then a statement whose negative count only shows when the row is read.
@@ -154,15 +155,15 @@ test("3. 'What this shows' is rendered Markdown", async () => {
   assert.ok(!text.includes("**") && !text.includes("`"), text);
 });
 
-/** The scenario alter-queue scrubbed to 2.551 s: the ALTER waits for the report. */
-async function alterQueueAt2551() {
+/** The scenario alter-queue scrubbed to 2.550 s: the ALTER waits for the report. */
+async function alterQueueAt2550() {
   await open("?scenario=alter-queue");
-  await scrubTo(2551);
-  await until(async () => (await page.locator("#clock").textContent()) === "2.551 s", "2.551 s");
+  await scrubTo(2550);
+  await until(async () => (await page.locator("#clock").textContent()) === "2.550 s", "2.550 s");
 }
 
 test("4. the waits-for graph shows every label whole, no overlap, the root on top", async () => {
-  await alterQueueAt2551();
+  await alterQueueAt2550();
   const nodes = await page.locator(".waits-for .wf-node").evaluateAll((groups) =>
     groups.map((g) => {
       const rect = g.querySelector("rect").getBBox();
@@ -196,9 +197,9 @@ test("4. the waits-for graph shows every label whole, no overlap, the root on to
 });
 
 test("5. the lock-wait timeline says what it shows and keeps the holder", async () => {
-  await alterQueueAt2551();
+  await alterQueueAt2550();
   const ticks = await page.locator(".gantt .tick").allTextContents();
-  assert.deepEqual(ticks, ["0 s", "now (2.551 s)"]);
+  assert.deepEqual(ticks, ["0 s", "now (2.550 s)"]);
   const holders = await page.locator(".gantt-row.holder .gantt-label").allTextContents();
   assert.ok(holders.some((h) => h.startsWith("reporting")), `holders: ${holders}`);
 });
@@ -270,7 +271,7 @@ test("9. each database's isolation level can be switched, same seed, from 0 s", 
 });
 
 test("10. modes and labels explain themselves; the help covers the panels and closes with Esc", async () => {
-  await alterQueueAt2551();
+  await alterQueueAt2550();
   const title = await page.locator(".lock-table td.mode").first().getAttribute("title");
   assert.match(title, /conflicts with/);
   assert.match(await page.locator(".waits-for .wf-node title").first().textContent(), /transaction|client/);
