@@ -262,6 +262,9 @@ struct Txn {
     written: BTreeSet<(String, Key)>,
     /// Its changes, in the order it made them, for the log.
     changes: Vec<PendingChange>,
+    /// A bulk load of initial data: committed, but not written to the change log (the log
+    /// starts after the data a database begins with, as a real one's WAL does after a restore).
+    unlogged: bool,
 }
 
 /// One connection to an [`Engine`]: what GlueSQL runs over.
@@ -424,6 +427,7 @@ impl Session {
             explicit,
             written: BTreeSet::new(),
             changes: Vec::new(),
+            unlogged: false,
         });
         // An explicit transaction takes its snapshot at its first statement, not at BEGIN.
         if self.mode == ReadMode::TransactionSnapshot && !explicit {
@@ -441,8 +445,10 @@ impl Session {
     }
 
     /// Writes `rows` (each with its key) into `table` as one committed transaction, without
-    /// GlueSQL's parsing and checks: the fast way to load data our own code generated (the
-    /// shop's thousands of rows), which a test proves equal to loading it with `INSERT`.
+    /// GlueSQL's parsing and checks and without change-log entries (the data a database starts
+    /// with; CDC takes it as a snapshot, as Debezium does): the fast way to load data our own
+    /// code generated (the shop's thousands of rows), which a test proves equal to loading it
+    /// with `INSERT`.
     ///
     /// # Errors
     ///
@@ -456,6 +462,9 @@ impl Session {
         }
         self.start_statement(&format!("-- bulk load into {table}"));
         self.start_txn(false);
+        if let Some(txn) = &mut self.txn {
+            txn.unlogged = true;
+        }
         let written = rows
             .into_iter()
             .try_for_each(|(key, values)| self.write_row(table, key, Some(values)));
@@ -490,8 +499,10 @@ impl Session {
                 .changes
                 .into_iter()
                 .filter(|c| engine.tables.contains_key(&c.table));
-            let changes: Vec<PendingChange> = changes.collect();
-            engine.log.append(txn.id, seq, changes);
+            if !txn.unlogged {
+                let changes: Vec<PendingChange> = changes.collect();
+                engine.log.append(txn.id, seq, changes);
+            }
         } else {
             for (table_name, key) in &txn.written {
                 if let Some(table) = engine.tables.get_mut(table_name) {
