@@ -166,6 +166,29 @@ impl Engine {
         }
     }
 
+    /// The smallest and largest primary key of `table`'s committed rows, read from the ends of
+    /// its key order (no scan): `None` for an empty or unknown table.
+    pub fn key_bounds(&self, table: &str) -> Option<(Key, Key)> {
+        let rows = &self.tables.get(table)?.rows;
+        let live = |(key, row): (&Key, &RowVersions)| {
+            row.committed_as_of(ReadView::LatestCommitted)
+                .map(|_| key.clone())
+        };
+        let first = rows.iter().find_map(live)?;
+        let last = rows.iter().rev().find_map(live)?;
+        Some((first, last))
+    }
+
+    /// Whether `column` is `table`'s primary key.
+    pub fn is_primary_key(&self, table: &str, column: &str) -> bool {
+        self.tables
+            .get(table)
+            .and_then(|t| t.schema.column_defs.as_ref())
+            .and_then(|columns| columns.iter().find(|c| c.name == column))
+            .and_then(|c| c.unique)
+            .is_some_and(|u| u.is_primary)
+    }
+
     /// Whether the row `key` of `table` has a committed version newer than `seq`.
     pub fn changed_since(&self, table: &str, key: &Key, seq: CommitSeq) -> bool {
         self.tables
@@ -262,9 +285,6 @@ struct Txn {
     written: BTreeSet<(String, Key)>,
     /// Its changes, in the order it made them, for the log.
     changes: Vec<PendingChange>,
-    /// A bulk load of initial data: committed, but not written to the change log (the log
-    /// starts after the data a database begins with, as a real one's WAL does after a restore).
-    unlogged: bool,
 }
 
 /// One connection to an [`Engine`]: what GlueSQL runs over.
@@ -427,7 +447,6 @@ impl Session {
             explicit,
             written: BTreeSet::new(),
             changes: Vec::new(),
-            unlogged: false,
         });
         // An explicit transaction takes its snapshot at its first statement, not at BEGIN.
         if self.mode == ReadMode::TransactionSnapshot && !explicit {
@@ -460,17 +479,27 @@ impl Session {
                 "a bulk load needs a connection outside any transaction".to_owned(),
             ));
         }
-        self.start_statement(&format!("-- bulk load into {table}"));
-        self.start_txn(false);
-        if let Some(txn) = &mut self.txn {
-            txn.unlogged = true;
+        let mut engine = self.engine.borrow_mut();
+        let txn = engine.begin_txn();
+        let seq = engine.commit_seq + 1;
+        let target = &mut engine
+            .tables
+            .get_mut(table)
+            .ok_or_else(|| Error::StorageMsg(format!("table not found: {table}")))?
+            .rows;
+        if let Some((key, _)) = rows.iter().find(|(key, _)| target.contains_key(key)) {
+            return Err(Error::StorageMsg(format!(
+                "a bulk load into {table} found the key {key:?} already there"
+            )));
         }
-        let written = rows
-            .into_iter()
-            .try_for_each(|(key, values)| self.write_row(table, key, Some(values)));
-        self.finish(written.is_ok());
-        self.end_statement();
-        written
+        for (key, values) in rows {
+            let mut row = RowVersions::default();
+            row.write(txn, Some(values));
+            row.commit(txn, seq);
+            target.insert(key, row);
+        }
+        engine.commit_seq = seq;
+        Ok(())
     }
 
     /// Commits (`true`) or rolls back (`false`) the open transaction.
@@ -499,10 +528,8 @@ impl Session {
                 .changes
                 .into_iter()
                 .filter(|c| engine.tables.contains_key(&c.table));
-            if !txn.unlogged {
-                let changes: Vec<PendingChange> = changes.collect();
-                engine.log.append(txn.id, seq, changes);
-            }
+            let changes: Vec<PendingChange> = changes.collect();
+            engine.log.append(txn.id, seq, changes);
         } else {
             for (table_name, key) in &txn.written {
                 if let Some(table) = engine.tables.get_mut(table_name) {

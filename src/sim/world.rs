@@ -25,6 +25,7 @@ use crate::sim::shop::{self, ShopSize};
 use crate::sim::statement::Command as SqlCommand;
 use crate::sim::storage::ReadMode;
 use fnv::FnvHasher;
+use gluesql::core::data::Key;
 use gluesql::core::store::Store;
 use std::collections::BTreeMap;
 use std::hash::Hasher;
@@ -2113,6 +2114,17 @@ fn client(db: &Database, isolation: Isolation) -> Connection {
 /// The smallest and largest value of `table.column` now.
 fn key_range(db: &mut Database, column: &str) -> Result<KeyRange, String> {
     let (table, column) = column.split_once('.').unwrap_or((column, ""));
+    // A primary key's range is read from the ends of the table's key order, not by a scan.
+    let bounds = db.with_engine_ref(|engine| {
+        engine
+            .is_primary_key(table, column)
+            .then(|| engine.key_bounds(table))
+    });
+    match bounds {
+        Some(Some((Key::I64(min), Key::I64(max)))) => return Ok(KeyRange { min, max }),
+        Some(None) => return Ok(KeyRange { min: 1, max: 0 }),
+        _ => {}
+    }
     let sql = format!("SELECT MIN({column}), MAX({column}) FROM {table}");
     let result = db
         .execute(&sql)
@@ -2136,10 +2148,6 @@ fn key_range(db: &mut Database, column: &str) -> Result<KeyRange, String> {
 /// is not run to find out); writes are also run once with placeholder values in a transaction
 /// that is rolled back, which finds the tables named anywhere else in them.
 fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(), ScenarioError> {
-    let existing: Vec<String> = db
-        .tables()
-        .map(|tables| tables.into_iter().map(|t| t.name).collect())
-        .unwrap_or_default();
     let missing = |k: usize, table: &str| ScenarioError {
         line: None,
         column: None,
@@ -2158,7 +2166,8 @@ fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(),
         let sample = sample_render(template);
         if let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(&sample) {
             let (reads, writes) = crate::sim::lock_plan::tables_of(&statement);
-            if let Some(table) = reads.iter().chain(&writes).find(|t| !existing.contains(t)) {
+            let exists = |t: &String| probe.session().fetch_schema(t).ok().flatten().is_some();
+            if let Some(table) = reads.iter().chain(&writes).find(|t| !exists(t)) {
                 return Err(missing(k, table));
             }
             if writes.is_empty() {

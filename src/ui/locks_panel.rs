@@ -57,16 +57,22 @@ fn tree(locks: &LockView, who: &str, depth: usize) -> Html {
 
 fn row(line: &LockLine, now: u64, waiting: bool) -> Html {
     let age = format_micros(now.saturating_sub(line.since));
+    let class = classes!(waiting.then_some("waiting"));
     html! {
-        <tr class={classes!(waiting.then_some("waiting"))}>
-            <td class="who" title={label_meaning(&line.who)}>{ service_of(&line.who) }<span class="op-id">{ line.who.strip_prefix(service_of(&line.who)).unwrap_or_default() }</span></td>
-            <td class="mode" title={LockMode::from_name(&line.mode).map(LockMode::explanation).unwrap_or_default()}>{ &line.mode }</td>
-            <td class="resource">{ &line.resource }</td>
-            <td class="age">{ if waiting { format!("waiting {age}") } else { format!("held {age}") } }</td>
-            <td class="lock-sql" title={line.statement.clone().unwrap_or_default()}>
-                <code>{ line.statement.clone().unwrap_or_default() }</code>
-            </td>
-        </tr>
+        <>
+            <tr class={class.clone()}>
+                <td class="who" title={label_meaning(&line.who)}>{ service_of(&line.who) }<span class="op-id">{ line.who.strip_prefix(service_of(&line.who)).unwrap_or_default() }</span></td>
+                <td class="mode" title={LockMode::from_name(&line.mode).map(LockMode::explanation).unwrap_or_default()}>{ &line.mode }</td>
+                <td class="resource">{ &line.resource }</td>
+                <td class="age">{ if waiting { format!("waiting {age}") } else { format!("held {age}") } }</td>
+            </tr>
+            if let Some(statement) = &line.statement {
+                // The whole statement, on a line of its own under its lock.
+                <tr class={classes!(class, "lock-sql-row")}>
+                    <td class="lock-sql" colspan="4"><code>{ statement }</code></td>
+                </tr>
+            }
+        </>
     }
 }
 
@@ -354,7 +360,6 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                                         <th scope="col">{ "mode" }</th>
                                         <th scope="col">{ "on" }</th>
                                         <th scope="col">{ "for" }</th>
-                                        <th scope="col">{ "statement" }</th>
                                     </tr></thead>
                                     <tbody>
                                         { for holding_up.iter().take(ROWS).map(|h| row(h, view.now, false)) }

@@ -33,10 +33,10 @@ impl Geometry {
         width: 716.0,
     };
     const NARROW: Self = Self {
-        service_w: 176.0,
-        db_x: 222.0,
-        db_w: 168.0,
-        width: 398.0,
+        service_w: 160.0,
+        db_x: 206.0,
+        db_w: 196.0,
+        width: 412.0,
     };
 }
 
@@ -236,7 +236,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 <text class="node-name" x="36" y="24">{ &db.name }</text>
                 <text class="node-line" x="14" y="44">{ format!("{isolation} isolation") }</text>
                 <text class="node-line" x="14" y="61">
-                    { format!("cores {}/{} busy · queue {}", info.cores.0, info.cores.1, info.queued) }
+                    { format!("cores {}/{} busy · {} queued", info.cores.0, info.cores.1, info.queued) }
                 </text>
                 <g class="node-badge" transform={format!("translate({},{})", db_w - 18.0, 18)}>
                     <circle r="11" />
