@@ -3,39 +3,23 @@
 // Screenshots go to target/screenshots/.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
-import { serveDist } from "./serve.mjs";
+import { SHOTS, startBrowser } from "./harness.mjs";
 
-const SHOTS = new URL("../../target/screenshots/", import.meta.url).pathname;
 // The seeded shop's documented size (src/sim/shop.rs, ShopSize::default).
 const ORDERS_IN_SHOP = 240;
 
+let session;
 let server;
 let browser;
 let page;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  server = await serveDist();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  session = await startBrowser();
+  ({ server, browser } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
 });
 
 beforeEach(async () => {

@@ -5,61 +5,34 @@
 // progress while it builds. Screenshots go to target/screenshots/.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
-import { serveDist } from "./serve.mjs";
+import { SHOTS, startBrowser, clockSeconds as readClock, until as poll, waitForClock as reach } from "./harness.mjs";
 
-const SHOTS = new URL("../../target/screenshots/", import.meta.url).pathname;
-
-let server;
-let browser;
+let session;
 let context;
 let page;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  server = await serveDist();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+  session = await startBrowser();
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
 });
 
 beforeEach(async () => {
-  context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+  context = await session.browser.newContext({ viewport: { width: 1440, height: 1000 } });
   page = await context.newPage();
   page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
 });
 
+const serverUrl = () => session.serverUrl();
+const clockSeconds = () => readClock(page);
+const until = (probe, what, timeout) => poll(page, probe, what, timeout);
+const waitForClock = (seconds, timeout) => reach(page, seconds, timeout);
+
 async function open(query = "") {
-  await page.goto(`${server.url}${query}`);
+  await page.goto(`${serverUrl()}${query}`);
   await page.locator(".simulator .topology > svg, .simulator .script-view").first().waitFor();
-}
-
-async function clockSeconds() {
-  const text = (await page.locator("#clock").textContent()).trim();
-  const match = text.match(/^(\d+\.\d{3}) s$/) ?? text.match(/^(\d+):(\d{2}\.\d{3})$/);
-  assert.ok(match, `unreadable clock: ${text}`);
-  return match.length === 2 ? Number(match[1]) : Number(match[1]) * 60 + Number(match[2]);
-}
-
-async function until(probe, what, timeout = 20_000) {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    assert.ok(Date.now() - started < timeout, `timed out waiting for ${what}`);
-    await page.waitForTimeout(50);
-  }
-}
-
-async function waitForClock(seconds, timeout = 40_000) {
-  await until(async () => (await clockSeconds()) >= seconds, `the clock to reach ${seconds} s`, timeout);
 }
 
 async function pause() {
@@ -211,7 +184,7 @@ test("5. the lock-wait timeline says what it shows and keeps the holder", async 
 });
 
 test("6. a scripted scenario narrates its steps, fits its hints, and ← takes a step back", async () => {
-  await page.goto(`${server.url}?scenario=lost-update`);
+  await page.goto(`${serverUrl()}?scenario=lost-update`);
   await page.locator(".script-view").waitFor();
   assert.match(await page.locator(".event-log .quiet").textContent(), /Next step/);
   assert.doesNotMatch(await page.locator(".sim-console").textContent(), /orders/);
@@ -349,7 +322,7 @@ test("12. the page shows progress while it builds, and play works once it is up"
     document.addEventListener("DOMContentLoaded", watch);
   });
   const started = Date.now();
-  await page.goto(server.url);
+  await page.goto(serverUrl());
   await page.locator("#play").waitFor();
   const ready = Date.now() - started;
   const seen = await page.evaluate(() => window.__seen);

@@ -2,32 +2,23 @@
 // Debian's headless Chromium by playwright-core. Screenshots go to target/screenshots/.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
-import { serveDist } from "./serve.mjs";
+import { SHOTS, startBrowser, clockSeconds as readClock, until as poll, waitForClock as reach } from "./harness.mjs";
 
-const SHOTS = new URL("../../target/screenshots/", import.meta.url).pathname;
-
+let session;
 let server;
-let browser;
 let page;
 
 before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  server = await serveDist();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
+  session = await startBrowser();
+  server = session.server;
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await session?.close();
 });
 
 beforeEach(async () => {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+  const context = await session.browser.newContext({ viewport: { width: 1440, height: 1000 } });
   page = await context.newPage();
   page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
 });
@@ -38,33 +29,9 @@ async function open(query = "") {
   await page.locator(".simulator .topology > svg").waitFor();
 }
 
-/** The simulated clock in seconds ("2.550 s" or "1:02.550"). */
-async function clockSeconds() {
-  const text = (await page.locator("#clock").textContent()).trim();
-  const match = text.match(/^(\d+\.\d{3}) s$/) ?? text.match(/^(\d+):(\d{2}\.\d{3})$/);
-  assert.ok(match, `unreadable clock: ${text}`);
-  return match.length === 2 ? Number(match[1]) : Number(match[1]) * 60 + Number(match[2]);
-}
-
-/** Waits until the clock reads at least `seconds`. */
-async function waitForClock(seconds, timeout = 30_000) {
-  const started = Date.now();
-  while ((await clockSeconds()) < seconds) {
-    assert.ok(Date.now() - started < timeout, `the clock stayed below ${seconds} s`);
-    await page.waitForTimeout(100);
-  }
-}
-
-/** Polls `probe` until it returns a truthy value. */
-async function until(probe, what, timeout = 20_000) {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    assert.ok(Date.now() - started < timeout, `timed out waiting for ${what}`);
-    await page.waitForTimeout(50);
-  }
-}
+const clockSeconds = () => readClock(page);
+const until = (probe, what, timeout) => poll(page, probe, what, timeout);
+const waitForClock = (seconds, timeout = 30_000) => reach(page, seconds, timeout);
 
 test("the shop plays and reads a non-zero throughput", async () => {
   await open();

@@ -1,0 +1,53 @@
+// What the page tests share: the release build in dist/ served on 127.0.0.1, Debian's headless
+// Chromium driven by playwright-core, where screenshots go, and the simulator's clock read and
+// waited for.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+import { serveDist } from "./serve.mjs";
+
+/** Where the page tests save their screenshots. */
+export const SHOTS = new URL("../../target/screenshots/", import.meta.url).pathname;
+
+/** Serves dist/ and launches headless Chromium; resolves to { server, browser, close }. */
+export async function startBrowser() {
+  mkdirSync(SHOTS, { recursive: true });
+  const server = await serveDist();
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  return {
+    server,
+    browser,
+    close: async () => {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
+
+/** The simulator's clock in seconds ("2.550 s" or "1:02.550"). */
+export async function clockSeconds(page) {
+  const text = (await page.locator("#clock").textContent()).trim();
+  const match = text.match(/^(\d+\.\d{3}) s$/) ?? text.match(/^(\d+):(\d{2}\.\d{3})$/);
+  assert.ok(match, `unreadable clock: ${text}`);
+  return match.length === 2 ? Number(match[1]) : Number(match[1]) * 60 + Number(match[2]);
+}
+
+/** Polls `probe` until it returns a truthy value, which it resolves to. */
+export async function until(page, probe, what, timeout = 20_000) {
+  const started = Date.now();
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    assert.ok(Date.now() - started < timeout, `timed out waiting for ${what}`);
+    await page.waitForTimeout(50);
+  }
+}
+
+/** Waits until the simulator's clock reads at least `seconds`. */
+export async function waitForClock(page, seconds, timeout = 40_000) {
+  await until(page, async () => (await clockSeconds(page)) >= seconds, `the clock to reach ${seconds} s`, timeout);
+}
