@@ -40,15 +40,14 @@ impl Geometry {
     };
 }
 
-/// Below this width (CSS px) the topology uses its narrow layout.
-const NARROW_BELOW: f64 = 700.0;
+/// Below this width of its panel (CSS px) the topology uses its narrow layout: the wide one
+/// would be scaled down to unreadable text (a phone, a projector's half screen).
+const NARROW_BELOW: i32 = 560;
 
-/// Whether the window is narrow now.
-fn narrow_window() -> bool {
-    web_sys::window()
-        .and_then(|w| w.inner_width().ok())
-        .and_then(|w| w.as_f64())
-        .is_some_and(|w| w < NARROW_BELOW)
+/// Whether the element the topology is drawn in is narrow now (`None`: not in the page yet).
+fn is_narrow(figure: &NodeRef) -> Option<bool> {
+    let width = figure.cast::<web_sys::Element>()?.client_width();
+    (width > 0).then_some(width < NARROW_BELOW)
 }
 
 /// The topology's inputs.
@@ -78,13 +77,21 @@ fn flow_class(rate: f64) -> &'static str {
 #[component]
 pub fn Topology(props: &TopologyProps) -> Html {
     let view: &PageView = &props.view.0;
-    let narrow = use_state_eq(narrow_window);
+    let figure = use_node_ref();
+    let narrow = use_state_eq(|| false);
     {
-        let narrow = narrow.clone();
+        // After every render (the panel may have changed size: present mode, a new layout)
+        // and on every resize of the window, measure the panel again.
+        let (narrow, figure) = (narrow.clone(), figure.clone());
+        let measure = move || {
+            if let Some(value) = is_narrow(&figure) {
+                narrow.set(value);
+            }
+        };
+        let on_resize = measure.clone();
+        use_effect(measure);
         use_effect_with((), move |_| {
-            let listener = crate::ui::browser::WindowListener::new("resize", move || {
-                narrow.set(narrow_window())
-            });
+            let listener = crate::ui::browser::WindowListener::new("resize", on_resize);
             move || drop(listener)
         });
     }
@@ -256,7 +263,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
     });
 
     html! {
-        <figure class="topology">
+        <figure class="topology" ref={figure}>
             <svg viewBox={format!("0 0 {width} {height:.0}")} role="group"
                 aria-label="Topology: which service reads and writes which table">
                 <g class="edges">{ for edges }</g>
