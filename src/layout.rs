@@ -3,9 +3,9 @@
 //! A root blocker (it holds what others want, and waits for nobody) sits in the top layer; a
 //! transaction that waits sits one layer below the lowest of those it waits for, so every
 //! arrow of a queue points up, towards the cause. Boxes are as wide as their whole label (the
-//! page draws labels in a monospace font, so the width is known here), a layer too wide for the
-//! picture wraps onto more rows, and a layer with too many boxes shows the first ones and a
-//! "+N more" box. No two boxes overlap (tested below). Pure geometry, tested natively; the page
+//! page draws labels in a monospace font, so the width is known here); each layer is one row
+//! (so no arrow passes behind a box of its own layer), and a layer with more boxes than fit
+//! shows the first ones and a "+N more" box. No two boxes overlap (tested below). Pure geometry, tested natively; the page
 //! draws what [`layered`] returns.
 
 /// Width of one character of a label, in the picture's units (12 px monospace).
@@ -18,7 +18,7 @@ pub const BOX_H: f64 = 24.0;
 pub const GAP_X: f64 = 14.0;
 /// Space between rows (room for the arrows).
 pub const GAP_Y: f64 = 30.0;
-/// The picture's preferred width: rows wrap before it.
+/// The picture's widest row.
 pub const MAX_W: f64 = 440.0;
 /// How many boxes a layer shows at most (the rest are counted in a "+N more" box).
 pub const MAX_PER_LAYER: usize = 8;
@@ -131,29 +131,24 @@ pub fn layered(names: &[String], edges: &[(String, String)]) -> Layout {
             .filter(|(_, d)| **d == Some(layer))
             .map(|(n, _)| n)
             .collect();
-        let shown = members.len().min(MAX_PER_LAYER);
-        let mut labels: Vec<(String, bool)> = members[..shown]
-            .iter()
-            .map(|n| ((*n).clone(), false))
-            .collect();
-        if members.len() > shown {
-            labels.push((format!("+{} more", members.len() - shown), true));
-        }
-        // Wrap the layer onto rows no wider than the picture.
+        // One row per layer, so an arrow never passes behind a box of its own layer: as many
+        // boxes as fit, the rest counted in a "+N more" box.
+        let more_w = box_width(&format!("+{} more", members.len()));
         let mut row: Vec<(String, bool)> = Vec::new();
         let mut used = 0.0;
-        for (label, more) in labels {
-            let w = box_width(&label);
-            if !row.is_empty() && used + GAP_X + w > MAX_W {
-                rows.push(std::mem::take(&mut row));
-                used = 0.0;
+        for (i, name) in members.iter().enumerate() {
+            let w = box_width(name);
+            let last = i + 1 == members.len();
+            let room = if last { 0.0 } else { GAP_X + more_w };
+            let needed = if row.is_empty() { w } else { GAP_X + w };
+            if row.len() >= MAX_PER_LAYER || used + needed + room > MAX_W {
+                row.push((format!("+{} more", members.len() - i), true));
+                break;
             }
-            used += if row.is_empty() { w } else { GAP_X + w };
-            row.push((label, more));
+            used += needed;
+            row.push(((*name).clone(), false));
         }
-        if !row.is_empty() {
-            rows.push(row);
-        }
+        rows.push(row);
     }
     let row_width = |row: &[(String, bool)]| -> f64 {
         row.iter().map(|(l, _)| box_width(l)).sum::<f64>()
@@ -234,7 +229,14 @@ mod tests {
             box_width("(timeline) shop #148"),
             "the label is whole"
         );
-        assert!(layout.nodes.iter().any(|n| n.more && n.label == "+4 more"));
+        let more = layout.nodes.iter().find(|n| n.more).expect("a +N more box");
+        assert!(
+            more.label.ends_with(" more") && more.y > alter.y,
+            "{more:?}"
+        );
+        let rows: std::collections::BTreeSet<i64> =
+            layout.nodes.iter().map(|n| n.y as i64).collect();
+        assert_eq!(rows.len(), 3, "one row per layer");
         assert!(layout.width <= MAX_W + 8.0);
         assert_no_overlap(&layout);
     }

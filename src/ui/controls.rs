@@ -8,6 +8,9 @@ use crate::ui::ViewRef;
 use std::rc::Rc;
 use yew::prelude::*;
 
+/// The highest rate the page accepts (arrivals per second): more would only make it crawl.
+const MAX_RATE: f64 = 10_000.0;
+
 /// A ready-made SQL action: a label, the database, the SQL.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preset {
@@ -63,6 +66,9 @@ pub fn Controls(props: &ControlsProps) -> Html {
                                         let (service, operation) = (service.name.clone(), operation.name.clone());
                                         Callback::from(move |text: String| {
                                             match text.trim().parse::<f64>() {
+                                                Ok(rate) if !(0.0..=MAX_RATE).contains(&rate) => on_action.emit(LiveAction::Notice(format!(
+                                                    "A rate is between 0 and {MAX_RATE} arrivals per second, not {rate}."
+                                                ))),
                                                 Ok(rate) => on_action.emit(LiveAction::Command(Command::SetRate {
                                                     service: service.clone(),
                                                     operation: operation.clone(),

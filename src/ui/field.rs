@@ -101,7 +101,8 @@ pub fn CommitInput(props: &CommitInputProps) -> Html {
         .map_or_else(|| props.value.clone(), AttrValue::from);
     html! {
         <input type={props.kind.clone()} id={props.id.clone()} class={props.class.clone()}
-            min={props.min.clone()} step={props.step.clone()} title={props.title.clone()}
+            min={props.min.clone()} step={props.step.clone()}
+            title={if draft.is_some() { Some(AttrValue::Static("Press Enter to apply, Esc to cancel")) } else { props.title.clone() }}
             value={shown} aria-label={props.label.clone()}
             data-editing={draft.is_some().then_some("true")}
             oninput={on_input} onchange={on_change} onkeydown={on_key} />

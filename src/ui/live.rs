@@ -29,6 +29,9 @@ pub const FRAME_BUDGET_MS: f64 = 8.0;
 /// How often the panels are rebuilt while playing (ms of wall time).
 pub const VIEW_EVERY_MS: f64 = 100.0;
 
+/// Link times up to this are replayed at once; later ones a slice per frame, with progress.
+pub const SEEK_AT_ONCE: Micros = 20 * SECOND;
+
 /// How often the address is brought up to date while playing (ms of wall time): browsers limit
 /// how often a page may rewrite it.
 pub const LINK_EVERY_MS: f64 = 1_000.0;
@@ -142,8 +145,15 @@ pub struct LiveState {
     pub horizon: Micros,
     /// Events handled so far.
     pub events: u64,
-    /// A message about the page itself (a broken link, a refused command).
+    /// A problem with what the page was asked (a broken link, a refused value): shown until
+    /// the next such message.
     pub notice: Option<String>,
+    /// A piece of information about what just happened (the run started again with a new
+    /// seed): shown until the user does something else.
+    pub info: Option<String>,
+    /// A time a link asked for, being replayed to a slice per frame (a long run would freeze
+    /// the page if replayed at once).
+    pub seeking: Option<Micros>,
     /// The outcome of the last command, in a sentence.
     pub last_result: Option<String>,
     /// Whether the help is open.
@@ -242,9 +252,16 @@ impl LiveState {
         let mut state = Self::load(&scenario_name, seed, isolation);
         state.speed = speed;
         state.present = browser::query_param("present").as_deref() == Some("1");
-        if let Some(at) = at.filter(|at| *at > 0) {
-            state = state.seek(at);
-            state.last_seek_ms = None;
+        match at.filter(|at| *at > 0) {
+            Some(at) if at <= SEEK_AT_ONCE => {
+                state = state.seek(at);
+                state.last_seek_ms = None;
+            }
+            Some(at) => {
+                state.info = Some(format!("Replaying the link's run to {}…", clock_text(at)));
+                state.seeking = Some(at);
+            }
+            None => {}
         }
         if let Some(notice) = state.notice.take() {
             notices.push(notice);
@@ -311,6 +328,8 @@ impl LiveState {
             horizon: 0,
             events: 0,
             notice,
+            info: None,
+            seeking: None,
             last_result: None,
             help: false,
             present: false,
@@ -397,6 +416,8 @@ impl LiveState {
             horizon: self.horizon,
             events: self.events,
             notice: self.notice.clone(),
+            info: self.info.clone(),
+            seeking: self.seeking,
             last_result: self.last_result.clone(),
             help: self.help,
             present: self.present,
@@ -465,8 +486,48 @@ impl Reducible for LiveState {
     fn reduce(self: Rc<Self>, action: LiveAction) -> Rc<Self> {
         let mut next = self.copy();
         let wall = browser::now_ms();
+        if next.seeking.is_some()
+            && !matches!(
+                action,
+                LiveAction::Frame(_) | LiveAction::ToggleHelp | LiveAction::CloseHelp
+            )
+        {
+            // Wait for the link's replay to finish: acting on a half-replayed run would fork it
+            // at the wrong time.
+            return self;
+        }
+        if !matches!(
+            action,
+            LiveAction::Frame(_) | LiveAction::ToggleHelp | LiveAction::CloseHelp
+        ) {
+            next.info = None;
+        }
         let next = match action {
             LiveAction::Frame(at) => {
+                if let Some(target) = next.seeking {
+                    // A link's time, replayed a budgeted slice per frame.
+                    let deadline = browser::now_ms() + FRAME_BUDGET_MS * 4.0;
+                    let reached = next
+                        .playback
+                        .borrow_mut()
+                        .run_until(target, || browser::now_ms() < deadline);
+                    let now = next.playback.borrow().now();
+                    next.now = now;
+                    next.horizon = next.horizon.max(now);
+                    if reached {
+                        next.seeking = None;
+                        next.info = None;
+                        let next = next.with_view(wall);
+                        next.remember();
+                        return Rc::new(next);
+                    }
+                    next.info = Some(format!(
+                        "Replaying the link's run to {}… {:.0} %",
+                        clock_text(target),
+                        now as f64 / target.max(1) as f64 * 100.0
+                    ));
+                    return Rc::new(next);
+                }
                 if !next.playing {
                     return self;
                 }
@@ -514,6 +575,17 @@ impl Reducible for LiveState {
             LiveAction::Pause => {
                 next.playing = false;
                 next.last_frame = None;
+                let next = next.with_view(wall);
+                next.remember();
+                next
+            }
+            LiveAction::StepEvent if next.view.script.is_some() => {
+                // In a script, the next event is its next step.
+                next.playing = false;
+                let result = next.playback.borrow_mut().apply(Command::ScriptStep);
+                if let Err(error) = result {
+                    next.notice = Some(error.to_string());
+                }
                 let next = next.with_view(wall);
                 next.remember();
                 next
@@ -575,7 +647,7 @@ impl Reducible for LiveState {
                 if let Err(error) = next.playback.borrow_mut().set_seed(seed) {
                     next.notice = Some(error.to_string());
                 } else {
-                    next.notice = Some(format!(
+                    next.info = Some(format!(
                         "Seed {seed}: the run starts again from 0 s with other random arrivals and data{}.",
                         if had_commands { " (your commands were cleared)" } else { "" }
                     ));
@@ -627,11 +699,13 @@ impl Reducible for LiveState {
                     levels.push((database.clone(), isolation));
                 }
                 let seed = next.seed();
+                let had_commands = !next.playback.borrow().commands().is_empty();
                 let mut loaded = next.reload(&next.scenario_name.clone(), Some(seed), levels);
                 if own != Some(isolation) {
-                    loaded.notice = Some(format!(
-                        "{database} now runs at {} isolation: the run starts again from 0 s with the same seed, so you can compare.",
-                        isolation.name()
+                    loaded.info = Some(format!(
+                        "{database} now runs at {} isolation: the run starts again from 0 s with the same seed, so you can compare{}.",
+                        isolation.name(),
+                        if had_commands { " (your commands were cleared)" } else { "" }
                     ));
                 }
                 loaded.remember();

@@ -366,6 +366,9 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                                         { for locks.waiting.iter().take(ROWS).map(|w| row(w, view.now, true)) }
                                     </tbody>
                                 </table>
+                                if holding_up.len() > ROWS {
+                                    <p class="more">{ format!("… and {} more locks held that others wait for", holding_up.len() - ROWS) }</p>
+                                }
                                 if locks.waiting.len() > ROWS {
                                     <p class="more">{ format!("… and {} more waiting", locks.waiting.len() - ROWS) }</p>
                                 }

@@ -21,6 +21,8 @@ pub struct SimConsoleProps {
     pub view: ViewRef,
     /// Each database's suggested SQL (from the scenario), if it has one.
     pub examples: Rc<Vec<(String, String)>>,
+    /// Whether simulated time runs (statements only run while it does).
+    pub playing: bool,
     /// Where actions go.
     pub on_action: Callback<LiveAction>,
 }
@@ -196,6 +198,9 @@ pub fn SimConsole(props: &SimConsoleProps) -> Html {
                     <span class="hint"><kbd>{ "Ctrl" }</kbd>{ "+" }<kbd>{ "Enter" }</kbd></span>
                 </div>
             </form>
+            if !props.playing && lines.iter().any(|l| matches!(l.state, ConsoleState::Queued | ConsoleState::Running | ConsoleState::Waiting)) {
+                <p class="console-paused" role="status">{ "The simulation is paused: statements run in simulated time — press play (Space) or +100 ms to let them go on." }</p>
+            }
             if lines.is_empty() {
                 <div class="quiet console-hint">
                     <p>{ "Statements typed here run among the services, taking locks and waiting for them. Try:" }</p>

@@ -170,7 +170,9 @@ pub fn Simulator() -> Html {
         let on_action = on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::TogglePresent))
     };
-    let log_hint = if state.view.script.is_some() {
+    let log_hint = if state.playing || state.now > 0 {
+        "Nothing to report yet: lock waits, deadlocks, failures and your actions appear here as they happen."
+    } else if state.view.script.is_some() {
         "Nothing yet: issue the script's first step with “Next step” (or the N key)."
     } else if presets.is_empty() {
         "Nothing yet: press play (Space) and watch the services."
@@ -212,6 +214,9 @@ pub fn Simulator() -> Html {
             if let Some(notice) = &state.notice {
                 <div class="notice" role="status"><p>{ notice }</p></div>
             }
+            if let Some(info) = &state.info {
+                <div class="info-note" role="status"><p>{ info }</p></div>
+            }
             <div class="sim-grid">
                 <div class="sim-column main">
                     if state.view.script.is_some() {
@@ -238,7 +243,8 @@ pub fn Simulator() -> Html {
                     </section>
                     <section class="panel console-panel" aria-labelledby="console-title">
                         <h2 id="console-title">{ "Console — inside the simulation" }</h2>
-                        <SimConsole view={view.clone()} examples={console_examples} on_action={on_action.clone()} />
+                        <SimConsole view={view.clone()} examples={console_examples} playing={state.playing}
+                            on_action={on_action.clone()} />
                     </section>
                     <section class="panel log-panel" aria-labelledby="log-title">
                         <h2 id="log-title">{ "Event log" }</h2>

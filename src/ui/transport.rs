@@ -73,8 +73,9 @@ pub fn Transport(props: &TransportProps) -> Html {
             Ok(seed) if seed == current => {}
             Ok(seed) => on_action.emit(LiveAction::SetSeed(seed)),
             Err(_) => on_action.emit(LiveAction::Notice(format!(
-                "\"{}\" is not a seed: a seed is a whole number, 0 or more.",
-                text.trim()
+                "\"{}\" is not a seed: a seed is a whole number from 0 to {}.",
+                text.trim(),
+                u64::MAX
             ))),
         })
     };

@@ -25,7 +25,7 @@ beforeEach(async () => {
   page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
 });
 
-const serverUrl = () => session.serverUrl();
+const serverUrl = () => session.server.url;
 const clockSeconds = () => readClock(page);
 const until = (probe, what, timeout) => poll(page, probe, what, timeout);
 const waitForClock = (seconds, timeout) => reach(page, seconds, timeout);
@@ -76,7 +76,7 @@ test("1. a rate and the seed typed while it plays keep the user's text until Ent
   assert.equal(await seed.inputValue(), "123");
   await seed.press("Enter");
   await until(async () => new URL(page.url()).searchParams.get("seed") === "123", "the address to carry the seed");
-  assert.match(await page.locator(".notice").textContent(), /Seed 123: the run starts again from 0 s/);
+  assert.match(await page.locator(".info-note").textContent(), /Seed 123: the run starts again from 0 s/);
   await page.screenshot({ path: `${SHOTS}first-use-typing.png` });
 });
 
@@ -96,6 +96,12 @@ test("2. a statement known to crash the engine is refused; an unknown crash cost
   await rate.fill("20");
   await rate.press("Enter");
   await until(async () => (await page.locator(".last-result").textContent())?.includes("20 times"), "the rate");
+  // Paused, a statement waits for simulated time, and the console says so.
+  await sql.fill("SELECT COUNT(*) FROM jobs");
+  await page.getByRole("button", { name: "Run in simulation" }).click();
+  assert.match(await page.locator(".console-paused").textContent(), /paused/);
+  await page.getByRole("button", { name: "+100 ms" }).click();
+  await page.locator(".console-paused").waitFor({ state: "detached" });
   const clock = await page.locator("#clock").textContent();
   const crash = "SELECT REPEAT('a', id - 100000) FROM orders WHERE id = 1";
   await sql.fill(crash);
@@ -239,7 +245,7 @@ test("9. each database's isolation level can be switched, same seed, from 0 s", 
   await page.locator("#play").click();
   await waitForClock(1);
   await choice.selectOption("snapshot");
-  await until(async () => (await page.locator(".notice").textContent())?.includes("snapshot isolation"), "the notice");
+  await until(async () => (await page.locator(".info-note").textContent())?.includes("snapshot isolation"), "the note");
   assert.equal(await page.locator("#clock").textContent(), "0.000 s");
   const url = new URL(page.url());
   assert.equal(url.searchParams.get("isolation"), "shop:snapshot");
@@ -291,6 +297,16 @@ test("11. a link copied at 12.3 s, seed 7, 4× reopens there, paused, with the s
   assert.equal(await other.locator("#play").getAttribute("aria-pressed"), "false");
   assert.deepEqual(await other.locator(".chart-totals").allTextContents(), totals);
   await other.close();
+});
+
+test("11. a link to a late time is replayed with progress, without freezing the page", async () => {
+  await page.goto(`${serverUrl()}?t=90s&seed=3`);
+  await page.locator("#play").waitFor();
+  await page.locator(".info-note").waitFor();
+  assert.match(await page.locator(".info-note").textContent(), /Replaying the link's run to 1:30.000/);
+  await until(async () => (await page.locator("#clock").textContent()) === "1:30.000", "the replay to end", 120_000);
+  assert.equal(await page.locator(".info-note").count(), 0);
+  assert.equal(await page.locator("#play").getAttribute("aria-pressed"), "false");
 });
 
 test("11. the presentation layout shows the topology and the locks side by side on a projector", async () => {
