@@ -56,6 +56,9 @@ pub enum DbError {
     /// A setting refused, in PostgreSQL's words.
     #[error("{0}")]
     Setting(&'static str),
+    /// A statement known to crash GlueSQL, refused before it reaches it.
+    #[error(transparent)]
+    Refused(#[from] crate::sim::sql_guard::GuardError),
 }
 
 thread_local! {
@@ -544,8 +547,10 @@ impl Connection {
     ///
     /// # Errors
     ///
-    /// GlueSQL's parse or translate error.
+    /// GlueSQL's parse or translate error, or [`DbError::Refused`] for a statement known to
+    /// crash GlueSQL (`sql_guard`).
     pub fn prepare(sql: &str) -> Result<Command, DbError> {
+        crate::sim::sql_guard::check(sql)?;
         Ok(prepare(sql)?)
     }
 

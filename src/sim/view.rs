@@ -120,6 +120,9 @@ pub struct ServiceView {
     pub errors_per_s: f64,
     /// Latency of the last whole second's operations.
     pub latency_ms: LatencySummary,
+    /// The p99 latency of the latest whole second in which some operation completed (for a
+    /// service that works now and then, like a report every few seconds), if any.
+    pub recent_p99_ms: Option<f64>,
     /// Connections in use, and the pool's size.
     pub connections: (usize, usize),
     /// Operations waiting for a connection.
@@ -370,6 +373,11 @@ pub fn page_view(world: &World) -> PageView {
                 throughput_per_s: throughput,
                 errors_per_s: errors,
                 latency_ms: latency,
+                recent_p99_ms: seconds
+                    .iter()
+                    .rev()
+                    .find(|(_, completed, ..)| *completed > 0)
+                    .map(|(.., latency)| latency.p99),
                 connections: (s.busy_connections, s.pool_size),
                 waiting_for_connection: s.waiting,
                 lock_waits: s.lock_waits,

@@ -178,11 +178,16 @@ pub fn Topology(props: &TopologyProps) -> Html {
         let y = service_y(i);
         let word = s.health.label();
         let state = if s.paused { "paused" } else { word };
-        let line = format!(
-            "{:.0}/s · p99 {} ",
-            s.throughput_per_s,
-            format_ms(s.latency_ms.p99)
-        );
+        let line = match s.recent_p99_ms {
+            Some(recent) if s.throughput_per_s == 0.0 => {
+                format!("0/s · last p99 {}", format_ms(recent))
+            }
+            _ => format!(
+                "{:.0}/s · p99 {} ",
+                s.throughput_per_s,
+                format_ms(s.latency_ms.p99)
+            ),
+        };
         let label = format!(
             "Service {}: {state} ({}) {:.0} operations per second; p99 latency {}; {} of {} connections busy; {} waiting for locks",
             s.name,
