@@ -3,7 +3,7 @@
 // scenarios that narrate, a phone, a default scenario where something happens, an isolation
 // switch, explanations, links that reproduce the screen, a projector, and a page that shows
 // progress while it builds. Screenshots go to target/screenshots/.
-import { test, before, after, beforeEach } from "node:test";
+import { test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { SHOTS, startBrowser, clockSeconds as readClock, until as poll, waitForClock as reach } from "./harness.mjs";
 
@@ -17,6 +17,11 @@ before(async () => {
 
 after(async () => {
   await session?.close();
+});
+
+// Each test's page is closed after it: a simulation left playing would slow the next tests.
+afterEach(async () => {
+  await context?.close();
 });
 
 beforeEach(async () => {

@@ -1,6 +1,6 @@
 // Page tests of the live simulator: the release build in dist/, served on 127.0.0.1, driven in
 // Debian's headless Chromium by playwright-core. Screenshots go to target/screenshots/.
-import { test, before, after, beforeEach } from "node:test";
+import { test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { SHOTS, startBrowser, clockSeconds as readClock, until as poll, waitForClock as reach } from "./harness.mjs";
 
@@ -17,8 +17,15 @@ after(async () => {
   await session?.close();
 });
 
+let context;
+
+// Each test's page is closed after it: a simulation left playing would slow the next tests.
+afterEach(async () => {
+  await context?.close();
+});
+
 beforeEach(async () => {
-  const context = await session.browser.newContext({ viewport: { width: 1440, height: 1000 } });
+  context = await session.browser.newContext({ viewport: { width: 1440, height: 1000 } });
   page = await context.newPage();
   page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
 });
