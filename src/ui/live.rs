@@ -32,6 +32,9 @@ pub const VIEW_EVERY_MS: f64 = 100.0;
 /// Link times up to this are replayed at once; later ones a slice per frame, with progress.
 pub const SEEK_AT_ONCE: Micros = 20 * SECOND;
 
+/// How often a playing script issues its next step (ms of wall time).
+pub const SCRIPT_STEP_MS: f64 = 1_200.0;
+
 /// How often the address is brought up to date while playing (ms of wall time): browsers limit
 /// how often a page may rewrite it.
 pub const LINK_EVERY_MS: f64 = 1_000.0;
@@ -139,6 +142,8 @@ pub struct LiveState {
     pub last_view: f64,
     /// When the address was last brought up to date while playing (wall ms).
     pub last_link: f64,
+    /// When a playing script last issued a step (wall ms).
+    pub last_step: f64,
     /// Simulated time now (updated every frame).
     pub now: Micros,
     /// The furthest time reached.
@@ -324,6 +329,7 @@ impl LiveState {
             last_frame: None,
             last_view: 0.0,
             last_link: 0.0,
+            last_step: 0.0,
             now: 0,
             horizon: 0,
             events: 0,
@@ -412,6 +418,7 @@ impl LiveState {
             last_frame: self.last_frame,
             last_view: self.last_view,
             last_link: self.last_link,
+            last_step: self.last_step,
             now: self.now,
             horizon: self.horizon,
             events: self.events,
@@ -530,6 +537,31 @@ impl Reducible for LiveState {
                 }
                 if !next.playing {
                     return self;
+                }
+                if next.view.script.is_some() && next.view.services.is_empty() {
+                    // A script plays as one step every SCRIPT_STEP_MS, until it has ended.
+                    if wall - next.last_step < SCRIPT_STEP_MS {
+                        return self;
+                    }
+                    next.last_step = wall;
+                    let finished = next
+                        .playback
+                        .borrow()
+                        .world()
+                        .script_progress()
+                        .is_none_or(|(_, finished)| finished);
+                    if finished {
+                        next.playing = false;
+                    } else {
+                        let result = next.playback.borrow_mut().apply(Command::ScriptStep);
+                        if let Err(error) = result {
+                            next.notice = Some(error.to_string());
+                            next.playing = false;
+                        }
+                    }
+                    let next = next.with_view(wall);
+                    next.remember();
+                    return Rc::new(next);
                 }
                 let elapsed = next
                     .last_frame

@@ -226,7 +226,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
         };
         let word = info.health.label();
         let height = DB_HEAD + ROW_H * db.tables.len() as f64 + 8.0;
-        let isolation = format!("{:?}", info.isolation).to_lowercase();
+        let isolation = info.isolation.name();
         let label = format!(
             "Database {}: {word}; {} of {} cores busy; {} queued; {} locks held, {} waiting",
             db.name,
@@ -248,7 +248,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 <text class="node-name" x="36" y="24">{ &db.name }</text>
                 <text class="node-line" x="14" y="44">{ format!("{isolation} isolation") }</text>
                 <text class="node-line" x="14" y="61">
-                    { format!("cores {}/{} busy · {} queued", info.cores.0, info.cores.1, info.queued) }
+                    { format!("{}/{} cores · {} queued", info.cores.0, info.cores.1, info.queued) }
                 </text>
                 <g class="node-badge" transform={format!("translate({},{})", db_w - 18.0, 18)}>
                     <circle r="11" />

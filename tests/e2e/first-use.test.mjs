@@ -214,6 +214,18 @@ test("6. a scripted scenario narrates its steps, fits its hints, and ← takes a
   await page.screenshot({ path: `${SHOTS}first-use-script.png`, fullPage: true });
 });
 
+test("6. play in a script issues its steps one by one, and → issues the next", async () => {
+  await page.goto(`${serverUrl()}?scenario=deadlock`);
+  await page.locator(".script-view").waitFor();
+  const pending = async () => page.locator(".script-table .step-card.pending").count();
+  const before = await pending();
+  await page.locator("body").press("ArrowRight");
+  await until(async () => (await pending()) === before - 1, "→ to issue a step");
+  await page.locator("#play").click();
+  await until(async () => (await pending()) <= before - 3, "play to issue steps", 15_000);
+  await page.locator("#play").click();
+});
+
 test("7. on a 390 px phone the whole topology is on screen", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   await open();
