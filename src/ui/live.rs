@@ -538,7 +538,7 @@ impl Reducible for LiveState {
                 if !next.playing {
                     return self;
                 }
-                if next.view.script.is_some() && next.view.services.is_empty() {
+                if next.view.script.is_some() && next.view.services.iter().all(|s| s.internal) {
                     // A script plays as one step every SCRIPT_STEP_MS, until it has ended.
                     if wall - next.last_step < SCRIPT_STEP_MS {
                         return self;

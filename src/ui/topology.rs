@@ -268,7 +268,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
     });
 
     html! {
-        <figure class="topology" ref={figure}>
+        <figure class={classes!("topology", (*narrow).then_some("narrow"))} ref={figure}>
             <svg viewBox={format!("0 0 {width} {height:.0}")} role="group"
                 aria-label="Topology: which service reads and writes which table">
                 <g class="edges">{ for edges }</g>
