@@ -469,15 +469,15 @@ impl ScriptRunner {
     }
 }
 
-/// What changed between two reports of a script, in sentences for the page's event log: each
+/// What changed between two reports of a script, in sentences for the page's narration: each
 /// step that ran (with its outcome), each step that started to wait (and for whom), each wait
 /// that ended (and which step ended it), deadlocks and their victims.
 pub fn narrate(
     before: &ScriptReport,
     after: &ScriptReport,
     database: &str,
-) -> Vec<(crate::sim::world::HappeningKind, String, Option<String>)> {
-    use crate::sim::world::HappeningKind;
+) -> Vec<(crate::sim::world::NarrationKind, String, Option<String>)> {
+    use crate::sim::world::NarrationKind;
     let mut lines = Vec::new();
     for step in &after.steps {
         let old = before.steps.get(step.index);
@@ -491,7 +491,7 @@ pub fn narrate(
         let line = match (step.outcome.as_str(), step.error_kind.as_deref()) {
             ("pending", _) if !step.blocked => continue,
             ("pending", _) => (
-                HappeningKind::LockWait,
+                NarrationKind::LockWait,
                 format!(
                     "{who} waits (step {}): {}",
                     step.index + 1,
@@ -499,7 +499,7 @@ pub fn narrate(
                 ),
             ),
             ("ok", _) if was_waiting => (
-                HappeningKind::LockWait,
+                NarrationKind::LockWait,
                 format!(
                     "{who} got its lock and went on (step {}){}: {}",
                     step.index + 1,
@@ -516,11 +516,11 @@ pub fn narrate(
                 ),
             ),
             ("ok", _) => (
-                HappeningKind::Action,
+                NarrationKind::Action,
                 format!("{who} (step {}): {}", step.index + 1, step.message),
             ),
             (_, Some("deadlock")) => (
-                HappeningKind::Deadlock,
+                NarrationKind::Deadlock,
                 format!(
                     "deadlock on {database}: {who} is aborted (step {}) — {}",
                     step.index + 1,
@@ -528,7 +528,7 @@ pub fn narrate(
                 ),
             ),
             _ => (
-                HappeningKind::Error,
+                NarrationKind::Error,
                 format!("{who} failed (step {}): {}", step.index + 1, step.message),
             ),
         };

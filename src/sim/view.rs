@@ -6,7 +6,7 @@ use crate::sim::clock::{format_micros, Micros, SECOND};
 use crate::sim::database::{Outcome, TransactionState};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::LatencySummary;
-use crate::sim::world::{ConsoleStatus, HappeningKind, LockEventKind, LockView, World};
+use crate::sim::world::{ConsoleStatus, LockEventKind, LockView, NarrationKind, World};
 
 /// How many seconds the latency charts show.
 pub const CHART_SECONDS: u64 = 60;
@@ -175,7 +175,7 @@ pub struct EdgeView {
     pub broken: Option<(String, String)>,
 }
 
-/// One line of the event log.
+/// One line of the narration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogLine {
     /// When, as text ("12.4s").
@@ -183,7 +183,7 @@ pub struct LogLine {
     /// When, in simulated µs (for sorting and filtering by time).
     pub at_us: Micros,
     /// What kind.
-    pub kind: HappeningKind,
+    pub kind: NarrationKind,
     /// The sentence, with "(×N)" for repeats.
     pub text: String,
     /// The statement involved, if any.
@@ -276,7 +276,7 @@ pub struct PageView {
     pub databases: Vec<DatabaseView>,
     /// Who reads and writes which table.
     pub edges: Vec<EdgeView>,
-    /// The event log's last lines, oldest first.
+    /// The narration's last lines, oldest first.
     pub log: Vec<LogLine>,
     /// The console's statements, oldest first.
     pub console: Vec<ConsoleLine>,
@@ -463,8 +463,8 @@ pub fn page_view(world: &World) -> PageView {
         })
         .collect();
 
-    let happenings: Vec<_> = world.happenings().collect();
-    let log = happenings[happenings.len().saturating_sub(LOG_LINES)..]
+    let narration: Vec<_> = world.narration().collect();
+    let log = narration[narration.len().saturating_sub(LOG_LINES)..]
         .iter()
         .map(|h| LogLine {
             at: format_micros(h.at),
@@ -773,7 +773,7 @@ params.id = { existing_key = "t.id" }
         let line = view
             .log
             .iter()
-            .find(|l| l.kind == HappeningKind::SchemaBreak && l.text.starts_with("reader"))
+            .find(|l| l.kind == NarrationKind::SchemaBreak && l.text.starts_with("reader"))
             .expect("the reader's schema break in the log");
         assert!(
             line.text.starts_with("reader.look failed (schema)"),
@@ -785,7 +785,7 @@ params.id = { existing_key = "t.id" }
             "repeats are counted: {}",
             line.text
         );
-        assert!(view.log.iter().any(|l| l.kind == HappeningKind::Action
+        assert!(view.log.iter().any(|l| l.kind == NarrationKind::Action
             && l.text.contains("ALTER TABLE t RENAME COLUMN v TO value")));
     }
 }

@@ -217,7 +217,7 @@ pub struct World {
     lock_events: std::collections::VecDeque<LockEvent>,
     /// Who each waiting transaction waits for, to name them when the wait ends.
     blocked_by: BTreeMap<Owner, Vec<String>>,
-    happenings: std::collections::VecDeque<Happening>,
+    narration: std::collections::VecDeque<NarrationLine>,
 }
 
 /// How many console entries the world keeps.
@@ -253,12 +253,12 @@ pub struct ConsoleEntry {
     pub status: ConsoleStatus,
 }
 
-/// How many happenings the world keeps for the page's event log.
-pub const HAPPENINGS_KEPT: usize = 500;
+/// How many lines of narration the world keeps for the page's log of what happened.
+pub const NARRATION_KEPT: usize = 500;
 
-/// What kind of thing happened, for the event log's filter and icons.
+/// What kind of thing happened, for the narration's filter and icons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HappeningKind {
+pub enum NarrationKind {
     /// A statement waited for a lock (and got it).
     LockWait,
     /// A deadlock was found and a victim aborted.
@@ -271,16 +271,16 @@ pub enum HappeningKind {
     Action,
 }
 
-/// One line of the event log: "12.4 s — billing waited 340 ms for ROW EXCLUSIVE on orders, held
+/// One line of the narration: "12.4 s — billing waited 340 ms for ROW EXCLUSIVE on orders, held
 /// by reporting".
 #[derive(Debug, Clone, PartialEq)]
-pub struct Happening {
+pub struct NarrationLine {
     /// When it (first) happened.
     pub at: Micros,
     /// When it last happened (repeats within a second are counted, not listed).
     pub last_at: Micros,
     /// What kind.
-    pub kind: HappeningKind,
+    pub kind: NarrationKind,
     /// The sentence.
     pub text: String,
     /// The statement involved, if any.
@@ -704,7 +704,7 @@ impl World {
             script_manual: false,
             lock_events: Default::default(),
             blocked_by: BTreeMap::new(),
-            happenings: Default::default(),
+            narration: Default::default(),
         };
         if let Some(spec) = &scenario.script {
             let index = world
@@ -1263,7 +1263,7 @@ impl World {
                         event.resource,
                         names(&blockers),
                     );
-                    self.happen(HappeningKind::LockWait, text, None, waited);
+                    self.narrate(NarrationKind::LockWait, text, None, waited);
                 }
             }
             LockEventKind::Deadlock => {
@@ -1274,7 +1274,7 @@ impl World {
                     event.others.join(" → "),
                     event.who,
                 );
-                self.happen(HappeningKind::Deadlock, text, None, 0);
+                self.narrate(NarrationKind::Deadlock, text, None, 0);
             }
             LockEventKind::Released | LockEventKind::TimedOut => {
                 self.blocked_by.remove(&owner);
@@ -1287,11 +1287,11 @@ impl World {
         }
     }
 
-    /// Adds a line to the event log; the same line again within a second is counted instead.
-    fn happen(&mut self, kind: HappeningKind, text: String, sql: Option<String>, waited: Micros) {
+    /// Adds a line to the narration; the same line again within a second is counted instead.
+    fn narrate(&mut self, kind: NarrationKind, text: String, sql: Option<String>, waited: Micros) {
         let now = self.now;
         let repeat =
-            self.happenings.iter_mut().rev().take(8).find(|h| {
+            self.narration.iter_mut().rev().take(8).find(|h| {
                 h.kind == kind && h.text == text && now.saturating_sub(h.last_at) <= SECOND
             });
         if let Some(line) = repeat {
@@ -1300,7 +1300,7 @@ impl World {
             line.longest_wait = line.longest_wait.max(waited);
             return;
         }
-        self.happenings.push_back(Happening {
+        self.narration.push_back(NarrationLine {
             at: now,
             last_at: now,
             kind,
@@ -1309,16 +1309,16 @@ impl World {
             count: 1,
             longest_wait: waited,
         });
-        while self.happenings.len() > HAPPENINGS_KEPT {
-            self.happenings.pop_front();
+        while self.narration.len() > NARRATION_KEPT {
+            self.narration.pop_front();
         }
     }
 
-    /// The event log: lock waits of a millisecond or more, deadlocks, failures (repeats within
+    /// The narration: lock waits of a millisecond or more, deadlocks, failures (repeats within
     /// a second counted on one line), actions and their outcomes; oldest first, at most
-    /// [`HAPPENINGS_KEPT`].
-    pub fn happenings(&self) -> impl Iterator<Item = &Happening> {
-        self.happenings.iter()
+    /// [`NARRATION_KEPT`].
+    pub fn narration(&self) -> impl Iterator<Item = &NarrationLine> {
+        self.narration.iter()
     }
 
     /// The most recent lock events (at most [`LOCK_EVENTS_KEPT`]), oldest first.
@@ -1631,12 +1631,12 @@ impl World {
                 kind.name()
             );
             let kind = if kind == ErrorKind::Schema {
-                HappeningKind::SchemaBreak
+                NarrationKind::SchemaBreak
             } else {
-                HappeningKind::Error
+                NarrationKind::Error
             };
             if op.action.is_none() {
-                self.happen(kind, text, Some(sql), 0);
+                self.narrate(kind, text, Some(sql), 0);
             }
             self.record(6, &[id, kind as u64]);
         }
@@ -1705,7 +1705,7 @@ impl World {
             result: "started".to_owned(),
         });
         if command != Command::ScriptStep {
-            self.happen(HappeningKind::Action, command.describe(), None, 0);
+            self.narrate(NarrationKind::Action, command.describe(), None, 0);
         }
         let result = self.apply_inner(&command, index);
         if let Some(action) = self.applied.get_mut(index) {
@@ -1730,11 +1730,11 @@ impl World {
         let kind = if outcome.starts_with("error")
             && ErrorKind::of_message(&outcome) == ErrorKind::Schema
         {
-            HappeningKind::SchemaBreak
+            NarrationKind::SchemaBreak
         } else {
-            HappeningKind::Action
+            NarrationKind::Action
         };
-        self.happen(kind, text, None, 0);
+        self.narrate(kind, text, None, 0);
     }
 
     /// Carries out `command`, whose entry in the report's timeline is number `action`.
@@ -1797,7 +1797,7 @@ impl World {
                 let after = runner.report();
                 let database = self.nodes[*node].name.clone();
                 for (kind, text, sql) in crate::sim::script::narrate(&before, &after, &database) {
-                    self.happen(kind, text, sql, 0);
+                    self.narrate(kind, text, sql, 0);
                 }
                 Ok(result)
             }

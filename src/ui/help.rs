@@ -66,7 +66,7 @@ pub fn HelpDialog(props: &HelpProps) -> Html {
                         <dd>{ "Per database: how many locks are held and waited for, the lock-wait timeline (who held, who waited and when), the waits-for graph (an arrow from a waiter to whom it waits for), the blocking tree and the locks that matter." }</dd>
                         <dt>{ "Console" }</dt>
                         <dd>{ "SQL you type runs inside the simulation, among the services: BEGIN; UPDATE … holds its locks until you COMMIT, and the services that need them wait." }</dd>
-                        <dt>{ "Event log" }</dt>
+                        <dt>{ "What happened" }</dt>
                         <dd>{ "What happened, in sentences: lock waits with who caused them, deadlocks, failures with the database's error, your actions." }</dd>
                     </dl>
                 </section>

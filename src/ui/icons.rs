@@ -63,22 +63,22 @@ pub fn transport(name: &str) -> Html {
     }
 }
 
-/// The event log's badge for a kind of happening: a clock for a lock wait, a cycle for a
+/// The narration's badge for a kind of line: a clock for a lock wait, a cycle for a
 /// deadlock, "!" for a failure, a cross for a schema break, a triangle for an action.
-pub fn happening_badge(kind: crate::sim::world::HappeningKind) -> Html {
-    use crate::sim::world::HappeningKind;
+pub fn narration_badge(kind: crate::sim::world::NarrationKind) -> Html {
+    use crate::sim::world::NarrationKind;
     let (class, symbol) = match kind {
-        HappeningKind::LockWait => ("waiting", state_symbol(Health::Waiting)),
-        HappeningKind::Deadlock => (
+        NarrationKind::LockWait => ("waiting", state_symbol(Health::Waiting)),
+        NarrationKind::Deadlock => (
             "erroring",
             html! { <path class="symbol" d="M3.5,-1.5 A4,4 0 1 0 3.8,1.8 M3.5,-4.2 L3.5,-1.2 L0.6,-1.4" /> },
         ),
-        HappeningKind::Error => (
+        NarrationKind::Error => (
             "erroring",
             html! { <path class="symbol" d="M0,-4 L0,1.2 M0,3.6 L0,3.8" /> },
         ),
-        HappeningKind::SchemaBreak => ("erroring", state_symbol(Health::Erroring)),
-        HappeningKind::Action => (
+        NarrationKind::SchemaBreak => ("erroring", state_symbol(Health::Erroring)),
+        NarrationKind::Action => (
             "action",
             html! { <path class="symbol filled" d="M-2.4,-3.6 L3.6,0 L-2.4,3.6 Z" /> },
         ),

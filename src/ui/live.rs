@@ -465,7 +465,7 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
     };
     Some(match command {
         Command::RunSql { sql, .. } => format!(
-            "Running `{}` as one transaction: watch the locks panel and the event log.",
+            "Running `{}` as one transaction: watch the locks panel and what happened.",
             sql.trim()
         ),
         Command::Console { .. } | Command::ScriptStep => return None,

@@ -7,10 +7,10 @@ use crate::sim::scenario::ActionKind;
 use crate::ui::browser::{self, AnimationLoop, KeyListener};
 use crate::ui::charts::Charts;
 use crate::ui::controls::{Controls, Preset};
-use crate::ui::event_log::EventLog;
 use crate::ui::help::HelpDialog;
 use crate::ui::live::{LiveAction, LiveState};
 use crate::ui::locks_panel::LocksPanel;
+use crate::ui::narration::Narration;
 use crate::ui::script_view::ScriptPanel;
 use crate::ui::sim_console::SimConsole;
 use crate::ui::topology::Topology;
@@ -247,8 +247,8 @@ pub fn Simulator() -> Html {
                             on_action={on_action.clone()} />
                     </section>
                     <section class="panel log-panel" aria-labelledby="log-title">
-                        <h2 id="log-title">{ "Event log" }</h2>
-                        <EventLog view={view.clone()} empty_hint={log_hint} />
+                        <h2 id="log-title">{ "What happened" }</h2>
+                        <Narration view={view.clone()} empty_hint={log_hint} />
                     </section>
                     if state.view.services.iter().any(|s| !s.internal) || !presets.is_empty() {
                         <section class="panel actions-panel" aria-labelledby="actions-title">

@@ -84,7 +84,7 @@ test("running the report by hand makes the writers wait under serializable", asy
   // One report reads 10,000 rows in about 10 ms of simulated time, while writers arrive at
   // 100/s: ten reports in a row (they queue on the one timeline connection) make sure some
   // writers arrive while they hold their SHARE lock. The waits are short; the locks panel's
-  // lock-wait timeline and the event log keep them.
+  // lock-wait timeline and the narration keep them.
   await page.locator("#play").click();
   for (let i = 0; i < 10; i++) await page.getByRole("button", { name: "Run the revenue report" }).click();
   await page.locator("#play").click();
@@ -92,7 +92,7 @@ test("running the report by hand makes the writers wait under serializable", asy
   const line = await until(async () => {
     const lines = await page.locator(".log-line.lock .log-text").allTextContents();
     return lines.find((l) => l.includes("blocked by (timeline) shop"));
-  }, "a lock wait behind the report in the event log");
+  }, "a lock wait behind the report in the narration");
   assert.match(line, /^orders waited for ROW EXCLUSIVE on orders/);
   await page.locator("#play").click();
   await page.screenshot({ path: `${SHOTS}simulator-report.png`, fullPage: true });

@@ -1,8 +1,8 @@
-//! The event log: what happened, in sentences, newest first, filterable by kind, with the
+//! The narration ("What happened"): what happened, in sentences, newest first, filterable by kind, with the
 //! newest line announced to screen readers.
 
-use crate::sim::world::HappeningKind;
-use crate::ui::icons::happening_badge;
+use crate::sim::world::NarrationKind;
+use crate::ui::icons::narration_badge;
 use crate::ui::ViewRef;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlSelectElement;
@@ -10,7 +10,7 @@ use yew::prelude::*;
 
 /// The log's inputs.
 #[derive(Properties, PartialEq)]
-pub struct EventLogProps {
+pub struct NarrationProps {
     /// What to show.
     pub view: ViewRef,
     /// What to say while the log is empty (it depends on the scenario: play, or step a script).
@@ -25,29 +25,29 @@ const FILTERS: &[(&str, &str)] = &[
     ("actions", "Actions"),
 ];
 
-fn matches(filter: &str, kind: HappeningKind) -> bool {
+fn matches(filter: &str, kind: NarrationKind) -> bool {
     match filter {
-        "locks" => matches!(kind, HappeningKind::LockWait | HappeningKind::Deadlock),
-        "errors" => matches!(kind, HappeningKind::Error | HappeningKind::SchemaBreak),
-        "schema" => kind == HappeningKind::SchemaBreak,
-        "actions" => kind == HappeningKind::Action,
+        "locks" => matches!(kind, NarrationKind::LockWait | NarrationKind::Deadlock),
+        "errors" => matches!(kind, NarrationKind::Error | NarrationKind::SchemaBreak),
+        "schema" => kind == NarrationKind::SchemaBreak,
+        "actions" => kind == NarrationKind::Action,
         _ => true,
     }
 }
 
-fn class(kind: HappeningKind) -> &'static str {
+fn class(kind: NarrationKind) -> &'static str {
     match kind {
-        HappeningKind::LockWait => "lock",
-        HappeningKind::Deadlock => "deadlock",
-        HappeningKind::Error => "error",
-        HappeningKind::SchemaBreak => "schema",
-        HappeningKind::Action => "action",
+        NarrationKind::LockWait => "lock",
+        NarrationKind::Deadlock => "deadlock",
+        NarrationKind::Error => "error",
+        NarrationKind::SchemaBreak => "schema",
+        NarrationKind::Action => "action",
     }
 }
 
-/// The event log.
+/// The narration panel.
 #[component]
-pub fn EventLog(props: &EventLogProps) -> Html {
+pub fn Narration(props: &NarrationProps) -> Html {
     let filter = use_state(|| "all".to_owned());
     let on_filter = {
         let filter = filter.clone();
@@ -77,7 +77,7 @@ pub fn EventLog(props: &EventLogProps) -> Html {
         <div class="event-log">
             <label class="field">
                 <span>{ "Show" }</span>
-                <select onchange={on_filter} aria-label="Show in the event log">
+                <select onchange={on_filter} aria-label="Show in what happened">
                     { for FILTERS.iter().map(|(value, label)| html! {
                         <option value={*value} selected={*filter == *value}>{ *label }</option>
                     }) }
@@ -91,7 +91,7 @@ pub fn EventLog(props: &EventLogProps) -> Html {
                     { for lines.iter().map(|line| {
                         html! {
                             <li class={classes!("log-line", class(line.kind))}>
-                                <span class="log-icon">{ happening_badge(line.kind) }</span>
+                                <span class="log-icon">{ narration_badge(line.kind) }</span>
                                 <time>{ &line.at }</time>
                                 <span class="log-text">{ &line.text }</span>
                                 if let Some(sql) = &line.sql {
