@@ -371,6 +371,15 @@ impl Drop for WindowListener {
     }
 }
 
+/// The value of the `<select>` an event came from (its `change` event), if it came from one.
+pub fn select_value(event: &web_sys::Event) -> Option<String> {
+    event
+        .target()?
+        .dyn_into::<web_sys::HtmlSelectElement>()
+        .ok()
+        .map(|select| select.value())
+}
+
 /// Whether a key event comes from a control that uses keys itself (a text field, a select, a
 /// button), so page shortcuts must leave it alone.
 pub fn typing_in_control(event: &web_sys::KeyboardEvent) -> bool {

@@ -9,8 +9,6 @@ use crate::sim::view::clock_text;
 use crate::sim::world::{LockLine, LockView};
 use crate::ui::live::LiveAction;
 use crate::ui::ViewRef;
-use wasm_bindgen::JsCast;
-use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 /// The panel's inputs.
@@ -284,10 +282,8 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
     let on_isolation = |database: String| {
         let on_action = props.on_action.clone();
         Callback::from(move |event: Event| {
-            let level = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
-                .and_then(|select| Isolation::from_name(&select.value()));
+            let level = crate::ui::browser::select_value(&event)
+                .and_then(|value| Isolation::from_name(&value));
             if let Some(isolation) = level {
                 on_action.emit(LiveAction::SetIsolation {
                     database: database.clone(),

@@ -4,8 +4,6 @@
 use crate::sim::world::NarrationKind;
 use crate::ui::icons::narration_badge;
 use crate::ui::ViewRef;
-use wasm_bindgen::JsCast;
-use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 /// The log's inputs.
@@ -52,11 +50,8 @@ pub fn Narration(props: &NarrationProps) -> Html {
     let on_filter = {
         let filter = filter.clone();
         Callback::from(move |event: Event| {
-            if let Some(select) = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
-            {
-                filter.set(select.value());
+            if let Some(value) = crate::ui::browser::select_value(&event) {
+                filter.set(value);
             }
         })
     };

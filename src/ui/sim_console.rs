@@ -11,7 +11,7 @@ use crate::ui::live::LiveAction;
 use crate::ui::ViewRef;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlSelectElement, HtmlTextAreaElement};
+use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
 /// The console's inputs.
@@ -131,11 +131,8 @@ pub fn SimConsole(props: &SimConsoleProps) -> Html {
     let on_database = {
         let database = database.clone();
         Callback::from(move |event: Event| {
-            if let Some(select) = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
-            {
-                database.set(select.value());
+            if let Some(value) = crate::ui::browser::select_value(&event) {
+                database.set(value);
             }
         })
     };

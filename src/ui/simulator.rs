@@ -18,7 +18,6 @@ use crate::ui::transport::Transport;
 use crate::ui::ViewRef;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
-use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
 /// SQL actions worth one click, from the scenario's timeline and, for the shop's tables, the
@@ -135,11 +134,8 @@ pub fn Simulator() -> Html {
     let on_scenario = {
         let on_action = on_action.clone();
         Callback::from(move |event: Event| {
-            if let Some(select) = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
-            {
-                on_action.emit(LiveAction::LoadScenario(select.value()));
+            if let Some(value) = crate::ui::browser::select_value(&event) {
+                on_action.emit(LiveAction::LoadScenario(value));
             }
         })
     };

@@ -6,7 +6,7 @@ use crate::ui::field::CommitInput;
 use crate::ui::icons;
 use crate::ui::live::{LiveAction, SPEEDS};
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlInputElement, HtmlSelectElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// The transport bar's inputs.
@@ -44,11 +44,8 @@ pub fn Transport(props: &TransportProps) -> Html {
     let on_speed = {
         let on_action = props.on_action.clone();
         Callback::from(move |event: Event| {
-            if let Some(select) = event
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlSelectElement>().ok())
-            {
-                if let Ok(index) = select.value().parse::<usize>() {
+            if let Some(value) = crate::ui::browser::select_value(&event) {
+                if let Ok(index) = value.parse::<usize>() {
                     on_action.emit(LiveAction::SetSpeed(index));
                 }
             }

@@ -5,7 +5,7 @@
 // progress while it builds. Screenshots go to target/screenshots/.
 import { test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { SHOTS, startBrowser, clockSeconds as readClock, until as poll, waitForClock as reach } from "./harness.mjs";
+import { SHOTS, startBrowser, pagePerTest, clockSeconds as readClock, until as poll, waitForClock as reach } from "./harness.mjs";
 
 let session;
 let context;
@@ -19,15 +19,9 @@ after(async () => {
   await session?.close();
 });
 
-// Each test's page is closed after it: a simulation left playing would slow the next tests.
-afterEach(async () => {
-  await context?.close();
-});
-
-beforeEach(async () => {
-  context = await session.browser.newContext({ viewport: { width: 1440, height: 1000 } });
-  page = await context.newPage();
-  page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+const current = pagePerTest(() => session, { beforeEach, afterEach });
+beforeEach(() => {
+  ({ context, page } = current);
 });
 
 const serverUrl = () => session.server.url;

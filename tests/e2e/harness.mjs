@@ -51,3 +51,22 @@ export async function until(page, probe, what, timeout = 20_000) {
 export async function waitForClock(page, seconds, timeout = 40_000) {
   await until(page, async () => (await clockSeconds(page)) >= seconds, `the clock to reach ${seconds} s`, timeout);
 }
+
+/**
+ * A fresh page for each test in `session`'s browser (1440 × 1000), closed after the test (a
+ * simulation left playing would slow the next tests). Call at the top of a test file, after
+ * `session` is made in `before`; read `current.page` and `current.context` in the tests.
+ * `hooks` are node:test's `beforeEach` and `afterEach`.
+ */
+export function pagePerTest(getSession, hooks) {
+  const current = { context: null, page: null };
+  hooks.beforeEach(async () => {
+    current.context = await getSession().browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    current.page = await current.context.newPage();
+    current.page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
+  });
+  hooks.afterEach(async () => {
+    await current.context?.close();
+  });
+  return current;
+}
