@@ -15,6 +15,7 @@ pub mod lock_plan;
 pub mod locks;
 pub mod metrics;
 pub mod node;
+pub mod owners;
 pub mod params;
 pub mod playback;
 pub mod queue;

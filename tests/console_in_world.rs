@@ -127,3 +127,109 @@ fn a_console_session_never_waits_for_its_own_locks() {
     world.step_until(2 * SECOND);
     assert_eq!(world.console_state("db"), Some(TransactionState::Idle));
 }
+
+/// A database with a scripted session `T1` (stepped by hand) and the console, both on row 1.
+fn scripted(steps: &str) -> World {
+    let scenario = Scenario::parse(&format!(
+        r#"
+format_version = 1
+name = "console and script"
+[[databases]]
+name = "db"
+setup = ["CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)", "INSERT INTO t VALUES (1, 0)"]
+[script]
+database = "db"
+steps = [{steps}]
+"#
+    ))
+    .expect("valid");
+    let mut world = World::new(&scenario).expect("builds");
+    world.set_script_manual(true);
+    world
+}
+
+fn script_step(world: &mut World) {
+    world.apply(Command::ScriptStep).expect("a script");
+    world.step_until(world.now() + SECOND / 10);
+}
+
+fn last_console_status(world: &World) -> ConsoleStatus {
+    world
+        .console_entries()
+        .last()
+        .map(|e| e.status.clone())
+        .expect("a console entry")
+}
+
+/// The lost wake-up, console side: a console statement waiting for a scripted session is woken
+/// when that session commits (the script runner used to drop wake-ups for owners it did not
+/// know, leaving the console waiting until its hour-long deadline).
+#[test]
+fn a_console_statement_waiting_for_a_scripted_session_wakes_at_its_commit() {
+    let mut world = scripted(
+        r#"{ session = "T1", sql = "BEGIN" },
+           { session = "T1", sql = "UPDATE t SET v = 1 WHERE id = 1" },
+           { session = "T1", sql = "COMMIT" }"#,
+    );
+    script_step(&mut world);
+    script_step(&mut world);
+    console(&mut world, "UPDATE t SET v = v + 10 WHERE id = 1");
+    world.step_until(world.now() + SECOND);
+    assert!(
+        matches!(last_console_status(&world), ConsoleStatus::WaitingForLock(ref who) if who.iter().any(|w| w == "T1")),
+        "the console waits for T1: {:?}",
+        last_console_status(&world)
+    );
+    script_step(&mut world);
+    assert!(
+        matches!(last_console_status(&world), ConsoleStatus::Done(Ok(_))),
+        "T1's commit wakes the console: {:?}",
+        last_console_status(&world)
+    );
+    let rows = world
+        .database_mut("db")
+        .expect("db")
+        .execute("SELECT v FROM t WHERE id = 1")
+        .expect("reads");
+    assert!(format!("{:?}", rows.outcome).contains("11"), "{rows:?}");
+}
+
+/// The lost wake-up, script side: a scripted step waiting for the console's transaction goes on
+/// when the console commits (the world used to drop wake-ups for owners that were not its
+/// operations).
+#[test]
+fn a_scripted_step_waiting_for_the_console_wakes_at_its_commit() {
+    let mut world = scripted(
+        r#"{ session = "T1", sql = "UPDATE t SET v = v + 10 WHERE id = 1" },
+           { session = "T1", sql = "SELECT v FROM t WHERE id = 1" }"#,
+    );
+    console(&mut world, "BEGIN; UPDATE t SET v = 1 WHERE id = 1");
+    world.step_until(world.now() + SECOND);
+    script_step(&mut world);
+    let blocked = world.script_report().expect("a script").steps[0].clone();
+    assert!(blocked.blocked, "T1 waits for the console: {blocked:?}");
+    assert_eq!(blocked.outcome, "pending");
+    assert!(
+        blocked
+            .waiting_for
+            .as_deref()
+            .is_some_and(|w| w.ends_with("held by console")),
+        "the step names the console it waits for: {blocked:?}"
+    );
+    console(&mut world, "COMMIT");
+    world.step_until(world.now() + SECOND);
+    let report = world.script_report().expect("a script");
+    assert_eq!(
+        report.steps[0].outcome, "ok",
+        "the console's commit wakes T1: {:?}",
+        report.steps[0]
+    );
+    script_step(&mut world);
+    let report = world.script_report().expect("a script");
+    assert_eq!(
+        report.steps[1].rows,
+        Some(vec![vec![serde_json::json!(11)]]),
+        "{:?}",
+        report.steps[1]
+    );
+}

@@ -14,6 +14,7 @@ use crate::sim::acquire::{Acquisition, Progress, Requester};
 use crate::sim::database::{Connection, DbError, Outcome, StatementKind};
 use crate::sim::lock_plan::{plan_locks, Isolation};
 use crate::sim::locks::{LockManager, LockMode, Owner, Resource, Wakeup};
+use crate::sim::owners::{Actor, OwnerRegistry};
 use crate::sim::statement::Command;
 use crate::sim::storage::ReadMode;
 use gluesql::core::store::Store;
@@ -102,18 +103,26 @@ pub struct ScriptRunner {
     issued: Vec<bool>,
     finished: bool,
     outcome_of_session: BTreeMap<String, bool>,
+    /// Steps that began to wait and whose blockers the world has not named yet: the step, the
+    /// lock, and who holds or wants it first.
+    unnamed_waits: Vec<(usize, String, Vec<Owner>)>,
+    /// Wake-ups for owners that are not this script's sessions (a service's operation, the
+    /// console), for the world to deliver.
+    undelivered: Vec<Wakeup>,
 }
 
 impl ScriptRunner {
-    /// A runner for `spec` on a database with `isolation`; `connect` opens a connection.
+    /// A runner for `spec` on a database with `isolation`; `connect` opens a connection and
+    /// `owners` gives each session its lock owner.
     pub fn new(
         spec: &ScriptSpec,
         isolation: Isolation,
         mut connect: impl FnMut(ReadMode) -> Connection,
+        owners: &mut OwnerRegistry,
     ) -> Self {
         let mode = isolation.read_mode();
         let mut sessions = BTreeMap::new();
-        for (i, step) in spec.steps.iter().enumerate() {
+        for step in &spec.steps {
             sessions
                 .entry(step.session.clone())
                 .or_insert_with(|| Session {
@@ -122,8 +131,7 @@ impl ScriptRunner {
                         connection.set_isolation(isolation);
                         connection
                     },
-                    // Owners of scripted sessions count down from the top, apart from services'.
-                    owner: u64::MAX - i as u64,
+                    owner: owners.allocate(Actor::Session(step.session.clone())),
                     blocked: None,
                     statement_locks: Vec::new(),
                 });
@@ -153,6 +161,8 @@ impl ScriptRunner {
             issued: vec![false; spec.steps.len()],
             finished: false,
             outcome_of_session: BTreeMap::new(),
+            unnamed_waits: Vec::new(),
+            undelivered: Vec::new(),
         }
     }
 
@@ -293,18 +303,15 @@ impl ScriptRunner {
                 self.execute(name, pending, locks, after);
             }
             Progress::Waiting { lock, blockers, .. } => {
+                let lock = format!("{} on {}", lock.mode, lock.resource);
                 let names: Vec<String> = blockers
                     .iter()
-                    .filter_map(|b| self.session_of(*b).map(str::to_owned))
+                    .map(|b| self.session_of(*b).unwrap_or("another session").to_owned())
                     .collect();
                 let report = &mut self.reports[index];
                 report.blocked = true;
-                report.waiting_for = Some(format!(
-                    "{} on {}, held by {}",
-                    lock.mode,
-                    lock.resource,
-                    names.join(", ")
-                ));
+                report.waiting_for = Some(format!("{lock}, held by {}", names.join(", ")));
+                self.unnamed_waits.push((index, lock, blockers));
                 if let Some(session) = self.sessions.get_mut(name) {
                     session.blocked = Some(pending);
                 }
@@ -422,6 +429,7 @@ impl ScriptRunner {
     fn wake(&mut self, wakeups: Vec<Wakeup>, locks: &mut LockManager, after: Option<usize>) {
         for wakeup in wakeups {
             let Some(name) = self.session_of(wakeup.owner).map(str::to_owned) else {
+                self.undelivered.push(wakeup);
                 continue;
             };
             let Some(session) = self.sessions.get_mut(&name) else {
@@ -440,6 +448,36 @@ impl ScriptRunner {
             }
             self.proceed(&name, pending, locks, after);
         }
+    }
+
+    /// Delivers wake-ups that other actors' releases produced for this script's sessions:
+    /// each granted step runs (and what it releases may wake others, kept for
+    /// [`Self::take_undelivered`]).
+    pub fn deliver(&mut self, wakeups: Vec<Wakeup>, locks: &mut LockManager) {
+        self.wake(wakeups, locks, None);
+    }
+
+    /// Names who the steps that began to wait since the last call wait for: `who` names lock
+    /// owners that are not this script's sessions (the console, a service's transaction), while
+    /// they are still known.
+    pub fn name_waits(&mut self, who: impl Fn(Owner) -> String) {
+        for (index, lock, blockers) in std::mem::take(&mut self.unnamed_waits) {
+            let names: Vec<String> = blockers
+                .iter()
+                .map(|b| match self.session_of(*b) {
+                    Some(name) => name.to_owned(),
+                    None => who(*b),
+                })
+                .collect();
+            if let Some(report) = self.reports.get_mut(index) {
+                report.waiting_for = Some(format!("{lock}, held by {}", names.join(", ")));
+            }
+        }
+    }
+
+    /// The wake-ups this script's sessions produced for other actors since the last call.
+    pub fn take_undelivered(&mut self) -> Vec<Wakeup> {
+        std::mem::take(&mut self.undelivered)
     }
 
     /// The session a lock owner is.

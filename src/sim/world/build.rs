@@ -1,0 +1,435 @@
+//! Building a world from a scenario: databases seeded and set up, services with their pools,
+//! parameters and random streams, the internal clients, and the checks that a template's
+//! tables exist.
+
+use super::{Event, World};
+use crate::sim::database::{Connection, Database};
+use crate::sim::lock_plan::Isolation;
+use crate::sim::metrics::OperationMetrics;
+use crate::sim::node::DatabaseNode;
+use crate::sim::owners::{Actor, OwnerRegistry};
+use crate::sim::params::{KeyRange, Param};
+use crate::sim::queue::EventQueue;
+use crate::sim::rng::SimRng;
+use crate::sim::scenario::{Scenario, ScenarioError};
+use crate::sim::service::{Operation, Service};
+use crate::sim::shop::{self, ShopSize};
+use crate::sim::statement::Command as SqlCommand;
+use crate::sim::storage::ReadMode;
+use fnv::FnvHasher;
+use gluesql::core::data::Key;
+use gluesql::core::store::Store;
+use std::collections::BTreeMap;
+
+impl World {
+    /// Builds the world of `scenario` with the scenario's own seed.
+    ///
+    /// # Errors
+    ///
+    /// A [`ScenarioError`] when the setup SQL fails, a template uses a table that does not
+    /// exist, or the pools ask for more connections than a database accepts.
+    pub fn new(scenario: &Scenario) -> Result<Self, ScenarioError> {
+        Self::with_seed(scenario, scenario.seed)
+    }
+
+    /// Builds the world of `scenario` with another seed.
+    ///
+    /// # Errors
+    ///
+    /// As [`World::new`].
+    pub fn with_seed(scenario: &Scenario, seed: u64) -> Result<Self, ScenarioError> {
+        let databases = Self::build_databases(scenario, seed)?;
+        Self::with_databases(scenario, seed, databases)
+    }
+
+    /// The scenario's databases with their seeded data and setup SQL run: the expensive part
+    /// of building a world, which [`crate::sim::playback::Playback`] keeps a copy of so that
+    /// going back in time does not redo it.
+    ///
+    /// # Errors
+    ///
+    /// As [`World::new`].
+    pub fn build_databases(scenario: &Scenario, seed: u64) -> Result<Vec<Database>, ScenarioError> {
+        scenario.check()?;
+        let error = |path: String, message: String| ScenarioError {
+            line: None,
+            column: None,
+            path,
+            message,
+        };
+        let mut databases = Vec::new();
+        for (i, spec) in scenario.databases.iter().enumerate() {
+            if !spec.cost.is_valid() {
+                return Err(error(
+                    format!("databases[{i}].cost"),
+                    "must hold non-negative numbers".into(),
+                ));
+            }
+            let mut db = Database::new(spec.name.clone());
+            if let Some(size) = spec.shop {
+                let size = ShopSize {
+                    customers: size.customers,
+                    orders: size.orders,
+                    jobs: size.jobs,
+                };
+                shop::seed_shop(&mut db, seed, size)
+                    .map_err(|e| error(format!("databases[{i}].shop"), e.to_string()))?;
+            }
+            for (k, sql) in spec.setup.iter().enumerate() {
+                for result in db.run_script(sql, || 0.0) {
+                    if let Err(e) = result.result {
+                        return Err(error(
+                            format!("databases[{i}].setup[{k}]"),
+                            format!("failed: {e}"),
+                        ));
+                    }
+                }
+            }
+            databases.push(db);
+        }
+        Ok(databases)
+    }
+
+    /// Builds the world of `scenario` with `seed` around `databases`, as
+    /// [`World::build_databases`] made them (or copies of them).
+    ///
+    /// # Errors
+    ///
+    /// As [`World::new`].
+    pub fn with_databases(
+        scenario: &Scenario,
+        seed: u64,
+        databases: Vec<Database>,
+    ) -> Result<Self, ScenarioError> {
+        let error = |path: String, message: String| ScenarioError {
+            line: None,
+            column: None,
+            path,
+            message,
+        };
+        let mut nodes = Vec::new();
+        for (spec, db) in scenario.databases.iter().zip(databases) {
+            let mut node = DatabaseNode::new(
+                spec.name.clone(),
+                db,
+                spec.cores,
+                spec.max_connections,
+                spec.cost,
+            );
+            node.isolation = spec.isolation;
+            nodes.push(node);
+        }
+
+        let mut keys = BTreeMap::new();
+        let mut services = Vec::new();
+        for (s, spec) in scenario.services.iter().enumerate() {
+            let node_index = nodes
+                .iter()
+                .position(|n| n.name == spec.database)
+                .ok_or_else(|| {
+                    error(
+                        format!("services[{s}].database"),
+                        "is not a database".into(),
+                    )
+                })?;
+            let node = &mut nodes[node_index];
+            if node.connections + spec.pool_size > node.max_connections {
+                return Err(error(
+                    format!("services[{s}].pool_size"),
+                    format!(
+                        "is {}, but {} accepts {} connections and {} are taken",
+                        spec.pool_size, node.name, node.max_connections, node.connections
+                    ),
+                ));
+            }
+            node.connections += spec.pool_size;
+            let isolation = spec.isolation.unwrap_or(node.isolation);
+            let pool = (0..spec.pool_size)
+                .map(|_| {
+                    let mut connection = client(&node.db, isolation);
+                    connection.set_lock_timeout(spec.lock_timeout.map(|t| t.micros()));
+                    connection.set_statement_timeout(spec.statement_timeout.map(|t| t.micros()));
+                    connection
+                })
+                .collect::<Vec<_>>();
+            let mut operations = Vec::new();
+            for (o, op) in spec.operations.iter().enumerate() {
+                let at = format!("services[{s}].operations[{o}]");
+                let params: Vec<(String, Param)> = op
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(p, (name, param))| {
+                        (
+                            name.clone(),
+                            Param::new(param.clone(), SimRng::new(seed, stream_of(s, o, p + 1))),
+                        )
+                    })
+                    .collect();
+                for (name, param) in &params {
+                    if let Some(column) = param.key_column() {
+                        let range = key_range(&mut node.db, column)
+                            .map_err(|m| error(format!("{at}.params.{name}"), m))?;
+                        keys.entry(column.to_owned()).or_insert(range);
+                    }
+                }
+                check_tables(&mut node.db, &op.statements, &at)?;
+                let (reads, writes) = tables_used(&op.statements);
+                operations.push(Operation {
+                    name: op.name.clone(),
+                    rate_per_s: op.rate_per_s,
+                    enabled: op.enabled,
+                    think_time: op.think_time.micros(),
+                    statements: op.statements.clone(),
+                    params,
+                    arrivals: SimRng::new(seed, stream_of(s, o, 0)),
+                    generation: 0,
+                    metrics: OperationMetrics::default(),
+                    reads,
+                    writes,
+                    last_error: None,
+                    last_success: None,
+                });
+            }
+            services.push(Service {
+                name: spec.name.clone(),
+                node: node_index,
+                free: (0..pool.len()).collect(),
+                pool,
+                waiting: Default::default(),
+                paused: false,
+                timeout: spec.timeout.micros(),
+                retries: spec.retries,
+                retry_backoff: spec.retry_backoff.micros(),
+                operations,
+            });
+        }
+
+        // Two more clients per database: one runs timeline SQL (each command a transaction),
+        // the other the console (a session whose transactions span commands).
+        let mut owners = OwnerRegistry::default();
+        let mut timeline_services = Vec::new();
+        let mut console_services = Vec::new();
+        for (index, node) in nodes.iter_mut().enumerate() {
+            node.connections += 2;
+            timeline_services.push(services.len());
+            services.push(internal_client(
+                format!("(timeline) {}", node.name),
+                index,
+                node,
+                SimRng::new(seed, u64::MAX),
+            ));
+            let owner = owners.allocate(Actor::Console {
+                node: index,
+                running: None,
+            });
+            console_services.push((services.len(), owner));
+            services.push(internal_client(
+                format!("(console) {}", node.name),
+                index,
+                node,
+                SimRng::new(seed, u64::MAX - 1),
+            ));
+        }
+        let mut world = Self {
+            scenario: scenario.clone(),
+            seed,
+            now: 0,
+            queue: EventQueue::default(),
+            nodes,
+            services,
+            in_flight: BTreeMap::new(),
+            next_op: 1,
+            owners,
+            keys,
+            trace: FnvHasher::default(),
+            events: 0,
+            applied: Vec::new(),
+            recorded: None,
+            script: None,
+            timeline_services,
+            console_services,
+            console: Default::default(),
+            next_console_entry: 1,
+            locking: true,
+            script_manual: false,
+            lock_events: Default::default(),
+            blocked_by: BTreeMap::new(),
+            narration: Default::default(),
+        };
+        if let Some(spec) = &scenario.script {
+            let index = world
+                .nodes
+                .iter()
+                .position(|n| n.name == spec.database)
+                .ok_or_else(|| error("script.database".into(), "is not a database".into()))?;
+            let node = &world.nodes[index];
+            let runner = crate::sim::script::ScriptRunner::new(
+                spec,
+                node.isolation,
+                |mode| node.db.connect(mode),
+                &mut world.owners,
+            );
+            world.script = Some((index, runner));
+        }
+        for (index, entry) in scenario.timeline.iter().enumerate() {
+            world
+                .queue
+                .schedule(entry.at.micros(), Event::Timeline { index });
+        }
+        for s in 0..world.services.len() {
+            for o in 0..world.services[s].operations.len() {
+                world.schedule_arrival(s, o);
+            }
+        }
+        Ok(world)
+    }
+}
+
+fn stream_of(service: usize, operation: usize, slot: usize) -> u64 {
+    ((service as u64) << 40) | ((operation as u64) << 20) | slot as u64
+}
+
+/// A client of the simulation's own (timeline SQL, the console): one connection, no arrivals,
+/// an hour's timeout.
+fn internal_client(name: String, index: usize, node: &DatabaseNode, arrivals: SimRng) -> Service {
+    Service {
+        name,
+        node: index,
+        pool: vec![client(&node.db, node.isolation)],
+        free: [0].into(),
+        waiting: Default::default(),
+        paused: false,
+        timeout: 3_600 * crate::sim::clock::SECOND,
+        retries: 0,
+        retry_backoff: 0,
+        operations: vec![Operation {
+            name: "sql".to_owned(),
+            rate_per_s: 0.0,
+            enabled: false,
+            think_time: 0,
+            statements: Vec::new(),
+            params: Vec::new(),
+            arrivals,
+            generation: 0,
+            metrics: OperationMetrics::default(),
+            reads: Vec::new(),
+            writes: Vec::new(),
+            last_error: None,
+            last_success: None,
+        }],
+    }
+}
+
+/// A connection to `db` whose transactions run at `isolation`.
+fn client(db: &Database, isolation: Isolation) -> Connection {
+    let mut connection = db.connect(isolation.read_mode());
+    connection.set_isolation(isolation);
+    connection
+}
+
+/// The smallest and largest value of `table.column` now.
+fn key_range(db: &mut Database, column: &str) -> Result<KeyRange, String> {
+    let (table, column) = column.split_once('.').unwrap_or((column, ""));
+    // A primary key's range is read from the ends of the table's key order, not by a scan.
+    let bounds = db.with_engine_ref(|engine| {
+        engine
+            .is_primary_key(table, column)
+            .then(|| engine.key_bounds(table))
+    });
+    match bounds {
+        Some(Some((Key::I64(min), Key::I64(max)))) => return Ok(KeyRange { min, max }),
+        Some(None) => return Ok(KeyRange { min: 1, max: 0 }),
+        _ => {}
+    }
+    let sql = format!("SELECT MIN({column}), MAX({column}) FROM {table}");
+    let result = db
+        .execute(&sql)
+        .map_err(|e| format!("names a column that cannot be read: {e}"))?;
+    let crate::sim::database::Outcome::Rows { rows, .. } = result.outcome else {
+        return Err("names a column that cannot be read".to_owned());
+    };
+    let number = |i: usize| {
+        rows.first()
+            .and_then(|r| r.get(i))
+            .and_then(|c| c.text.parse::<i64>().ok())
+    };
+    Ok(match (number(0), number(1)) {
+        (Some(min), Some(max)) => KeyRange { min, max },
+        _ => KeyRange { min: 1, max: 0 },
+    })
+}
+
+/// Checks that the templates' tables exist: the tables a statement names in `FROM`, `JOIN`
+/// and as its target, against the database's tables (from the parsed SQL: a 20,000-row report
+/// is not run to find out); writes are also run once with placeholder values in a transaction
+/// that is rolled back, which finds the tables named anywhere else in them.
+fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(), ScenarioError> {
+    let missing = |k: usize, table: &str| ScenarioError {
+        line: None,
+        column: None,
+        path: format!("{at}.statements[{k}]"),
+        message: format!(
+            "uses table \"{}\", which does not exist at start",
+            table.trim()
+        ),
+    };
+    let mut probe = db.connect(ReadMode::LatestCommitted);
+    for (k, template) in templates.iter().enumerate() {
+        let kind = crate::sim::database::StatementKind::of(template);
+        if kind.changes_schema() || kind.is_transaction_control() {
+            continue;
+        }
+        let sample = sample_render(template);
+        if let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(&sample) {
+            let (reads, writes) = crate::sim::lock_plan::tables_of(&statement);
+            let exists = |t: &String| probe.session().fetch_schema(t).ok().flatten().is_some();
+            if let Some(table) = reads.iter().chain(&writes).find(|t| !exists(t)) {
+                return Err(missing(k, table));
+            }
+            if writes.is_empty() {
+                continue;
+            }
+        }
+        let _ = probe.execute("BEGIN");
+        let result = probe.execute(&sample);
+        let _ = probe.execute("ROLLBACK");
+        if let Err(e) = result {
+            let message = e.to_string();
+            if let Some(table) = message.split("table not found: ").nth(1) {
+                return Err(missing(k, table));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The tables a service's templates read and write (each once, in order).
+fn tables_used(templates: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut reads: Vec<String> = Vec::new();
+    let mut writes: Vec<String> = Vec::new();
+    for template in templates {
+        if let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(&sample_render(template))
+        {
+            let (r, w) = crate::sim::lock_plan::tables_of(&statement);
+            reads.extend(
+                r.into_iter()
+                    .filter(|t| !reads.contains(t))
+                    .collect::<Vec<_>>(),
+            );
+            writes.extend(
+                w.into_iter()
+                    .filter(|t| !writes.contains(t))
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    (reads, writes)
+}
+
+fn sample_render(template: &str) -> String {
+    let values: BTreeMap<&str, String> = crate::sim::params::placeholders(template)
+        .map(|name| (name, "1".to_owned()))
+        .collect();
+    crate::sim::params::render(template, &values)
+}

@@ -1,0 +1,304 @@
+//! What the user and the timeline do to a running world: [`Command`]s, applied by
+//! [`World::apply`], each entered in the report's timeline with its outcome.
+
+use super::{NarrationKind, World};
+use crate::sim::clock::{format_micros, Micros};
+use crate::sim::metrics::ErrorKind;
+use crate::sim::report::{round3, AppliedAction};
+use crate::sim::scenario::{ActionKind, TimelineEntry};
+use thiserror::Error;
+
+/// Something the user (or the timeline) does to a running world.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case")]
+pub enum Command {
+    /// Run SQL on a database now (a migration, a report by hand).
+    RunSql {
+        /// The database.
+        database: String,
+        /// The statements.
+        sql: String,
+    },
+    /// Type SQL at a database's console, inside the simulation: statement by statement, in the
+    /// console's own session, so a `BEGIN` stays open (holding its locks) until `COMMIT` or
+    /// `ROLLBACK` in a later command.
+    Console {
+        /// The database.
+        database: String,
+        /// The statements.
+        sql: String,
+    },
+    /// Issue the script's next step; when no step is left, end the script (every session still
+    /// in a transaction is rolled back, as when clients disconnect).
+    ScriptStep,
+    /// Change an operation's arrival rate.
+    SetRate {
+        /// The service.
+        service: String,
+        /// The operation.
+        operation: String,
+        /// Arrivals per second (0 stops arrivals).
+        rate_per_s: f64,
+    },
+    /// Start an operation's arrivals.
+    StartOperation {
+        /// The service.
+        service: String,
+        /// The operation.
+        operation: String,
+    },
+    /// Stop an operation's arrivals.
+    StopOperation {
+        /// The service.
+        service: String,
+        /// The operation.
+        operation: String,
+    },
+    /// Hold back a service's new operations.
+    PauseService {
+        /// The service.
+        service: String,
+    },
+    /// Let a paused service go on.
+    ResumeService {
+        /// The service.
+        service: String,
+    },
+}
+
+impl Command {
+    /// The command a (checked) timeline entry stands for.
+    pub fn from_entry(entry: &TimelineEntry) -> Self {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let service = text(&entry.service);
+        let operation = text(&entry.operation);
+        match entry.action {
+            ActionKind::Sql => Self::RunSql {
+                database: text(&entry.database),
+                sql: text(&entry.sql),
+            },
+            ActionKind::SetRate => Self::SetRate {
+                service,
+                operation,
+                rate_per_s: entry.rate_per_s.unwrap_or(0.0),
+            },
+            ActionKind::StartOperation => Self::StartOperation { service, operation },
+            ActionKind::StopOperation => Self::StopOperation { service, operation },
+            ActionKind::PauseService => Self::PauseService { service },
+            ActionKind::ResumeService => Self::ResumeService { service },
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::RunSql { database, sql } => format!("sql on {database}: {}", sql.trim()),
+            Self::Console { database, sql } => format!("console on {database}: {}", sql.trim()),
+            Self::ScriptStep => "script: next step".to_owned(),
+            Self::SetRate {
+                service,
+                operation,
+                rate_per_s,
+            } => {
+                format!("set {service}.{operation} to {rate_per_s}/s")
+            }
+            Self::StartOperation { service, operation } => format!("start {service}.{operation}"),
+            Self::StopOperation { service, operation } => format!("stop {service}.{operation}"),
+            Self::PauseService { service } => format!("pause {service}"),
+            Self::ResumeService { service } => format!("resume {service}"),
+        }
+    }
+}
+
+/// Why a command could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// No database of that name.
+    #[error("there is no database called \"{0}\"")]
+    UnknownDatabase(String),
+    /// No service of that name.
+    #[error("there is no service called \"{0}\"")]
+    UnknownService(String),
+    /// No operation of that name in the service.
+    #[error("{0} has no operation called \"{1}\"")]
+    UnknownOperation(String, String),
+    /// The scenario has no script to step through.
+    #[error("this scenario has no script")]
+    NoScript,
+    /// A rate must be zero or positive.
+    #[error("a rate must be zero or a positive number, got {0}")]
+    BadRate(String),
+    /// The SQL failed; the message is the database's.
+    #[error("{0}")]
+    Sql(String),
+}
+
+impl World {
+    pub(super) fn find_service(&self, name: &str) -> Result<usize, CommandError> {
+        self.services
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| CommandError::UnknownService(name.to_owned()))
+    }
+
+    pub(super) fn find_operation(
+        &self,
+        service: &str,
+        operation: &str,
+    ) -> Result<(usize, usize), CommandError> {
+        let s = self.find_service(service)?;
+        let o = self.services[s]
+            .operations
+            .iter()
+            .position(|o| o.name == operation)
+            .ok_or_else(|| {
+                CommandError::UnknownOperation(service.to_owned(), operation.to_owned())
+            })?;
+        Ok((s, o))
+    }
+
+    /// Applies a command now. Returns a one-line summary of what happened.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError`] when it names something that does not exist or its SQL fails (the
+    /// failure is also recorded in the report's timeline).
+    pub fn apply(&mut self, command: Command) -> Result<String, CommandError> {
+        let index = self.applied.len();
+        self.applied.push(AppliedAction {
+            at_ms: round3(self.now as f64 / 1e3),
+            action: command.describe(),
+            result: "started".to_owned(),
+        });
+        if command != Command::ScriptStep {
+            self.narrate(NarrationKind::Action, command.describe(), None, 0);
+        }
+        let result = self.apply_inner(&command, index);
+        if let Some(action) = self.applied.get_mut(index) {
+            match &result {
+                Ok(summary) if summary == "started" => {}
+                Ok(summary) => action.result.clone_from(summary),
+                Err(e) => action.result = format!("error: {e}"),
+            }
+        }
+        result
+    }
+
+    /// Writes the outcome of a timeline operation into its report entry.
+    pub(super) fn settle_action(&mut self, action: Option<usize>, outcome: String) {
+        let Some(entry) = action.and_then(|i| self.applied.get_mut(i)) else {
+            return;
+        };
+        let waited = self.now as f64 / 1e3 - entry.at_ms;
+        let waited = format_micros((waited * 1e3).max(0.0) as Micros);
+        entry.result = format!("{outcome} (after {waited})");
+        let text = format!("{} → {outcome} after {waited}", entry.action);
+        let kind = if outcome.starts_with("error")
+            && ErrorKind::of_message(&outcome) == ErrorKind::Schema
+        {
+            NarrationKind::SchemaBreak
+        } else {
+            NarrationKind::Action
+        };
+        self.narrate(kind, text, None, 0);
+    }
+
+    /// Carries out `command`, whose entry in the report's timeline is number `action`.
+    pub(super) fn apply_inner(
+        &mut self,
+        command: &Command,
+        action: usize,
+    ) -> Result<String, CommandError> {
+        match command {
+            Command::RunSql { database, sql } => {
+                let index = self
+                    .nodes
+                    .iter()
+                    .position(|n| &n.name == database)
+                    .ok_or_else(|| CommandError::UnknownDatabase(database.clone()))?;
+                let statements: Vec<String> = crate::sim::sql_script::split_statements(sql)
+                    .into_iter()
+                    .map(|s| s.sql)
+                    .collect();
+                if statements.is_empty() {
+                    return Err(CommandError::Sql("there is no SQL statement to run".into()));
+                }
+                // It runs like any client's work: it takes its locks (and may wait for them),
+                // then a core. The report's timeline entry gets its result when it ends.
+                let service = self.timeline_services[index];
+                self.start_operation(service, 0, statements, Some(action));
+                Ok("started".to_owned())
+            }
+            Command::Console { database, sql } => {
+                let index = self
+                    .nodes
+                    .iter()
+                    .position(|n| &n.name == database)
+                    .ok_or_else(|| CommandError::UnknownDatabase(database.clone()))?;
+                let statements: Vec<String> = crate::sim::sql_script::split_statements(sql)
+                    .into_iter()
+                    .map(|s| s.sql)
+                    .collect();
+                if statements.is_empty() {
+                    return Err(CommandError::Sql("there is no SQL statement to run".into()));
+                }
+                let count = statements.len();
+                let (service, _) = self.console_services[index];
+                self.start_operation(service, 0, statements, None);
+                Ok(format!(
+                    "{count} statement{} sent to the console",
+                    if count == 1 { "" } else { "s" }
+                ))
+            }
+            Command::ScriptStep => {
+                let before = self.script_report();
+                let Some((node, runner)) = &mut self.script else {
+                    return Err(CommandError::NoScript);
+                };
+                let locks = &mut self.nodes[*node].locks;
+                let result = if runner.is_finished() {
+                    "the script has ended".to_owned()
+                } else if runner.issue_next(locks) {
+                    "step issued".to_owned()
+                } else {
+                    runner.finish(locks);
+                    "the script has ended: open transactions were rolled back".to_owned()
+                };
+                self.settle_script();
+                self.narrate_script(before.as_ref());
+                Ok(result)
+            }
+            Command::SetRate {
+                service,
+                operation,
+                rate_per_s,
+            } => {
+                if !rate_per_s.is_finite() || *rate_per_s < 0.0 {
+                    return Err(CommandError::BadRate(rate_per_s.to_string()));
+                }
+                let (s, o) = self.find_operation(service, operation)?;
+                let op = &mut self.services[s].operations[o];
+                op.rate_per_s = *rate_per_s;
+                op.generation += 1;
+                self.schedule_arrival(s, o);
+                Ok("ok".to_owned())
+            }
+            Command::StartOperation { service, operation }
+            | Command::StopOperation { service, operation } => {
+                let (s, o) = self.find_operation(service, operation)?;
+                let start = matches!(command, Command::StartOperation { .. });
+                let op = &mut self.services[s].operations[o];
+                op.enabled = start;
+                op.generation += 1;
+                if start {
+                    self.schedule_arrival(s, o);
+                }
+                Ok("ok".to_owned())
+            }
+            Command::PauseService { service } | Command::ResumeService { service } => {
+                let s = self.find_service(service)?;
+                self.services[s].paused = matches!(command, Command::PauseService { .. });
+                Ok("ok".to_owned())
+            }
+        }
+    }
+}

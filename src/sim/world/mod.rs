@@ -1,0 +1,355 @@
+//! The world: every database node and service of a scenario, moved forward event by event.
+//!
+//! A discrete-event simulation: the clock jumps from one event to the next (an arrival, a
+//! statement finishing, a timeline action), and every statement is real SQL executed by GlueSQL
+//! on our storage, costed by what it really did. The front API is small: [`World::new`],
+//! [`World::step_until`], [`World::apply`], [`World::snapshot`], [`World::report`]. The same
+//! scenario and seed always give the same trace (hashed into [`Report::trace_hash`]).
+
+mod build;
+mod client;
+mod commands;
+mod console_session;
+mod narration;
+mod report;
+mod snapshot;
+
+pub use commands::{Command, CommandError};
+pub use console_session::{ConsoleEntry, ConsoleStatus, CONSOLE_KEPT};
+pub use narration::{
+    LockEvent, LockEventKind, NarrationKind, NarrationLine, LOCK_EVENTS_KEPT, NARRATION_KEPT,
+};
+pub use snapshot::{
+    DatabaseSnapshot, LockLine, LockView, OperationSnapshot, ServiceSnapshot, WindowSummary,
+    WorldSnapshot,
+};
+
+use crate::sim::clock::{format_micros, Micros};
+use crate::sim::database::Database;
+use crate::sim::locks::Owner;
+use crate::sim::metrics::ErrorKind;
+use crate::sim::node::DatabaseNode;
+use crate::sim::owners::OwnerRegistry;
+use crate::sim::params::{timestamp_text, KeyRange};
+use crate::sim::queue::EventQueue;
+use crate::sim::report::AppliedAction;
+use crate::sim::scenario::Scenario;
+use crate::sim::service::{InFlight, Service};
+use fnv::FnvHasher;
+use std::collections::BTreeMap;
+use std::hash::Hasher;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Arrival {
+        service: usize,
+        operation: usize,
+        generation: u64,
+    },
+    Retry {
+        op: u64,
+    },
+    StatementDone {
+        op: u64,
+    },
+    /// A lock wait ends: after the connection's `lock_timeout` or `statement_timeout`, or at the
+    /// operation's deadline, whichever comes first (`kind` says which).
+    LockTimeout {
+        op: u64,
+        request: u64,
+        kind: ErrorKind,
+    },
+    ThinkDone {
+        op: u64,
+    },
+    Timeline {
+        index: usize,
+    },
+}
+
+/// A running simulation.
+pub struct World {
+    scenario: Scenario,
+    seed: u64,
+    now: Micros,
+    queue: EventQueue<Event>,
+    nodes: Vec<DatabaseNode>,
+    services: Vec<Service>,
+    in_flight: BTreeMap<u64, InFlight>,
+    next_op: u64,
+    /// Who each lock owner (transaction) is: the one place owners are handed out, so that
+    /// every lock wake-up reaches the actor that waits.
+    owners: OwnerRegistry,
+    keys: BTreeMap<String, KeyRange>,
+    trace: FnvHasher,
+    events: u64,
+    applied: Vec<AppliedAction>,
+    recorded: Option<Vec<RecordedStatement>>,
+    script: Option<(usize, crate::sim::script::ScriptRunner)>,
+    /// Per database node, the index of the service that runs timeline SQL.
+    timeline_services: Vec<usize>,
+    /// Per database node, the index of the service that runs console SQL, and its lock owner
+    /// (one session: its transaction outlives each command).
+    console_services: Vec<(usize, Owner)>,
+    console: std::collections::VecDeque<ConsoleEntry>,
+    next_console_entry: u64,
+    /// Whether statements take locks (off only to measure what locking costs).
+    locking: bool,
+    /// Whether the script waits for [`Command::ScriptStep`]s instead of playing at once.
+    script_manual: bool,
+    lock_events: std::collections::VecDeque<LockEvent>,
+    /// Who each waiting transaction waits for, to name them when the wait ends.
+    blocked_by: BTreeMap<Owner, Vec<String>>,
+    narration: std::collections::VecDeque<NarrationLine>,
+}
+
+/// A statement the simulation executed, for replaying the same work without it (benchmarks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedStatement {
+    /// The database node's index.
+    pub node: usize,
+    /// The connection: (service index, pool slot); `None` for timeline SQL.
+    pub connection: Option<(usize, usize)>,
+    /// The SQL.
+    pub sql: String,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("scenario", &self.scenario.name)
+            .field("seed", &self.seed)
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+impl World {
+    /// Starts keeping every statement executed from now on (see [`Self::recorded_sql`]).
+    pub fn record_sql(&mut self) {
+        self.recorded.get_or_insert_with(Vec::new);
+    }
+
+    /// Turns locking off (or on again): statements then take no locks at all. Only for
+    /// measuring the lock manager's cost; a run without locks is not a faithful database.
+    pub fn set_locking(&mut self, on: bool) {
+        self.locking = on;
+    }
+
+    /// The statements executed since [`Self::record_sql`], in order.
+    pub fn recorded_sql(&self) -> &[RecordedStatement] {
+        self.recorded.as_deref().unwrap_or_default()
+    }
+
+    /// The database called `name`, to query it or to replay statements on it.
+    pub fn database_mut(&mut self, name: &str) -> Option<&mut Database> {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .map(|n| &mut n.db)
+    }
+
+    /// The names of the databases, in scenario order.
+    pub fn database_names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    fn keep_sql(&mut self, node: usize, connection: Option<(usize, usize)>, sql: &str) {
+        if let Some(recorded) = self.recorded.as_mut() {
+            recorded.push(RecordedStatement {
+                node,
+                connection,
+                sql: sql.to_owned(),
+            });
+        }
+    }
+
+    /// Events handled so far (the simulator's unit of work).
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Simulated time now.
+    pub fn now(&self) -> Micros {
+        self.now
+    }
+
+    /// The scenario being run.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The seed of this run.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Lets the page step through the script: `step_until` no longer plays it to its end, and
+    /// [`Command::ScriptStep`] issues its steps one at a time.
+    pub fn set_script_manual(&mut self, manual: bool) {
+        self.script_manual = manual;
+    }
+
+    /// Issues the script's next step (if its session is free). Returns whether one was issued.
+    pub fn script_issue_next(&mut self) -> bool {
+        let issued = match &mut self.script {
+            Some((node, runner)) => runner.issue_next(&mut self.nodes[*node].locks),
+            None => false,
+        };
+        self.settle_script();
+        issued
+    }
+
+    /// The script step that would be issued next, and whether the script has ended.
+    pub fn script_progress(&self) -> Option<(Option<usize>, bool)> {
+        self.script
+            .as_ref()
+            .map(|(_, runner)| (runner.next_step(), runner.is_finished()))
+    }
+
+    /// The script's report so far, if the scenario has a script.
+    pub fn script_report(&self) -> Option<crate::sim::script::ScriptReport> {
+        self.script.as_ref().map(|(_, runner)| runner.report())
+    }
+
+    /// Processes every event up to and including `until`, then sets the clock to `until`. A
+    /// script, if any, is played to its end first (its steps take no simulated time).
+    pub fn step_until(&mut self, until: Micros) {
+        if let Some((node, runner)) = self.script.as_mut().filter(|_| !self.script_manual) {
+            if !runner.is_finished() {
+                runner.run_to_end(&mut self.nodes[*node].locks);
+                self.settle_script();
+            }
+        }
+        while let Some((at, event)) = self.queue.pop_until(until) {
+            self.now = at;
+            self.handle(event);
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Processes the next event, if any; returns whether there was one.
+    pub fn step(&mut self) -> bool {
+        match self.queue.pop_until(Micros::MAX) {
+            Some((at, event)) => {
+                self.now = at;
+                self.handle(event);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_event_time(&self) -> Option<Micros> {
+        self.queue.peek_time()
+    }
+
+    fn record(&mut self, code: u8, values: &[u64]) {
+        self.events += 1;
+        self.trace.write_u64(self.now);
+        self.trace.write_u8(code);
+        for v in values {
+            self.trace.write_u64(*v);
+        }
+    }
+
+    fn schedule_arrival(&mut self, s: usize, o: usize) {
+        let op = &mut self.services[s].operations[o];
+        if !op.enabled || op.rate_per_s <= 0.0 {
+            return;
+        }
+        let gap = op.arrivals.exponential_gap(op.rate_per_s);
+        let generation = op.generation;
+        if let Some(at) = self.now.checked_add(gap) {
+            self.queue.schedule(
+                at,
+                Event::Arrival {
+                    service: s,
+                    operation: o,
+                    generation,
+                },
+            );
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Arrival {
+                service,
+                operation,
+                generation,
+            } => {
+                let op = &self.services[service].operations[operation];
+                if op.generation != generation || !op.enabled {
+                    return;
+                }
+                self.schedule_arrival(service, operation);
+                self.record(1, &[service as u64, operation as u64]);
+                if !self.services[service].paused {
+                    self.arrive(service, operation);
+                }
+            }
+            Event::Retry { op } => {
+                self.record(2, &[op]);
+                self.acquire_connection(op);
+            }
+            Event::StatementDone { op } => {
+                self.record(3, &[op]);
+                self.statement_done(op);
+            }
+            Event::ThinkDone { op } => {
+                self.record(8, &[op]);
+                self.before_statement(op);
+            }
+            Event::LockTimeout { op, request, kind } => {
+                let waiting = self
+                    .in_flight
+                    .get(&op)
+                    .and_then(|o| o.waiting_lock)
+                    .is_some_and(|(r, _)| r == request);
+                if waiting {
+                    if let Some(o) = self.in_flight.get(&op) {
+                        let (owner, node) = (o.owner, self.services[o.service].node);
+                        self.lock_event(node, LockEventKind::TimedOut, owner, None, &[], 0);
+                    }
+                    self.record(12, &[op, request]);
+                    if let Some(o) = self.in_flight.get_mut(&op) {
+                        o.last_error = kind.message().map(str::to_owned);
+                    }
+                    self.fail(op, kind);
+                }
+            }
+            Event::Timeline { index } => {
+                self.record(4, &[index as u64]);
+                if let Some(entry) = self.scenario.timeline.get(index) {
+                    let command = Command::from_entry(entry);
+                    let _ = self.apply(command);
+                }
+            }
+        }
+    }
+
+    fn arrive(&mut self, s: usize, o: usize) {
+        let now = self.now;
+        let service = &mut self.services[s];
+        let operation = &mut service.operations[o];
+        let mut values: BTreeMap<&str, String> = BTreeMap::new();
+        values.insert("now", timestamp_text(now));
+        values.insert("now_us", now.to_string());
+        for (name, param) in &mut operation.params {
+            values.insert(name.as_str(), param.draw(&mut self.keys));
+        }
+        let sql: Vec<String> = operation
+            .statements
+            .iter()
+            .map(|t| crate::sim::params::render(t, &values))
+            .collect();
+        self.start_operation(s, o, sql, None);
+    }
+
+    /// A short human summary of the clock: `"12.5s"`.
+    pub fn clock_text(&self) -> String {
+        format_micros(self.now)
+    }
+}
