@@ -2,7 +2,7 @@
 //! parameters and random streams, the internal clients, and the checks that a template's
 //! tables exist.
 
-use super::{Event, World};
+use super::{Event, TimelineEvent, World};
 use crate::sim::database::{Connection, Database};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::OperationMetrics;
@@ -273,9 +273,10 @@ impl World {
             world.script = Some((index, runner));
         }
         for (index, entry) in scenario.timeline.iter().enumerate() {
-            world
-                .queue
-                .schedule(entry.at.micros(), Event::Timeline { index });
+            world.queue.schedule(
+                entry.at.micros(),
+                Event::Timeline(TimelineEvent::Action { index }),
+            );
         }
         for s in 0..world.services.len() {
             for o in 0..world.services[s].operations.len() {

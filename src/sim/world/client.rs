@@ -4,7 +4,7 @@
 //! fails, retries or completes.
 
 use super::{
-    ConsoleEntry, ConsoleStatus, Event, LockEventKind, NarrationKind, World, CONSOLE_KEPT,
+    ConsoleEntry, ConsoleStatus, Event, LockEventKind, NarrationKind, Traced, World, CONSOLE_KEPT,
 };
 use crate::sim::acquire::{Acquisition, Progress, Requester};
 use crate::sim::database::{Connection, DbError};
@@ -17,7 +17,62 @@ use crate::sim::statement::Command as SqlCommand;
 use gluesql::core::store::Store;
 use std::rc::Rc;
 
+/// The SQL client state machine's events, each about an in-flight operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ClientEvent {
+    /// A failed operation's backoff is over: it tries again.
+    Retry { op: u64 },
+    /// A statement's execution time is over: it releases its core.
+    StatementDone { op: u64 },
+    /// A lock wait ends: after the connection's `lock_timeout` or `statement_timeout`, or at
+    /// the operation's deadline, whichever comes first (`kind` says which). Stale if the
+    /// request was granted meanwhile.
+    LockTimeout {
+        op: u64,
+        request: u64,
+        kind: ErrorKind,
+    },
+    /// The pause between two statements of an operation is over.
+    ThinkDone { op: u64 },
+}
+
 impl World {
+    /// Handles a client event.
+    pub(super) fn handle_client(&mut self, event: ClientEvent) {
+        match event {
+            ClientEvent::Retry { op } => {
+                self.record(Traced::Retry, &[op]);
+                self.acquire_connection(op);
+            }
+            ClientEvent::StatementDone { op } => {
+                self.record(Traced::StatementDone, &[op]);
+                self.statement_done(op);
+            }
+            ClientEvent::ThinkDone { op } => {
+                self.record(Traced::ThinkDone, &[op]);
+                self.before_statement(op);
+            }
+            ClientEvent::LockTimeout { op, request, kind } => {
+                let waiting = self
+                    .in_flight
+                    .get(&op)
+                    .and_then(|o| o.waiting_lock)
+                    .is_some_and(|(r, _)| r == request);
+                if waiting {
+                    if let Some(o) = self.in_flight.get(&op) {
+                        let (owner, node) = (o.owner, self.services[o.service].node);
+                        self.lock_event(node, LockEventKind::TimedOut, owner, None, &[], 0);
+                    }
+                    self.record(Traced::LockTimedOut, &[op, request]);
+                    if let Some(o) = self.in_flight.get_mut(&op) {
+                        o.last_error = kind.message().map(str::to_owned);
+                    }
+                    self.fail(op, kind);
+                }
+            }
+        }
+    }
+
     /// Starts an operation of service `s` that runs `sql` (one transaction if several
     /// statements); `action` is the timeline entry it carries out, if any.
     pub(super) fn start_operation(
@@ -241,18 +296,18 @@ impl World {
                 .unwrap_or((deadline, ErrorKind::Timeout));
                 self.queue.schedule(
                     at.max(now),
-                    Event::LockTimeout {
+                    Event::Client(ClientEvent::LockTimeout {
                         op: id,
                         request,
                         kind,
-                    },
+                    }),
                 );
-                self.record(9, &[id, request]);
+                self.record(Traced::LockWait, &[id, request]);
             }
             Progress::Deadlock { lock, cycle } => {
                 let event = Some((&lock.resource, lock.mode));
                 self.lock_event(node_index, LockEventKind::Deadlock, owner, event, &cycle, 0);
-                self.record(11, &[id, cycle.len() as u64]);
+                self.record(Traced::Deadlock, &[id, cycle.len() as u64]);
                 let names: Vec<String> = cycle.iter().map(|o| self.who(*o)).collect();
                 if let Some(op) = self.in_flight.get_mut(&id) {
                     op.last_error = Some(format!(
@@ -325,7 +380,7 @@ impl World {
                 &[],
                 wakeup.waited,
             );
-            self.record(10, &[id, wakeup.waited]);
+            self.record(Traced::LockGranted, &[id, wakeup.waited]);
             self.take_locks(id);
         }
     }
@@ -443,9 +498,14 @@ impl World {
         node.start(cost, work.rows_read, work.rows_written);
         let ok = u64::from(op.failure.is_none());
         let (s_index, node_index) = (op.service, service.node);
-        self.queue
-            .schedule(now + cost, Event::StatementDone { op: id });
-        self.record(5, &[id, cost, work.rows_read, work.rows_written, ok]);
+        self.queue.schedule(
+            now + cost,
+            Event::Client(ClientEvent::StatementDone { op: id }),
+        );
+        self.record(
+            Traced::Executed,
+            &[id, cost, work.rows_read, work.rows_written, ok],
+        );
         self.keep_sql(node_index, Some((s_index, slot)), &sql);
     }
 
@@ -482,8 +542,10 @@ impl World {
                 self.before_statement(id);
             } else {
                 // Thinking holds the connection but no core.
-                self.queue
-                    .schedule(self.now + think, Event::ThinkDone { op: id });
+                self.queue.schedule(
+                    self.now + think,
+                    Event::Client(ClientEvent::ThinkDone { op: id }),
+                );
             }
         } else {
             self.complete(id);
@@ -603,8 +665,10 @@ impl World {
         if op.attempt < retries && kind != ErrorKind::Timeout && self.now < op.deadline {
             op.attempt += 1;
             let backoff = self.services[service].retry_backoff;
-            self.queue
-                .schedule(self.now + backoff, Event::Retry { op: id });
+            self.queue.schedule(
+                self.now + backoff,
+                Event::Client(ClientEvent::Retry { op: id }),
+            );
         } else {
             self.finish_failed(id, kind);
         }
@@ -639,7 +703,7 @@ impl World {
             if op.action.is_none() {
                 self.narrate(kind, text, Some(sql), 0);
             }
-            self.record(6, &[id, kind as u64]);
+            self.record(Traced::Failed, &[id, kind as u64]);
         }
     }
 
@@ -663,7 +727,7 @@ impl World {
         let operation = &mut self.services[op.service].operations[op.operation];
         operation.metrics.record_success(self.now, latency);
         operation.last_success = Some(self.now);
-        self.record(7, &[id, latency]);
+        self.record(Traced::Completed, &[id, latency]);
         if let Some(connection) = op.connection {
             self.release_connection(op.service, connection);
         }

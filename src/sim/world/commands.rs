@@ -1,7 +1,7 @@
 //! What the user and the timeline do to a running world: [`Command`]s, applied by
 //! [`World::apply`], each entered in the report's timeline with its outcome.
 
-use super::{NarrationKind, World};
+use super::{NarrationKind, Traced, World};
 use crate::sim::clock::{format_micros, Micros};
 use crate::sim::metrics::ErrorKind;
 use crate::sim::report::{round3, AppliedAction};
@@ -132,7 +132,27 @@ pub enum CommandError {
     Sql(String),
 }
 
+/// The timeline's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TimelineEvent {
+    /// The scenario's timeline entry `index` falls due.
+    Action { index: usize },
+}
+
 impl World {
+    /// Handles a timeline event: applies the entry's command as if the user had.
+    pub(super) fn handle_timeline(&mut self, event: TimelineEvent) {
+        match event {
+            TimelineEvent::Action { index } => {
+                self.record(Traced::TimelineAction, &[index as u64]);
+                if let Some(entry) = self.scenario.timeline.get(index) {
+                    let command = Command::from_entry(entry);
+                    let _ = self.apply(command);
+                }
+            }
+        }
+    }
+
     pub(super) fn find_service(&self, name: &str) -> Result<usize, CommandError> {
         self.services
             .iter()

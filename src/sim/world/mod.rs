@@ -13,6 +13,13 @@ mod console_session;
 mod narration;
 mod report;
 mod snapshot;
+mod trace;
+mod workload;
+
+use client::ClientEvent;
+use commands::TimelineEvent;
+use trace::Traced;
+use workload::WorkloadEvent;
 
 pub use commands::{Command, CommandError};
 pub use console_session::{ConsoleEntry, ConsoleStatus, CONSOLE_KEPT};
@@ -27,10 +34,9 @@ pub use snapshot::{
 use crate::sim::clock::{format_micros, Micros};
 use crate::sim::database::Database;
 use crate::sim::locks::Owner;
-use crate::sim::metrics::ErrorKind;
 use crate::sim::node::DatabaseNode;
 use crate::sim::owners::OwnerRegistry;
-use crate::sim::params::{timestamp_text, KeyRange};
+use crate::sim::params::KeyRange;
 use crate::sim::queue::EventQueue;
 use crate::sim::report::AppliedAction;
 use crate::sim::scenario::Scenario;
@@ -39,32 +45,15 @@ use fnv::FnvHasher;
 use std::collections::BTreeMap;
 use std::hash::Hasher;
 
+/// Something scheduled to happen, namespaced by the actor whose module handles it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Event {
-    Arrival {
-        service: usize,
-        operation: usize,
-        generation: u64,
-    },
-    Retry {
-        op: u64,
-    },
-    StatementDone {
-        op: u64,
-    },
-    /// A lock wait ends: after the connection's `lock_timeout` or `statement_timeout`, or at the
-    /// operation's deadline, whichever comes first (`kind` says which).
-    LockTimeout {
-        op: u64,
-        request: u64,
-        kind: ErrorKind,
-    },
-    ThinkDone {
-        op: u64,
-    },
-    Timeline {
-        index: usize,
-    },
+    /// A service's workload: its operations' arrivals (`workload.rs`).
+    Workload(WorkloadEvent),
+    /// The SQL client state machine: statements ending, retries, lock timeouts (`client.rs`).
+    Client(ClientEvent),
+    /// The scenario's timeline: an action falls due (`commands.rs`).
+    Timeline(TimelineEvent),
 }
 
 /// A running simulation.
@@ -245,107 +234,24 @@ impl World {
         self.queue.peek_time()
     }
 
-    fn record(&mut self, code: u8, values: &[u64]) {
+    /// Adds what just happened to the trace (whose hash the report carries) and counts it as
+    /// an event handled.
+    fn record(&mut self, traced: Traced, values: &[u64]) {
         self.events += 1;
         self.trace.write_u64(self.now);
-        self.trace.write_u8(code);
+        self.trace.write_u8(traced.code());
         for v in values {
             self.trace.write_u64(*v);
         }
     }
 
-    fn schedule_arrival(&mut self, s: usize, o: usize) {
-        let op = &mut self.services[s].operations[o];
-        if !op.enabled || op.rate_per_s <= 0.0 {
-            return;
-        }
-        let gap = op.arrivals.exponential_gap(op.rate_per_s);
-        let generation = op.generation;
-        if let Some(at) = self.now.checked_add(gap) {
-            self.queue.schedule(
-                at,
-                Event::Arrival {
-                    service: s,
-                    operation: o,
-                    generation,
-                },
-            );
-        }
-    }
-
+    /// Hands an event to the module of the actor it belongs to.
     fn handle(&mut self, event: Event) {
         match event {
-            Event::Arrival {
-                service,
-                operation,
-                generation,
-            } => {
-                let op = &self.services[service].operations[operation];
-                if op.generation != generation || !op.enabled {
-                    return;
-                }
-                self.schedule_arrival(service, operation);
-                self.record(1, &[service as u64, operation as u64]);
-                if !self.services[service].paused {
-                    self.arrive(service, operation);
-                }
-            }
-            Event::Retry { op } => {
-                self.record(2, &[op]);
-                self.acquire_connection(op);
-            }
-            Event::StatementDone { op } => {
-                self.record(3, &[op]);
-                self.statement_done(op);
-            }
-            Event::ThinkDone { op } => {
-                self.record(8, &[op]);
-                self.before_statement(op);
-            }
-            Event::LockTimeout { op, request, kind } => {
-                let waiting = self
-                    .in_flight
-                    .get(&op)
-                    .and_then(|o| o.waiting_lock)
-                    .is_some_and(|(r, _)| r == request);
-                if waiting {
-                    if let Some(o) = self.in_flight.get(&op) {
-                        let (owner, node) = (o.owner, self.services[o.service].node);
-                        self.lock_event(node, LockEventKind::TimedOut, owner, None, &[], 0);
-                    }
-                    self.record(12, &[op, request]);
-                    if let Some(o) = self.in_flight.get_mut(&op) {
-                        o.last_error = kind.message().map(str::to_owned);
-                    }
-                    self.fail(op, kind);
-                }
-            }
-            Event::Timeline { index } => {
-                self.record(4, &[index as u64]);
-                if let Some(entry) = self.scenario.timeline.get(index) {
-                    let command = Command::from_entry(entry);
-                    let _ = self.apply(command);
-                }
-            }
+            Event::Workload(event) => self.handle_workload(event),
+            Event::Client(event) => self.handle_client(event),
+            Event::Timeline(event) => self.handle_timeline(event),
         }
-    }
-
-    fn arrive(&mut self, s: usize, o: usize) {
-        let now = self.now;
-        let service = &mut self.services[s];
-        let operation = &mut service.operations[o];
-        let mut values: BTreeMap<&str, String> = BTreeMap::new();
-        values.insert("now", timestamp_text(now));
-        values.insert("now_us", now.to_string());
-        for (name, param) in &mut operation.params {
-            values.insert(name.as_str(), param.draw(&mut self.keys));
-        }
-        let sql: Vec<String> = operation
-            .statements
-            .iter()
-            .map(|t| crate::sim::params::render(t, &values))
-            .collect();
-        self.start_operation(s, o, sql, None);
     }
 
     /// A short human summary of the clock: `"12.5s"`.
