@@ -11,6 +11,7 @@ pub mod console;
 pub mod consumer_group;
 pub mod cost;
 pub mod database;
+pub mod debezium;
 pub mod key_access;
 pub mod lock_plan;
 pub mod locks;

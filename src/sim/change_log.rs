@@ -6,13 +6,23 @@
 //! after. Rolled-back work never reaches the log, because a transaction's changes are appended
 //! only when it commits. DDL is logged as it runs, with its SQL text.
 //!
-//! Simplifications: the log is in memory and keeps at most [`ChangeLog::retention`] records;
-//! older ones are dropped, as a real server recycles WAL segments no replication slot still needs.
-//! A reader that asks for an LSN older than [`ChangeLog::first_lsn`] learns that it fell behind.
+//! Each record carries its transaction's commit time, which the simulation tells the storage
+//! ([`crate::sim::storage::Engine::set_time`]) — what Debezium reports as `source.ts_ms`.
+//!
+//! Replication slots: a reader (a CDC connector) holds a slot at the LSN it has confirmed; the
+//! log keeps every record from the oldest slot's LSN on, however many, as PostgreSQL keeps WAL
+//! for a slot — so a stopped connector makes the retained log grow.
+//!
+//! Simplifications: the log is in memory and, past what slots hold, keeps at most
+//! [`ChangeLog::retention`] records; older ones are dropped, as a real server recycles WAL
+//! segments no replication slot still needs. A reader that asks for an LSN older than
+//! [`ChangeLog::first_lsn`] learns that it fell behind. LSNs count records, where PostgreSQL's
+//! count bytes of WAL.
 
+use crate::sim::clock::Micros;
 use gluesql::core::ast::ColumnDef;
 use gluesql::core::data::{Key, Value};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 /// Log sequence number: the position of a record in the log, from 1, without gaps.
@@ -98,6 +108,8 @@ pub struct Change {
     pub txn: TxnId,
     /// The commit sequence number of that transaction's commit.
     pub commit_seq: CommitSeq,
+    /// When that transaction committed, by the simulation's clock.
+    pub committed_at: Micros,
     /// The table (its name at the time of the change).
     pub table: String,
     /// The table's column names at the time of the change, in row order.
@@ -138,6 +150,8 @@ pub struct ChangeLog {
     records: VecDeque<Change>,
     next_lsn: Lsn,
     retention: usize,
+    /// Replication slots: name → the first LSN the slot's reader still needs.
+    slots: BTreeMap<String, Lsn>,
 }
 
 impl Default for ChangeLog {
@@ -153,14 +167,17 @@ impl ChangeLog {
             records: VecDeque::new(),
             next_lsn: 1,
             retention: retention.max(1),
+            slots: BTreeMap::new(),
         }
     }
 
-    /// Appends one transaction's changes, in the order they were made, with consecutive LSNs.
+    /// Appends one transaction's changes, in the order they were made, with consecutive LSNs;
+    /// the transaction committed at `committed_at`.
     pub fn append(
         &mut self,
         txn: TxnId,
         commit_seq: CommitSeq,
+        committed_at: Micros,
         changes: impl IntoIterator<Item = PendingChange>,
     ) {
         for change in changes {
@@ -168,6 +185,7 @@ impl ChangeLog {
                 lsn: self.next_lsn,
                 txn,
                 commit_seq,
+                committed_at,
                 table: change.table,
                 columns: change.columns,
                 sql: change.sql,
@@ -175,9 +193,40 @@ impl ChangeLog {
             });
             self.next_lsn += 1;
         }
-        while self.records.len() > self.retention {
+        self.trim();
+    }
+
+    /// Drops the records past retention that no slot needs.
+    fn trim(&mut self) {
+        let needed = self.slots.values().min().copied().unwrap_or(Lsn::MAX);
+        while self.records.len() > self.retention
+            && self.records.front().is_some_and(|c| c.lsn < needed)
+        {
             self.records.pop_front();
         }
+    }
+
+    /// Creates (or moves) the replication slot `name` so that the log keeps every record from
+    /// `lsn` on. A slot created at the next LSN holds nothing yet.
+    pub fn hold_slot(&mut self, name: &str, lsn: Lsn) {
+        self.slots.insert(name.to_owned(), lsn);
+        self.trim();
+    }
+
+    /// Drops the replication slot `name`.
+    pub fn drop_slot(&mut self, name: &str) {
+        self.slots.remove(name);
+        self.trim();
+    }
+
+    /// The first LSN the slot `name` still needs, if there is such a slot.
+    pub fn slot(&self, name: &str) -> Option<Lsn> {
+        self.slots.get(name).copied()
+    }
+
+    /// How many records are kept for slots beyond what retention alone would keep.
+    pub fn held_for_slots(&self) -> usize {
+        self.records.len().saturating_sub(self.retention)
     }
 
     /// The records with an LSN of at least `lsn`, oldest first.
@@ -238,13 +287,15 @@ mod tests {
     #[test]
     fn records_get_consecutive_lsns_in_append_order() {
         let mut log = ChangeLog::default();
-        log.append(7, 1, [insert("t", 1), insert("t", 2)]);
-        log.append(9, 2, [insert("u", 3)]);
+        log.append(7, 1, 10, [insert("t", 1), insert("t", 2)]);
+        log.append(9, 2, 20, [insert("u", 3)]);
         let lsns: Vec<Lsn> = log.iter().map(|c| c.lsn).collect();
         assert_eq!(lsns, [1, 2, 3]);
         let txns: Vec<TxnId> = log.iter().map(|c| c.txn).collect();
         assert_eq!(txns, [7, 7, 9]);
         assert_eq!(log.next_lsn(), 4);
+        let times: Vec<Micros> = log.iter().map(|c| c.committed_at).collect();
+        assert_eq!(times, [10, 10, 20]);
         assert_eq!(
             log.iter().nth(2).and_then(|c| c.value("id")),
             Some(&Value::I64(3))
@@ -254,7 +305,7 @@ mod tests {
     #[test]
     fn since_reads_from_a_position() {
         let mut log = ChangeLog::default();
-        log.append(1, 1, (1..=5).map(|i| insert("t", i)));
+        log.append(1, 1, 0, (1..=5).map(|i| insert("t", i)));
         let tail: Vec<Lsn> = log.since(4).map(|c| c.lsn).collect();
         assert_eq!(tail, [4, 5]);
         assert_eq!(log.since(99).count(), 0);
@@ -263,7 +314,7 @@ mod tests {
     #[test]
     fn retention_drops_the_oldest_records() {
         let mut log = ChangeLog::with_retention(3);
-        log.append(1, 1, (1..=5).map(|i| insert("t", i)));
+        log.append(1, 1, 0, (1..=5).map(|i| insert("t", i)));
         assert_eq!(log.len(), 3);
         assert_eq!(log.first_lsn(), 3);
         let from_start: Vec<Lsn> = log.since(1).map(|c| c.lsn).collect();
@@ -272,5 +323,26 @@ mod tests {
             [3, 4, 5],
             "a reader behind retention sees only what is kept"
         );
+    }
+
+    #[test]
+    fn a_replication_slot_keeps_the_log_its_reader_still_needs() {
+        let mut log = ChangeLog::with_retention(3);
+        log.hold_slot("cdc", 1);
+        log.append(1, 1, 0, (1..=5).map(|i| insert("t", i)));
+        assert_eq!(log.len(), 5, "the slot holds everything from LSN 1");
+        assert_eq!(log.held_for_slots(), 2);
+        log.hold_slot("cdc", 4);
+        assert_eq!(
+            log.first_lsn(),
+            3,
+            "retention keeps three; the slot no longer needs 1-3"
+        );
+        log.append(2, 2, 0, (6..=9).map(|i| insert("t", i)));
+        assert_eq!(log.first_lsn(), 4, "LSN 4 on is still needed");
+        assert_eq!(log.slot("cdc"), Some(4));
+        log.drop_slot("cdc");
+        assert_eq!(log.len(), 3);
+        assert_eq!(log.held_for_slots(), 0);
     }
 }

@@ -1021,6 +1021,17 @@ impl Database {
         f(&self.engine.borrow())
     }
 
+    /// Tells the storage what time the simulation says it is (stamped on commits in the change
+    /// log).
+    pub fn set_time(&self, now: Micros) {
+        self.engine.borrow_mut().set_time(now);
+    }
+
+    /// Runs `f` on the storage engine, to change what is not data (a replication slot).
+    pub fn with_engine_mut<T>(&self, f: impl FnOnce(&mut Engine) -> T) -> T {
+        f(&mut self.engine.borrow_mut())
+    }
+
     /// The change log's records from `lsn` on, cloned.
     pub fn changes_since(&self, lsn: Lsn) -> Vec<Change> {
         self.engine.borrow().log().since(lsn).cloned().collect()

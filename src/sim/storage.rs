@@ -21,6 +21,7 @@
 use crate::sim::change_log::{
     ChangeKind, ChangeLog, CommitSeq, PendingChange, RowOp, SchemaChange, TxnId,
 };
+use crate::sim::clock::Micros;
 use crate::sim::versions::{ReadView, RowVersions};
 use gluesql::core::ast::ColumnDef;
 use gluesql::core::data::{CustomFunction as StructCustomFunction, Key, Schema, Value};
@@ -126,6 +127,8 @@ pub struct Engine {
     snapshots: BTreeMap<CommitSeq, usize>,
     /// Rows holding versions that a snapshot may still need; pruned when snapshots close.
     garbage: BTreeSet<(String, Key)>,
+    /// The time the simulation says it is, stamped on commits in the change log.
+    time: Micros,
 }
 
 impl Engine {
@@ -145,6 +148,17 @@ impl Engine {
     /// The last commit sequence number.
     pub fn commit_seq(&self) -> CommitSeq {
         self.commit_seq
+    }
+
+    /// Tells the storage what time it is, for the commit times in the change log (the storage
+    /// never reads a clock of its own).
+    pub fn set_time(&mut self, now: Micros) {
+        self.time = now;
+    }
+
+    /// The change log, to hold or move a replication slot.
+    pub fn log_mut(&mut self) -> &mut ChangeLog {
+        &mut self.log
     }
 
     /// Counts tables, rows, versions, snapshots and log records.
@@ -263,6 +277,7 @@ impl Engine {
         self.log.append(
             txn,
             self.commit_seq,
+            self.time,
             [PendingChange {
                 table: table.to_owned(),
                 columns,
@@ -529,7 +544,8 @@ impl Session {
                 .into_iter()
                 .filter(|c| engine.tables.contains_key(&c.table));
             let changes: Vec<PendingChange> = changes.collect();
-            engine.log.append(txn.id, seq, changes);
+            let time = engine.time;
+            engine.log.append(txn.id, seq, time, changes);
         } else {
             for (table_name, key) in &txn.written {
                 if let Some(table) = engine.tables.get_mut(table_name) {

@@ -183,6 +183,7 @@ impl World {
     /// [`CommandError`] when it names something that does not exist or its SQL fails (the
     /// failure is also recorded in the report's timeline).
     pub fn apply(&mut self, command: Command) -> Result<String, CommandError> {
+        self.tell_time();
         let index = self.applied.len();
         self.applied.push(AppliedAction {
             at_ms: round3(self.now as f64 / 1e3),

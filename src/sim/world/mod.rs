@@ -247,10 +247,18 @@ impl World {
 
     /// Hands an event to the module of the actor it belongs to.
     fn handle(&mut self, event: Event) {
+        self.tell_time();
         match event {
             Event::Workload(event) => self.handle_workload(event),
             Event::Client(event) => self.handle_client(event),
             Event::Timeline(event) => self.handle_timeline(event),
+        }
+    }
+
+    /// Tells every database what time it is, for the commit times in their change logs.
+    fn tell_time(&self) {
+        for node in &self.nodes {
+            node.db.set_time(self.now);
         }
     }
 
