@@ -1021,6 +1021,27 @@ impl Database {
         f(&self.engine.borrow())
     }
 
+    /// Every committed row of `table` now, in key order, with its column names: what a CDC
+    /// connector's snapshot reads.
+    ///
+    /// # Errors
+    ///
+    /// A storage error if the table does not exist.
+    pub fn committed_rows(&self, table: &str) -> Result<(Vec<String>, Vec<Vec<Value>>), DbError> {
+        let connection = self.connect(ReadMode::LatestCommitted);
+        let session = connection.session();
+        let columns = session
+            .fetch_schema(table)?
+            .and_then(|s| s.column_defs)
+            .map(|defs| defs.into_iter().map(|d| d.name).collect())
+            .unwrap_or_default();
+        let rows = session
+            .scan_data(table)?
+            .map(|row| row.map(|(_, values)| values))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((columns, rows))
+    }
+
     /// Tells the storage what time the simulation says it is (stamped on commits in the change
     /// log).
     pub fn set_time(&self, now: Micros) {

@@ -203,6 +203,26 @@ impl Engine {
             .is_some_and(|u| u.is_primary)
     }
 
+    /// The primary key columns of `table`, in declaration order (empty without one).
+    pub fn primary_key_columns(&self, table: &str) -> Vec<String> {
+        self.tables
+            .get(table)
+            .and_then(|t| t.schema.column_defs.as_ref())
+            .map(|columns| {
+                columns
+                    .iter()
+                    .filter(|c| c.unique.is_some_and(|u| u.is_primary))
+                    .map(|c| c.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The names of the tables, in order.
+    pub fn table_names(&self) -> Vec<String> {
+        self.tables.keys().cloned().collect()
+    }
+
     /// Whether the row `key` of `table` has a committed version newer than `seq`.
     pub fn changed_since(&self, table: &str, key: &Key, seq: CommitSeq) -> bool {
         self.tables
