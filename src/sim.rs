@@ -17,6 +17,7 @@ pub mod key_access;
 pub mod lock_plan;
 pub mod locks;
 pub mod metrics;
+pub mod modes;
 pub mod node;
 pub mod owners;
 pub mod params;

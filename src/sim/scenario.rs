@@ -54,6 +54,14 @@ pub struct Scenario {
     /// Scripted sessions: an explicit interleaving of statements, for step-by-step demos.
     #[serde(default)]
     pub script: Option<crate::sim::script::ScriptSpec>,
+    /// How the services share data: `shared` (one database), `owned` (one writer per table) or
+    /// `cdc` (a database per service, read models fed by change data capture). The command line's
+    /// `--mode` and the page's switch override it.
+    #[serde(default)]
+    pub mode: crate::sim::modes::Mode,
+    /// The CDC pipeline's settings, for the `cdc` mode.
+    #[serde(default)]
+    pub cdc: crate::sim::modes::CdcSpec,
 }
 
 fn default_seed() -> u64 {
@@ -164,6 +172,10 @@ pub struct ServiceSpec {
     /// What it does.
     #[serde(default)]
     pub operations: Vec<OperationSpec>,
+    /// The tables it owns: the only ones it may write in the `owned` and `cdc` modes (in `cdc`
+    /// they live in its own database; the others it reads become read models there).
+    #[serde(default)]
+    pub owns: Vec<String>,
 }
 
 fn default_pool() -> u32 {
@@ -337,7 +349,8 @@ impl ScenarioError {
         self
     }
 
-    fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error at `path` (no line: found after reading).
+    pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             line: None,
             column: None,

@@ -1,0 +1,371 @@
+//! Integration modes: how the services of a scenario share data, and what each mode builds.
+//!
+//! - `shared` — every service reads and writes one shared database (dataflow through a
+//!   database).
+//! - `owned` — still one database, but each table has one writer: a write to a table the
+//!   service does not own fails as PostgreSQL's `permission denied for table orders` would.
+//! - `cdc` — every service gets a database of its own (its own node) with the tables it owns;
+//!   each table it reads but does not own is a read model there, fed from the owner's change
+//!   events: a CDC connector on the owner's database, a topic per table, and a consumer group per
+//!   reading service. The same SQL templates run unchanged.
+//!
+//! The same seed gives the same arrivals and parameters in every mode: each service's random
+//! streams depend on its place in the scenario, never on the mode.
+
+use crate::sim::clock::SimDuration;
+use crate::sim::debezium::ReplicaIdentity;
+use crate::sim::scenario::{Scenario, ScenarioError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How the services share data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// One shared database, read and written by every service.
+    #[default]
+    Shared,
+    /// One shared database, one writer per table.
+    Owned,
+    /// A database per service; change data capture feeds read models.
+    Cdc,
+}
+
+impl Mode {
+    /// Every mode, in the order a chooser lists them.
+    pub const ALL: [Self; 3] = [Self::Shared, Self::Owned, Self::Cdc];
+
+    /// The mode's name in a scenario file and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::Owned => "owned",
+            Self::Cdc => "cdc",
+        }
+    }
+
+    /// The mode a name stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// What the mode builds, in a sentence for a tooltip.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::Shared => "Every service reads and writes one shared database.",
+            Self::Owned => {
+                "One shared database, but each table has one writer: writing another service's \
+                 table is refused (permission denied)."
+            }
+            Self::Cdc => {
+                "Each service has a database of its own; a CDC connector streams the owner's \
+                 changes through topics into read models in the readers' databases."
+            }
+        }
+    }
+}
+
+/// The CDC pipeline's settings (`[cdc]` in a scenario); every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CdcSpec {
+    /// Partitions per topic.
+    #[schemars(range(min = 1, max = 64))]
+    pub partitions: u32,
+    /// Time from a produce to the message being readable.
+    pub broker_latency: SimDuration,
+    /// The connector's `poll.interval.ms`.
+    pub poll_interval: SimDuration,
+    /// The connector's `max.batch.size`.
+    pub batch_size: usize,
+    /// Kafka Connect's `offset.flush.interval.ms`.
+    pub offset_flush_interval: SimDuration,
+    /// The connector's work per event.
+    pub event_cost: SimDuration,
+    /// How often a consumer polls when it found nothing.
+    pub consumer_poll_interval: SimDuration,
+    /// A consumer's `max.poll.records`.
+    pub max_poll_records: usize,
+    /// How long a consumer group's rebalance pauses consumption.
+    pub rebalance_time: SimDuration,
+    /// `REPLICA IDENTITY` per table (`DEFAULT` unless listed).
+    pub replica_identity: BTreeMap<String, ReplicaIdentity>,
+}
+
+impl Default for CdcSpec {
+    fn default() -> Self {
+        Self {
+            partitions: 3,
+            broker_latency: SimDuration(2_000),
+            poll_interval: SimDuration(100_000),
+            batch_size: 2_048,
+            offset_flush_interval: SimDuration(10_000_000),
+            event_cost: SimDuration(20),
+            consumer_poll_interval: SimDuration(100_000),
+            max_poll_records: 500,
+            rebalance_time: SimDuration(3_000_000),
+            replica_identity: BTreeMap::new(),
+        }
+    }
+}
+
+/// The tables one operation reads and writes (from its parsed templates).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OperationTables {
+    /// The operation's name.
+    pub name: String,
+    /// Tables it reads.
+    pub reads: Vec<String>,
+    /// Tables it writes.
+    pub writes: Vec<String>,
+}
+
+/// A database of the `cdc` mode: a service's own, made from the shared database it used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedDatabase {
+    /// Its name: the service's.
+    pub name: String,
+    /// The scenario database it is made from (its index).
+    pub from: usize,
+    /// The tables it keeps: those the service owns, then its read models.
+    pub tables: Vec<String>,
+    /// The tables that are read models (fed by CDC), a subset of `tables`.
+    pub read_models: Vec<String>,
+}
+
+/// A connector of the `cdc` mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedConnector {
+    /// Its name (`orders-connector`), also its replication slot's.
+    pub name: String,
+    /// The topics' prefix: the shared database's name.
+    pub prefix: String,
+    /// Its source database (an index into the plan's databases).
+    pub source: usize,
+    /// The tables it captures.
+    pub tables: Vec<String>,
+}
+
+/// A consumer group of the `cdc` mode, applying events to one service's read models.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedConsumer {
+    /// The group's id: the reading service's name.
+    pub group: String,
+    /// The database whose read models it feeds (an index into the plan's databases).
+    pub database: usize,
+    /// The read models: (table, topic).
+    pub tables: Vec<(String, String)>,
+}
+
+/// What a `cdc` scenario builds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// A database per service, in service order.
+    pub databases: Vec<PlannedDatabase>,
+    /// One connector per database whose tables others read.
+    pub connectors: Vec<PlannedConnector>,
+    /// One consumer group per service with read models.
+    pub consumers: Vec<PlannedConsumer>,
+}
+
+/// Plans the `cdc` mode of `scenario`: `tables[s]` lists what service `s`'s operations read and
+/// write.
+///
+/// # Errors
+///
+/// A [`ScenarioError`] when a service writes a table it does not own (naming the service, the
+/// operation and the table), when a table is owned twice, or when a table someone reads has no
+/// owner.
+pub fn plan_cdc(
+    scenario: &Scenario,
+    tables: &[Vec<OperationTables>],
+) -> Result<Plan, ScenarioError> {
+    let mut owner: BTreeMap<&str, usize> = BTreeMap::new();
+    for (s, service) in scenario.services.iter().enumerate() {
+        for (k, table) in service.owns.iter().enumerate() {
+            if let Some(first) = owner.insert(table.as_str(), s) {
+                return Err(ScenarioError::at(
+                    format!("services[{s}].owns[{k}]"),
+                    format!(
+                        "\"{table}\" is already owned by {}: a table has one owner",
+                        scenario.services[first].name
+                    ),
+                ));
+            }
+        }
+    }
+    let mut plan = Plan::default();
+    for (s, service) in scenario.services.iter().enumerate() {
+        let operations = tables.get(s).map_or(&[][..], Vec::as_slice);
+        for (o, operation) in operations.iter().enumerate() {
+            if let Some(table) = operation.writes.iter().find(|t| !service.owns.contains(t)) {
+                let owned_by = owner
+                    .get(table.as_str())
+                    .map(|i| format!(" (it belongs to {})", scenario.services[*i].name))
+                    .unwrap_or_default();
+                return Err(ScenarioError::at(
+                    format!("services[{s}].operations[{o}]"),
+                    format!(
+                        "{}.{} writes table \"{table}\", which {} does not own{owned_by}: in cdc \
+                         mode a service writes only its own tables",
+                        service.name, operation.name, service.name
+                    ),
+                ));
+            }
+        }
+        let mut read_models: Vec<String> = Vec::new();
+        for operation in operations {
+            for table in &operation.reads {
+                if service.owns.contains(table) || read_models.contains(table) {
+                    continue;
+                }
+                if !owner.contains_key(table.as_str()) {
+                    return Err(ScenarioError::at(
+                        format!("services[{s}]"),
+                        format!(
+                            "{} reads table \"{table}\", which no service owns: in cdc mode \
+                             add it to the owns of the service that keeps it",
+                            service.name
+                        ),
+                    ));
+                }
+                read_models.push(table.clone());
+            }
+        }
+        let from = scenario
+            .databases
+            .iter()
+            .position(|d| d.name == service.database)
+            .unwrap_or(0);
+        let mut kept = service.owns.clone();
+        kept.extend(read_models.iter().cloned());
+        plan.databases.push(PlannedDatabase {
+            name: service.name.clone(),
+            from,
+            tables: kept,
+            read_models,
+        });
+    }
+    for (s, service) in scenario.services.iter().enumerate() {
+        let captured: Vec<String> = service
+            .owns
+            .iter()
+            .filter(|t| plan.databases.iter().any(|d| d.read_models.contains(t)))
+            .cloned()
+            .collect();
+        if captured.is_empty() {
+            continue;
+        }
+        let prefix = scenario.databases[plan.databases[s].from].name.clone();
+        plan.connectors.push(PlannedConnector {
+            name: format!("{}-connector", service.name),
+            prefix,
+            source: s,
+            tables: captured,
+        });
+    }
+    for (s, database) in plan.databases.iter().enumerate() {
+        if database.read_models.is_empty() {
+            continue;
+        }
+        let prefix = &scenario.databases[database.from].name;
+        plan.consumers.push(PlannedConsumer {
+            group: scenario.services[s].name.clone(),
+            database: s,
+            tables: database
+                .read_models
+                .iter()
+                .map(|t| (t.clone(), crate::sim::debezium::topic_name(prefix, t)))
+                .collect(),
+        });
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario() -> Scenario {
+        Scenario::parse(
+            r#"
+format_version = 1
+name = "two"
+mode = "cdc"
+[[databases]]
+name = "shop"
+setup = ["CREATE TABLE orders (id INTEGER PRIMARY KEY)", "CREATE TABLE invoices (id INTEGER PRIMARY KEY, order_id INTEGER)"]
+[[services]]
+name = "orders"
+database = "shop"
+owns = ["orders"]
+[[services]]
+name = "billing"
+database = "shop"
+owns = ["invoices"]
+"#,
+        )
+        .expect("valid")
+    }
+
+    fn ops(name: &str, reads: &[&str], writes: &[&str]) -> OperationTables {
+        let list = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect();
+        OperationTables {
+            name: name.to_owned(),
+            reads: list(reads),
+            writes: list(writes),
+        }
+    }
+
+    #[test]
+    fn a_reader_gets_a_read_model_fed_by_the_owners_connector() {
+        let plan = plan_cdc(
+            &scenario(),
+            &[
+                vec![ops("place", &[], &["orders"])],
+                vec![ops("bill", &["orders", "invoices"], &["invoices"])],
+            ],
+        )
+        .expect("plans");
+        assert_eq!(plan.databases[0].tables, ["orders"]);
+        assert_eq!(plan.databases[1].tables, ["invoices", "orders"]);
+        assert_eq!(plan.databases[1].read_models, ["orders"]);
+        assert_eq!(plan.connectors.len(), 1);
+        assert_eq!(plan.connectors[0].name, "orders-connector");
+        assert_eq!(plan.connectors[0].tables, ["orders"]);
+        assert_eq!(plan.consumers[0].group, "billing");
+        assert_eq!(
+            plan.consumers[0].tables,
+            [("orders".to_owned(), "shop.public.orders".to_owned())]
+        );
+    }
+
+    #[test]
+    fn writing_a_table_one_does_not_own_is_an_error_naming_service_operation_and_table() {
+        let error = plan_cdc(
+            &scenario(),
+            &[vec![], vec![ops("cancel", &[], &["orders"])]],
+        )
+        .expect_err("refused");
+        assert_eq!(error.path, "services[1].operations[0]");
+        assert!(error
+            .message
+            .contains("billing.cancel writes table \"orders\""));
+        assert!(error.message.contains("belongs to orders"));
+    }
+
+    #[test]
+    fn a_table_read_but_owned_by_nobody_is_an_error() {
+        let error = plan_cdc(&scenario(), &[vec![], vec![ops("look", &["stock"], &[])]])
+            .expect_err("refused");
+        assert!(error.message.contains("no service owns"), "{error}");
+    }
+
+    #[test]
+    fn mode_names_round_trip() {
+        for mode in Mode::ALL {
+            assert_eq!(Mode::from_name(mode.name()), Some(mode));
+        }
+    }
+}
