@@ -30,6 +30,7 @@ pub mod scenario;
 pub mod script;
 pub mod service;
 pub mod shop;
+pub mod sink;
 pub mod sql_guard;
 pub mod sql_script;
 pub mod statement;

@@ -1,0 +1,232 @@
+//! Applying change events to a read model with SQL: what a consumer (a JDBC sink connector,
+//! or a service's own consumer) runs on its database for each Debezium event.
+//!
+//! A create, update or snapshot read becomes an upsert of the event's `after` row — GlueSQL has
+//! no `INSERT … ON CONFLICT`, so a `DELETE` by key and an `INSERT` — and a delete becomes a
+//! `DELETE` by key; tombstones change nothing. A replica maps the row's fields to columns of the
+//! same names, all of them — so a column renamed at the source arrives under its new name and
+//! fails the insert, which is how a consumer that maps raw columns breaks on a schema change; a
+//! read model declared as a subset of columns writes only those (and so misses a renamed one
+//! silently).
+//! Values are turned back from Debezium's JSON mappings into SQL literals by the read model's
+//! column types (`TIMESTAMP` from microseconds since the epoch, `DATE` from days).
+
+use gluesql::core::ast::DataType;
+use gluesql::core::chrono::{DateTime, NaiveDate};
+use serde_json::Value as Json;
+use thiserror::Error;
+
+/// A read model's column: its name and type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkColumn {
+    /// The column's name.
+    pub name: String,
+    /// Its SQL type.
+    pub data_type: DataType,
+}
+
+/// Why an event cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SinkError {
+    /// The value is not a change event.
+    #[error("not a change event: {0}")]
+    NotAnEvent(String),
+    /// The event's key has no usable column.
+    #[error("the event has no key to apply it by")]
+    NoKey,
+}
+
+/// What a change event asks of the read model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The SQL statements, in order (none for a tombstone).
+    pub statements: Vec<String>,
+    /// The source LSN of the change.
+    pub lsn: u64,
+    /// The source commit time, in microseconds since the Unix epoch (`source.ts_us`).
+    pub committed_us: i64,
+}
+
+/// The statements that apply the event `value` (JSON text) with key `key` to `table`, whose
+/// columns are `columns`; `subset`: write only those columns (else every field of the row).
+///
+/// # Errors
+///
+/// [`SinkError`] when the value is not a Debezium change event or the key is unusable.
+pub fn apply_event(
+    table: &str,
+    columns: &[SinkColumn],
+    key: &str,
+    value: &str,
+    subset: bool,
+) -> Result<Applied, SinkError> {
+    let event: Json =
+        serde_json::from_str(value).map_err(|e| SinkError::NotAnEvent(e.to_string()))?;
+    let key: Json = serde_json::from_str(key).map_err(|e| SinkError::NotAnEvent(e.to_string()))?;
+    let lsn = event["source"]["lsn"]
+        .as_u64()
+        .ok_or_else(|| SinkError::NotAnEvent("no source.lsn".into()))?;
+    let committed_us = event["source"]["ts_us"]
+        .as_i64()
+        .or_else(|| event["source"]["ts_ms"].as_i64().map(|ms| ms * 1_000))
+        .ok_or_else(|| SinkError::NotAnEvent("no source.ts_us".into()))?;
+    let op = event["op"].as_str().unwrap_or_default();
+    let Some(key) = key.as_object().filter(|k| !k.is_empty()) else {
+        return Err(SinkError::NoKey);
+    };
+    let column_type = |name: &str| {
+        columns
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| &c.data_type)
+    };
+    let condition: Vec<String> = key
+        .iter()
+        .map(|(name, v)| format!("{name} = {}", literal(v, column_type(name))))
+        .collect();
+    let delete = format!("DELETE FROM {table} WHERE {}", condition.join(" AND "));
+    let statements = match op {
+        "d" => vec![delete],
+        "c" | "u" | "r" => {
+            let Some(after) = event["after"].as_object() else {
+                return Err(SinkError::NotAnEvent("no after".into()));
+            };
+            let fields: Vec<(&String, &Json)> = after
+                .iter()
+                .filter(|(name, _)| !subset || column_type(name).is_some())
+                .collect();
+            let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+            let values: Vec<String> = fields
+                .iter()
+                .map(|(n, v)| literal(v, column_type(n)))
+                .collect();
+            vec![
+                delete,
+                format!(
+                    "INSERT INTO {table} ({}) VALUES ({})",
+                    names.join(", "),
+                    values.join(", ")
+                ),
+            ]
+        }
+        other => return Err(SinkError::NotAnEvent(format!("unknown op {other:?}"))),
+    };
+    Ok(Applied {
+        statements,
+        lsn,
+        committed_us,
+    })
+}
+
+/// A JSON value as an SQL literal for a column of `data_type`.
+fn literal(value: &Json, data_type: Option<&DataType>) -> String {
+    match (value, data_type) {
+        (Json::Null, _) => "NULL".to_owned(),
+        (Json::Bool(b), _) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
+        (Json::Number(n), Some(DataType::Timestamp)) => n
+            .as_i64()
+            .and_then(DateTime::from_timestamp_micros)
+            .map_or_else(
+                || "NULL".to_owned(),
+                |t| format!("'{}'", t.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f")),
+            ),
+        (Json::Number(n), Some(DataType::Date)) => n
+            .as_i64()
+            .and_then(|days| {
+                NaiveDate::from_ymd_opt(1970, 1, 1)
+                    .and_then(|e| e.checked_add_signed(gluesql::core::chrono::Duration::days(days)))
+            })
+            .map_or_else(|| "NULL".to_owned(), |d| format!("'{d}'")),
+        (Json::Number(n), _) => n.to_string(),
+        (Json::String(s), _) => format!("'{}'", s.replace('\'', "''")),
+        (other, _) => format!("'{}'", other.to_string().replace('\'', "''")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns() -> Vec<SinkColumn> {
+        vec![
+            SinkColumn {
+                name: "id".into(),
+                data_type: DataType::Int,
+            },
+            SinkColumn {
+                name: "status".into(),
+                data_type: DataType::Text,
+            },
+            SinkColumn {
+                name: "created_at".into(),
+                data_type: DataType::Timestamp,
+            },
+        ]
+    }
+
+    fn event(op: &str, after: &str) -> String {
+        format!(
+            r#"{{"before":null,"after":{after},"source":{{"lsn":9,"ts_us":1767225600000000}},"op":"{op}","ts_ms":1}}"#
+        )
+    }
+
+    #[test]
+    fn an_update_becomes_an_upsert_with_types_turned_back() {
+        let applied = apply_event(
+            "orders",
+            &columns(),
+            r#"{"id":3}"#,
+            &event(
+                "u",
+                r#"{"id":3,"status":"it's paid","created_at":1767225600000001}"#,
+            ),
+            false,
+        )
+        .expect("applies");
+        assert_eq!(applied.lsn, 9);
+        assert_eq!(
+            applied.statements,
+            [
+                "DELETE FROM orders WHERE id = 3",
+                "INSERT INTO orders (id, status, created_at) VALUES (3, 'it''s paid', '2026-01-01 00:00:00.000001')",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_delete_deletes_by_key() {
+        let value =
+            r#"{"before":{"id":3},"after":null,"source":{"lsn":4,"ts_us":5},"op":"d","ts_ms":1}"#;
+        let applied =
+            apply_event("orders", &columns(), r#"{"id":3}"#, value, false).expect("applies");
+        assert_eq!(applied.statements, ["DELETE FROM orders WHERE id = 3"]);
+    }
+
+    #[test]
+    fn a_replica_sends_every_field_and_a_subset_only_its_columns() {
+        let renamed = event("c", r#"{"id":3,"state":"new","created_at":1}"#);
+        let replica =
+            apply_event("orders", &columns(), r#"{"id":3}"#, &renamed, false).expect("applies");
+        assert!(
+            replica.statements[1].starts_with("INSERT INTO orders (id, state, created_at)"),
+            "the renamed field is sent as it is, and will fail: {:?}",
+            replica.statements
+        );
+        let subset =
+            apply_event("orders", &columns(), r#"{"id":3}"#, &renamed, true).expect("applies");
+        assert!(
+            subset.statements[1].starts_with("INSERT INTO orders (id, created_at)"),
+            "{:?}",
+            subset.statements
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(apply_event("t", &columns(), "{}", "not json", false).is_err());
+        assert_eq!(
+            apply_event("t", &columns(), "null", &event("c", "{}"), false),
+            Err(SinkError::NoKey)
+        );
+    }
+}
