@@ -14,6 +14,7 @@ mod cli {
     use clap::{Parser, Subcommand};
     use dataflow_lab::sim::builtin;
     use dataflow_lab::sim::clock::{format_micros, SimDuration};
+    use dataflow_lab::sim::modes::Mode;
     use dataflow_lab::sim::report::{Report, WorkloadReport};
     use dataflow_lab::sim::scenario::Scenario;
     use dataflow_lab::sim::world::World;
@@ -42,11 +43,21 @@ mod cli {
             /// Print the report as JSON.
             #[arg(long)]
             json: bool,
+            /// The integration mode: shared, owned or cdc (default: the scenario's).
+            #[arg(long, value_parser = parse_mode)]
+            mode: Option<Mode>,
         },
         /// Print the JSON Schema of the scenario format.
         Schema,
         /// List the built-in scenarios.
         List,
+    }
+
+    fn parse_mode(text: &str) -> Result<Mode, String> {
+        Mode::from_name(text).ok_or_else(|| {
+            let names: Vec<&str> = Mode::ALL.iter().map(|m| m.name()).collect();
+            format!("no mode \"{text}\" (modes: {})", names.join(", "))
+        })
     }
 
     fn parse_duration(text: &str) -> Result<SimDuration, String> {
@@ -95,14 +106,18 @@ mod cli {
                 seed,
                 until,
                 json,
+                mode,
             } => {
-                let (label, text, scenario) = match load(&scenario) {
+                let (label, text, mut scenario) = match load(&scenario) {
                     Ok(loaded) => loaded,
                     Err(message) => {
                         eprintln!("error: {message}");
                         return ExitCode::from(2);
                     }
                 };
+                if let Some(mode) = mode {
+                    scenario.mode = mode;
+                }
                 let seed = seed.unwrap_or(scenario.seed);
                 let mut world = match World::with_seed(&scenario, seed) {
                     Ok(world) => world,

@@ -232,6 +232,19 @@ impl Connector {
         Ok(())
     }
 
+    /// Starts streaming from the source's current LSN as if the snapshot had been taken and
+    /// its offset flushed before: for a pipeline already running when the simulation starts,
+    /// whose read models begin as copies of the source.
+    pub fn resume_at_current(&mut self, db: &Database) {
+        let lsn = db.with_engine_ref(|e| e.log().next_lsn());
+        db.with_engine_mut(|e| e.log_mut().hold_slot(&self.config.name, lsn));
+        self.flushed = Some(lsn);
+        self.position = lsn;
+        self.furthest = lsn;
+        self.last_commit_lsn = lsn.checked_sub(1).filter(|l| *l > 0);
+        self.state = ConnectorState::Streaming;
+    }
+
     /// Reads every captured table as of the log's current LSN and creates the slot there.
     fn begin_snapshot(&mut self, db: &Database, _now: Micros) -> Result<(), DbError> {
         let (lsn, tables) = db.with_engine_ref(|e| (e.log().next_lsn(), e.table_names()));

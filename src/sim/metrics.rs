@@ -31,6 +31,9 @@ pub enum ErrorKind {
     StatementTimeout,
     /// A constraint refused it (duplicate key, NOT NULL, unique).
     Constraint,
+    /// It wrote a table its service does not own (`owned` mode): PostgreSQL's "permission
+    /// denied for table …".
+    Permission,
     /// Any other SQL error.
     Sql,
 }
@@ -44,6 +47,8 @@ impl ErrorKind {
             || m.contains("column") && m.contains("exist")
         {
             Self::Schema
+        } else if m.contains("permission denied") {
+            Self::Permission
         } else if m.contains("lock timeout") || m.contains("could not obtain lock") {
             Self::LockTimeout
         } else if m.contains("statement timeout") {
@@ -78,6 +83,7 @@ impl ErrorKind {
             Self::LockTimeout => "lock_timeout",
             Self::StatementTimeout => "statement_timeout",
             Self::Constraint => "constraint",
+            Self::Permission => "permission",
             Self::Sql => "sql",
         }
     }
@@ -86,6 +92,48 @@ impl ErrorKind {
 fn histogram() -> Histogram<u64> {
     // 1 µs to one hour, 3 significant digits; these bounds are valid, so this cannot fail.
     Histogram::new_with_bounds(1, 3_600 * SECOND, 3).unwrap_or_else(|_| unreachable!())
+}
+
+/// A distribution of durations in microseconds (staleness, lag in time) or of counts (lag in
+/// messages), summarised as percentiles.
+#[derive(Debug, Clone)]
+pub struct Distribution {
+    values: Histogram<u64>,
+}
+
+impl Default for Distribution {
+    fn default() -> Self {
+        Self {
+            values: histogram(),
+        }
+    }
+}
+
+impl Distribution {
+    /// Adds one value (clamped to the histogram's range).
+    pub fn record(&mut self, value: u64) {
+        let value = value.clamp(1, 3_600 * SECOND);
+        let _ = self.values.record(value);
+    }
+
+    /// How many values were recorded.
+    pub fn count(&self) -> u64 {
+        self.values.len()
+    }
+
+    /// Percentiles, the values read as microseconds and given in milliseconds.
+    pub fn as_latency(&self) -> LatencySummary {
+        LatencySummary::of(&self.values)
+    }
+
+    /// The `q` quantile (0–1) of the values as recorded (0 if none).
+    pub fn quantile(&self, q: f64) -> u64 {
+        if self.values.is_empty() {
+            0
+        } else {
+            self.values.value_at_quantile(q)
+        }
+    }
 }
 
 /// Percentiles of a latency distribution, in milliseconds.

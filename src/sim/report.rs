@@ -86,6 +86,109 @@ pub struct Report {
     /// The scripted sessions' steps and outcomes, if the scenario has a script.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub script: Option<crate::sim::script::ScriptReport>,
+    /// The integration mode the run used (`shared`, `owned`, `cdc`).
+    pub mode: String,
+    /// `cdc` mode: each connector.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub connectors: BTreeMap<String, ConnectorReport>,
+    /// `cdc` mode: each topic.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub topics: BTreeMap<String, TopicReport>,
+    /// `cdc` mode: each consumer group.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub consumer_groups: BTreeMap<String, ConsumerGroupReport>,
+    /// `cdc` mode: each read model, by database then table.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub read_models: BTreeMap<String, BTreeMap<String, ReadModelReport>>,
+}
+
+/// A CDC connector's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectorReport {
+    /// Its source database.
+    pub source: String,
+    /// `stopped`, `snapshotting`, `streaming` or `crashed`.
+    pub state: String,
+    /// The next LSN it reads.
+    pub position: u64,
+    /// Its last flushed offset (LSN), if any.
+    pub flushed_lsn: Option<u64>,
+    /// `r` events its snapshots emitted.
+    pub snapshot_events: u64,
+    /// Events streamed from the change log (tombstones included).
+    pub streamed_events: u64,
+    /// Events sent again after a crash.
+    pub resent_events: u64,
+    /// Offset flushes.
+    pub flushes: u64,
+    /// Crashes.
+    pub crashes: u64,
+    /// Its lag now: change-log records not read yet.
+    pub lag_records: u64,
+    /// Its lag now: age of the oldest unread record, in milliseconds.
+    pub lag_ms: f64,
+    /// Its lag over the run, in records, at its polls: 95th percentile.
+    pub lag_records_p95: u64,
+    /// Records the source keeps for its replication slot.
+    pub retained_records: u64,
+}
+
+/// A topic's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopicReport {
+    /// Partitions.
+    pub partitions: u32,
+    /// Messages produced (the sum of the partitions' log end offsets).
+    pub produced: u64,
+    /// Messages kept now.
+    pub messages: usize,
+    /// Per partition: the high watermark now.
+    pub high_watermarks: Vec<u64>,
+    /// Messages removed by retention.
+    pub expired: u64,
+    /// Messages removed by compaction.
+    pub compacted: u64,
+}
+
+/// A consumer group's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsumerGroupReport {
+    /// Its members.
+    pub members: Vec<String>,
+    /// Topics it reads.
+    pub topics: Vec<String>,
+    /// Per `topic/partition`: the committed offset.
+    pub committed: BTreeMap<String, u64>,
+    /// Its lag now, in messages (high watermark − committed, summed).
+    pub lag_messages: u64,
+    /// Its lag now: the age of the oldest unconsumed message, in milliseconds.
+    pub lag_ms: f64,
+    /// Its lag at its polls over the run, in messages: 95th percentile.
+    pub lag_messages_p95: u64,
+    /// Its lag at its polls over the run, in time: percentiles in milliseconds.
+    pub lag_time_ms: LatencySummary,
+    /// Events applied to read models.
+    pub applied: u64,
+    /// Events skipped because their LSN had been applied already (delivered twice).
+    pub duplicates: u64,
+    /// Tombstones read (nothing to apply).
+    pub tombstones: u64,
+    /// Batches that failed (read again at the next poll).
+    pub failed_batches: u64,
+    /// Rebalances.
+    pub rebalances: u64,
+}
+
+/// A read model's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadModelReport {
+    /// The topic that feeds it.
+    pub topic: String,
+    /// Events applied to it.
+    pub applied: u64,
+    /// Staleness: from a change's commit at the source to its commit in the read model,
+    /// percentiles in milliseconds.
+    pub staleness_ms: LatencySummary,
 }
 
 /// Rounds to three decimals, so reports stay readable and stable.

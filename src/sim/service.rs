@@ -81,6 +81,18 @@ pub struct Service {
     pub retry_backoff: Micros,
     /// Its operations.
     pub operations: Vec<Operation>,
+    /// The tables it may write, in the `owned` mode (`None`: any).
+    pub may_write: Option<Vec<String>>,
+}
+
+/// An actor to tell when an operation it started ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    /// The CDC consumer with this index applied (or failed to apply) a batch.
+    ConsumerBatch {
+        /// The consumer.
+        consumer: usize,
+    },
 }
 
 impl Service {
@@ -146,4 +158,7 @@ pub struct InFlight {
     pub statement_locks: Vec<(Resource, LockMode)>,
     /// The lock request it waits for, and since when.
     pub waiting_lock: Option<(RequestId, Micros)>,
+    /// Who to tell when it ends (an actor that ran SQL through the client, such as a CDC
+    /// consumer applying a batch).
+    pub notify: Option<Notify>,
 }

@@ -218,6 +218,14 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// The columns of `table` (name, type, constraints), in declaration order.
+    pub fn column_defs(&self, table: &str) -> Vec<gluesql::core::ast::ColumnDef> {
+        self.tables
+            .get(table)
+            .and_then(|t| t.schema.column_defs.clone())
+            .unwrap_or_default()
+    }
+
     /// The names of the tables, in order.
     pub fn table_names(&self) -> Vec<String> {
         self.tables.keys().cloned().collect()

@@ -2,7 +2,7 @@
 //! parameters and random streams, the internal clients, and the checks that a template's
 //! tables exist.
 
-use super::{Event, TimelineEvent, World};
+use super::{Event, Pipeline, TimelineEvent, World};
 use crate::sim::database::{Connection, Database};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::OperationMetrics;
@@ -107,31 +107,17 @@ impl World {
             path,
             message,
         };
-        let mut nodes = Vec::new();
-        for (spec, db) in scenario.databases.iter().zip(databases) {
-            let mut node = DatabaseNode::new(
-                spec.name.clone(),
-                db,
-                spec.cores,
-                spec.max_connections,
-                spec.cost,
-            );
-            node.isolation = spec.isolation;
-            nodes.push(node);
-        }
+        let super::nodes::Nodes {
+            mut nodes,
+            service_node,
+            may_write,
+            plan,
+        } = super::nodes::build_nodes(scenario, databases)?;
 
         let mut keys = BTreeMap::new();
         let mut services = Vec::new();
         for (s, spec) in scenario.services.iter().enumerate() {
-            let node_index = nodes
-                .iter()
-                .position(|n| n.name == spec.database)
-                .ok_or_else(|| {
-                    error(
-                        format!("services[{s}].database"),
-                        "is not a database".into(),
-                    )
-                })?;
+            let node_index = service_node[s];
             let node = &mut nodes[node_index];
             if node.connections + spec.pool_size > node.max_connections {
                 return Err(error(
@@ -202,6 +188,7 @@ impl World {
                 retries: spec.retries,
                 retry_backoff: spec.retry_backoff.micros(),
                 operations,
+                may_write: may_write[s].clone(),
             });
         }
 
@@ -231,6 +218,27 @@ impl World {
                 SimRng::new(seed, u64::MAX - 1),
             ));
         }
+        // In the cdc mode, one more client per consumer group: it applies events to the read
+        // models of its service's database.
+        let mut consumer_services = Vec::new();
+        if let Some(plan) = &plan {
+            for consumer in &plan.consumers {
+                let node = &mut nodes[consumer.database];
+                node.connections += 1;
+                consumer_services.push(services.len());
+                let mut client = internal_client(
+                    format!("(cdc) {}", consumer.group),
+                    consumer.database,
+                    node,
+                    SimRng::new(seed, u64::MAX - 2),
+                );
+                client.operations[0].name = "apply".to_owned();
+                services.push(client);
+            }
+        }
+        let pipeline = plan
+            .as_ref()
+            .map(|plan| Pipeline::new(plan, &scenario.cdc, &nodes, &consumer_services));
         let mut world = Self {
             scenario: scenario.clone(),
             seed,
@@ -256,7 +264,9 @@ impl World {
             lock_events: Default::default(),
             blocked_by: BTreeMap::new(),
             narration: Default::default(),
+            pipeline,
         };
+        world.start_pipeline();
         if let Some(spec) = &scenario.script {
             let index = world
                 .nodes
@@ -319,6 +329,7 @@ fn internal_client(name: String, index: usize, node: &DatabaseNode, arrivals: Si
             last_error: None,
             last_success: None,
         }],
+        may_write: None,
     }
 }
 
@@ -406,7 +417,7 @@ fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(),
 }
 
 /// The tables a service's templates read and write (each once, in order).
-fn tables_used(templates: &[String]) -> (Vec<String>, Vec<String>) {
+pub(super) fn tables_used(templates: &[String]) -> (Vec<String>, Vec<String>) {
     let mut reads: Vec<String> = Vec::new();
     let mut writes: Vec<String> = Vec::new();
     for template in templates {

@@ -12,7 +12,7 @@ use crate::sim::lock_plan::plan_locks;
 use crate::sim::locks::{Owner, Wakeup};
 use crate::sim::metrics::ErrorKind;
 use crate::sim::owners::Actor;
-use crate::sim::service::InFlight;
+use crate::sim::service::{InFlight, Notify};
 use crate::sim::statement::Command as SqlCommand;
 use gluesql::core::store::Store;
 use std::rc::Rc;
@@ -81,6 +81,7 @@ impl World {
         o: usize,
         mut sql: Vec<String>,
         action: Option<usize>,
+        notify: Option<Notify>,
     ) {
         let now = self.now;
         let console_owner = self
@@ -125,6 +126,7 @@ impl World {
                 console: None,
                 statement_locks: Vec::new(),
                 waiting_lock: None,
+                notify,
             },
         );
         if console_owner.is_some() {
@@ -204,6 +206,18 @@ impl World {
         let Some(connection) = op.connection.and_then(|slot| service.pool.get_mut(slot)) else {
             return;
         };
+        // The owned mode: writing another service's table is refused before anything runs,
+        // as PostgreSQL refuses a role without the privilege.
+        if let (Some(allowed), Ok(SqlCommand::Sql { statement, .. })) =
+            (&service.may_write, &command)
+        {
+            let (_, writes) = crate::sim::lock_plan::tables_of(statement);
+            if let Some(table) = writes.iter().find(|t| !allowed.contains(t)) {
+                op.last_error = Some(format!("permission denied for table {table}"));
+                self.fail(id, ErrorKind::Permission);
+                return;
+            }
+        }
         if let Ok(command) = &command {
             connection.start_statement(command);
         }
@@ -327,6 +341,14 @@ impl World {
                 }
                 self.fail(id, kind);
             }
+        }
+    }
+
+    /// Tells the actor that started an operation that it ended (`ok`: completed).
+    fn notify(&mut self, notify: Option<Notify>, ok: bool) {
+        match notify {
+            Some(Notify::ConsumerBatch { consumer }) => self.consumer_batch_done(consumer, ok),
+            None => {}
         }
     }
 
@@ -678,6 +700,7 @@ impl World {
         self.release_locks(id, true);
         if let Some(op) = self.in_flight.remove(&id) {
             self.retire_owner(op.owner, id);
+            self.notify(op.notify, false);
             let message = op
                 .last_error
                 .clone()
@@ -722,6 +745,7 @@ impl World {
             return;
         };
         self.retire_owner(op.owner, id);
+        self.notify(op.notify, true);
         self.settle_action(op.action, "ok".to_owned());
         let latency = self.now - op.arrived;
         let operation = &mut self.services[op.service].operations[op.operation];

@@ -246,7 +246,7 @@ impl World {
                 // It runs like any client's work: it takes its locks (and may wait for them),
                 // then a core. The report's timeline entry gets its result when it ends.
                 let service = self.timeline_services[index];
-                self.start_operation(service, 0, statements, Some(action));
+                self.start_operation(service, 0, statements, Some(action), None);
                 Ok("started".to_owned())
             }
             Command::Console { database, sql } => {
@@ -264,7 +264,7 @@ impl World {
                 }
                 let count = statements.len();
                 let (service, _) = self.console_services[index];
-                self.start_operation(service, 0, statements, None);
+                self.start_operation(service, 0, statements, None, None);
                 Ok(format!(
                     "{count} statement{} sent to the console",
                     if count == 1 { "" } else { "s" }

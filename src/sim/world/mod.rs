@@ -11,6 +11,8 @@ mod client;
 mod commands;
 mod console_session;
 mod narration;
+mod nodes;
+mod pipeline;
 mod report;
 mod snapshot;
 mod trace;
@@ -18,6 +20,7 @@ mod workload;
 
 use client::ClientEvent;
 use commands::TimelineEvent;
+use pipeline::{Pipeline, PipelineEvent};
 use trace::Traced;
 use workload::WorkloadEvent;
 
@@ -54,6 +57,8 @@ enum Event {
     Client(ClientEvent),
     /// The scenario's timeline: an action falls due (`commands.rs`).
     Timeline(TimelineEvent),
+    /// The CDC pipeline: connectors and consumers polling (`pipeline.rs`).
+    Pipeline(PipelineEvent),
 }
 
 /// A running simulation.
@@ -90,6 +95,8 @@ pub struct World {
     /// Who each waiting transaction waits for, to name them when the wait ends.
     blocked_by: BTreeMap<Owner, Vec<String>>,
     narration: std::collections::VecDeque<NarrationLine>,
+    /// The `cdc` mode's pipeline: connectors, topics, consumers.
+    pipeline: Option<Pipeline>,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).
@@ -252,6 +259,7 @@ impl World {
             Event::Workload(event) => self.handle_workload(event),
             Event::Client(event) => self.handle_client(event),
             Event::Timeline(event) => self.handle_timeline(event),
+            Event::Pipeline(event) => self.handle_pipeline(event),
         }
     }
 

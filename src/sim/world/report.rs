@@ -72,6 +72,7 @@ impl World {
                 )
             })
             .collect();
+        let pipeline = self.pipeline_report();
         Report {
             scenario: self.scenario.name.clone(),
             seed: self.seed,
@@ -82,6 +83,11 @@ impl World {
             databases,
             timeline: self.applied.clone(),
             script: self.script_report(),
+            mode: self.scenario.mode.name().to_owned(),
+            connectors: pipeline.connectors,
+            topics: pipeline.topics,
+            consumer_groups: pipeline.consumer_groups,
+            read_models: pipeline.read_models,
         }
     }
 }

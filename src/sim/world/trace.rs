@@ -31,6 +31,12 @@ pub(super) enum Traced {
     Deadlock = 11,
     /// A lock wait ended by a timeout (operation, request).
     LockTimedOut = 12,
+    /// A CDC connector polled its source (connector, events produced).
+    ConnectorPoll = 13,
+    /// A CDC connector flushed its offset (connector).
+    ConnectorFlush = 14,
+    /// A CDC consumer polled its partitions (consumer, messages fetched).
+    ConsumerPoll = 15,
 }
 
 impl Traced {
@@ -59,6 +65,9 @@ mod tests {
             Traced::LockGranted,
             Traced::Deadlock,
             Traced::LockTimedOut,
+            Traced::ConnectorPoll,
+            Traced::ConnectorFlush,
+            Traced::ConsumerPoll,
         ];
         let mut codes: Vec<u8> = all.iter().map(|t| t.code()).collect();
         codes.sort_unstable();

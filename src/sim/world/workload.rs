@@ -76,6 +76,6 @@ impl World {
             .iter()
             .map(|t| crate::sim::params::render(t, &values))
             .collect();
-        self.start_operation(s, o, sql, None);
+        self.start_operation(s, o, sql, None, None);
     }
 }

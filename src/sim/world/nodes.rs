@@ -1,0 +1,136 @@
+//! The database nodes a scenario's mode builds, and which node each service uses: the
+//! scenario's databases as they are (`shared`, `owned`), or a database per service made from
+//! them (`cdc`: its own tables and its read models, see [`crate::sim::modes`]).
+
+use super::build::tables_used;
+use crate::sim::database::Database;
+use crate::sim::modes::{plan_cdc, Mode, OperationTables, Plan};
+use crate::sim::node::DatabaseNode;
+use crate::sim::scenario::{Scenario, ScenarioError};
+
+/// The nodes of a world and the services' places on them.
+pub(super) struct Nodes {
+    /// The database nodes.
+    pub nodes: Vec<DatabaseNode>,
+    /// Per scenario service, its node.
+    pub service_node: Vec<usize>,
+    /// Per scenario service, the tables it may write (`owned` mode only).
+    pub may_write: Vec<Option<Vec<String>>>,
+    /// The `cdc` mode's plan (connectors, consumers).
+    pub plan: Option<Plan>,
+}
+
+/// What each service's operations read and write, from their templates.
+pub(super) fn operation_tables(scenario: &Scenario) -> Vec<Vec<OperationTables>> {
+    scenario
+        .services
+        .iter()
+        .map(|service| {
+            service
+                .operations
+                .iter()
+                .map(|op| {
+                    let (reads, writes) = tables_used(&op.statements);
+                    OperationTables {
+                        name: op.name.clone(),
+                        reads,
+                        writes,
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Builds the nodes of `scenario`'s mode around `databases` (the scenario's, seeded and set up).
+pub(super) fn build_nodes(
+    scenario: &Scenario,
+    databases: Vec<Database>,
+) -> Result<Nodes, ScenarioError> {
+    let node = |spec: &crate::sim::scenario::DatabaseSpec, name: String, db: Database| {
+        let mut node = DatabaseNode::new(name, db, spec.cores, spec.max_connections, spec.cost);
+        node.isolation = spec.isolation;
+        node
+    };
+    let declares_owners = scenario.services.iter().any(|s| !s.owns.is_empty());
+    match scenario.mode {
+        Mode::Shared | Mode::Owned => {
+            if scenario.mode == Mode::Owned && !declares_owners {
+                return Err(ScenarioError::at(
+                    "mode",
+                    "is \"owned\", but no service says which tables it owns: add owns = [...] \
+                     to the services",
+                ));
+            }
+            let nodes: Vec<DatabaseNode> = scenario
+                .databases
+                .iter()
+                .zip(databases)
+                .map(|(spec, db)| node(spec, spec.name.clone(), db))
+                .collect();
+            let mut service_node = Vec::new();
+            for (s, spec) in scenario.services.iter().enumerate() {
+                let index = nodes
+                    .iter()
+                    .position(|n| n.name == spec.database)
+                    .ok_or_else(|| {
+                        ScenarioError::at(format!("services[{s}].database"), "is not a database")
+                    })?;
+                service_node.push(index);
+            }
+            let may_write = scenario
+                .services
+                .iter()
+                .map(|s| (scenario.mode == Mode::Owned).then(|| s.owns.clone()))
+                .collect();
+            Ok(Nodes {
+                nodes,
+                service_node,
+                may_write,
+                plan: None,
+            })
+        }
+        Mode::Cdc => {
+            if !declares_owners {
+                return Err(ScenarioError::at(
+                    "mode",
+                    "is \"cdc\", but no service says which tables it owns: add owns = [...] to \
+                     the services",
+                ));
+            }
+            if scenario.script.is_some() {
+                return Err(ScenarioError::at(
+                    "script",
+                    "scripted sessions run on one shared database: use mode \"shared\" or \"owned\"",
+                ));
+            }
+            let plan = plan_cdc(scenario, &operation_tables(scenario))?;
+            let mut nodes = Vec::new();
+            for planned in &plan.databases {
+                let (Some(source), Some(spec)) = (
+                    databases.get(planned.from),
+                    scenario.databases.get(planned.from),
+                ) else {
+                    return Err(ScenarioError::at("databases", "has no database to copy"));
+                };
+                let mut db = source.copy();
+                let tables = db.with_engine_ref(|e| e.table_names());
+                for table in tables.iter().filter(|t| !planned.tables.contains(t)) {
+                    db.execute(&format!("DROP TABLE {table}")).map_err(|e| {
+                        ScenarioError::at(
+                            format!("services[{}]", nodes.len()),
+                            format!("could not make its database: {e}"),
+                        )
+                    })?;
+                }
+                nodes.push(node(spec, planned.name.clone(), db));
+            }
+            Ok(Nodes {
+                nodes,
+                service_node: (0..scenario.services.len()).collect(),
+                may_write: vec![None; scenario.services.len()],
+                plan: Some(plan),
+            })
+        }
+    }
+}

@@ -1,0 +1,597 @@
+//! The `cdc` mode's pipeline in the world: connectors on the owners' databases, the topics, and
+//! consumers applying events to the readers' read models with SQL through the client state
+//! machine, on their own nodes, paying their own cost.
+//!
+//! A connector polls its source's change log every `poll_interval` (at once again after a full
+//! batch), spends `event_cost` per event and produces to the topics; it flushes its offset every
+//! `offset_flush_interval`. A consumer polls its group's partitions (not during a rebalance),
+//! skips tombstones and events at or below the last LSN it applied for their key (counted as
+//! duplicates), applies the rest in one transaction and commits the offsets after it committed
+//! (at-least-once); the time from each change's commit at the source to that commit is the read
+//! model's staleness. A failed batch is not committed: the next poll reads it again.
+//!
+//! Simplification: what a consumer applied (the last LSN per key) is kept with the read model, so
+//! it survives a consumer crash as it would in the read model's own table.
+
+use super::{Event, Traced, World};
+use crate::sim::clock::Micros;
+use crate::sim::connector::{Connector, ConnectorConfig, ConnectorLag, ConnectorState};
+use crate::sim::consumer_group::{ConsumerGroup, TopicPartition};
+use crate::sim::debezium::EPOCH_MS;
+use crate::sim::metrics::Distribution;
+use crate::sim::modes::{CdcSpec, Plan};
+use crate::sim::report::{
+    round3, ConnectorReport, ConsumerGroupReport, ReadModelReport, TopicReport,
+};
+use crate::sim::service::Notify;
+use crate::sim::sink::{apply_event, SinkColumn};
+use crate::sim::topic::{Offset, Topic, TopicConfig};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// The pipeline's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PipelineEvent {
+    /// A connector polls its source (stale if `generation` is not the connector's).
+    ConnectorPoll { connector: usize, generation: u64 },
+    /// A connector flushes its offset.
+    ConnectorFlush { connector: usize },
+    /// A consumer polls its partitions.
+    ConsumerPoll { consumer: usize, generation: u64 },
+}
+
+/// A connector and the node it reads.
+pub(super) struct ConnectorActor {
+    pub connector: Connector,
+    pub node: usize,
+    pub generation: u64,
+    pub produced: u64,
+    pub lag_records: Distribution,
+    pub lag_time: Distribution,
+}
+
+/// Where a consumer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ConsumerState {
+    Running,
+    Paused,
+    Crashed,
+}
+
+/// A batch being applied: the offsets to commit after it, and its events.
+struct Batch {
+    next_offsets: Vec<(TopicPartition, Offset)>,
+    /// (table, key, LSN, source commit time).
+    events: Vec<(String, Rc<str>, u64, Micros)>,
+}
+
+/// A consumer: one member of its group, applying to its node's read models.
+pub(super) struct ConsumerActor {
+    pub group: ConsumerGroup,
+    pub member: String,
+    pub node: usize,
+    pub service: usize,
+    /// Read models: table → topic.
+    pub tables: Vec<(String, String)>,
+    pub state: ConsumerState,
+    pub generation: u64,
+    batch: Option<Batch>,
+    /// The last LSN applied per (table, key).
+    applied_lsn: BTreeMap<(String, Rc<str>), u64>,
+    pub staleness: BTreeMap<String, Distribution>,
+    pub applied: BTreeMap<String, u64>,
+    pub lag_messages: Distribution,
+    pub lag_time: Distribution,
+    pub duplicates: u64,
+    pub tombstones: u64,
+    pub failed_batches: u64,
+    pub undecodable: u64,
+}
+
+/// The pipeline.
+pub(super) struct Pipeline {
+    pub spec: CdcSpec,
+    pub connectors: Vec<ConnectorActor>,
+    pub topics: BTreeMap<String, Topic>,
+    pub consumers: Vec<ConsumerActor>,
+}
+
+impl Pipeline {
+    /// The pipeline of `plan`, already running: connectors streaming from their sources' current
+    /// LSNs, read models equal to their sources; `consumer_services[i]` runs consumer `i`'s SQL.
+    pub(super) fn new(
+        plan: &Plan,
+        spec: &CdcSpec,
+        nodes: &[crate::sim::node::DatabaseNode],
+        consumer_services: &[usize],
+    ) -> Self {
+        let mut topics = BTreeMap::new();
+        let mut connectors = Vec::new();
+        for planned in &plan.connectors {
+            let mut config = ConnectorConfig::new(planned.name.clone(), planned.prefix.clone());
+            config.tables = planned.tables.clone();
+            config.replica_identity = spec.replica_identity.clone();
+            config.batch_size = spec.batch_size.max(1);
+            config.poll_interval = spec.poll_interval.micros();
+            config.offset_flush_interval = spec.offset_flush_interval.micros();
+            config.event_cost = spec.event_cost.micros();
+            let mut connector = Connector::new(config);
+            if let Some(node) = nodes.get(planned.source) {
+                connector.resume_at_current(&node.db);
+            }
+            for table in &planned.tables {
+                let name = crate::sim::debezium::topic_name(&planned.prefix, table);
+                topics.insert(
+                    name.clone(),
+                    Topic::new(
+                        name,
+                        TopicConfig {
+                            partitions: spec.partitions.max(1),
+                            broker_latency: spec.broker_latency.micros(),
+                            ..TopicConfig::default()
+                        },
+                    ),
+                );
+            }
+            connectors.push(ConnectorActor {
+                connector,
+                node: planned.source,
+                generation: 0,
+                produced: 0,
+                lag_records: Distribution::default(),
+                lag_time: Distribution::default(),
+            });
+        }
+        let consumers = plan
+            .consumers
+            .iter()
+            .zip(consumer_services)
+            .map(|(planned, service)| {
+                let topic_names: Vec<String> =
+                    planned.tables.iter().map(|(_, t)| t.clone()).collect();
+                // The group has settled before the run starts: no rebalance pause at time 0.
+                let mut group = ConsumerGroup::new(planned.group.clone(), topic_names, 0);
+                let member = format!("{}-1", planned.group);
+                let partitions = |name: &str| {
+                    topics
+                        .get(name)
+                        .map_or(1, |t: &Topic| t.partitions().len() as u32)
+                };
+                group.join(&member, partitions, 0);
+                group.rebalance_time = spec.rebalance_time.micros();
+                ConsumerActor {
+                    group,
+                    member,
+                    node: planned.database,
+                    service: *service,
+                    tables: planned.tables.clone(),
+                    state: ConsumerState::Running,
+                    generation: 0,
+                    batch: None,
+                    applied_lsn: BTreeMap::new(),
+                    staleness: BTreeMap::new(),
+                    applied: BTreeMap::new(),
+                    lag_messages: Distribution::default(),
+                    lag_time: Distribution::default(),
+                    duplicates: 0,
+                    tombstones: 0,
+                    failed_batches: 0,
+                    undecodable: 0,
+                }
+            })
+            .collect();
+        Self {
+            spec: spec.clone(),
+            connectors,
+            topics,
+            consumers,
+        }
+    }
+}
+
+impl World {
+    /// Schedules the pipeline's first polls and flushes.
+    pub(super) fn start_pipeline(&mut self) {
+        let Some(pipeline) = &self.pipeline else {
+            return;
+        };
+        let flush = pipeline.spec.offset_flush_interval.micros().max(1);
+        let (connectors, consumers) = (pipeline.connectors.len(), pipeline.consumers.len());
+        for connector in 0..connectors {
+            self.queue.schedule(
+                0,
+                Event::Pipeline(PipelineEvent::ConnectorPoll {
+                    connector,
+                    generation: 0,
+                }),
+            );
+            self.queue.schedule(
+                flush,
+                Event::Pipeline(PipelineEvent::ConnectorFlush { connector }),
+            );
+        }
+        for consumer in 0..consumers {
+            self.queue.schedule(
+                0,
+                Event::Pipeline(PipelineEvent::ConsumerPoll {
+                    consumer,
+                    generation: 0,
+                }),
+            );
+        }
+    }
+
+    /// Handles a pipeline event.
+    pub(super) fn handle_pipeline(&mut self, event: PipelineEvent) {
+        match event {
+            PipelineEvent::ConnectorPoll {
+                connector,
+                generation,
+            } => self.connector_poll(connector, generation),
+            PipelineEvent::ConnectorFlush { connector } => {
+                let now = self.now;
+                let Some(pipeline) = self.pipeline.as_mut() else {
+                    return;
+                };
+                let Some(actor) = pipeline.connectors.get_mut(connector) else {
+                    return;
+                };
+                actor.connector.flush(&self.nodes[actor.node].db);
+                let next = now + pipeline.spec.offset_flush_interval.micros().max(1);
+                self.queue.schedule(
+                    next,
+                    Event::Pipeline(PipelineEvent::ConnectorFlush { connector }),
+                );
+                self.record(Traced::ConnectorFlush, &[connector as u64]);
+            }
+            PipelineEvent::ConsumerPoll {
+                consumer,
+                generation,
+            } => self.consumer_poll(consumer, generation),
+        }
+    }
+
+    fn connector_poll(&mut self, index: usize, generation: u64) {
+        let now = self.now;
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
+        let Some(actor) = pipeline.connectors.get_mut(index) else {
+            return;
+        };
+        if actor.generation != generation
+            || !matches!(
+                actor.connector.state(),
+                ConnectorState::Snapshotting | ConnectorState::Streaming
+            )
+        {
+            return;
+        }
+        let db = &self.nodes[actor.node].db;
+        let lag: ConnectorLag = actor.connector.lag(db, now);
+        actor.lag_records.record(lag.records);
+        actor.lag_time.record(lag.age);
+        let records = actor.connector.poll(db, now);
+        let count = records.len() as u64;
+        for record in records {
+            if let Some(topic) = pipeline.topics.get_mut(&record.topic) {
+                topic.produce(record.key.map(Rc::from), record.value.map(Rc::from), now);
+            }
+        }
+        actor.produced += count;
+        let config = &actor.connector.config;
+        let cost = count.saturating_mul(config.event_cost);
+        let full = count as usize >= config.batch_size.max(1);
+        let next = if full {
+            now + cost.max(1)
+        } else {
+            now + cost.max(config.poll_interval.max(1))
+        };
+        self.queue.schedule(
+            next,
+            Event::Pipeline(PipelineEvent::ConnectorPoll {
+                connector: index,
+                generation,
+            }),
+        );
+        self.record(Traced::ConnectorPoll, &[index as u64, count]);
+    }
+
+    fn consumer_poll(&mut self, index: usize, generation: u64) {
+        let now = self.now;
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
+        let interval = pipeline.spec.consumer_poll_interval.micros().max(1);
+        let max_records = pipeline.spec.max_poll_records.max(1);
+        let Some(actor) = pipeline.consumers.get_mut(index) else {
+            return;
+        };
+        if actor.generation != generation || actor.state != ConsumerState::Running {
+            return;
+        }
+        if actor.batch.is_some() {
+            // The batch's end polls again.
+            return;
+        }
+        let poll = Event::Pipeline(PipelineEvent::ConsumerPoll {
+            consumer: index,
+            generation,
+        });
+        if actor.group.is_rebalancing(now) {
+            self.queue.schedule(now + interval, poll);
+            return;
+        }
+        // Lag before reading: messages behind the high watermark, and the oldest one's age.
+        let (mut messages, mut age) = (0, 0);
+        for (_, topic) in &actor.tables {
+            if let Some(topic) = pipeline.topics.get(topic) {
+                for lag in actor.group.lag(topic, now) {
+                    messages += lag.messages;
+                    age = age.max(lag.age);
+                }
+            }
+        }
+        actor.lag_messages.record(messages);
+        actor.lag_time.record(age);
+
+        let db = &self.nodes[actor.node].db;
+        let mut statements = Vec::new();
+        let mut batch = Batch {
+            next_offsets: Vec::new(),
+            events: Vec::new(),
+        };
+        let mut fetched = 0;
+        let assigned: Vec<TopicPartition> = actor.group.assignment(&actor.member).to_vec();
+        let mut pending: BTreeMap<(String, Rc<str>), u64> = BTreeMap::new();
+        for tp in assigned {
+            if fetched >= max_records {
+                break;
+            }
+            let Some(topic) = pipeline.topics.get(&tp.topic) else {
+                continue;
+            };
+            let Some(partition) = topic.partition(tp.partition) else {
+                continue;
+            };
+            let Some(table) = actor
+                .tables
+                .iter()
+                .find(|(_, t)| *t == tp.topic)
+                .map(|(table, _)| table.clone())
+            else {
+                continue;
+            };
+            let position = actor.group.position(&tp, topic);
+            let messages = partition.fetch(position, max_records - fetched, now);
+            let Some(last) = messages.last() else {
+                continue;
+            };
+            batch.next_offsets.push((tp.clone(), last.offset + 1));
+            fetched += messages.len();
+            let columns: Vec<SinkColumn> = db.with_engine_ref(|e| {
+                e.column_defs(&table)
+                    .into_iter()
+                    .map(|c| SinkColumn {
+                        name: c.name,
+                        data_type: c.data_type,
+                    })
+                    .collect()
+            });
+            for message in messages {
+                let (Some(key), Some(value)) = (&message.key, &message.value) else {
+                    actor.tombstones += 1;
+                    continue;
+                };
+                let Ok(applied) = apply_event(&table, &columns, key, value, false) else {
+                    actor.undecodable += 1;
+                    continue;
+                };
+                let slot = (table.clone(), Rc::clone(key));
+                let last_applied = pending
+                    .get(&slot)
+                    .or_else(|| actor.applied_lsn.get(&slot))
+                    .copied();
+                if last_applied.is_some_and(|l| applied.lsn <= l) {
+                    actor.duplicates += 1;
+                    continue;
+                }
+                pending.insert(slot, applied.lsn);
+                let committed = applied
+                    .committed_us
+                    .saturating_sub(EPOCH_MS.saturating_mul(1_000));
+                batch.events.push((
+                    table.clone(),
+                    Rc::clone(key),
+                    applied.lsn,
+                    u64::try_from(committed).unwrap_or(0),
+                ));
+                statements.extend(applied.statements);
+            }
+        }
+        let service = actor.service;
+        let apply = if fetched > 0 && statements.is_empty() {
+            // Only tombstones and duplicates: nothing to write, the offsets move on.
+            for (tp, offset) in batch.next_offsets {
+                actor.group.commit(tp, offset);
+            }
+            false
+        } else {
+            actor.batch = (fetched > 0).then_some(batch);
+            fetched > 0
+        };
+        self.record(Traced::ConsumerPoll, &[index as u64, fetched as u64]);
+        if apply {
+            self.start_operation(
+                service,
+                0,
+                statements,
+                None,
+                Some(Notify::ConsumerBatch { consumer: index }),
+            );
+        } else {
+            let next = if fetched == 0 { now + interval } else { now };
+            self.queue.schedule(next, poll);
+        }
+    }
+
+    /// A consumer's batch ended: on success its offsets are committed and its events'
+    /// staleness recorded; either way it polls again.
+    pub(super) fn consumer_batch_done(&mut self, index: usize, ok: bool) {
+        let now = self.now;
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
+        let interval = pipeline.spec.consumer_poll_interval.micros().max(1);
+        let Some(actor) = pipeline.consumers.get_mut(index) else {
+            return;
+        };
+        let Some(batch) = actor.batch.take() else {
+            return;
+        };
+        if ok {
+            for (tp, offset) in batch.next_offsets {
+                actor.group.commit(tp, offset);
+            }
+            for (table, key, lsn, committed) in batch.events {
+                actor
+                    .staleness
+                    .entry(table.clone())
+                    .or_default()
+                    .record(now.saturating_sub(committed));
+                *actor.applied.entry(table.clone()).or_default() += 1;
+                actor.applied_lsn.insert((table, key), lsn);
+            }
+        } else {
+            actor.failed_batches += 1;
+        }
+        let next = if ok { now } else { now + interval };
+        let generation = actor.generation;
+        self.queue.schedule(
+            next,
+            Event::Pipeline(PipelineEvent::ConsumerPoll {
+                consumer: index,
+                generation,
+            }),
+        );
+    }
+}
+
+/// The pipeline's part of the report.
+pub(super) struct PipelineReport {
+    pub connectors: BTreeMap<String, ConnectorReport>,
+    pub topics: BTreeMap<String, TopicReport>,
+    pub consumer_groups: BTreeMap<String, ConsumerGroupReport>,
+    pub read_models: BTreeMap<String, BTreeMap<String, ReadModelReport>>,
+}
+
+impl World {
+    /// The pipeline's figures now (empty outside the `cdc` mode).
+    pub(super) fn pipeline_report(&self) -> PipelineReport {
+        let mut report = PipelineReport {
+            connectors: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            consumer_groups: BTreeMap::new(),
+            read_models: BTreeMap::new(),
+        };
+        let Some(pipeline) = &self.pipeline else {
+            return report;
+        };
+        let now = self.now;
+        let ms = |us: u64| round3(us as f64 / 1e3);
+        for actor in &pipeline.connectors {
+            let connector = &actor.connector;
+            let db = &self.nodes[actor.node].db;
+            let lag = connector.lag(db, now);
+            let stats = connector.stats();
+            report.connectors.insert(
+                connector.config.name.clone(),
+                ConnectorReport {
+                    source: self.nodes[actor.node].name.clone(),
+                    state: connector.state().name().to_owned(),
+                    position: connector.position(),
+                    flushed_lsn: connector.flushed(),
+                    snapshot_events: stats.snapshot_events,
+                    streamed_events: stats.streamed_events,
+                    resent_events: stats.resent_events,
+                    flushes: stats.flushes,
+                    crashes: stats.crashes,
+                    lag_records: lag.records,
+                    lag_ms: ms(lag.age),
+                    lag_records_p95: actor.lag_records.quantile(0.95),
+                    retained_records: lag.retained,
+                },
+            );
+        }
+        for (name, topic) in &pipeline.topics {
+            let cleaned = topic.cleaned();
+            report.topics.insert(
+                name.clone(),
+                TopicReport {
+                    partitions: topic.partitions().len() as u32,
+                    produced: topic.produced(),
+                    messages: topic.len(),
+                    high_watermarks: topic
+                        .partitions()
+                        .iter()
+                        .map(|p| p.high_watermark(now))
+                        .collect(),
+                    expired: cleaned.expired,
+                    compacted: cleaned.compacted,
+                },
+            );
+        }
+        for actor in &pipeline.consumers {
+            let group = &actor.group;
+            let (mut lag_messages, mut lag_age) = (0, 0);
+            let mut committed = BTreeMap::new();
+            for (_, name) in &actor.tables {
+                let Some(topic) = pipeline.topics.get(name) else {
+                    continue;
+                };
+                for lag in group.lag(topic, now) {
+                    lag_messages += lag.messages;
+                    lag_age = lag_age.max(lag.age);
+                    committed.insert(
+                        format!("{}/{}", lag.partition.topic, lag.partition.partition),
+                        lag.committed,
+                    );
+                }
+            }
+            report.consumer_groups.insert(
+                group.name.clone(),
+                ConsumerGroupReport {
+                    members: group.members().map(str::to_owned).collect(),
+                    topics: group.topics().to_vec(),
+                    committed,
+                    lag_messages,
+                    lag_ms: ms(lag_age),
+                    lag_messages_p95: actor.lag_messages.quantile(0.95),
+                    lag_time_ms: actor.lag_time.as_latency(),
+                    applied: actor.applied.values().sum(),
+                    duplicates: actor.duplicates,
+                    tombstones: actor.tombstones,
+                    failed_batches: actor.failed_batches,
+                    rebalances: group.rebalances(),
+                },
+            );
+            let database = self.nodes[actor.node].name.clone();
+            let models = report.read_models.entry(database).or_default();
+            for (table, topic) in &actor.tables {
+                models.insert(
+                    table.clone(),
+                    ReadModelReport {
+                        topic: topic.clone(),
+                        applied: actor.applied.get(table).copied().unwrap_or(0),
+                        staleness_ms: actor
+                            .staleness
+                            .get(table)
+                            .map(Distribution::as_latency)
+                            .unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        report
+    }
+}
