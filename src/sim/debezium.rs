@@ -29,7 +29,7 @@ use crate::sim::clock::Micros;
 use gluesql::core::chrono::{NaiveDate, NaiveTime};
 use gluesql::core::data::Value;
 use serde::Serialize;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 /// The Debezium release whose event format the simulation writes.
 pub const DEBEZIUM_VERSION: &str = "2.7.0.Final";
@@ -156,13 +156,17 @@ pub fn snapshot_event(row: SnapshotRow<'_>, context: &EventContext<'_>) -> Recor
         columns: row.columns,
         values: row.values,
     };
-    let key = image.key(context.key_columns);
-    let source = source(row.table, row.txn, row.lsn, row.read_at, context);
-    let value = envelope(None, Some(image.object()), source, "r", context);
+    let value = Envelope {
+        before: None,
+        after: Some(image.row()),
+        source: source(row.table, row.txn, row.lsn, row.read_at, context),
+        op: "r",
+        context,
+    };
     Record {
         topic: topic_name(context.prefix, row.table),
-        key: key.map(|k| k.to_string()),
-        value: Some(value.to_string()),
+        key: image.key_text(context.key_columns),
+        value: Some(value.text()),
         committed_at: row.read_at,
         lsn: row.lsn,
     }
@@ -183,59 +187,77 @@ pub fn change_events(change: &Change, context: &EventContext<'_>) -> Vec<Record>
         Image::of(&change.columns, after.as_deref()),
     );
     let topic = topic_name(context.prefix, &change.table);
-    let record = |key: &Option<Json>, value: Option<Json>| Record {
+    let record = |key: &Option<String>, value: Option<String>| Record {
         topic: topic.clone(),
-        key: key.as_ref().map(Json::to_string),
-        value: value.map(|v| v.to_string()),
+        key: key.clone(),
+        value,
         committed_at: change.committed_at,
         lsn: change.lsn,
     };
-    let source = || {
-        source(
-            &change.table,
-            change.txn,
-            change.lsn,
-            change.committed_at,
+    let envelope = |before: Option<RowJson<'_>>, after: Option<RowJson<'_>>, op: &'static str| {
+        Envelope {
+            before,
+            after,
+            source: source(
+                &change.table,
+                change.txn,
+                change.lsn,
+                change.committed_at,
+                context,
+            ),
+            op,
             context,
-        )
+        }
+        .text()
     };
     let full = context.replica_identity == ReplicaIdentity::Full;
     let keys = context.key_columns;
-    // What `before` holds under the replica identity: the whole row, or the key columns.
-    let old = |image: &Image<'_>| {
-        if full {
-            image.object()
-        } else {
-            image.key(keys).unwrap_or(Json::Null)
-        }
-    };
     match (op, before, after) {
         (RowOp::Insert, _, Some(after)) => {
-            let key = after.key(keys);
-            let value = envelope(None, Some(after.object()), source(), "c", context);
-            vec![record(&key, Some(value))]
+            let key = after.key_text(keys);
+            vec![record(&key, Some(envelope(None, Some(after.row()), "c")))]
         }
         (RowOp::Update, Some(before), Some(after)) => {
-            let (old_key, new_key) = (before.key(keys), after.key(keys));
+            let (old_key, new_key) = (before.key_text(keys), after.key_text(keys));
             if old_key != new_key && !keys.is_empty() {
-                let delete = envelope(Some(old(&before)), None, source(), "d", context);
-                let create = envelope(None, Some(after.object()), source(), "c", context);
                 return vec![
-                    record(&old_key, Some(delete)),
+                    record(
+                        &old_key,
+                        Some(envelope(old_row(&before, full, keys), None, "d")),
+                    ),
                     record(&old_key, None),
-                    record(&new_key, Some(create)),
+                    record(&new_key, Some(envelope(None, Some(after.row()), "c"))),
                 ];
             }
-            let previous = full.then(|| before.object());
-            let value = envelope(previous, Some(after.object()), source(), "u", context);
-            vec![record(&new_key, Some(value))]
+            let previous = full.then(|| before.row());
+            vec![record(
+                &new_key,
+                Some(envelope(previous, Some(after.row()), "u")),
+            )]
         }
         (RowOp::Delete, Some(before), _) => {
-            let key = before.key(keys);
-            let value = envelope(Some(old(&before)), None, source(), "d", context);
-            vec![record(&key, Some(value)), record(&key, None)]
+            let key = before.key_text(keys);
+            vec![
+                record(
+                    &key,
+                    Some(envelope(old_row(&before, full, keys), None, "d")),
+                ),
+                record(&key, None),
+            ]
         }
         _ => Vec::new(),
+    }
+}
+
+/// What `before` holds under the replica identity: the whole row (`FULL`), or the key columns
+/// (`DEFAULT`; nothing for a table without a key).
+fn old_row<'a>(image: &Image<'a>, full: bool, keys: &'a [String]) -> Option<RowJson<'a>> {
+    if full {
+        Some(image.row())
+    } else if keys.is_empty() {
+        None
+    } else {
+        Some(image.key(keys))
     }
 }
 
@@ -250,33 +272,82 @@ impl<'a> Image<'a> {
         values.map(|values| Self { columns, values })
     }
 
-    /// The whole row as a JSON object, in column order.
-    fn object(&self) -> Json {
-        Json::Object(
-            self.columns
-                .iter()
-                .zip(self.values)
-                .map(|(c, v)| (c.clone(), json_value(v)))
-                .collect(),
-        )
+    /// The whole row, for JSON.
+    fn row(&self) -> RowJson<'a> {
+        RowJson {
+            columns: self.columns,
+            values: self.values,
+            only: None,
+        }
     }
 
-    /// The key columns as a JSON object (`None` without key columns).
-    fn key(&self, key_columns: &[String]) -> Option<Json> {
-        if key_columns.is_empty() {
-            return None;
+    /// The key columns, for JSON.
+    fn key(&self, key_columns: &'a [String]) -> RowJson<'a> {
+        RowJson {
+            columns: self.columns,
+            values: self.values,
+            only: Some(key_columns),
         }
-        let mut key = Map::new();
-        for column in key_columns {
-            let value = self
-                .columns
-                .iter()
-                .position(|c| c == column)
-                .and_then(|i| self.values.get(i))
-                .map_or(Json::Null, json_value);
-            key.insert(column.clone(), value);
+    }
+
+    /// The key as JSON text (`None` without key columns).
+    fn key_text(&self, key_columns: &'a [String]) -> Option<String> {
+        (!key_columns.is_empty())
+            .then(|| serde_json::to_string(&self.key(key_columns)).unwrap_or_default())
+    }
+}
+
+/// A row (or its key columns, in key order) written as a JSON object, in column order.
+struct RowJson<'a> {
+    columns: &'a [String],
+    values: &'a [Value],
+    only: Option<&'a [String]>,
+}
+
+impl Serialize for RowJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        match self.only {
+            None => {
+                for (column, value) in self.columns.iter().zip(self.values) {
+                    map.serialize_entry(column, &Cell(value))?;
+                }
+            }
+            Some(keys) => {
+                for key in keys {
+                    let value = self
+                        .columns
+                        .iter()
+                        .position(|c| c == key)
+                        .and_then(|i| self.values.get(i));
+                    map.serialize_entry(key, &value.map(Cell))?;
+                }
+            }
         }
-        Some(Json::Object(key))
+        map.end()
+    }
+}
+
+/// A column value, written as Debezium's JSON converter writes it (see [`json_value`]).
+struct Cell<'a>(&'a Value);
+
+impl Serialize for Cell<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Null => serializer.serialize_none(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::I8(v) => serializer.serialize_i8(*v),
+            Value::I16(v) => serializer.serialize_i16(*v),
+            Value::I32(v) => serializer.serialize_i32(*v),
+            Value::I64(v) => serializer.serialize_i64(*v),
+            Value::U8(v) => serializer.serialize_u8(*v),
+            Value::U16(v) => serializer.serialize_u16(*v),
+            Value::U32(v) => serializer.serialize_u32(*v),
+            Value::U64(v) => serializer.serialize_u64(*v),
+            Value::Str(s) => serializer.serialize_str(s),
+            other => json_value(other).serialize(serializer),
+        }
     }
 }
 
@@ -305,16 +376,15 @@ fn source<'a>(
     lsn: Lsn,
     at: Micros,
     context: &EventContext<'a>,
-) -> Json {
+) -> Source<'a> {
     let us = epoch_us(at);
     // Debezium's `sequence`: the last committed LSN and the event's LSN, as strings in a JSON
     // array that is itself a string.
-    let sequence = serde_json::json!([
-        context.last_commit_lsn.map(|l| l.to_string()),
-        lsn.to_string()
-    ])
-    .to_string();
-    serde_json::to_value(Source {
+    let sequence = match context.last_commit_lsn {
+        Some(last) => format!("[\"{last}\",\"{lsn}\"]"),
+        None => format!("[null,\"{lsn}\"]"),
+    };
+    Source {
         version: DEBEZIUM_VERSION,
         connector: "postgresql",
         name: context.prefix,
@@ -329,38 +399,49 @@ fn source<'a>(
         tx_id: txn,
         lsn,
         xmin: None,
-    })
-    .unwrap_or(Json::Null)
+    }
 }
 
-fn envelope(
-    before: Option<Json>,
-    after: Option<Json>,
-    source: Json,
-    op: &str,
-    context: &EventContext<'_>,
-) -> Json {
-    let us = epoch_us(context.processed_at);
-    let mut value = Map::new();
-    value.insert("before".into(), before.unwrap_or(Json::Null));
-    value.insert("after".into(), after.unwrap_or(Json::Null));
-    value.insert("source".into(), source);
-    value.insert("op".into(), Json::from(op));
-    value.insert("ts_ms".into(), Json::from(us / 1_000));
-    value.insert("ts_us".into(), Json::from(us));
-    value.insert("ts_ns".into(), Json::from(us.saturating_mul(1_000)));
-    value.insert(
-        "transaction".into(),
-        match &context.transaction {
-            Some(t) => serde_json::json!({
-                "id": t.id,
-                "total_order": t.total_order,
-                "data_collection_order": t.data_collection_order,
-            }),
-            None => Json::Null,
-        },
-    );
-    Json::Object(value)
+/// Debezium's envelope, in its field order.
+struct Envelope<'a> {
+    before: Option<RowJson<'a>>,
+    after: Option<RowJson<'a>>,
+    source: Source<'a>,
+    op: &'static str,
+    context: &'a EventContext<'a>,
+}
+
+impl Envelope<'_> {
+    fn text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl Serialize for Envelope<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let us = epoch_us(self.context.processed_at);
+        let mut map = serializer.serialize_map(Some(8))?;
+        map.serialize_entry("before", &self.before)?;
+        map.serialize_entry("after", &self.after)?;
+        map.serialize_entry("source", &self.source)?;
+        map.serialize_entry("op", self.op)?;
+        map.serialize_entry("ts_ms", &(us / 1_000))?;
+        map.serialize_entry("ts_us", &us)?;
+        map.serialize_entry("ts_ns", &us.saturating_mul(1_000))?;
+        match &self.context.transaction {
+            Some(t) => map.serialize_entry(
+                "transaction",
+                &serde_json::json!({
+                    "id": t.id,
+                    "total_order": t.total_order,
+                    "data_collection_order": t.data_collection_order,
+                }),
+            )?,
+            None => map.serialize_entry("transaction", &None::<()>)?,
+        }
+        map.end()
+    }
 }
 
 /// Simulated time as microseconds since the Unix epoch.

@@ -75,6 +75,11 @@ pub struct CdcSpec {
     pub partitions: u32,
     /// Time from a produce to the message being readable.
     pub broker_latency: SimDuration,
+    /// Whether the topics are compacted (`cleanup.policy=compact`, as Debezium recommends for
+    /// change topics): the latest event per key stays, enough to rebuild a read model.
+    pub compact: bool,
+    /// How often the broker's log cleaner runs (retention and compaction).
+    pub cleaner_interval: SimDuration,
     /// The connector's `poll.interval.ms`.
     pub poll_interval: SimDuration,
     /// The connector's `max.batch.size`.
@@ -98,6 +103,8 @@ impl Default for CdcSpec {
         Self {
             partitions: 3,
             broker_latency: SimDuration(2_000),
+            compact: true,
+            cleaner_interval: SimDuration(15_000_000),
             poll_interval: SimDuration(100_000),
             batch_size: 2_048,
             offset_flush_interval: SimDuration(10_000_000),

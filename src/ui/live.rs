@@ -484,6 +484,17 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
             format!("{service} is paused: its new operations wait until you resume it.")
         }
         Command::ResumeService { service } => format!("{service} goes on. ({outcome})"),
+        Command::StopConnector { connector }
+        | Command::StartConnector { connector }
+        | Command::CrashConnector { connector } => format!("{connector}: {outcome}."),
+        Command::PauseConsumer { group }
+        | Command::ResumeConsumer { group }
+        | Command::CrashConsumer { group }
+        | Command::RebuildReadModels { group } => format!("Consumer {group}: {outcome}."),
+        Command::SetPollInterval {
+            target,
+            interval_ms,
+        } => format!("{target} now polls every {interval_ms} ms when it finds nothing."),
     })
 }
 

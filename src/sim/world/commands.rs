@@ -64,6 +64,50 @@ pub enum Command {
         /// The service.
         service: String,
     },
+    /// Stop a CDC connector gracefully: it flushes its offset; its replication slot stays, so
+    /// the source keeps its log for it.
+    StopConnector {
+        /// The connector.
+        connector: String,
+    },
+    /// Start a stopped or crashed CDC connector: it resumes from its last flushed offset.
+    StartConnector {
+        /// The connector.
+        connector: String,
+    },
+    /// Crash a CDC connector: what it read since its last flush will be sent again.
+    CrashConnector {
+        /// The connector.
+        connector: String,
+    },
+    /// Pause a consumer: it stops polling, its lag grows.
+    PauseConsumer {
+        /// The consumer group.
+        group: String,
+    },
+    /// Resume a paused or crashed consumer (a crashed one rejoins its group: a rebalance).
+    ResumeConsumer {
+        /// The consumer group.
+        group: String,
+    },
+    /// Crash a consumer: a batch in flight is not committed and will be delivered again.
+    CrashConsumer {
+        /// The consumer group.
+        group: String,
+    },
+    /// Reset a consumer group to the beginning of its topics and rebuild its read models from
+    /// them (`--reset-offsets --to-earliest` after emptying the read models).
+    RebuildReadModels {
+        /// The consumer group.
+        group: String,
+    },
+    /// Change how often a connector or a consumer polls when it finds nothing.
+    SetPollInterval {
+        /// A connector's name or a consumer group's.
+        target: String,
+        /// The interval, in milliseconds.
+        interval_ms: f64,
+    },
 }
 
 impl Command {
@@ -105,6 +149,17 @@ impl Command {
             Self::StopOperation { service, operation } => format!("stop {service}.{operation}"),
             Self::PauseService { service } => format!("pause {service}"),
             Self::ResumeService { service } => format!("resume {service}"),
+            Self::StopConnector { connector } => format!("stop {connector}"),
+            Self::StartConnector { connector } => format!("start {connector}"),
+            Self::CrashConnector { connector } => format!("crash {connector}"),
+            Self::PauseConsumer { group } => format!("pause consumer {group}"),
+            Self::ResumeConsumer { group } => format!("resume consumer {group}"),
+            Self::CrashConsumer { group } => format!("crash consumer {group}"),
+            Self::RebuildReadModels { group } => format!("rebuild {group}'s read models"),
+            Self::SetPollInterval {
+                target,
+                interval_ms,
+            } => format!("{target} polls every {interval_ms} ms"),
         }
     }
 }
@@ -130,6 +185,18 @@ pub enum CommandError {
     /// The SQL failed; the message is the database's.
     #[error("{0}")]
     Sql(String),
+    /// The run has no CDC pipeline.
+    #[error("there is no CDC pipeline: this run's mode is {0}")]
+    NoPipeline(String),
+    /// No connector of that name.
+    #[error("there is no connector called \"{0}\"")]
+    UnknownConnector(String),
+    /// No consumer group of that name.
+    #[error("there is no consumer group called \"{0}\"")]
+    UnknownGroup(String),
+    /// A poll interval must be positive.
+    #[error("a poll interval must be a positive number of milliseconds, got {0}")]
+    BadInterval(String),
 }
 
 /// The timeline's events.
@@ -315,6 +382,14 @@ impl World {
                 }
                 Ok("ok".to_owned())
             }
+            Command::StopConnector { .. }
+            | Command::StartConnector { .. }
+            | Command::CrashConnector { .. }
+            | Command::PauseConsumer { .. }
+            | Command::ResumeConsumer { .. }
+            | Command::CrashConsumer { .. }
+            | Command::RebuildReadModels { .. }
+            | Command::SetPollInterval { .. } => self.apply_pipeline(command),
             Command::PauseService { service } | Command::ResumeService { service } => {
                 let s = self.find_service(service)?;
                 self.services[s].paused = matches!(command, Command::PauseService { .. });

@@ -13,7 +13,7 @@
 //! Simplification: what a consumer applied (the last LSN per key) is kept with the read model, so
 //! it survives a consumer crash as it would in the read model's own table.
 
-use super::{Event, Traced, World};
+use super::{Command, CommandError, Event, Traced, World};
 use crate::sim::clock::Micros;
 use crate::sim::connector::{Connector, ConnectorConfig, ConnectorLag, ConnectorState};
 use crate::sim::consumer_group::{ConsumerGroup, TopicPartition};
@@ -38,6 +38,8 @@ pub(super) enum PipelineEvent {
     ConnectorFlush { connector: usize },
     /// A consumer polls its partitions.
     ConsumerPoll { consumer: usize, generation: u64 },
+    /// The broker's log cleaner runs retention and compaction on every topic.
+    Clean,
 }
 
 /// A connector and the node it reads.
@@ -75,6 +77,8 @@ pub(super) struct ConsumerActor {
     pub tables: Vec<(String, String)>,
     pub state: ConsumerState,
     pub generation: u64,
+    /// How long it waits after a poll that found nothing.
+    pub poll_interval: Micros,
     batch: Option<Batch>,
     /// The last LSN applied per (table, key).
     applied_lsn: BTreeMap<(String, Rc<str>), u64>,
@@ -116,22 +120,51 @@ impl Pipeline {
             config.offset_flush_interval = spec.offset_flush_interval.micros();
             config.event_cost = spec.event_cost.micros();
             let mut connector = Connector::new(config);
-            if let Some(node) = nodes.get(planned.source) {
-                connector.resume_at_current(&node.db);
-            }
+            let mut names = Vec::new();
             for table in &planned.tables {
                 let name = crate::sim::debezium::topic_name(&planned.prefix, table);
+                names.push(name.clone());
                 topics.insert(
                     name.clone(),
                     Topic::new(
                         name,
                         TopicConfig {
                             partitions: spec.partitions.max(1),
-                            broker_latency: spec.broker_latency.micros(),
+                            broker_latency: 0,
+                            compact: spec.compact,
+                            retention: if spec.compact {
+                                None
+                            } else {
+                                TopicConfig::default().retention
+                            },
                             ..TopicConfig::default()
                         },
                     ),
                 );
+            }
+            // The pipeline ran before the simulation starts: the connector's initial snapshot
+            // is in the topics (so a group reset to the beginning can rebuild its read models),
+            // and the read models, copies of their sources, have consumed it.
+            if let Some(node) = nodes.get(planned.source) {
+                if connector.start(&node.db, 0).is_ok() {
+                    while connector.state() == ConnectorState::Snapshotting {
+                        for record in connector.poll(&node.db, 0) {
+                            if let Some(topic) = topics.get_mut(&record.topic) {
+                                topic.produce(
+                                    record.key.map(Rc::from),
+                                    record.value.map(Rc::from),
+                                    0,
+                                );
+                            }
+                        }
+                    }
+                    connector.flush(&node.db);
+                }
+            }
+            for name in names {
+                if let Some(topic) = topics.get_mut(&name) {
+                    topic.config.broker_latency = spec.broker_latency.micros();
+                }
             }
             connectors.push(ConnectorActor {
                 connector,
@@ -159,6 +192,20 @@ impl Pipeline {
                 };
                 group.join(&member, partitions, 0);
                 group.rebalance_time = spec.rebalance_time.micros();
+                for (_, name) in &planned.tables {
+                    let Some(topic) = topics.get(name) else {
+                        continue;
+                    };
+                    for (number, partition) in topic.partitions().iter().enumerate() {
+                        group.commit(
+                            TopicPartition {
+                                topic: name.clone(),
+                                partition: number as u32,
+                            },
+                            partition.log_end_offset(),
+                        );
+                    }
+                }
                 ConsumerActor {
                     group,
                     member,
@@ -167,6 +214,7 @@ impl Pipeline {
                     tables: planned.tables.clone(),
                     state: ConsumerState::Running,
                     generation: 0,
+                    poll_interval: spec.consumer_poll_interval.micros().max(1),
                     batch: None,
                     applied_lsn: BTreeMap::new(),
                     staleness: BTreeMap::new(),
@@ -196,6 +244,9 @@ impl World {
             return;
         };
         let flush = pipeline.spec.offset_flush_interval.micros().max(1);
+        let clean = pipeline.spec.cleaner_interval.micros().max(1);
+        self.queue
+            .schedule(clean, Event::Pipeline(PipelineEvent::Clean));
         let (connectors, consumers) = (pipeline.connectors.len(), pipeline.consumers.len());
         for connector in 0..connectors {
             self.queue.schedule(
@@ -248,6 +299,21 @@ impl World {
                 consumer,
                 generation,
             } => self.consumer_poll(consumer, generation),
+            PipelineEvent::Clean => {
+                let now = self.now;
+                let Some(pipeline) = self.pipeline.as_mut() else {
+                    return;
+                };
+                let mut removed = 0;
+                for topic in pipeline.topics.values_mut() {
+                    let cleaned = topic.clean(now);
+                    removed += cleaned.expired + cleaned.compacted + cleaned.tombstones;
+                }
+                let next = now + pipeline.spec.cleaner_interval.micros().max(1);
+                self.queue
+                    .schedule(next, Event::Pipeline(PipelineEvent::Clean));
+                self.record(Traced::Clean, &[removed]);
+            }
         }
     }
 
@@ -302,11 +368,11 @@ impl World {
         let Some(pipeline) = self.pipeline.as_mut() else {
             return;
         };
-        let interval = pipeline.spec.consumer_poll_interval.micros().max(1);
         let max_records = pipeline.spec.max_poll_records.max(1);
         let Some(actor) = pipeline.consumers.get_mut(index) else {
             return;
         };
+        let interval = actor.poll_interval;
         if actor.generation != generation || actor.state != ConsumerState::Running {
             return;
         }
@@ -442,16 +508,19 @@ impl World {
         let Some(pipeline) = self.pipeline.as_mut() else {
             return;
         };
-        let interval = pipeline.spec.consumer_poll_interval.micros().max(1);
         let Some(actor) = pipeline.consumers.get_mut(index) else {
             return;
         };
+        let interval = actor.poll_interval;
         let Some(batch) = actor.batch.take() else {
             return;
         };
         if ok {
-            for (tp, offset) in batch.next_offsets {
-                actor.group.commit(tp, offset);
+            // The read model committed; a crashed consumer never got to commit its offsets.
+            if actor.state != ConsumerState::Crashed {
+                for (tp, offset) in batch.next_offsets {
+                    actor.group.commit(tp, offset);
+                }
             }
             for (table, key, lsn, committed) in batch.events {
                 actor
@@ -593,5 +662,149 @@ impl World {
             }
         }
         report
+    }
+}
+
+impl World {
+    /// Carries out a command on the pipeline.
+    pub(super) fn apply_pipeline(&mut self, command: &Command) -> Result<String, CommandError> {
+        let now = self.now;
+        let mode = self.scenario.mode.name().to_owned();
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return Err(CommandError::NoPipeline(mode));
+        };
+        let connector = |name: &str| {
+            pipeline
+                .connectors
+                .iter()
+                .position(|c| c.connector.config.name == name)
+                .ok_or_else(|| CommandError::UnknownConnector(name.to_owned()))
+        };
+        let group = |name: &str| {
+            pipeline
+                .consumers
+                .iter()
+                .position(|c| c.group.name == name)
+                .ok_or_else(|| CommandError::UnknownGroup(name.to_owned()))
+        };
+        match command {
+            Command::StopConnector { connector: name }
+            | Command::StartConnector { connector: name }
+            | Command::CrashConnector { connector: name } => {
+                let index = connector(name)?;
+                let actor = &mut pipeline.connectors[index];
+                let db = &self.nodes[actor.node].db;
+                actor.generation += 1;
+                let generation = actor.generation;
+                let outcome = match command {
+                    Command::StopConnector { .. } => {
+                        actor.connector.stop(db);
+                        "stopped: offset flushed, the slot keeps the source's log".to_owned()
+                    }
+                    Command::CrashConnector { .. } => {
+                        actor.connector.crash();
+                        "crashed: what it read since its last flush will come again".to_owned()
+                    }
+                    _ => {
+                        actor
+                            .connector
+                            .start(db, now)
+                            .map_err(|e| CommandError::Sql(e.to_string()))?;
+                        self.queue.schedule(
+                            now,
+                            Event::Pipeline(PipelineEvent::ConnectorPoll {
+                                connector: index,
+                                generation,
+                            }),
+                        );
+                        format!(
+                            "{} from LSN {}",
+                            actor.connector.state().name(),
+                            actor.connector.position()
+                        )
+                    }
+                };
+                Ok(outcome)
+            }
+            Command::PauseConsumer { group: name }
+            | Command::ResumeConsumer { group: name }
+            | Command::CrashConsumer { group: name }
+            | Command::RebuildReadModels { group: name } => {
+                let index = group(name)?;
+                let partitions = |topic: &str| {
+                    pipeline
+                        .topics
+                        .get(topic)
+                        .map_or(1, |t| t.partitions().len() as u32)
+                };
+                let actor = &mut pipeline.consumers[index];
+                actor.generation += 1;
+                let generation = actor.generation;
+                let outcome = match command {
+                    Command::PauseConsumer { .. } => {
+                        actor.state = ConsumerState::Paused;
+                        "paused: its lag grows".to_owned()
+                    }
+                    Command::CrashConsumer { .. } => {
+                        actor.state = ConsumerState::Crashed;
+                        actor.group.crash(&actor.member);
+                        "crashed: its batch in flight will be delivered again".to_owned()
+                    }
+                    Command::RebuildReadModels { .. } => {
+                        let db = &self.nodes[actor.node].db;
+                        for (table, _) in &actor.tables {
+                            let _ = db
+                                .connect(crate::sim::storage::ReadMode::LatestCommitted)
+                                .execute(&format!("DELETE FROM {table}"));
+                        }
+                        actor.applied_lsn.clear();
+                        actor.group.reset_to_earliest();
+                        actor.state = ConsumerState::Running;
+                        "read models emptied; the group reads its topics from the beginning"
+                            .to_owned()
+                    }
+                    _ => {
+                        if actor.state == ConsumerState::Crashed {
+                            let member = actor.member.clone();
+                            actor.group.leave(&member, partitions, now);
+                            actor.group.join(&member, partitions, now);
+                        }
+                        actor.state = ConsumerState::Running;
+                        if actor.group.is_rebalancing(now) {
+                            "rejoined its group: consumption waits for the rebalance".to_owned()
+                        } else {
+                            "resumed".to_owned()
+                        }
+                    }
+                };
+                if actor.state == ConsumerState::Running && actor.batch.is_none() {
+                    self.queue.schedule(
+                        now,
+                        Event::Pipeline(PipelineEvent::ConsumerPoll {
+                            consumer: index,
+                            generation,
+                        }),
+                    );
+                }
+                Ok(outcome)
+            }
+            Command::SetPollInterval {
+                target,
+                interval_ms,
+            } => {
+                if !interval_ms.is_finite() || *interval_ms <= 0.0 {
+                    return Err(CommandError::BadInterval(interval_ms.to_string()));
+                }
+                let micros = (*interval_ms * 1_000.0).round().max(1.0) as Micros;
+                if let Ok(index) = connector(target) {
+                    pipeline.connectors[index].connector.config.poll_interval = micros;
+                } else {
+                    let index = group(target)?;
+                    pipeline.consumers[index].poll_interval = micros;
+                }
+                Ok("ok".to_owned())
+            }
+            _ => Ok("ok".to_owned()),
+        }
     }
 }

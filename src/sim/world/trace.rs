@@ -37,6 +37,8 @@ pub(super) enum Traced {
     ConnectorFlush = 14,
     /// A CDC consumer polled its partitions (consumer, messages fetched).
     ConsumerPoll = 15,
+    /// The broker's log cleaner ran (messages removed).
+    Clean = 16,
 }
 
 impl Traced {
@@ -68,6 +70,7 @@ mod tests {
             Traced::ConnectorPoll,
             Traced::ConnectorFlush,
             Traced::ConsumerPoll,
+            Traced::Clean,
         ];
         let mut codes: Vec<u8> = all.iter().map(|t| t.code()).collect();
         codes.sort_unstable();

@@ -1,0 +1,217 @@
+//! The CDC pipeline of the shop under faults, through the world's commands: a paused consumer's
+//! lag grows by exactly what was produced meanwhile and drains when it resumes; a crashed
+//! connector re-sends what followed its last flushed offset and the read models still end equal
+//! to their sources (duplicates counted, applied once); a crashed consumer rejoins its group;
+//! rebuilding read models from offset 0 of compacted topics gives the source's tables again.
+//! Runs natively and in headless Chromium.
+
+use dataflow_lab::sim::builtin;
+use dataflow_lab::sim::clock::SECOND;
+use dataflow_lab::sim::modes::Mode;
+use dataflow_lab::sim::scenario::Scenario;
+use dataflow_lab::sim::world::{Command, World};
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+fn cdc_shop() -> (Scenario, World) {
+    let mut scenario =
+        Scenario::parse(builtin::scenario_text("shop").expect("built in")).expect("valid");
+    scenario.mode = Mode::Cdc;
+    let world = World::new(&scenario).expect("builds");
+    (scenario, world)
+}
+
+fn apply(world: &mut World, command: Command) {
+    world.apply(command).expect("applies");
+}
+
+fn stop_all_arrivals(scenario: &Scenario, world: &mut World) {
+    for service in &scenario.services {
+        for operation in &service.operations {
+            apply(
+                world,
+                Command::StopOperation {
+                    service: service.name.clone(),
+                    operation: operation.name.clone(),
+                },
+            );
+        }
+    }
+}
+
+fn assert_read_models_equal_sources(world: &mut World) {
+    let mut rows = |database: &str, table: &str| {
+        world
+            .database_mut(database)
+            .expect("a database")
+            .committed_rows(table)
+            .expect("a table")
+    };
+    let orders = rows("orders", "orders");
+    let customers = rows("orders", "customers");
+    assert_eq!(rows("billing", "orders"), orders, "billing's orders");
+    assert_eq!(rows("reporting", "orders"), orders, "reporting's orders");
+    assert_eq!(
+        rows("reporting", "customers"),
+        customers,
+        "reporting's customers"
+    );
+}
+
+/// Lag in messages and the sum of high watermarks of billing's topic, now.
+fn billing_lag(world: &World) -> (u64, u64) {
+    let report = world.report();
+    let high: u64 = report.topics["shop.public.orders"]
+        .high_watermarks
+        .iter()
+        .sum();
+    (report.consumer_groups["billing"].lag_messages, high)
+}
+
+#[test]
+fn a_paused_consumers_lag_grows_by_what_was_produced_and_drains_on_resume() {
+    let (scenario, mut world) = cdc_shop();
+    world.step_until(3 * SECOND);
+    apply(
+        &mut world,
+        Command::PauseConsumer {
+            group: "billing".into(),
+        },
+    );
+    world.step_until(3 * SECOND + SECOND / 2);
+    let (lag_before, high_before) = billing_lag(&world);
+    world.step_until(8 * SECOND);
+    let (lag_after, high_after) = billing_lag(&world);
+    assert!(high_after > high_before + 50, "orders kept coming");
+    assert_eq!(
+        lag_after - lag_before,
+        high_after - high_before,
+        "the lag grew by exactly the messages produced while paused"
+    );
+    stop_all_arrivals(&scenario, &mut world);
+    apply(
+        &mut world,
+        Command::ResumeConsumer {
+            group: "billing".into(),
+        },
+    );
+    world.step_until(12 * SECOND);
+    assert_eq!(billing_lag(&world).0, 0, "drained");
+    assert_read_models_equal_sources(&mut world);
+}
+
+#[test]
+fn a_connector_crash_resends_after_the_last_flush_and_read_models_still_match() {
+    let (scenario, mut world) = cdc_shop();
+    world.step_until(15 * SECOND);
+    apply(
+        &mut world,
+        Command::CrashConnector {
+            connector: "orders-connector".into(),
+        },
+    );
+    world.step_until(18 * SECOND);
+    let stalled = world.report();
+    assert_eq!(stalled.connectors["orders-connector"].state, "crashed");
+    assert!(
+        stalled.connectors["orders-connector"].lag_records > 50,
+        "the source's log grows behind the crashed connector"
+    );
+    apply(
+        &mut world,
+        Command::StartConnector {
+            connector: "orders-connector".into(),
+        },
+    );
+    stop_all_arrivals(&scenario, &mut world);
+    world.step_until(25 * SECOND);
+    let report = world.report();
+    let connector = &report.connectors["orders-connector"];
+    assert_eq!(connector.state, "streaming");
+    assert!(connector.resent_events > 0, "{connector:?}");
+    let duplicates: u64 = report.consumer_groups.values().map(|g| g.duplicates).sum();
+    assert!(duplicates > 0, "the re-sent events reached the consumers");
+    // Each group reads the orders topic: every re-sent orders event is a duplicate there.
+    assert!(
+        report.consumer_groups["billing"].duplicates <= connector.resent_events,
+        "at most what was re-sent"
+    );
+    assert_eq!(connector.lag_records, 0);
+    assert_read_models_equal_sources(&mut world);
+}
+
+#[test]
+fn a_crashed_consumer_rejoins_with_a_rebalance_and_catches_up() {
+    let (scenario, mut world) = cdc_shop();
+    world.step_until(2 * SECOND);
+    apply(
+        &mut world,
+        Command::CrashConsumer {
+            group: "reporting".into(),
+        },
+    );
+    world.step_until(4 * SECOND);
+    apply(
+        &mut world,
+        Command::ResumeConsumer {
+            group: "reporting".into(),
+        },
+    );
+    stop_all_arrivals(&scenario, &mut world);
+    world.step_until(12 * SECOND);
+    let report = world.report();
+    assert!(
+        report.consumer_groups["reporting"].rebalances >= 3,
+        "joined, left, joined"
+    );
+    assert_eq!(report.consumer_groups["reporting"].lag_messages, 0);
+    assert_read_models_equal_sources(&mut world);
+}
+
+#[test]
+fn rebuilding_from_offset_zero_of_compacted_topics_gives_the_source_again() {
+    let (scenario, mut world) = cdc_shop();
+    world.step_until(31 * SECOND);
+    let compacted = world.report().topics["shop.public.orders"].compacted;
+    assert!(compacted > 0, "the cleaner compacted the orders topic");
+    for group in ["billing", "reporting"] {
+        apply(
+            &mut world,
+            Command::RebuildReadModels {
+                group: group.into(),
+            },
+        );
+    }
+    stop_all_arrivals(&scenario, &mut world);
+    world.step_until(60 * SECOND);
+    let report = world.report();
+    assert!(
+        report.consumer_groups["billing"].applied > 20_000,
+        "the whole topic replayed"
+    );
+    assert_read_models_equal_sources(&mut world);
+}
+
+#[test]
+fn pipeline_commands_name_what_does_not_exist() {
+    let (_, mut world) = cdc_shop();
+    let error = world
+        .apply(Command::CrashConnector {
+            connector: "nope".into(),
+        })
+        .expect_err("refused");
+    assert!(error.to_string().contains("no connector called \"nope\""));
+    let mut shared =
+        Scenario::parse(builtin::scenario_text("shop").expect("built in")).expect("valid");
+    shared.mode = Mode::Shared;
+    let mut world = World::new(&shared).expect("builds");
+    let error = world
+        .apply(Command::PauseConsumer {
+            group: "billing".into(),
+        })
+        .expect_err("refused");
+    assert!(error.to_string().contains("no CDC pipeline"), "{error}");
+}
