@@ -3,18 +3,16 @@
 //! connector re-sends what followed its last flushed offset and the read models still end equal
 //! to their sources (duplicates counted, applied once); a crashed consumer rejoins its group;
 //! rebuilding read models from offset 0 of compacted topics gives the source's tables again.
-//! Runs natively and in headless Chromium.
+//! Natively only (a browser test blocks the page while it runs; `tests/modes.rs` checks the
+//! cdc trace in the browser).
+
+#![cfg(not(target_arch = "wasm32"))]
 
 use dataflow_lab::sim::builtin;
 use dataflow_lab::sim::clock::SECOND;
 use dataflow_lab::sim::modes::Mode;
 use dataflow_lab::sim::scenario::Scenario;
 use dataflow_lab::sim::world::{Command, World};
-
-#[cfg(target_arch = "wasm32")]
-use wasm_bindgen_test::wasm_bindgen_test as test;
-#[cfg(target_arch = "wasm32")]
-wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 fn cdc_shop() -> (Scenario, World) {
     let mut scenario =
