@@ -7,6 +7,7 @@ pub mod acquire;
 pub mod builtin;
 pub mod change_log;
 pub mod clock;
+pub mod compare;
 pub mod connector;
 pub mod console;
 pub mod consumer_group;

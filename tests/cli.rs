@@ -1,6 +1,7 @@
 //! The `dataflow-lab` command line: byte-identical reports for one seed, exit code 2 and a
 //! located error for every malformed scenario in `tests/scenarios/bad/`, and a parser that
-//! never panics, whatever bytes it is fed. (Native only.)
+//! never panics, whatever bytes it is fed; `compare` prints one scorecard per mode and the same
+//! one twice; `--topics-out` writes each topic as NDJSON. (Native only.)
 #![cfg(not(target_arch = "wasm32"))]
 
 use dataflow_lab::sim::builtin;
@@ -142,6 +143,95 @@ action = "sql"
 database = "db"
 sql = "ALTER TABLE orders RENAME COLUMN status TO state"
 "#;
+
+#[test]
+fn compare_scores_each_mode_and_repeats() {
+    let args = [
+        "compare",
+        "shop",
+        "--modes",
+        "shared,cdc",
+        "--until",
+        "5s",
+        "--seed",
+        "3",
+        "--json",
+    ];
+    let first = cli(&args);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        first.stdout,
+        cli(&args).stdout,
+        "the same seed, the same scorecard"
+    );
+    let cards: serde_json::Value = serde_json::from_slice(&first.stdout).expect("JSON");
+    assert_eq!(cards[0]["mode"], "shared");
+    assert_eq!(cards[1]["mode"], "cdc");
+    assert!(
+        cards[1]["staleness_p95_ms"]["billing.orders"]
+            .as_f64()
+            .unwrap_or(0.0)
+            > 0.0
+    );
+    let table = cli(&["compare", "shop", "--until", "2s"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("orders p99 (ms)") && text.contains("staleness p95"),
+        "{text}"
+    );
+    let bad = cli(&["compare", "shop", "--modes", "shared,events"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no mode \"events\""));
+}
+
+#[test]
+fn topics_out_writes_one_line_per_message() {
+    let dir = std::env::temp_dir().join(format!("dataflow-lab-topics-{}", std::process::id()));
+    let dir_text = dir.to_string_lossy().to_string();
+    let out = cli(&[
+        "run",
+        "shop",
+        "--mode",
+        "cdc",
+        "--until",
+        "2s",
+        "--topics-out",
+        &dir_text,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.join("shop.public.orders.ndjson")).expect("written");
+    let mut streamed = 0;
+    for line in text.lines() {
+        let message: serde_json::Value = serde_json::from_str(line).expect("one JSON per line");
+        let fields: Vec<&String> = message.as_object().expect("an object").keys().collect();
+        assert_eq!(
+            fields,
+            [
+                "topic",
+                "partition",
+                "offset",
+                "key",
+                "value",
+                "timestamp_ms"
+            ]
+        );
+        if message["value"]["op"] == "u" || message["value"]["op"] == "c" {
+            streamed += 1;
+        }
+    }
+    assert!(streamed > 10, "events streamed after the snapshot");
+    let _ = std::fs::remove_dir_all(&dir);
+    let shared = cli(&["run", "shop", "--until", "1s", "--topics-out", &dir_text]);
+    assert!(!shared.status.success(), "no topics without cdc");
+}
 
 fn mutate(text: &str, at: usize, cut: usize, insert: &str) -> String {
     let chars: Vec<char> = text.chars().collect();

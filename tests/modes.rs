@@ -178,7 +178,10 @@ mod native {
             connector.snapshot_events + connector.streamed_events,
             "the topics hold the initial snapshot and what was streamed"
         );
-        assert!(connector.snapshot_events > 20_000, "the shop's orders and customers");
+        assert!(
+            connector.snapshot_events > 20_000,
+            "the shop's orders and customers"
+        );
         assert!(report.consumer_groups["reporting"].lag_time_ms.max > 0.0);
     }
 

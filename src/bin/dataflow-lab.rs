@@ -1,7 +1,8 @@
 //! `dataflow-lab`: run scenarios headless, for instructors, tests and benchmarks.
 //!
 //! ```text
-//! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--json]
+//! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR] [--json]
+//! dataflow-lab compare SCENARIO --modes shared,cdc[,owned] [--seed N] [--until DURATION] [--json]
 //! dataflow-lab schema
 //! dataflow-lab list
 //! ```
@@ -46,6 +47,27 @@ mod cli {
             /// The integration mode: shared, owned or cdc (default: the scenario's).
             #[arg(long, value_parser = parse_mode)]
             mode: Option<Mode>,
+            /// Write each topic's messages to DIR/<topic>.ndjson (cdc mode), one JSON object per
+            /// line: topic, partition, offset, key, value (null for a tombstone), timestamp_ms.
+            #[arg(long, value_name = "DIR")]
+            topics_out: Option<std::path::PathBuf>,
+        },
+        /// Run a scenario with one seed in several modes and print a scorecard per mode.
+        Compare {
+            /// A scenario file (.toml or .json) or the name of a built-in scenario.
+            scenario: String,
+            /// The modes, comma-separated (shared, owned, cdc).
+            #[arg(long, value_delimiter = ',', value_parser = parse_mode, default_value = "shared,cdc")]
+            modes: Vec<Mode>,
+            /// The seed (default: the scenario's own).
+            #[arg(long)]
+            seed: Option<u64>,
+            /// How much simulated time to run (default: the scenario's).
+            #[arg(long, value_parser = parse_duration)]
+            until: Option<SimDuration>,
+            /// Print the scorecards as JSON.
+            #[arg(long)]
+            json: bool,
         },
         /// Print the JSON Schema of the scenario format.
         Schema,
@@ -97,16 +119,33 @@ mod cli {
                         .ok()
                         .and_then(|s| s.title)
                         .unwrap_or_default();
-                    println!("{name:<16} {title}");
+                    let modes = Scenario::parse(text)
+                        .map(|s| {
+                            s.modes()
+                                .iter()
+                                .map(|m| m.name())
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .unwrap_or_default();
+                    println!("{name:<16} {modes:<18} {title}");
                 }
                 ExitCode::SUCCESS
             }
+            Command::Compare {
+                scenario,
+                modes,
+                seed,
+                until,
+                json,
+            } => compare_command(&scenario, &modes, seed, until, json),
             Command::Run {
                 scenario,
                 seed,
                 until,
                 json,
                 mode,
+                topics_out,
             } => {
                 let (label, text, mut scenario) = match load(&scenario) {
                     Ok(loaded) => loaded,
@@ -128,6 +167,12 @@ mod cli {
                 };
                 let until = until.unwrap_or(scenario.duration).micros();
                 world.step_until(until);
+                if let Some(dir) = topics_out {
+                    if let Err(e) = write_topics(&world, &dir) {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
                 let report = world.report();
                 if json {
                     match serde_json::to_string_pretty(&report) {
@@ -143,6 +188,195 @@ mod cli {
                 ExitCode::SUCCESS
             }
         }
+    }
+
+    /// Writes every topic of `world` to `dir/<topic>.ndjson`.
+    fn write_topics(world: &World, dir: &std::path::Path) -> Result<(), String> {
+        let Some(topics) = world.topics() else {
+            return Err("--topics-out needs a run with topics: use --mode cdc".to_owned());
+        };
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        for (name, topic) in topics {
+            let path = dir.join(format!("{name}.ndjson"));
+            let mut out = String::new();
+            for (number, partition) in topic.partitions().iter().enumerate() {
+                for message in partition.messages() {
+                    let json = |text: &Option<std::rc::Rc<str>>| -> serde_json::Value {
+                        text.as_deref()
+                            .and_then(|t| serde_json::from_str(t).ok())
+                            .unwrap_or(serde_json::Value::Null)
+                    };
+                    let line = serde_json::json!({
+                        "topic": name,
+                        "partition": number,
+                        "offset": message.offset,
+                        "key": json(&message.key),
+                        "value": json(&message.value),
+                        "timestamp_ms": dataflow_lab::sim::debezium::epoch_us(message.timestamp) / 1_000,
+                    });
+                    out.push_str(&line.to_string());
+                    out.push('\n');
+                }
+            }
+            std::fs::write(&path, out)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    fn compare_command(
+        source: &str,
+        modes: &[Mode],
+        seed: Option<u64>,
+        until: Option<SimDuration>,
+        json: bool,
+    ) -> ExitCode {
+        let (label, text, scenario) = match load(source) {
+            Ok(loaded) => loaded,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        let seed = seed.unwrap_or(scenario.seed);
+        let until = until.unwrap_or(scenario.duration).micros();
+        let cards = match dataflow_lab::sim::compare::compare(&scenario, modes, seed, until) {
+            Ok(cards) => cards,
+            Err((mode, e)) => {
+                eprintln!(
+                    "error: {label} in mode {}: {}",
+                    mode.name(),
+                    e.located_in(&text)
+                );
+                return ExitCode::from(2);
+            }
+        };
+        if json {
+            match serde_json::to_string_pretty(&cards) {
+                Ok(text) => println!("{text}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            print!("{}", scorecard_table(&scenario, seed, until, &cards));
+        }
+        ExitCode::SUCCESS
+    }
+
+    fn scorecard_table(
+        scenario: &Scenario,
+        seed: u64,
+        until: u64,
+        cards: &[dataflow_lab::sim::compare::Scorecard],
+    ) -> String {
+        let mut rows: Vec<(String, Vec<String>)> = vec![(
+            String::new(),
+            cards.iter().map(|c| c.mode.clone()).collect(),
+        )];
+        let mut line =
+            |label: String, cell: &dyn Fn(&dataflow_lab::sim::compare::Scorecard) -> String| {
+                rows.push((label, cards.iter().map(cell).collect()));
+            };
+        let tables: std::collections::BTreeSet<String> = cards
+            .iter()
+            .flat_map(|c| c.writers_per_table.keys().cloned())
+            .collect();
+        for table in &tables {
+            line(format!("writers of {table}"), &|c| {
+                c.writers_per_table
+                    .get(table)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string()
+            });
+        }
+        line("lock wait (ms)".into(), &|c| {
+            format!("{:.1}", c.lock_wait_ms)
+        });
+        line("deadlocks".into(), &|c| c.deadlocks.to_string());
+        line("schema-break errors".into(), &|c| {
+            c.schema_errors.to_string()
+        });
+        line("permission errors".into(), &|c| {
+            c.permission_errors.to_string()
+        });
+        for service in &scenario.services {
+            let name = &service.name;
+            for (label, pick) in [("p50", 0usize), ("p95", 1), ("p99", 2)] {
+                line(format!("{name} {label} (ms)"), &|c| {
+                    c.latency_ms.get(name).map_or("-".to_owned(), |l| {
+                        format!("{:.2}", [l.p50, l.p95, l.p99][pick])
+                    })
+                });
+            }
+        }
+        let databases: std::collections::BTreeSet<String> = cards
+            .iter()
+            .flat_map(|c| c.core_utilisation.keys().cloned())
+            .collect();
+        for db in &databases {
+            line(format!("cores used: {db}"), &|c| {
+                c.core_utilisation
+                    .get(db)
+                    .map_or("-".to_owned(), |u| format!("{:.1}%", u * 100.0))
+            });
+        }
+        let models: std::collections::BTreeSet<String> = cards
+            .iter()
+            .flat_map(|c| c.staleness_p95_ms.keys().cloned())
+            .collect();
+        for model in &models {
+            line(format!("staleness p95 {model} (ms)"), &|c| {
+                c.staleness_p95_ms
+                    .get(model)
+                    .map_or("-".to_owned(), |s| format!("{s:.1}"))
+            });
+        }
+        let groups: std::collections::BTreeSet<String> = cards
+            .iter()
+            .flat_map(|c| c.consumer_lag_p95_ms.keys().cloned())
+            .collect();
+        for group in &groups {
+            line(format!("lag p95 {group} (messages)"), &|c| {
+                c.consumer_lag_p95_messages
+                    .get(group)
+                    .map_or("-".to_owned(), u64::to_string)
+            });
+            line(format!("lag p95 {group} (ms)"), &|c| {
+                c.consumer_lag_p95_ms
+                    .get(group)
+                    .map_or("-".to_owned(), |m| format!("{m:.1}"))
+            });
+        }
+        line("duplicates delivered".into(), &|c| c.duplicates.to_string());
+        line("trace".into(), &|c| c.trace_hash.clone());
+        let label_width = rows
+            .iter()
+            .map(|(l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        let cell_width = rows
+            .iter()
+            .flat_map(|(_, cells)| cells.iter().map(|c| c.chars().count()))
+            .max()
+            .unwrap_or(0)
+            + 2;
+        let mut out = format!(
+            "{} — seed {seed}, {} simulated\n\n",
+            scenario.name,
+            format_micros(until)
+        );
+        for (label, cells) in rows {
+            out.push_str(&format!("{label:<label_width$}"));
+            for cell in cells {
+                out.push_str(&format!("{cell:>cell_width$}"));
+            }
+            out.push('\n');
+        }
+        out
     }
 
     fn row(name: &str, operation: &str, w: &WorkloadReport) -> String {

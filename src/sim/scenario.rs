@@ -389,6 +389,21 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 impl Scenario {
+    /// The integration modes this scenario can run in: `shared` always; `owned` and `cdc` when
+    /// its services say which tables they own (and, for `cdc`, it has no script).
+    pub fn modes(&self) -> Vec<crate::sim::modes::Mode> {
+        use crate::sim::modes::Mode;
+        let owners = self.services.iter().any(|s| !s.owns.is_empty());
+        Mode::ALL
+            .into_iter()
+            .filter(|m| match m {
+                Mode::Shared => true,
+                Mode::Owned => owners,
+                Mode::Cdc => owners && self.script.is_none(),
+            })
+            .collect()
+    }
+
     /// Reads and checks a scenario, TOML or JSON (sniffed).
     ///
     /// # Errors

@@ -416,8 +416,8 @@ fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(),
     Ok(())
 }
 
-/// The tables a service's templates read and write (each once, in order).
-pub(super) fn tables_used(templates: &[String]) -> (Vec<String>, Vec<String>) {
+/// The tables SQL templates read and write (each once, in order), from their parsed SQL.
+pub fn tables_used(templates: &[String]) -> (Vec<String>, Vec<String>) {
     let mut reads: Vec<String> = Vec::new();
     let mut writes: Vec<String> = Vec::new();
     for template in templates {

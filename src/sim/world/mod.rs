@@ -24,6 +24,7 @@ use pipeline::{Pipeline, PipelineEvent};
 use trace::Traced;
 use workload::WorkloadEvent;
 
+pub use build::tables_used;
 pub use commands::{Command, CommandError};
 pub use console_session::{ConsoleEntry, ConsoleStatus, CONSOLE_KEPT};
 pub use narration::{

@@ -238,6 +238,11 @@ impl Pipeline {
 }
 
 impl World {
+    /// The event log's topics (`cdc` mode), by name.
+    pub fn topics(&self) -> Option<&BTreeMap<String, Topic>> {
+        self.pipeline.as_ref().map(|p| &p.topics)
+    }
+
     /// Schedules the pipeline's first polls and flushes.
     pub(super) fn start_pipeline(&mut self) {
         let Some(pipeline) = &self.pipeline else {

@@ -1,0 +1,169 @@
+//! The compare scorecard: one scenario and seed run in several integration modes, and per mode
+//! the figures that tell the architectures apart — who writes each table, lock waits, deadlocks,
+//! schema breaks, latency per service, database core use, read models' staleness, consumer lag
+//! and duplicates.
+
+use crate::sim::clock::Micros;
+use crate::sim::metrics::LatencySummary;
+use crate::sim::modes::Mode;
+use crate::sim::report::Report;
+use crate::sim::scenario::{Scenario, ScenarioError};
+use crate::sim::world::World;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One mode's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scorecard {
+    /// The mode.
+    pub mode: String,
+    /// The run's trace hash.
+    pub trace_hash: String,
+    /// Per table: how many of the scenario's services write it.
+    pub writers_per_table: BTreeMap<String, usize>,
+    /// Time spent waiting for locks, all services, in milliseconds.
+    pub lock_wait_ms: f64,
+    /// Deadlocks, all databases.
+    pub deadlocks: u64,
+    /// Operations failed by a schema break (a table or column that is not there).
+    pub schema_errors: u64,
+    /// Operations refused for writing another service's table (`owned`).
+    pub permission_errors: u64,
+    /// Per service (the scenario's own): latency percentiles in milliseconds.
+    pub latency_ms: BTreeMap<String, LatencySummary>,
+    /// Per database: the share of its cores in use, 0–1.
+    pub core_utilisation: BTreeMap<String, f64>,
+    /// Per read model (`database.table`) that applied something: staleness p95 in milliseconds.
+    pub staleness_p95_ms: BTreeMap<String, f64>,
+    /// Per consumer group: lag p95 in messages.
+    pub consumer_lag_p95_messages: BTreeMap<String, u64>,
+    /// Per consumer group: lag p95 in milliseconds.
+    pub consumer_lag_p95_ms: BTreeMap<String, f64>,
+    /// Events delivered again and skipped by the consumers.
+    pub duplicates: u64,
+}
+
+impl Scorecard {
+    /// The scorecard of one run of `scenario`.
+    pub fn of(scenario: &Scenario, report: &Report) -> Self {
+        let own: Vec<&str> = scenario.services.iter().map(|s| s.name.as_str()).collect();
+        let mut writers_per_table: BTreeMap<String, usize> = BTreeMap::new();
+        for service in &scenario.services {
+            let mut tables: Vec<String> = Vec::new();
+            for operation in &service.operations {
+                let (_, writes) = crate::sim::world::tables_used(&operation.statements);
+                for table in writes {
+                    if !tables.contains(&table) {
+                        tables.push(table);
+                    }
+                }
+            }
+            for table in tables {
+                *writers_per_table.entry(table).or_default() += 1;
+            }
+        }
+        let errors = |kind: &str| -> u64 {
+            report
+                .services
+                .values()
+                .map(|s| s.total.errors_by_kind.get(kind).copied().unwrap_or(0))
+                .sum()
+        };
+        Self {
+            mode: report.mode.clone(),
+            trace_hash: report.trace_hash.clone(),
+            writers_per_table,
+            lock_wait_ms: round3(report.services.values().map(|s| s.total.lock_wait_ms).sum()),
+            deadlocks: report.databases.values().map(|d| d.deadlocks).sum(),
+            schema_errors: errors("schema"),
+            permission_errors: errors("permission"),
+            latency_ms: report
+                .services
+                .iter()
+                .filter(|(name, _)| own.contains(&name.as_str()))
+                .map(|(name, s)| (name.clone(), s.total.latency_ms))
+                .collect(),
+            core_utilisation: report
+                .databases
+                .iter()
+                .map(|(name, d)| (name.clone(), d.core_utilisation))
+                .collect(),
+            staleness_p95_ms: report
+                .read_models
+                .iter()
+                .flat_map(|(db, tables)| {
+                    tables
+                        .iter()
+                        .filter(|(_, m)| m.applied > 0)
+                        .map(move |(table, m)| (format!("{db}.{table}"), m.staleness_ms.p95))
+                })
+                .collect(),
+            consumer_lag_p95_messages: report
+                .consumer_groups
+                .iter()
+                .map(|(name, g)| (name.clone(), g.lag_messages_p95))
+                .collect(),
+            consumer_lag_p95_ms: report
+                .consumer_groups
+                .iter()
+                .map(|(name, g)| (name.clone(), g.lag_time_ms.p95))
+                .collect(),
+            duplicates: report.consumer_groups.values().map(|g| g.duplicates).sum(),
+        }
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
+}
+
+/// Runs `scenario` with `seed` for `until` in each of `modes` and scores each run.
+///
+/// # Errors
+///
+/// The first mode whose world cannot be built, with its [`ScenarioError`].
+pub fn compare(
+    scenario: &Scenario,
+    modes: &[Mode],
+    seed: u64,
+    until: Micros,
+) -> Result<Vec<Scorecard>, (Mode, ScenarioError)> {
+    modes
+        .iter()
+        .map(|mode| {
+            let mut scenario = scenario.clone();
+            scenario.mode = *mode;
+            let mut world = World::with_seed(&scenario, seed).map_err(|e| (*mode, e))?;
+            world.step_until(until);
+            Ok(Scorecard::of(&scenario, &world.report()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::clock::SECOND;
+
+    #[test]
+    fn the_shop_scores_the_same_twice_and_differs_between_modes() {
+        let scenario =
+            Scenario::parse(crate::sim::builtin::scenario_text("shop").expect("built in"))
+                .expect("valid");
+        let modes = [Mode::Shared, Mode::Cdc];
+        let a = compare(&scenario, &modes, 3, 3 * SECOND).expect("runs");
+        let b = compare(&scenario, &modes, 3, 3 * SECOND).expect("runs");
+        assert_eq!(a, b, "the same seed gives an identical scorecard");
+        assert_eq!(a[0].mode, "shared");
+        assert_eq!(a[1].mode, "cdc");
+        assert!(a[0].staleness_p95_ms.is_empty());
+        assert!(a[1].staleness_p95_ms.contains_key("billing.orders"));
+        assert_eq!(a[0].writers_per_table.get("orders"), Some(&1));
+        assert_eq!(a[0].latency_ms.len(), 4, "the scenario's own four services");
+        assert_eq!(
+            a[1].latency_ms.len(),
+            4,
+            "consumers' clients are not services"
+        );
+    }
+}
