@@ -17,6 +17,7 @@ pub mod debezium;
 pub mod key_access;
 pub mod lock_plan;
 pub mod locks;
+pub mod messages;
 pub mod metrics;
 pub mod modes;
 pub mod node;

@@ -240,4 +240,37 @@ mod native {
             "{error}"
         );
     }
+
+    #[test]
+    fn the_page_view_shows_the_pipeline_and_the_messages() {
+        let world = run(&shop(Mode::Cdc), 42, 5);
+        let view = dataflow_lab::sim::view::page_view(&world);
+        assert_eq!(view.mode, Mode::Cdc);
+        assert_eq!(view.modes, [Mode::Shared, Mode::Owned, Mode::Cdc]);
+        let pipeline = view.pipeline.expect("a pipeline");
+        assert_eq!(pipeline.connectors.len(), 1);
+        assert_eq!(pipeline.topics.len(), 2);
+        let billing = pipeline
+            .groups
+            .iter()
+            .find(|g| g.name == "billing")
+            .expect("billing");
+        assert_eq!(billing.state, "running");
+        assert!(!billing.lag_history.is_empty());
+        assert!(billing.read_models[0].2 > 0, "applied");
+        let topic = &world.topics().expect("topics")["shop.public.orders"];
+        let messages = dataflow_lab::sim::messages::messages(topic, "", 20);
+        assert_eq!(messages.len(), 20);
+        assert!(messages
+            .windows(2)
+            .all(|w| w[0].timestamp >= w[1].timestamp));
+        let update = messages
+            .iter()
+            .find(|m| m.op.as_deref() == Some("u"))
+            .expect("an order's update");
+        assert!(update.fields.iter().any(|f| f.name == "status"));
+        // The shared shop has no pipeline.
+        let shared = dataflow_lab::sim::view::page_view(&run(&shop(Mode::Shared), 42, 1));
+        assert!(shared.pipeline.is_none());
+    }
 }

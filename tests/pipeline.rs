@@ -213,3 +213,29 @@ fn pipeline_commands_name_what_does_not_exist() {
         .expect_err("refused");
     assert!(error.to_string().contains("no CDC pipeline"), "{error}");
 }
+
+#[test]
+fn a_column_renamed_at_the_source_breaks_the_consumers_not_the_readers() {
+    let (_, mut world) = cdc_shop();
+    world.step_until(2 * SECOND);
+    // The page's preset names the scenario's shared database: in cdc it runs where orders lives.
+    world
+        .apply(Command::RunSql {
+            database: "shop".into(),
+            sql: "ALTER TABLE orders RENAME COLUMN status TO state".into(),
+        })
+        .expect("runs on the owner's database");
+    world.step_until(8 * SECOND);
+    let report = world.report();
+    let billing = &report.consumer_groups["billing"];
+    assert!(
+        billing.failed_batches > 0,
+        "events now carry `state`, which billing's read model does not have: {billing:?}"
+    );
+    assert!(billing.lag_messages > 10, "its lag grows: {billing:?}");
+    // billing's own queries read its read model, which still has `status`: they go on.
+    let own_errors = report.services["billing"].total.errors_by_kind.get("schema").copied();
+    assert_eq!(own_errors, None, "billing's queries are not broken");
+    let owner_errors = report.services["orders"].total.errors_by_kind.get("schema").copied();
+    assert!(owner_errors.unwrap_or(0) > 0, "the owner's own update_status breaks");
+}

@@ -288,6 +288,12 @@ pub struct PageView {
     pub lock_timeline: Vec<TimelineRow>,
     /// The lock-wait timeline's window: from `now − TIMELINE_SPAN` (or 0 s) to now.
     pub timeline_window: (Micros, Micros),
+    /// The run's integration mode.
+    pub mode: crate::sim::modes::Mode,
+    /// The modes the scenario can run in.
+    pub modes: Vec<crate::sim::modes::Mode>,
+    /// The `cdc` mode's pipeline: connectors, topics, consumer groups, read models.
+    pub pipeline: Option<crate::sim::world::PipelineSnapshot>,
 }
 
 /// The transport's clock: milliseconds always shown, so the width never jumps ("2.550 s",
@@ -570,6 +576,9 @@ pub fn page_view(world: &World) -> PageView {
         script,
         lock_timeline,
         timeline_window: (now.saturating_sub(TIMELINE_SPAN), now),
+        mode: world.scenario().mode,
+        modes: world.scenario().modes(),
+        pipeline: world.pipeline_snapshot(),
     }
 }
 

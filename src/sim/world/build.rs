@@ -236,6 +236,23 @@ impl World {
                 services.push(client);
             }
         }
+        let node_tables = plan
+            .as_ref()
+            .map(|plan| {
+                plan.databases
+                    .iter()
+                    .map(|d| {
+                        let owns = d
+                            .tables
+                            .iter()
+                            .filter(|t| !d.read_models.contains(t))
+                            .cloned()
+                            .collect();
+                        (owns, d.read_models.clone())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let pipeline = plan
             .as_ref()
             .map(|plan| Pipeline::new(plan, &scenario.cdc, &nodes, &consumer_services));
@@ -265,6 +282,7 @@ impl World {
             blocked_by: BTreeMap::new(),
             narration: Default::default(),
             pipeline,
+            node_tables,
         };
         world.start_pipeline();
         if let Some(spec) = &scenario.script {

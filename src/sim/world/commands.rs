@@ -1,7 +1,7 @@
 //! What the user and the timeline do to a running world: [`Command`]s, applied by
 //! [`World::apply`], each entered in the report's timeline with its outcome.
 
-use super::{NarrationKind, Traced, World};
+use super::{build::tables_used, NarrationKind, Traced, World};
 use crate::sim::clock::{format_micros, Micros};
 use crate::sim::metrics::ErrorKind;
 use crate::sim::report::{round3, AppliedAction};
@@ -271,6 +271,36 @@ impl World {
         result
     }
 
+    /// The node a command naming `database` runs `sql` on: the node of that name; in the `cdc`
+    /// mode, where the scenario's shared database became a database per service, the database
+    /// that owns the first table the SQL names (a migration of `orders` runs where `orders`
+    /// lives), else the first that has it as a read model.
+    fn node_for(&self, database: &str, sql: &str) -> Result<usize, CommandError> {
+        if let Some(index) = self.nodes.iter().position(|n| n.name == database) {
+            return Ok(index);
+        }
+        let unknown = || CommandError::UnknownDatabase(database.to_owned());
+        if !self.scenario.databases.iter().any(|d| d.name == database) {
+            return Err(unknown());
+        }
+        let first = crate::sim::sql_script::split_statements(sql)
+            .into_iter()
+            .next()
+            .ok_or_else(unknown)?;
+        let (reads, writes) = tables_used(std::slice::from_ref(&first.sql));
+        let table = writes.first().or(reads.first()).ok_or_else(unknown)?;
+        let table = table.as_str();
+        self.node_tables
+            .iter()
+            .position(|(owns, _)| owns.iter().any(|t| t == table))
+            .or_else(|| {
+                self.node_tables
+                    .iter()
+                    .position(|(_, models)| models.iter().any(|t| t == table))
+            })
+            .ok_or_else(unknown)
+    }
+
     /// Writes the outcome of a timeline operation into its report entry.
     pub(super) fn settle_action(&mut self, action: Option<usize>, outcome: String) {
         let Some(entry) = action.and_then(|i| self.applied.get_mut(i)) else {
@@ -298,11 +328,7 @@ impl World {
     ) -> Result<String, CommandError> {
         match command {
             Command::RunSql { database, sql } => {
-                let index = self
-                    .nodes
-                    .iter()
-                    .position(|n| &n.name == database)
-                    .ok_or_else(|| CommandError::UnknownDatabase(database.clone()))?;
+                let index = self.node_for(database, sql)?;
                 let statements: Vec<String> = crate::sim::sql_script::split_statements(sql)
                     .into_iter()
                     .map(|s| s.sql)
@@ -317,11 +343,7 @@ impl World {
                 Ok("started".to_owned())
             }
             Command::Console { database, sql } => {
-                let index = self
-                    .nodes
-                    .iter()
-                    .position(|n| &n.name == database)
-                    .ok_or_else(|| CommandError::UnknownDatabase(database.clone()))?;
+                let index = self.node_for(database, sql)?;
                 let statements: Vec<String> = crate::sim::sql_script::split_statements(sql)
                     .into_iter()
                     .map(|s| s.sql)

@@ -20,6 +20,10 @@ mod workload;
 
 use client::ClientEvent;
 use commands::TimelineEvent;
+pub use pipeline::{
+    ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, TopicSnapshot,
+    LAG_HISTORY,
+};
 use pipeline::{Pipeline, PipelineEvent};
 use trace::Traced;
 use workload::WorkloadEvent;
@@ -98,6 +102,8 @@ pub struct World {
     narration: std::collections::VecDeque<NarrationLine>,
     /// The `cdc` mode's pipeline: connectors, topics, consumers.
     pipeline: Option<Pipeline>,
+    /// Per node, in the `cdc` mode: the tables it owns and its read models.
+    node_tables: Vec<(Vec<String>, Vec<String>)>,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).

@@ -54,7 +54,7 @@ pub(super) struct ConnectorActor {
 
 /// Where a consumer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ConsumerState {
+pub enum ConsumerState {
     Running,
     Paused,
     Crashed,
@@ -86,6 +86,8 @@ pub(super) struct ConsumerActor {
     pub applied: BTreeMap<String, u64>,
     pub lag_messages: Distribution,
     pub lag_time: Distribution,
+    /// Lag at each poll over the last minute: (time, messages, age).
+    pub lag_history: std::collections::VecDeque<(Micros, u64, Micros)>,
     pub duplicates: u64,
     pub tombstones: u64,
     pub failed_batches: u64,
@@ -221,6 +223,7 @@ impl Pipeline {
                     applied: BTreeMap::new(),
                     lag_messages: Distribution::default(),
                     lag_time: Distribution::default(),
+                    lag_history: Default::default(),
                     duplicates: 0,
                     tombstones: 0,
                     failed_batches: 0,
@@ -405,6 +408,14 @@ impl World {
         }
         actor.lag_messages.record(messages);
         actor.lag_time.record(age);
+        actor.lag_history.push_back((now, messages, age));
+        while actor
+            .lag_history
+            .front()
+            .is_some_and(|(at, ..)| now.saturating_sub(*at) > LAG_HISTORY)
+        {
+            actor.lag_history.pop_front();
+        }
 
         let db = &self.nodes[actor.node].db;
         let mut statements = Vec::new();
@@ -811,5 +822,220 @@ impl World {
             }
             _ => Ok("ok".to_owned()),
         }
+    }
+}
+
+/// A connector as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorSnapshot {
+    /// Its name.
+    pub name: String,
+    /// Its source database.
+    pub source: String,
+    /// Where it stands.
+    pub state: ConnectorState,
+    /// The next LSN it reads.
+    pub position: u64,
+    /// The source's next LSN.
+    pub source_lsn: u64,
+    /// Its last flushed offset.
+    pub flushed: Option<u64>,
+    /// Its lag now.
+    pub lag: ConnectorLag,
+    /// Events sent again after crashes.
+    pub resent: u64,
+    /// Events produced so far (snapshot included).
+    pub produced: u64,
+    /// Its poll interval.
+    pub poll_interval: Micros,
+    /// Its batch size.
+    pub batch_size: usize,
+    /// Its work per event.
+    pub event_cost: Micros,
+}
+
+/// A partition as the page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionSnapshot {
+    /// First offset kept.
+    pub log_start: Offset,
+    /// High watermark.
+    pub high_watermark: Offset,
+    /// Next offset.
+    pub log_end: Offset,
+    /// Messages kept.
+    pub messages: usize,
+}
+
+/// A topic as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSnapshot {
+    /// Its name.
+    pub name: String,
+    /// Its partitions.
+    pub partitions: Vec<PartitionSnapshot>,
+    /// Whether it is compacted.
+    pub compacted: bool,
+}
+
+/// A consumer group as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSnapshot {
+    /// The group (its service's name).
+    pub name: String,
+    /// Its member.
+    pub member: String,
+    /// `running`, `paused` or `crashed`.
+    pub state: &'static str,
+    /// Whether a rebalance holds it now.
+    pub rebalancing: bool,
+    /// Per topic partition: (topic, partition, committed offset, high watermark).
+    pub partitions: Vec<(String, u32, Offset, Offset)>,
+    /// Lag now in messages.
+    pub lag_messages: u64,
+    /// Lag now: age of the oldest unconsumed message.
+    pub lag_age: Micros,
+    /// The last minute's lag at its polls: (time, messages, age).
+    pub lag_history: Vec<(Micros, u64, Micros)>,
+    /// Events delivered again and skipped.
+    pub duplicates: u64,
+    /// Batches that failed.
+    pub failed_batches: u64,
+    /// Its poll interval.
+    pub poll_interval: Micros,
+    /// Its database.
+    pub database: String,
+    /// Its read models: (table, topic, applied, staleness p50 and p95 in ms).
+    pub read_models: Vec<(String, String, u64, f64, f64)>,
+}
+
+/// The pipeline as the page shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PipelineSnapshot {
+    /// The connectors.
+    pub connectors: Vec<ConnectorSnapshot>,
+    /// The topics.
+    pub topics: Vec<TopicSnapshot>,
+    /// The consumer groups.
+    pub groups: Vec<GroupSnapshot>,
+}
+
+/// How long a group's lag history reaches back.
+pub const LAG_HISTORY: Micros = 60 * crate::sim::clock::SECOND;
+
+impl World {
+    /// The pipeline now, for the page (`None` outside the `cdc` mode).
+    pub fn pipeline_snapshot(&self) -> Option<PipelineSnapshot> {
+        let pipeline = self.pipeline.as_ref()?;
+        let now = self.now;
+        let connectors = pipeline
+            .connectors
+            .iter()
+            .map(|actor| {
+                let db = &self.nodes[actor.node].db;
+                let c = &actor.connector;
+                ConnectorSnapshot {
+                    name: c.config.name.clone(),
+                    source: self.nodes[actor.node].name.clone(),
+                    state: c.state(),
+                    position: c.position(),
+                    source_lsn: db.with_engine_ref(|e| e.log().next_lsn()),
+                    flushed: c.flushed(),
+                    lag: c.lag(db, now),
+                    resent: c.stats().resent_events,
+                    produced: actor.produced + c.stats().snapshot_events,
+                    poll_interval: c.config.poll_interval,
+                    batch_size: c.config.batch_size,
+                    event_cost: c.config.event_cost,
+                }
+            })
+            .collect();
+        let topics = pipeline
+            .topics
+            .values()
+            .map(|t| TopicSnapshot {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions()
+                    .iter()
+                    .map(|p| PartitionSnapshot {
+                        log_start: p.log_start_offset(),
+                        high_watermark: p.high_watermark(now),
+                        log_end: p.log_end_offset(),
+                        messages: p.messages().count(),
+                    })
+                    .collect(),
+                compacted: t.config.compact,
+            })
+            .collect();
+        let groups = pipeline
+            .consumers
+            .iter()
+            .map(|actor| {
+                let mut partitions = Vec::new();
+                let (mut lag_messages, mut lag_age) = (0, 0);
+                for (_, name) in &actor.tables {
+                    let Some(topic) = pipeline.topics.get(name) else {
+                        continue;
+                    };
+                    for lag in actor.group.lag(topic, now) {
+                        lag_messages += lag.messages;
+                        lag_age = lag_age.max(lag.age);
+                        partitions.push((
+                            lag.partition.topic,
+                            lag.partition.partition,
+                            lag.committed,
+                            lag.high_watermark,
+                        ));
+                    }
+                }
+                GroupSnapshot {
+                    name: actor.group.name.clone(),
+                    member: actor.member.clone(),
+                    state: match actor.state {
+                        ConsumerState::Running => "running",
+                        ConsumerState::Paused => "paused",
+                        ConsumerState::Crashed => "crashed",
+                    },
+                    rebalancing: actor.group.is_rebalancing(now),
+                    partitions,
+                    lag_messages,
+                    lag_age,
+                    lag_history: actor
+                        .lag_history
+                        .iter()
+                        .filter(|(at, ..)| now.saturating_sub(*at) <= LAG_HISTORY)
+                        .copied()
+                        .collect(),
+                    duplicates: actor.duplicates,
+                    failed_batches: actor.failed_batches,
+                    poll_interval: actor.poll_interval,
+                    database: self.nodes[actor.node].name.clone(),
+                    read_models: actor
+                        .tables
+                        .iter()
+                        .map(|(table, topic)| {
+                            let staleness = actor
+                                .staleness
+                                .get(table)
+                                .map(Distribution::as_latency)
+                                .unwrap_or_default();
+                            (
+                                table.clone(),
+                                topic.clone(),
+                                actor.applied.get(table).copied().unwrap_or(0),
+                                staleness.p50,
+                                staleness.p95,
+                            )
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Some(PipelineSnapshot {
+            connectors,
+            topics,
+            groups,
+        })
     }
 }

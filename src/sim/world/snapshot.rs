@@ -147,8 +147,9 @@ impl World {
                     pool_size: s.pool.len(),
                     lock_waits: lock_waits[index],
                     database: self.nodes[s.node].name.clone(),
-                    internal: self.timeline_services.contains(&index)
-                        || self.console_services.iter().any(|(s, _)| *s == index),
+                    // Every client after the scenario's own services is the simulation's:
+                    // timeline, console, CDC consumers.
+                    internal: index >= self.scenario.services.len(),
                     operations: s
                         .operations
                         .iter()
