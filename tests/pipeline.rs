@@ -234,8 +234,19 @@ fn a_column_renamed_at_the_source_breaks_the_consumers_not_the_readers() {
     );
     assert!(billing.lag_messages > 10, "its lag grows: {billing:?}");
     // billing's own queries read its read model, which still has `status`: they go on.
-    let own_errors = report.services["billing"].total.errors_by_kind.get("schema").copied();
+    let own_errors = report.services["billing"]
+        .total
+        .errors_by_kind
+        .get("schema")
+        .copied();
     assert_eq!(own_errors, None, "billing's queries are not broken");
-    let owner_errors = report.services["orders"].total.errors_by_kind.get("schema").copied();
-    assert!(owner_errors.unwrap_or(0) > 0, "the owner's own update_status breaks");
+    let owner_errors = report.services["orders"]
+        .total
+        .errors_by_kind
+        .get("schema")
+        .copied();
+    assert!(
+        owner_errors.unwrap_or(0) > 0,
+        "the owner's own update_status breaks"
+    );
 }

@@ -13,6 +13,8 @@ use crate::link::{
 use crate::sim::builtin;
 use crate::sim::clock::{format_micros, Micros, MS, SECOND};
 use crate::sim::lock_plan::Isolation;
+use crate::sim::messages::{messages, MessageView};
+use crate::sim::modes::Mode;
 use crate::sim::playback::Playback;
 use crate::sim::scenario::Scenario;
 use crate::sim::view::{clock_text, page_view, PageView};
@@ -86,6 +88,28 @@ pub enum LiveAction {
     CloseHelp,
     /// Switch the presentation layout (large text, the key panels side by side).
     TogglePresent,
+    /// Run the scenario in another integration mode (the run starts again, same seed).
+    SetMode(Mode),
+    /// Show a topic's messages in the viewer (`None` closes it).
+    ViewTopic(Option<String>),
+    /// Show only the messages whose key contains this text.
+    FilterKey(String),
+    /// Follow the newest messages, or hold the list still to read it.
+    ToggleFollow,
+}
+
+/// How many messages the viewer lists.
+pub const VIEWER_MESSAGES: usize = 40;
+
+/// The message viewer's settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Viewer {
+    /// The topic shown, if the viewer is open.
+    pub topic: Option<String>,
+    /// The key filter.
+    pub key: String,
+    /// Whether the list follows the newest messages (else it holds still).
+    pub follow: bool,
 }
 
 /// How the last frames went, for the benchmark and the status line.
@@ -128,6 +152,12 @@ pub struct LiveState {
     pub scenario_name: String,
     /// Databases whose isolation level the user changed (the scenario's own otherwise).
     pub isolation: Vec<(String, Isolation)>,
+    /// The integration mode the user chose (the scenario's own otherwise).
+    pub mode: Option<Mode>,
+    /// The message viewer's settings.
+    pub viewer: Viewer,
+    /// The viewer's messages, newest first.
+    pub messages: Rc<Vec<MessageView>>,
     /// What the panels show.
     pub view: Rc<PageView>,
     /// Whether time runs.
@@ -177,6 +207,7 @@ fn build(
     name: &str,
     seed: Option<u64>,
     isolation: &[(String, Isolation)],
+    mode: Option<Mode>,
 ) -> Result<Playback, String> {
     let text =
         builtin::scenario_text(name).ok_or_else(|| format!("no built-in scenario \"{name}\""))?;
@@ -185,6 +216,22 @@ fn build(
         if let Some(spec) = scenario.databases.iter_mut().find(|d| &d.name == database) {
             spec.isolation = *level;
         }
+    }
+    if let Some(mode) = mode {
+        if !scenario.modes().contains(&mode) {
+            return Err(format!(
+                "\"{}\" cannot run in the {} mode (its modes: {})",
+                scenario.name,
+                mode.name(),
+                scenario
+                    .modes()
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        scenario.mode = mode;
     }
     let seed = seed.unwrap_or(scenario.seed);
     Playback::new(scenario, seed).map_err(|e| e.to_string())
@@ -254,7 +301,16 @@ impl LiveState {
             }
             None => Vec::new(),
         };
-        let mut state = Self::load(&scenario_name, seed, isolation);
+        let mode = match browser::query_param("mode") {
+            Some(text) => Mode::from_name(&text).or_else(|| {
+                notices.push(format!(
+                    "The link's mode \"{text}\" is not shared, owned or cdc: using the scenario's own."
+                ));
+                None
+            }),
+            None => None,
+        };
+        let mut state = Self::load(&scenario_name, seed, isolation, mode);
         state.speed = speed;
         state.present = browser::query_param("present").as_deref() == Some("1");
         match at.filter(|at| *at > 0) {
@@ -282,7 +338,7 @@ impl LiveState {
         let run = crash.run;
         let (commands, dropped) =
             recovery::without_culprit(run.commands, crash.statement.as_deref());
-        let mut state = Self::load(&run.scenario, Some(run.seed), run.isolation);
+        let mut state = Self::load(&run.scenario, Some(run.seed), run.isolation, run.mode);
         state.speed = run.speed.min(SPEEDS.len() - 1);
         let kept = commands.len();
         let replayed = state.playback.borrow_mut().replay(commands, run.at);
@@ -307,11 +363,16 @@ impl LiveState {
 
     /// The state for built-in scenario `name` with `seed` (its own when `None`) and the user's
     /// isolation levels; the default scenario, with a message, if it cannot be built.
-    pub fn load(name: &str, seed: Option<u64>, isolation: Vec<(String, Isolation)>) -> Self {
-        let (playback, isolation, notice) = match build(name, seed, &isolation) {
-            Ok(playback) => (playback, isolation, None),
-            Err(message) => match build(DEFAULT_SCENARIO, None, &[]) {
-                Ok(playback) => (playback, Vec::new(), Some(message)),
+    pub fn load(
+        name: &str,
+        seed: Option<u64>,
+        isolation: Vec<(String, Isolation)>,
+        mode: Option<Mode>,
+    ) -> Self {
+        let (playback, isolation, mode, notice) = match build(name, seed, &isolation, mode) {
+            Ok(playback) => (playback, isolation, mode, None),
+            Err(message) => match build(DEFAULT_SCENARIO, None, &[], None) {
+                Ok(playback) => (playback, Vec::new(), None, Some(message)),
                 Err(_) => {
                     unreachable!("the built-in default scenario builds (a unit test says so)")
                 }
@@ -322,6 +383,12 @@ impl LiveState {
             scenario_name: playback.scenario().name.clone(),
             playback: Rc::new(RefCell::new(playback)),
             isolation,
+            mode,
+            viewer: Viewer {
+                follow: true,
+                ..Viewer::default()
+            },
+            messages: Rc::new(Vec::new()),
             view,
             playing: false,
             speed: 1,
@@ -383,6 +450,7 @@ impl LiveState {
             ("speed", (self.speed != 1).then_some(speed.as_str())),
             ("t", at.as_deref()),
             ("isolation", isolation.as_deref()),
+            ("mode", self.mode.map(Mode::name)),
             ("present", self.present.then_some("1")),
         ]);
         recovery::save_run(&SavedRun {
@@ -390,6 +458,7 @@ impl LiveState {
             seed: self.seed(),
             speed: self.speed,
             isolation: self.isolation.clone(),
+            mode: self.mode,
             at: self.now,
             commands: self.playback.borrow().commands().to_vec(),
         });
@@ -398,6 +467,19 @@ impl LiveState {
     fn with_view(mut self, wall: f64) -> Self {
         let playback = self.playback.borrow();
         self.view = Rc::new(page_view(playback.world()));
+        if let Some(name) = &self.viewer.topic {
+            let topic = playback
+                .world()
+                .topics()
+                .and_then(|topics| topics.get(name));
+            match topic {
+                Some(topic) if self.viewer.follow || self.messages.is_empty() => {
+                    self.messages = Rc::new(messages(topic, &self.viewer.key, VIEWER_MESSAGES));
+                }
+                Some(_) => {}
+                None => self.messages = Rc::new(Vec::new()),
+            }
+        }
         self.now = playback.now();
         self.events = playback.world().events();
         self.horizon = playback.horizon().max(self.now);
@@ -411,6 +493,9 @@ impl LiveState {
             playback: Rc::clone(&self.playback),
             scenario_name: self.scenario_name.clone(),
             isolation: self.isolation.clone(),
+            mode: self.mode,
+            viewer: self.viewer.clone(),
+            messages: Rc::clone(&self.messages),
             view: Rc::clone(&self.view),
             playing: self.playing,
             speed: self.speed,
@@ -447,8 +532,14 @@ impl LiveState {
     }
 
     /// A fresh run of `name` with `seed` and `isolation`, keeping the page's settings.
-    fn reload(&self, name: &str, seed: Option<u64>, isolation: Vec<(String, Isolation)>) -> Self {
-        let mut loaded = Self::load(name, seed, isolation);
+    fn reload(
+        &self,
+        name: &str,
+        seed: Option<u64>,
+        isolation: Vec<(String, Isolation)>,
+        mode: Option<Mode>,
+    ) -> Self {
+        let mut loaded = Self::load(name, seed, isolation, mode);
         loaded.speed = self.speed;
         loaded.present = self.present;
         loaded.help = self.help;
@@ -709,7 +800,7 @@ impl Reducible for LiveState {
                 next
             }
             LiveAction::LoadScenario(name) => {
-                let loaded = next.reload(&name, None, Vec::new());
+                let loaded = next.reload(&name, None, Vec::new(), None);
                 loaded.remember();
                 loaded
             }
@@ -743,7 +834,8 @@ impl Reducible for LiveState {
                 }
                 let seed = next.seed();
                 let had_commands = !next.playback.borrow().commands().is_empty();
-                let mut loaded = next.reload(&next.scenario_name.clone(), Some(seed), levels);
+                let mut loaded =
+                    next.reload(&next.scenario_name.clone(), Some(seed), levels, next.mode);
                 if own != Some(isolation) {
                     loaded.info = Some(format!(
                         "{database} now runs at {} isolation: the run starts again from 0 s with the same seed, so you can compare{}.",
@@ -778,6 +870,38 @@ impl Reducible for LiveState {
                 next.present = !next.present;
                 next.remember();
                 next
+            }
+            LiveAction::SetMode(mode) => {
+                let seed = next.seed();
+                let mut loaded = next.reload(
+                    &next.scenario_name.clone(),
+                    Some(seed),
+                    next.isolation.clone(),
+                    Some(mode),
+                );
+                if loaded.notice.is_none() {
+                    loaded.info = Some(format!(
+                        "The same workload with the same seed ({seed}), now in the {} mode: {}",
+                        mode.name(),
+                        mode.explanation()
+                    ));
+                }
+                loaded.remember();
+                loaded
+            }
+            LiveAction::ViewTopic(topic) => {
+                next.viewer.topic = topic;
+                next.messages = Rc::new(Vec::new());
+                next.with_view(wall)
+            }
+            LiveAction::FilterKey(key) => {
+                next.viewer.key = key;
+                next.messages = Rc::new(Vec::new());
+                next.with_view(wall)
+            }
+            LiveAction::ToggleFollow => {
+                next.viewer.follow = !next.viewer.follow;
+                next.with_view(wall)
             }
         };
         Rc::new(next)

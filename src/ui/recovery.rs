@@ -30,6 +30,9 @@ pub struct SavedRun {
     pub speed: usize,
     /// Databases whose isolation level the user changed.
     pub isolation: Vec<(String, Isolation)>,
+    /// The integration mode the user chose, if not the scenario's.
+    #[serde(default)]
+    pub mode: Option<crate::sim::modes::Mode>,
     /// Simulated time on screen.
     pub at: Micros,
     /// The user's commands, in order.

@@ -10,7 +10,9 @@ use crate::ui::controls::{Controls, Preset};
 use crate::ui::help::HelpDialog;
 use crate::ui::live::{LiveAction, LiveState};
 use crate::ui::locks_panel::LocksPanel;
+use crate::ui::messages::MessageViewer;
 use crate::ui::narration::Narration;
+use crate::ui::pipeline::PipelinePanel;
 use crate::ui::script_view::ScriptPanel;
 use crate::ui::sim_console::SimConsole;
 use crate::ui::topology::Topology;
@@ -162,6 +164,35 @@ pub fn Simulator() -> Html {
         };
         (render(&scenario.description), render(&scenario.watch))
     };
+    let mode_buttons = (state.view.modes.len() > 1).then(|| {
+        html! {
+            <div class="mode-switch" role="group" aria-label="Integration mode">
+                <span class="mode-label">{ "Integration" }</span>
+                { for state.view.modes.iter().map(|mode| {
+                    let mode = *mode;
+                    let pressed = state.view.mode == mode;
+                    let on_action = on_action.clone();
+                    let onclick = Callback::from(move |_: MouseEvent| {
+                        if !pressed {
+                            on_action.emit(LiveAction::SetMode(mode));
+                        }
+                    });
+                    html! {
+                        <button type="button" class={classes!("button", "small", (!pressed).then_some("subtle"))}
+                            aria-pressed={pressed.to_string()} title={mode.explanation()} {onclick}>
+                            { mode.name() }
+                        </button>
+                    }
+                }) }
+            </div>
+        }
+    });
+    let topics: Vec<String> = state
+        .view
+        .pipeline
+        .as_ref()
+        .map(|p| p.topics.iter().map(|t| t.name.clone()).collect())
+        .unwrap_or_default();
     let toggle_present = {
         let on_action = on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::TogglePresent))
@@ -188,6 +219,7 @@ pub fn Simulator() -> Html {
                     </select>
                 </label>
                 <h2 class="scenario-title">{ state.title() }</h2>
+                { for mode_buttons }
                 <button type="button" class="button subtle present-button" onclick={toggle_present}
                     aria-pressed={state.present.to_string()}
                     title="Presentation layout for a projector: larger text, the topology and the locks side by side">
@@ -212,6 +244,20 @@ pub fn Simulator() -> Html {
             }
             if let Some(info) = &state.info {
                 <div class="info-note" role="status"><p>{ info }</p></div>
+            }
+            if state.view.pipeline.is_some() {
+                <section class="panel pipeline-panel" aria-labelledby="pipeline-title">
+                    <h2 id="pipeline-title">{ "Change data capture" }</h2>
+                    <PipelinePanel view={view.clone()} viewing={state.viewer.topic.clone()}
+                        on_action={on_action.clone()} />
+                </section>
+            }
+            if state.viewer.topic.is_some() && state.view.pipeline.is_some() {
+                <section class="panel messages-panel" aria-labelledby="messages-title">
+                    <h2 id="messages-title">{ "Messages" }</h2>
+                    <MessageViewer viewer={state.viewer.clone()} messages={Rc::clone(&state.messages)}
+                        topics={topics.clone()} on_action={on_action.clone()} />
+                </section>
             }
             <div class="sim-grid">
                 <div class="sim-column main">

@@ -1,0 +1,271 @@
+//! The CDC pipeline panel (`cdc` mode): source database → connector → topics → consumer
+//! groups → read models, left to right, with each one's numbers, its actions (stop, start or
+//! crash the connector; pause, resume or crash a consumer; rebuild read models) and a lag chart
+//! per group with its table twin.
+
+use crate::sim::clock::{format_micros, Micros, SECOND};
+use crate::sim::connector::ConnectorState;
+use crate::sim::world::{Command, GroupSnapshot, TopicSnapshot, LAG_HISTORY};
+use crate::ui::live::LiveAction;
+use crate::ui::ViewRef;
+use yew::prelude::*;
+
+/// The panel's inputs.
+#[derive(Properties, PartialEq)]
+pub struct PipelineProps {
+    /// What to show.
+    pub view: ViewRef,
+    /// The topic open in the message viewer, if any.
+    pub viewing: Option<String>,
+    /// Where actions go.
+    pub on_action: Callback<LiveAction>,
+}
+
+fn ms(us: Micros) -> String {
+    format_micros(us)
+}
+
+/// A lag in messages and time, in words ("caught up" at none).
+fn lag_text(messages: u64, age: Micros, unit: &str) -> String {
+    if messages == 0 {
+        "caught up".to_owned()
+    } else {
+        format!("{messages} {unit}, oldest {}", ms(age))
+    }
+}
+
+/// The pipeline panel.
+#[component]
+pub fn PipelinePanel(props: &PipelineProps) -> Html {
+    let Some(pipeline) = &props.view.0.pipeline else {
+        return html! {};
+    };
+    let command = |command: Command| {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Command(command.clone())))
+    };
+    let view_topic = |topic: Option<String>| {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ViewTopic(topic.clone())))
+    };
+    let now = props.view.0.now;
+    html! {
+        <div class="pipeline">
+            <div class="pipeline-stage">
+                <h3>{ "Connector" }</h3>
+                { for pipeline.connectors.iter().map(|c| {
+                    let state = c.state.name();
+                    let running = matches!(c.state, ConnectorState::Streaming | ConnectorState::Snapshotting);
+                    let name = c.name.clone();
+                    html! {
+                        <article class={classes!("pipe-card", "connector", state)} aria-label={format!("connector {}", c.name)}>
+                            <header>
+                                <b>{ &c.name }</b>
+                                <span class={classes!("pipe-state", state)}>{ state }</span>
+                            </header>
+                            <dl class="pipe-facts">
+                                <dt>{ "reads" }</dt><dd>{ format!("database {} (its WAL, through slot {})", c.source, c.name) }</dd>
+                                <dt>{ "position" }</dt><dd>{ format!("LSN {} of {}", c.position, c.source_lsn) }</dd>
+                                <dt>{ "lag" }</dt>
+                                <dd class={classes!((c.lag.records > 0).then_some("behind"))}>
+                                    { lag_text(c.lag.records, c.lag.age, "records") }
+                                </dd>
+                                <dt>{ "slot keeps" }</dt><dd>{ format!("{} records of log", c.lag.retained) }</dd>
+                                <dt>{ "flushed" }</dt><dd>{ c.flushed.map_or("never".to_owned(), |l| format!("LSN {l}")) }</dd>
+                                <dt>{ "produced" }</dt><dd>{ format!("{} ({} sent again)", c.produced, c.resent) }</dd>
+                                <dt>{ "polls" }</dt><dd>{ format!("every {}, {} per batch, {} per event", ms(c.poll_interval), c.batch_size, ms(c.event_cost)) }</dd>
+                            </dl>
+                            <div class="pipe-actions">
+                                if running {
+                                    <button type="button" class="button subtle small"
+                                        onclick={command(Command::StopConnector { connector: name.clone() })}
+                                        title="Stop gracefully: flush the offset; the slot keeps the source's log">{ "Stop" }</button>
+                                    <button type="button" class="button subtle small danger"
+                                        onclick={command(Command::CrashConnector { connector: name.clone() })}
+                                        title="Crash: what it read since its last flush will be sent again">{ "Crash" }</button>
+                                } else {
+                                    <button type="button" class="button small"
+                                        onclick={command(Command::StartConnector { connector: name.clone() })}
+                                        title="Start: resume from the last flushed offset">{ "Start" }</button>
+                                }
+                            </div>
+                        </article>
+                    }
+                }) }
+            </div>
+            <div class="pipeline-arrow" aria-hidden="true">{ "→" }</div>
+            <div class="pipeline-stage">
+                <h3>{ "Topics" }</h3>
+                { for pipeline.topics.iter().map(|topic| {
+                    let open = props.viewing.as_deref() == Some(topic.name.as_str());
+                    let target = (!open).then(|| topic.name.clone());
+                    html! {
+                        <article class="pipe-card topic" aria-label={format!("topic {}", topic.name)}>
+                            <header>
+                                <b class="topic-name">{ &topic.name }</b>
+                                if topic.compacted { <span class="pipe-state subtle" title="cleanup.policy=compact: the latest event per key stays">{ "compacted" }</span> }
+                            </header>
+                            { partitions(topic) }
+                            <button type="button" class="button subtle small" aria-pressed={open.to_string()}
+                                onclick={view_topic(target)}>
+                                { if open { "Close messages" } else { "View messages" } }
+                            </button>
+                        </article>
+                    }
+                }) }
+            </div>
+            <div class="pipeline-arrow" aria-hidden="true">{ "→" }</div>
+            <div class="pipeline-stage">
+                <h3>{ "Consumer groups and read models" }</h3>
+                { for pipeline.groups.iter().map(|group| group_card(group, now, &command)) }
+            </div>
+        </div>
+    }
+}
+
+/// A topic's partitions as lanes: the log from its start to its end, the high watermark marked.
+fn partitions(topic: &TopicSnapshot) -> Html {
+    let widest = topic
+        .partitions
+        .iter()
+        .map(|p| p.log_end)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    html! {
+        <ul class="partition-lanes">
+            { for topic.partitions.iter().enumerate().map(|(number, p)| {
+                let share = |offset: u64| offset as f64 * 100.0 / widest as f64;
+                html! {
+                    <li class="lane" title={format!(
+                        "partition {number}: offsets {}–{}, high watermark {}, {} messages kept",
+                        p.log_start, p.log_end.saturating_sub(1), p.high_watermark, p.messages)}>
+                        <span class="lane-label">{ format!("P{number}") }</span>
+                        <span class="lane-bar">
+                            <span class="lane-fill" style={format!("left:{:.1}%;width:{:.1}%",
+                                share(p.log_start), share(p.log_end) - share(p.log_start))} />
+                            <span class="lane-hw" style={format!("left:{:.1}%", share(p.high_watermark))} />
+                        </span>
+                        <span class="lane-count">{ format!("{} · HW {}", p.messages, p.high_watermark) }</span>
+                    </li>
+                }
+            }) }
+        </ul>
+    }
+}
+
+/// A consumer group: its state, lag (chart and table), committed offsets, read models, actions.
+fn group_card(
+    group: &GroupSnapshot,
+    now: Micros,
+    command: &dyn Fn(Command) -> Callback<MouseEvent>,
+) -> Html {
+    let name = group.name.clone();
+    let state = if group.rebalancing {
+        "rebalancing"
+    } else {
+        group.state
+    };
+    html! {
+        <article class={classes!("pipe-card", "group", state)} aria-label={format!("consumer group {}", group.name)}>
+            <header>
+                <b>{ &group.name }</b>
+                <span class={classes!("pipe-state", state)}>{ state }</span>
+            </header>
+            <dl class="pipe-facts">
+                <dt>{ "lag" }</dt>
+                <dd class={classes!((group.lag_messages > 0).then_some("behind"))}>
+                    { lag_text(group.lag_messages, group.lag_age, "messages") }
+                </dd>
+                <dt>{ "delivered twice" }</dt><dd>{ group.duplicates }</dd>
+                if group.failed_batches > 0 {
+                    <dt>{ "failed batches" }</dt><dd class="behind">{ group.failed_batches }</dd>
+                }
+            </dl>
+            { lag_chart(group, now) }
+            <ul class="read-models">
+                { for group.read_models.iter().map(|(table, _, applied, p50, p95)| html! {
+                    <li>
+                        <b>{ format!("{}.{table}", group.database) }</b>
+                        <span>{ format!("{applied} applied · stale p50 {p50:.0} ms, p95 {p95:.0} ms") }</span>
+                    </li>
+                }) }
+            </ul>
+            <div class="pipe-actions">
+                if group.state == "running" {
+                    <button type="button" class="button subtle small"
+                        onclick={command(Command::PauseConsumer { group: name.clone() })}
+                        title="Pause: it stops polling; its lag grows">{ "Pause" }</button>
+                    <button type="button" class="button subtle small danger"
+                        onclick={command(Command::CrashConsumer { group: name.clone() })}
+                        title="Crash: a batch in flight is not committed and comes again">{ "Crash" }</button>
+                } else {
+                    <button type="button" class="button small"
+                        onclick={command(Command::ResumeConsumer { group: name.clone() })}
+                        title="Resume (a crashed consumer rejoins its group: a rebalance)">{ "Resume" }</button>
+                }
+                <button type="button" class="button subtle small"
+                    onclick={command(Command::RebuildReadModels { group: name.clone() })}
+                    title="Empty the read models and replay the topics from offset 0">{ "Rebuild" }</button>
+            </div>
+        </article>
+    }
+}
+
+/// The group's lag over the last minute: messages as a line, with the table twin.
+fn lag_chart(group: &GroupSnapshot, now: Micros) -> Html {
+    let (width, height) = (240.0, 48.0);
+    let start = now.saturating_sub(LAG_HISTORY);
+    // The worst lag of each second, so that polls in between do not draw a comb.
+    let mut seconds: Vec<(Micros, u64)> = Vec::new();
+    for (at, messages, _) in &group.lag_history {
+        let second = at / SECOND;
+        match seconds.last_mut() {
+            Some((s, worst)) if *s == second => *worst = (*worst).max(*messages),
+            _ => seconds.push((second, *messages)),
+        }
+    }
+    let most = seconds.iter().map(|(_, m)| *m).max().unwrap_or(0).max(1);
+    let points: Vec<String> = seconds
+        .iter()
+        .map(|(second, messages)| {
+            let at = (second * SECOND + SECOND / 2).min(now);
+            let x = (at.saturating_sub(start)) as f64 / LAG_HISTORY as f64 * width;
+            let y = height - *messages as f64 / most as f64 * (height - 4.0) - 2.0;
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    // The table: the lag at the end of each of the last ten 6-second spans.
+    let rows: Vec<(Micros, u64, Micros)> = (0..10)
+        .filter_map(|i| {
+            let until = now.saturating_sub(i * LAG_HISTORY / 10);
+            group
+                .lag_history
+                .iter()
+                .rev()
+                .find(|(at, ..)| *at <= until)
+                .copied()
+        })
+        .collect();
+    html! {
+        <figure class="lag-chart">
+            <svg viewBox={format!("0 0 {width} {height}")} role="img"
+                aria-label={format!("{}'s lag over the last minute, at most {most} messages", group.name)}>
+                <line class="axis" x1="0" y1={height.to_string()} x2={width.to_string()} y2={height.to_string()} />
+                <polyline class="lag-line" points={points.join(" ")} />
+            </svg>
+            <figcaption>{ format!("lag, last 60 s: worst per second (top: {most} messages)") }</figcaption>
+            <details class="table-twin">
+                <summary>{ "As a table" }</summary>
+                <table>
+                    <thead><tr><th>{ "at" }</th><th>{ "messages" }</th><th>{ "oldest unread" }</th></tr></thead>
+                    <tbody>
+                        { for rows.iter().map(|(at, messages, age)| html! {
+                            <tr><td>{ ms(*at) }</td><td>{ messages }</td><td>{ ms(*age) }</td></tr>
+                        }) }
+                    </tbody>
+                </table>
+            </details>
+        </figure>
+    }
+}

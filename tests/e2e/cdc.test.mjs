@@ -1,0 +1,105 @@
+// Page tests of the other side of the comparison (issue 11): switch the shop to cdc and see
+// messages flow; open an order's update in the message viewer (before and after); crash the
+// connector and watch its lag rise, then start it and watch it recover. Screenshots go to
+// target/screenshots/.
+import { test, before, after, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { SHOTS, startBrowser, pagePerTest, until as poll, waitForClock as reach } from "./harness.mjs";
+
+let session;
+let page;
+
+before(async () => {
+  session = await startBrowser();
+});
+
+after(async () => {
+  await session?.close();
+});
+
+const current = pagePerTest(() => session, { beforeEach, afterEach });
+beforeEach(() => {
+  ({ page } = current);
+});
+
+const until = (probe, what, timeout) => poll(page, probe, what, timeout);
+const waitForClock = (seconds, timeout) => reach(page, seconds, timeout);
+
+/** Opens the shop and switches it to cdc with the scenario bar's switch. */
+async function openCdc() {
+  await page.goto(`${session.server.url}?scenario=shop`);
+  await page.locator(".simulator .topology > svg").first().waitFor();
+  const modes = page.getByRole("group", { name: "Integration mode" });
+  await modes.getByRole("button", { name: "cdc" }).click();
+  await page.getByRole("heading", { name: "Change data capture" }).waitFor();
+}
+
+/** The number the connector card shows after "produced". */
+async function produced() {
+  const text = await page.locator(".pipe-card.connector dd").nth(5).textContent();
+  return Number(text.split(" ")[0]);
+}
+
+test("switching the shop to cdc shows the pipeline and messages flow", async () => {
+  await openCdc();
+  assert.equal(await page.getByRole("group", { name: "Integration mode" }).getByRole("button", { name: "cdc" }).getAttribute("aria-pressed"), "true");
+  assert.match(page.url(), /mode=cdc/, "the link carries the mode");
+  const start = await produced();
+  assert.ok(start > 20_000, `the initial snapshot is in the topics (${start})`);
+  await page.locator("#play").click();
+  await waitForClock(3);
+  await until(async () => (await produced()) > start + 30, "the connector to produce the orders taken");
+  const card = page.locator(".pipe-card.group", { hasText: "billing" });
+  assert.match(await card.textContent(), /applied/);
+  await page.screenshot({ path: `${SHOTS}cdc-pipeline.png`, fullPage: false });
+});
+
+test("an order's update opens to its before and after in the message viewer", async () => {
+  await openCdc();
+  await page.locator("#play").click();
+  await waitForClock(2);
+  await page.locator(".pipe-card.topic", { hasText: "shop.public.orders" }).getByRole("button", { name: "View messages" }).click();
+  const viewer = page.locator(".message-viewer");
+  await viewer.waitFor();
+  const updates = viewer.locator("li.message.update");
+  await until(async () => (await updates.count()) >= 3, "updates to arrive");
+  await viewer.getByRole("button", { name: "Following" }).click(); // hold the list still
+  // An update may set the status it already had (PostgreSQL still logs it): open them in turn
+  // until one changed something.
+  let update = null;
+  for (let i = 0; i < (await updates.count()) && !update; i++) {
+    const candidate = updates.nth(i);
+    await candidate.locator(".message-head").click();
+    await candidate.locator(".field-diff").waitFor();
+    if ((await candidate.locator(".field-diff tr.changed").count()) > 0) update = candidate;
+  }
+  assert.ok(update, "one of the updates changed a column");
+  const changed = update.locator(".field-diff tr.changed");
+  assert.match(await changed.first().textContent(), /status/, "the status column changed");
+  assert.match(await update.locator(".message-json").textContent(), /"op": "u"/);
+  await page.screenshot({ path: `${SHOTS}cdc-message-viewer.png`, fullPage: false });
+  // A key filter keeps only that key's messages.
+  const key = (await update.locator(".message-key").textContent()).match(/\d+/)[0];
+  await viewer.getByRole("searchbox", { name: "Filter by key" }).fill(key);
+  await until(async () => {
+    const keys = await viewer.locator(".message-key").allTextContents();
+    return keys.length > 0 && keys.every((k) => k.includes(key));
+  }, "only the filtered key's messages");
+});
+
+test("a crashed connector's lag rises, and falls again once it is started", async () => {
+  await openCdc();
+  await page.locator("#play").click();
+  await waitForClock(1);
+  const connector = page.locator(".pipe-card.connector");
+  await connector.getByRole("button", { name: "Crash" }).click();
+  await until(async () => (await connector.locator(".pipe-state").textContent()) === "crashed", "the crash");
+  await until(async () => (await connector.locator("dd.behind").count()) > 0, "the lag to rise");
+  const lag = await connector.locator("dd.behind").textContent();
+  assert.match(lag, /^\d+ records/);
+  await page.screenshot({ path: `${SHOTS}cdc-connector-crashed.png`, fullPage: false });
+  await connector.getByRole("button", { name: "Start" }).click();
+  await until(async () => (await connector.locator(".pipe-state").textContent()) === "streaming", "streaming again");
+  await until(async () => (await connector.locator("dd.behind").count()) === 0, "the lag to recover", 30_000);
+  await page.screenshot({ path: `${SHOTS}cdc-connector-recovered.png`, fullPage: false });
+});
