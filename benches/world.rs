@@ -2,7 +2,8 @@
 //! scenario, against the very same statements (same connections, same order, same database)
 //! executed directly on GlueSQL and our storage without the simulator. `cargo bench --bench
 //! world`; the ratio of the two is the overhead (goal: at most 1.25×). A third run without the
-//! lock manager gives the lock manager's own share.
+//! lock manager gives the lock manager's own share. A last group runs the shop for 60 simulated
+//! seconds in the `shared` and the `cdc` mode (goal: cdc within 1.5× the wall time of shared).
 //! (Native only: on wasm32 this bench is an empty program.)
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -98,7 +99,24 @@ mod native {
         group.finish();
     }
 
-    criterion_group!(benches, overhead);
+    /// The shop for 60 simulated seconds, shared and cdc (building the world not timed).
+    fn modes(c: &mut Criterion) {
+        let shared = shop();
+        let mut cdc = shared.clone();
+        cdc.mode = dataflow_lab::sim::modes::Mode::Cdc;
+        let mut group = c.benchmark_group("shop, 60 simulated seconds");
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(20));
+        for (name, scenario) in [("shared", &shared), ("cdc", &cdc)] {
+            group.bench_function(name, |b| {
+                b.iter_custom(|n| timed(n, scenario, |w| w.step_until(60 * SECOND)));
+            });
+        }
+        group.finish();
+    }
+
+    criterion_group!(benches, overhead, modes);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

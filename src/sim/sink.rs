@@ -36,11 +36,18 @@ pub enum SinkError {
     NoKey,
 }
 
+/// A row to insert: column names and their SQL literals.
+pub type RowLiterals = (Vec<String>, Vec<String>);
+
 /// What a change event asks of the read model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
     /// The SQL statements, in order (none for a tombstone).
     pub statements: Vec<String>,
+    /// The row's key as an SQL condition (`id = 3`).
+    pub condition: String,
+    /// For an upsert: the columns and their SQL literals; `None` for a delete.
+    pub row: Option<RowLiterals>,
     /// The source LSN of the change.
     pub lsn: u64,
     /// The source commit time, in microseconds since the Unix epoch (`source.ts_us`).
@@ -84,7 +91,9 @@ pub fn apply_event(
         .iter()
         .map(|(name, v)| format!("{name} = {}", literal(v, column_type(name))))
         .collect();
-    let delete = format!("DELETE FROM {table} WHERE {}", condition.join(" AND "));
+    let condition = condition.join(" AND ");
+    let delete = format!("DELETE FROM {table} WHERE {condition}");
+    let mut row = None;
     let statements = match op {
         "d" => vec![delete],
         "c" | "u" | "r" => {
@@ -100,22 +109,58 @@ pub fn apply_event(
                 .iter()
                 .map(|(n, v)| literal(v, column_type(n)))
                 .collect();
-            vec![
-                delete,
-                format!(
-                    "INSERT INTO {table} ({}) VALUES ({})",
-                    names.join(", "),
-                    values.join(", ")
-                ),
-            ]
+            let insert = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                names.join(", "),
+                values.join(", ")
+            );
+            row = Some((names.iter().map(|n| (*n).to_owned()).collect(), values));
+            vec![delete, insert]
         }
         other => return Err(SinkError::NotAnEvent(format!("unknown op {other:?}"))),
     };
     Ok(Applied {
         statements,
+        condition,
+        row,
         lsn,
         committed_us,
     })
+}
+
+/// The statements that apply a batch of events to `table` with the same result as applying
+/// them one by one: per key only its last event counts, so each key touched is deleted once
+/// (by key) and the rows that remain are inserted with one multi-row `INSERT` per column list —
+/// as a JDBC sink connector batches its writes.
+pub fn batch_statements(table: &str, events: &[Applied]) -> Vec<String> {
+    let mut last: Vec<(&str, Option<&RowLiterals>)> = Vec::new();
+    for event in events {
+        match last.iter_mut().find(|(c, _)| *c == event.condition) {
+            Some(entry) => entry.1 = event.row.as_ref(),
+            None => last.push((event.condition.as_str(), event.row.as_ref())),
+        }
+    }
+    let mut statements: Vec<String> = last
+        .iter()
+        .map(|(condition, _)| format!("DELETE FROM {table} WHERE {condition}"))
+        .collect();
+    let mut inserts: Vec<(&Vec<String>, Vec<String>)> = Vec::new();
+    for (_, row) in &last {
+        let Some((names, values)) = row else { continue };
+        let tuple = format!("({})", values.join(", "));
+        match inserts.iter_mut().find(|(n, _)| *n == names) {
+            Some((_, tuples)) => tuples.push(tuple),
+            None => inserts.push((names, vec![tuple])),
+        }
+    }
+    statements.extend(inserts.into_iter().map(|(names, tuples)| {
+        format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            names.join(", "),
+            tuples.join(", ")
+        )
+    }));
+    statements
 }
 
 /// A JSON value as an SQL literal for a column of `data_type`.
@@ -227,6 +272,44 @@ mod tests {
         assert_eq!(
             apply_event("t", &columns(), "null", &event("c", "{}"), false),
             Err(SinkError::NoKey)
+        );
+    }
+
+    #[test]
+    fn a_batch_keeps_each_keys_last_event() {
+        let applied = |key: i64, op: &str, status: &str| {
+            let after = if op == "d" {
+                "null".to_owned()
+            } else {
+                format!(r#"{{"id":{key},"status":"{status}"}}"#)
+            };
+            let value = format!(
+                r#"{{"before":null,"after":{after},"source":{{"lsn":1,"ts_us":1}},"op":"{op}","ts_ms":1}}"#
+            );
+            apply_event(
+                "orders",
+                &columns(),
+                &format!(r#"{{"id":{key}}}"#),
+                &value,
+                false,
+            )
+            .expect("applies")
+        };
+        let events = [
+            applied(1, "c", "new"),
+            applied(2, "c", "new"),
+            applied(1, "u", "paid"),
+            applied(2, "d", ""),
+            applied(3, "u", "x"),
+        ];
+        assert_eq!(
+            batch_statements("orders", &events),
+            [
+                "DELETE FROM orders WHERE id = 1",
+                "DELETE FROM orders WHERE id = 2",
+                "DELETE FROM orders WHERE id = 3",
+                "INSERT INTO orders (id, status) VALUES (1, 'paid'), (3, 'x')",
+            ]
         );
     }
 }

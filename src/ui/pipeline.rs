@@ -187,7 +187,13 @@ fn group_card(
                 { for group.read_models.iter().map(|(table, _, applied, p50, p95)| html! {
                     <li>
                         <b>{ format!("{}.{table}", group.database) }</b>
-                        <span>{ format!("{applied} applied · stale p50 {p50:.0} ms, p95 {p95:.0} ms") }</span>
+                        <span>{
+                            if *applied == 0 {
+                                "no change to apply yet".to_owned()
+                            } else {
+                                format!("{applied} applied · stale p50 {p50:.0} ms, p95 {p95:.0} ms")
+                            }
+                        }</span>
                     </li>
                 }) }
             </ul>
@@ -249,7 +255,7 @@ fn lag_chart(group: &GroupSnapshot, now: Micros) -> Html {
         .collect();
     html! {
         <figure class="lag-chart">
-            <svg viewBox={format!("0 0 {width} {height}")} role="img"
+            <svg viewBox={format!("0 0 {width} {height}")} preserveAspectRatio="none" role="img"
                 aria-label={format!("{}'s lag over the last minute, at most {most} messages", group.name)}>
                 <line class="axis" x1="0" y1={height.to_string()} x2={width.to_string()} y2={height.to_string()} />
                 <polyline class="lag-line" points={points.join(" ")} />

@@ -24,7 +24,7 @@ use crate::sim::report::{
     round3, ConnectorReport, ConsumerGroupReport, ReadModelReport, TopicReport,
 };
 use crate::sim::service::Notify;
-use crate::sim::sink::{apply_event, SinkColumn};
+use crate::sim::sink::{apply_event, batch_statements, Applied, SinkColumn};
 use crate::sim::topic::{Offset, Topic, TopicConfig};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -444,6 +444,7 @@ impl World {
             else {
                 continue;
             };
+            let mut applied_here: Vec<Applied> = Vec::new();
             let position = actor.group.position(&tp, topic);
             let messages = partition.fetch(position, max_records - fetched, now);
             let Some(last) = messages.last() else {
@@ -488,8 +489,9 @@ impl World {
                     applied.lsn,
                     u64::try_from(committed).unwrap_or(0),
                 ));
-                statements.extend(applied.statements);
+                applied_here.push(applied);
             }
+            statements.extend(batch_statements(&table, &applied_here));
         }
         let service = actor.service;
         let apply = if fetched > 0 && statements.is_empty() {
