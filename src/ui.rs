@@ -6,6 +6,7 @@
 pub mod app;
 pub mod browser;
 pub mod charts;
+pub mod compare;
 pub mod controls;
 pub mod editor;
 pub mod field;

@@ -250,3 +250,54 @@ fn a_column_renamed_at_the_source_breaks_the_consumers_not_the_readers() {
         "the owner's own update_status breaks"
     );
 }
+
+#[test]
+fn cdc_basics_stops_and_starts_its_connector_without_losing_anything() {
+    let scenario =
+        Scenario::parse(builtin::scenario_text("cdc-basics").expect("built in")).expect("valid");
+    assert_eq!(scenario.mode, Mode::Cdc);
+    let mut world = World::new(&scenario).expect("builds");
+    world.step_until(29 * SECOND);
+    let stopped = world.report();
+    let connector = &stopped.connectors["orders-connector"];
+    assert_eq!(connector.state, "stopped");
+    assert!(
+        connector.retained_records > 20,
+        "the slot keeps the log: {connector:?}"
+    );
+    assert!(
+        stopped.consumer_groups["analytics"].lag_messages == 0,
+        "nothing new reached the topics"
+    );
+    world.step_until(60 * SECOND);
+    let report = world.report();
+    assert!(
+        report
+            .timeline
+            .iter()
+            .all(|a| !a.result.starts_with("error")),
+        "{:?}",
+        report.timeline
+    );
+    assert_eq!(report.connectors["orders-connector"].state, "streaming");
+    assert!(
+        report.consumer_groups["billing"].rebalances >= 3,
+        "the crashed consumer rejoined"
+    );
+    let rows = |world: &mut World, db: &str| {
+        world
+            .database_mut(db)
+            .expect("a database")
+            .committed_rows("orders")
+            .expect("orders")
+    };
+    let source = rows(&mut world, "orders");
+    // The last second's changes may still be on their way; everything before them arrived.
+    let analytics = rows(&mut world, "analytics");
+    assert!(
+        analytics.1.len() + 10 >= source.1.len(),
+        "{} of {}",
+        analytics.1.len(),
+        source.1.len()
+    );
+}

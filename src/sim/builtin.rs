@@ -19,6 +19,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "deadlock",
         include_str!("../../static/scenarios/deadlock.toml"),
     ),
+    (
+        "cdc-basics",
+        include_str!("../../static/scenarios/cdc-basics.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario called `name`.

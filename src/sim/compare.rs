@@ -128,6 +128,32 @@ pub fn compare(
     seed: u64,
     until: Micros,
 ) -> Result<Vec<Scorecard>, (Mode, ScenarioError)> {
+    Ok(compare_runs(scenario, modes, seed, until)?
+        .into_iter()
+        .map(|run| run.card)
+        .collect())
+}
+
+/// One mode's run in a comparison: its scorecard and each service's p99 per second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeRun {
+    /// The mode's scorecard.
+    pub card: Scorecard,
+    /// Per service of the scenario: (second, p99 in ms) of each second with completions.
+    pub p99_per_second: BTreeMap<String, Vec<(u64, f64)>>,
+}
+
+/// As [`compare`], with each service's p99 per second for the page's overlaid charts.
+///
+/// # Errors
+///
+/// As [`compare`].
+pub fn compare_runs(
+    scenario: &Scenario,
+    modes: &[Mode],
+    seed: u64,
+    until: Micros,
+) -> Result<Vec<ModeRun>, (Mode, ScenarioError)> {
     modes
         .iter()
         .map(|mode| {
@@ -135,7 +161,23 @@ pub fn compare(
             scenario.mode = *mode;
             let mut world = World::with_seed(&scenario, seed).map_err(|e| (*mode, e))?;
             world.step_until(until);
-            Ok(Scorecard::of(&scenario, &world.report()))
+            let p99_per_second = scenario
+                .services
+                .iter()
+                .map(|s| {
+                    let seconds = world
+                        .windows(&s.name)
+                        .into_iter()
+                        .filter(|w| w.completed > 0)
+                        .map(|w| (w.second, w.latency_ms.p99))
+                        .collect();
+                    (s.name.clone(), seconds)
+                })
+                .collect();
+            Ok(ModeRun {
+                card: Scorecard::of(&scenario, &world.report()),
+                p99_per_second,
+            })
         })
         .collect()
 }

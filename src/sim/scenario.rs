@@ -254,6 +254,20 @@ pub enum ActionKind {
     PauseService,
     /// Resume a paused `service`.
     ResumeService,
+    /// `cdc`: stop `connector` gracefully (its slot keeps the source's log).
+    StopConnector,
+    /// `cdc`: start `connector` again from its last flushed offset.
+    StartConnector,
+    /// `cdc`: crash `connector` (what followed its last flush is sent again).
+    CrashConnector,
+    /// `cdc`: pause the consumer of `group`.
+    PauseConsumer,
+    /// `cdc`: resume the consumer of `group`.
+    ResumeConsumer,
+    /// `cdc`: crash the consumer of `group`.
+    CrashConsumer,
+    /// `cdc`: rebuild `group`'s read models from offset 0.
+    RebuildReadModels,
 }
 
 /// An action at a time. Which fields it needs depends on `action`.
@@ -279,6 +293,13 @@ pub struct TimelineEntry {
     /// For `set_rate`: the new rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_s: Option<f64>,
+    /// For connector actions: the connector (`<service>-connector`, for a service that owns
+    /// tables others read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    /// For consumer actions: the consumer group (the reading service's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 fn positive_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -558,6 +579,44 @@ impl Scenario {
                     return Err(ScenarioError::at(
                         format!("{at}.database"),
                         format!("is \"{database}\", which is not a database of this scenario"),
+                    ));
+                }
+            }
+            ActionKind::StopConnector | ActionKind::StartConnector | ActionKind::CrashConnector => {
+                let connector = need("connector", &entry.connector)?;
+                let known = self
+                    .services
+                    .iter()
+                    .any(|s| !s.owns.is_empty() && format!("{}-connector", s.name) == connector);
+                if !known {
+                    let names: Vec<String> = self
+                        .services
+                        .iter()
+                        .filter(|s| !s.owns.is_empty())
+                        .map(|s| format!("{}-connector", s.name))
+                        .collect();
+                    return Err(ScenarioError::at(
+                        format!("{at}.connector"),
+                        format!(
+                            "is \"{connector}\", which is not a connector of this scenario (a service \
+                             that owns tables has one: {})",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+            }
+            ActionKind::PauseConsumer
+            | ActionKind::ResumeConsumer
+            | ActionKind::CrashConsumer
+            | ActionKind::RebuildReadModels => {
+                let group = need("group", &entry.group)?;
+                if !self.services.iter().any(|s| s.name == group) {
+                    return Err(ScenarioError::at(
+                        format!("{at}.group"),
+                        format!(
+                            "is \"{group}\", which is not a service of this scenario (a consumer \
+                             group is named after the service it feeds)"
+                        ),
                     ));
                 }
             }

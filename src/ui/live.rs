@@ -96,7 +96,25 @@ pub enum LiveAction {
     FilterKey(String),
     /// Follow the newest messages, or hold the list still to read it.
     ToggleFollow,
+    /// Run the scenario in each of its modes to the current time and compare them.
+    Compare,
+    /// Close the comparison.
+    CloseCompare,
 }
+
+/// A comparison of the scenario's modes, run with one seed to one time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareView {
+    /// The seed.
+    pub seed: u64,
+    /// The simulated time every mode was run to.
+    pub at: Micros,
+    /// Each mode's run.
+    pub runs: Vec<crate::sim::compare::ModeRun>,
+}
+
+/// The shortest run a comparison makes (one at 0 s would compare nothing).
+pub const COMPARE_AT_LEAST: Micros = 10 * SECOND;
 
 /// How many messages the viewer lists.
 pub const VIEWER_MESSAGES: usize = 40;
@@ -158,6 +176,8 @@ pub struct LiveState {
     pub viewer: Viewer,
     /// The viewer's messages, newest first.
     pub messages: Rc<Vec<MessageView>>,
+    /// The comparison of the modes, if one was asked for.
+    pub compare: Option<Rc<CompareView>>,
     /// What the panels show.
     pub view: Rc<PageView>,
     /// Whether time runs.
@@ -389,6 +409,7 @@ impl LiveState {
                 ..Viewer::default()
             },
             messages: Rc::new(Vec::new()),
+            compare: None,
             view,
             playing: false,
             speed: 1,
@@ -496,6 +517,7 @@ impl LiveState {
             mode: self.mode,
             viewer: self.viewer.clone(),
             messages: Rc::clone(&self.messages),
+            compare: self.compare.clone(),
             view: Rc::clone(&self.view),
             playing: self.playing,
             speed: self.speed,
@@ -898,6 +920,27 @@ impl Reducible for LiveState {
                 next.viewer.key = key;
                 next.messages = Rc::new(Vec::new());
                 next.with_view(wall)
+            }
+            LiveAction::Compare => {
+                next.playing = false;
+                let at = next.now.max(COMPARE_AT_LEAST);
+                let seed = next.seed();
+                let scenario = next.playback.borrow().scenario().clone();
+                let modes = scenario.modes();
+                match crate::sim::compare::compare_runs(&scenario, &modes, seed, at) {
+                    Ok(runs) => next.compare = Some(Rc::new(CompareView { seed, at, runs })),
+                    Err((mode, error)) => {
+                        next.notice = Some(format!(
+                            "The {} mode cannot be compared: {error}",
+                            mode.name()
+                        ))
+                    }
+                }
+                next
+            }
+            LiveAction::CloseCompare => {
+                next.compare = None;
+                next
             }
             LiveAction::ToggleFollow => {
                 next.viewer.follow = !next.viewer.follow;

@@ -6,6 +6,7 @@ use crate::sim::builtin::SCENARIOS;
 use crate::sim::scenario::ActionKind;
 use crate::ui::browser::{self, AnimationLoop, KeyListener};
 use crate::ui::charts::Charts;
+use crate::ui::compare::ComparePanel;
 use crate::ui::controls::{Controls, Preset};
 use crate::ui::help::HelpDialog;
 use crate::ui::live::{LiveAction, LiveState};
@@ -184,6 +185,11 @@ pub fn Simulator() -> Html {
                         </button>
                     }
                 }) }
+                <button type="button" class="button small subtle compare-button"
+                    onclick={ { let on_action = on_action.clone(); Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Compare)) } }
+                    title="Run this scenario with this seed in every mode to the current time (at least 10 s), side by side">
+                    { "Compare modes" }
+                </button>
             </div>
         }
     });
@@ -244,6 +250,12 @@ pub fn Simulator() -> Html {
             }
             if let Some(info) = &state.info {
                 <div class="info-note" role="status"><p>{ info }</p></div>
+            }
+            if let Some(compare) = &state.compare {
+                <section class="panel compare-panel" aria-labelledby="compare-title">
+                    <h2 id="compare-title">{ "Compare the modes" }</h2>
+                    <ComparePanel compare={Rc::clone(compare)} on_action={on_action.clone()} />
+                </section>
             }
             if state.view.pipeline.is_some() {
                 <section class="panel pipeline-panel" aria-labelledby="pipeline-title">

@@ -103,3 +103,19 @@ test("a crashed connector's lag rises, and falls again once it is started", asyn
   await until(async () => (await connector.locator("dd.behind").count()) === 0, "the lag to recover", 30_000);
   await page.screenshot({ path: `${SHOTS}cdc-connector-recovered.png`, fullPage: false });
 });
+
+test("the compare view runs every mode with the same seed and shows the scorecard", async () => {
+  await page.goto(`${session.server.url}?scenario=shop`);
+  await page.locator(".simulator .topology > svg").first().waitFor();
+  await page.getByRole("button", { name: "Compare modes" }).click();
+  const panel = page.locator(".compare-panel");
+  await panel.waitFor({ timeout: 60_000 });
+  const heads = await panel.locator(".scorecard thead th").allTextContents();
+  assert.deepEqual(heads.slice(1), ["shared", "owned", "cdc"]);
+  const p99 = panel.locator(".scorecard tbody tr", { hasText: "orders p99" });
+  const cells = (await p99.locator("td").allTextContents()).map((t) => Number.parseFloat(t));
+  assert.ok(cells[2] < cells[0], `orders' p99 is lower under cdc (${cells.join(", ")})`);
+  assert.ok((await panel.locator(".scorecard tbody tr", { hasText: "staleness p95" }).count()) > 0);
+  assert.equal(await panel.locator(".compare-chart").count(), 4, "one overlaid chart per service");
+  await panel.screenshot({ path: `${SHOTS}cdc-compare.png` });
+});

@@ -130,6 +130,27 @@ impl Command {
             ActionKind::StopOperation => Self::StopOperation { service, operation },
             ActionKind::PauseService => Self::PauseService { service },
             ActionKind::ResumeService => Self::ResumeService { service },
+            ActionKind::StopConnector => Self::StopConnector {
+                connector: text(&entry.connector),
+            },
+            ActionKind::StartConnector => Self::StartConnector {
+                connector: text(&entry.connector),
+            },
+            ActionKind::CrashConnector => Self::CrashConnector {
+                connector: text(&entry.connector),
+            },
+            ActionKind::PauseConsumer => Self::PauseConsumer {
+                group: text(&entry.group),
+            },
+            ActionKind::ResumeConsumer => Self::ResumeConsumer {
+                group: text(&entry.group),
+            },
+            ActionKind::CrashConsumer => Self::CrashConsumer {
+                group: text(&entry.group),
+            },
+            ActionKind::RebuildReadModels => Self::RebuildReadModels {
+                group: text(&entry.group),
+            },
         }
     }
 

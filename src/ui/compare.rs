@@ -1,0 +1,166 @@
+//! The compare view: the scenario run with the same seed to the same simulated time in each
+//! of its integration modes — each service's p99 per second overlaid, one line per mode, and
+//! the scorecard as a table.
+
+use crate::sim::clock::format_micros;
+use crate::sim::compare::ModeRun;
+use crate::ui::live::{CompareView, LiveAction};
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// The view's inputs.
+#[derive(Properties, PartialEq)]
+pub struct CompareProps {
+    /// The comparison.
+    pub compare: Rc<CompareView>,
+    /// Where actions go.
+    pub on_action: Callback<LiveAction>,
+}
+
+/// The compare view.
+#[component]
+pub fn ComparePanel(props: &CompareProps) -> Html {
+    let compare = &props.compare;
+    let close = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::CloseCompare))
+    };
+    let again = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Compare))
+    };
+    let runs = &compare.runs;
+    let services: Vec<String> = runs
+        .first()
+        .map(|r| r.p99_per_second.keys().cloned().collect())
+        .unwrap_or_default();
+    html! {
+        <div class="compare">
+            <div class="compare-bar">
+                <p>{ format!("Seed {}, every mode run to {} — the same arrivals and parameters in each, so the differences come from the architecture.",
+                    compare.seed, format_micros(compare.at)) }</p>
+                <button type="button" class="button subtle small" onclick={again}>{ "Compare at the current time" }</button>
+                <button type="button" class="button subtle small" onclick={close}>{ "Close" }</button>
+            </div>
+            <div class="compare-charts">
+                { for services.iter().map(|service| overlay(service, runs, compare.at)) }
+            </div>
+            { scorecard(runs) }
+        </div>
+    }
+}
+
+/// One service's p99 per second, one line per mode.
+fn overlay(service: &str, runs: &[ModeRun], at: u64) -> Html {
+    let (width, height) = (300.0, 90.0);
+    let seconds = (at / crate::sim::clock::SECOND).max(1) as f64;
+    let top = runs
+        .iter()
+        .filter_map(|r| r.p99_per_second.get(service))
+        .flatten()
+        .map(|(_, p99)| *p99)
+        .fold(0.0_f64, f64::max)
+        .max(0.001);
+    html! {
+        <figure class="compare-chart">
+            <figcaption><b>{ service }</b>{ format!(" p99 per second (top {top:.1} ms)") }</figcaption>
+            <svg viewBox={format!("0 0 {width} {height}")} preserveAspectRatio="none" role="img"
+                aria-label={format!("{service}'s p99 latency per second in each mode")}>
+                <line class="axis" x1="0" y1={height.to_string()} x2={width.to_string()} y2={height.to_string()} />
+                { for runs.iter().enumerate().map(|(i, run)| {
+                    let points: Vec<String> = run.p99_per_second.get(service).into_iter().flatten()
+                        .map(|(second, p99)| {
+                            let x = (*second as f64 + 0.5) / seconds * width;
+                            let y = height - p99 / top * (height - 4.0) - 2.0;
+                            format!("{x:.1},{y:.1}")
+                        })
+                        .collect();
+                    html! { <polyline class={classes!("mode-line", format!("mode-{i}"))} points={points.join(" ")} /> }
+                }) }
+            </svg>
+            <ul class="compare-legend">
+                { for runs.iter().enumerate().map(|(i, run)| html! {
+                    <li><span class={classes!("swatch", format!("mode-{i}"))} />{ &run.card.mode }</li>
+                }) }
+            </ul>
+        </figure>
+    }
+}
+
+/// The scorecard: one column per mode.
+fn scorecard(runs: &[ModeRun]) -> Html {
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let cards: Vec<_> = runs.iter().map(|r| &r.card).collect();
+    let mut row = |label: String, cell: &dyn Fn(&crate::sim::compare::Scorecard) -> String| {
+        rows.push((label, cards.iter().map(|c| cell(c)).collect()));
+    };
+    let names: Vec<String> = cards
+        .first()
+        .map(|c| c.latency_ms.keys().cloned().collect())
+        .unwrap_or_default();
+    for name in &names {
+        row(format!("{name} p99"), &|c| {
+            c.latency_ms
+                .get(name)
+                .map_or("–".to_owned(), |l| format!("{:.2} ms", l.p99))
+        });
+    }
+    row("lock wait".into(), &|c| format!("{:.1} ms", c.lock_wait_ms));
+    row("deadlocks".into(), &|c| c.deadlocks.to_string());
+    row("schema-break errors".into(), &|c| {
+        c.schema_errors.to_string()
+    });
+    row("permission errors".into(), &|c| {
+        c.permission_errors.to_string()
+    });
+    let databases: std::collections::BTreeSet<String> = cards
+        .iter()
+        .flat_map(|c| c.core_utilisation.keys().cloned())
+        .collect();
+    for db in &databases {
+        row(format!("cores used: {db}"), &|c| {
+            c.core_utilisation
+                .get(db)
+                .map_or("–".to_owned(), |u| format!("{:.1}%", u * 100.0))
+        });
+    }
+    let models: std::collections::BTreeSet<String> = cards
+        .iter()
+        .flat_map(|c| c.staleness_p95_ms.keys().cloned())
+        .collect();
+    for model in &models {
+        row(format!("staleness p95: {model}"), &|c| {
+            c.staleness_p95_ms
+                .get(model)
+                .map_or("–".to_owned(), |s| format!("{s:.0} ms"))
+        });
+    }
+    let groups: std::collections::BTreeSet<String> = cards
+        .iter()
+        .flat_map(|c| c.consumer_lag_p95_ms.keys().cloned())
+        .collect();
+    for group in &groups {
+        row(format!("lag p95: {group}"), &|c| match (
+            c.consumer_lag_p95_messages.get(group),
+            c.consumer_lag_p95_ms.get(group),
+        ) {
+            (Some(m), Some(ms)) => format!("{m} msgs, {ms:.0} ms"),
+            _ => "–".to_owned(),
+        });
+    }
+    row("delivered twice".into(), &|c| c.duplicates.to_string());
+    html! {
+        <table class="scorecard">
+            <thead>
+                <tr><th scope="col">{ "" }</th>
+                    { for cards.iter().map(|c| html! { <th scope="col">{ &c.mode }</th> }) }
+                </tr>
+            </thead>
+            <tbody>
+                { for rows.iter().map(|(label, cells)| html! {
+                    <tr><th scope="row">{ label }</th>{ for cells.iter().map(|c| html! { <td>{ c }</td> }) }</tr>
+                }) }
+            </tbody>
+        </table>
+    }
+}
