@@ -42,14 +42,16 @@ try {
       performance.getEntriesByType("resource").filter((e) => e.name.endsWith(".wasm")).map((e) => e.responseEnd)[0]));
     await context.close();
   }
-  // The simulator: the shop for 10 s of wall time at each speed.
-  const SPEEDS = { "1×": "1", "16×": "3", max: "4" };
+  // The simulator: the shop for 10 s of wall time at each speed, then in the cdc mode at 1×.
+  const RUNS_SIM = [["1×", "1", "shared"], ["16×", "3", "shared"], ["max", "4", "shared"], ["1×", "1", "cdc"]];
   const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-  for (const [label, value] of Object.entries(SPEEDS)) {
+  for (const [label, value, mode] of RUNS_SIM) {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     const page = await context.newPage();
-    await page.goto(`${server.url}?scenario=shop`);
+    const started = Date.now();
+    await page.goto(`${server.url}?scenario=shop&mode=${mode}`);
     await page.locator(".simulator .topology > svg").waitFor();
+    if (mode !== "shared") console.log(`simulator shop (${mode}): navigation → ready ${Date.now() - started} ms`);
     await page.locator('.transport select[aria-label="Speed"]').selectOption(value);
     await page.evaluate(() => {
       window.__frames = [];
@@ -68,11 +70,11 @@ try {
     const deltas = frames.slice(1).map((t, i) => t - frames[i]).slice(5);
     const seconds = (wall1 - wall0) / 1000;
     console.log(
-      `simulator shop at ${label}: frame time p50 ${percentile(deltas, 0.5).toFixed(1)} ms, ` +
+      `simulator shop (${mode}) at ${label}: frame time p50 ${percentile(deltas, 0.5).toFixed(1)} ms, ` +
         `p95 ${percentile(deltas, 0.95).toFixed(1)} ms, max ${Math.max(...deltas).toFixed(1)} ms over ${deltas.length} frames; ` +
         `${((events1 - events0) / seconds).toFixed(0)} simulated events/s; reached ${clock} in ${seconds.toFixed(1)} s`,
     );
-    if (label === "1×") {
+    if (label === "1×" && mode === "shared") {
       for (let i = 0; i < 5; i++) await page.locator("body").press("ArrowLeft");
       const note = await page.locator(".seek-note").textContent();
       console.log(`jump back 100 ms at ${clock} (replay from the seed): ${note}`);
