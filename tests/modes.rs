@@ -247,6 +247,10 @@ mod native {
         let view = dataflow_lab::sim::view::page_view(&world);
         assert_eq!(view.mode, Mode::Cdc);
         assert_eq!(view.modes, [Mode::Shared, Mode::Owned, Mode::Cdc]);
+        assert!(
+            view.databases.iter().all(|d| d.spec == "shop"),
+            "every service's database is made from the shared one, whose settings the isolation chooser changes"
+        );
         let pipeline = view.pipeline.expect("a pipeline");
         assert_eq!(pipeline.connectors.len(), 1);
         assert_eq!(pipeline.topics.len(), 2);

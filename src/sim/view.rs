@@ -144,6 +144,9 @@ pub struct ServiceView {
 pub struct DatabaseView {
     /// Its name.
     pub name: String,
+    /// The scenario database whose settings it runs with (itself, but in the `cdc` mode: the
+    /// shared database each service's was made from); the isolation chooser changes that one.
+    pub spec: String,
     /// Its isolation level.
     pub isolation: Isolation,
     /// Statements executing, and cores.
@@ -460,6 +463,7 @@ pub fn page_view(world: &World) -> PageView {
             };
             DatabaseView {
                 name: d.name.clone(),
+                spec: d.spec.clone(),
                 isolation: d.isolation,
                 cores: (d.busy_cores, d.cores),
                 queued: d.queued,

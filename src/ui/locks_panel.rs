@@ -312,9 +312,15 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                     <div class="lock-db" data-database={db.name.clone()}>
                         <h3>
                             { &db.name }
-                            <label class="isolation-choice" title={db.isolation.explanation()}>
+                            <label class="isolation-choice" title={
+                                if db.spec == db.name {
+                                    db.isolation.explanation().to_owned()
+                                } else {
+                                    format!("{} Every service's database is made from {}: choosing here changes them all.", db.isolation.explanation(), db.spec)
+                                }
+                            }>
                                 <span>{ "isolation" }</span>
-                                <select onchange={on_isolation(db.name.clone())} aria-label={format!("Isolation level of {}", db.name)}>
+                                <select onchange={on_isolation(db.spec.clone())} aria-label={format!("Isolation level of {}", db.name)}>
                                     { for Isolation::ALL.iter().map(|level| html! {
                                         <option value={level.name()} selected={*level == db.isolation}
                                             title={level.explanation()}>{ level.name() }</option>

@@ -236,6 +236,14 @@ impl World {
                 services.push(client);
             }
         }
+        let node_specs: Vec<String> = match &plan {
+            Some(plan) => plan
+                .databases
+                .iter()
+                .map(|d| scenario.databases[d.from].name.clone())
+                .collect(),
+            None => nodes.iter().map(|n| n.name.clone()).collect(),
+        };
         let node_tables = plan
             .as_ref()
             .map(|plan| {
@@ -283,6 +291,7 @@ impl World {
             narration: Default::default(),
             pipeline,
             node_tables,
+            node_specs,
         };
         world.start_pipeline();
         if let Some(spec) = &scenario.script {

@@ -104,6 +104,8 @@ pub struct World {
     pipeline: Option<Pipeline>,
     /// Per node, in the `cdc` mode: the tables it owns and its read models.
     node_tables: Vec<(Vec<String>, Vec<String>)>,
+    /// Per node, the scenario database it is made from.
+    node_specs: Vec<String>,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).

@@ -776,6 +776,8 @@ impl World {
                                 .execute(&format!("DELETE FROM {table}"));
                         }
                         actor.applied_lsn.clear();
+                        // A batch still applying must not commit its offsets over the reset.
+                        actor.batch = None;
                         actor.group.reset_to_earliest();
                         actor.state = ConsumerState::Running;
                         "read models emptied; the group reads its topics from the beginning"

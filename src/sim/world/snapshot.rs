@@ -120,6 +120,9 @@ pub struct DatabaseSnapshot {
     pub queued: usize,
     /// Its isolation level.
     pub isolation: crate::sim::lock_plan::Isolation,
+    /// The scenario database it is made from (itself, but in the `cdc` mode, where each
+    /// service's database is made from the shared one): where its settings live.
+    pub spec: String,
 }
 
 impl World {
@@ -169,12 +172,18 @@ impl World {
             databases: self
                 .nodes
                 .iter()
-                .map(|n| DatabaseSnapshot {
+                .enumerate()
+                .map(|(i, n)| DatabaseSnapshot {
                     name: n.name.clone(),
                     busy_cores: n.busy,
                     cores: n.cores,
                     queued: n.queue.len(),
                     isolation: n.isolation,
+                    spec: self
+                        .node_specs
+                        .get(i)
+                        .cloned()
+                        .unwrap_or_else(|| n.name.clone()),
                 })
                 .collect(),
         }
