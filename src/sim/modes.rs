@@ -96,6 +96,9 @@ pub struct CdcSpec {
     pub rebalance_time: SimDuration,
     /// `REPLICA IDENTITY` per table (`DEFAULT` unless listed).
     pub replica_identity: BTreeMap<String, ReplicaIdentity>,
+    /// What to watch in the `cdc` mode, in one sentence (Markdown): the page shows it instead
+    /// of the scenario's `watch` when the run is in `cdc`.
+    pub watch: Option<String>,
 }
 
 impl Default for CdcSpec {
@@ -113,6 +116,7 @@ impl Default for CdcSpec {
             max_poll_records: 500,
             rebalance_time: SimDuration(3_000_000),
             replica_identity: BTreeMap::new(),
+            watch: None,
         }
     }
 }

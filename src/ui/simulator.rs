@@ -163,7 +163,11 @@ pub fn Simulator() -> Html {
             text.as_deref()
                 .map(|t| Html::from_html_unchecked(AttrValue::from(markdown::to_safe_html(t))))
         };
-        (render(&scenario.description), render(&scenario.watch))
+        let watch = match scenario.mode {
+            crate::sim::modes::Mode::Cdc if scenario.cdc.watch.is_some() => &scenario.cdc.watch,
+            _ => &scenario.watch,
+        };
+        (render(&scenario.description), render(watch))
     };
     let mode_buttons = (state.view.modes.len() > 1).then(|| {
         html! {
