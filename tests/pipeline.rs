@@ -301,3 +301,102 @@ fn cdc_basics_stops_and_starts_its_connector_without_losing_anything() {
         source.1.len()
     );
 }
+
+/// A small cdc scenario whose writer deletes and inserts, with a cleaner every second.
+fn churn(extra: &str) -> Scenario {
+    churn_text(extra).expect("valid")
+}
+
+fn churn_text(extra: &str) -> Result<Scenario, dataflow_lab::sim::scenario::ScenarioError> {
+    Scenario::parse(&format!(
+        r#"
+format_version = 1
+name = "churn"
+mode = "cdc"
+[cdc]
+cleaner_interval = "1s"
+{extra}
+[[databases]]
+name = "db"
+setup = ["CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)",
+         "INSERT INTO t VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (10, 0)"]
+[[services]]
+name = "writer"
+database = "db"
+owns = ["t"]
+[[services.operations]]
+name = "remove"
+rate_per_s = 5
+statements = ["DELETE FROM t WHERE id = {{id}}"]
+params.id = {{ existing_key = "t.id" }}
+[[services.operations]]
+name = "add"
+rate_per_s = 5
+statements = ["INSERT INTO t VALUES ({{id}}, 1)"]
+params.id = {{ next_id = "t.id" }}
+[[services]]
+name = "reader"
+database = "db"
+[[services.operations]]
+name = "count"
+rate_per_s = 1
+statements = ["SELECT COUNT(*) FROM t"]
+"#
+    ))
+}
+
+#[test]
+fn deletes_reach_a_consumer_that_was_paused_while_compaction_ran() {
+    let scenario = churn("");
+    let mut world = World::new(&scenario).expect("builds");
+    world.step_until(SECOND);
+    apply(
+        &mut world,
+        Command::PauseConsumer {
+            group: "reader".into(),
+        },
+    );
+    world.step_until(6 * SECOND);
+    assert!(
+        world.report().topics["db.public.t"].compacted > 0,
+        "compaction removed delete events the paused consumer had not read"
+    );
+    stop_all_arrivals(&scenario, &mut world);
+    apply(
+        &mut world,
+        Command::ResumeConsumer {
+            group: "reader".into(),
+        },
+    );
+    world.step_until(9 * SECOND);
+    let mut rows = |db: &str| {
+        world
+            .database_mut(db)
+            .expect("a database")
+            .committed_rows("t")
+            .expect("t")
+    };
+    let source = rows("writer");
+    assert!(
+        source.1.len() < 10 + 25,
+        "rows were deleted: {}",
+        source.1.len()
+    );
+    assert_eq!(rows("reader"), source, "the tombstones deleted the rows");
+}
+
+#[test]
+fn cdc_settings_out_of_range_and_unkeyed_read_models_are_refused() {
+    let error = churn_text("partitions = 4000000000").expect_err("refused");
+    assert_eq!(error.path, "cdc.partitions");
+    assert!(error.line.is_some(), "the line is named: {error:?}");
+    let error = churn_text("poll_interval = \"0s\"").expect_err("refused");
+    assert_eq!(error.path, "cdc.poll_interval");
+    let mut unkeyed = churn("");
+    unkeyed.databases[0].setup = vec!["CREATE TABLE t (id INTEGER, v INTEGER)".into()];
+    unkeyed.services[0].operations.truncate(1);
+    unkeyed.services[0].operations[0].params.clear();
+    unkeyed.services[0].operations[0].statements = vec!["DELETE FROM t WHERE v = 1".into()];
+    let error = World::new(&unkeyed).expect_err("refused");
+    assert!(error.message.contains("no primary key"), "{error}");
+}

@@ -198,7 +198,18 @@ mod cli {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         for (name, topic) in topics {
-            let path = dir.join(format!("{name}.ndjson"));
+            // A topic's name comes from the scenario: keep the file inside DIR whatever it is.
+            let file: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let path = dir.join(format!("{}.ndjson", file.trim_start_matches('.')));
             let mut out = String::new();
             for (number, partition) in topic.partitions().iter().enumerate() {
                 for message in partition.messages() {

@@ -280,14 +280,19 @@ pub fn plan_cdc(
         if database.read_models.is_empty() {
             continue;
         }
-        let prefix = &scenario.databases[database.from].name;
+        // A read model's topic is named by its owner's connector: the owner's database's name.
+        let topic = |table: &String| {
+            let owner = owner.get(table.as_str()).copied().unwrap_or(s);
+            let prefix = &scenario.databases[plan.databases[owner].from].name;
+            crate::sim::debezium::topic_name(prefix, table)
+        };
         plan.consumers.push(PlannedConsumer {
             group: scenario.services[s].name.clone(),
             database: s,
             tables: database
                 .read_models
                 .iter()
-                .map(|t| (t.clone(), crate::sim::debezium::topic_name(prefix, t)))
+                .map(|t| (t.clone(), topic(t)))
                 .collect(),
         });
     }

@@ -175,6 +175,8 @@ pub struct ConsumerGroupReport {
     pub tombstones: u64,
     /// Batches that failed (read again at the next poll).
     pub failed_batches: u64,
+    /// Messages that were not change events (skipped).
+    pub undecodable: u64,
     /// Rebalances.
     pub rebalances: u64,
 }

@@ -527,6 +527,7 @@ impl Scenario {
         for (i, entry) in self.timeline.iter().enumerate() {
             self.check_entry(entry, &format!("timeline[{i}]"))?;
         }
+        self.check_cdc()?;
         if let Some(script) = &self.script {
             if !databases.contains(script.database.as_str()) {
                 return Err(ScenarioError::at(
@@ -558,6 +559,56 @@ impl Scenario {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The `[cdc]` settings within what a run can take: 1–64 partitions, intervals of at least
+    /// a millisecond and at most an hour, batches of at least one.
+    fn check_cdc(&self) -> Result<(), ScenarioError> {
+        let cdc = &self.cdc;
+        if !(1..=64).contains(&cdc.partitions) {
+            return Err(ScenarioError::at(
+                "cdc.partitions",
+                format!("must be 1 to 64, got {}", cdc.partitions),
+            ));
+        }
+        let hour = 3_600_000_000;
+        for (field, value) in [
+            ("poll_interval", cdc.poll_interval),
+            ("offset_flush_interval", cdc.offset_flush_interval),
+            ("consumer_poll_interval", cdc.consumer_poll_interval),
+            ("cleaner_interval", cdc.cleaner_interval),
+        ] {
+            if !(1_000..=hour).contains(&value.micros()) {
+                return Err(ScenarioError::at(
+                    format!("cdc.{field}"),
+                    "must be between 1ms and 1h",
+                ));
+            }
+        }
+        for (field, value) in [
+            ("broker_latency", cdc.broker_latency),
+            ("rebalance_time", cdc.rebalance_time),
+            ("event_cost", cdc.event_cost),
+        ] {
+            if value.micros() > hour {
+                return Err(ScenarioError::at(
+                    format!("cdc.{field}"),
+                    "must be at most 1h",
+                ));
+            }
+        }
+        if cdc.batch_size == 0 || cdc.max_poll_records == 0 {
+            let field = if cdc.batch_size == 0 {
+                "batch_size"
+            } else {
+                "max_poll_records"
+            };
+            return Err(ScenarioError::at(
+                format!("cdc.{field}"),
+                "must be at least 1",
+            ));
         }
         Ok(())
     }

@@ -92,6 +92,8 @@ pub enum Notify {
     ConsumerBatch {
         /// The consumer.
         consumer: usize,
+        /// Which of its batches (a batch dropped by a rebuild must not settle the next one).
+        batch: u64,
     },
 }
 

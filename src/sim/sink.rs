@@ -163,6 +163,42 @@ pub fn batch_statements(table: &str, events: &[Applied]) -> Vec<String> {
     statements
 }
 
+/// What a tombstone (a key with no value) asks of the read model: delete the key's row, as a
+/// JDBC sink with `delete.enabled` does — so a delete whose event compaction removed is still
+/// applied. It carries no source position.
+///
+/// # Errors
+///
+/// [`SinkError::NoKey`] when the key is not a JSON object with columns.
+pub fn apply_tombstone(
+    table: &str,
+    columns: &[SinkColumn],
+    key: &str,
+) -> Result<Applied, SinkError> {
+    let key: Json = serde_json::from_str(key).map_err(|e| SinkError::NotAnEvent(e.to_string()))?;
+    let Some(key) = key.as_object().filter(|k| !k.is_empty()) else {
+        return Err(SinkError::NoKey);
+    };
+    let condition: Vec<String> = key
+        .iter()
+        .map(|(name, v)| {
+            let data_type = columns
+                .iter()
+                .find(|c| c.name == *name)
+                .map(|c| &c.data_type);
+            format!("{name} = {}", literal(v, data_type))
+        })
+        .collect();
+    let condition = condition.join(" AND ");
+    Ok(Applied {
+        statements: vec![format!("DELETE FROM {table} WHERE {condition}")],
+        condition,
+        row: None,
+        lsn: 0,
+        committed_us: 0,
+    })
+}
+
 /// A JSON value as an SQL literal for a column of `data_type`.
 fn literal(value: &Json, data_type: Option<&DataType>) -> String {
     match (value, data_type) {

@@ -37,7 +37,7 @@ pub fn ComparePanel(props: &CompareProps) -> Html {
     html! {
         <div class="compare">
             <div class="compare-bar">
-                <p>{ format!("Seed {}, every mode run to {} — the same arrivals and parameters in each, so the differences come from the architecture.",
+                <p>{ format!("Seed {}, every mode run afresh to {} — the same arrivals and parameters in each, so the differences come from the architecture (your own actions are not replayed here).",
                     compare.seed, format_micros(compare.at)) }</p>
                 <button type="button" class="button subtle small" onclick={again}>{ "Compare at the current time" }</button>
                 <button type="button" class="button subtle small" onclick={close}>{ "Close" }</button>

@@ -116,6 +116,9 @@ pub struct CompareView {
 /// The shortest run a comparison makes (one at 0 s would compare nothing).
 pub const COMPARE_AT_LEAST: Micros = 10 * SECOND;
 
+/// The longest run a comparison makes: it runs every mode at once and the page waits for it.
+pub const COMPARE_AT_MOST: Micros = 60 * SECOND;
+
 /// How many messages the viewer lists.
 pub const VIEWER_MESSAGES: usize = 40;
 
@@ -923,7 +926,7 @@ impl Reducible for LiveState {
             }
             LiveAction::Compare => {
                 next.playing = false;
-                let at = next.now.max(COMPARE_AT_LEAST);
+                let at = next.now.clamp(COMPARE_AT_LEAST, COMPARE_AT_MOST);
                 let seed = next.seed();
                 let scenario = next.playback.borrow().scenario().clone();
                 let modes = scenario.modes();

@@ -347,7 +347,9 @@ impl World {
     /// Tells the actor that started an operation that it ended (`ok`: completed).
     fn notify(&mut self, notify: Option<Notify>, ok: bool) {
         match notify {
-            Some(Notify::ConsumerBatch { consumer }) => self.consumer_batch_done(consumer, ok),
+            Some(Notify::ConsumerBatch { consumer, batch }) => {
+                self.consumer_batch_done(consumer, batch, ok);
+            }
             None => {}
         }
     }

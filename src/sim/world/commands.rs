@@ -215,8 +215,8 @@ pub enum CommandError {
     /// No consumer group of that name.
     #[error("there is no consumer group called \"{0}\"")]
     UnknownGroup(String),
-    /// A poll interval must be positive.
-    #[error("a poll interval must be a positive number of milliseconds, got {0}")]
+    /// A poll interval must be between a millisecond and an hour.
+    #[error("a poll interval must be between 1 and 3,600,000 milliseconds, got {0}")]
     BadInterval(String),
 }
 

@@ -125,6 +125,24 @@ pub(super) fn build_nodes(
                 }
                 nodes.push(node(spec, planned.name.clone(), db));
             }
+            // A read model is applied by key: its table needs a primary key.
+            for (s, planned) in plan.databases.iter().enumerate() {
+                for table in &planned.read_models {
+                    let keyed = nodes[s]
+                        .db
+                        .with_engine_ref(|e| !e.primary_key_columns(table).is_empty());
+                    if !keyed {
+                        return Err(ScenarioError::at(
+                            format!("services[{s}]"),
+                            format!(
+                                "{} reads table \"{table}\", which has no primary key: a read \
+                                 model is kept up to date by key, so CDC needs one",
+                                planned.name
+                            ),
+                        ));
+                    }
+                }
+            }
             Ok(Nodes {
                 nodes,
                 service_node: (0..scenario.services.len()).collect(),

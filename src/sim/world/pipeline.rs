@@ -24,7 +24,7 @@ use crate::sim::report::{
     round3, ConnectorReport, ConsumerGroupReport, ReadModelReport, TopicReport,
 };
 use crate::sim::service::Notify;
-use crate::sim::sink::{apply_event, batch_statements, Applied, SinkColumn};
+use crate::sim::sink::{apply_event, apply_tombstone, batch_statements, Applied, SinkColumn};
 use crate::sim::topic::{Offset, Topic, TopicConfig};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -62,6 +62,8 @@ pub enum ConsumerState {
 
 /// A batch being applied: the offsets to commit after it, and its events.
 struct Batch {
+    /// Its number among the consumer's batches.
+    id: u64,
     next_offsets: Vec<(TopicPartition, Offset)>,
     /// (table, key, LSN, source commit time).
     events: Vec<(String, Rc<str>, u64, Micros)>,
@@ -77,6 +79,11 @@ pub(super) struct ConsumerActor {
     pub tables: Vec<(String, String)>,
     pub state: ConsumerState,
     pub generation: u64,
+    /// The number of the next batch.
+    next_batch: u64,
+    /// Where the next poll starts among the assigned partitions (turn by turn, so that one
+    /// partition catching up does not starve the others).
+    next_partition: usize,
     /// How long it waits after a poll that found nothing.
     pub poll_interval: Micros,
     batch: Option<Batch>,
@@ -216,6 +223,8 @@ impl Pipeline {
                     tables: planned.tables.clone(),
                     state: ConsumerState::Running,
                     generation: 0,
+                    next_batch: 0,
+                    next_partition: 0,
                     poll_interval: spec.consumer_poll_interval.micros().max(1),
                     batch: None,
                     applied_lsn: BTreeMap::new(),
@@ -419,12 +428,19 @@ impl World {
 
         let db = &self.nodes[actor.node].db;
         let mut statements = Vec::new();
+        actor.next_batch += 1;
         let mut batch = Batch {
+            id: actor.next_batch,
             next_offsets: Vec::new(),
             events: Vec::new(),
         };
         let mut fetched = 0;
-        let assigned: Vec<TopicPartition> = actor.group.assignment(&actor.member).to_vec();
+        let mut assigned: Vec<TopicPartition> = actor.group.assignment(&actor.member).to_vec();
+        if !assigned.is_empty() {
+            let start = actor.next_partition % assigned.len();
+            assigned.rotate_left(start);
+            actor.next_partition = start + 1;
+        }
         let mut pending: BTreeMap<(String, Rc<str>), u64> = BTreeMap::new();
         for tp in assigned {
             if fetched >= max_records {
@@ -462,8 +478,16 @@ impl World {
                     .collect()
             });
             for message in messages {
-                let (Some(key), Some(value)) = (&message.key, &message.value) else {
+                let Some(key) = &message.key else {
+                    actor.undecodable += 1;
+                    continue;
+                };
+                let Some(value) = &message.value else {
+                    // A tombstone deletes the key's row (its delete event may be compacted away).
                     actor.tombstones += 1;
+                    if let Ok(applied) = apply_tombstone(&table, &columns, key) {
+                        applied_here.push(applied);
+                    }
                     continue;
                 };
                 let Ok(applied) = apply_event(&table, &columns, key, value, false) else {
@@ -494,6 +518,7 @@ impl World {
             statements.extend(batch_statements(&table, &applied_here));
         }
         let service = actor.service;
+        let batch_id = batch.id;
         let apply = if fetched > 0 && statements.is_empty() {
             // Only tombstones and duplicates: nothing to write, the offsets move on.
             for (tp, offset) in batch.next_offsets {
@@ -511,7 +536,10 @@ impl World {
                 0,
                 statements,
                 None,
-                Some(Notify::ConsumerBatch { consumer: index }),
+                Some(Notify::ConsumerBatch {
+                    consumer: index,
+                    batch: batch_id,
+                }),
             );
         } else {
             let next = if fetched == 0 { now + interval } else { now };
@@ -521,7 +549,7 @@ impl World {
 
     /// A consumer's batch ended: on success its offsets are committed and its events'
     /// staleness recorded; either way it polls again.
-    pub(super) fn consumer_batch_done(&mut self, index: usize, ok: bool) {
+    pub(super) fn consumer_batch_done(&mut self, index: usize, batch_id: u64, ok: bool) {
         let now = self.now;
         let Some(pipeline) = self.pipeline.as_mut() else {
             return;
@@ -530,6 +558,10 @@ impl World {
             return;
         };
         let interval = actor.poll_interval;
+        // A batch a rebuild dropped settles nothing (the rebuild replays what it applied).
+        if actor.batch.as_ref().is_none_or(|b| b.id != batch_id) {
+            return;
+        }
         let Some(batch) = actor.batch.take() else {
             return;
         };
@@ -659,6 +691,7 @@ impl World {
                     duplicates: actor.duplicates,
                     tombstones: actor.tombstones,
                     failed_batches: actor.failed_batches,
+                    undecodable: actor.undecodable,
                     rebalances: group.rebalances(),
                 },
             );
@@ -779,6 +812,11 @@ impl World {
                         // A batch still applying must not commit its offsets over the reset.
                         actor.batch = None;
                         actor.group.reset_to_earliest();
+                        if actor.state == ConsumerState::Crashed {
+                            let member = actor.member.clone();
+                            actor.group.leave(&member, partitions, now);
+                            actor.group.join(&member, partitions, now);
+                        }
                         actor.state = ConsumerState::Running;
                         "read models emptied; the group reads its topics from the beginning"
                             .to_owned()
@@ -812,7 +850,7 @@ impl World {
                 target,
                 interval_ms,
             } => {
-                if !interval_ms.is_finite() || *interval_ms <= 0.0 {
+                if !interval_ms.is_finite() || !(1.0..=3_600_000.0).contains(interval_ms) {
                     return Err(CommandError::BadInterval(interval_ms.to_string()));
                 }
                 let micros = (*interval_ms * 1_000.0).round().max(1.0) as Micros;
