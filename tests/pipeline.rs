@@ -114,6 +114,18 @@ fn a_connector_crash_resends_after_the_last_flush_and_read_models_still_match() 
     world.step_until(18 * SECOND);
     let stalled = world.report();
     assert_eq!(stalled.connectors["orders-connector"].state, "crashed");
+    let view = dataflow_lab::sim::view::page_view(&world);
+    let billing = view
+        .pipeline
+        .as_ref()
+        .and_then(|p| p.groups.iter().find(|g| g.name == "billing"))
+        .expect("billing's group");
+    assert_eq!(billing.lag_messages, 0, "nothing new reaches the topics");
+    assert!(
+        billing.behind_source.0 > 50 && billing.behind_source.1 > SECOND,
+        "but its read model falls behind the source: {:?}",
+        billing.behind_source
+    );
     assert!(
         stalled.connectors["orders-connector"].lag_records > 50,
         "the source's log grows behind the crashed connector"

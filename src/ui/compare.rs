@@ -78,6 +78,7 @@ fn overlay(service: &str, runs: &[ModeRun], at: u64) -> Html {
                     html! { <polyline class={classes!("mode-line", format!("mode-{i}"))} points={points.join(" ")} /> }
                 }) }
             </svg>
+            <p class="compare-hint">{ "Lines of modes with the same figures lie on top of each other: the thickest is drawn first." }</p>
             <ul class="compare-legend">
                 { for runs.iter().enumerate().map(|(i, run)| html! {
                     <li><span class={classes!("swatch", format!("mode-{i}"))} />{ &run.card.mode }</li>

@@ -906,7 +906,7 @@ impl Reducible for LiveState {
                 );
                 if loaded.notice.is_none() {
                     loaded.info = Some(format!(
-                        "The same workload with the same seed ({seed}), now in the {} mode: {}",
+                        "The same workload with the same seed ({seed}), now in the {} mode, from 0 s — press play: {}",
                         mode.name(),
                         mode.explanation()
                     ));

@@ -37,6 +37,18 @@ fn op_name(op: Option<&str>) -> &'static str {
 #[component]
 pub fn MessageViewer(props: &MessagesProps) -> Html {
     let open = use_state(|| None::<(u32, u64)>);
+    let root = use_node_ref();
+    // Opened below the pipeline, the viewer comes into view.
+    {
+        let root = root.clone();
+        use_effect_with(props.viewer.topic.clone(), move |topic| {
+            if topic.is_some() {
+                if let Some(element) = root.cast::<web_sys::Element>() {
+                    element.scroll_into_view();
+                }
+            }
+        });
+    }
     let Some(topic) = props.viewer.topic.clone() else {
         return html! {};
     };
@@ -65,7 +77,7 @@ pub fn MessageViewer(props: &MessagesProps) -> Html {
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ViewTopic(None)))
     };
     html! {
-        <div class="message-viewer">
+        <div class="message-viewer" ref={root}>
             <div class="viewer-bar">
                 <label class="field">
                     <span>{ "Topic" }</span>
@@ -96,8 +108,14 @@ pub fn MessageViewer(props: &MessagesProps) -> Html {
                     let expanded = *open == Some(id);
                     let toggle = {
                         let open = open.clone();
+                        let on_action = props.on_action.clone();
+                        let following = props.viewer.follow;
                         Callback::from(move |_: MouseEvent| {
                             open.set(if expanded { None } else { Some(id) });
+                            // A message being read must not slide away: hold the list.
+                            if !expanded && following {
+                                on_action.emit(LiveAction::ToggleFollow);
+                            }
                         })
                     };
                     let op = op_name(m.op.as_deref());

@@ -27,11 +27,16 @@ fn ms(us: Micros) -> String {
 
 /// A lag in messages and time, in words ("caught up" at none).
 fn lag_text(messages: u64, age: Micros, unit: &str) -> String {
-    if messages == 0 {
-        "caught up".to_owned()
-    } else {
-        format!("{messages} {unit}, oldest {}", ms(age))
+    match messages {
+        0 => "caught up".to_owned(),
+        1 => format!("1 {}, {} old", unit.trim_end_matches('s'), ms(age)),
+        n => format!("{n} {unit}, oldest {}", ms(age)),
     }
+}
+
+/// Whether a lag is worth a warning colour: more than a second old.
+fn late(age: Micros) -> bool {
+    age > SECOND
 }
 
 /// The pipeline panel.
@@ -67,8 +72,8 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                 <dt>{ "reads" }</dt><dd>{ format!("database {} (its WAL, through slot {})", c.source, c.name) }</dd>
                                 <dt>{ "position" }</dt><dd>{ format!("LSN {} of {}", c.position, c.source_lsn) }</dd>
                                 <dt>{ "lag" }</dt>
-                                <dd class={classes!((c.lag.records > 0).then_some("behind"))}>
-                                    { lag_text(c.lag.records, c.lag.age, "records") }
+                                <dd class={classes!(late(c.lag.age).then_some("behind"))}>
+                                    { lag_text(c.lag.records, c.lag.age, "changes") }
                                 </dd>
                                 <dt>{ "slot keeps" }</dt><dd>{ format!("{} records of log", c.lag.retained) }</dd>
                                 <dt>{ "flushed" }</dt><dd>{ c.flushed.map_or("never".to_owned(), |l| format!("LSN {l}")) }</dd>
@@ -173,9 +178,13 @@ fn group_card(
                 <span class={classes!("pipe-state", state)}>{ state }</span>
             </header>
             <dl class="pipe-facts">
-                <dt>{ "lag" }</dt>
-                <dd class={classes!((group.lag_messages > 0).then_some("behind"))}>
+                <dt title="messages in the topics it has not consumed yet">{ "lag" }</dt>
+                <dd class={classes!(late(group.lag_age).then_some("behind"))}>
                     { lag_text(group.lag_messages, group.lag_age, "messages") }
+                </dd>
+                <dt title="changes committed at the source that its read models do not show yet: not read by the connector, or waiting in the topics">{ "behind source" }</dt>
+                <dd class={classes!(late(group.behind_source.1).then_some("behind"))}>
+                    { lag_text(group.behind_source.0, group.behind_source.1, "changes") }
                 </dd>
                 <dt>{ "delivered twice" }</dt><dd>{ group.duplicates }</dd>
                 if group.failed_batches > 0 {

@@ -301,7 +301,8 @@ pub fn Simulator() -> Html {
                     </section>
                     <section class="panel console-panel" aria-labelledby="console-title">
                         <h2 id="console-title">{ "Console — inside the simulation" }</h2>
-                        <SimConsole view={view.clone()} examples={console_examples} playing={state.playing}
+                        <SimConsole key={format!("{}-{}", state.scenario_name, state.view.mode.name())}
+                            view={view.clone()} examples={console_examples} playing={state.playing}
                             on_action={on_action.clone()} />
                     </section>
                     <section class="panel log-panel" aria-labelledby="log-title">

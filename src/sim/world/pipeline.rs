@@ -937,6 +937,10 @@ pub struct GroupSnapshot {
     pub lag_messages: u64,
     /// Lag now: age of the oldest unconsumed message.
     pub lag_age: Micros,
+    /// How far its read models are behind their sources now: changes committed at the source
+    /// and not applied yet (not yet read by the connector, or in the topics unconsumed), and the
+    /// age of the oldest.
+    pub behind_source: (u64, Micros),
     /// The last minute's lag at its polls: (time, messages, age).
     pub lag_history: Vec<(Micros, u64, Micros)>,
     /// Events delivered again and skipped.
@@ -1031,7 +1035,21 @@ impl World {
                         ));
                     }
                 }
+                // What the connectors feeding its topics have not read yet comes on top of what
+                // waits in the topics.
+                let (mut behind, mut behind_age) = (lag_messages, lag_age);
+                for connector in &pipeline.connectors {
+                    let feeds = actor.tables.iter().any(|(table, _)| {
+                        connector.connector.config.tables.iter().any(|t| t == table)
+                    });
+                    if feeds {
+                        let lag = connector.connector.lag(&self.nodes[connector.node].db, now);
+                        behind += lag.records;
+                        behind_age = behind_age.max(lag.age);
+                    }
+                }
                 GroupSnapshot {
+                    behind_source: (behind, behind_age),
                     name: actor.group.name.clone(),
                     member: actor.member.clone(),
                     state: match actor.state {
