@@ -37,6 +37,42 @@ pub const LABELS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The change-data-capture words the `cdc` mode's panels use, explained.
+pub const CDC_TERMS: &[(&str, &str)] = &[
+    (
+        "shared / owned / cdc",
+        "How the services share data. shared: one database, everyone reads and writes it. owned: one database, one writer per table. cdc: a database per service; the tables it reads but does not own are read models, copies kept up to date from the owner's changes — the same workload, the same seed.",
+    ),
+    (
+        "connector",
+        "Reads the committed changes of the owner's database from its write-ahead log (WAL), in commit order, and publishes one event per changed row to a topic — as Debezium's PostgreSQL connector does. Its first start takes a snapshot of the tables (events with op r).",
+    ),
+    (
+        "LSN",
+        "Log sequence number: a position in the source database's change log. The connector's position is the next LSN it reads; its lag is how many changes it has not read yet.",
+    ),
+    (
+        "slot, flushed",
+        "The replication slot keeps the source's log from the connector's last flushed position on, so nothing is lost while it is stopped or crashed — but the kept log grows. After a crash it resumes from the flushed position and sends again what came after (\"sent again\").",
+    ),
+    (
+        "topic, partition, offset, HW",
+        "A topic holds a table's events, split into partitions (P0, P1, …) by the row's key; each event has an offset in its partition. HW, the high watermark, is the offset up to which consumers can read. Compacted: old events of a key are removed once a newer one exists.",
+    ),
+    (
+        "c u d r, tombstone",
+        "An event's op: c create (insert), u update, d delete, r read by the snapshot. A tombstone is a key with no value, after a delete: compaction can then drop the key.",
+    ),
+    (
+        "consumer group, lag",
+        "The consumer of a service reads the topics of its read models and applies each event with SQL. Its lag: the messages in the topics it has not applied yet. Behind source: changes committed at the source that its read models do not show yet — including those the connector has not read.",
+    ),
+    (
+        "staleness, delivered twice",
+        "Staleness: how long after its commit at the source a change is visible in the read model. Delivered twice: events that came again (after a crash) and were skipped, because the read model had them already.",
+    ),
+];
+
 /// The help dialog.
 #[component]
 pub fn HelpDialog(props: &HelpProps) -> Html {
@@ -86,6 +122,14 @@ pub fn HelpDialog(props: &HelpProps) -> Html {
                     <dl>
                         { for LABELS.iter().map(|(label, meaning)| html! {
                             <><dt><code>{ *label }</code></dt><dd>{ *meaning }</dd></>
+                        }) }
+                    </dl>
+                </section>
+                <section>
+                    <h3>{ "Change data capture (the cdc mode)" }</h3>
+                    <dl>
+                        { for CDC_TERMS.iter().map(|(term, meaning)| html! {
+                            <><dt><code>{ *term }</code></dt><dd>{ *meaning }</dd></>
                         }) }
                     </dl>
                 </section>

@@ -55,6 +55,8 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
     };
     let now = props.view.0.now;
     html! {
+        <>
+        <p class="pipeline-hint">{ "The owner's committed changes flow through the connector and the topics into the other services' read models. LSN, slot, HW, op letters and lag are explained under ? (help)." }</p>
         <div class="pipeline">
             <div class="pipeline-stage">
                 <h3>{ "Connector" }</h3>
@@ -125,6 +127,7 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                 { for pipeline.groups.iter().map(|group| group_card(group, now, &command)) }
             </div>
         </div>
+        </>
     }
 }
 

@@ -52,6 +52,12 @@ test("switching the shop to cdc shows the pipeline and messages flow", async () 
   const card = page.locator(".pipe-card.group", { hasText: "billing" });
   assert.match(await card.textContent(), /applied/);
   await page.screenshot({ path: `${SHOTS}cdc-pipeline.png`, fullPage: false });
+  // The words the panel uses are explained in the help.
+  await page.locator("#play").click();
+  await page.locator("body").press("?");
+  const help = page.getByRole("dialog");
+  await help.getByRole("heading", { name: "Change data capture (the cdc mode)" }).waitFor();
+  assert.match(await help.textContent(), /high watermark/);
 });
 
 test("an order's update opens to its before and after in the message viewer", async () => {
