@@ -89,6 +89,16 @@ fn a_paused_consumers_lag_grows_by_what_was_produced_and_drains_on_resume() {
         high_after - high_before,
         "the lag grew by exactly the messages produced while paused"
     );
+    // The lag is sampled while it is paused too: the chart and the p95 see the outage.
+    let view = dataflow_lab::sim::view::page_view(&world);
+    let billing = view
+        .pipeline
+        .as_ref()
+        .and_then(|p| p.groups.iter().find(|g| g.name == "billing"))
+        .expect("billing's group");
+    let last = billing.lag_history.last().expect("samples");
+    assert!(last.0 + SECOND > 8 * SECOND && last.1 > 50, "{last:?}");
+    assert!(world.report().consumer_groups["billing"].lag_messages_p95 > 20);
     stop_all_arrivals(&scenario, &mut world);
     apply(
         &mut world,

@@ -40,7 +40,13 @@ pub(super) enum PipelineEvent {
     ConsumerPoll { consumer: usize, generation: u64 },
     /// The broker's log cleaner runs retention and compaction on every topic.
     Clean,
+    /// Every connector's and consumer's lag is sampled, whatever their state (a paused
+    /// consumer's lag counts too).
+    SampleLag,
 }
+
+/// How often lags are sampled for the charts and the p95 figures.
+pub const LAG_SAMPLE_EVERY: Micros = 250_000;
 
 /// A connector and the node it reads.
 pub(super) struct ConnectorActor {
@@ -264,6 +270,8 @@ impl World {
         let clean = pipeline.spec.cleaner_interval.micros().max(1);
         self.queue
             .schedule(clean, Event::Pipeline(PipelineEvent::Clean));
+        self.queue
+            .schedule(0, Event::Pipeline(PipelineEvent::SampleLag));
         let (connectors, consumers) = (pipeline.connectors.len(), pipeline.consumers.len());
         for connector in 0..connectors {
             self.queue.schedule(
@@ -316,6 +324,13 @@ impl World {
                 consumer,
                 generation,
             } => self.consumer_poll(consumer, generation),
+            PipelineEvent::SampleLag => {
+                self.sample_lag();
+                self.queue.schedule(
+                    self.now + LAG_SAMPLE_EVERY,
+                    Event::Pipeline(PipelineEvent::SampleLag),
+                );
+            }
             PipelineEvent::Clean => {
                 let now = self.now;
                 let Some(pipeline) = self.pipeline.as_mut() else {
@@ -330,6 +345,40 @@ impl World {
                 self.queue
                     .schedule(next, Event::Pipeline(PipelineEvent::Clean));
                 self.record(Traced::Clean, &[removed]);
+            }
+        }
+    }
+
+    /// Records every connector's and consumer group's lag now.
+    fn sample_lag(&mut self) {
+        let now = self.now;
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
+        for actor in &mut pipeline.connectors {
+            let lag: ConnectorLag = actor.connector.lag(&self.nodes[actor.node].db, now);
+            actor.lag_records.record(lag.records);
+            actor.lag_time.record(lag.age);
+        }
+        for actor in &mut pipeline.consumers {
+            let (mut messages, mut age) = (0, 0);
+            for (_, topic) in &actor.tables {
+                if let Some(topic) = pipeline.topics.get(topic) {
+                    for lag in actor.group.lag(topic, now) {
+                        messages += lag.messages;
+                        age = age.max(lag.age);
+                    }
+                }
+            }
+            actor.lag_messages.record(messages);
+            actor.lag_time.record(age);
+            actor.lag_history.push_back((now, messages, age));
+            while actor
+                .lag_history
+                .front()
+                .is_some_and(|(at, ..)| now.saturating_sub(*at) > LAG_HISTORY)
+            {
+                actor.lag_history.pop_front();
             }
         }
     }
@@ -351,9 +400,6 @@ impl World {
             return;
         }
         let db = &self.nodes[actor.node].db;
-        let lag: ConnectorLag = actor.connector.lag(db, now);
-        actor.lag_records.record(lag.records);
-        actor.lag_time.record(lag.age);
         let records = actor.connector.poll(db, now);
         let count = records.len() as u64;
         for record in records {
@@ -405,27 +451,6 @@ impl World {
             self.queue.schedule(now + interval, poll);
             return;
         }
-        // Lag before reading: messages behind the high watermark, and the oldest one's age.
-        let (mut messages, mut age) = (0, 0);
-        for (_, topic) in &actor.tables {
-            if let Some(topic) = pipeline.topics.get(topic) {
-                for lag in actor.group.lag(topic, now) {
-                    messages += lag.messages;
-                    age = age.max(lag.age);
-                }
-            }
-        }
-        actor.lag_messages.record(messages);
-        actor.lag_time.record(age);
-        actor.lag_history.push_back((now, messages, age));
-        while actor
-            .lag_history
-            .front()
-            .is_some_and(|(at, ..)| now.saturating_sub(*at) > LAG_HISTORY)
-        {
-            actor.lag_history.pop_front();
-        }
-
         let db = &self.nodes[actor.node].db;
         let mut statements = Vec::new();
         actor.next_batch += 1;
