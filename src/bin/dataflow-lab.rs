@@ -283,87 +283,12 @@ mod cli {
         until: u64,
         cards: &[dataflow_lab::sim::compare::Scorecard],
     ) -> String {
+        let services: Vec<String> = scenario.services.iter().map(|s| s.name.clone()).collect();
         let mut rows: Vec<(String, Vec<String>)> = vec![(
             String::new(),
             cards.iter().map(|c| c.mode.clone()).collect(),
         )];
-        let mut line =
-            |label: String, cell: &dyn Fn(&dataflow_lab::sim::compare::Scorecard) -> String| {
-                rows.push((label, cards.iter().map(cell).collect()));
-            };
-        let tables: std::collections::BTreeSet<String> = cards
-            .iter()
-            .flat_map(|c| c.writers_per_table.keys().cloned())
-            .collect();
-        for table in &tables {
-            line(format!("writers of {table}"), &|c| {
-                c.writers_per_table
-                    .get(table)
-                    .copied()
-                    .unwrap_or(0)
-                    .to_string()
-            });
-        }
-        line("lock wait (ms)".into(), &|c| {
-            format!("{:.1}", c.lock_wait_ms)
-        });
-        line("deadlocks".into(), &|c| c.deadlocks.to_string());
-        line("schema-break errors".into(), &|c| {
-            c.schema_errors.to_string()
-        });
-        line("permission errors".into(), &|c| {
-            c.permission_errors.to_string()
-        });
-        for service in &scenario.services {
-            let name = &service.name;
-            for (label, pick) in [("p50", 0usize), ("p95", 1), ("p99", 2)] {
-                line(format!("{name} {label} (ms)"), &|c| {
-                    c.latency_ms.get(name).map_or("-".to_owned(), |l| {
-                        format!("{:.2}", [l.p50, l.p95, l.p99][pick])
-                    })
-                });
-            }
-        }
-        let databases: std::collections::BTreeSet<String> = cards
-            .iter()
-            .flat_map(|c| c.core_utilisation.keys().cloned())
-            .collect();
-        for db in &databases {
-            line(format!("cores used: {db}"), &|c| {
-                c.core_utilisation
-                    .get(db)
-                    .map_or("-".to_owned(), |u| format!("{:.1}%", u * 100.0))
-            });
-        }
-        let models: std::collections::BTreeSet<String> = cards
-            .iter()
-            .flat_map(|c| c.staleness_p95_ms.keys().cloned())
-            .collect();
-        for model in &models {
-            line(format!("staleness p95 {model} (ms)"), &|c| {
-                c.staleness_p95_ms
-                    .get(model)
-                    .map_or("-".to_owned(), |s| format!("{s:.1}"))
-            });
-        }
-        let groups: std::collections::BTreeSet<String> = cards
-            .iter()
-            .flat_map(|c| c.consumer_lag_p95_ms.keys().cloned())
-            .collect();
-        for group in &groups {
-            line(format!("lag p95 {group} (messages)"), &|c| {
-                c.consumer_lag_p95_messages
-                    .get(group)
-                    .map_or("-".to_owned(), u64::to_string)
-            });
-            line(format!("lag p95 {group} (ms)"), &|c| {
-                c.consumer_lag_p95_ms
-                    .get(group)
-                    .map_or("-".to_owned(), |m| format!("{m:.1}"))
-            });
-        }
-        line("duplicates delivered".into(), &|c| c.duplicates.to_string());
-        line("trace".into(), &|c| c.trace_hash.clone());
+        rows.extend(dataflow_lab::sim::compare::scorecard_rows(&services, cards));
         let label_width = rows
             .iter()
             .map(|(l, _)| l.chars().count())

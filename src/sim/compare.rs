@@ -113,6 +113,89 @@ impl Scorecard {
     }
 }
 
+/// The scorecards as a table's rows, one cell per mode, for the command line and the page:
+/// writers per table, lock waits, deadlocks, errors, p50/p95/p99 of each of `services`, core
+/// use per database, staleness, consumer lag, duplicates and the trace.
+pub fn scorecard_rows(services: &[String], cards: &[Scorecard]) -> Vec<(String, Vec<String>)> {
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut line = |label: String, cell: &dyn Fn(&Scorecard) -> String| {
+        rows.push((label, cards.iter().map(cell).collect()));
+    };
+    let tables: std::collections::BTreeSet<String> = cards
+        .iter()
+        .flat_map(|c| c.writers_per_table.keys().cloned())
+        .collect();
+    for table in &tables {
+        line(format!("writers of {table}"), &|c| {
+            c.writers_per_table
+                .get(table)
+                .copied()
+                .unwrap_or(0)
+                .to_string()
+        });
+    }
+    line("lock wait (ms)".into(), &|c| {
+        format!("{:.1}", c.lock_wait_ms)
+    });
+    line("deadlocks".into(), &|c| c.deadlocks.to_string());
+    line("schema-break errors".into(), &|c| {
+        c.schema_errors.to_string()
+    });
+    line("permission errors".into(), &|c| {
+        c.permission_errors.to_string()
+    });
+    for name in services {
+        for (label, pick) in [("p50", 0usize), ("p95", 1), ("p99", 2)] {
+            line(format!("{name} {label} (ms)"), &|c| {
+                c.latency_ms.get(name).map_or("-".to_owned(), |l| {
+                    format!("{:.2}", [l.p50, l.p95, l.p99][pick])
+                })
+            });
+        }
+    }
+    let databases: std::collections::BTreeSet<String> = cards
+        .iter()
+        .flat_map(|c| c.core_utilisation.keys().cloned())
+        .collect();
+    for db in &databases {
+        line(format!("cores used: {db}"), &|c| {
+            c.core_utilisation
+                .get(db)
+                .map_or("-".to_owned(), |u| format!("{:.1}%", u * 100.0))
+        });
+    }
+    let models: std::collections::BTreeSet<String> = cards
+        .iter()
+        .flat_map(|c| c.staleness_p95_ms.keys().cloned())
+        .collect();
+    for model in &models {
+        line(format!("staleness p95 {model} (ms)"), &|c| {
+            c.staleness_p95_ms
+                .get(model)
+                .map_or("-".to_owned(), |s| format!("{s:.1}"))
+        });
+    }
+    let groups: std::collections::BTreeSet<String> = cards
+        .iter()
+        .flat_map(|c| c.consumer_lag_p95_ms.keys().cloned())
+        .collect();
+    for group in &groups {
+        line(format!("lag p95 {group} (messages)"), &|c| {
+            c.consumer_lag_p95_messages
+                .get(group)
+                .map_or("-".to_owned(), u64::to_string)
+        });
+        line(format!("lag p95 {group} (ms)"), &|c| {
+            c.consumer_lag_p95_ms
+                .get(group)
+                .map_or("-".to_owned(), |m| format!("{m:.1}"))
+        });
+    }
+    line("duplicates delivered".into(), &|c| c.duplicates.to_string());
+    line("trace".into(), &|c| c.trace_hash.clone());
+    rows
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1e3).round() / 1e3
 }

@@ -90,66 +90,12 @@ fn overlay(service: &str, runs: &[ModeRun], at: u64) -> Html {
 
 /// The scorecard: one column per mode.
 fn scorecard(runs: &[ModeRun]) -> Html {
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let cards: Vec<_> = runs.iter().map(|r| &r.card).collect();
-    let mut row = |label: String, cell: &dyn Fn(&crate::sim::compare::Scorecard) -> String| {
-        rows.push((label, cards.iter().map(|c| cell(c)).collect()));
-    };
-    let names: Vec<String> = cards
+    let cards: Vec<_> = runs.iter().map(|r| r.card.clone()).collect();
+    let services: Vec<String> = cards
         .first()
         .map(|c| c.latency_ms.keys().cloned().collect())
         .unwrap_or_default();
-    for name in &names {
-        row(format!("{name} p99"), &|c| {
-            c.latency_ms
-                .get(name)
-                .map_or("–".to_owned(), |l| format!("{:.2} ms", l.p99))
-        });
-    }
-    row("lock wait".into(), &|c| format!("{:.1} ms", c.lock_wait_ms));
-    row("deadlocks".into(), &|c| c.deadlocks.to_string());
-    row("schema-break errors".into(), &|c| {
-        c.schema_errors.to_string()
-    });
-    row("permission errors".into(), &|c| {
-        c.permission_errors.to_string()
-    });
-    let databases: std::collections::BTreeSet<String> = cards
-        .iter()
-        .flat_map(|c| c.core_utilisation.keys().cloned())
-        .collect();
-    for db in &databases {
-        row(format!("cores used: {db}"), &|c| {
-            c.core_utilisation
-                .get(db)
-                .map_or("–".to_owned(), |u| format!("{:.1}%", u * 100.0))
-        });
-    }
-    let models: std::collections::BTreeSet<String> = cards
-        .iter()
-        .flat_map(|c| c.staleness_p95_ms.keys().cloned())
-        .collect();
-    for model in &models {
-        row(format!("staleness p95: {model}"), &|c| {
-            c.staleness_p95_ms
-                .get(model)
-                .map_or("–".to_owned(), |s| format!("{s:.0} ms"))
-        });
-    }
-    let groups: std::collections::BTreeSet<String> = cards
-        .iter()
-        .flat_map(|c| c.consumer_lag_p95_ms.keys().cloned())
-        .collect();
-    for group in &groups {
-        row(format!("lag p95: {group}"), &|c| match (
-            c.consumer_lag_p95_messages.get(group),
-            c.consumer_lag_p95_ms.get(group),
-        ) {
-            (Some(m), Some(ms)) => format!("{m} msgs, {ms:.0} ms"),
-            _ => "–".to_owned(),
-        });
-    }
-    row("delivered twice".into(), &|c| c.duplicates.to_string());
+    let rows = crate::sim::compare::scorecard_rows(&services, &cards);
     html! {
         <table class="scorecard">
             <thead>
