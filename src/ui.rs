@@ -9,6 +9,7 @@ pub mod charts;
 pub mod compare;
 pub mod controls;
 pub mod editor;
+pub mod etl;
 pub mod field;
 pub mod help;
 pub mod icons;

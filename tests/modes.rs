@@ -93,7 +93,7 @@ mod native {
     fn the_same_seed_gives_the_same_workload_in_every_mode() {
         let shared = issued(&shop(Mode::Shared), 3, 5);
         assert!(shared.values().map(BTreeSet::len).sum::<usize>() > 100);
-        for mode in [Mode::Owned, Mode::Cdc] {
+        for mode in [Mode::Owned, Mode::Etl, Mode::Cdc] {
             assert_eq!(
                 issued(&shop(mode), 3, 5),
                 shared,
@@ -246,7 +246,7 @@ mod native {
         let world = run(&shop(Mode::Cdc), 42, 5);
         let view = dataflow_lab::sim::view::page_view(&world);
         assert_eq!(view.mode, Mode::Cdc);
-        assert_eq!(view.modes, [Mode::Shared, Mode::Owned, Mode::Cdc]);
+        assert_eq!(view.modes, [Mode::Shared, Mode::Owned, Mode::Etl, Mode::Cdc]);
         assert!(
             view.databases.iter().all(|d| d.spec == "shop"),
             "every service's database is made from the shared one, whose settings the isolation chooser changes"

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR] [--json]
-//! dataflow-lab compare SCENARIO --modes shared,cdc[,owned] [--seed N] [--until DURATION] [--json]
+//! dataflow-lab compare SCENARIO --modes shared,cdc[,etl,owned] [--seed N] [--until DURATION] [--json]
 //! dataflow-lab schema
 //! dataflow-lab list
 //! ```
@@ -44,7 +44,7 @@ mod cli {
             /// Print the report as JSON.
             #[arg(long)]
             json: bool,
-            /// The integration mode: shared, owned or cdc (default: the scenario's).
+            /// The integration mode: shared, owned, etl or cdc (default: the scenario's).
             #[arg(long, value_parser = parse_mode)]
             mode: Option<Mode>,
             /// Write each topic's messages to DIR/<topic>.ndjson (cdc mode), one JSON object per
@@ -56,7 +56,7 @@ mod cli {
         Compare {
             /// A scenario file (.toml or .json) or the name of a built-in scenario.
             scenario: String,
-            /// The modes, comma-separated (shared, owned, cdc).
+            /// The modes, comma-separated (shared, owned, etl, cdc).
             #[arg(long, value_delimiter = ',', value_parser = parse_mode, default_value = "shared,cdc")]
             modes: Vec<Mode>,
             /// The seed (default: the scenario's own).
@@ -128,7 +128,7 @@ mod cli {
                                 .join(",")
                         })
                         .unwrap_or_default();
-                    println!("{name:<16} {modes:<18} {title}");
+                    println!("{name:<18} {modes:<21} {title}");
                 }
                 ExitCode::SUCCESS
             }

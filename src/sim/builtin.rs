@@ -23,6 +23,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "cdc-basics",
         include_str!("../../static/scenarios/cdc-basics.toml"),
     ),
+    (
+        "etl-vs-cdc",
+        include_str!("../../static/scenarios/etl-vs-cdc.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario called `name`.
@@ -43,8 +47,14 @@ mod tests {
         for (name, text) in SCENARIOS {
             let scenario = Scenario::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(&scenario.name, name);
-            // The page falls back on these: each must also build into a world.
-            crate::sim::world::World::new(&scenario).unwrap_or_else(|e| panic!("{name}: {e}"));
+            // The page falls back on these: each must also build into a world, in every mode
+            // it offers.
+            for mode in scenario.modes() {
+                let mut scenario = scenario.clone();
+                scenario.mode = mode;
+                crate::sim::world::World::new(&scenario)
+                    .unwrap_or_else(|e| panic!("{name} in {}: {e}", mode.name()));
+            }
         }
     }
 }

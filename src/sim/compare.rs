@@ -41,6 +41,9 @@ pub struct Scorecard {
     pub consumer_lag_p95_ms: BTreeMap<String, f64>,
     /// Events delivered again and skipped by the consumers.
     pub duplicates: u64,
+    /// `etl`: the core time the batch job's extracts took on the source, in milliseconds (the
+    /// load it adds there).
+    pub etl_extract_core_ms: Option<f64>,
 }
 
 impl Scorecard {
@@ -97,6 +100,11 @@ impl Scorecard {
                         .filter(|(_, m)| m.applied > 0)
                         .map(move |(table, m)| (format!("{db}.{table}"), m.staleness_ms.p95))
                 })
+                .chain(report.etl.iter().flat_map(|etl| {
+                    etl.tables
+                        .keys()
+                        .map(move |table| (format!("{}.{table}", etl.target), etl.staleness_ms.p95))
+                }))
                 .collect(),
             consumer_lag_p95_messages: report
                 .consumer_groups
@@ -109,6 +117,7 @@ impl Scorecard {
                 .map(|(name, g)| (name.clone(), g.lag_time_ms.p95))
                 .collect(),
             duplicates: report.consumer_groups.values().map(|g| g.duplicates).sum(),
+            etl_extract_core_ms: report.etl.as_ref().map(|e| e.extract_core_ms),
         }
     }
 }
@@ -192,6 +201,12 @@ pub fn scorecard_rows(services: &[String], cards: &[Scorecard]) -> Vec<(String, 
         });
     }
     line("duplicates delivered".into(), &|c| c.duplicates.to_string());
+    if cards.iter().any(|c| c.etl_extract_core_ms.is_some()) {
+        line("ETL extract on the source (core ms)".into(), &|c| {
+            c.etl_extract_core_ms
+                .map_or("-".to_owned(), |m| format!("{m:.1}"))
+        });
+    }
     line("trace".into(), &|c| c.trace_hash.clone());
     rows
 }

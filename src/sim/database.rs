@@ -237,7 +237,8 @@ pub struct Cell {
 }
 
 impl Cell {
-    fn from_value(value: &Value) -> Self {
+    /// A stored value as the page shows it.
+    pub fn from_value(value: &Value) -> Self {
         let kind = match value {
             Value::Null => CellKind::Null,
             Value::Bool(_) => CellKind::Bool,

@@ -8,6 +8,9 @@
 //!   each table it reads but does not own is a read model there, fed from the owner's change
 //!   events: a CDC connector on the owner's database, a topic per table, and a consumer group per
 //!   reading service. The same SQL templates run unchanged.
+//! - `etl` — the operational services share one database as in `shared`, but the reporting
+//!   services (`role = "analytics"`) read an analytics database that a batch job refreshes
+//!   every `interval` by copying tables from the operational one (extract, then load).
 //!
 //! The same seed gives the same arrivals and parameters in every mode: each service's random
 //! streams depend on its place in the scenario, never on the mode.
@@ -30,11 +33,13 @@ pub enum Mode {
     Owned,
     /// A database per service; change data capture feeds read models.
     Cdc,
+    /// One shared operational database; analytics services read a copy a batch job refreshes.
+    Etl,
 }
 
 impl Mode {
     /// Every mode, in the order a chooser lists them.
-    pub const ALL: [Self; 3] = [Self::Shared, Self::Owned, Self::Cdc];
+    pub const ALL: [Self; 4] = [Self::Shared, Self::Owned, Self::Etl, Self::Cdc];
 
     /// The mode's name in a scenario file and on the command line.
     pub fn name(self) -> &'static str {
@@ -42,6 +47,7 @@ impl Mode {
             Self::Shared => "shared",
             Self::Owned => "owned",
             Self::Cdc => "cdc",
+            Self::Etl => "etl",
         }
     }
 
@@ -61,6 +67,10 @@ impl Mode {
             Self::Cdc => {
                 "Each service has a database of its own; a CDC connector streams the owner's \
                  changes through topics into read models in the readers' databases."
+            }
+            Self::Etl => {
+                "One shared operational database; the analytics services read an analytics \
+                 database that a batch job (ETL) refreshes by copying tables every few seconds."
             }
         }
     }
@@ -119,6 +129,165 @@ impl Default for CdcSpec {
             watch: None,
         }
     }
+}
+
+/// The `etl` mode's batch job (`[etl]` in a scenario); every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct EtlSpec {
+    /// How often the job starts a copy (a run still going makes the next one wait).
+    pub interval: SimDuration,
+    /// The analytics database's name.
+    pub database: String,
+    /// The analytics database's cores.
+    #[schemars(range(min = 1))]
+    pub cores: u32,
+    /// Tables copied incrementally, by a column whose values only grow (`orders = "id"`): a
+    /// run copies the rows above the highest value copied so far — and so misses updates to
+    /// rows it copied before. The other tables are copied whole every run.
+    pub incremental: BTreeMap<String, String>,
+    /// Rows per `INSERT` when loading.
+    #[schemars(range(min = 1))]
+    pub chunk_rows: usize,
+    /// What to watch in the `etl` mode, in one sentence (Markdown).
+    pub watch: Option<String>,
+}
+
+impl Default for EtlSpec {
+    fn default() -> Self {
+        Self {
+            interval: SimDuration(15_000_000),
+            database: "analytics".to_owned(),
+            cores: 1,
+            incremental: BTreeMap::new(),
+            chunk_rows: 250,
+            watch: None,
+        }
+    }
+}
+
+/// What a service is for: `operational` services run the business; `analytics` services read
+/// to report, and in the `etl` mode read the analytics database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the business: reads and writes the operational database.
+    #[default]
+    Operational,
+    /// Reads for reports and dashboards.
+    Analytics,
+}
+
+/// What an `etl` scenario builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtlPlan {
+    /// The operational database the job copies from (an index into the scenario's databases).
+    pub source: usize,
+    /// The tables copied, in the order the analytics services first read them.
+    pub tables: Vec<String>,
+    /// The analytics services (indexes into the scenario's services).
+    pub services: Vec<usize>,
+}
+
+/// Plans the `etl` mode of `scenario`: `tables[s]` lists what service `s`'s operations read
+/// and write.
+///
+/// # Errors
+///
+/// A [`ScenarioError`] when no service has `role = "analytics"`, when an analytics service
+/// writes (naming the service, the operation and the table), when the analytics services use
+/// different databases, when the analytics database's name is taken, or when a table named in
+/// `[etl] incremental` is not copied.
+pub fn plan_etl(
+    scenario: &Scenario,
+    tables: &[Vec<OperationTables>],
+) -> Result<EtlPlan, ScenarioError> {
+    let services: Vec<usize> = scenario
+        .services
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.role == Role::Analytics)
+        .map(|(i, _)| i)
+        .collect();
+    let Some(&first) = services.first() else {
+        return Err(ScenarioError::at(
+            "mode",
+            "is \"etl\", but no service has role = \"analytics\": mark the reporting services",
+        ));
+    };
+    if scenario
+        .databases
+        .iter()
+        .any(|d| d.name == scenario.etl.database)
+    {
+        return Err(ScenarioError::at(
+            "etl.database",
+            format!(
+                "is \"{}\", the name of a database the scenario already has: choose another",
+                scenario.etl.database
+            ),
+        ));
+    }
+    let database = &scenario.services[first].database;
+    let mut copied: Vec<String> = Vec::new();
+    for &s in &services {
+        let service = &scenario.services[s];
+        if &service.database != database {
+            return Err(ScenarioError::at(
+                format!("services[{s}].database"),
+                format!(
+                    "is \"{}\", but the analytics service {} reads \"{database}\": in etl mode \
+                     the analytics services read one operational database",
+                    service.database, scenario.services[first].name
+                ),
+            ));
+        }
+        for (o, operation) in tables
+            .get(s)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .enumerate()
+        {
+            if let Some(table) = operation.writes.first() {
+                return Err(ScenarioError::at(
+                    format!("services[{s}].operations[{o}]"),
+                    format!(
+                        "{}.{} writes table \"{table}\": in etl mode an analytics service \
+                         reads the analytics database and writes nothing",
+                        service.name, operation.name
+                    ),
+                ));
+            }
+            for table in &operation.reads {
+                if !copied.contains(table) {
+                    copied.push(table.clone());
+                }
+            }
+        }
+    }
+    if let Some(table) = scenario
+        .etl
+        .incremental
+        .keys()
+        .find(|t| !copied.contains(t))
+    {
+        return Err(ScenarioError::at(
+            format!("etl.incremental.{table}"),
+            "names a table no analytics service reads: the job does not copy it",
+        ));
+    }
+    let source = scenario
+        .databases
+        .iter()
+        .position(|d| &d.name == database)
+        .ok_or_else(|| {
+            ScenarioError::at(format!("services[{first}].database"), "is not a database")
+        })?;
+    Ok(EtlPlan {
+        source,
+        tables: copied,
+        services,
+    })
 }
 
 /// The tables one operation reads and writes (from its parsed templates).

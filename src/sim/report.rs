@@ -100,6 +100,9 @@ pub struct Report {
     /// `cdc` mode: each read model, by database then table.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub read_models: BTreeMap<String, BTreeMap<String, ReadModelReport>>,
+    /// `etl` mode: the batch job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etl: Option<crate::sim::world::EtlReport>,
 }
 
 /// A CDC connector's figures.

@@ -62,6 +62,9 @@ pub struct Scenario {
     /// The CDC pipeline's settings, for the `cdc` mode.
     #[serde(default)]
     pub cdc: crate::sim::modes::CdcSpec,
+    /// The ETL batch job's settings, for the `etl` mode.
+    #[serde(default)]
+    pub etl: crate::sim::modes::EtlSpec,
 }
 
 fn default_seed() -> u64 {
@@ -176,6 +179,10 @@ pub struct ServiceSpec {
     /// they live in its own database; the others it reads become read models there).
     #[serde(default)]
     pub owns: Vec<String>,
+    /// What it is for: `operational` (the default) or `analytics` (a reporting service: in
+    /// the `etl` mode it reads the analytics database the batch job refreshes).
+    #[serde(default)]
+    pub role: crate::sim::modes::Role,
 }
 
 fn default_pool() -> u32 {
@@ -268,6 +275,8 @@ pub enum ActionKind {
     CrashConsumer,
     /// `cdc`: rebuild `group`'s read models from offset 0.
     RebuildReadModels,
+    /// `etl`: start the ETL job's copy now.
+    RunEtl,
 }
 
 /// An action at a time. Which fields it needs depends on `action`.
@@ -421,6 +430,13 @@ impl Scenario {
                 Mode::Shared => true,
                 Mode::Owned => owners,
                 Mode::Cdc => owners && self.script.is_none(),
+                Mode::Etl => {
+                    self.script.is_none()
+                        && self
+                            .services
+                            .iter()
+                            .any(|s| s.role == crate::sim::modes::Role::Analytics)
+                }
             })
             .collect()
     }
@@ -656,6 +672,7 @@ impl Scenario {
                     ));
                 }
             }
+            ActionKind::RunEtl => {}
             ActionKind::PauseConsumer
             | ActionKind::ResumeConsumer
             | ActionKind::CrashConsumer

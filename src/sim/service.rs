@@ -95,6 +95,16 @@ pub enum Notify {
         /// Which of its batches (a batch dropped by a rebuild must not settle the next one).
         batch: u64,
     },
+    /// The ETL job's extract (the reads on the source) of run `run` ended.
+    EtlExtract {
+        /// The job's run.
+        run: u64,
+    },
+    /// The ETL job's load (the writes to the analytics database) of run `run` ended.
+    EtlLoad {
+        /// The job's run.
+        run: u64,
+    },
 }
 
 impl Service {
@@ -163,4 +173,9 @@ pub struct InFlight {
     /// Who to tell when it ends (an actor that ran SQL through the client, such as a CDC
     /// consumer applying a batch).
     pub notify: Option<Notify>,
+    /// The results of its statements, kept when the actor that started it wants them (an ETL
+    /// extract); `None` otherwise.
+    pub captured: Option<Vec<crate::sim::database::Outcome>>,
+    /// The core time its statements took so far.
+    pub core_time: Micros,
 }

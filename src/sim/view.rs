@@ -297,6 +297,8 @@ pub struct PageView {
     pub modes: Vec<crate::sim::modes::Mode>,
     /// The `cdc` mode's pipeline: connectors, topics, consumer groups, read models.
     pub pipeline: Option<crate::sim::world::PipelineSnapshot>,
+    /// The `etl` mode's batch job.
+    pub etl: Option<crate::sim::world::EtlSnapshot>,
 }
 
 /// The transport's clock: milliseconds always shown, so the width never jumps ("2.550 s",
@@ -583,6 +585,7 @@ pub fn page_view(world: &World) -> PageView {
         mode: world.scenario().mode,
         modes: world.scenario().modes(),
         pipeline: world.pipeline_snapshot(),
+        etl: world.etl_snapshot(),
     }
 }
 

@@ -40,8 +40,12 @@ pub const LABELS: &[(&str, &str)] = &[
 /// The change-data-capture words the `cdc` mode's panels use, explained.
 pub const CDC_TERMS: &[(&str, &str)] = &[
     (
-        "shared / owned / cdc",
-        "How the services share data. shared: one database, everyone reads and writes it. owned: one database, one writer per table. cdc: a database per service; the tables it reads but does not own are read models, copies kept up to date from the owner's changes — the same workload, the same seed.",
+        "shared / owned / etl / cdc",
+        "How the services share data. shared: one database, everyone reads and writes it. owned: one database, one writer per table. etl: one operational database, but the analytics services read an analytics database that a batch job refreshes by copying tables every few seconds. cdc: a database per service; the tables it reads but does not own are read models, copies kept up to date from the owner's changes — the same workload, the same seed.",
+    ),
+    (
+        "ETL job, staleness of a copy",
+        "Extract, transform, load: a batch job reads the tables on the operational database (a reader like any other: it costs that database core time and takes its locks), then writes the copy into the analytics database in one transaction. The copy's staleness is now minus the start of the last successful copy: nothing committed after that start is in it. Copied incrementally by a growing column, a table gets its new rows but never the updates to rows copied before.",
     ),
     (
         "connector",

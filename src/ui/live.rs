@@ -327,7 +327,7 @@ impl LiveState {
         let mode = match browser::query_param("mode") {
             Some(text) => Mode::from_name(&text).or_else(|| {
                 notices.push(format!(
-                    "The link's mode \"{text}\" is not shared, owned or cdc: using the scenario's own."
+                    "The link's mode \"{text}\" is not shared, owned, etl or cdc: using the scenario's own."
                 ));
                 None
             }),
@@ -611,6 +611,7 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
             target,
             interval_ms,
         } => format!("{target} now polls every {interval_ms} ms when it finds nothing."),
+        Command::RunEtl => format!("The ETL job: {outcome}."),
     })
 }
 

@@ -8,6 +8,7 @@ use crate::ui::browser::{self, AnimationLoop, KeyListener};
 use crate::ui::charts::Charts;
 use crate::ui::compare::ComparePanel;
 use crate::ui::controls::{Controls, Preset};
+use crate::ui::etl::EtlPanel;
 use crate::ui::help::HelpDialog;
 use crate::ui::live::{LiveAction, LiveState};
 use crate::ui::locks_panel::LocksPanel;
@@ -165,6 +166,7 @@ pub fn Simulator() -> Html {
         };
         let watch = match scenario.mode {
             crate::sim::modes::Mode::Cdc if scenario.cdc.watch.is_some() => &scenario.cdc.watch,
+            crate::sim::modes::Mode::Etl if scenario.etl.watch.is_some() => &scenario.etl.watch,
             _ => &scenario.watch,
         };
         (render(&scenario.description), render(watch))
@@ -266,6 +268,12 @@ pub fn Simulator() -> Html {
                     <h2 id="pipeline-title">{ "Change data capture" }</h2>
                     <PipelinePanel view={view.clone()} viewing={state.viewer.topic.clone()}
                         on_action={on_action.clone()} />
+                </section>
+            }
+            if state.view.etl.is_some() {
+                <section class="panel pipeline-panel" aria-labelledby="etl-title">
+                    <h2 id="etl-title">{ "ETL job" }</h2>
+                    <EtlPanel view={view.clone()} on_action={on_action.clone()} />
                 </section>
             }
             if state.viewer.topic.is_some() && state.view.pipeline.is_some() {

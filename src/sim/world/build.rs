@@ -2,7 +2,7 @@
 //! parameters and random streams, the internal clients, and the checks that a template's
 //! tables exist.
 
-use super::{Event, Pipeline, TimelineEvent, World};
+use super::{EtlJob, Event, Pipeline, TimelineEvent, World};
 use crate::sim::database::{Connection, Database};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::OperationMetrics;
@@ -112,6 +112,7 @@ impl World {
             service_node,
             may_write,
             plan,
+            etl,
         } = super::nodes::build_nodes(scenario, databases)?;
 
         let mut keys = BTreeMap::new();
@@ -236,13 +237,48 @@ impl World {
                 services.push(client);
             }
         }
+        // In the etl mode, one client runs the job's extract on the source and one its load on
+        // the analytics database.
+        let etl = etl.map(|(plan, target)| {
+            let mut clients = [0; 2];
+            for (slot, (node_index, name)) in [(plan.source, "extract"), (target, "load")]
+                .into_iter()
+                .enumerate()
+            {
+                let node = &mut nodes[node_index];
+                node.connections += 1;
+                clients[slot] = services.len();
+                let mut client = internal_client(
+                    format!("(etl) {name}"),
+                    node_index,
+                    node,
+                    SimRng::new(seed, u64::MAX - 3),
+                );
+                client.operations[0].name = name.to_owned();
+                services.push(client);
+            }
+            EtlJob::new(
+                &scenario.etl,
+                (plan.source, target),
+                &plan.tables,
+                &nodes[plan.source].db,
+                (clients[0], clients[1]),
+            )
+        });
         let node_specs: Vec<String> = match &plan {
             Some(plan) => plan
                 .databases
                 .iter()
                 .map(|d| scenario.databases[d.from].name.clone())
                 .collect(),
-            None => nodes.iter().map(|n| n.name.clone()).collect(),
+            None => nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| match &etl {
+                    Some(job) if job.target == i => nodes[job.source].name.clone(),
+                    _ => n.name.clone(),
+                })
+                .collect(),
         };
         let node_tables = plan
             .as_ref()
@@ -290,10 +326,12 @@ impl World {
             blocked_by: BTreeMap::new(),
             narration: Default::default(),
             pipeline,
+            etl,
             node_tables,
             node_specs,
         };
         world.start_pipeline();
+        world.start_etl();
         if let Some(spec) = &scenario.script {
             let index = world
                 .nodes

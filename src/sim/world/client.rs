@@ -126,6 +126,8 @@ impl World {
                 console: None,
                 statement_locks: Vec::new(),
                 waiting_lock: None,
+                captured: matches!(notify, Some(Notify::EtlExtract { .. })).then(Vec::new),
+                core_time: 0,
                 notify,
             },
         );
@@ -345,11 +347,16 @@ impl World {
     }
 
     /// Tells the actor that started an operation that it ended (`ok`: completed).
-    fn notify(&mut self, notify: Option<Notify>, ok: bool) {
-        match notify {
+    fn notify(&mut self, op: &mut InFlight, ok: bool) {
+        match op.notify {
             Some(Notify::ConsumerBatch { consumer, batch }) => {
                 self.consumer_batch_done(consumer, batch, ok);
             }
+            Some(Notify::EtlExtract { run }) => {
+                let results = op.captured.take().unwrap_or_default();
+                self.etl_extract_done(run, ok, results, op.core_time);
+            }
+            Some(Notify::EtlLoad { run }) => self.etl_load_done(run, ok, op.core_time),
             None => {}
         }
     }
@@ -497,6 +504,9 @@ impl World {
             .unwrap_or_else(|| Connection::prepare(&sql));
         let result = connection.execute_prepared(&sql, command, op.only_rows.take());
         let work = connection.last_counters();
+        if let (Some(captured), Ok(result)) = (&mut op.captured, &result) {
+            captured.push(result.outcome.clone());
+        }
         if let Some(console) = &mut op.console {
             console.result = Some(match &result {
                 Ok(outcome) => Ok(outcome.clone()),
@@ -520,6 +530,7 @@ impl World {
             }
         }
         node.start(cost, work.rows_read, work.rows_written);
+        op.core_time += cost;
         let ok = u64::from(op.failure.is_none());
         let (s_index, node_index) = (op.service, service.node);
         self.queue.schedule(
@@ -688,6 +699,9 @@ impl World {
         let retries = self.services[service].retries;
         if op.attempt < retries && kind != ErrorKind::Timeout && self.now < op.deadline {
             op.attempt += 1;
+            if let Some(captured) = &mut op.captured {
+                captured.clear();
+            }
             let backoff = self.services[service].retry_backoff;
             self.queue.schedule(
                 self.now + backoff,
@@ -700,9 +714,9 @@ impl World {
 
     pub(super) fn finish_failed(&mut self, id: u64, kind: ErrorKind) {
         self.release_locks(id, true);
-        if let Some(op) = self.in_flight.remove(&id) {
+        if let Some(mut op) = self.in_flight.remove(&id) {
             self.retire_owner(op.owner, id);
-            self.notify(op.notify, false);
+            self.notify(&mut op, false);
             let message = op
                 .last_error
                 .clone()
@@ -743,11 +757,11 @@ impl World {
         if !open_console_transaction {
             self.release_locks(id, true);
         }
-        let Some(op) = self.in_flight.remove(&id) else {
+        let Some(mut op) = self.in_flight.remove(&id) else {
             return;
         };
         self.retire_owner(op.owner, id);
-        self.notify(op.notify, true);
+        self.notify(&mut op, true);
         self.settle_action(op.action, "ok".to_owned());
         let latency = self.now - op.arrived;
         let operation = &mut self.services[op.service].operations[op.operation];

@@ -108,6 +108,8 @@ pub enum Command {
         /// The interval, in milliseconds.
         interval_ms: f64,
     },
+    /// Start the ETL job's copy now (`etl` mode), instead of waiting for its interval.
+    RunEtl,
 }
 
 impl Command {
@@ -151,6 +153,7 @@ impl Command {
             ActionKind::RebuildReadModels => Self::RebuildReadModels {
                 group: text(&entry.group),
             },
+            ActionKind::RunEtl => Self::RunEtl,
         }
     }
 
@@ -181,6 +184,7 @@ impl Command {
                 target,
                 interval_ms,
             } => format!("{target} polls every {interval_ms} ms"),
+            Self::RunEtl => "run the ETL job now".to_owned(),
         }
     }
 }
@@ -215,6 +219,9 @@ pub enum CommandError {
     /// No consumer group of that name.
     #[error("there is no consumer group called \"{0}\"")]
     UnknownGroup(String),
+    /// The run has no ETL job.
+    #[error("there is no ETL job: this run's mode is {0}")]
+    NoEtl(String),
     /// A poll interval must be between a millisecond and an hour.
     #[error("a poll interval must be between 1 and 3,600,000 milliseconds, got {0}")]
     BadInterval(String),
@@ -433,6 +440,16 @@ impl World {
             | Command::CrashConsumer { .. }
             | Command::RebuildReadModels { .. }
             | Command::SetPollInterval { .. } => self.apply_pipeline(command),
+            Command::RunEtl => {
+                if self.etl.is_none() {
+                    return Err(CommandError::NoEtl(self.scenario.mode.name().to_owned()));
+                }
+                Ok(if self.start_etl_run() {
+                    "started: extracting".to_owned()
+                } else {
+                    "a run is still going: skipped".to_owned()
+                })
+            }
             Command::PauseService { service } | Command::ResumeService { service } => {
                 let s = self.find_service(service)?;
                 self.services[s].paused = matches!(command, Command::PauseService { .. });

@@ -10,6 +10,7 @@ mod build;
 mod client;
 mod commands;
 mod console_session;
+mod etl;
 mod narration;
 mod nodes;
 mod pipeline;
@@ -20,6 +21,8 @@ mod workload;
 
 use client::ClientEvent;
 use commands::TimelineEvent;
+use etl::{EtlEvent, EtlJob};
+pub use etl::{EtlPhase, EtlReport, EtlSnapshot, EtlTableReport};
 pub use pipeline::{
     ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, TopicSnapshot,
     LAG_HISTORY,
@@ -64,6 +67,8 @@ enum Event {
     Timeline(TimelineEvent),
     /// The CDC pipeline: connectors and consumers polling (`pipeline.rs`).
     Pipeline(PipelineEvent),
+    /// The ETL batch job (`etl.rs`).
+    Etl(EtlEvent),
 }
 
 /// A running simulation.
@@ -102,6 +107,8 @@ pub struct World {
     narration: std::collections::VecDeque<NarrationLine>,
     /// The `cdc` mode's pipeline: connectors, topics, consumers.
     pipeline: Option<Pipeline>,
+    /// The `etl` mode's batch job.
+    etl: Option<EtlJob>,
     /// Per node, in the `cdc` mode: the tables it owns and its read models.
     node_tables: Vec<(Vec<String>, Vec<String>)>,
     /// Per node, the scenario database it is made from.
@@ -269,6 +276,7 @@ impl World {
             Event::Client(event) => self.handle_client(event),
             Event::Timeline(event) => self.handle_timeline(event),
             Event::Pipeline(event) => self.handle_pipeline(event),
+            Event::Etl(event) => self.handle_etl(event),
         }
     }
 

@@ -1,10 +1,11 @@
 //! The database nodes a scenario's mode builds, and which node each service uses: the
 //! scenario's databases as they are (`shared`, `owned`), or a database per service made from
-//! them (`cdc`: its own tables and its read models, see [`crate::sim::modes`]).
+//! them (`cdc`: its own tables and its read models, see [`crate::sim::modes`]), or the
+//! scenario's databases and an analytics database copied from the operational one (`etl`).
 
 use super::build::tables_used;
 use crate::sim::database::Database;
-use crate::sim::modes::{plan_cdc, Mode, OperationTables, Plan};
+use crate::sim::modes::{plan_cdc, plan_etl, EtlPlan, Mode, OperationTables, Plan};
 use crate::sim::node::DatabaseNode;
 use crate::sim::scenario::{Scenario, ScenarioError};
 
@@ -18,6 +19,8 @@ pub(super) struct Nodes {
     pub may_write: Vec<Option<Vec<String>>>,
     /// The `cdc` mode's plan (connectors, consumers).
     pub plan: Option<Plan>,
+    /// The `etl` mode's plan and the analytics database's node.
+    pub etl: Option<(EtlPlan, usize)>,
 }
 
 /// What each service's operations read and write, from their templates.
@@ -54,7 +57,7 @@ pub(super) fn build_nodes(
     };
     let declares_owners = scenario.services.iter().any(|s| !s.owns.is_empty());
     match scenario.mode {
-        Mode::Shared | Mode::Owned => {
+        Mode::Shared | Mode::Owned | Mode::Etl => {
             if scenario.mode == Mode::Owned && !declares_owners {
                 return Err(ScenarioError::at(
                     "mode",
@@ -68,6 +71,7 @@ pub(super) fn build_nodes(
                 .zip(databases)
                 .map(|(spec, db)| node(spec, spec.name.clone(), db))
                 .collect();
+            let mut nodes = nodes;
             let mut service_node = Vec::new();
             for (s, spec) in scenario.services.iter().enumerate() {
                 let index = nodes
@@ -83,11 +87,22 @@ pub(super) fn build_nodes(
                 .iter()
                 .map(|s| (scenario.mode == Mode::Owned).then(|| s.owns.clone()))
                 .collect();
+            let etl = if scenario.mode == Mode::Etl {
+                let plan = plan_etl(scenario, &operation_tables(scenario))?;
+                let index = analytics_node(scenario, &plan, &mut nodes)?;
+                for &s in &plan.services {
+                    service_node[s] = index;
+                }
+                Some((plan, index))
+            } else {
+                None
+            };
             Ok(Nodes {
                 nodes,
                 service_node,
                 may_write,
                 plan: None,
+                etl,
             })
         }
         Mode::Cdc => {
@@ -148,7 +163,38 @@ pub(super) fn build_nodes(
                 service_node: (0..scenario.services.len()).collect(),
                 may_write: vec![None; scenario.services.len()],
                 plan: Some(plan),
+                etl: None,
             })
         }
     }
+}
+
+/// Adds the `etl` mode's analytics database: the copied tables of the operational database,
+/// as they are when the run starts (the job's first load ran before), on a node of its own.
+fn analytics_node(
+    scenario: &Scenario,
+    plan: &EtlPlan,
+    nodes: &mut Vec<DatabaseNode>,
+) -> Result<usize, ScenarioError> {
+    let (Some(source), Some(spec)) = (nodes.get(plan.source), scenario.databases.get(plan.source))
+    else {
+        return Err(ScenarioError::at("databases", "has no database to copy"));
+    };
+    let mut db = source.db.copy();
+    let tables = db.with_engine_ref(|e| e.table_names());
+    for table in tables.iter().filter(|t| !plan.tables.contains(t)) {
+        db.execute(&format!("DROP TABLE {table}")).map_err(|e| {
+            ScenarioError::at("etl", format!("could not make the analytics database: {e}"))
+        })?;
+    }
+    let mut node = DatabaseNode::new(
+        scenario.etl.database.clone(),
+        db,
+        scenario.etl.cores.max(1),
+        spec.max_connections,
+        spec.cost,
+    );
+    node.isolation = spec.isolation;
+    nodes.push(node);
+    Ok(nodes.len() - 1)
 }

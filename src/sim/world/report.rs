@@ -88,6 +88,7 @@ impl World {
             topics: pipeline.topics,
             consumer_groups: pipeline.consumer_groups,
             read_models: pipeline.read_models,
+            etl: self.etl_report(),
         }
     }
 }

@@ -39,6 +39,8 @@ pub(super) enum Traced {
     ConsumerPoll = 15,
     /// The broker's log cleaner ran (messages removed).
     Clean = 16,
+    /// The ETL job's interval fell due.
+    EtlStart = 17,
 }
 
 impl Traced {
@@ -71,6 +73,7 @@ mod tests {
             Traced::ConnectorFlush,
             Traced::ConsumerPoll,
             Traced::Clean,
+            Traced::EtlStart,
         ];
         let mut codes: Vec<u8> = all.iter().map(|t| t.code()).collect();
         codes.sort_unstable();
