@@ -50,7 +50,7 @@ pub fn EtlPanel(props: &EtlProps) -> Html {
             </div>
             <div class="pipeline-arrow" aria-hidden="true">{ "→" }</div>
             <div class="pipeline-stage">
-                <h3>{ "ETL job" }</h3>
+                <h3>{ "Batch job" }</h3>
                 <article class={classes!("pipe-card", "connector", phase)} aria-label="ETL job">
                     <header>
                         <b>{ "etl" }</b>

@@ -1,7 +1,7 @@
 // Page tests of the other side of the comparison (issue 11): switch the shop to cdc and see
 // messages flow; open an order's update in the message viewer (before and after); crash the
-// connector and watch its lag rise, then start it and watch it recover. Screenshots go to
-// target/screenshots/.
+// connector and watch its lag rise, then start it and watch it recover; watch the etl mode's
+// batch job refresh the analytics copy. Screenshots go to target/screenshots/.
 import { test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { SHOTS, startBrowser, pagePerTest, until as poll, waitForClock as reach } from "./harness.mjs";
@@ -123,8 +123,32 @@ test("the compare view runs every mode with the same seed and shows the scorecar
   assert.deepEqual(heads.slice(1), ["shared", "owned", "etl", "cdc"]);
   const p99 = panel.locator(".scorecard tbody tr", { hasText: "orders p99" });
   const cells = (await p99.locator("td").allTextContents()).map((t) => Number.parseFloat(t));
-  assert.ok(cells[2] < cells[0], `orders' p99 is lower under cdc (${cells.join(", ")})`);
+  assert.ok(cells[3] < cells[0], `orders' p99 is lower under cdc (${cells.join(", ")})`);
   assert.ok((await panel.locator(".scorecard tbody tr", { hasText: "staleness p95" }).count()) > 0);
   assert.equal(await panel.locator(".compare-chart").count(), 4, "one overlaid chart per service");
   await panel.screenshot({ path: `${SHOTS}cdc-compare.png` });
+});
+
+test("the etl mode's job refreshes the analytics copy, and its staleness drops when a copy commits", async () => {
+  await page.goto(`${session.server.url}?scenario=etl-vs-cdc`);
+  await page.getByRole("heading", { name: "ETL job" }).waitFor();
+  const modes = page.getByRole("group", { name: "Integration mode" });
+  assert.equal(await modes.getByRole("button", { name: "etl" }).getAttribute("aria-pressed"), "true");
+  const job = page.getByRole("article", { name: "ETL job" });
+  const staleness = page.getByRole("article", { name: "database analytics" }).locator("dd").nth(1);
+  const seconds = async () => {
+    const [, value, unit] = (await staleness.textContent()).match(/([\d.]+)\s*(us|ms|s)/);
+    return Number.parseFloat(value) / { us: 1e6, ms: 1e3, s: 1 }[unit];
+  };
+  await page.locator("#play").click();
+  await waitForClock(6);
+  await page.locator("#play").click();
+  assert.ok((await seconds()) >= 5, `the copy ages between runs (${await staleness.textContent()})`);
+  assert.match(await job.textContent(), /0 committed/);
+  await job.getByRole("button", { name: "Run the copy now" }).click();
+  await page.locator("#play").click();
+  await until(async () => /1 committed/.test(await job.textContent()), "the copy to commit");
+  assert.ok((await seconds()) < 5, `a fresh copy (${await staleness.textContent()})`);
+  assert.match(await page.getByRole("article", { name: "database shop" }).textContent(), /extract load/);
+  await page.screenshot({ path: `${SHOTS}etl-job.png`, fullPage: false });
 });
