@@ -5,6 +5,7 @@
 
 pub mod acquire;
 pub mod builtin;
+pub mod capture;
 pub mod change_log;
 pub mod clock;
 pub mod compare;

@@ -17,50 +17,9 @@ use dataflow_lab::sim::topic::{Topic, TopicConfig};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
-const ENVELOPE: &str = include_str!("schemas/debezium-envelope.schema.json");
-const KEY: &str = include_str!("schemas/debezium-key.schema.json");
-
-/// The two JSON Schemas, compiled.
-struct Validator {
-    schemas: boon::Schemas,
-    envelope: boon::SchemaIndex,
-    key: boon::SchemaIndex,
-}
-
-impl Validator {
-    fn new() -> Self {
-        let mut schemas = boon::Schemas::new();
-        let mut compiler = boon::Compiler::new();
-        let mut compile = |name: &str, text: &str| {
-            let url = format!("file:///{name}");
-            let json: Json = serde_json::from_str(text).expect("the schema is JSON");
-            compiler.add_resource(&url, json).expect("adds");
-            compiler.compile(&url, &mut schemas).expect("compiles")
-        };
-        let envelope = compile("envelope.json", ENVELOPE);
-        let key = compile("key.json", KEY);
-        Self {
-            schemas,
-            envelope,
-            key,
-        }
-    }
-
-    fn check(&self, record: &Record) {
-        let key: Json = record.key.as_deref().map_or(Json::Null, |k| {
-            serde_json::from_str(k).expect("the key is JSON")
-        });
-        if let Err(e) = self.schemas.validate(&key, self.key) {
-            panic!("key {key} is not a Debezium key: {e}");
-        }
-        if let Some(value) = &record.value {
-            let value: Json = serde_json::from_str(value).expect("the value is JSON");
-            if let Err(e) = self.schemas.validate(&value, self.envelope) {
-                panic!("{value:#} is not a Debezium change event: {e:#}");
-            }
-        }
-    }
-}
+#[path = "common/debezium.rs"]
+mod debezium;
+use debezium::Validator;
 
 fn database() -> Database {
     let mut db = Database::new("shop");

@@ -246,7 +246,10 @@ mod native {
         let world = run(&shop(Mode::Cdc), 42, 5);
         let view = dataflow_lab::sim::view::page_view(&world);
         assert_eq!(view.mode, Mode::Cdc);
-        assert_eq!(view.modes, [Mode::Shared, Mode::Owned, Mode::Etl, Mode::Cdc]);
+        assert_eq!(
+            view.modes,
+            [Mode::Shared, Mode::Owned, Mode::Etl, Mode::Cdc]
+        );
         assert!(
             view.databases.iter().all(|d| d.spec == "shop"),
             "every service's database is made from the shared one, whose settings the isolation chooser changes"

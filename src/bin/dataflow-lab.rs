@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR] [--json]
-//! dataflow-lab compare SCENARIO --modes shared,cdc[,etl,owned] [--seed N] [--until DURATION] [--json]
+//! dataflow-lab compare SCENARIO --modes shared,cdc[,etl,owned,cdc:query,cdc:trigger] [--seed N] [--until DURATION] [--json]
 //! dataflow-lab schema
 //! dataflow-lab list
 //! ```
@@ -15,6 +15,7 @@ mod cli {
     use clap::{Parser, Subcommand};
     use dataflow_lab::sim::builtin;
     use dataflow_lab::sim::clock::{format_micros, SimDuration};
+    use dataflow_lab::sim::compare::Variant;
     use dataflow_lab::sim::modes::Mode;
     use dataflow_lab::sim::report::{Report, WorkloadReport};
     use dataflow_lab::sim::scenario::Scenario;
@@ -56,9 +57,10 @@ mod cli {
         Compare {
             /// A scenario file (.toml or .json) or the name of a built-in scenario.
             scenario: String,
-            /// The modes, comma-separated (shared, owned, etl, cdc).
-            #[arg(long, value_delimiter = ',', value_parser = parse_mode, default_value = "shared,cdc")]
-            modes: Vec<Mode>,
+            /// The modes, comma-separated (shared, owned, etl, cdc; cdc:query and cdc:trigger
+            /// for cdc with another capture method).
+            #[arg(long, value_delimiter = ',', value_parser = Variant::parse, default_value = "shared,cdc")]
+            modes: Vec<Variant>,
             /// The seed (default: the scenario's own).
             #[arg(long)]
             seed: Option<u64>,
@@ -238,7 +240,7 @@ mod cli {
 
     fn compare_command(
         source: &str,
-        modes: &[Mode],
+        modes: &[Variant],
         seed: Option<u64>,
         until: Option<SimDuration>,
         json: bool,

@@ -27,6 +27,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "etl-vs-cdc",
         include_str!("../../static/scenarios/etl-vs-cdc.toml"),
     ),
+    (
+        "capture-methods",
+        include_str!("../../static/scenarios/capture-methods.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario called `name`.

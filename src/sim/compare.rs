@@ -3,6 +3,7 @@
 //! schema breaks, latency per service, database core use, read models' staleness, consumer lag
 //! and duplicates.
 
+use crate::sim::capture::CaptureMethod;
 use crate::sim::clock::Micros;
 use crate::sim::metrics::LatencySummary;
 use crate::sim::modes::Mode;
@@ -11,6 +12,71 @@ use crate::sim::scenario::{Scenario, ScenarioError};
 use crate::sim::world::World;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// What one run of a comparison is: an integration mode and, for `cdc`, a capture method other
+/// than the scenario's (`cdc:query` on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    /// The mode.
+    pub mode: Mode,
+    /// The capture method, if not the scenario's (`cdc` only).
+    pub capture: Option<CaptureMethod>,
+}
+
+impl From<Mode> for Variant {
+    fn from(mode: Mode) -> Self {
+        Self {
+            mode,
+            capture: None,
+        }
+    }
+}
+
+impl Variant {
+    /// Its name: the mode's, then `:` and the capture method if given (`cdc:trigger`).
+    pub fn name(&self) -> String {
+        match self.capture {
+            Some(capture) => format!("{}:{}", self.mode.name(), capture.name()),
+            None => self.mode.name().to_owned(),
+        }
+    }
+
+    /// The variant a name stands for.
+    ///
+    /// # Errors
+    ///
+    /// A sentence naming what is wrong: an unknown mode or method, or a method on a mode other
+    /// than `cdc`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (mode, capture) = match text.split_once(':') {
+            Some((mode, capture)) => (mode, Some(capture)),
+            None => (text, None),
+        };
+        let names: Vec<&str> = Mode::ALL.iter().map(|m| m.name()).collect();
+        let mode = Mode::from_name(mode)
+            .ok_or_else(|| format!("no mode \"{mode}\" (modes: {})", names.join(", ")))?;
+        let capture = match capture {
+            None => None,
+            Some(name) if mode == Mode::Cdc => {
+                Some(CaptureMethod::from_name(name).ok_or_else(|| {
+                    format!("no capture method \"{name}\" (methods: log, query, trigger)")
+                })?)
+            }
+            Some(_) => return Err(format!("only cdc has capture methods, not {}", mode.name())),
+        };
+        Ok(Self { mode, capture })
+    }
+
+    /// `scenario` as this variant runs it.
+    pub fn apply(&self, scenario: &Scenario) -> Scenario {
+        let mut scenario = scenario.clone();
+        scenario.mode = self.mode;
+        if let Some(capture) = self.capture {
+            scenario.cdc.capture = capture;
+        }
+        scenario
+    }
+}
 
 /// One mode's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,6 +110,12 @@ pub struct Scorecard {
     /// `etl`: the core time the batch job's extracts took on the source, in milliseconds (the
     /// load it adds there).
     pub etl_extract_core_ms: Option<f64>,
+    /// `cdc`: the connectors' capture method.
+    pub capture: Option<String>,
+    /// `cdc`: changes the connectors never captured (deletes and others, `query` capture).
+    pub capture_missed: u64,
+    /// `cdc`: what capturing cost the sources, in core milliseconds (polls, audit inserts).
+    pub capture_source_core_ms: f64,
 }
 
 impl Scorecard {
@@ -118,6 +190,15 @@ impl Scorecard {
                 .collect(),
             duplicates: report.consumer_groups.values().map(|g| g.duplicates).sum(),
             etl_extract_core_ms: report.etl.as_ref().map(|e| e.extract_core_ms),
+            capture: report.connectors.values().next().map(|c| c.capture.clone()),
+            capture_missed: report
+                .connectors
+                .values()
+                .map(|c| c.missed_deletes + c.missed_changes)
+                .sum(),
+            capture_source_core_ms: round3(
+                report.connectors.values().map(|c| c.source_core_ms).sum(),
+            ),
         }
     }
 }
@@ -201,6 +282,21 @@ pub fn scorecard_rows(services: &[String], cards: &[Scorecard]) -> Vec<(String, 
         });
     }
     line("duplicates delivered".into(), &|c| c.duplicates.to_string());
+    if cards.iter().any(|c| c.capture.is_some()) {
+        line("capture method".into(), &|c| {
+            c.capture.clone().unwrap_or_else(|| "-".to_owned())
+        });
+        line("changes missed by capture".into(), &|c| {
+            c.capture
+                .as_ref()
+                .map_or("-".to_owned(), |_| c.capture_missed.to_string())
+        });
+        line("capture on the source (core ms)".into(), &|c| {
+            c.capture.as_ref().map_or("-".to_owned(), |_| {
+                format!("{:.1}", c.capture_source_core_ms)
+            })
+        });
+    }
     if cards.iter().any(|c| c.etl_extract_core_ms.is_some()) {
         line("ETL extract on the source (core ms)".into(), &|c| {
             c.etl_extract_core_ms
@@ -222,10 +318,10 @@ fn round3(x: f64) -> f64 {
 /// The first mode whose world cannot be built, with its [`ScenarioError`].
 pub fn compare(
     scenario: &Scenario,
-    modes: &[Mode],
+    modes: &[Variant],
     seed: u64,
     until: Micros,
-) -> Result<Vec<Scorecard>, (Mode, ScenarioError)> {
+) -> Result<Vec<Scorecard>, (Variant, ScenarioError)> {
     Ok(compare_runs(scenario, modes, seed, until)?
         .into_iter()
         .map(|run| run.card)
@@ -248,15 +344,14 @@ pub struct ModeRun {
 /// As [`compare`].
 pub fn compare_runs(
     scenario: &Scenario,
-    modes: &[Mode],
+    modes: &[Variant],
     seed: u64,
     until: Micros,
-) -> Result<Vec<ModeRun>, (Mode, ScenarioError)> {
+) -> Result<Vec<ModeRun>, (Variant, ScenarioError)> {
     modes
         .iter()
         .map(|mode| {
-            let mut scenario = scenario.clone();
-            scenario.mode = *mode;
+            let scenario = mode.apply(scenario);
             let mut world = World::with_seed(&scenario, seed).map_err(|e| (*mode, e))?;
             world.step_until(until);
             let p99_per_second = scenario
@@ -272,8 +367,10 @@ pub fn compare_runs(
                     (s.name.clone(), seconds)
                 })
                 .collect();
+            let mut card = Scorecard::of(&scenario, &world.report());
+            card.mode = mode.name();
             Ok(ModeRun {
-                card: Scorecard::of(&scenario, &world.report()),
+                card,
                 p99_per_second,
             })
         })
@@ -290,7 +387,7 @@ mod tests {
         let scenario =
             Scenario::parse(crate::sim::builtin::scenario_text("shop").expect("built in"))
                 .expect("valid");
-        let modes = [Mode::Shared, Mode::Cdc];
+        let modes = [Mode::Shared.into(), Mode::Cdc.into()];
         let a = compare(&scenario, &modes, 3, 3 * SECOND).expect("runs");
         let b = compare(&scenario, &modes, 3, 3 * SECOND).expect("runs");
         assert_eq!(a, b, "the same seed gives an identical scorecard");

@@ -274,6 +274,16 @@ impl Connector {
         Ok(())
     }
 
+    /// Moves the position to `lsn` without reading what comes before it: for a connector whose
+    /// capture method is not the log (it reads the source by queries), so that its lag, offset
+    /// and slot follow what it has captured.
+    pub fn advance_to(&mut self, lsn: Lsn) {
+        if self.state == ConnectorState::Streaming && lsn > self.position {
+            self.position = lsn;
+            self.furthest = self.furthest.max(lsn);
+        }
+    }
+
     /// Stops the connector gracefully: flushes its offset first. Its slot stays.
     pub fn stop(&mut self, db: &Database) {
         self.flush(db);

@@ -249,6 +249,44 @@ pub fn change_events(change: &Change, context: &EventContext<'_>) -> Vec<Record>
     }
 }
 
+/// The message for a row as query-based capture reads it ([`crate::sim::capture`]): the row as
+/// `change` left it (`after`), `before` null, the given `op` (`c` for a row the capture had not
+/// seen, `u` otherwise), and `change`'s position and commit time as its source. `None` when the
+/// change left no row (a delete: a query never sees one).
+pub fn row_event(change: &Change, op: &'static str, context: &EventContext<'_>) -> Option<Record> {
+    let ChangeKind::Row {
+        after: Some(after), ..
+    } = &change.kind
+    else {
+        return None;
+    };
+    let after = Image {
+        columns: &change.columns,
+        values: after,
+    };
+    let value = Envelope {
+        before: None,
+        after: Some(after.row()),
+        source: source(
+            &change.table,
+            change.txn,
+            change.lsn,
+            change.committed_at,
+            context,
+        ),
+        op,
+        context,
+    }
+    .text();
+    Some(Record {
+        topic: topic_name(context.prefix, &change.table),
+        key: after.key_text(context.key_columns),
+        value: Some(value),
+        committed_at: change.committed_at,
+        lsn: change.lsn,
+    })
+}
+
 /// What `before` holds under the replica identity: the whole row (`FULL`), or the key columns
 /// (`DEFAULT`; nothing for a table without a key).
 fn old_row<'a>(image: &Image<'a>, full: bool, keys: &'a [String]) -> Option<RowJson<'a>> {

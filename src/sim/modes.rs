@@ -109,6 +109,14 @@ pub struct CdcSpec {
     /// What to watch in the `cdc` mode, in one sentence (Markdown): the page shows it instead
     /// of the scenario's `watch` when the run is in `cdc`.
     pub watch: Option<String>,
+    /// How the connectors capture changes: `log` (the write-ahead log, the default), `query`
+    /// (polling by `query_columns`) or `trigger` (an audit table written by every write).
+    pub capture: crate::sim::capture::CaptureMethod,
+    /// For `query` capture: per captured table, the column every write sets to a growing
+    /// value (`orders = "updated_at"`).
+    pub query_columns: BTreeMap<String, String>,
+    /// For `query` and `trigger` capture: how often the connector polls the source.
+    pub query_poll_interval: SimDuration,
 }
 
 impl Default for CdcSpec {
@@ -127,6 +135,9 @@ impl Default for CdcSpec {
             rebalance_time: SimDuration(3_000_000),
             replica_identity: BTreeMap::new(),
             watch: None,
+            capture: crate::sim::capture::CaptureMethod::Log,
+            query_columns: BTreeMap::new(),
+            query_poll_interval: SimDuration(1_000_000),
         }
     }
 }

@@ -134,6 +134,16 @@ pub struct ConnectorReport {
     pub lag_records_p95: u64,
     /// Records the source keeps for its replication slot.
     pub retained_records: u64,
+    /// How it captures: `log`, `query` or `trigger`.
+    pub capture: String,
+    /// `query` capture: deletes it never saw.
+    pub missed_deletes: u64,
+    /// `query` capture: other changes it never saw (intermediate states of rows changed
+    /// between polls, rows committed late below the highest value seen).
+    pub missed_changes: u64,
+    /// What capturing costs the source, in core milliseconds: the connector's polls (`query`,
+    /// `trigger`) and the audit trigger's inserts in the writers' transactions (`trigger`).
+    pub source_core_ms: f64,
 }
 
 /// A topic's figures.

@@ -95,6 +95,13 @@ pub enum Notify {
         /// Which of its batches (a batch dropped by a rebuild must not settle the next one).
         batch: u64,
     },
+    /// A query- or trigger-based CDC connector's poll of its source ended.
+    CapturePoll {
+        /// The connector.
+        connector: usize,
+        /// Its generation when the poll started (a restart makes the poll stale).
+        generation: u64,
+    },
     /// The ETL job's extract (the reads on the source) of run `run` ended.
     EtlExtract {
         /// The job's run.

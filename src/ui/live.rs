@@ -930,7 +930,7 @@ impl Reducible for LiveState {
                 let at = next.now.clamp(COMPARE_AT_LEAST, COMPARE_AT_MOST);
                 let seed = next.seed();
                 let scenario = next.playback.borrow().scenario().clone();
-                let modes = scenario.modes();
+                let modes = compare_variants(&scenario);
                 match crate::sim::compare::compare_runs(&scenario, &modes, seed, at) {
                     Ok(runs) => next.compare = Some(Rc::new(CompareView { seed, at, runs })),
                     Err((mode, error)) => {
@@ -953,4 +953,25 @@ impl Reducible for LiveState {
         };
         Rc::new(next)
     }
+}
+
+/// What the compare view runs: every mode of the scenario, and for a scenario that names query
+/// columns, cdc with each other capture method too.
+fn compare_variants(
+    scenario: &crate::sim::scenario::Scenario,
+) -> Vec<crate::sim::compare::Variant> {
+    use crate::sim::capture::CaptureMethod;
+    use crate::sim::compare::Variant;
+    let mut variants: Vec<Variant> = scenario.modes().into_iter().map(Variant::from).collect();
+    if variants.iter().any(|v| v.mode == Mode::Cdc) && !scenario.cdc.query_columns.is_empty() {
+        for capture in CaptureMethod::ALL {
+            if capture != scenario.cdc.capture {
+                variants.push(Variant {
+                    mode: Mode::Cdc,
+                    capture: Some(capture),
+                });
+            }
+        }
+    }
+    variants
 }

@@ -3,6 +3,7 @@
 //! tables exist.
 
 use super::{EtlJob, Event, Pipeline, TimelineEvent, World};
+use crate::sim::capture::{CaptureMethod, AUDIT_DDL};
 use crate::sim::database::{Connection, Database};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::OperationMetrics;
@@ -297,9 +298,45 @@ impl World {
                     .collect()
             })
             .unwrap_or_default();
-        let pipeline = plan
+        // With query or trigger capture, one more client per connector, on its source: it runs
+        // the connector's polls (and the trigger's audit table is created there).
+        let mut connector_services = Vec::new();
+        if let Some(plan) = plan
             .as_ref()
-            .map(|plan| Pipeline::new(plan, &scenario.cdc, &nodes, &consumer_services));
+            .filter(|_| scenario.cdc.capture != CaptureMethod::Log)
+        {
+            for connector in &plan.connectors {
+                let node = &mut nodes[connector.source];
+                check_capture(scenario, connector, &node.db)?;
+                if scenario.cdc.capture == CaptureMethod::Trigger {
+                    node.db.execute(AUDIT_DDL).map_err(|e| {
+                        error(
+                            "cdc.capture".into(),
+                            format!("could not create the audit table: {e}"),
+                        )
+                    })?;
+                }
+                node.connections += 1;
+                connector_services.push(services.len());
+                let mut client = internal_client(
+                    format!("(cdc) {}", connector.name),
+                    connector.source,
+                    node,
+                    SimRng::new(seed, u64::MAX - 4),
+                );
+                client.operations[0].name = "poll".to_owned();
+                services.push(client);
+            }
+        }
+        let pipeline = plan.as_ref().map(|plan| {
+            Pipeline::new(
+                plan,
+                &scenario.cdc,
+                &nodes,
+                &consumer_services,
+                &connector_services,
+            )
+        });
         let mut world = Self {
             scenario: scenario.clone(),
             seed,
@@ -360,6 +397,36 @@ impl World {
         }
         Ok(world)
     }
+}
+
+/// Query-based capture needs, for every table the connector captures, a column that exists.
+fn check_capture(
+    scenario: &Scenario,
+    connector: &crate::sim::modes::PlannedConnector,
+    db: &Database,
+) -> Result<(), ScenarioError> {
+    if scenario.cdc.capture != CaptureMethod::Query {
+        return Ok(());
+    }
+    for table in &connector.tables {
+        let Some(column) = scenario.cdc.query_columns.get(table) else {
+            return Err(ScenarioError::at(
+                "cdc.query_columns",
+                format!(
+                    "has no column for table \"{table}\": query capture polls each table by a \
+                     column every write sets to a growing value, e.g. {table} = \"updated_at\""
+                ),
+            ));
+        };
+        let columns = db.with_engine_ref(|e| e.column_defs(table));
+        if !columns.iter().any(|c| &c.name == column) {
+            return Err(ScenarioError::at(
+                format!("cdc.query_columns.{table}"),
+                format!("is \"{column}\", which is not a column of {table}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn stream_of(service: usize, operation: usize, slot: usize) -> u64 {

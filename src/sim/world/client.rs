@@ -357,6 +357,10 @@ impl World {
                 self.etl_extract_done(run, ok, results, op.core_time);
             }
             Some(Notify::EtlLoad { run }) => self.etl_load_done(run, ok, op.core_time),
+            Some(Notify::CapturePoll {
+                connector,
+                generation,
+            }) => self.capture_poll_done(connector, generation, ok, op.core_time),
             None => {}
         }
     }
@@ -518,6 +522,23 @@ impl World {
         op.wrote |= work.rows_written > 0;
         if is_commit || !op.explicit {
             cost += node.cost.commit(op.wrote);
+        }
+        // Trigger-based capture: the source's audit trigger copies each changed row into the
+        // audit table, in the same transaction, at the writer's expense.
+        if work.rows_written > 0 && result.is_ok() {
+            if let Some(trigger) = self
+                .pipeline
+                .as_mut()
+                .and_then(|p| p.triggers.get_mut(&service.node))
+            {
+                if let Some(audit) = trigger.audit_sql(&sql, work.rows_written, now) {
+                    if connection.execute(&audit).is_ok() {
+                        let extra = node.cost.statement(connection.last_counters(), 0);
+                        trigger.core += extra;
+                        cost += extra;
+                    }
+                }
+            }
         }
         op.failure = result.err().map(|e| e.to_string());
         // A statement that would outlast its statement_timeout is cancelled when the timeout

@@ -14,6 +14,7 @@
 //! it survives a consumer crash as it would in the read model's own table.
 
 use super::{Command, CommandError, Event, Traced, World};
+use crate::sim::capture::{AuditTrigger, CaptureMethod, QueryCapture, AUDIT_TABLE};
 use crate::sim::clock::Micros;
 use crate::sim::connector::{Connector, ConnectorConfig, ConnectorLag, ConnectorState};
 use crate::sim::consumer_group::{ConsumerGroup, TopicPartition};
@@ -56,6 +57,20 @@ pub(super) struct ConnectorActor {
     pub produced: u64,
     pub lag_records: Distribution,
     pub lag_time: Distribution,
+    /// How it captures changes.
+    pub capture: CaptureMethod,
+    /// `query` capture's bookkeeping.
+    pub query: Option<QueryCapture>,
+    /// For `query` and `trigger` capture: the client that runs its polls on the source.
+    pub client: Option<usize>,
+    /// Whether a poll is running on the source.
+    pub polling: bool,
+    /// Core time its polls took on the source.
+    pub poll_core: Micros,
+    /// `trigger` capture: the audit rows up to this id are read and deleted; the running poll
+    /// reads up to `pending_upto`.
+    pub audit_upto: u64,
+    pub pending_upto: u64,
 }
 
 /// Where a consumer stands.
@@ -113,17 +128,22 @@ pub(super) struct Pipeline {
     pub connectors: Vec<ConnectorActor>,
     pub topics: BTreeMap<String, Topic>,
     pub consumers: Vec<ConsumerActor>,
+    /// `trigger` capture: the audit trigger per source node.
+    pub triggers: BTreeMap<usize, AuditTrigger>,
 }
 
 impl Pipeline {
     /// The pipeline of `plan`, already running: connectors streaming from their sources' current
-    /// LSNs, read models equal to their sources; `consumer_services[i]` runs consumer `i`'s SQL.
+    /// LSNs, read models equal to their sources; `consumer_services[i]` runs consumer `i`'s SQL,
+    /// `connector_services[i]` connector `i`'s polls (`query` and `trigger` capture).
     pub(super) fn new(
         plan: &Plan,
         spec: &CdcSpec,
         nodes: &[crate::sim::node::DatabaseNode],
         consumer_services: &[usize],
+        connector_services: &[usize],
     ) -> Self {
+        let mut triggers = BTreeMap::new();
         let mut topics = BTreeMap::new();
         let mut connectors = Vec::new();
         for planned in &plan.connectors {
@@ -181,6 +201,17 @@ impl Pipeline {
                     topic.config.broker_latency = spec.broker_latency.micros();
                 }
             }
+            let query = (spec.capture == CaptureMethod::Query).then(|| {
+                let columns = planned
+                    .tables
+                    .iter()
+                    .filter_map(|t| spec.query_columns.get(t).map(|c| (t.clone(), c.clone())))
+                    .collect();
+                QueryCapture::new(columns, &nodes[planned.source].db)
+            });
+            if spec.capture == CaptureMethod::Trigger {
+                triggers.insert(planned.source, AuditTrigger::new(planned.tables.clone()));
+            }
             connectors.push(ConnectorActor {
                 connector,
                 node: planned.source,
@@ -188,6 +219,13 @@ impl Pipeline {
                 produced: 0,
                 lag_records: Distribution::default(),
                 lag_time: Distribution::default(),
+                capture: spec.capture,
+                query,
+                client: connector_services.get(connectors.len()).copied(),
+                polling: false,
+                poll_core: 0,
+                audit_upto: 0,
+                pending_upto: 0,
             });
         }
         let consumers = plan
@@ -251,6 +289,7 @@ impl Pipeline {
             connectors,
             topics,
             consumers,
+            triggers,
         }
     }
 }
@@ -399,6 +438,10 @@ impl World {
         {
             return;
         }
+        if actor.capture != CaptureMethod::Log {
+            self.start_capture_poll(index, generation);
+            return;
+        }
         let db = &self.nodes[actor.node].db;
         let records = actor.connector.poll(db, now);
         let count = records.len() as u64;
@@ -424,6 +467,105 @@ impl World {
             }),
         );
         self.record(Traced::ConnectorPoll, &[index as u64, count]);
+    }
+
+    /// Starts a `query` or `trigger` connector's poll: its queries run on the source through
+    /// the SQL client (the source pays for them); what they found is produced when they end.
+    fn start_capture_poll(&mut self, index: usize, generation: u64) {
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
+        let Some(actor) = pipeline.connectors.get_mut(index) else {
+            return;
+        };
+        let Some(client) = actor.client.filter(|_| !actor.polling) else {
+            return;
+        };
+        let sql = match (&actor.query, pipeline.triggers.get(&actor.node)) {
+            (Some(query), _) => query.select_sql(),
+            (None, Some(trigger)) => {
+                actor.pending_upto = trigger.last_id();
+                vec![
+                    format!(
+                        "SELECT * FROM {AUDIT_TABLE} WHERE id > {}",
+                        actor.audit_upto
+                    ),
+                    format!(
+                        "DELETE FROM {AUDIT_TABLE} WHERE id <= {}",
+                        actor.pending_upto
+                    ),
+                ]
+            }
+            (None, None) => return,
+        };
+        actor.polling = true;
+        self.start_operation(
+            client,
+            0,
+            sql,
+            None,
+            Some(Notify::CapturePoll {
+                connector: index,
+                generation,
+            }),
+        );
+        self.record(Traced::ConnectorPoll, &[index as u64, 0]);
+    }
+
+    /// A `query` or `trigger` connector's poll ended: on success what it found is produced;
+    /// the next poll is due a `query_poll_interval` later.
+    pub(super) fn capture_poll_done(
+        &mut self,
+        index: usize,
+        generation: u64,
+        ok: bool,
+        core: Micros,
+    ) {
+        let now = self.now;
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
+        let interval = pipeline.spec.query_poll_interval.micros().max(1);
+        let Some(actor) = pipeline.connectors.get_mut(index) else {
+            return;
+        };
+        actor.polling = false;
+        actor.poll_core += core;
+        let current =
+            actor.generation == generation && actor.connector.state() == ConnectorState::Streaming;
+        if !current {
+            return;
+        }
+        let db = &self.nodes[actor.node].db;
+        let mut records = Vec::new();
+        if ok {
+            match &mut actor.query {
+                Some(query) => {
+                    let config = &actor.connector.config;
+                    records = query.poll(db, &config.prefix, &config.replica_identity, now);
+                    actor.connector.advance_to(query.position());
+                }
+                None => {
+                    actor.audit_upto = actor.pending_upto;
+                    records = actor.connector.poll(db, now);
+                }
+            }
+        }
+        let count = records.len() as u64;
+        for record in records {
+            if let Some(topic) = pipeline.topics.get_mut(&record.topic) {
+                topic.produce(record.key.map(Rc::from), record.value.map(Rc::from), now);
+            }
+        }
+        actor.produced += count;
+        let cost = count.saturating_mul(actor.connector.config.event_cost);
+        self.queue.schedule(
+            now + cost.max(interval),
+            Event::Pipeline(PipelineEvent::ConnectorPoll {
+                connector: index,
+                generation,
+            }),
+        );
     }
 
     fn consumer_poll(&mut self, index: usize, generation: u64) {
@@ -648,6 +790,9 @@ impl World {
             let db = &self.nodes[actor.node].db;
             let lag = connector.lag(db, now);
             let stats = connector.stats();
+            let missed = actor.query.as_ref().map_or((0, 0), |q| q.stats.missed());
+            let source_core =
+                actor.poll_core + pipeline.triggers.get(&actor.node).map_or(0, |t| t.core);
             report.connectors.insert(
                 connector.config.name.clone(),
                 ConnectorReport {
@@ -663,7 +808,15 @@ impl World {
                     lag_records: lag.records,
                     lag_ms: ms(lag.age),
                     lag_records_p95: actor.lag_records.quantile(0.95),
-                    retained_records: lag.retained,
+                    retained_records: if actor.capture == CaptureMethod::Log {
+                        lag.retained
+                    } else {
+                        0
+                    },
+                    capture: actor.capture.name().to_owned(),
+                    missed_deletes: missed.0,
+                    missed_changes: missed.1,
+                    source_core_ms: ms(source_core),
                 },
             );
         }
@@ -919,6 +1072,12 @@ pub struct ConnectorSnapshot {
     pub batch_size: usize,
     /// Its work per event.
     pub event_cost: Micros,
+    /// How it captures changes.
+    pub capture: CaptureMethod,
+    /// `query` capture: (deletes, other changes) it never saw.
+    pub missed: (u64, u64),
+    /// What capturing has cost the source: its polls and the audit trigger's inserts.
+    pub source_core: Micros,
 }
 
 /// A partition as the page shows it.
@@ -1015,9 +1174,17 @@ impl World {
                     lag: c.lag(db, now),
                     resent: c.stats().resent_events,
                     produced: actor.produced + c.stats().snapshot_events,
-                    poll_interval: c.config.poll_interval,
+                    poll_interval: if actor.capture == CaptureMethod::Log {
+                        c.config.poll_interval
+                    } else {
+                        pipeline.spec.query_poll_interval.micros()
+                    },
                     batch_size: c.config.batch_size,
                     event_cost: c.config.event_cost,
+                    capture: actor.capture,
+                    missed: actor.query.as_ref().map_or((0, 0), |q| q.stats.missed()),
+                    source_core: actor.poll_core
+                        + pipeline.triggers.get(&actor.node).map_or(0, |t| t.core),
                 }
             })
             .collect();
