@@ -4,6 +4,7 @@
 //! per group with its table twin.
 
 use crate::sim::clock::{format_micros, Micros, SECOND};
+use crate::sim::capture::CaptureMethod;
 use crate::sim::connector::ConnectorState;
 use crate::sim::world::{Command, GroupSnapshot, TopicSnapshot, LAG_HISTORY};
 use crate::ui::live::LiveAction;
@@ -31,6 +32,21 @@ fn lag_text(messages: u64, age: Micros, unit: &str) -> String {
         0 => "caught up".to_owned(),
         1 => format!("1 {}, {} old", unit.trim_end_matches('s'), ms(age)),
         n => format!("{n} {unit}, oldest {}", ms(age)),
+    }
+}
+
+/// What a connector reads, by its capture method.
+fn reads(c: &crate::sim::world::ConnectorSnapshot) -> String {
+    match c.capture {
+        CaptureMethod::Log => format!("database {} (its WAL, through slot {})", c.source, c.name),
+        CaptureMethod::Query => format!(
+            "database {} by query: the rows whose column moved past the last value seen",
+            c.source
+        ),
+        CaptureMethod::Trigger => format!(
+            "database {}'s audit table cdc_audit, which a trigger fills in every write",
+            c.source
+        ),
     }
 }
 
@@ -71,13 +87,23 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                 <span class={classes!("pipe-state", state)}>{ state }</span>
                             </header>
                             <dl class="pipe-facts">
-                                <dt>{ "reads" }</dt><dd>{ format!("database {} (its WAL, through slot {})", c.source, c.name) }</dd>
+                                <dt>{ "reads" }</dt><dd>{ reads(c) }</dd>
+                                if c.capture != CaptureMethod::Log {
+                                    <dt>{ "missed" }</dt>
+                                    <dd class={classes!((c.missed.0 + c.missed.1 > 0).then_some("behind"))}
+                                        title="Changes the source committed that this capture method never saw">
+                                        { format!("{} deletes, {} other changes", c.missed.0, c.missed.1) }
+                                    </dd>
+                                    <dt>{ "source pays" }</dt><dd>{ format!("{} of core", ms(c.source_core)) }</dd>
+                                }
                                 <dt>{ "position" }</dt><dd>{ format!("LSN {} of {}", c.position, c.source_lsn) }</dd>
                                 <dt>{ "lag" }</dt>
                                 <dd class={classes!(late(c.lag.age).then_some("behind"))}>
                                     { lag_text(c.lag.records, c.lag.age, "changes") }
                                 </dd>
-                                <dt>{ "slot keeps" }</dt><dd>{ format!("{} records of log", c.lag.retained) }</dd>
+                                if c.capture == CaptureMethod::Log {
+                                    <dt>{ "slot keeps" }</dt><dd>{ format!("{} records of log", c.lag.retained) }</dd>
+                                }
                                 <dt>{ "flushed" }</dt><dd>{ c.flushed.map_or("never".to_owned(), |l| format!("LSN {l}")) }</dd>
                                 <dt>{ "produced" }</dt><dd>{ format!("{} ({} sent again)", c.produced, c.resent) }</dd>
                                 <dt>{ "polls" }</dt><dd>{ format!("every {}, {} per batch, {} per event", ms(c.poll_interval), c.batch_size, ms(c.event_cost)) }</dd>
