@@ -52,6 +52,10 @@ pub const CDC_TERMS: &[(&str, &str)] = &[
         "Reads the committed changes of the owner's database from its write-ahead log (WAL), in commit order, and publishes one event per changed row to a topic — as Debezium's PostgreSQL connector does. Its first start takes a snapshot of the tables (events with op r).",
     ),
     (
+        "capture method: log, query, trigger",
+        "How the connector learns what changed. log: it reads the write-ahead log — every committed change, nothing extra for the writers (why log-based CDC won). query: it polls each table for rows whose updated_at moved past the last value seen — deletes, and the in-between states of a row changed twice between polls, are never seen (missed); every poll is a query the source runs. trigger: a trigger copies every change into an audit table inside the writing transaction — nothing missed, but every write pays for a second insert.",
+    ),
+    (
         "LSN",
         "Log sequence number: a position in the source database's change log. The connector's position is the next LSN it reads; its lag is how many changes it has not read yet.",
     ),

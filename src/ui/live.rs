@@ -333,6 +333,22 @@ impl LiveState {
             }),
             None => None,
         };
+        // A mode the scenario cannot run in keeps the scenario, in its own mode.
+        let modes = builtin::scenario_text(&scenario_name)
+            .and_then(|text| Scenario::parse(text).ok())
+            .map(|s| s.modes());
+        let mode = match (mode, modes) {
+            (Some(mode), Some(modes)) if !modes.contains(&mode) => {
+                let names: Vec<&str> = modes.iter().map(|m| m.name()).collect();
+                notices.push(format!(
+                    "{scenario_name} cannot run in the {} mode (its modes: {}): using its own.",
+                    mode.name(),
+                    names.join(", ")
+                ));
+                None
+            }
+            (mode, _) => mode,
+        };
         let mut state = Self::load(&scenario_name, seed, isolation, mode);
         state.speed = speed;
         state.present = browser::query_param("present").as_deref() == Some("1");

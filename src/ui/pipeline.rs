@@ -106,7 +106,11 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                 }
                                 <dt>{ "flushed" }</dt><dd>{ c.flushed.map_or("never".to_owned(), |l| format!("LSN {l}")) }</dd>
                                 <dt>{ "produced" }</dt><dd>{ format!("{} ({} sent again)", c.produced, c.resent) }</dd>
-                                <dt>{ "polls" }</dt><dd>{ format!("every {}, {} per batch, {} per event", ms(c.poll_interval), c.batch_size, ms(c.event_cost)) }</dd>
+                                <dt>{ "polls" }</dt>
+                                <dd>
+                                    { "every " }{ poll_chooser(&c.name, c.poll_interval, &props.on_action) }
+                                    { format!(" {} per batch, {} per event", c.batch_size, ms(c.event_cost)) }
+                                </dd>
                             </dl>
                             <div class="pipe-actions">
                                 if running {
@@ -150,7 +154,7 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
             <div class="pipeline-arrow" aria-hidden="true">{ "→" }</div>
             <div class="pipeline-stage">
                 <h3>{ "Consumer groups and read models" }</h3>
-                { for pipeline.groups.iter().map(|group| group_card(group, now, &command)) }
+                { for pipeline.groups.iter().map(|group| group_card(group, now, &command, &props.on_action)) }
             </div>
         </div>
         </>
@@ -193,6 +197,7 @@ fn group_card(
     group: &GroupSnapshot,
     now: Micros,
     command: &dyn Fn(Command) -> Callback<MouseEvent>,
+    on_action: &Callback<LiveAction>,
 ) -> Html {
     let name = group.name.clone();
     let state = if group.rebalancing {
@@ -216,6 +221,8 @@ fn group_card(
                     { lag_text(group.behind_source.0, group.behind_source.1, "changes") }
                 </dd>
                 <dt>{ "delivered twice" }</dt><dd>{ group.duplicates }</dd>
+                <dt title="how long it waits after a poll that found nothing">{ "polls" }</dt>
+                <dd>{ "every " }{ poll_chooser(&group.name, group.poll_interval, on_action) }{ " when idle" }</dd>
                 if group.failed_batches > 0 {
                     <dt>{ "failed batches" }</dt><dd class="behind">{ group.failed_batches }</dd>
                 }
@@ -253,6 +260,39 @@ fn group_card(
                     title="Empty the read models and replay the topics from offset 0">{ "Rebuild" }</button>
             </div>
         </article>
+    }
+}
+
+/// A chooser of how often `target` (a connector or a consumer group) polls, which sends
+/// [`Command::SetPollInterval`].
+fn poll_chooser(target: &str, current: Micros, on_action: &Callback<LiveAction>) -> Html {
+    const CHOICES_MS: [u64; 6] = [10, 50, 100, 500, 1_000, 5_000];
+    let current_ms = current / 1_000;
+    let mut choices = CHOICES_MS.to_vec();
+    if !choices.contains(&current_ms) {
+        choices.push(current_ms);
+        choices.sort_unstable();
+    }
+    let onchange = {
+        let (target, on_action) = (target.to_owned(), on_action.clone());
+        Callback::from(move |event: Event| {
+            let Some(interval_ms) =
+                crate::ui::browser::select_value(&event).and_then(|v| v.parse::<f64>().ok())
+            else {
+                return;
+            };
+            on_action.emit(LiveAction::Command(Command::SetPollInterval {
+                target: target.clone(),
+                interval_ms,
+            }));
+        })
+    };
+    html! {
+        <select class="poll-chooser" aria-label={format!("{target} polls every")} {onchange}>
+            { for choices.into_iter().map(|ms| html! {
+                <option value={ms.to_string()} selected={ms == current_ms}>{ format_micros(ms * 1_000) }</option>
+            }) }
+        </select>
     }
 }
 

@@ -152,3 +152,23 @@ test("the etl mode's job refreshes the analytics copy, and its staleness drops w
   assert.match(await page.getByRole("article", { name: "database shop" }).textContent(), /extract load/);
   await page.screenshot({ path: `${SHOTS}etl-job.png`, fullPage: false });
 });
+
+test("the capture methods side by side: the compare view counts what a query missed", async () => {
+  await page.goto(`${session.server.url}?scenario=capture-methods`);
+  await page.getByRole("heading", { name: "Change data capture" }).waitFor();
+  const connector = page.locator(".pipe-card.connector");
+  assert.match(await connector.textContent(), /its WAL, through slot/);
+  // A poll interval chosen on the card reaches the simulation.
+  await connector.getByRole("combobox", { name: "orders-connector polls every" }).selectOption("1000");
+  await until(async () => /orders-connector now polls every 1000 ms/.test(await page.locator(".info-note").textContent()), "the poll interval to change");
+  await page.getByRole("button", { name: "Compare modes" }).click();
+  const panel = page.locator(".compare-panel");
+  await panel.waitFor({ timeout: 60_000 });
+  const heads = await panel.locator(".scorecard thead th").allTextContents();
+  assert.deepEqual(heads.slice(1), ["shared", "owned", "cdc", "cdc:query", "cdc:trigger"]);
+  const missed = await panel.locator(".scorecard tbody tr", { hasText: "changes missed by capture" }).locator("td").allTextContents();
+  assert.equal(missed[2], "0", "the log misses nothing");
+  assert.ok(Number(missed[3]) > 0, `a query misses deletes and in-between states (${missed.join(", ")})`);
+  assert.equal(missed[4], "0", "a trigger misses nothing");
+  await panel.screenshot({ path: `${SHOTS}capture-compare.png` });
+});

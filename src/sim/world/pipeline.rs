@@ -201,6 +201,9 @@ impl Pipeline {
                     topic.config.broker_latency = spec.broker_latency.micros();
                 }
             }
+            if spec.capture != CaptureMethod::Log {
+                connector.config.poll_interval = spec.query_poll_interval.micros();
+            }
             let query = (spec.capture == CaptureMethod::Query).then(|| {
                 let columns = planned
                     .tables
@@ -525,10 +528,10 @@ impl World {
         let Some(pipeline) = self.pipeline.as_mut() else {
             return;
         };
-        let interval = pipeline.spec.query_poll_interval.micros().max(1);
         let Some(actor) = pipeline.connectors.get_mut(index) else {
             return;
         };
+        let interval = actor.connector.config.poll_interval.max(1);
         actor.polling = false;
         actor.poll_core += core;
         let current =
@@ -1174,11 +1177,7 @@ impl World {
                     lag: c.lag(db, now),
                     resent: c.stats().resent_events,
                     produced: actor.produced + c.stats().snapshot_events,
-                    poll_interval: if actor.capture == CaptureMethod::Log {
-                        c.config.poll_interval
-                    } else {
-                        pipeline.spec.query_poll_interval.micros()
-                    },
+                    poll_interval: c.config.poll_interval,
                     batch_size: c.config.batch_size,
                     event_cost: c.config.event_cost,
                     capture: actor.capture,
