@@ -62,6 +62,7 @@ fn the_cdc_trace_is_the_same_natively_and_in_the_browser() {
 mod native {
     use super::*;
     use dataflow_lab::sim::lock_plan::Isolation;
+    use dataflow_lab::sim::view::FlowKind;
     use dataflow_lab::sim::world::Command;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -276,8 +277,24 @@ mod native {
             .find(|m| m.op.as_deref() == Some("u"))
             .expect("an order's update");
         assert!(update.fields.iter().any(|f| f.name == "status"));
+        // The topology draws the pipeline: a flow from each source table to each read model.
+        let flows: Vec<String> = view
+            .flows
+            .iter()
+            .map(|f| format!("{}.{} -> {}.{}", f.from.0, f.from.1, f.to.0, f.to.1))
+            .collect();
+        assert!(flows.contains(&"orders.orders -> billing.orders".to_owned()), "{flows:?}");
+        assert!(flows.contains(&"orders.customers -> reporting.customers".to_owned()));
+        assert!(view.flows.iter().all(|f| f.kind == FlowKind::Cdc));
         // The shared shop has no pipeline.
         let shared = dataflow_lab::sim::view::page_view(&run(&shop(Mode::Shared), 42, 1));
         assert!(shared.pipeline.is_none());
+        assert!(shared.flows.is_empty());
+        // The etl shop draws the job's copies.
+        let etl = dataflow_lab::sim::view::page_view(&run(&shop(Mode::Etl), 42, 1));
+        assert!(etl
+            .flows
+            .iter()
+            .any(|f| f.kind == FlowKind::Etl && f.from.0 == "shop" && f.to == ("analytics".to_owned(), "orders".to_owned())));
     }
 }

@@ -480,5 +480,8 @@ fn every_builtin_read_model_rebuilt_from_offset_zero_equals_its_source() {
         }
     }
     assert!(checked >= 6, "read models checked: {checked}");
-    assert!(compacted > 0, "the cleaner compacted something before the rebuilds");
+    assert!(
+        compacted > 0,
+        "the cleaner compacted something before the rebuilds"
+    );
 }

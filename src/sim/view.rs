@@ -6,7 +6,9 @@ use crate::sim::clock::{format_micros, Micros, SECOND};
 use crate::sim::database::{Outcome, TransactionState};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::LatencySummary;
-use crate::sim::world::{ConsoleStatus, LockEventKind, LockView, NarrationKind, World};
+use crate::sim::world::{
+    ConsoleStatus, EtlSnapshot, LockEventKind, LockView, NarrationKind, PipelineSnapshot, World,
+};
 
 /// How many seconds the latency charts show.
 pub const CHART_SECONDS: u64 = 60;
@@ -178,6 +180,108 @@ pub struct EdgeView {
     pub broken: Option<(String, String)>,
 }
 
+/// What carries data along a [`FlowView`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowKind {
+    /// A CDC pipeline: connector, topic, consumer group.
+    Cdc,
+    /// The ETL job's copy.
+    Etl,
+}
+
+/// Data moving from a table of one database to a table of another without a service running
+/// it: a CDC pipeline feeding a read model, or the ETL job's copy — the pipeline drawn in the
+/// topology.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowView {
+    /// The source: (database, table).
+    pub from: (String, String),
+    /// The copy: (database, table).
+    pub to: (String, String),
+    /// CDC or ETL.
+    pub kind: FlowKind,
+    /// Healthy (flowing), waiting (behind by more than a second, or the copy overdue), erroring
+    /// (a connector stopped or crashed, a consumer crashed) or idle (a paused consumer, an ETL
+    /// job between runs).
+    pub health: Health,
+    /// What it is, for a tooltip and screen readers.
+    pub label: String,
+}
+
+/// The flows of the run's pipeline and ETL job.
+fn flows(pipeline: Option<&PipelineSnapshot>, etl: Option<&EtlSnapshot>) -> Vec<FlowView> {
+    let mut flows = Vec::new();
+    if let Some(pipeline) = pipeline {
+        for group in &pipeline.groups {
+            for (table, topic, _, _, p95) in &group.read_models {
+                let Some(connector) = pipeline
+                    .connectors
+                    .iter()
+                    .find(|c| c.tables.contains(table))
+                else {
+                    continue;
+                };
+                let stopped = !matches!(
+                    connector.state,
+                    crate::sim::connector::ConnectorState::Streaming
+                        | crate::sim::connector::ConnectorState::Snapshotting
+                );
+                let health = if stopped || group.state == "crashed" {
+                    Health::Erroring
+                } else if group.state == "paused" {
+                    Health::Idle
+                } else if group.behind_source.1 > SECOND {
+                    Health::Waiting
+                } else {
+                    Health::Healthy
+                };
+                let label = format!(
+                    "{}.{table} → {} ({}) → topic {topic} → group {} → {}.{table}: {} changes behind the source; staleness p95 {p95:.0} ms",
+                    connector.source,
+                    connector.name,
+                    connector.state.name(),
+                    group.name,
+                    group.database,
+                    group.behind_source.0,
+                );
+                flows.push(FlowView {
+                    from: (connector.source.clone(), table.clone()),
+                    to: (group.database.clone(), table.clone()),
+                    kind: FlowKind::Cdc,
+                    health,
+                    label,
+                });
+            }
+        }
+    }
+    if let Some(job) = etl {
+        let health = if job.staleness_ms > 1.5 * job.interval_ms {
+            Health::Waiting
+        } else if job.phase == crate::sim::world::EtlPhase::Idle {
+            Health::Idle
+        } else {
+            Health::Healthy
+        };
+        for (table, how) in &job.tables {
+            flows.push(FlowView {
+                from: (job.source.clone(), table.clone()),
+                to: (job.target.clone(), table.clone()),
+                kind: FlowKind::Etl,
+                health,
+                label: format!(
+                    "ETL job copies {}.{table} into {}.{table} every {:.0} s ({how}), now {}; the copy is {:.1} s old",
+                    job.source,
+                    job.target,
+                    job.interval_ms / 1e3,
+                    job.phase.name(),
+                    job.staleness_ms / 1e3
+                ),
+            });
+        }
+    }
+    flows
+}
+
 /// One line of the narration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogLine {
@@ -299,6 +403,8 @@ pub struct PageView {
     pub pipeline: Option<crate::sim::world::PipelineSnapshot>,
     /// The `etl` mode's batch job.
     pub etl: Option<crate::sim::world::EtlSnapshot>,
+    /// The data moved between databases by the pipeline or the ETL job, for the topology.
+    pub flows: Vec<FlowView>,
 }
 
 /// The transport's clock: milliseconds always shown, so the width never jumps ("2.550 s",
@@ -569,6 +675,7 @@ pub fn page_view(world: &World) -> PageView {
             });
 
     let lock_timeline = lock_timeline(world, now);
+    let (pipeline, etl) = (world.pipeline_snapshot(), world.etl_snapshot());
 
     PageView {
         now,
@@ -584,8 +691,9 @@ pub fn page_view(world: &World) -> PageView {
         timeline_window: (now.saturating_sub(TIMELINE_SPAN), now),
         mode: world.scenario().mode,
         modes: world.scenario().modes(),
-        pipeline: world.pipeline_snapshot(),
-        etl: world.etl_snapshot(),
+        flows: flows(pipeline.as_ref(), etl.as_ref()),
+        pipeline,
+        etl,
     }
 }
 

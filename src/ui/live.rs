@@ -214,6 +214,8 @@ pub struct LiveState {
     pub seeking: Option<Micros>,
     /// The outcome of the last command, in a sentence.
     pub last_result: Option<String>,
+    /// The last pipeline or ETL command's answer, for its panel.
+    pub pipeline_result: Option<String>,
     /// Whether the help is open.
     pub help: bool,
     /// Whether the presentation layout is on.
@@ -444,6 +446,7 @@ impl LiveState {
             info: None,
             seeking: None,
             last_result: None,
+            pipeline_result: None,
             help: false,
             present: false,
             last_seek_ms: None,
@@ -552,6 +555,7 @@ impl LiveState {
             info: self.info.clone(),
             seeking: self.seeking,
             last_result: self.last_result.clone(),
+            pipeline_result: self.pipeline_result.clone(),
             help: self.help,
             present: self.present,
             last_seek_ms: self.last_seek_ms,
@@ -813,6 +817,7 @@ impl Reducible for LiveState {
                 }
                 next.horizon = 0;
                 next.last_result = None;
+                next.pipeline_result = None;
                 let next = next.with_view(wall);
                 next.remember();
                 next
@@ -830,6 +835,7 @@ impl Reducible for LiveState {
                 }
                 next.horizon = 0;
                 next.last_result = None;
+                next.pipeline_result = None;
                 let next = next.with_view(wall);
                 next.remember();
                 next
@@ -890,7 +896,13 @@ impl Reducible for LiveState {
             }
             LiveAction::Command(command) => {
                 let result = next.playback.borrow_mut().apply(command.clone());
-                next.last_result = command_sentence(&command, &result);
+                // A pipeline's answer is shown on its panel, next to the button pressed.
+                let sentence = command_sentence(&command, &result);
+                if command.is_pipeline() {
+                    next.pipeline_result = sentence;
+                } else {
+                    next.last_result = sentence;
+                }
                 next.horizon = next.now;
                 let next = next.with_view(wall);
                 next.remember();

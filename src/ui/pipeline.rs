@@ -3,8 +3,8 @@
 //! crash the connector; pause, resume or crash a consumer; rebuild read models) and a lag chart
 //! per group with its table twin.
 
-use crate::sim::clock::{format_micros, Micros, SECOND};
 use crate::sim::capture::CaptureMethod;
+use crate::sim::clock::{format_micros, Micros, SECOND};
 use crate::sim::connector::ConnectorState;
 use crate::sim::world::{Command, GroupSnapshot, TopicSnapshot, LAG_HISTORY};
 use crate::ui::live::LiveAction;

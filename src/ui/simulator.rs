@@ -266,6 +266,9 @@ pub fn Simulator() -> Html {
             if state.view.pipeline.is_some() {
                 <section class="panel pipeline-panel" aria-labelledby="pipeline-title">
                     <h2 id="pipeline-title">{ "Change data capture" }</h2>
+                    if let Some(result) = &state.pipeline_result {
+                        <p class="last-result" role="status">{ result }</p>
+                    }
                     <PipelinePanel view={view.clone()} viewing={state.viewer.topic.clone()}
                         on_action={on_action.clone()} />
                 </section>
@@ -273,6 +276,9 @@ pub fn Simulator() -> Html {
             if state.view.etl.is_some() {
                 <section class="panel pipeline-panel" aria-labelledby="etl-title">
                     <h2 id="etl-title">{ "ETL job" }</h2>
+                    if let Some(result) = &state.pipeline_result {
+                        <p class="last-result" role="status">{ result }</p>
+                    }
                     <EtlPanel view={view.clone()} on_action={on_action.clone()} />
                 </section>
             }

@@ -2,9 +2,11 @@
 //! every service that reads or writes a table. Traffic moves along the edges at a speed that
 //! follows the rate (one animated dash pattern per edge, not one sprite per statement); a
 //! node's colour *and* its badge's symbol and label show its state; a broken edge (its SQL now
-//! fails) is red, marked ✕, and focusable, with the error in its tooltip.
+//! fails) is red, marked ✕, and focusable, with the error in its tooltip. In the `cdc` and
+//! `etl` modes the pipeline is drawn too: a flow from each source table to its copy in another
+//! database (change data capture, or the ETL job), coloured by its state.
 
-use crate::sim::view::{Health, PageView};
+use crate::sim::view::{FlowKind, Health, PageView};
 use crate::ui::icons::{health_class, state_badge, state_symbol};
 use crate::ui::ViewRef;
 use yew::prelude::*;
@@ -14,6 +16,8 @@ const SERVICE_H: f64 = 70.0;
 const DB_HEAD: f64 = 72.0;
 const ROW_H: f64 = 28.0;
 const GAP: f64 = 18.0;
+/// Room right of the databases for the flows of a pipeline or an ETL job.
+const FLOW_ROOM: f64 = 64.0;
 
 /// Where the two columns go. A wide screen gives the edges room to curve; on a phone the
 /// columns are narrower and closer, so the whole picture fits the screen at a readable size.
@@ -106,15 +110,27 @@ pub fn Topology(props: &TopologyProps) -> Html {
         db_w,
         width,
     } = geometry;
+    // Room on the right for the pipeline's flows between the databases.
+    let width = if view.flows.is_empty() {
+        width
+    } else {
+        width + FLOW_ROOM
+    };
     let services: Vec<_> = view.services.iter().collect();
     let mut y = GAP;
     let mut dbs: Vec<DbBox> = Vec::new();
     for database in &view.databases {
+        let flow_tables = view.flows.iter().flat_map(|f| [&f.from, &f.to]);
         let mut tables: Vec<String> = view
             .edges
             .iter()
             .filter(|e| e.database == database.name)
             .map(|e| e.table.clone())
+            .chain(
+                flow_tables
+                    .filter(|(db, _)| *db == database.name)
+                    .map(|(_, t)| t.clone()),
+            )
             .collect();
         tables.sort();
         tables.dedup();
@@ -170,6 +186,32 @@ pub fn Topology(props: &TopologyProps) -> Html {
                         { state_symbol(Health::Erroring) }
                     </g>
                 }
+            </g>
+        })
+    });
+
+    // The pipeline: each flow leaves its source table's row on the right, bulges out and comes
+    // back into its copy's row, with an arrow; further flows bulge further, so none hide.
+    let row_y = |database: &str, table: &str| {
+        let db = dbs.iter().find(|d| d.name == database)?;
+        let row = db.tables.iter().position(|t| t == table)?;
+        Some(db.y + DB_HEAD + ROW_H * row as f64 + ROW_H / 2.0)
+    };
+    let flows = view.flows.iter().enumerate().filter_map(|(i, flow)| {
+        let (y1, y2) = (row_y(&flow.from.0, &flow.from.1)?, row_y(&flow.to.0, &flow.to.1)?);
+        let x = db_x + db_w;
+        let bulge = x + 16.0 + (i % 4) as f64 * 11.0;
+        let path = format!("M{x:.1},{y1:.1} C{bulge:.1},{y1:.1} {bulge:.1},{y2:.1} {:.1},{y2:.1}", x + 4.0);
+        let kind = match flow.kind {
+            FlowKind::Cdc => "cdc",
+            FlowKind::Etl => "etl",
+        };
+        let moving = matches!(flow.health, Health::Healthy | Health::Waiting);
+        Some(html! {
+            <g class={classes!("pipeline-flow", kind, health_class(flow.health))} role="img" aria-label={flow.label.clone()}>
+                <title>{ flow.label.clone() }</title>
+                <path class="flow-line" d={path.clone()} marker-end="url(#flow-arrow)" />
+                <path class={classes!("flow", kind, if moving { "flow-slow" } else { "flow-none" })} d={path} />
             </g>
         })
     });
@@ -271,12 +313,23 @@ pub fn Topology(props: &TopologyProps) -> Html {
         <figure class={classes!("topology", (*narrow).then_some("narrow"))} ref={figure}>
             <svg viewBox={format!("0 0 {width} {height:.0}")} role="group"
                 aria-label="Topology: which service reads and writes which table">
-                <g class="edges">{ for edges }</g>
+                <defs>
+                    <marker id="flow-arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                        <path d="M0,0 L8,4 L0,8 z" class="flow-arrow" />
+                    </marker>
+                </defs>
+                <g class="edges">{ for edges }{ for flows }</g>
                 <g class="nodes">{ for service_nodes }{ for db_nodes }</g>
             </svg>
             <figcaption class="legend">
                 <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-write" /></svg>{ "writes" }</span>
                 <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-read" /></svg>{ "reads" }</span>
+                if view.flows.iter().any(|f| f.kind == FlowKind::Cdc) {
+                    <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-cdc" /></svg>{ "change data capture" }</span>
+                }
+                if view.flows.iter().any(|f| f.kind == FlowKind::Etl) {
+                    <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-etl" /></svg>{ "ETL copy" }</span>
+                }
                 <span>{ state_badge(Health::Healthy) }{ "healthy" }</span>
                 <span>{ state_badge(Health::Waiting) }{ "waiting on locks" }</span>
                 <span>{ state_badge(Health::Erroring) }{ "errors / broken" }</span>

@@ -160,7 +160,7 @@ test("the capture methods side by side: the compare view counts what a query mis
   assert.match(await connector.textContent(), /its WAL, through slot/);
   // A poll interval chosen on the card reaches the simulation.
   await connector.getByRole("combobox", { name: "orders-connector polls every" }).selectOption("1000");
-  await until(async () => /orders-connector now polls every 1000 ms/.test(await page.locator(".info-note").textContent()), "the poll interval to change");
+  await until(async () => /orders-connector now polls every 1000 ms/.test(await page.locator(".pipeline-panel .last-result").textContent()), "the poll interval to change, said on the panel");
   await page.getByRole("button", { name: "Compare modes" }).click();
   const panel = page.locator(".compare-panel");
   await panel.waitFor({ timeout: 60_000 });
@@ -171,4 +171,15 @@ test("the capture methods side by side: the compare view counts what a query mis
   assert.ok(Number(missed[3]) > 0, `a query misses deletes and in-between states (${missed.join(", ")})`);
   assert.equal(missed[4], "0", "a trigger misses nothing");
   await panel.screenshot({ path: `${SHOTS}capture-compare.png` });
+});
+
+test("the topology draws the pipeline: a flow from each source table to its read model, red when the connector crashes", async () => {
+  await openCdc();
+  const flow = page.getByRole("img", { name: /^orders\.orders → orders-connector \(streaming\) → topic shop\.public\.orders → group billing/ });
+  await flow.waitFor();
+  await page.locator(".topology").first().screenshot({ path: `${SHOTS}cdc-topology.png` });
+  await page.locator(".pipe-card.connector").getByRole("button", { name: "Crash" }).click();
+  await page.getByRole("img", { name: /orders-connector \(crashed\)/ }).first().waitFor();
+  assert.match(await page.locator(".pipeline-flow").first().getAttribute("class"), /erroring/);
+  await page.locator(".topology").first().screenshot({ path: `${SHOTS}cdc-topology-crashed.png` });
 });

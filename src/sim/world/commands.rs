@@ -157,6 +157,22 @@ impl Command {
         }
     }
 
+    /// Whether it acts on the CDC pipeline or the ETL job (not on services or databases).
+    pub fn is_pipeline(&self) -> bool {
+        matches!(
+            self,
+            Self::StopConnector { .. }
+                | Self::StartConnector { .. }
+                | Self::CrashConnector { .. }
+                | Self::PauseConsumer { .. }
+                | Self::ResumeConsumer { .. }
+                | Self::CrashConsumer { .. }
+                | Self::RebuildReadModels { .. }
+                | Self::SetPollInterval { .. }
+                | Self::RunEtl
+        )
+    }
+
     fn describe(&self) -> String {
         match self {
             Self::RunSql { database, sql } => format!("sql on {database}: {}", sql.trim()),

@@ -1055,6 +1055,8 @@ pub struct ConnectorSnapshot {
     pub name: String,
     /// Its source database.
     pub source: String,
+    /// The tables it captures.
+    pub tables: Vec<String>,
     /// Where it stands.
     pub state: ConnectorState,
     /// The next LSN it reads.
@@ -1170,6 +1172,7 @@ impl World {
                 ConnectorSnapshot {
                     name: c.config.name.clone(),
                     source: self.nodes[actor.node].name.clone(),
+                    tables: c.config.tables.clone(),
                     state: c.state(),
                     position: c.position(),
                     source_lsn: db.with_engine_ref(|e| e.log().next_lsn()),
