@@ -283,7 +283,10 @@ mod native {
             .iter()
             .map(|f| format!("{}.{} -> {}.{}", f.from.0, f.from.1, f.to.0, f.to.1))
             .collect();
-        assert!(flows.contains(&"orders.orders -> billing.orders".to_owned()), "{flows:?}");
+        assert!(
+            flows.contains(&"orders.orders -> billing.orders".to_owned()),
+            "{flows:?}"
+        );
         assert!(flows.contains(&"orders.customers -> reporting.customers".to_owned()));
         assert!(view.flows.iter().all(|f| f.kind == FlowKind::Cdc));
         // The shared shop has no pipeline.
@@ -292,9 +295,8 @@ mod native {
         assert!(shared.flows.is_empty());
         // The etl shop draws the job's copies.
         let etl = dataflow_lab::sim::view::page_view(&run(&shop(Mode::Etl), 42, 1));
-        assert!(etl
-            .flows
-            .iter()
-            .any(|f| f.kind == FlowKind::Etl && f.from.0 == "shop" && f.to == ("analytics".to_owned(), "orders".to_owned())));
+        assert!(etl.flows.iter().any(|f| f.kind == FlowKind::Etl
+            && f.from.0 == "shop"
+            && f.to == ("analytics".to_owned(), "orders".to_owned())));
     }
 }

@@ -9,11 +9,14 @@
 mod build;
 mod client;
 mod commands;
+mod connector_actor;
 mod console_session;
+mod consumer_actor;
 mod etl;
 mod narration;
 mod nodes;
 mod pipeline;
+mod pipeline_view;
 mod report;
 mod snapshot;
 mod trace;
@@ -23,11 +26,11 @@ use client::ClientEvent;
 use commands::TimelineEvent;
 use etl::{EtlEvent, EtlJob};
 pub use etl::{EtlPhase, EtlReport, EtlSnapshot, EtlTableReport};
-pub use pipeline::{
+use pipeline::{Pipeline, PipelineEvent};
+pub use pipeline_view::{
     ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, TopicSnapshot,
     LAG_HISTORY,
 };
-use pipeline::{Pipeline, PipelineEvent};
 use trace::Traced;
 use workload::WorkloadEvent;
 

@@ -1,0 +1,184 @@
+//! A CDC connector in the world: on its source's node it polls the change log (`log`
+//! capture) or runs its queries through the SQL client (`query`, `trigger`; see
+//! [`crate::sim::capture`]), spends `event_cost` per event and produces to the topics.
+
+use super::pipeline::PipelineEvent;
+use super::{Event, Traced, World};
+use crate::sim::capture::{CaptureMethod, QueryCapture, AUDIT_TABLE};
+use crate::sim::clock::Micros;
+use crate::sim::connector::{Connector, ConnectorState};
+use crate::sim::metrics::Distribution;
+use crate::sim::service::Notify;
+use std::rc::Rc;
+
+/// A connector and the node it reads.
+pub(super) struct ConnectorActor {
+    pub connector: Connector,
+    pub node: usize,
+    pub generation: u64,
+    pub produced: u64,
+    pub lag_records: Distribution,
+    pub lag_time: Distribution,
+    /// How it captures changes.
+    pub capture: CaptureMethod,
+    /// `query` capture's bookkeeping.
+    pub query: Option<QueryCapture>,
+    /// For `query` and `trigger` capture: the client that runs its polls on the source.
+    pub client: Option<usize>,
+    /// Whether a poll is running on the source.
+    pub polling: bool,
+    /// Core time its polls took on the source.
+    pub poll_core: Micros,
+    /// `trigger` capture: the audit rows up to this id are read and deleted; the running poll
+    /// reads up to `pending_upto`.
+    pub audit_upto: u64,
+    pub pending_upto: u64,
+}
+
+impl World {
+    pub(super) fn connector_poll(&mut self, index: usize, generation: u64) {
+        let now = self.now;
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
+        let Some(actor) = pipeline.connectors.get_mut(index) else {
+            return;
+        };
+        if actor.generation != generation
+            || !matches!(
+                actor.connector.state(),
+                ConnectorState::Snapshotting | ConnectorState::Streaming
+            )
+        {
+            return;
+        }
+        if actor.capture != CaptureMethod::Log {
+            self.start_capture_poll(index, generation);
+            return;
+        }
+        let db = &self.nodes[actor.node].db;
+        let records = actor.connector.poll(db, now);
+        let count = records.len() as u64;
+        for record in records {
+            if let Some(topic) = pipeline.topics.get_mut(&record.topic) {
+                topic.produce(record.key.map(Rc::from), record.value.map(Rc::from), now);
+            }
+        }
+        actor.produced += count;
+        let config = &actor.connector.config;
+        let cost = count.saturating_mul(config.event_cost);
+        let full = count as usize >= config.batch_size.max(1);
+        let next = if full {
+            now + cost.max(1)
+        } else {
+            now + cost.max(config.poll_interval.max(1))
+        };
+        self.queue.schedule(
+            next,
+            Event::Pipeline(PipelineEvent::ConnectorPoll {
+                connector: index,
+                generation,
+            }),
+        );
+        self.record(Traced::ConnectorPoll, &[index as u64, count]);
+    }
+
+    /// Starts a `query` or `trigger` connector's poll: its queries run on the source through
+    /// the SQL client (the source pays for them); what they found is produced when they end.
+    fn start_capture_poll(&mut self, index: usize, generation: u64) {
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
+        let Some(actor) = pipeline.connectors.get_mut(index) else {
+            return;
+        };
+        let Some(client) = actor.client.filter(|_| !actor.polling) else {
+            return;
+        };
+        let sql = match (&actor.query, pipeline.triggers.get(&actor.node)) {
+            (Some(query), _) => query.select_sql(),
+            (None, Some(trigger)) => {
+                actor.pending_upto = trigger.last_id();
+                vec![
+                    format!(
+                        "SELECT * FROM {AUDIT_TABLE} WHERE id > {}",
+                        actor.audit_upto
+                    ),
+                    format!(
+                        "DELETE FROM {AUDIT_TABLE} WHERE id <= {}",
+                        actor.pending_upto
+                    ),
+                ]
+            }
+            (None, None) => return,
+        };
+        actor.polling = true;
+        self.start_operation(
+            client,
+            0,
+            sql,
+            None,
+            Some(Notify::CapturePoll {
+                connector: index,
+                generation,
+            }),
+        );
+        self.record(Traced::ConnectorPoll, &[index as u64, 0]);
+    }
+
+    /// A `query` or `trigger` connector's poll ended: on success what it found is produced;
+    /// the next poll is due a `query_poll_interval` later.
+    pub(super) fn capture_poll_done(
+        &mut self,
+        index: usize,
+        generation: u64,
+        ok: bool,
+        core: Micros,
+    ) {
+        let now = self.now;
+        let Some(pipeline) = self.pipeline.as_mut() else {
+            return;
+        };
+        let Some(actor) = pipeline.connectors.get_mut(index) else {
+            return;
+        };
+        let interval = actor.connector.config.poll_interval.max(1);
+        actor.polling = false;
+        actor.poll_core += core;
+        let current =
+            actor.generation == generation && actor.connector.state() == ConnectorState::Streaming;
+        if !current {
+            return;
+        }
+        let db = &self.nodes[actor.node].db;
+        let mut records = Vec::new();
+        if ok {
+            match &mut actor.query {
+                Some(query) => {
+                    let config = &actor.connector.config;
+                    records = query.poll(db, &config.prefix, &config.replica_identity, now);
+                    actor.connector.advance_to(query.position());
+                }
+                None => {
+                    actor.audit_upto = actor.pending_upto;
+                    records = actor.connector.poll(db, now);
+                }
+            }
+        }
+        let count = records.len() as u64;
+        for record in records {
+            if let Some(topic) = pipeline.topics.get_mut(&record.topic) {
+                topic.produce(record.key.map(Rc::from), record.value.map(Rc::from), now);
+            }
+        }
+        actor.produced += count;
+        let cost = count.saturating_mul(actor.connector.config.event_cost);
+        self.queue.schedule(
+            now + cost.max(interval),
+            Event::Pipeline(PipelineEvent::ConnectorPoll {
+                connector: index,
+                generation,
+            }),
+        );
+    }
+}

@@ -1,0 +1,391 @@
+//! What the page and the report see of the pipeline: snapshots of its connectors, topics and
+//! consumer groups, and the report's figures.
+
+use super::consumer_actor::ConsumerState;
+use super::World;
+use crate::sim::capture::CaptureMethod;
+use crate::sim::clock::Micros;
+use crate::sim::connector::{ConnectorLag, ConnectorState};
+use crate::sim::metrics::Distribution;
+use crate::sim::report::{
+    round3, ConnectorReport, ConsumerGroupReport, ReadModelReport, TopicReport,
+};
+use crate::sim::topic::Offset;
+use std::collections::BTreeMap;
+
+/// The pipeline's part of the report.
+pub(super) struct PipelineReport {
+    pub connectors: BTreeMap<String, ConnectorReport>,
+    pub topics: BTreeMap<String, TopicReport>,
+    pub consumer_groups: BTreeMap<String, ConsumerGroupReport>,
+    pub read_models: BTreeMap<String, BTreeMap<String, ReadModelReport>>,
+}
+
+impl World {
+    /// The pipeline's figures now (empty outside the `cdc` mode).
+    pub(super) fn pipeline_report(&self) -> PipelineReport {
+        let mut report = PipelineReport {
+            connectors: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            consumer_groups: BTreeMap::new(),
+            read_models: BTreeMap::new(),
+        };
+        let Some(pipeline) = &self.pipeline else {
+            return report;
+        };
+        let now = self.now;
+        let ms = |us: u64| round3(us as f64 / 1e3);
+        for actor in &pipeline.connectors {
+            let connector = &actor.connector;
+            let db = &self.nodes[actor.node].db;
+            let lag = connector.lag(db, now);
+            let stats = connector.stats();
+            let missed = actor.query.as_ref().map_or((0, 0), |q| q.stats.missed());
+            let source_core =
+                actor.poll_core + pipeline.triggers.get(&actor.node).map_or(0, |t| t.core);
+            report.connectors.insert(
+                connector.config.name.clone(),
+                ConnectorReport {
+                    source: self.nodes[actor.node].name.clone(),
+                    state: connector.state().name().to_owned(),
+                    position: connector.position(),
+                    flushed_lsn: connector.flushed(),
+                    snapshot_events: stats.snapshot_events,
+                    streamed_events: stats.streamed_events,
+                    resent_events: stats.resent_events,
+                    flushes: stats.flushes,
+                    crashes: stats.crashes,
+                    lag_records: lag.records,
+                    lag_ms: ms(lag.age),
+                    lag_records_p95: actor.lag_records.quantile(0.95),
+                    retained_records: if actor.capture == CaptureMethod::Log {
+                        lag.retained
+                    } else {
+                        0
+                    },
+                    capture: actor.capture.name().to_owned(),
+                    missed_deletes: missed.0,
+                    missed_changes: missed.1,
+                    source_core_ms: ms(source_core),
+                },
+            );
+        }
+        for (name, topic) in &pipeline.topics {
+            let cleaned = topic.cleaned();
+            report.topics.insert(
+                name.clone(),
+                TopicReport {
+                    partitions: topic.partitions().len() as u32,
+                    produced: topic.produced(),
+                    messages: topic.len(),
+                    high_watermarks: topic
+                        .partitions()
+                        .iter()
+                        .map(|p| p.high_watermark(now))
+                        .collect(),
+                    expired: cleaned.expired,
+                    compacted: cleaned.compacted,
+                },
+            );
+        }
+        for actor in &pipeline.consumers {
+            let group = &actor.group;
+            let (mut lag_messages, mut lag_age) = (0, 0);
+            let mut committed = BTreeMap::new();
+            for (_, name) in &actor.tables {
+                let Some(topic) = pipeline.topics.get(name) else {
+                    continue;
+                };
+                for lag in group.lag(topic, now) {
+                    lag_messages += lag.messages;
+                    lag_age = lag_age.max(lag.age);
+                    committed.insert(
+                        format!("{}/{}", lag.partition.topic, lag.partition.partition),
+                        lag.committed,
+                    );
+                }
+            }
+            report.consumer_groups.insert(
+                group.name.clone(),
+                ConsumerGroupReport {
+                    members: group.members().map(str::to_owned).collect(),
+                    topics: group.topics().to_vec(),
+                    committed,
+                    lag_messages,
+                    lag_ms: ms(lag_age),
+                    lag_messages_p95: actor.lag_messages.quantile(0.95),
+                    lag_time_ms: actor.lag_time.as_latency(),
+                    applied: actor.applied.values().sum(),
+                    duplicates: actor.duplicates,
+                    tombstones: actor.tombstones,
+                    failed_batches: actor.failed_batches,
+                    undecodable: actor.undecodable,
+                    rebalances: group.rebalances(),
+                },
+            );
+            let database = self.nodes[actor.node].name.clone();
+            let models = report.read_models.entry(database).or_default();
+            for (table, topic) in &actor.tables {
+                models.insert(
+                    table.clone(),
+                    ReadModelReport {
+                        topic: topic.clone(),
+                        applied: actor.applied.get(table).copied().unwrap_or(0),
+                        staleness_ms: actor
+                            .staleness
+                            .get(table)
+                            .map(Distribution::as_latency)
+                            .unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        report
+    }
+}
+
+/// A connector as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectorSnapshot {
+    /// Its name.
+    pub name: String,
+    /// Its source database.
+    pub source: String,
+    /// The tables it captures.
+    pub tables: Vec<String>,
+    /// Where it stands.
+    pub state: ConnectorState,
+    /// The next LSN it reads.
+    pub position: u64,
+    /// The source's next LSN.
+    pub source_lsn: u64,
+    /// Its last flushed offset.
+    pub flushed: Option<u64>,
+    /// Its lag now.
+    pub lag: ConnectorLag,
+    /// Events sent again after crashes.
+    pub resent: u64,
+    /// Events produced so far (snapshot included).
+    pub produced: u64,
+    /// Its poll interval.
+    pub poll_interval: Micros,
+    /// Its batch size.
+    pub batch_size: usize,
+    /// Its work per event.
+    pub event_cost: Micros,
+    /// How it captures changes.
+    pub capture: CaptureMethod,
+    /// `query` capture: (deletes, other changes) it never saw.
+    pub missed: (u64, u64),
+    /// What capturing has cost the source: its polls and the audit trigger's inserts.
+    pub source_core: Micros,
+}
+
+/// A partition as the page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionSnapshot {
+    /// First offset kept.
+    pub log_start: Offset,
+    /// High watermark.
+    pub high_watermark: Offset,
+    /// Next offset.
+    pub log_end: Offset,
+    /// Messages kept.
+    pub messages: usize,
+}
+
+/// A topic as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSnapshot {
+    /// Its name.
+    pub name: String,
+    /// Its partitions.
+    pub partitions: Vec<PartitionSnapshot>,
+    /// Whether it is compacted.
+    pub compacted: bool,
+}
+
+/// A consumer group as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupSnapshot {
+    /// The group (its service's name).
+    pub name: String,
+    /// Its member.
+    pub member: String,
+    /// `running`, `paused` or `crashed`.
+    pub state: &'static str,
+    /// Whether a rebalance holds it now.
+    pub rebalancing: bool,
+    /// Per topic partition: (topic, partition, committed offset, high watermark).
+    pub partitions: Vec<(String, u32, Offset, Offset)>,
+    /// Lag now in messages.
+    pub lag_messages: u64,
+    /// Lag now: age of the oldest unconsumed message.
+    pub lag_age: Micros,
+    /// How far its read models are behind their sources now: changes committed at the source
+    /// and not applied yet (not yet read by the connector, or in the topics unconsumed), and the
+    /// age of the oldest.
+    pub behind_source: (u64, Micros),
+    /// The last minute's lag at its polls: (time, messages, age).
+    pub lag_history: Vec<(Micros, u64, Micros)>,
+    /// Events delivered again and skipped.
+    pub duplicates: u64,
+    /// Batches that failed.
+    pub failed_batches: u64,
+    /// Its poll interval.
+    pub poll_interval: Micros,
+    /// Its database.
+    pub database: String,
+    /// Its read models: (table, topic, applied, staleness p50 and p95 in ms).
+    pub read_models: Vec<(String, String, u64, f64, f64)>,
+}
+
+/// The pipeline as the page shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PipelineSnapshot {
+    /// The connectors.
+    pub connectors: Vec<ConnectorSnapshot>,
+    /// The topics.
+    pub topics: Vec<TopicSnapshot>,
+    /// The consumer groups.
+    pub groups: Vec<GroupSnapshot>,
+}
+
+/// How long a group's lag history reaches back.
+pub const LAG_HISTORY: Micros = 60 * crate::sim::clock::SECOND;
+
+impl World {
+    /// The pipeline now, for the page (`None` outside the `cdc` mode).
+    pub fn pipeline_snapshot(&self) -> Option<PipelineSnapshot> {
+        let pipeline = self.pipeline.as_ref()?;
+        let now = self.now;
+        let connectors = pipeline
+            .connectors
+            .iter()
+            .map(|actor| {
+                let db = &self.nodes[actor.node].db;
+                let c = &actor.connector;
+                ConnectorSnapshot {
+                    name: c.config.name.clone(),
+                    source: self.nodes[actor.node].name.clone(),
+                    tables: c.config.tables.clone(),
+                    state: c.state(),
+                    position: c.position(),
+                    source_lsn: db.with_engine_ref(|e| e.log().next_lsn()),
+                    flushed: c.flushed(),
+                    lag: c.lag(db, now),
+                    resent: c.stats().resent_events,
+                    produced: actor.produced + c.stats().snapshot_events,
+                    poll_interval: c.config.poll_interval,
+                    batch_size: c.config.batch_size,
+                    event_cost: c.config.event_cost,
+                    capture: actor.capture,
+                    missed: actor.query.as_ref().map_or((0, 0), |q| q.stats.missed()),
+                    source_core: actor.poll_core
+                        + pipeline.triggers.get(&actor.node).map_or(0, |t| t.core),
+                }
+            })
+            .collect();
+        let topics = pipeline
+            .topics
+            .values()
+            .map(|t| TopicSnapshot {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions()
+                    .iter()
+                    .map(|p| PartitionSnapshot {
+                        log_start: p.log_start_offset(),
+                        high_watermark: p.high_watermark(now),
+                        log_end: p.log_end_offset(),
+                        messages: p.messages().count(),
+                    })
+                    .collect(),
+                compacted: t.config.compact,
+            })
+            .collect();
+        let groups = pipeline
+            .consumers
+            .iter()
+            .map(|actor| {
+                let mut partitions = Vec::new();
+                let (mut lag_messages, mut lag_age) = (0, 0);
+                for (_, name) in &actor.tables {
+                    let Some(topic) = pipeline.topics.get(name) else {
+                        continue;
+                    };
+                    for lag in actor.group.lag(topic, now) {
+                        lag_messages += lag.messages;
+                        lag_age = lag_age.max(lag.age);
+                        partitions.push((
+                            lag.partition.topic,
+                            lag.partition.partition,
+                            lag.committed,
+                            lag.high_watermark,
+                        ));
+                    }
+                }
+                // What the connectors feeding its topics have not read yet comes on top of what
+                // waits in the topics.
+                let (mut behind, mut behind_age) = (lag_messages, lag_age);
+                for connector in &pipeline.connectors {
+                    let feeds = actor.tables.iter().any(|(table, _)| {
+                        connector.connector.config.tables.iter().any(|t| t == table)
+                    });
+                    if feeds {
+                        let lag = connector.connector.lag(&self.nodes[connector.node].db, now);
+                        behind += lag.records;
+                        behind_age = behind_age.max(lag.age);
+                    }
+                }
+                GroupSnapshot {
+                    behind_source: (behind, behind_age),
+                    name: actor.group.name.clone(),
+                    member: actor.member.clone(),
+                    state: match actor.state {
+                        ConsumerState::Running => "running",
+                        ConsumerState::Paused => "paused",
+                        ConsumerState::Crashed => "crashed",
+                    },
+                    rebalancing: actor.group.is_rebalancing(now),
+                    partitions,
+                    lag_messages,
+                    lag_age,
+                    lag_history: actor
+                        .lag_history
+                        .iter()
+                        .filter(|(at, ..)| now.saturating_sub(*at) <= LAG_HISTORY)
+                        .copied()
+                        .collect(),
+                    duplicates: actor.duplicates,
+                    failed_batches: actor.failed_batches,
+                    poll_interval: actor.poll_interval,
+                    database: self.nodes[actor.node].name.clone(),
+                    read_models: actor
+                        .tables
+                        .iter()
+                        .map(|(table, topic)| {
+                            let staleness = actor
+                                .staleness
+                                .get(table)
+                                .map(Distribution::as_latency)
+                                .unwrap_or_default();
+                            (
+                                table.clone(),
+                                topic.clone(),
+                                actor.applied.get(table).copied().unwrap_or(0),
+                                staleness.p50,
+                                staleness.p95,
+                            )
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        Some(PipelineSnapshot {
+            connectors,
+            topics,
+            groups,
+        })
+    }
+}
