@@ -77,7 +77,11 @@ fn a_copy_taken_while_the_writers_are_still_equals_the_source() {
     world.step_until(12 * SECOND);
     let snapshot = world.etl_snapshot().expect("a job");
     assert_eq!(snapshot.phase, EtlPhase::Idle);
-    assert_eq!((snapshot.runs, snapshot.overruns), (1, 1));
+    assert_eq!(
+        (snapshot.runs, snapshot.overruns),
+        (1, 0),
+        "a run asked for while one is going is refused, not an overrun"
+    );
     let source = rows(&mut world, "shop", "orders");
     assert!(source.1.len() > 20_000);
     assert_eq!(rows(&mut world, "analytics", "orders"), source);
@@ -243,6 +247,14 @@ fn scenarios_that_cannot_run_in_etl_mode_say_why() {
         "{error}"
     );
 
+    let no_column = TINY.replace("orders = \"id\"", "orders = \"updated_at\"");
+    let error = World::new(&Scenario::parse(&no_column).expect("valid")).expect_err("refused");
+    assert_eq!(error.path, "etl.incremental.orders");
+    assert!(
+        error.to_string().contains("not a column of orders"),
+        "{error}"
+    );
+
     let taken = TINY.replace("interval = \"1s\"", "interval = \"1s\"\ndatabase = \"app\"");
     let error = World::new(&Scenario::parse(&taken).expect("valid")).expect_err("refused");
     assert!(error.to_string().contains("etl.database"), "{error}");
@@ -252,4 +264,44 @@ fn scenarios_that_cannot_run_in_etl_mode_say_why() {
         shop.modes(),
         [Mode::Shared, Mode::Owned, Mode::Etl, Mode::Cdc]
     );
+}
+
+/// A run whose load fails (the analytics copy's column was renamed) copies nothing: its rows
+/// are not counted, the copy keeps its old rows, the panel shows the error and the topology's
+/// flow turns red.
+#[test]
+fn a_failed_load_counts_nothing_and_shows_its_error() {
+    let scenario = Scenario::parse(TINY).expect("valid");
+    let mut world = World::with_seed(&scenario, 1).expect("builds");
+    world
+        .apply(Command::RunSql {
+            database: "analytics".into(),
+            sql: "ALTER TABLE orders RENAME COLUMN status TO state".into(),
+        })
+        .expect("runs");
+    world
+        .apply(Command::RunSql {
+            database: "app".into(),
+            sql: "INSERT INTO orders VALUES (3, 'pending')".into(),
+        })
+        .expect("runs");
+    world.step_until(3 * SECOND);
+    let report = world.report();
+    let etl = report.etl.as_ref().expect("a report");
+    assert_eq!(etl.runs, 0, "{etl:?}");
+    assert!(etl.failed_runs >= 2, "{etl:?}");
+    assert_eq!(etl.rows_copied, 0, "a failed run copies nothing");
+    assert_eq!(etl.tables["orders"].rows_copied, 0);
+    assert_eq!(
+        rows(&mut world, "analytics", "orders").1.len(),
+        2,
+        "the old copy stays"
+    );
+    let snapshot = world.etl_snapshot().expect("a job");
+    assert!(snapshot.last_error.is_some());
+    let view = dataflow_lab::sim::view::page_view(&world);
+    assert!(view
+        .flows
+        .iter()
+        .all(|f| f.health == dataflow_lab::sim::view::Health::Erroring));
 }

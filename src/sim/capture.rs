@@ -9,9 +9,12 @@
 //!   they are at the poll. A deleted row is never seen; a row changed twice between polls shows
 //!   only its last state; a row committed late with a column value below one already seen is
 //!   skipped for good; and every poll is a query the source runs.
-//! - `trigger` — a trigger writes a row into an audit table inside every writing transaction
-//!   (the old and new values), and the connector polls and empties that table: nothing is
-//!   missed, but every write on the source pays for a second insert.
+//! - `trigger` — a trigger writes a row into an audit table inside every writing transaction,
+//!   and the connector polls and empties that table: nothing is missed, but every write on the
+//!   source pays for a second insert. Simplification: the audit row here holds the change's
+//!   id, table and time (a real audit trigger also stores the old and new row, so it costs the
+//!   writers more), and the connector takes the events' content from the change log those
+//!   audit rows stand for.
 //!
 //! [`QueryCapture`] is the `query` method's bookkeeping. What it emits is exactly what its
 //! `SELECT` returns: the rows whose latest change since the last poll left the column above the
@@ -103,6 +106,8 @@ pub struct QueryCapture {
 impl QueryCapture {
     /// Capture of `columns` (table → column) on `db`, starting now: every row there counts as
     /// seen (the pipeline's initial copy), the high values are the columns' current maxima.
+    /// Simplification: rows of a table with a composite primary key are not remembered as
+    /// seen, so their first captured change is emitted as a create (`c`) rather than `u`.
     pub fn new(columns: BTreeMap<String, String>, db: &Database) -> Self {
         let mut high = BTreeMap::new();
         let mut emitted = BTreeSet::new();
@@ -299,7 +304,8 @@ fn above(value: &Value, high: Option<&Value>) -> bool {
     high.is_none_or(|h| compare(value, h) == Ordering::Greater)
 }
 
-/// Orders two values of one column as an index on it would (GlueSQL's key order).
+/// Orders two values of one column as an index on it would (GlueSQL's key order); values that
+/// cannot be a key (floats' NaN, maps, lists) count as equal.
 fn compare(a: &Value, b: &Value) -> Ordering {
     match (Key::try_from(a.clone()), Key::try_from(b.clone())) {
         (Ok(a), Ok(b)) => a.cmp(&b),

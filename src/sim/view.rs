@@ -255,7 +255,9 @@ fn flows(pipeline: Option<&PipelineSnapshot>, etl: Option<&EtlSnapshot>) -> Vec<
         }
     }
     if let Some(job) = etl {
-        let health = if job.staleness_ms > 1.5 * job.interval_ms {
+        let health = if job.last_error.is_some() {
+            Health::Erroring
+        } else if job.overdue() {
             Health::Waiting
         } else if job.phase == crate::sim::world::EtlPhase::Idle {
             Health::Idle

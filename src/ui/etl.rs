@@ -33,7 +33,7 @@ pub fn EtlPanel(props: &EtlProps) -> Html {
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Command(Command::RunEtl)))
     };
     let phase = job.phase.name();
-    let stale = job.staleness_ms > job.interval_ms;
+    let stale = job.overdue();
     html! {
         <>
         <p class="pipeline-hint">{ "A batch job copies the tables the analytics services read from the operational database into theirs, every few seconds: between copies the analytics copy stands still. Staleness is explained under ? (help)." }</p>
@@ -82,8 +82,8 @@ pub fn EtlPanel(props: &EtlProps) -> Html {
                         <dt>{ "tables" }</dt>
                         <dd>{ job.tables.iter().map(|(t, how)| format!("{t} ({how})")).collect::<Vec<_>>().join(", ") }</dd>
                         <dt>{ "staleness" }</dt>
-                        <dd class={classes!(stale.then_some("behind"))}
-                            title="Now − the start of the last successful copy: nothing committed after it is in the copy">
+                        <dd class={classes!("etl-staleness", stale.then_some("behind"))}
+                            title="Now − the start of the last successful copy: everything committed before that start is in the copy">
                             { format!("{} behind the source", ms(job.staleness_ms)) }
                         </dd>
                     </dl>

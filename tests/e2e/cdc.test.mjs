@@ -135,7 +135,7 @@ test("the etl mode's job refreshes the analytics copy, and its staleness drops w
   const modes = page.getByRole("group", { name: "Integration mode" });
   assert.equal(await modes.getByRole("button", { name: "etl" }).getAttribute("aria-pressed"), "true");
   const job = page.getByRole("article", { name: "ETL job" });
-  const staleness = page.getByRole("article", { name: "database analytics" }).locator("dd").nth(1);
+  const staleness = page.getByRole("article", { name: "database analytics" }).locator("dd.etl-staleness");
   const seconds = async () => {
     const [, value, unit] = (await staleness.textContent()).match(/([\d.]+)\s*(us|ms|s)/);
     return Number.parseFloat(value) / { us: 1e6, ms: 1e3, s: 1 }[unit];
@@ -167,9 +167,9 @@ test("the capture methods side by side: the compare view counts what a query mis
   const heads = await panel.locator(".scorecard thead th").allTextContents();
   assert.deepEqual(heads.slice(1), ["shared", "owned", "cdc", "cdc:query", "cdc:trigger"]);
   const missed = await panel.locator(".scorecard tbody tr", { hasText: "changes missed by capture" }).locator("td").allTextContents();
-  assert.equal(missed[2], "0", "the log misses nothing");
   assert.ok(Number(missed[3]) > 0, `a query misses deletes and in-between states (${missed.join(", ")})`);
-  assert.equal(missed[4], "0", "a trigger misses nothing");
+  const cost = (await panel.locator(".scorecard tbody tr", { hasText: "capture on the source" }).locator("td").allTextContents()).map(Number);
+  assert.ok(cost[4] > cost[2], `a trigger costs the source more than the log (${cost.join(", ")})`);
   await panel.screenshot({ path: `${SHOTS}capture-compare.png` });
 });
 

@@ -4,7 +4,7 @@
 
 use super::pipeline::PipelineEvent;
 use super::{Event, Traced, World};
-use crate::sim::capture::{CaptureMethod, QueryCapture, AUDIT_TABLE};
+use crate::sim::capture::{AuditTrigger, CaptureMethod, QueryCapture, AUDIT_TABLE};
 use crate::sim::clock::Micros;
 use crate::sim::connector::{Connector, ConnectorState};
 use crate::sim::metrics::Distribution;
@@ -33,6 +33,18 @@ pub(super) struct ConnectorActor {
     /// reads up to `pending_upto`.
     pub audit_upto: u64,
     pub pending_upto: u64,
+}
+
+impl ConnectorActor {
+    /// `query` capture's misses: (deletes, other changes).
+    pub(super) fn missed(&self) -> (u64, u64) {
+        self.query.as_ref().map_or((0, 0), |q| q.stats.missed())
+    }
+
+    /// What capturing has cost the source: its polls, and `trigger`'s audit inserts.
+    pub(super) fn source_core(&self, trigger: Option<&AuditTrigger>) -> Micros {
+        self.poll_core + trigger.map_or(0, |t| t.core)
+    }
 }
 
 impl World {
@@ -92,9 +104,22 @@ impl World {
         let Some(actor) = pipeline.connectors.get_mut(index) else {
             return;
         };
-        let Some(client) = actor.client.filter(|_| !actor.polling) else {
+        let Some(client) = actor.client else {
             return;
         };
+        if actor.polling {
+            // A poll of an earlier generation (before a restart) still runs on the source: try
+            // again a poll interval later, so this generation's polling goes on.
+            let next = self.now + actor.connector.config.poll_interval.max(1);
+            self.queue.schedule(
+                next,
+                Event::Pipeline(PipelineEvent::ConnectorPoll {
+                    connector: index,
+                    generation,
+                }),
+            );
+            return;
+        }
         let sql = match (&actor.query, pipeline.triggers.get(&actor.node)) {
             (Some(query), _) => query.select_sql(),
             (None, Some(trigger)) => {

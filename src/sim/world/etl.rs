@@ -2,17 +2,19 @@
 //! read from the operational database into the analytics database — extract, then load — as a
 //! nightly (here: every few seconds) ETL job does.
 //!
-//! The extract is a reader like any other on the source: one transaction of `SELECT`s (one per
-//! table, so the copy is one consistent snapshot) run through the SQL client state machine on
-//! the source's node, paying its cost and taking the locks its isolation level takes. The load
+//! The extract is a reader like any other on the source: one transaction of `SELECT`s, one per
+//! table, run through the SQL client state machine on the source's node, paying its cost and
+//! taking the locks its isolation level takes (under a snapshot level the tables are copied as
+//! of one instant; under read committed each `SELECT` sees the commits made before it). The load
 //! is one transaction on the analytics node: a table copied whole is emptied and filled again;
 //! a table copied incrementally by a column whose values only grow gets the rows above the
 //! highest value copied so far — and so never sees an update to a row it already copied.
 //! Analytics readers see a copy's rows once its load commits.
 //!
-//! Staleness is what the issue and the textbooks call it for a batch copy: now − the start of
-//! the last successful copy (its extract's start: nothing committed after it is in the copy).
-//! It is sampled every [`super::pipeline::LAG_SAMPLE_EVERY`].
+//! Staleness is what the textbooks call it for a batch copy: now − the start of the last
+//! successful copy. Everything committed before that start is in the copy (and possibly some
+//! commits made while the extract waited for locks or a core), so it bounds how old the copy's
+//! oldest missing change can be. It is sampled every [`super::pipeline::LAG_SAMPLE_EVERY`].
 
 use super::{Event, NarrationKind, World};
 use crate::sim::clock::{format_micros, Micros};
@@ -62,6 +64,8 @@ pub(super) struct EtlTable {
     incremental: Option<(String, Option<String>)>,
     /// The new highest value, once the running copy's load commits.
     pending_high: Option<String>,
+    /// Rows the running copy loads, counted once its load commits.
+    pending_rows: u64,
     rows_copied: u64,
 }
 
@@ -118,6 +122,7 @@ impl EtlJob {
                     .get(name)
                     .map(|column| (column.clone(), highest_committed(source_db, name, column))),
                 pending_high: None,
+                pending_rows: 0,
                 rows_copied: 0,
             })
             .collect();
@@ -173,12 +178,14 @@ impl EtlJob {
             match &table.incremental {
                 Some((column, high)) => {
                     // Rows above the old high value are new: a run that failed after loading
-                    // them cannot leave them twice.
-                    if let Some(high) = high {
-                        statements.push(format!(
+                    // them cannot leave them twice. With no high value yet (an empty table, a
+                    // column of NULLs) the copy is made whole again.
+                    match high {
+                        Some(high) => statements.push(format!(
                             "DELETE FROM {} WHERE {column} > {high}",
                             table.name
-                        ));
+                        )),
+                        None => statements.push(format!("DELETE FROM {}", table.name)),
                     }
                     let position = columns.iter().position(|c| c == column);
                     table.pending_high = position
@@ -208,6 +215,7 @@ impl EtlJob {
                     tuples.join(", ")
                 ));
             }
+            table.pending_rows = rows.len() as u64;
             counts.push(rows.len() as u64);
         }
         (statements, counts)
@@ -252,7 +260,7 @@ fn literal(cell: &Cell) -> String {
 /// The job as the page shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EtlSnapshot {
-    /// The source database's name and the analytics database's.
+    /// The operational database it copies from.
     pub source: String,
     /// The analytics database.
     pub target: String,
@@ -278,8 +286,16 @@ pub struct EtlSnapshot {
     pub extract_core_ms: f64,
     /// How long the last successful run took, in milliseconds.
     pub last_duration_ms: Option<f64>,
-    /// The last failure's message.
+    /// The last run's failure, if the last run failed.
     pub last_error: Option<String>,
+}
+
+impl EtlSnapshot {
+    /// Whether the copy is overdue: older than one and a half intervals (a run failed, or runs
+    /// take longer than the interval).
+    pub fn overdue(&self) -> bool {
+        self.staleness_ms > 1.5 * self.interval_ms
+    }
 }
 
 /// The job in the JSON report (`etl`).
@@ -351,7 +367,11 @@ impl World {
                 self.queue
                     .schedule(self.now + interval, Event::Etl(EtlEvent::Start));
                 self.record(super::Traced::EtlStart, &[]);
-                self.start_etl_run();
+                if !self.start_etl_run() {
+                    if let Some(job) = self.etl.as_mut() {
+                        job.overruns += 1;
+                    }
+                }
             }
             EtlEvent::Sample => {
                 let now = self.now;
@@ -366,15 +386,13 @@ impl World {
         }
     }
 
-    /// Starts a run now, unless one is going (then it counts an overrun). Returns whether it
-    /// started.
+    /// Starts a run now, unless one is going. Returns whether it started.
     pub(super) fn start_etl_run(&mut self) -> bool {
         let now = self.now;
         let Some(job) = self.etl.as_mut() else {
             return false;
         };
         if job.phase != EtlPhase::Idle {
-            job.overruns += 1;
             return false;
         }
         job.run += 1;
@@ -398,15 +416,11 @@ impl World {
         };
         job.extract_core += core;
         if !ok {
-            self.etl_failed("its extract failed");
+            self.etl_failed(EtlPhase::Extracting);
             return;
         }
         let (statements, counts) = job.load_sql(&results);
-        for (table, count) in job.tables.iter_mut().zip(&counts) {
-            table.rows_copied += count;
-        }
         job.last_rows = counts.iter().sum::<u64>();
-        job.rows_copied += job.last_rows;
         job.phase = EtlPhase::Loading;
         let service = job.load_service;
         self.start_operation(service, 0, statements, None, Some(Notify::EtlLoad { run }));
@@ -420,14 +434,17 @@ impl World {
         };
         job.load_core += core;
         if !ok {
-            self.etl_failed("its load failed");
+            self.etl_failed(EtlPhase::Loading);
             return;
         }
         job.phase = EtlPhase::Idle;
         job.runs += 1;
         job.last_success = job.run_started;
         job.last_duration = Some(now - job.run_started);
+        job.rows_copied += job.last_rows;
+        job.last_error = None;
         for table in &mut job.tables {
+            table.rows_copied += std::mem::take(&mut table.pending_rows);
             if let Some((_, high)) = &mut table.incremental {
                 if let Some(new) = table.pending_high.take() {
                     *high = Some(new);
@@ -445,17 +462,18 @@ impl World {
         self.narrate(NarrationKind::Action, text, None, 0);
     }
 
-    fn etl_failed(&mut self, what: &str) {
+    /// A run failed in `phase`: the analytics copy stays as it was, the next run starts over.
+    fn etl_failed(&mut self, phase: EtlPhase) {
         let Some(job) = self.etl.as_mut() else { return };
         job.phase = EtlPhase::Idle;
         job.failed_runs += 1;
         for table in &mut job.tables {
             table.pending_high = None;
+            table.pending_rows = 0;
         }
-        let service = if what.contains("extract") {
-            job.extract_service
-        } else {
-            job.load_service
+        let (service, what) = match phase {
+            EtlPhase::Extracting => (job.extract_service, "its extract failed"),
+            _ => (job.load_service, "its load failed"),
         };
         let error = self.services[service].operations[0]
             .last_error

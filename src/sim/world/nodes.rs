@@ -180,6 +180,16 @@ fn analytics_node(
     else {
         return Err(ScenarioError::at("databases", "has no database to copy"));
     };
+    // A table copied incrementally needs the column it is copied by.
+    for (table, column) in &scenario.etl.incremental {
+        let columns = source.db.with_engine_ref(|e| e.column_defs(table));
+        if !columns.iter().any(|c| &c.name == column) {
+            return Err(ScenarioError::at(
+                format!("etl.incremental.{table}"),
+                format!("is \"{column}\", which is not a column of {table}"),
+            ));
+        }
+    }
     let mut db = source.db.copy();
     let tables = db.with_engine_ref(|e| e.table_names());
     for table in tables.iter().filter(|t| !plan.tables.contains(t)) {

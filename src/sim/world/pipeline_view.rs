@@ -40,9 +40,8 @@ impl World {
             let db = &self.nodes[actor.node].db;
             let lag = connector.lag(db, now);
             let stats = connector.stats();
-            let missed = actor.query.as_ref().map_or((0, 0), |q| q.stats.missed());
-            let source_core =
-                actor.poll_core + pipeline.triggers.get(&actor.node).map_or(0, |t| t.core);
+            let missed = actor.missed();
+            let source_core = actor.source_core(pipeline.triggers.get(&actor.node));
             report.connectors.insert(
                 connector.config.name.clone(),
                 ConnectorReport {
@@ -179,6 +178,8 @@ pub struct ConnectorSnapshot {
     pub missed: (u64, u64),
     /// What capturing has cost the source: its polls and the audit trigger's inserts.
     pub source_core: Micros,
+    /// Whether a poll (`query`, `trigger`) is running on the source now.
+    pub polling: bool,
 }
 
 /// A partition as the page shows it.
@@ -280,9 +281,9 @@ impl World {
                     batch_size: c.config.batch_size,
                     event_cost: c.config.event_cost,
                     capture: actor.capture,
-                    missed: actor.query.as_ref().map_or((0, 0), |q| q.stats.missed()),
-                    source_core: actor.poll_core
-                        + pipeline.triggers.get(&actor.node).map_or(0, |t| t.core),
+                    missed: actor.missed(),
+                    source_core: actor.source_core(pipeline.triggers.get(&actor.node)),
+                    polling: actor.polling,
                 }
             })
             .collect();
