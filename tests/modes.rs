@@ -263,7 +263,10 @@ mod native {
             .iter()
             .find(|g| g.name == "billing")
             .expect("billing");
-        assert_eq!(billing.state, "running");
+        assert_eq!(
+            billing.state,
+            dataflow_lab::sim::world::ConsumerState::Running
+        );
         assert!(!billing.lag_history.is_empty());
         assert!(billing.read_models[0].2 > 0, "applied");
         let topic = &world.topics().expect("topics")["shop.public.orders"];

@@ -41,30 +41,45 @@ impl Variant {
         }
     }
 
-    /// The variant a name stands for.
+    /// The variant a name stands for (`cdc`, `cdc:query`).
     ///
     /// # Errors
     ///
-    /// A sentence naming what is wrong: an unknown mode or method, or a method on a mode other
-    /// than `cdc`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// A [`VariantError`]: an unknown mode or method, or a method on a mode other than `cdc`.
+    pub fn parse(text: &str) -> Result<Self, VariantError> {
         let (mode, capture) = match text.split_once(':') {
             Some((mode, capture)) => (mode, Some(capture)),
             None => (text, None),
         };
-        let names: Vec<&str> = Mode::ALL.iter().map(|m| m.name()).collect();
-        let mode = Mode::from_name(mode)
-            .ok_or_else(|| format!("no mode \"{mode}\" (modes: {})", names.join(", ")))?;
+        let mode =
+            Mode::from_name(mode).ok_or_else(|| VariantError::UnknownMode(mode.to_owned()))?;
         let capture = match capture {
             None => None,
-            Some(name) if mode == Mode::Cdc => {
-                Some(CaptureMethod::from_name(name).ok_or_else(|| {
-                    format!("no capture method \"{name}\" (methods: log, query, trigger)")
-                })?)
-            }
-            Some(_) => return Err(format!("only cdc has capture methods, not {}", mode.name())),
+            Some(name) if mode == Mode::Cdc => Some(
+                CaptureMethod::from_name(name)
+                    .ok_or_else(|| VariantError::UnknownCapture(name.to_owned()))?,
+            ),
+            Some(_) => return Err(VariantError::NoCapture(mode.name())),
         };
         Ok(Self { mode, capture })
+    }
+
+    /// What a comparison of `scenario` runs on the page: every mode it offers and, for a
+    /// scenario that names query columns, cdc with each other capture method too.
+    pub fn all_for(scenario: &Scenario) -> Vec<Self> {
+        let mut variants: Vec<Self> = scenario.modes().into_iter().map(Self::from).collect();
+        if scenario.modes().contains(&Mode::Cdc) && !scenario.cdc.query_columns.is_empty() {
+            variants.extend(
+                CaptureMethod::ALL
+                    .into_iter()
+                    .filter(|c| *c != scenario.cdc.capture)
+                    .map(|capture| Self {
+                        mode: Mode::Cdc,
+                        capture: Some(capture),
+                    }),
+            );
+        }
+        variants
     }
 
     /// `scenario` as this variant runs it.
@@ -76,6 +91,28 @@ impl Variant {
         }
         scenario
     }
+}
+
+/// Why a variant's name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VariantError {
+    /// No mode of that name.
+    #[error("no mode \"{0}\" (modes: {modes})", modes = mode_names())]
+    UnknownMode(String),
+    /// No capture method of that name.
+    #[error("no capture method \"{0}\" (methods: {methods})", methods = capture_names())]
+    UnknownCapture(String),
+    /// A capture method given to a mode without a connector.
+    #[error("only cdc has capture methods, not {0}")]
+    NoCapture(&'static str),
+}
+
+fn mode_names() -> String {
+    Mode::ALL.map(Mode::name).join(", ")
+}
+
+fn capture_names() -> String {
+    CaptureMethod::ALL.map(CaptureMethod::name).join(", ")
 }
 
 /// One mode's figures.

@@ -70,7 +70,7 @@ impl Mode {
             }
             Self::Etl => {
                 "One shared operational database; the analytics services read an analytics \
-                 database that a batch job (ETL) refreshes by copying tables every few seconds."
+                 database that a batch job (ETL) refreshes by copying tables at its interval."
             }
         }
     }

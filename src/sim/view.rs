@@ -7,7 +7,8 @@ use crate::sim::database::{Outcome, TransactionState};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::LatencySummary;
 use crate::sim::world::{
-    ConsoleStatus, EtlSnapshot, LockEventKind, LockView, NarrationKind, PipelineSnapshot, World,
+    ConsoleStatus, ConsumerState, EtlSnapshot, LockEventKind, LockView, NarrationKind,
+    PipelineSnapshot, World,
 };
 
 /// How many seconds the latency charts show.
@@ -226,9 +227,9 @@ fn flows(pipeline: Option<&PipelineSnapshot>, etl: Option<&EtlSnapshot>) -> Vec<
                     crate::sim::connector::ConnectorState::Streaming
                         | crate::sim::connector::ConnectorState::Snapshotting
                 );
-                let health = if stopped || group.state == "crashed" {
+                let health = if stopped || group.state == ConsumerState::Crashed {
                     Health::Erroring
-                } else if group.state == "paused" {
+                } else if group.state == ConsumerState::Paused {
                     Health::Idle
                 } else if group.behind_source.1 > SECOND {
                     Health::Waiting
@@ -447,6 +448,7 @@ pub fn page_view(world: &World) -> PageView {
     let services: Vec<ServiceView> = snapshot
         .services
         .iter()
+        .filter(|s| !s.pipeline)
         .filter(|s| !s.internal || s.completed + s.errors > 0 || s.busy_connections > 0)
         .map(|s| {
             let windows = world.windows(&s.name);

@@ -97,6 +97,7 @@ fn scorecard(runs: &[ModeRun]) -> Html {
         .unwrap_or_default();
     let rows = crate::sim::compare::scorecard_rows(&services, &cards);
     html! {
+        <div class="scorecard-wrap">
         <table class="scorecard">
             <thead>
                 <tr><th scope="col">{ "" }</th>
@@ -109,5 +110,6 @@ fn scorecard(runs: &[ModeRun]) -> Html {
                 }) }
             </tbody>
         </table>
+        </div>
     }
 }

@@ -60,8 +60,9 @@ pub fn EtlPanel(props: &EtlProps) -> Html {
                         <dt>{ "every" }</dt><dd>{ ms(job.interval_ms) }</dd>
                         <dt>{ "next run" }</dt><dd>{ format!("in {}", ms(job.next_run_ms - now_ms)) }</dd>
                         <dt>{ "last run" }</dt><dd>{ job.last_duration_ms.map_or("none yet".to_owned(), |d| format!("took {}", ms(d))) }</dd>
-                        <dt>{ "runs" }</dt><dd>{ format!("{} committed, {} failed, {} skipped (still running)", job.runs, job.failed_runs, job.overruns) }</dd>
-                        <dt>{ "rows copied" }</dt><dd>{ job.rows_copied.to_string() }</dd>
+                        <dt>{ "runs" }</dt><dd>{ format!("{} committed, {} failed", job.runs, job.failed_runs) }
+                            if job.overruns > 0 { { format!("; {} not started because the last was still going", job.overruns) } }</dd>
+                        <dt>{ "rows copied" }</dt><dd>{ format!("{} (all runs)", job.rows_copied) }</dd>
                         if let Some(error) = &job.last_error {
                             <dt>{ "last error" }</dt><dd class="behind">{ error }</dd>
                         }

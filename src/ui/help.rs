@@ -52,6 +52,10 @@ pub const CDC_TERMS: &[(&str, &str)] = &[
         "Reads the committed changes of the owner's database from its write-ahead log (WAL), in commit order, and publishes one event per changed row to a topic — as Debezium's PostgreSQL connector does. Its first start takes a snapshot of the tables (events with op r).",
     ),
     (
+        "Compare modes, the scorecard",
+        "Runs the scenario again from 0 s in each mode with the same seed, without your own actions, to the current time (at most 60 s), so the differences come from the architecture alone. Its rows: who writes each table, lock waits, errors, each service's latency percentiles, the share of each database's cores in use, each copy's staleness p95 (read model or analytics table), consumer lag, duplicates, what capture missed and cost. \"-\" means the row does not apply to that mode. The trace is a fingerprint of the run: the same seed and mode always give the same one.",
+    ),
+    (
         "capture method: log, query, trigger",
         "How the connector learns what changed. log: it reads the write-ahead log — every committed change, nothing extra for the writers (why log-based CDC won). query: it polls each table for rows whose updated_at moved past the last value seen — deletes, and the in-between states of a row changed twice between polls, are never seen (missed); every poll is a query the source runs. trigger: a trigger copies every change into an audit table inside the writing transaction — nothing missed, but every write pays for a second insert.",
     ),

@@ -338,14 +338,15 @@ impl LiveState {
         // A mode the scenario cannot run in keeps the scenario, in its own mode.
         let modes = builtin::scenario_text(&scenario_name)
             .and_then(|text| Scenario::parse(text).ok())
-            .map(|s| s.modes());
+            .map(|s| (s.modes(), s.mode));
         let mode = match (mode, modes) {
-            (Some(mode), Some(modes)) if !modes.contains(&mode) => {
+            (Some(mode), Some((modes, own))) if !modes.contains(&mode) => {
                 let names: Vec<&str> = modes.iter().map(|m| m.name()).collect();
                 notices.push(format!(
-                    "{scenario_name} cannot run in the {} mode (its modes: {}): using its own.",
+                    "{scenario_name} cannot run in the {} mode (its modes: {}): showing it in its own, {}.",
                     mode.name(),
-                    names.join(", ")
+                    names.join(", "),
+                    own.name()
                 ));
                 None
             }
@@ -630,7 +631,7 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
         Command::SetPollInterval {
             target,
             interval_ms,
-        } => format!("{target} now polls every {interval_ms} ms when it finds nothing."),
+        } => format!("{target} now polls every {interval_ms} ms."),
         Command::RunEtl => format!("The ETL job: {outcome}."),
     })
 }
@@ -899,7 +900,8 @@ impl Reducible for LiveState {
                 // A pipeline's answer is shown on its panel, next to the button pressed.
                 let sentence = command_sentence(&command, &result);
                 if command.is_pipeline() {
-                    next.pipeline_result = sentence;
+                    let at = clock_text(next.now);
+                    next.pipeline_result = sentence.map(|s| format!("{at} — {s}"));
                 } else {
                     next.last_result = sentence;
                 }
@@ -958,7 +960,7 @@ impl Reducible for LiveState {
                 let at = next.now.clamp(COMPARE_AT_LEAST, COMPARE_AT_MOST);
                 let seed = next.seed();
                 let scenario = next.playback.borrow().scenario().clone();
-                let modes = compare_variants(&scenario);
+                let modes = crate::sim::compare::Variant::all_for(&scenario);
                 match crate::sim::compare::compare_runs(&scenario, &modes, seed, at) {
                     Ok(runs) => next.compare = Some(Rc::new(CompareView { seed, at, runs })),
                     Err((mode, error)) => {
@@ -981,25 +983,4 @@ impl Reducible for LiveState {
         };
         Rc::new(next)
     }
-}
-
-/// What the compare view runs: every mode of the scenario, and for a scenario that names query
-/// columns, cdc with each other capture method too.
-fn compare_variants(
-    scenario: &crate::sim::scenario::Scenario,
-) -> Vec<crate::sim::compare::Variant> {
-    use crate::sim::capture::CaptureMethod;
-    use crate::sim::compare::Variant;
-    let mut variants: Vec<Variant> = scenario.modes().into_iter().map(Variant::from).collect();
-    if variants.iter().any(|v| v.mode == Mode::Cdc) && !scenario.cdc.query_columns.is_empty() {
-        for capture in CaptureMethod::ALL {
-            if capture != scenario.cdc.capture {
-                variants.push(Variant {
-                    mode: Mode::Cdc,
-                    capture: Some(capture),
-                });
-            }
-        }
-    }
-    variants
 }

@@ -3,10 +3,10 @@
 //! crash the connector; pause, resume or crash a consumer; rebuild read models) and a lag chart
 //! per group with its table twin.
 
-use crate::sim::capture::CaptureMethod;
+use crate::sim::capture::{CaptureMethod, AUDIT_TABLE};
 use crate::sim::clock::{format_micros, Micros, SECOND};
 use crate::sim::connector::ConnectorState;
-use crate::sim::world::{Command, GroupSnapshot, TopicSnapshot, LAG_HISTORY};
+use crate::sim::world::{Command, ConsumerState, GroupSnapshot, TopicSnapshot, LAG_HISTORY};
 use crate::ui::live::LiveAction;
 use crate::ui::ViewRef;
 use yew::prelude::*;
@@ -38,13 +38,16 @@ fn lag_text(messages: u64, age: Micros, unit: &str) -> String {
 /// What a connector reads, by its capture method.
 fn reads(c: &crate::sim::world::ConnectorSnapshot) -> String {
     match c.capture {
-        CaptureMethod::Log => format!("database {} (its WAL, through slot {})", c.source, c.name),
+        CaptureMethod::Log => format!(
+            "database {} (its WAL, through slot {}); topics {}",
+            c.source, c.name, c.topic_prefix
+        ),
         CaptureMethod::Query => format!(
             "database {} by query: the rows whose column moved past the last value seen",
             c.source
         ),
         CaptureMethod::Trigger => format!(
-            "database {}'s audit table cdc_audit, which a trigger fills in every write",
+            "database {}'s audit table {AUDIT_TABLE}, which a trigger fills in every write",
             c.source
         ),
     }
@@ -120,6 +123,10 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                     <button type="button" class="button subtle small danger"
                                         onclick={command(Command::CrashConnector { connector: name.clone() })}
                                         title="Crash: what it read since its last flush will be sent again">{ "Crash" }</button>
+                                } else if c.state == ConnectorState::Crashed {
+                                    <button type="button" class="button small"
+                                        onclick={command(Command::StartConnector { connector: name.clone() })}
+                                        title="Restart the failed connector, as Kafka Connect's restart does: it resumes from its last flushed offset (a failed connector stays down until restarted)">{ "Restart" }</button>
                                 } else {
                                     <button type="button" class="button small"
                                         onclick={command(Command::StartConnector { connector: name.clone() })}
@@ -203,7 +210,7 @@ fn group_card(
     let state = if group.rebalancing {
         "rebalancing"
     } else {
-        group.state
+        group.state.name()
     };
     html! {
         <article class={classes!("pipe-card", "group", state)} aria-label={format!("consumer group {}", group.name)}>
@@ -243,7 +250,7 @@ fn group_card(
                 }) }
             </ul>
             <div class="pipe-actions">
-                if group.state == "running" {
+                if group.state == ConsumerState::Running {
                     <button type="button" class="button subtle small"
                         onclick={command(Command::PauseConsumer { group: name.clone() })}
                         title="Pause: it stops polling; its lag grows">{ "Pause" }</button>

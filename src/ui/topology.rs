@@ -17,7 +17,7 @@ const DB_HEAD: f64 = 72.0;
 const ROW_H: f64 = 28.0;
 const GAP: f64 = 18.0;
 /// Room right of the databases for the flows of a pipeline or an ETL job.
-const FLOW_ROOM: f64 = 64.0;
+const FLOW_ROOM: f64 = 84.0;
 
 /// Where the two columns go. A wide screen gives the edges room to curve; on a phone the
 /// columns are narrower and closer, so the whole picture fits the screen at a readable size.
@@ -200,7 +200,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let flows = view.flows.iter().enumerate().filter_map(|(i, flow)| {
         let (y1, y2) = (row_y(&flow.from.0, &flow.from.1)?, row_y(&flow.to.0, &flow.to.1)?);
         let x = db_x + db_w;
-        let bulge = x + 16.0 + (i % 4) as f64 * 11.0;
+        let bulge = x + 16.0 + (i % 5) as f64 * 14.0;
         let path = format!("M{x:.1},{y1:.1} C{bulge:.1},{y1:.1} {bulge:.1},{y2:.1} {:.1},{y2:.1}", x + 4.0);
         let kind = match flow.kind {
             FlowKind::Cdc => "cdc",

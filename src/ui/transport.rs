@@ -143,7 +143,7 @@ pub fn Transport(props: &TransportProps) -> Html {
                 </span>
             }
             <button type="button" class="button subtle help-button" onclick={send(LiveAction::ToggleHelp)}
-                title="Keyboard shortcuts (?)" aria-label="Keyboard shortcuts (?)">{ "?" }</button>
+                title="Help: shortcuts and the words the panels use (?)" aria-label="Help (?)">{ "?" }</button>
         </div>
     }
 }

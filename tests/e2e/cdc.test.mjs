@@ -160,7 +160,7 @@ test("the capture methods side by side: the compare view counts what a query mis
   assert.match(await connector.textContent(), /its WAL, through slot/);
   // A poll interval chosen on the card reaches the simulation.
   await connector.getByRole("combobox", { name: "orders-connector polls every" }).selectOption("1000");
-  await until(async () => /orders-connector now polls every 1000 ms/.test(await page.locator(".pipeline-panel .last-result").textContent()), "the poll interval to change, said on the panel");
+  await until(async () => /orders-connector now polls every 1000 ms\./.test(await page.locator(".pipeline-panel .last-result").textContent()), "the poll interval to change, said on the panel");
   await page.getByRole("button", { name: "Compare modes" }).click();
   const panel = page.locator(".compare-panel");
   await panel.waitFor({ timeout: 60_000 });

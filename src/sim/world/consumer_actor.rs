@@ -26,6 +26,17 @@ pub enum ConsumerState {
     Crashed,
 }
 
+impl ConsumerState {
+    /// The state's name, as the page and the report show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Crashed => "crashed",
+        }
+    }
+}
+
 /// A batch being applied: the offsets to commit after it, and its events.
 pub(super) struct Batch {
     /// Its number among the consumer's batches.

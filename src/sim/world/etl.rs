@@ -322,7 +322,7 @@ pub struct EtlReport {
     /// Core time the loads took on the analytics database, in milliseconds.
     pub load_core_ms: f64,
     /// The analytics copy's staleness (now − start of the last successful copy), sampled every
-    /// 250 ms, in milliseconds.
+    /// 97 ms, in milliseconds.
     pub staleness_ms: LatencySummary,
 }
 

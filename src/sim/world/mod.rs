@@ -24,6 +24,7 @@ mod workload;
 
 use client::ClientEvent;
 use commands::TimelineEvent;
+pub use consumer_actor::ConsumerState;
 use etl::{EtlEvent, EtlJob};
 pub use etl::{EtlPhase, EtlReport, EtlSnapshot, EtlTableReport};
 use pipeline::{Pipeline, PipelineEvent};

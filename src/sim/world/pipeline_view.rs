@@ -152,6 +152,8 @@ pub struct ConnectorSnapshot {
     pub source: String,
     /// The tables it captures.
     pub tables: Vec<String>,
+    /// Its topics' prefix (`<prefix>.public.<table>`).
+    pub topic_prefix: String,
     /// Where it stands.
     pub state: ConnectorState,
     /// The next LSN it reads.
@@ -214,7 +216,7 @@ pub struct GroupSnapshot {
     /// Its member.
     pub member: String,
     /// `running`, `paused` or `crashed`.
-    pub state: &'static str,
+    pub state: ConsumerState,
     /// Whether a rebalance holds it now.
     pub rebalancing: bool,
     /// Per topic partition: (topic, partition, committed offset, high watermark).
@@ -270,6 +272,7 @@ impl World {
                     name: c.config.name.clone(),
                     source: self.nodes[actor.node].name.clone(),
                     tables: c.config.tables.clone(),
+                    topic_prefix: format!("{}.public.*", c.config.prefix),
                     state: c.state(),
                     position: c.position(),
                     source_lsn: db.with_engine_ref(|e| e.log().next_lsn()),
@@ -343,11 +346,7 @@ impl World {
                     behind_source: (behind, behind_age),
                     name: actor.group.name.clone(),
                     member: actor.member.clone(),
-                    state: match actor.state {
-                        ConsumerState::Running => "running",
-                        ConsumerState::Paused => "paused",
-                        ConsumerState::Crashed => "crashed",
-                    },
+                    state: actor.state,
                     rebalancing: actor.group.is_rebalancing(now),
                     partitions,
                     lag_messages,

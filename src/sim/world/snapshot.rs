@@ -39,8 +39,11 @@ pub struct ServiceSnapshot {
     pub lock_waits: usize,
     /// The database it connects to.
     pub database: String,
-    /// Whether it is the hidden client that runs timeline and console SQL.
+    /// Whether it is one of the simulation's own clients (timeline, console, pipeline).
     pub internal: bool,
+    /// Whether it is a pipeline's client (a CDC consumer or connector, the ETL job): its work
+    /// is drawn as the pipeline, not as a service.
+    pub pipeline: bool,
     /// Its operations.
     pub operations: Vec<OperationSnapshot>,
 }
@@ -153,6 +156,9 @@ impl World {
                     // Every client after the scenario's own services is the simulation's:
                     // timeline, console, CDC consumers.
                     internal: index >= self.scenario.services.len(),
+                    // After the timeline's and the console's client of every node come the
+                    // pipeline's clients.
+                    pipeline: index >= self.scenario.services.len() + 2 * self.nodes.len(),
                     operations: s
                         .operations
                         .iter()
