@@ -277,7 +277,7 @@ impl AuditTrigger {
     /// The insert the trigger runs after `sql` changed `rows` rows at `now` — one audit row per
     /// changed row — or `None` when `sql` writes no table with the trigger.
     pub fn audit_sql(&mut self, sql: &str, rows: u64, now: Micros) -> Option<String> {
-        let (_, writes) = crate::sim::world::tables_used(&[sql.to_owned()]);
+        let (_, writes) = crate::sim::params::tables_used(&[sql.to_owned()]);
         let table = writes.iter().find(|t| self.tables.contains(t))?;
         let at = crate::sim::clock::format_micros(now);
         let values: Vec<String> = (0..rows)

@@ -163,7 +163,7 @@ impl Scorecard {
         for service in &scenario.services {
             let mut tables: Vec<String> = Vec::new();
             for operation in &service.operations {
-                let (_, writes) = crate::sim::world::tables_used(&operation.statements);
+                let (_, writes) = crate::sim::params::tables_used(&operation.statements);
                 for table in writes {
                     if !tables.contains(&table) {
                         tables.push(table);

@@ -126,6 +126,38 @@ pub fn render(template: &str, values: &BTreeMap<&str, String>) -> String {
     out
 }
 
+/// The tables SQL templates read and write (each once, in order), from their parsed SQL.
+pub fn tables_used(templates: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut reads: Vec<String> = Vec::new();
+    let mut writes: Vec<String> = Vec::new();
+    for template in templates {
+        if let Ok(crate::sim::statement::Command::Sql { statement, .. }) =
+            crate::sim::database::Connection::prepare(&sample_render(template))
+        {
+            let (r, w) = crate::sim::lock_plan::tables_of(&statement);
+            reads.extend(
+                r.into_iter()
+                    .filter(|t| !reads.contains(t))
+                    .collect::<Vec<_>>(),
+            );
+            writes.extend(
+                w.into_iter()
+                    .filter(|t| !writes.contains(t))
+                    .collect::<Vec<_>>(),
+            );
+        }
+    }
+    (reads, writes)
+}
+
+/// A template rendered with every placeholder set to 1: SQL that parses, to read its shape.
+pub fn sample_render(template: &str) -> String {
+    let values: std::collections::BTreeMap<&str, String> = placeholders(template)
+        .map(|name| (name, "1".to_owned()))
+        .collect();
+    render(template, &values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

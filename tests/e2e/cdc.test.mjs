@@ -107,7 +107,7 @@ test("a crashed connector's lag rises, and falls again once it is started", asyn
   const behind = page.locator(".pipe-card.group", { hasText: "billing" }).locator("dd").nth(1);
   await until(async () => /change/.test(await behind.textContent()), "billing's read model to fall behind the source");
   await page.screenshot({ path: `${SHOTS}cdc-connector-crashed.png`, fullPage: false });
-  await connector.getByRole("button", { name: "Start" }).click();
+  await connector.getByRole("button", { name: "Restart" }).click();
   await until(async () => (await connector.locator(".pipe-state").textContent()) === "streaming", "streaming again");
   await until(async () => (await connector.locator("dd.behind").count()) === 0, "the lag to recover", 30_000);
   await page.screenshot({ path: `${SHOTS}cdc-connector-recovered.png`, fullPage: false });

@@ -9,7 +9,7 @@ use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::OperationMetrics;
 use crate::sim::node::DatabaseNode;
 use crate::sim::owners::{Actor, OwnerRegistry};
-use crate::sim::params::{KeyRange, Param};
+use crate::sim::params::{tables_used, KeyRange, Param};
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::SimRng;
 use crate::sim::scenario::{Scenario, ScenarioError};
@@ -524,7 +524,7 @@ fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(),
         if kind.changes_schema() || kind.is_transaction_control() {
             continue;
         }
-        let sample = sample_render(template);
+        let sample = crate::sim::params::sample_render(template);
         if let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(&sample) {
             let (reads, writes) = crate::sim::lock_plan::tables_of(&statement);
             let exists = |t: &String| probe.session().fetch_schema(t).ok().flatten().is_some();
@@ -546,34 +546,4 @@ fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(),
         }
     }
     Ok(())
-}
-
-/// The tables SQL templates read and write (each once, in order), from their parsed SQL.
-pub fn tables_used(templates: &[String]) -> (Vec<String>, Vec<String>) {
-    let mut reads: Vec<String> = Vec::new();
-    let mut writes: Vec<String> = Vec::new();
-    for template in templates {
-        if let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(&sample_render(template))
-        {
-            let (r, w) = crate::sim::lock_plan::tables_of(&statement);
-            reads.extend(
-                r.into_iter()
-                    .filter(|t| !reads.contains(t))
-                    .collect::<Vec<_>>(),
-            );
-            writes.extend(
-                w.into_iter()
-                    .filter(|t| !writes.contains(t))
-                    .collect::<Vec<_>>(),
-            );
-        }
-    }
-    (reads, writes)
-}
-
-fn sample_render(template: &str) -> String {
-    let values: BTreeMap<&str, String> = crate::sim::params::placeholders(template)
-        .map(|name| (name, "1".to_owned()))
-        .collect();
-    crate::sim::params::render(template, &values)
 }

@@ -1,9 +1,10 @@
 //! What the user and the timeline do to a running world: [`Command`]s, applied by
 //! [`World::apply`], each entered in the report's timeline with its outcome.
 
-use super::{build::tables_used, NarrationKind, Traced, World};
+use super::{NarrationKind, Traced, World};
 use crate::sim::clock::{format_micros, Micros};
 use crate::sim::metrics::ErrorKind;
+use crate::sim::params::tables_used;
 use crate::sim::report::{round3, AppliedAction};
 use crate::sim::scenario::{ActionKind, TimelineEntry};
 use thiserror::Error;

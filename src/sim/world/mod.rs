@@ -35,7 +35,7 @@ pub use pipeline_view::{
 use trace::Traced;
 use workload::WorkloadEvent;
 
-pub use build::tables_used;
+pub use crate::sim::params::tables_used;
 pub use commands::{Command, CommandError};
 pub use console_session::{ConsoleEntry, ConsoleStatus, CONSOLE_KEPT};
 pub use narration::{

@@ -3,10 +3,10 @@
 //! them (`cdc`: its own tables and its read models, see [`crate::sim::modes`]), or the
 //! scenario's databases and an analytics database copied from the operational one (`etl`).
 
-use super::build::tables_used;
 use crate::sim::database::Database;
 use crate::sim::modes::{plan_cdc, plan_etl, EtlPlan, Mode, OperationTables, Plan};
 use crate::sim::node::DatabaseNode;
+use crate::sim::params::tables_used;
 use crate::sim::scenario::{Scenario, ScenarioError};
 
 /// The nodes of a world and the services' places on them.
