@@ -99,16 +99,18 @@ mod native {
         group.finish();
     }
 
-    /// The shop for 60 simulated seconds, shared and cdc (building the world not timed).
+    /// The shop for 60 simulated seconds, shared, cdc and etl (building the world not timed).
     fn modes(c: &mut Criterion) {
         let shared = shop();
         let mut cdc = shared.clone();
         cdc.mode = dataflow_lab::sim::modes::Mode::Cdc;
+        let mut etl = shared.clone();
+        etl.mode = dataflow_lab::sim::modes::Mode::Etl;
         let mut group = c.benchmark_group("shop, 60 simulated seconds");
         group.sample_size(10);
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(20));
-        for (name, scenario) in [("shared", &shared), ("cdc", &cdc)] {
+        for (name, scenario) in [("shared", &shared), ("cdc", &cdc), ("etl", &etl)] {
             group.bench_function(name, |b| {
                 b.iter_custom(|n| timed(n, scenario, |w| w.step_until(60 * SECOND)));
             });
