@@ -485,3 +485,70 @@ fn every_builtin_read_model_rebuilt_from_offset_zero_equals_its_source() {
         "the cleaner compacted something before the rebuilds"
     );
 }
+
+/// A read model declared with a subset of its source's columns keeps only those (written by
+/// its consumer, rebuilt equal to the source's projection); a read model that leaves out the
+/// key, keeps a column that is not there, or lacks a column its service's SQL names is refused
+/// with the field named.
+#[test]
+fn a_read_model_may_keep_a_subset_of_its_sources_columns() {
+    let mut scenario =
+        Scenario::parse(builtin::scenario_text("shop").expect("built in")).expect("valid");
+    scenario.mode = Mode::Cdc;
+    let keep = ["id", "status", "total_cents"].map(String::from).to_vec();
+    scenario.services[1]
+        .read_models
+        .insert("orders".into(), keep.clone());
+    let mut world = World::new(&scenario).expect("builds");
+    world.step_until(5 * SECOND);
+    stop_all_arrivals(&scenario, &mut world);
+    world.step_until(8 * SECOND);
+    let (columns, rows) = world
+        .database_mut("billing")
+        .expect("billing")
+        .committed_rows("orders")
+        .expect("the read model");
+    assert_eq!(columns, keep);
+    let (source_columns, source_rows) = world
+        .database_mut("orders")
+        .expect("orders")
+        .committed_rows("orders")
+        .expect("the source");
+    let at: Vec<usize> = keep
+        .iter()
+        .map(|c| {
+            source_columns
+                .iter()
+                .position(|s| s == c)
+                .expect("a column")
+        })
+        .collect();
+    let projected: Vec<Vec<_>> = source_rows
+        .iter()
+        .map(|r| at.iter().map(|i| r[*i].clone()).collect())
+        .collect();
+    assert!(projected.len() > 20_000);
+    assert_eq!(rows, projected, "the read model is the source's projection");
+    let report = world.report();
+    assert_eq!(report.consumer_groups["billing"].undecodable, 0);
+    assert!(report.services["billing"].total.errors == 0);
+
+    let refused = |keep: &[&str]| {
+        let mut scenario = scenario.clone();
+        scenario.services[1].read_models.insert(
+            "orders".into(),
+            keep.iter().map(|c| (*c).to_owned()).collect(),
+        );
+        World::new(&scenario).expect_err("refused")
+    };
+    let error = refused(&["status", "total_cents"]);
+    assert_eq!(error.path, "services[1].read_models.orders");
+    assert!(error.message.contains("primary key"), "{error}");
+    let error = refused(&["id", "state"]);
+    assert!(error.message.contains("not a column of orders"), "{error}");
+    let error = refused(&["id", "total_cents"]);
+    assert!(
+        error.path.starts_with("services[1].operations["),
+        "billing's find_unbilled reads o.status: {error}"
+    );
+}

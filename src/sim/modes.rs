@@ -323,6 +323,8 @@ pub struct PlannedDatabase {
     pub tables: Vec<String>,
     /// The tables that are read models (fed by CDC), a subset of `tables`.
     pub read_models: Vec<String>,
+    /// The read models declared with a subset of their source's columns: table → columns.
+    pub columns: BTreeMap<String, Vec<String>>,
 }
 
 /// A connector of the `cdc` mode.
@@ -347,6 +349,8 @@ pub struct PlannedConsumer {
     pub database: usize,
     /// The read models: (table, topic).
     pub tables: Vec<(String, String)>,
+    /// The read models that keep a subset of their source's columns.
+    pub subsets: Vec<String>,
 }
 
 /// What a `cdc` scenario builds.
@@ -429,6 +433,20 @@ pub fn plan_cdc(
             .iter()
             .position(|d| d.name == service.database)
             .unwrap_or(0);
+        if let Some(table) = service
+            .read_models
+            .keys()
+            .find(|t| !read_models.contains(t))
+        {
+            return Err(ScenarioError::at(
+                format!("services[{s}].read_models.{table}"),
+                format!(
+                    "names \"{table}\", which {} does not read from another service: only a \
+                     table it reads and does not own is a read model",
+                    service.name
+                ),
+            ));
+        }
         let mut kept = service.owns.clone();
         kept.extend(read_models.iter().cloned());
         plan.databases.push(PlannedDatabase {
@@ -436,6 +454,7 @@ pub fn plan_cdc(
             from,
             tables: kept,
             read_models,
+            columns: service.read_models.clone(),
         });
     }
     for (s, service) in scenario.services.iter().enumerate() {
@@ -474,6 +493,7 @@ pub fn plan_cdc(
                 .iter()
                 .map(|t| (t.clone(), topic(t)))
                 .collect(),
+            subsets: database.columns.keys().cloned().collect(),
         });
     }
     Ok(plan)
@@ -556,6 +576,37 @@ owns = ["invoices"]
         let error = plan_cdc(&scenario(), &[vec![], vec![ops("look", &["stock"], &[])]])
             .expect_err("refused");
         assert!(error.message.contains("no service owns"), "{error}");
+    }
+
+    #[test]
+    fn a_declared_read_model_must_be_a_table_the_service_reads_from_another() {
+        let mut scenario = scenario();
+        scenario.services[1]
+            .read_models
+            .insert("invoices".into(), vec!["id".into()]);
+        let error = plan_cdc(
+            &scenario,
+            &[
+                vec![],
+                vec![ops("bill", &["orders", "invoices"], &["invoices"])],
+            ],
+        )
+        .expect_err("invoices is billing's own");
+        assert_eq!(error.path, "services[1].read_models.invoices");
+        scenario.services[1].read_models.clear();
+        scenario.services[1]
+            .read_models
+            .insert("orders".into(), vec!["id".into()]);
+        let plan = plan_cdc(
+            &scenario,
+            &[
+                vec![],
+                vec![ops("bill", &["orders", "invoices"], &["invoices"])],
+            ],
+        )
+        .expect("plans");
+        assert_eq!(plan.consumers[0].subsets, ["orders"]);
+        assert_eq!(plan.databases[1].columns["orders"], ["id"]);
     }
 
     #[test]

@@ -183,6 +183,11 @@ pub struct ServiceSpec {
     /// the `etl` mode it reads the analytics database the batch job refreshes).
     #[serde(default)]
     pub role: crate::sim::modes::Role,
+    /// In the `cdc` mode, the columns a read model keeps, per table it reads and another
+    /// service owns (`orders = ["id", "status", "total_cents"]`; the primary key must be
+    /// among them); a table not listed keeps every column.
+    #[serde(default)]
+    pub read_models: BTreeMap<String, Vec<String>>,
 }
 
 fn default_pool() -> u32 {

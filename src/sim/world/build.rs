@@ -161,7 +161,12 @@ impl World {
                         keys.entry(column.to_owned()).or_insert(range);
                     }
                 }
-                check_tables(&mut node.db, &op.statements, &at)?;
+                let subsets: Vec<&String> = if scenario.mode == crate::sim::modes::Mode::Cdc {
+                    spec.read_models.keys().collect()
+                } else {
+                    Vec::new()
+                };
+                check_tables(&mut node.db, &op.statements, &at, &subsets)?;
                 let (reads, writes) = tables_used(&op.statements);
                 operations.push(Operation {
                     name: op.name.clone(),
@@ -508,7 +513,15 @@ fn key_range(db: &mut Database, column: &str) -> Result<KeyRange, String> {
 /// and as its target, against the database's tables (from the parsed SQL: a 20,000-row report
 /// is not run to find out); writes are also run once with placeholder values in a transaction
 /// that is rolled back, which finds the tables named anywhere else in them.
-fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(), ScenarioError> {
+/// Checks that the tables `templates` name exist, and runs (then rolls back) those that write,
+/// and those that read one of `subsets` (read models that keep some columns only), so that a
+/// column they name and the table lacks is an error now rather than a failure at run time.
+fn check_tables(
+    db: &mut Database,
+    templates: &[String],
+    at: &str,
+    subsets: &[&String],
+) -> Result<(), ScenarioError> {
     let missing = |k: usize, table: &str| ScenarioError {
         line: None,
         column: None,
@@ -525,13 +538,15 @@ fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(),
             continue;
         }
         let sample = crate::sim::params::sample_render(template);
+        let mut reads_subset = false;
         if let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(&sample) {
             let (reads, writes) = crate::sim::lock_plan::tables_of(&statement);
             let exists = |t: &String| probe.session().fetch_schema(t).ok().flatten().is_some();
             if let Some(table) = reads.iter().chain(&writes).find(|t| !exists(t)) {
                 return Err(missing(k, table));
             }
-            if writes.is_empty() {
+            reads_subset = reads.iter().any(|t| subsets.contains(&t));
+            if writes.is_empty() && !reads_subset {
                 continue;
             }
         }
@@ -542,6 +557,20 @@ fn check_tables(db: &mut Database, templates: &[String], at: &str) -> Result<(),
             let message = e.to_string();
             if let Some(table) = message.split("table not found: ").nth(1) {
                 return Err(missing(k, table));
+            }
+            if reads_subset
+                && crate::sim::metrics::ErrorKind::of_message(&message)
+                    == crate::sim::metrics::ErrorKind::Schema
+            {
+                return Err(ScenarioError {
+                    line: None,
+                    column: None,
+                    path: format!("{at}.statements[{k}]"),
+                    message: format!(
+                        "fails on this service's database: {message} (a read model keeps only \
+                         the columns its read_models entry lists)"
+                    ),
+                });
             }
         }
     }

@@ -54,6 +54,8 @@ pub(super) struct ConsumerActor {
     pub service: usize,
     /// Read models: table → topic.
     pub tables: Vec<(String, String)>,
+    /// The read models that keep a subset of their source's columns (only those are written).
+    pub subsets: Vec<String>,
     pub state: ConsumerState,
     pub generation: u64,
     /// The number of the next batch.
@@ -168,7 +170,8 @@ impl World {
                     }
                     continue;
                 };
-                let Ok(applied) = apply_event(&table, &columns, key, value, false) else {
+                let subset = actor.subsets.contains(&table);
+                let Ok(applied) = apply_event(&table, &columns, key, value, subset) else {
                     actor.undecodable += 1;
                     continue;
                 };

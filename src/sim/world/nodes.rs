@@ -138,6 +138,7 @@ pub(super) fn build_nodes(
                         )
                     })?;
                 }
+                keep_columns(&mut db, nodes.len(), planned)?;
                 nodes.push(node(spec, planned.name.clone(), db));
             }
             // A read model is applied by key: its table needs a primary key.
@@ -207,4 +208,40 @@ fn analytics_node(
     node.isolation = spec.isolation;
     nodes.push(node);
     Ok(nodes.len() - 1)
+}
+
+/// Drops from service `s`'s database the columns its declared read models do not keep, after
+/// checking that each kept column exists and the primary key is kept.
+fn keep_columns(
+    db: &mut Database,
+    s: usize,
+    planned: &crate::sim::modes::PlannedDatabase,
+) -> Result<(), ScenarioError> {
+    for (table, keep) in &planned.columns {
+        let at = || format!("services[{s}].read_models.{table}");
+        let (columns, key) = db.with_engine_ref(|e| {
+            let columns: Vec<String> = e.column_defs(table).into_iter().map(|c| c.name).collect();
+            (columns, e.primary_key_columns(table))
+        });
+        if let Some(unknown) = keep.iter().find(|c| !columns.contains(c)) {
+            return Err(ScenarioError::at(
+                at(),
+                format!("keeps \"{unknown}\", which is not a column of {table}"),
+            ));
+        }
+        if let Some(missing) = key.iter().find(|k| !keep.contains(k)) {
+            return Err(ScenarioError::at(
+                at(),
+                format!(
+                    "leaves out \"{missing}\", a primary key column of {table}: a read model \
+                     is kept up to date by key"
+                ),
+            ));
+        }
+        for column in columns.iter().filter(|c| !keep.contains(c)) {
+            db.execute(&format!("ALTER TABLE {table} DROP COLUMN {column}"))
+                .map_err(|e| ScenarioError::at(at(), format!("could not drop {column}: {e}")))?;
+        }
+    }
+    Ok(())
 }

@@ -199,6 +199,7 @@ impl Pipeline {
                     node: planned.database,
                     service: *service,
                     tables: planned.tables.clone(),
+                    subsets: planned.subsets.clone(),
                     state: ConsumerState::Running,
                     generation: 0,
                     next_batch: 0,
