@@ -108,7 +108,7 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                     <dt>{ "slot keeps" }</dt><dd>{ format!("{} records of log", c.lag.retained) }</dd>
                                 }
                                 <dt>{ "flushed" }</dt><dd>{ c.flushed.map_or("never".to_owned(), |l| format!("LSN {l}")) }</dd>
-                                <dt>{ "produced" }</dt><dd>{ format!("{} ({} sent again)", c.produced, c.resent) }</dd>
+                                <dt title="events written to the topics, the initial snapshot's included">{ "produced" }</dt><dd>{ format!("{} ({} sent again)", c.produced, c.resent) }</dd>
                                 <dt>{ "polls" }</dt>
                                 <dd>
                                     { "every " }{ poll_chooser(&c.name, c.poll_interval, &props.on_action) }
@@ -191,7 +191,7 @@ fn partitions(topic: &TopicSnapshot) -> Html {
                                 share(p.log_start), share(p.log_end) - share(p.log_start))} />
                             <span class="lane-hw" style={format!("left:{:.1}%", share(p.high_watermark))} />
                         </span>
-                        <span class="lane-count">{ format!("{} · HW {}", p.messages, p.high_watermark) }</span>
+                        <span class="lane-count" title="messages kept in the partition · its high watermark (the offset consumers can read up to)">{ format!("{} kept · HW {}", p.messages, p.high_watermark) }</span>
                     </li>
                 }
             }) }
@@ -241,7 +241,7 @@ fn group_card(
                         <b>{ format!("{}.{table}", group.database) }</b>
                         <span>{
                             if *applied == 0 {
-                                "no change to apply yet".to_owned()
+                                "a copy from the start; no change applied yet".to_owned()
                             } else {
                                 format!("{applied} applied · stale p50 {p50:.0} ms, p95 {p95:.0} ms")
                             }
@@ -345,7 +345,7 @@ fn lag_chart(group: &GroupSnapshot, now: Micros) -> Html {
                 <line class="axis" x1="0" y1={height.to_string()} x2={width.to_string()} y2={height.to_string()} />
                 <polyline class="lag-line" points={points.join(" ")} />
             </svg>
-            <figcaption>{ format!("lag, last 60 s: worst per second (top: {most} messages)") }</figcaption>
+            <figcaption>{ format!("lag, last 60 s: worst per second (top: {most} {})", if most == 1 { "message" } else { "messages" }) }</figcaption>
             <details class="table-twin">
                 <summary>{ "As a table" }</summary>
                 <table>
