@@ -28,6 +28,7 @@ pub mod partitioner;
 pub mod playback;
 pub mod queue;
 pub mod report;
+pub mod results;
 pub mod rng;
 pub mod scenario;
 pub mod script;

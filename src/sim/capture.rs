@@ -316,23 +316,8 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 /// A value as an SQL literal, for the poll's `WHERE`.
 fn sql_literal(value: &Value) -> String {
     match value {
-        Value::Null => "NULL".to_owned(),
-        Value::Bool(_)
-        | Value::I8(_)
-        | Value::I16(_)
-        | Value::I32(_)
-        | Value::I64(_)
-        | Value::I128(_)
-        | Value::U8(_)
-        | Value::U16(_)
-        | Value::U32(_)
-        | Value::U64(_)
-        | Value::U128(_)
-        | Value::F32(_)
-        | Value::F64(_)
-        | Value::Decimal(_) => String::from(value),
         Value::Timestamp(t) => format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f")),
-        other => format!("'{}'", String::from(other).replace('\'', "''")),
+        other => crate::sim::database::Cell::from_value(other).sql_literal(),
     }
 }
 
