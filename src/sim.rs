@@ -26,6 +26,7 @@ pub mod owners;
 pub mod params;
 pub mod partitioner;
 pub mod playback;
+pub mod projection;
 pub mod queue;
 pub mod report;
 pub mod results;

@@ -268,7 +268,7 @@ mod native {
             dataflow_lab::sim::world::ConsumerState::Running
         );
         assert!(!billing.lag_history.is_empty());
-        assert!(billing.read_models[0].2 > 0, "applied");
+        assert!(billing.read_models[0].applied > 0, "applied");
         let topic = &world.topics().expect("topics")["shop.public.orders"];
         let messages = dataflow_lab::sim::messages::messages(topic, "", 20);
         assert_eq!(messages.len(), 20);

@@ -299,6 +299,23 @@ fn old_row<'a>(image: &Image<'a>, full: bool, keys: &'a [String]) -> Option<RowJ
     }
 }
 
+/// A row as a message key and a change event's `after` would carry it: the key as JSON text
+/// (`None` without key columns) and the row as a JSON object. For state built from a table's
+/// rows that later events must find by key (a projection's initial contributions).
+pub fn row_json(
+    columns: &[String],
+    values: &[Value],
+    key_columns: &[String],
+) -> (Option<String>, serde_json::Map<String, Json>) {
+    let image = Image { columns, values };
+    let row = columns
+        .iter()
+        .zip(values)
+        .map(|(c, v)| (c.clone(), json_value(v)))
+        .collect();
+    (image.key_text(key_columns), row)
+}
+
 /// A row image: column names and values in order.
 struct Image<'a> {
     columns: &'a [String],

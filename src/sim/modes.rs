@@ -17,6 +17,7 @@
 
 use crate::sim::clock::SimDuration;
 use crate::sim::debezium::ReplicaIdentity;
+use crate::sim::projection::ProjectionQuery;
 use crate::sim::scenario::{Scenario, ScenarioError};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -325,6 +326,8 @@ pub struct PlannedDatabase {
     pub read_models: Vec<String>,
     /// The read models declared with a subset of their source's columns: table → columns.
     pub columns: BTreeMap<String, Vec<String>>,
+    /// Its projections (read models defined by SQL): name and query.
+    pub projections: Vec<(String, ProjectionQuery)>,
 }
 
 /// A connector of the `cdc` mode.
@@ -351,6 +354,8 @@ pub struct PlannedConsumer {
     pub tables: Vec<(String, String)>,
     /// The read models that keep a subset of their source's columns.
     pub subsets: Vec<String>,
+    /// The read models that are projections (also in `tables`, with their source's topic).
+    pub projections: Vec<String>,
 }
 
 /// What a `cdc` scenario builds.
@@ -364,17 +369,55 @@ pub struct Plan {
     pub consumers: Vec<PlannedConsumer>,
 }
 
+/// Per service, its projections parsed: (name, query), in name order.
+///
+/// # Errors
+///
+/// A [`ScenarioError`] at `services[s].projections.<name>` when a query cannot be maintained
+/// incrementally or the name is not a table name.
+pub fn parse_projections(
+    scenario: &Scenario,
+) -> Result<Vec<Vec<(String, ProjectionQuery)>>, ScenarioError> {
+    scenario
+        .services
+        .iter()
+        .enumerate()
+        .map(|(s, service)| {
+            service
+                .projections
+                .iter()
+                .map(|(name, sql)| {
+                    let at = format!("services[{s}].projections.{name}");
+                    let simple = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !simple {
+                        return Err(ScenarioError::at(
+                            at,
+                            "is not a table name: use letters, digits and _",
+                        ));
+                    }
+                    ProjectionQuery::parse(sql)
+                        .map(|query| (name.clone(), query))
+                        .map_err(|e| ScenarioError::at(at, e.to_string()))
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Plans the `cdc` mode of `scenario`: `tables[s]` lists what service `s`'s operations read and
-/// write.
+/// write (leaving out the statements its projections answer), `projections[s]` its
+/// projections.
 ///
 /// # Errors
 ///
 /// A [`ScenarioError`] when a service writes a table it does not own (naming the service, the
-/// operation and the table), when a table is owned twice, or when a table someone reads has no
-/// owner.
+/// operation and the table), when a table is owned twice, when a table someone reads has no
+/// owner, or when a projection reads a table no other service owns or takes a table's name.
 pub fn plan_cdc(
     scenario: &Scenario,
     tables: &[Vec<OperationTables>],
+    projections: &[Vec<(String, ProjectionQuery)>],
 ) -> Result<Plan, ScenarioError> {
     let mut owner: BTreeMap<&str, usize> = BTreeMap::new();
     for (s, service) in scenario.services.iter().enumerate() {
@@ -449,19 +492,57 @@ pub fn plan_cdc(
         }
         let mut kept = service.owns.clone();
         kept.extend(read_models.iter().cloned());
+        let own_projections = projections.get(s).cloned().unwrap_or_default();
+        for (name, query) in &own_projections {
+            let at = format!("services[{s}].projections.{name}");
+            if kept.contains(name) || scenario.services.iter().any(|o| o.owns.contains(name)) {
+                return Err(ScenarioError::at(
+                    at,
+                    "is the name of a table: a projection needs a name of its own",
+                ));
+            }
+            match owner.get(query.source.as_str()) {
+                Some(&o) if o != s => {}
+                Some(_) => {
+                    return Err(ScenarioError::at(
+                        at,
+                        format!(
+                            "reads \"{}\", which {} owns itself: a projection is kept from \
+                             another service's changes (query your own table directly)",
+                            query.source, service.name
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(ScenarioError::at(
+                        at,
+                        format!(
+                            "reads \"{}\", which no service owns: add it to the owns of the \
+                             service that keeps it",
+                            query.source
+                        ),
+                    ))
+                }
+            }
+        }
         plan.databases.push(PlannedDatabase {
             name: service.name.clone(),
             from,
             tables: kept,
             read_models,
             columns: service.read_models.clone(),
+            projections: own_projections,
         });
     }
     for (s, service) in scenario.services.iter().enumerate() {
         let captured: Vec<String> = service
             .owns
             .iter()
-            .filter(|t| plan.databases.iter().any(|d| d.read_models.contains(t)))
+            .filter(|t| {
+                plan.databases.iter().any(|d| {
+                    d.read_models.contains(t) || d.projections.iter().any(|(_, q)| &q.source == *t)
+                })
+            })
             .cloned()
             .collect();
         if captured.is_empty() {
@@ -476,7 +557,7 @@ pub fn plan_cdc(
         });
     }
     for (s, database) in plan.databases.iter().enumerate() {
-        if database.read_models.is_empty() {
+        if database.read_models.is_empty() && database.projections.is_empty() {
             continue;
         }
         // A read model's topic is named by its owner's connector: the owner's database's name.
@@ -492,8 +573,19 @@ pub fn plan_cdc(
                 .read_models
                 .iter()
                 .map(|t| (t.clone(), topic(t)))
+                .chain(
+                    database
+                        .projections
+                        .iter()
+                        .map(|(name, query)| (name.clone(), topic(&query.source))),
+                )
                 .collect(),
             subsets: database.columns.keys().cloned().collect(),
+            projections: database
+                .projections
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect(),
         });
     }
     Ok(plan)
@@ -542,6 +634,7 @@ owns = ["invoices"]
                 vec![ops("place", &[], &["orders"])],
                 vec![ops("bill", &["orders", "invoices"], &["invoices"])],
             ],
+            &[],
         )
         .expect("plans");
         assert_eq!(plan.databases[0].tables, ["orders"]);
@@ -562,6 +655,7 @@ owns = ["invoices"]
         let error = plan_cdc(
             &scenario(),
             &[vec![], vec![ops("cancel", &[], &["orders"])]],
+            &[],
         )
         .expect_err("refused");
         assert_eq!(error.path, "services[1].operations[0]");
@@ -573,8 +667,12 @@ owns = ["invoices"]
 
     #[test]
     fn a_table_read_but_owned_by_nobody_is_an_error() {
-        let error = plan_cdc(&scenario(), &[vec![], vec![ops("look", &["stock"], &[])]])
-            .expect_err("refused");
+        let error = plan_cdc(
+            &scenario(),
+            &[vec![], vec![ops("look", &["stock"], &[])]],
+            &[],
+        )
+        .expect_err("refused");
         assert!(error.message.contains("no service owns"), "{error}");
     }
 
@@ -590,6 +688,7 @@ owns = ["invoices"]
                 vec![],
                 vec![ops("bill", &["orders", "invoices"], &["invoices"])],
             ],
+            &[],
         )
         .expect_err("invoices is billing's own");
         assert_eq!(error.path, "services[1].read_models.invoices");
@@ -603,6 +702,7 @@ owns = ["invoices"]
                 vec![],
                 vec![ops("bill", &["orders", "invoices"], &["invoices"])],
             ],
+            &[],
         )
         .expect("plans");
         assert_eq!(plan.consumers[0].subsets, ["orders"]);

@@ -199,6 +199,9 @@ pub struct ConsumerGroupReport {
 pub struct ReadModelReport {
     /// The topic that feeds it.
     pub topic: String,
+    /// For a projection (a read model defined by SQL), its defining query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection: Option<String>,
     /// Events applied to it.
     pub applied: u64,
     /// Staleness: from a change's commit at the source to its commit in the read model,

@@ -188,6 +188,13 @@ pub struct ServiceSpec {
     /// among them); a table not listed keeps every column.
     #[serde(default)]
     pub read_models: BTreeMap<String, Vec<String>>,
+    /// In the `cdc` mode, read models defined by SQL and maintained incrementally from the
+    /// change events: name → a `GROUP BY` query over one table another service owns
+    /// (`revenue_by_status = "SELECT status, COUNT(*) AS orders, SUM(total_cents) AS
+    /// revenue_cents FROM orders GROUP BY status"`). A statement of the service that is this
+    /// query reads the projection instead; other modes run the query itself.
+    #[serde(default)]
+    pub projections: BTreeMap<String, String>,
 }
 
 fn default_pool() -> u32 {

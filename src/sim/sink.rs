@@ -54,6 +54,54 @@ pub struct Applied {
     pub committed_us: i64,
 }
 
+/// A change event's parts a read model needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEvent {
+    /// `c`, `u`, `d` or `r`.
+    pub op: String,
+    /// The row after the change (`None` for a delete).
+    pub after: Option<serde_json::Map<String, Json>>,
+    /// The source LSN of the change.
+    pub lsn: u64,
+    /// The source commit time, in microseconds since the Unix epoch (`source.ts_us`).
+    pub committed_us: i64,
+}
+
+/// Reads a Debezium change event's value (JSON text).
+///
+/// # Errors
+///
+/// [`SinkError::NotAnEvent`] when it is not one.
+pub fn parse_event(value: &str) -> Result<ChangeEvent, SinkError> {
+    let mut event: Json =
+        serde_json::from_str(value).map_err(|e| SinkError::NotAnEvent(e.to_string()))?;
+    let lsn = event["source"]["lsn"]
+        .as_u64()
+        .ok_or_else(|| SinkError::NotAnEvent("no source.lsn".into()))?;
+    let committed_us = event["source"]["ts_us"]
+        .as_i64()
+        .or_else(|| event["source"]["ts_ms"].as_i64().map(|ms| ms * 1_000))
+        .ok_or_else(|| SinkError::NotAnEvent("no source.ts_us".into()))?;
+    let op = event["op"].as_str().unwrap_or_default().to_owned();
+    let after = match event.get_mut("after").map(Json::take) {
+        Some(Json::Object(row)) => Some(row),
+        _ => None,
+    };
+    let after = if op == "d" { None } else { after };
+    match op.as_str() {
+        "d" => {}
+        "c" | "u" | "r" if after.is_some() => {}
+        "c" | "u" | "r" => return Err(SinkError::NotAnEvent("no after".into())),
+        other => return Err(SinkError::NotAnEvent(format!("unknown op {other:?}"))),
+    }
+    Ok(ChangeEvent {
+        op,
+        after,
+        lsn,
+        committed_us,
+    })
+}
+
 /// The statements that apply the event `value` (JSON text) with key `key` to `table`, whose
 /// columns are `columns`; `subset`: write only those columns (else every field of the row).
 ///
@@ -67,17 +115,13 @@ pub fn apply_event(
     value: &str,
     subset: bool,
 ) -> Result<Applied, SinkError> {
-    let event: Json =
-        serde_json::from_str(value).map_err(|e| SinkError::NotAnEvent(e.to_string()))?;
+    let ChangeEvent {
+        after,
+        lsn,
+        committed_us,
+        ..
+    } = parse_event(value)?;
     let key: Json = serde_json::from_str(key).map_err(|e| SinkError::NotAnEvent(e.to_string()))?;
-    let lsn = event["source"]["lsn"]
-        .as_u64()
-        .ok_or_else(|| SinkError::NotAnEvent("no source.lsn".into()))?;
-    let committed_us = event["source"]["ts_us"]
-        .as_i64()
-        .or_else(|| event["source"]["ts_ms"].as_i64().map(|ms| ms * 1_000))
-        .ok_or_else(|| SinkError::NotAnEvent("no source.ts_us".into()))?;
-    let op = event["op"].as_str().unwrap_or_default();
     let Some(key) = key.as_object().filter(|k| !k.is_empty()) else {
         return Err(SinkError::NoKey);
     };
@@ -94,12 +138,9 @@ pub fn apply_event(
     let condition = condition.join(" AND ");
     let delete = format!("DELETE FROM {table} WHERE {condition}");
     let mut row = None;
-    let statements = match op {
-        "d" => vec![delete],
-        "c" | "u" | "r" => {
-            let Some(after) = event["after"].as_object() else {
-                return Err(SinkError::NotAnEvent("no after".into()));
-            };
+    let statements = match after {
+        None => vec![delete],
+        Some(after) => {
             let fields: Vec<(&String, &Json)> = after
                 .iter()
                 .filter(|(name, _)| !subset || column_type(name).is_some())
@@ -117,7 +158,6 @@ pub fn apply_event(
             row = Some((names.iter().map(|n| (*n).to_owned()).collect(), values));
             vec![delete, insert]
         }
-        other => return Err(SinkError::NotAnEvent(format!("unknown op {other:?}"))),
     };
     Ok(Applied {
         statements,
@@ -200,7 +240,7 @@ pub fn apply_tombstone(
 }
 
 /// A JSON value as an SQL literal for a column of `data_type`.
-fn literal(value: &Json, data_type: Option<&DataType>) -> String {
+pub(crate) fn literal(value: &Json, data_type: Option<&DataType>) -> String {
     match (value, data_type) {
         (Json::Null, _) => "NULL".to_owned(),
         (Json::Bool(b), _) => if *b { "TRUE" } else { "FALSE" }.to_owned(),

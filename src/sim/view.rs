@@ -214,11 +214,13 @@ fn flows(pipeline: Option<&PipelineSnapshot>, etl: Option<&EtlSnapshot>) -> Vec<
     let mut flows = Vec::new();
     if let Some(pipeline) = pipeline {
         for group in &pipeline.groups {
-            for (table, topic, _, _, p95) in &group.read_models {
+            for model in &group.read_models {
+                let (table, topic, p95) = (&model.table, &model.topic, model.staleness_p95);
+                let source = &model.source;
                 let Some(connector) = pipeline
                     .connectors
                     .iter()
-                    .find(|c| c.tables.contains(table))
+                    .find(|c| c.tables.contains(source))
                 else {
                     continue;
                 };
@@ -237,7 +239,7 @@ fn flows(pipeline: Option<&PipelineSnapshot>, etl: Option<&EtlSnapshot>) -> Vec<
                     Health::Healthy
                 };
                 let label = format!(
-                    "{}.{table} → {} ({}) → topic {topic} → group {} → {}.{table}: {} changes behind the source; staleness p95 {p95:.0} ms",
+                    "{}.{source} → {} ({}) → topic {topic} → group {} → {}.{table}: {} changes behind the source; staleness p95 {p95:.0} ms",
                     connector.source,
                     connector.name,
                     connector.state.name(),
@@ -246,7 +248,7 @@ fn flows(pipeline: Option<&PipelineSnapshot>, etl: Option<&EtlSnapshot>) -> Vec<
                     group.behind_source.0,
                 );
                 flows.push(FlowView {
-                    from: (connector.source.clone(), table.clone()),
+                    from: (connector.source.clone(), source.clone()),
                     to: (group.database.clone(), table.clone()),
                     kind: FlowKind::Cdc,
                     health,

@@ -236,14 +236,28 @@ fn group_card(
             </dl>
             { lag_chart(group, now) }
             <ul class="read-models">
-                { for group.read_models.iter().map(|(table, _, applied, p50, p95)| html! {
-                    <li>
-                        <b>{ format!("{}.{table}", group.database) }</b>
+                { for group.read_models.iter().map(|model| html! {
+                    <li title={model.projection.clone()}>
+                        <b>{ format!("{}.{}", group.database, model.table) }</b>
+                        if let Some(groups) = model.groups {
+                            <span class="projection">{ format!(
+                                "projection of {} · {groups} {}",
+                                model.source,
+                                if groups == 1 { "row" } else { "rows" }
+                            ) }</span>
+                        }
                         <span>{
-                            if *applied == 0 {
-                                "a copy from the start; no change applied yet".to_owned()
+                            if model.applied == 0 {
+                                if model.projection.is_some() {
+                                    "computed at the start; no change applied yet".to_owned()
+                                } else {
+                                    "a copy from the start; no change applied yet".to_owned()
+                                }
                             } else {
-                                format!("{applied} applied · stale p50 {p50:.0} ms, p95 {p95:.0} ms")
+                                format!(
+                                    "{} applied · stale p50 {:.0} ms, p95 {:.0} ms",
+                                    model.applied, model.staleness_p50, model.staleness_p95
+                                )
                             }
                         }</span>
                     </li>

@@ -114,6 +114,7 @@ impl World {
             may_write,
             plan,
             etl,
+            projections,
         } = super::nodes::build_nodes(scenario, databases)?;
 
         let mut keys = BTreeMap::new();
@@ -166,14 +167,25 @@ impl World {
                 } else {
                     Vec::new()
                 };
-                check_tables(&mut node.db, &op.statements, &at, &subsets)?;
-                let (reads, writes) = tables_used(&op.statements);
+                // In cdc, a statement that is one of the service's projections reads it.
+                let statements: Vec<String> = op
+                    .statements
+                    .iter()
+                    .map(|sql| {
+                        plan.as_ref()
+                            .and_then(|p| p.databases.get(s))
+                            .and_then(|d| d.projections.iter().find(|(_, q)| q.answers(sql)))
+                            .map_or_else(|| sql.clone(), |(name, q)| q.read_sql(name))
+                    })
+                    .collect();
+                check_tables(&mut node.db, &statements, &at, &subsets)?;
+                let (reads, writes) = tables_used(&statements);
                 operations.push(Operation {
                     name: op.name.clone(),
                     rate_per_s: op.rate_per_s,
                     enabled: op.enabled,
                     think_time: op.think_time.micros(),
-                    statements: op.statements.clone(),
+                    statements,
                     params,
                     arrivals: SimRng::new(seed, stream_of(s, o, 0)),
                     generation: 0,
@@ -298,7 +310,13 @@ impl World {
                             .filter(|t| !d.read_models.contains(t))
                             .cloned()
                             .collect();
-                        (owns, d.read_models.clone())
+                        let fed = d
+                            .read_models
+                            .iter()
+                            .chain(d.projections.iter().map(|(name, _)| name))
+                            .cloned()
+                            .collect();
+                        (owns, fed)
                     })
                     .collect()
             })
@@ -340,6 +358,7 @@ impl World {
                 &nodes,
                 &consumer_services,
                 &connector_services,
+                projections,
             )
         });
         let mut world = Self {

@@ -9,8 +9,11 @@ use crate::sim::clock::Micros;
 use crate::sim::consumer_group::{ConsumerGroup, TopicPartition};
 use crate::sim::debezium::EPOCH_MS;
 use crate::sim::metrics::Distribution;
+use crate::sim::projection::{ProjectionStore, ProjectionUpdate};
 use crate::sim::service::Notify;
-use crate::sim::sink::{apply_event, apply_tombstone, batch_statements, Applied, SinkColumn};
+use crate::sim::sink::{
+    apply_event, apply_tombstone, batch_statements, parse_event, Applied, SinkColumn,
+};
 use crate::sim::topic::Offset;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -44,6 +47,8 @@ pub(super) struct Batch {
     next_offsets: Vec<(TopicPartition, Offset)>,
     /// (table, key, LSN, source commit time).
     events: Vec<(String, Rc<str>, u64, Micros)>,
+    /// The projections' updates, kept once the batch committed.
+    projections: Vec<(String, ProjectionUpdate)>,
 }
 
 /// A consumer: one member of its group, applying to its node's read models.
@@ -56,6 +61,8 @@ pub(super) struct ConsumerActor {
     pub tables: Vec<(String, String)>,
     /// The read models that keep a subset of their source's columns (only those are written).
     pub subsets: Vec<String>,
+    /// The read models that are projections: name → state store.
+    pub projections: BTreeMap<String, ProjectionStore>,
     pub state: ConsumerState,
     pub generation: u64,
     /// The number of the next batch.
@@ -78,6 +85,19 @@ pub(super) struct ConsumerActor {
     pub tombstones: u64,
     pub failed_batches: u64,
     pub undecodable: u64,
+}
+
+impl ConsumerActor {
+    /// The topics it reads, each once (a replica and a projection of one table share a topic).
+    pub(super) fn topics(&self) -> Vec<&str> {
+        let mut topics: Vec<&str> = Vec::new();
+        for (_, topic) in &self.tables {
+            if !topics.contains(&topic.as_str()) {
+                topics.push(topic);
+            }
+        }
+        topics
+    }
 }
 
 impl World {
@@ -113,7 +133,10 @@ impl World {
             id: actor.next_batch,
             next_offsets: Vec::new(),
             events: Vec::new(),
+            projections: Vec::new(),
         };
+        // Per projection, the new contribution of each source row this batch changes.
+        let mut staged: BTreeMap<String, BTreeMap<Rc<str>, _>> = BTreeMap::new();
         let mut fetched = 0;
         let mut assigned: Vec<TopicPartition> = actor.group.assignment(&actor.member).to_vec();
         if !assigned.is_empty() {
@@ -132,15 +155,15 @@ impl World {
             let Some(partition) = topic.partition(tp.partition) else {
                 continue;
             };
-            let Some(table) = actor
+            let targets: Vec<String> = actor
                 .tables
                 .iter()
-                .find(|(_, t)| *t == tp.topic)
+                .filter(|(_, t)| *t == tp.topic)
                 .map(|(table, _)| table.clone())
-            else {
+                .collect();
+            if targets.is_empty() {
                 continue;
-            };
-            let mut applied_here: Vec<Applied> = Vec::new();
+            }
             let position = actor.group.position(&tp, topic);
             let messages = partition.fetch(position, max_records - fetched, now);
             let Some(last) = messages.last() else {
@@ -148,55 +171,113 @@ impl World {
             };
             batch.next_offsets.push((tp.clone(), last.offset + 1));
             fetched += messages.len();
-            let columns: Vec<SinkColumn> = db.with_engine_ref(|e| {
-                e.column_defs(&table)
-                    .into_iter()
-                    .map(|c| SinkColumn {
-                        name: c.name,
-                        data_type: c.data_type,
-                    })
-                    .collect()
-            });
-            for message in messages {
-                let Some(key) = &message.key else {
+            for message in &messages {
+                if message.key.is_none() {
                     actor.undecodable += 1;
-                    continue;
-                };
-                let Some(value) = &message.value else {
-                    // A tombstone deletes the key's row (its delete event may be compacted away).
+                } else if message.value.is_none() {
                     actor.tombstones += 1;
-                    if let Ok(applied) = apply_tombstone(&table, &columns, key) {
-                        applied_here.push(applied);
+                }
+            }
+            for table in &targets {
+                if let Some(store) = actor.projections.get(table) {
+                    let staged = staged.entry(table.clone()).or_default();
+                    for message in &messages {
+                        let Some(key) = &message.key else { continue };
+                        let Some(value) = &message.value else {
+                            // A tombstone: the row is gone (its delete may be compacted away).
+                            staged.insert(Rc::clone(key), None);
+                            continue;
+                        };
+                        let Ok(event) = parse_event(value) else {
+                            actor.undecodable += 1;
+                            continue;
+                        };
+                        let slot = (table.clone(), Rc::clone(key));
+                        let last_applied = pending
+                            .get(&slot)
+                            .or_else(|| actor.applied_lsn.get(&slot))
+                            .copied();
+                        if last_applied.is_some_and(|l| event.lsn <= l) {
+                            actor.duplicates += 1;
+                            continue;
+                        }
+                        let contribution = match &event.after {
+                            None => None,
+                            Some(after) => match store.contribution(after) {
+                                Ok(c) => Some(c),
+                                Err(_) => {
+                                    actor.undecodable += 1;
+                                    continue;
+                                }
+                            },
+                        };
+                        pending.insert(slot, event.lsn);
+                        staged.insert(Rc::clone(key), contribution);
+                        batch.events.push((
+                            table.clone(),
+                            Rc::clone(key),
+                            event.lsn,
+                            source_time(event.committed_us),
+                        ));
                     }
                     continue;
-                };
-                let subset = actor.subsets.contains(&table);
-                let Ok(applied) = apply_event(&table, &columns, key, value, subset) else {
-                    actor.undecodable += 1;
-                    continue;
-                };
-                let slot = (table.clone(), Rc::clone(key));
-                let last_applied = pending
-                    .get(&slot)
-                    .or_else(|| actor.applied_lsn.get(&slot))
-                    .copied();
-                if last_applied.is_some_and(|l| applied.lsn <= l) {
-                    actor.duplicates += 1;
-                    continue;
                 }
-                pending.insert(slot, applied.lsn);
-                let committed = applied
-                    .committed_us
-                    .saturating_sub(EPOCH_MS.saturating_mul(1_000));
-                batch.events.push((
-                    table.clone(),
-                    Rc::clone(key),
-                    applied.lsn,
-                    u64::try_from(committed).unwrap_or(0),
-                ));
-                applied_here.push(applied);
+                let columns: Vec<SinkColumn> = db.with_engine_ref(|e| {
+                    e.column_defs(table)
+                        .into_iter()
+                        .map(|c| SinkColumn {
+                            name: c.name,
+                            data_type: c.data_type,
+                        })
+                        .collect()
+                });
+                let subset = actor.subsets.contains(table);
+                let mut applied_here: Vec<Applied> = Vec::new();
+                for message in &messages {
+                    let Some(key) = &message.key else { continue };
+                    let Some(value) = &message.value else {
+                        // A tombstone deletes the key's row (its delete event may be compacted
+                        // away).
+                        if let Ok(applied) = apply_tombstone(table, &columns, key) {
+                            applied_here.push(applied);
+                        }
+                        continue;
+                    };
+                    let Ok(applied) = apply_event(table, &columns, key, value, subset) else {
+                        actor.undecodable += 1;
+                        continue;
+                    };
+                    let slot = (table.clone(), Rc::clone(key));
+                    let last_applied = pending
+                        .get(&slot)
+                        .or_else(|| actor.applied_lsn.get(&slot))
+                        .copied();
+                    if last_applied.is_some_and(|l| applied.lsn <= l) {
+                        actor.duplicates += 1;
+                        continue;
+                    }
+                    pending.insert(slot, applied.lsn);
+                    batch.events.push((
+                        table.clone(),
+                        Rc::clone(key),
+                        applied.lsn,
+                        source_time(applied.committed_us),
+                    ));
+                    applied_here.push(applied);
+                }
+                statements.extend(batch_statements(table, &applied_here));
             }
-            statements.extend(batch_statements(&table, &applied_here));
+        }
+        for (name, keys) in staged {
+            if keys.is_empty() {
+                continue;
+            }
+            let Some(store) = actor.projections.get(&name) else {
+                continue;
+            };
+            let update = store.update(keys);
+            statements.extend(update.statements.iter().cloned());
+            batch.projections.push((name, update));
         }
         let service = actor.service;
         let batch_id = batch.id;
@@ -262,6 +343,11 @@ impl World {
                 *actor.applied.entry(table.clone()).or_default() += 1;
                 actor.applied_lsn.insert((table, key), lsn);
             }
+            for (name, update) in batch.projections {
+                if let Some(store) = actor.projections.get_mut(&name) {
+                    store.commit(update);
+                }
+            }
         } else {
             actor.failed_batches += 1;
         }
@@ -275,4 +361,9 @@ impl World {
             }),
         );
     }
+}
+
+/// A source commit time (microseconds since the Unix epoch) as simulated time.
+fn source_time(committed_us: i64) -> Micros {
+    u64::try_from(committed_us.saturating_sub(EPOCH_MS.saturating_mul(1_000))).unwrap_or(0)
 }

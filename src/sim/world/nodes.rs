@@ -4,10 +4,15 @@
 //! scenario's databases and an analytics database copied from the operational one (`etl`).
 
 use crate::sim::database::Database;
-use crate::sim::modes::{plan_cdc, plan_etl, EtlPlan, Mode, OperationTables, Plan};
+use crate::sim::modes::{
+    parse_projections, plan_cdc, plan_etl, EtlPlan, Mode, OperationTables, Plan,
+};
 use crate::sim::node::DatabaseNode;
 use crate::sim::params::tables_used;
+use crate::sim::projection::{ProjectionQuery, ProjectionStore};
 use crate::sim::scenario::{Scenario, ScenarioError};
+use crate::sim::sink::SinkColumn;
+use std::collections::BTreeMap;
 
 /// The nodes of a world and the services' places on them.
 pub(super) struct Nodes {
@@ -21,19 +26,38 @@ pub(super) struct Nodes {
     pub plan: Option<Plan>,
     /// The `etl` mode's plan and the analytics database's node.
     pub etl: Option<(EtlPlan, usize)>,
+    /// The `cdc` mode's projections, per database of the plan: name → state store (its table
+    /// created and filled).
+    pub projections: Vec<BTreeMap<String, ProjectionStore>>,
 }
 
-/// What each service's operations read and write, from their templates.
-pub(super) fn operation_tables(scenario: &Scenario) -> Vec<Vec<OperationTables>> {
+/// What each service's operations read and write, from their templates, leaving out the
+/// statements that one of the service's `projections` answers (they read the projection).
+pub(super) fn operation_tables(
+    scenario: &Scenario,
+    projections: &[Vec<(String, ProjectionQuery)>],
+) -> Vec<Vec<OperationTables>> {
     scenario
         .services
         .iter()
-        .map(|service| {
+        .enumerate()
+        .map(|(s, service)| {
+            let answered = |sql: &String| {
+                projections
+                    .get(s)
+                    .is_some_and(|p| p.iter().any(|(_, q)| q.answers(sql)))
+            };
             service
                 .operations
                 .iter()
                 .map(|op| {
-                    let (reads, writes) = tables_used(&op.statements);
+                    let statements: Vec<String> = op
+                        .statements
+                        .iter()
+                        .filter(|sql| !answered(sql))
+                        .cloned()
+                        .collect();
+                    let (reads, writes) = tables_used(&statements);
                     OperationTables {
                         name: op.name.clone(),
                         reads,
@@ -88,7 +112,7 @@ pub(super) fn build_nodes(
                 .map(|s| (scenario.mode == Mode::Owned).then(|| s.owns.clone()))
                 .collect();
             let etl = if scenario.mode == Mode::Etl {
-                let plan = plan_etl(scenario, &operation_tables(scenario))?;
+                let plan = plan_etl(scenario, &operation_tables(scenario, &[]))?;
                 let index = analytics_node(scenario, &plan, &mut nodes)?;
                 for &s in &plan.services {
                     service_node[s] = index;
@@ -103,6 +127,7 @@ pub(super) fn build_nodes(
                 may_write,
                 plan: None,
                 etl,
+                projections: Vec::new(),
             })
         }
         Mode::Cdc => {
@@ -119,8 +144,14 @@ pub(super) fn build_nodes(
                     "scripted sessions run on one shared database: use mode \"shared\" or \"owned\"",
                 ));
             }
-            let plan = plan_cdc(scenario, &operation_tables(scenario))?;
+            let projections = parse_projections(scenario)?;
+            let plan = plan_cdc(
+                scenario,
+                &operation_tables(scenario, &projections),
+                &projections,
+            )?;
             let mut nodes = Vec::new();
+            let mut stores = Vec::new();
             for planned in &plan.databases {
                 let (Some(source), Some(spec)) = (
                     databases.get(planned.from),
@@ -139,6 +170,7 @@ pub(super) fn build_nodes(
                     })?;
                 }
                 keep_columns(&mut db, nodes.len(), planned)?;
+                stores.push(make_projections(&mut db, source, nodes.len(), planned)?);
                 nodes.push(node(spec, planned.name.clone(), db));
             }
             // A read model is applied by key: its table needs a primary key.
@@ -165,6 +197,7 @@ pub(super) fn build_nodes(
                 may_write: vec![None; scenario.services.len()],
                 plan: Some(plan),
                 etl: None,
+                projections: stores,
             })
         }
     }
@@ -208,6 +241,72 @@ fn analytics_node(
     node.isolation = spec.isolation;
     nodes.push(node);
     Ok(nodes.len() - 1)
+}
+
+/// Creates service `s`'s projections in its database `db`, each filled from its source table
+/// in `source` (the scenario's database, as the run starts), and returns their state stores.
+fn make_projections(
+    db: &mut Database,
+    source: &Database,
+    s: usize,
+    planned: &crate::sim::modes::PlannedDatabase,
+) -> Result<BTreeMap<String, ProjectionStore>, ScenarioError> {
+    let mut stores = BTreeMap::new();
+    for (name, query) in &planned.projections {
+        let at = || format!("services[{s}].projections.{name}");
+        let (columns, keys) = source.with_engine_ref(|e| {
+            let columns: Vec<SinkColumn> = e
+                .column_defs(&query.source)
+                .into_iter()
+                .map(|c| SinkColumn {
+                    name: c.name,
+                    data_type: c.data_type,
+                })
+                .collect();
+            (columns, e.primary_key_columns(&query.source))
+        });
+        if keys.is_empty() {
+            return Err(ScenarioError::at(
+                at(),
+                format!(
+                    "reads \"{}\", which has no primary key: a projection keeps each row's \
+                     contribution by key",
+                    query.source
+                ),
+            ));
+        }
+        let mut store = ProjectionStore::new(name, query.clone(), &columns)
+            .map_err(|e| ScenarioError::at(at(), e.to_string()))?;
+        let (names, rows) = source
+            .committed_rows(&query.source)
+            .map_err(|e| ScenarioError::at(at(), format!("could not read its source: {e}")))?;
+        let mut contributions = BTreeMap::new();
+        for values in &rows {
+            let (key, row) = crate::sim::debezium::row_json(&names, values, &keys);
+            let contribution = store
+                .contribution(&row)
+                .map_err(|e| ScenarioError::at(at(), e.to_string()))?;
+            if let Some(key) = key {
+                contributions.insert(std::rc::Rc::from(key.as_str()), Some(contribution));
+            }
+        }
+        let update = store.update(contributions);
+        let statements = std::iter::once(store.create_sql())
+            .chain(update.statements.iter().cloned())
+            .collect::<Vec<_>>();
+        store.commit(update);
+        let statements = statements
+            .into_iter()
+            .chain(store.initial_statements())
+            .collect::<Vec<_>>();
+        for sql in statements {
+            db.execute(&sql).map_err(|e| {
+                ScenarioError::at(at(), format!("could not make its table: {e} ({sql})"))
+            })?;
+        }
+        stores.insert(name.clone(), store);
+    }
+    Ok(stores)
 }
 
 /// Drops from service `s`'s database the columns its declared read models do not keep, after

@@ -27,6 +27,7 @@ use crate::sim::connector::{Connector, ConnectorConfig, ConnectorLag, ConnectorS
 use crate::sim::consumer_group::{ConsumerGroup, TopicPartition};
 use crate::sim::metrics::Distribution;
 use crate::sim::modes::{CdcSpec, Plan};
+use crate::sim::projection::ProjectionStore;
 use crate::sim::topic::{Topic, TopicConfig};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -73,6 +74,7 @@ impl Pipeline {
         nodes: &[crate::sim::node::DatabaseNode],
         consumer_services: &[usize],
         connector_services: &[usize],
+        mut projections: Vec<BTreeMap<String, ProjectionStore>>,
     ) -> Self {
         let mut triggers = BTreeMap::new();
         let mut topics = BTreeMap::new();
@@ -167,10 +169,14 @@ impl Pipeline {
             .iter()
             .zip(consumer_services)
             .map(|(planned, service)| {
-                let topic_names: Vec<String> =
-                    planned.tables.iter().map(|(_, t)| t.clone()).collect();
+                let mut topic_names: Vec<String> = Vec::new();
+                for (_, topic) in &planned.tables {
+                    if !topic_names.contains(topic) {
+                        topic_names.push(topic.clone());
+                    }
+                }
                 // The group has settled before the run starts: no rebalance pause at time 0.
-                let mut group = ConsumerGroup::new(planned.group.clone(), topic_names, 0);
+                let mut group = ConsumerGroup::new(planned.group.clone(), topic_names.clone(), 0);
                 let member = format!("{}-1", planned.group);
                 let partitions = |name: &str| {
                     topics
@@ -179,7 +185,7 @@ impl Pipeline {
                 };
                 group.join(&member, partitions, 0);
                 group.rebalance_time = spec.rebalance_time.micros();
-                for (_, name) in &planned.tables {
+                for name in &topic_names {
                     let Some(topic) = topics.get(name) else {
                         continue;
                     };
@@ -200,6 +206,10 @@ impl Pipeline {
                     service: *service,
                     tables: planned.tables.clone(),
                     subsets: planned.subsets.clone(),
+                    projections: projections
+                        .get_mut(planned.database)
+                        .map(std::mem::take)
+                        .unwrap_or_default(),
                     state: ConsumerState::Running,
                     generation: 0,
                     next_batch: 0,
@@ -336,7 +346,7 @@ impl World {
         }
         for actor in &mut pipeline.consumers {
             let (mut messages, mut age) = (0, 0);
-            for (_, topic) in &actor.tables {
+            for topic in actor.topics() {
                 if let Some(topic) = pipeline.topics.get(topic) {
                     for lag in actor.group.lag(topic, now) {
                         messages += lag.messages;
@@ -451,6 +461,15 @@ impl World {
                                 .execute(&format!("DELETE FROM {table}"));
                         }
                         actor.applied_lsn.clear();
+                        for store in actor.projections.values_mut() {
+                            store.clear();
+                            // A query without GROUP BY keeps its one row.
+                            for sql in store.initial_statements() {
+                                let _ = db
+                                    .connect(crate::sim::storage::ReadMode::LatestCommitted)
+                                    .execute(&sql);
+                            }
+                        }
                         // A batch still applying must not commit its offsets over the reset.
                         actor.batch = None;
                         actor.group.reset_to_earliest();

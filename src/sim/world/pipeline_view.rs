@@ -6,7 +6,9 @@ use super::World;
 use crate::sim::capture::CaptureMethod;
 use crate::sim::clock::Micros;
 use crate::sim::connector::{ConnectorLag, ConnectorState};
+use crate::sim::debezium::topic_name;
 use crate::sim::metrics::Distribution;
+use crate::sim::projection::ProjectionStore;
 use crate::sim::report::{
     round3, ConnectorReport, ConsumerGroupReport, ReadModelReport, TopicReport,
 };
@@ -91,7 +93,7 @@ impl World {
             let group = &actor.group;
             let (mut lag_messages, mut lag_age) = (0, 0);
             let mut committed = BTreeMap::new();
-            for (_, name) in &actor.tables {
+            for name in actor.topics() {
                 let Some(topic) = pipeline.topics.get(name) else {
                     continue;
                 };
@@ -129,6 +131,7 @@ impl World {
                     table.clone(),
                     ReadModelReport {
                         topic: topic.clone(),
+                        projection: actor.projections.get(table).map(|p| p.query().sql.clone()),
                         applied: actor.applied.get(table).copied().unwrap_or(0),
                         staleness_ms: actor
                             .staleness
@@ -239,8 +242,29 @@ pub struct GroupSnapshot {
     pub poll_interval: Micros,
     /// Its database.
     pub database: String,
-    /// Its read models: (table, topic, applied, staleness p50 and p95 in ms).
-    pub read_models: Vec<(String, String, u64, f64, f64)>,
+    /// Its read models.
+    pub read_models: Vec<ReadModelSnapshot>,
+}
+
+/// A read model as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadModelSnapshot {
+    /// Its table in the group's database.
+    pub table: String,
+    /// The source table it is kept from (its own name for a replica).
+    pub source: String,
+    /// The topic that feeds it.
+    pub topic: String,
+    /// Events applied to it.
+    pub applied: u64,
+    /// Staleness p50, in milliseconds.
+    pub staleness_p50: f64,
+    /// Staleness p95, in milliseconds.
+    pub staleness_p95: f64,
+    /// For a projection, its defining query.
+    pub projection: Option<String>,
+    /// For a projection, the groups (rows) it holds.
+    pub groups: Option<usize>,
 }
 
 /// The pipeline as the page shows it.
@@ -314,7 +338,7 @@ impl World {
             .map(|actor| {
                 let mut partitions = Vec::new();
                 let (mut lag_messages, mut lag_age) = (0, 0);
-                for (_, name) in &actor.tables {
+                for name in actor.topics() {
                     let Some(topic) = pipeline.topics.get(name) else {
                         continue;
                     };
@@ -333,8 +357,12 @@ impl World {
                 // waits in the topics.
                 let (mut behind, mut behind_age) = (lag_messages, lag_age);
                 for connector in &pipeline.connectors {
-                    let feeds = actor.tables.iter().any(|(table, _)| {
-                        connector.connector.config.tables.iter().any(|t| t == table)
+                    let config = &connector.connector.config;
+                    let feeds = actor.tables.iter().any(|(_, topic)| {
+                        config
+                            .tables
+                            .iter()
+                            .any(|t| topic_name(&config.prefix, t) == *topic)
                     });
                     if feeds {
                         let lag = connector.connector.lag(&self.nodes[connector.node].db, now);
@@ -370,13 +398,18 @@ impl World {
                                 .get(table)
                                 .map(Distribution::as_latency)
                                 .unwrap_or_default();
-                            (
-                                table.clone(),
-                                topic.clone(),
-                                actor.applied.get(table).copied().unwrap_or(0),
-                                staleness.p50,
-                                staleness.p95,
-                            )
+                            let projection = actor.projections.get(table);
+                            ReadModelSnapshot {
+                                table: table.clone(),
+                                source: projection
+                                    .map_or_else(|| table.clone(), |p| p.query().source.clone()),
+                                topic: topic.clone(),
+                                applied: actor.applied.get(table).copied().unwrap_or(0),
+                                staleness_p50: staleness.p50,
+                                staleness_p95: staleness.p95,
+                                projection: projection.map(|p| p.query().sql.clone()),
+                                groups: projection.map(ProjectionStore::groups),
+                            }
                         })
                         .collect(),
                 }
