@@ -127,8 +127,9 @@ pub struct ProjectionQuery {
     pub group_by: Vec<String>,
     /// Its columns, in the query's order.
     pub columns: Vec<ProjectionColumn>,
-    /// The parsed statement, to recognise the same query written differently.
-    statement: Statement,
+    /// The parsed statement written back as SQL, to recognise the same query written
+    /// differently.
+    normalized: String,
 }
 
 impl ProjectionQuery {
@@ -236,14 +237,14 @@ impl ProjectionQuery {
             source: source.clone(),
             group_by,
             columns,
-            statement,
+            normalized: normalize(&statement),
         })
     }
 
     /// Whether `sql` is this query (the same statement once parsed: spacing and keyword case
     /// do not matter).
     pub fn answers(&self, sql: &str) -> bool {
-        parse_statement(sql).is_ok_and(|s| s == self.statement)
+        parse_statement(sql).is_ok_and(|s| normalize(&s) == self.normalized)
     }
 
     /// The query that reads the projection `name`: its columns, in the defining query's order.
@@ -708,8 +709,17 @@ fn column_of(expr: &Expr) -> Result<String, ProjectionError> {
 }
 
 fn sql_of(expr: &Expr) -> String {
-    use gluesql::core::ast::ToSqlUnquoted;
-    expr.to_sql_unquoted()
+    use gluesql::core::ast::ToSql;
+    expr.to_sql().replace('"', "")
+}
+
+/// A statement as GlueSQL writes it back: one spelling for the many ways to write it.
+fn normalize(statement: &Statement) -> String {
+    use gluesql::core::ast::ToSql;
+    match statement {
+        Statement::Query(query) => query.to_sql(),
+        _ => String::new(),
+    }
 }
 
 fn is_identifier(name: &str) -> bool {

@@ -183,3 +183,18 @@ test("the topology draws the pipeline: a flow from each source table to its read
   assert.match(await page.locator(".pipeline-flow").first().getAttribute("class"), /erroring/);
   await page.locator(".topology").first().screenshot({ path: `${SHOTS}cdc-topology-crashed.png` });
 });
+
+test("cdc-basics keeps analytics' report as a projection: a few rows the orders' changes update", async () => {
+  await page.goto(`${session.server.url}?scenario=cdc-basics`);
+  await page.getByRole("heading", { name: "Change data capture", exact: true }).waitFor();
+  const card = page.locator(".pipe-card.group", { hasText: "analytics" });
+  const model = card.locator(".read-models li", { hasText: "revenue_by_status" });
+  assert.match(await model.textContent(), /projection of orders · \d+ rows/);
+  assert.match(await model.getAttribute("title"), /GROUP BY status/, "the query is on its tooltip");
+  await page.getByRole("img", { name: /^orders\.orders → orders-connector .* → analytics\.revenue_by_status/ }).waitFor();
+  await page.locator("#play").click();
+  await waitForClock(4);
+  await until(async () => /\d+ applied/.test(await model.textContent()), "order changes to reach the projection");
+  await card.screenshot({ path: `${SHOTS}cdc-projection.png` });
+  await page.locator(".topology").first().screenshot({ path: `${SHOTS}cdc-projection-topology.png` });
+});
