@@ -15,6 +15,7 @@ pub mod consumer_group;
 pub mod cost;
 pub mod database;
 pub mod debezium;
+pub mod idempotent;
 pub mod key_access;
 pub mod lock_plan;
 pub mod locks;

@@ -354,8 +354,6 @@ pub struct PlannedConsumer {
     pub tables: Vec<(String, String)>,
     /// The read models that keep a subset of their source's columns.
     pub subsets: Vec<String>,
-    /// The read models that are projections (also in `tables`, with their source's topic).
-    pub projections: Vec<String>,
 }
 
 /// What a `cdc` scenario builds.
@@ -388,9 +386,7 @@ pub fn parse_projections(
                 .iter()
                 .map(|(name, sql)| {
                     let at = format!("services[{s}].projections.{name}");
-                    let simple = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                    if !simple {
+                    if !crate::sim::projection::is_table_name(name) {
                         return Err(ScenarioError::at(
                             at,
                             "is not a table name: use letters, digits and _",
@@ -581,11 +577,6 @@ pub fn plan_cdc(
                 )
                 .collect(),
             subsets: database.columns.keys().cloned().collect(),
-            projections: database
-                .projections
-                .iter()
-                .map(|(n, _)| n.clone())
-                .collect(),
         });
     }
     Ok(plan)
@@ -624,6 +615,65 @@ owns = ["invoices"]
             reads: list(reads),
             writes: list(writes),
         }
+    }
+
+    #[test]
+    fn a_projection_is_fed_by_its_sources_topic_and_checked() {
+        let mut scenario = scenario();
+        scenario.services[1].projections.insert(
+            "by_status".into(),
+            "SELECT status, COUNT(*) AS n FROM orders GROUP BY status".into(),
+        );
+        let tables = [vec![ops("place", &[], &["orders"])], vec![]];
+        let projections = parse_projections(&scenario).expect("parses");
+        let plan = plan_cdc(&scenario, &tables, &projections).expect("plans");
+        assert_eq!(
+            plan.databases[1].read_models,
+            Vec::<String>::new(),
+            "no copy"
+        );
+        assert_eq!(plan.databases[1].projections[0].0, "by_status");
+        assert_eq!(
+            plan.connectors[0].tables,
+            ["orders"],
+            "its source is captured"
+        );
+        assert_eq!(
+            plan.consumers[0].tables,
+            [("by_status".to_owned(), "shop.public.orders".to_owned())]
+        );
+        let refused = |service: usize, name: &str, sql: &str| {
+            let mut scenario = scenario.clone();
+            scenario.services[service].projections = [(name.to_owned(), sql.to_owned())].into();
+            parse_projections(&scenario)
+                .and_then(|p| plan_cdc(&scenario, &tables, &p))
+                .expect_err("refused")
+        };
+        let error = refused(
+            1,
+            "orders",
+            "SELECT status, COUNT(*) AS n FROM orders GROUP BY status",
+        );
+        assert!(error.message.contains("name of a table"), "{error}");
+        let error = refused(
+            0,
+            "mine",
+            "SELECT status, COUNT(*) AS n FROM orders GROUP BY status",
+        );
+        assert!(error.message.contains("owns itself"), "{error}");
+        let error = refused(
+            1,
+            "stock",
+            "SELECT sku, COUNT(*) AS n FROM stock GROUP BY sku",
+        );
+        assert!(error.message.contains("no service owns"), "{error}");
+        let error = refused(
+            1,
+            "by-status",
+            "SELECT status, COUNT(*) AS n FROM orders GROUP BY status",
+        );
+        assert_eq!(error.path, "services[1].projections.by-status");
+        assert!(error.message.contains("not a table name"), "{error}");
     }
 
     #[test]

@@ -61,9 +61,13 @@ pub enum ProjectionError {
     /// A `GROUP BY` or aggregate argument that is not a plain column.
     #[error("uses {0}, which is not a plain column: a projection groups and aggregates columns")]
     NotAColumn(String),
-    /// An aggregate other than `COUNT`, `SUM` and `AVG`.
-    #[error("uses {0}, which cannot be maintained from changes alone{1}")]
-    Aggregate(String, &'static str),
+    /// `MIN` or `MAX`: when the row holding the value leaves, the new one needs the group's
+    /// other rows.
+    #[error("uses {0}, which cannot be maintained from changes alone: when the row holding it leaves, the new value needs the group's other rows (use COUNT, SUM or AVG)")]
+    MinMax(String),
+    /// Another aggregate than `COUNT`, `SUM`, `AVG`, `MIN` and `MAX`.
+    #[error("uses {0}, which a projection does not keep (use COUNT, SUM or AVG)")]
+    UnsupportedAggregate(String),
     /// An aggregate without a usable column name.
     #[error("needs a name for {0}: write {0} AS some_name")]
     Unnamed(String),
@@ -76,6 +80,9 @@ pub enum ProjectionError {
     /// `SUM` or `AVG` of a column that is not a number.
     #[error("sums \"{0}\", a {1} column: SUM and AVG need a numeric column")]
     NotNumeric(String, String),
+    /// A value the projection sums is not a number.
+    #[error("\"{0}\" holds {1}, which is not a number")]
+    NotANumber(String, String),
     /// A change event's row lacks a column the projection uses (renamed or dropped at the
     /// source).
     #[error("the row has no column \"{0}\"")]
@@ -191,17 +198,10 @@ impl ProjectionQuery {
                         AggregateFunction::Sum(e) => Output::Sum(column_of(e)?),
                         AggregateFunction::Avg(e) => Output::Avg(column_of(e)?),
                         AggregateFunction::Min(_) | AggregateFunction::Max(_) => {
-                            return Err(ProjectionError::Aggregate(
-                                sql_of(expr),
-                                ": when the row holding it leaves, the new value needs the \
-                                 group's other rows (use COUNT, SUM or AVG)",
-                            ))
+                            return Err(ProjectionError::MinMax(sql_of(expr)))
                         }
                         AggregateFunction::Variance(_) | AggregateFunction::Stdev(_) => {
-                            return Err(ProjectionError::Aggregate(
-                                sql_of(expr),
-                                " here (use COUNT, SUM or AVG)",
-                            ))
+                            return Err(ProjectionError::UnsupportedAggregate(sql_of(expr)))
                         }
                     }
                 }
@@ -214,7 +214,7 @@ impl ProjectionQuery {
                     Output::Group(column)
                 }
             };
-            if !is_identifier(label) {
+            if !is_table_name(label) {
                 return Err(ProjectionError::Unnamed(sql_of(expr)));
             }
             if columns.iter().any(|c| c.name == *label) {
@@ -296,6 +296,15 @@ impl ProjectionQuery {
     }
 }
 
+/// The projection among `projections` (name, query) whose query `sql` is, if any: the one a
+/// statement reads instead in the `cdc` mode.
+pub fn answering<'a>(
+    projections: &'a [(String, ProjectionQuery)],
+    sql: &str,
+) -> Option<&'a (String, ProjectionQuery)> {
+    projections.iter().find(|(_, query)| query.answers(sql))
+}
+
 /// A number an aggregate adds up: integers exactly, floats as floats.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Number {
@@ -329,6 +338,14 @@ impl Number {
         match (self, other) {
             (Self::Int(a), Self::Int(b)) => Self::Int(a + i128::from(sign) * b),
             (a, b) => Self::Float(a.as_f64() + f64::from(sign) * b.as_f64()),
+        }
+    }
+
+    /// Zero of the same kind.
+    fn zero(self) -> Self {
+        match self {
+            Self::Int(_) => Self::Int(0),
+            Self::Float(_) => Self::Float(0.0),
         }
     }
 
@@ -416,9 +433,13 @@ impl ProjectionStore {
         &self.query
     }
 
-    /// The groups it holds now.
+    /// The rows its table holds now: one per group (always one without `GROUP BY`).
     pub fn groups(&self) -> usize {
-        self.groups.len()
+        if self.query.group_by.is_empty() {
+            1
+        } else {
+            self.groups.len()
+        }
     }
 
     /// The `CREATE TABLE` of its table.
@@ -472,16 +493,23 @@ impl ProjectionStore {
                 if value.is_null() {
                     return Ok(None);
                 }
-                Ok(Some(match type_of(input).and_then(Number::of) {
-                    Some(Number::Int(_)) => value
-                        .as_i64()
-                        .map(|v| Number::Int(i128::from(v)))
-                        .or_else(|| value.as_u64().map(|v| Number::Int(i128::from(v))))
-                        .unwrap_or(Number::Int(0)),
-                    Some(Number::Float(_)) => Number::Float(value.as_f64().unwrap_or(0.0)),
+                let number = match type_of(input).and_then(Number::of) {
+                    // INT128 and UINT128 arrive as strings (Debezium's JSON has no such numbers).
+                    Some(Number::Int(_)) => match value {
+                        Json::String(text) => text.parse::<i128>().ok(),
+                        other => other
+                            .as_i64()
+                            .map(i128::from)
+                            .or_else(|| other.as_u64().map(i128::from)),
+                    }
+                    .map(Number::Int),
+                    Some(Number::Float(_)) => value.as_f64().map(Number::Float),
                     // COUNT(col) of a column that is not a number: only its presence counts.
-                    None => Number::Int(0),
-                }))
+                    None => Some(Number::Int(0)),
+                };
+                number
+                    .map(Some)
+                    .ok_or_else(|| ProjectionError::NotANumber(input.to_owned(), value.to_string()))
             })
             .collect::<Result<Vec<_>, ProjectionError>>()?;
         Ok(Contribution { group, inputs })
@@ -505,10 +533,17 @@ impl ProjectionStore {
                     .unwrap_or_else(|| self.empty_totals())
             });
             totals.rows += i64::from(sign);
+            debug_assert!(totals.rows >= 0, "a group lost a row it did not have");
             for ((count, sum), input) in totals.sums.iter_mut().zip(&contribution.inputs) {
                 if let Some(value) = input {
                     *count += i64::from(sign);
-                    *sum = sum.add(*value, sign);
+                    // A float sum kept by adding and subtracting drifts in its last digits;
+                    // it starts again from zero whenever its group has no value left.
+                    *sum = if *count == 0 {
+                        sum.zero()
+                    } else {
+                        sum.add(*value, sign)
+                    };
                 }
             }
         };
@@ -525,7 +560,7 @@ impl ProjectionStore {
         for (group, totals) in &groups {
             let condition = self.condition(group);
             let was = existed.get(group).copied().unwrap_or(false);
-            if totals.rows <= 0 && !keep_empty {
+            if totals.rows == 0 && !keep_empty {
                 if was {
                     statements.push(format!("DELETE FROM {} WHERE {condition}", self.name));
                 }
@@ -568,7 +603,7 @@ impl ProjectionStore {
         }
         let keep_empty = self.query.group_by.is_empty();
         for (group, totals) in update.groups {
-            if totals.rows <= 0 && !keep_empty {
+            if totals.rows == 0 && !keep_empty {
                 self.groups.remove(&group);
             } else {
                 self.groups.insert(group, totals);
@@ -722,7 +757,9 @@ fn normalize(statement: &Statement) -> String {
     }
 }
 
-fn is_identifier(name: &str) -> bool {
+/// Whether `name` can name a table or a column without quotes: a letter or `_`, then letters,
+/// digits and `_`.
+pub fn is_table_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -930,8 +967,7 @@ mod tests {
             .expect("delete");
         check(&mut db);
         assert_eq!(store.groups(), 1);
-        // A key applied twice in a batch counts once; a duplicate with the same row changes
-        // nothing.
+        // The same row delivered again (in a batch of its own) changes nothing.
         apply(
             &mut store,
             &mut db,
@@ -990,6 +1026,58 @@ mod tests {
         );
         apply(&mut store, &mut db, &[(1, None)]);
         assert_eq!(rows(&mut db, "SELECT * FROM totals"), [["0", "NULL"]]);
+    }
+
+    #[test]
+    fn a_float_sum_starts_again_from_zero_when_its_group_has_no_value_left() {
+        let float_source = vec![
+            SinkColumn {
+                name: "id".into(),
+                data_type: DataType::Int,
+            },
+            SinkColumn {
+                name: "price".into(),
+                data_type: DataType::Float,
+            },
+        ];
+        let query = ProjectionQuery::parse(
+            "SELECT SUM(price) AS total, AVG(price) AS mean, COUNT(*) AS n FROM items",
+        )
+        .expect("parses");
+        let mut store = ProjectionStore::new("totals", query, &float_source).expect("a store");
+        let mut db = Database::new("t");
+        db.execute(&store.create_sql()).expect("table");
+        for sql in store.initial_statements() {
+            db.execute(&sql).expect("initial row");
+        }
+        let item = |id: i64, price: Option<f64>| {
+            let mut map = Map::new();
+            map.insert("id".into(), Json::from(id));
+            map.insert("price".into(), price.map_or(Json::Null, Json::from));
+            (id, Some(map))
+        };
+        apply(
+            &mut store,
+            &mut db,
+            &[item(1, Some(0.1)), item(2, Some(0.2))],
+        );
+        assert_eq!(
+            rows(&mut db, "SELECT total FROM totals")[0][0]
+                .parse::<f64>()
+                .ok(),
+            Some(0.1 + 0.2)
+        );
+        apply(&mut store, &mut db, &[item(1, None), item(2, None)]);
+        assert_eq!(
+            rows(&mut db, "SELECT total, mean, n FROM totals"),
+            [["NULL", "NULL", "2"]]
+        );
+        apply(&mut store, &mut db, &[item(1, Some(0.3))]);
+        assert_eq!(
+            rows(&mut db, "SELECT total, mean FROM totals"),
+            [["0.3", "0.3"]],
+            "no rounding left over from 0.1 + 0.2 − 0.1 − 0.2"
+        );
     }
 
     #[test]

@@ -115,12 +115,28 @@ pub fn apply_event(
     value: &str,
     subset: bool,
 ) -> Result<Applied, SinkError> {
+    apply_change(table, columns, key, &parse_event(value)?, subset)
+}
+
+/// As [`apply_event`], for an event already read with [`parse_event`].
+///
+/// # Errors
+///
+/// [`SinkError`] when the key is unusable.
+pub fn apply_change(
+    table: &str,
+    columns: &[SinkColumn],
+    key: &str,
+    event: &ChangeEvent,
+    subset: bool,
+) -> Result<Applied, SinkError> {
     let ChangeEvent {
         after,
         lsn,
         committed_us,
         ..
-    } = parse_event(value)?;
+    } = event;
+    let (lsn, committed_us) = (*lsn, *committed_us);
     let key: Json = serde_json::from_str(key).map_err(|e| SinkError::NotAnEvent(e.to_string()))?;
     let Some(key) = key.as_object().filter(|k| !k.is_empty()) else {
         return Err(SinkError::NoKey);
@@ -289,6 +305,26 @@ mod tests {
         format!(
             r#"{{"before":null,"after":{after},"source":{{"lsn":9,"ts_us":1767225600000000}},"op":"{op}","ts_ms":1}}"#
         )
+    }
+
+    #[test]
+    fn events_are_read_once_and_what_is_not_one_is_refused() {
+        let update = parse_event(&event("u", r#"{"id":3,"status":"paid"}"#)).expect("an event");
+        assert_eq!((update.op.as_str(), update.lsn), ("u", 9));
+        assert_eq!(update.after.expect("a row")["status"], "paid");
+        let delete = parse_event(&event("d", r#"{"id":3}"#)).expect("a delete");
+        assert!(delete.after.is_none(), "a delete has no row after it");
+        for bad in [
+            "not json".to_owned(),
+            r#"{"op":"c","after":{},"source":{"ts_us":1}}"#.to_owned(),
+            event("x", "{}"),
+            event("c", "null"),
+        ] {
+            assert!(
+                matches!(parse_event(&bad), Err(SinkError::NotAnEvent(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -233,17 +233,21 @@ fn group_card(
                 if group.failed_batches > 0 {
                     <dt>{ "failed batches" }</dt><dd class="behind">{ group.failed_batches }</dd>
                 }
+                if let Some(error) = &group.last_error {
+                    <dt>{ "last error" }</dt><dd class="behind">{ error }</dd>
+                }
             </dl>
             { lag_chart(group, now) }
             <ul class="read-models">
                 { for group.read_models.iter().map(|model| html! {
-                    <li title={model.projection.clone()}>
+                    <li title={model.projection.as_ref().map(|p| p.sql.clone())}>
                         <b>{ format!("{}.{}", group.database, model.table) }</b>
-                        if let Some(groups) = model.groups {
+                        if let Some(projection) = &model.projection {
                             <span class="projection">{ format!(
-                                "projection of {} · {groups} {}",
+                                "projection of {} · {} {}",
                                 model.source,
-                                if groups == 1 { "row" } else { "rows" }
+                                projection.rows,
+                                if projection.rows == 1 { "row" } else { "rows" }
                             ) }</span>
                         }
                         <span>{

@@ -189,7 +189,7 @@ test("cdc-basics keeps analytics' report as a projection: a few rows the orders'
   await page.getByRole("heading", { name: "Change data capture", exact: true }).waitFor();
   const card = page.locator(".pipe-card.group", { hasText: "analytics" });
   const model = card.locator(".read-models li", { hasText: "revenue_by_status" });
-  assert.match(await model.textContent(), /projection of orders · \d+ rows/);
+  assert.match(await model.textContent(), /projection of orders · \d+ rows?/);
   assert.match(await model.getAttribute("title"), /GROUP BY status/, "the query is on its tooltip");
   await page.getByRole("img", { name: /^orders\.orders → orders-connector .* → analytics\.revenue_by_status/ }).waitFor();
   await page.locator("#play").click();

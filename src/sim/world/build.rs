@@ -10,6 +10,7 @@ use crate::sim::metrics::OperationMetrics;
 use crate::sim::node::DatabaseNode;
 use crate::sim::owners::{Actor, OwnerRegistry};
 use crate::sim::params::{tables_used, KeyRange, Param};
+use crate::sim::projection::answering;
 use crate::sim::queue::EventQueue;
 use crate::sim::rng::SimRng;
 use crate::sim::scenario::{Scenario, ScenarioError};
@@ -174,7 +175,7 @@ impl World {
                     .map(|sql| {
                         plan.as_ref()
                             .and_then(|p| p.databases.get(s))
-                            .and_then(|d| d.projections.iter().find(|(_, q)| q.answers(sql)))
+                            .and_then(|d| answering(&d.projections, sql))
                             .map_or_else(|| sql.clone(), |(name, q)| q.read_sql(name))
                     })
                     .collect();

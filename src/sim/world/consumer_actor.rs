@@ -8,13 +8,15 @@ use super::{Event, Traced, World};
 use crate::sim::clock::Micros;
 use crate::sim::consumer_group::{ConsumerGroup, TopicPartition};
 use crate::sim::debezium::EPOCH_MS;
+use crate::sim::idempotent::{AppliedPositions, Slot};
 use crate::sim::metrics::Distribution;
-use crate::sim::projection::{ProjectionStore, ProjectionUpdate};
+use crate::sim::projection::{Contribution, ProjectionStore, ProjectionUpdate};
 use crate::sim::service::Notify;
 use crate::sim::sink::{
-    apply_event, apply_tombstone, batch_statements, parse_event, Applied, SinkColumn,
+    apply_change, apply_tombstone, batch_statements, parse_event, Applied, ChangeEvent, SinkColumn,
+    SinkError,
 };
-use crate::sim::topic::Offset;
+use crate::sim::topic::{Message, Offset};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -73,8 +75,10 @@ pub(super) struct ConsumerActor {
     /// How long it waits after a poll that found nothing.
     pub poll_interval: Micros,
     pub(super) batch: Option<Batch>,
-    /// The last LSN applied per (table, key).
-    pub(super) applied_lsn: BTreeMap<(String, Rc<str>), u64>,
+    /// What it applied per (read model, key), to skip what is delivered again.
+    pub(super) positions: AppliedPositions,
+    /// Why its last batch failed, if it did.
+    pub last_error: Option<String>,
     pub staleness: BTreeMap<String, Distribution>,
     pub applied: BTreeMap<String, u64>,
     pub lag_messages: Distribution,
@@ -97,6 +101,91 @@ impl ConsumerActor {
             }
         }
         topics
+    }
+}
+
+/// A message as a consumer reads it, parsed once whatever read models it feeds.
+enum Delivered {
+    /// No key, or a value that is not a change event.
+    Undecodable,
+    /// A tombstone: the key's row is gone.
+    Tombstone(Rc<str>),
+    /// A change event.
+    Change(Rc<str>, ChangeEvent),
+}
+
+impl Delivered {
+    fn of(message: &Message) -> Self {
+        match (&message.key, &message.value) {
+            (None, _) => Self::Undecodable,
+            (Some(key), None) => Self::Tombstone(Rc::clone(key)),
+            (Some(key), Some(value)) => match parse_event(value) {
+                Ok(event) => Self::Change(Rc::clone(key), event),
+                Err(_) => Self::Undecodable,
+            },
+        }
+    }
+}
+
+/// What one poll stages for the read models: per replica the events to apply, per projection
+/// the new contribution of each source row it changes.
+#[derive(Default)]
+struct Staged {
+    replicas: BTreeMap<String, Vec<Applied>>,
+    projections: BTreeMap<String, BTreeMap<Rc<str>, Option<Contribution>>>,
+    /// Why the batch cannot be applied (a projection cannot read a row).
+    failure: Option<String>,
+}
+
+impl ConsumerActor {
+    /// Stages `delivered` for the read model `table`: a replica's upsert or delete, or a
+    /// projection's new contribution for the key.
+    fn stage(
+        &self,
+        staged: &mut Staged,
+        table: &str,
+        columns: &[SinkColumn],
+        delivered: &Delivered,
+    ) -> Result<(), SinkError> {
+        let (key, event) = match delivered {
+            Delivered::Undecodable => return Ok(()),
+            Delivered::Tombstone(key) => (key, None),
+            Delivered::Change(key, event) => (key, Some(event)),
+        };
+        if let Some(store) = self.projections.get(table) {
+            let contribution = match event.and_then(|e| e.after.as_ref()) {
+                None => None,
+                Some(after) => match store.contribution(after) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        staged
+                            .failure
+                            .get_or_insert_with(|| format!("{table}: {e}"));
+                        return Ok(());
+                    }
+                },
+            };
+            staged
+                .projections
+                .entry(table.to_owned())
+                .or_default()
+                .insert(Rc::clone(key), contribution);
+            return Ok(());
+        }
+        let applied = match event {
+            // A tombstone deletes the key's row (its delete event may be compacted away).
+            None => apply_tombstone(table, columns, key)?,
+            Some(event) => {
+                let subset = self.subsets.iter().any(|t| t == table);
+                apply_change(table, columns, key, event, subset)?
+            }
+        };
+        staged
+            .replicas
+            .entry(table.to_owned())
+            .or_default()
+            .push(applied);
+        Ok(())
     }
 }
 
@@ -127,7 +216,6 @@ impl World {
             return;
         }
         let db = &self.nodes[actor.node].db;
-        let mut statements = Vec::new();
         actor.next_batch += 1;
         let mut batch = Batch {
             id: actor.next_batch,
@@ -135,8 +223,8 @@ impl World {
             events: Vec::new(),
             projections: Vec::new(),
         };
-        // Per projection, the new contribution of each source row this batch changes.
-        let mut staged: BTreeMap<String, BTreeMap<Rc<str>, _>> = BTreeMap::new();
+        let mut staged = Staged::default();
+        let mut columns: BTreeMap<String, Vec<SinkColumn>> = BTreeMap::new();
         let mut fetched = 0;
         let mut assigned: Vec<TopicPartition> = actor.group.assignment(&actor.member).to_vec();
         if !assigned.is_empty() {
@@ -144,7 +232,7 @@ impl World {
             assigned.rotate_left(start);
             actor.next_partition = start + 1;
         }
-        let mut pending: BTreeMap<(String, Rc<str>), u64> = BTreeMap::new();
+        let mut pending: BTreeMap<Slot, u64> = BTreeMap::new();
         for tp in assigned {
             if fetched >= max_records {
                 break;
@@ -164,6 +252,19 @@ impl World {
             if targets.is_empty() {
                 continue;
             }
+            for table in &targets {
+                columns.entry(table.clone()).or_insert_with(|| {
+                    db.with_engine_ref(|e| {
+                        e.column_defs(table)
+                            .into_iter()
+                            .map(|c| SinkColumn {
+                                name: c.name,
+                                data_type: c.data_type,
+                            })
+                            .collect()
+                    })
+                });
+            }
             let position = actor.group.position(&tp, topic);
             let messages = partition.fetch(position, max_records - fetched, now);
             let Some(last) = messages.last() else {
@@ -171,107 +272,66 @@ impl World {
             };
             batch.next_offsets.push((tp.clone(), last.offset + 1));
             fetched += messages.len();
-            for message in &messages {
-                if message.key.is_none() {
-                    actor.undecodable += 1;
-                } else if message.value.is_none() {
-                    actor.tombstones += 1;
-                }
-            }
-            for table in &targets {
-                if let Some(store) = actor.projections.get(table) {
-                    let staged = staged.entry(table.clone()).or_default();
-                    for message in &messages {
-                        let Some(key) = &message.key else { continue };
-                        let Some(value) = &message.value else {
-                            // A tombstone: the row is gone (its delete may be compacted away).
-                            staged.insert(Rc::clone(key), None);
-                            continue;
-                        };
-                        let Ok(event) = parse_event(value) else {
-                            actor.undecodable += 1;
-                            continue;
-                        };
-                        let slot = (table.clone(), Rc::clone(key));
-                        let last_applied = pending
-                            .get(&slot)
-                            .or_else(|| actor.applied_lsn.get(&slot))
-                            .copied();
-                        if last_applied.is_some_and(|l| event.lsn <= l) {
-                            actor.duplicates += 1;
-                            continue;
+            for message in messages {
+                let delivered = Delivered::of(message);
+                let mut duplicate = false;
+                for table in &targets {
+                    let admitted = match &delivered {
+                        Delivered::Undecodable => false,
+                        Delivered::Tombstone(key) => actor
+                            .positions
+                            .admit_tombstone(&(table.clone(), Rc::clone(key))),
+                        Delivered::Change(key, event) => {
+                            let slot = (table.clone(), Rc::clone(key));
+                            let delete = event.after.is_none();
+                            let admitted =
+                                actor.positions.admit(&mut pending, slot, event.lsn, delete);
+                            if admitted {
+                                batch.events.push((
+                                    table.clone(),
+                                    Rc::clone(key),
+                                    event.lsn,
+                                    source_time(event.committed_us),
+                                ));
+                            }
+                            admitted
                         }
-                        let contribution = match &event.after {
-                            None => None,
-                            Some(after) => match store.contribution(after) {
-                                Ok(c) => Some(c),
-                                Err(_) => {
-                                    actor.undecodable += 1;
-                                    continue;
-                                }
-                            },
-                        };
-                        pending.insert(slot, event.lsn);
-                        staged.insert(Rc::clone(key), contribution);
-                        batch.events.push((
-                            table.clone(),
-                            Rc::clone(key),
-                            event.lsn,
-                            source_time(event.committed_us),
-                        ));
-                    }
-                    continue;
-                }
-                let columns: Vec<SinkColumn> = db.with_engine_ref(|e| {
-                    e.column_defs(table)
-                        .into_iter()
-                        .map(|c| SinkColumn {
-                            name: c.name,
-                            data_type: c.data_type,
-                        })
-                        .collect()
-                });
-                let subset = actor.subsets.contains(table);
-                let mut applied_here: Vec<Applied> = Vec::new();
-                for message in &messages {
-                    let Some(key) = &message.key else { continue };
-                    let Some(value) = &message.value else {
-                        // A tombstone deletes the key's row (its delete event may be compacted
-                        // away).
-                        if let Ok(applied) = apply_tombstone(table, &columns, key) {
-                            applied_here.push(applied);
-                        }
-                        continue;
                     };
-                    let Ok(applied) = apply_event(table, &columns, key, value, subset) else {
+                    if !admitted {
+                        duplicate = !matches!(delivered, Delivered::Undecodable);
+                        continue;
+                    }
+                    let table_columns = columns.get(table).map_or(&[][..], Vec::as_slice);
+                    if actor
+                        .stage(&mut staged, table, table_columns, &delivered)
+                        .is_err()
+                    {
                         actor.undecodable += 1;
-                        continue;
-                    };
-                    let slot = (table.clone(), Rc::clone(key));
-                    let last_applied = pending
-                        .get(&slot)
-                        .or_else(|| actor.applied_lsn.get(&slot))
-                        .copied();
-                    if last_applied.is_some_and(|l| applied.lsn <= l) {
-                        actor.duplicates += 1;
-                        continue;
                     }
-                    pending.insert(slot, applied.lsn);
-                    batch.events.push((
-                        table.clone(),
-                        Rc::clone(key),
-                        applied.lsn,
-                        source_time(applied.committed_us),
-                    ));
-                    applied_here.push(applied);
                 }
-                statements.extend(batch_statements(table, &applied_here));
+                match delivered {
+                    Delivered::Undecodable => actor.undecodable += 1,
+                    Delivered::Tombstone(_) => actor.tombstones += 1,
+                    Delivered::Change(..) if duplicate => actor.duplicates += 1,
+                    Delivered::Change(..) => {}
+                }
             }
         }
-        for (name, keys) in staged {
-            if keys.is_empty() {
-                continue;
-            }
+        if let Some(failure) = staged.failure {
+            // A row a projection cannot read (a column renamed or dropped at the source): the
+            // batch is not applied and its offsets are not committed; the consumer polls the
+            // same messages again, and its read models stop there.
+            actor.failed_batches += 1;
+            actor.last_error = Some(failure);
+            self.record(Traced::ConsumerPoll, &[index as u64, fetched as u64]);
+            self.queue.schedule(now + interval, poll);
+            return;
+        }
+        let mut statements = Vec::new();
+        for (table, applied) in &staged.replicas {
+            statements.extend(batch_statements(table, applied));
+        }
+        for (name, keys) in staged.projections {
             let Some(store) = actor.projections.get(&name) else {
                 continue;
             };
@@ -328,6 +388,7 @@ impl World {
             return;
         };
         if ok {
+            actor.last_error = None;
             // The read model committed; a crashed consumer never got to commit its offsets.
             if actor.state != ConsumerState::Crashed {
                 for (tp, offset) in batch.next_offsets {
@@ -341,7 +402,7 @@ impl World {
                     .or_default()
                     .record(now.saturating_sub(committed));
                 *actor.applied.entry(table.clone()).or_default() += 1;
-                actor.applied_lsn.insert((table, key), lsn);
+                actor.positions.commit((table, key), lsn);
             }
             for (name, update) in batch.projections {
                 if let Some(store) = actor.projections.get_mut(&name) {

@@ -29,8 +29,8 @@ use etl::{EtlEvent, EtlJob};
 pub use etl::{EtlPhase, EtlReport, EtlSnapshot, EtlTableReport};
 use pipeline::{Pipeline, PipelineEvent};
 pub use pipeline_view::{
-    ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, ReadModelSnapshot,
-    TopicSnapshot, LAG_HISTORY,
+    ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, ProjectionSnapshot,
+    ReadModelSnapshot, TopicSnapshot, LAG_HISTORY,
 };
 use trace::Traced;
 use workload::WorkloadEvent;

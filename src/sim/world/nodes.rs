@@ -9,7 +9,7 @@ use crate::sim::modes::{
 };
 use crate::sim::node::DatabaseNode;
 use crate::sim::params::tables_used;
-use crate::sim::projection::{ProjectionQuery, ProjectionStore};
+use crate::sim::projection::{answering, ProjectionQuery, ProjectionStore};
 use crate::sim::scenario::{Scenario, ScenarioError};
 use crate::sim::sink::SinkColumn;
 use std::collections::BTreeMap;
@@ -45,7 +45,7 @@ pub(super) fn operation_tables(
             let answered = |sql: &String| {
                 projections
                     .get(s)
-                    .is_some_and(|p| p.iter().any(|(_, q)| q.answers(sql)))
+                    .is_some_and(|p| answering(p, sql).is_some())
             };
             service
                 .operations

@@ -216,7 +216,8 @@ impl Pipeline {
                     next_partition: 0,
                     poll_interval: spec.consumer_poll_interval.micros().max(1),
                     batch: None,
-                    applied_lsn: BTreeMap::new(),
+                    positions: Default::default(),
+                    last_error: None,
                     staleness: BTreeMap::new(),
                     applied: BTreeMap::new(),
                     lag_messages: Distribution::default(),
@@ -455,21 +456,27 @@ impl World {
                     }
                     Command::RebuildReadModels { .. } => {
                         let db = &self.nodes[actor.node].db;
-                        for (table, _) in &actor.tables {
-                            let _ = db
-                                .connect(crate::sim::storage::ReadMode::LatestCommitted)
-                                .execute(&format!("DELETE FROM {table}"));
-                        }
-                        actor.applied_lsn.clear();
+                        let mut statements: Vec<String> = actor
+                            .tables
+                            .iter()
+                            .map(|(table, _)| format!("DELETE FROM {table}"))
+                            .collect();
+                        actor.positions.clear();
                         for store in actor.projections.values_mut() {
                             store.clear();
                             // A query without GROUP BY keeps its one row.
-                            for sql in store.initial_statements() {
-                                let _ = db
-                                    .connect(crate::sim::storage::ReadMode::LatestCommitted)
-                                    .execute(&sql);
-                            }
+                            statements.extend(store.initial_statements());
                         }
+                        // A read model the console dropped or changed cannot be emptied: said.
+                        let failures: Vec<String> = statements
+                            .iter()
+                            .filter_map(|sql| {
+                                db.connect(crate::sim::storage::ReadMode::LatestCommitted)
+                                    .execute(sql)
+                                    .err()
+                                    .map(|e| format!("{sql}: {e}"))
+                            })
+                            .collect();
                         // A batch still applying must not commit its offsets over the reset.
                         actor.batch = None;
                         actor.group.reset_to_earliest();
@@ -479,8 +486,15 @@ impl World {
                             actor.group.join(&member, partitions, now);
                         }
                         actor.state = ConsumerState::Running;
-                        "read models emptied; the group reads its topics from the beginning"
-                            .to_owned()
+                        if failures.is_empty() {
+                            "read models emptied; the group reads its topics from the beginning"
+                                .to_owned()
+                        } else {
+                            format!(
+                                "the group reads its topics from the beginning, but {}",
+                                failures.join("; ")
+                            )
+                        }
                     }
                     _ => {
                         if actor.state == ConsumerState::Crashed {

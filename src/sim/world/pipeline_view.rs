@@ -8,7 +8,6 @@ use crate::sim::clock::Micros;
 use crate::sim::connector::{ConnectorLag, ConnectorState};
 use crate::sim::debezium::topic_name;
 use crate::sim::metrics::Distribution;
-use crate::sim::projection::ProjectionStore;
 use crate::sim::report::{
     round3, ConnectorReport, ConsumerGroupReport, ReadModelReport, TopicReport,
 };
@@ -240,6 +239,8 @@ pub struct GroupSnapshot {
     pub failed_batches: u64,
     /// Its poll interval.
     pub poll_interval: Micros,
+    /// Why its last batch failed (a projection could not read a row), until one succeeds.
+    pub last_error: Option<String>,
     /// Its database.
     pub database: String,
     /// Its read models.
@@ -261,10 +262,17 @@ pub struct ReadModelSnapshot {
     pub staleness_p50: f64,
     /// Staleness p95, in milliseconds.
     pub staleness_p95: f64,
-    /// For a projection, its defining query.
-    pub projection: Option<String>,
-    /// For a projection, the groups (rows) it holds.
-    pub groups: Option<usize>,
+    /// For a projection (a read model defined by SQL), what it is.
+    pub projection: Option<ProjectionSnapshot>,
+}
+
+/// A projection as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectionSnapshot {
+    /// Its defining query.
+    pub sql: String,
+    /// The rows its table holds (one per group).
+    pub rows: usize,
 }
 
 /// The pipeline as the page shows it.
@@ -388,6 +396,7 @@ impl World {
                     duplicates: actor.duplicates,
                     failed_batches: actor.failed_batches,
                     poll_interval: actor.poll_interval,
+                    last_error: actor.last_error.clone(),
                     database: self.nodes[actor.node].name.clone(),
                     read_models: actor
                         .tables
@@ -407,8 +416,10 @@ impl World {
                                 applied: actor.applied.get(table).copied().unwrap_or(0),
                                 staleness_p50: staleness.p50,
                                 staleness_p95: staleness.p95,
-                                projection: projection.map(|p| p.query().sql.clone()),
-                                groups: projection.map(ProjectionStore::groups),
+                                projection: projection.map(|p| ProjectionSnapshot {
+                                    sql: p.query().sql.clone(),
+                                    rows: p.groups(),
+                                }),
                             }
                         })
                         .collect(),
