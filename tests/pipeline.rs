@@ -678,6 +678,7 @@ fn a_projection_is_maintained_through_deletes_compaction_crashes_and_a_rebuild()
     );
     assert!(report.services["reader"].total.operations > 5);
     assert_projection_equals_query(&mut world, "reader", "by_v", "writer", BY_V);
+    let staleness = report.read_models["reader"]["by_v"].staleness_ms;
     apply(
         &mut world,
         Command::RebuildReadModels {
@@ -686,6 +687,15 @@ fn a_projection_is_maintained_through_deletes_compaction_crashes_and_a_rebuild()
     );
     world.step_until(18 * SECOND);
     assert_projection_equals_query(&mut world, "reader", "by_v", "writer", BY_V);
+    let report = world.report();
+    assert!(
+        report.read_models["reader"]["by_v"].applied > 100,
+        "the replay applied"
+    );
+    assert_eq!(
+        report.read_models["reader"]["by_v"].staleness_ms, staleness,
+        "changes replayed by a rebuild are not counted as stale"
+    );
 }
 
 /// Projections that cannot be kept are refused with the field named: a query the incremental

@@ -80,6 +80,10 @@ pub const CDC_TERMS: &[(&str, &str)] = &[
         "The consumer of a service reads the topics of its read models and applies each event with SQL. Its lag: the messages in the topics it has not applied yet. Behind source: changes committed at the source that its read models do not show yet — including those the connector has not read.",
     ),
     (
+        "read model, projection",
+        "A read model is a table in the reader's own database kept from another service's change events: a copy of the table (all its columns, or those the scenario lists), or a projection — the result of a GROUP BY query (counts, sums, averages per group) kept as a small table that each change updates, so a report reads a few rows instead of grouping every row. The card shows a projection's query; the service's statement that is that query reads it.",
+    ),
+    (
         "staleness, delivered twice",
         "Staleness: how long after its commit at the source a change is visible in the read model. Delivered twice: events that came again (after a crash) and were skipped, because the read model had them already.",
     ),

@@ -249,6 +249,7 @@ fn group_card(
                                 projection.rows,
                                 if projection.rows == 1 { "row" } else { "rows" }
                             ) }</span>
+                            <code class="projection-sql">{ &projection.sql }</code>
                         }
                         <span>{
                             if model.applied == 0 {

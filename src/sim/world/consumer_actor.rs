@@ -79,6 +79,10 @@ pub(super) struct ConsumerActor {
     pub(super) positions: AppliedPositions,
     /// Why its last batch failed, if it did.
     pub last_error: Option<String>,
+    /// When its read models were last rebuilt: changes committed before then and applied
+    /// again by the replay are not counted in the staleness (the read model had shown them
+    /// once; the replay's catch-up shows as lag and "behind source").
+    pub rebuilt_at: Micros,
     pub staleness: BTreeMap<String, Distribution>,
     pub applied: BTreeMap<String, u64>,
     pub lag_messages: Distribution,
@@ -396,11 +400,13 @@ impl World {
                 }
             }
             for (table, key, lsn, committed) in batch.events {
-                actor
-                    .staleness
-                    .entry(table.clone())
-                    .or_default()
-                    .record(now.saturating_sub(committed));
+                if committed >= actor.rebuilt_at {
+                    actor
+                        .staleness
+                        .entry(table.clone())
+                        .or_default()
+                        .record(now.saturating_sub(committed));
+                }
                 *actor.applied.entry(table.clone()).or_default() += 1;
                 actor.positions.commit((table, key), lsn);
             }

@@ -218,6 +218,7 @@ impl Pipeline {
                     batch: None,
                     positions: Default::default(),
                     last_error: None,
+                    rebuilt_at: 0,
                     staleness: BTreeMap::new(),
                     applied: BTreeMap::new(),
                     lag_messages: Distribution::default(),
@@ -462,6 +463,7 @@ impl World {
                             .map(|(table, _)| format!("DELETE FROM {table}"))
                             .collect();
                         actor.positions.clear();
+                        actor.rebuilt_at = now;
                         for store in actor.projections.values_mut() {
                             store.clear();
                             // A query without GROUP BY keeps its one row.
