@@ -25,6 +25,10 @@
 //! Aggregates skip NULLs as in PostgreSQL and standard SQL (GlueSQL's own `SUM` is NULL as soon
 //! as one value is, so with NULLs in a summed column the source's query and the projection
 //! differ). A query without `GROUP BY` keeps one row, as SQL returns one for an empty table.
+//!
+//! Limitation: a rebuild empties the table while a batch may still be applying; that batch's
+//! rows are rewritten by the replay (each group a replay touches is deleted, then inserted),
+//! except a group that no longer exists at all, which stays until its table is emptied again.
 
 use crate::sim::sink::{literal, SinkColumn};
 use crate::sim::statement::Command;
