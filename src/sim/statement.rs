@@ -98,7 +98,8 @@ pub enum StatementError {
 ///
 /// GlueSQL's parse or translate error, or a [`StatementError`] as a GlueSQL error.
 pub fn prepare(sql: &str) -> Result<Command, GlueError> {
-    let (text, strength) = normalise_lock_strength(sql);
+    let sql = normalise_set_keywords(sql);
+    let (text, strength) = normalise_lock_strength(&sql);
     let mut parsed = parse(&text)?;
     let Some(mut statement) = parsed.pop() else {
         return Err(GlueError::Parser("there is no SQL statement".to_owned()));
@@ -260,6 +261,50 @@ fn normalise_lock_strength(sql: &str) -> (String, Option<RowLockMode>) {
     (sql.to_owned(), None)
 }
 
+/// sqlparser 0.52 recognises `SET TRANSACTION` and `SET SESSION CHARACTERISTICS` only in
+/// capitals (it compares the words it read as a variable name); PostgreSQL's keywords are
+/// case-insensitive, so in a `SET` those two words are written in capitals first.
+fn normalise_set_keywords(sql: &str) -> std::borrow::Cow<'_, str> {
+    // Most statements are not a SET: no tokenizing for them.
+    let head = sql.trim_start().get(..3).unwrap_or_default();
+    if !head.eq_ignore_ascii_case("SET") {
+        return sql.into();
+    }
+    let Ok(mut tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return sql.into(); // The parser will report it.
+    };
+    let mut words = tokens
+        .iter_mut()
+        .filter_map(|t| match t {
+            Token::Word(w) if w.quote_style.is_none() => Some(w),
+            _ => None,
+        })
+        .take(3);
+    if !words
+        .next()
+        .is_some_and(|w| w.value.eq_ignore_ascii_case("SET"))
+    {
+        return sql.into();
+    }
+    let mut changed = false;
+    for word in words {
+        let upper = word.value.to_ascii_uppercase();
+        if (upper == "TRANSACTION" || upper == "CHARACTERISTICS") && word.value != upper {
+            word.value = upper;
+            changed = true;
+        }
+    }
+    if changed {
+        tokens
+            .iter()
+            .map(ToString::to_string)
+            .collect::<String>()
+            .into()
+    } else {
+        sql.into()
+    }
+}
+
 fn isolation_of(modes: &[TransactionMode]) -> Option<Isolation> {
     modes.iter().find_map(|mode| match mode {
         TransactionMode::IsolationLevel(level) => Some(match level {
@@ -376,6 +421,30 @@ mod tests {
                 .expect("ok"),
             Command::Set(Setting::SessionIsolation(Isolation::Serializable))
         );
+    }
+
+    #[test]
+    fn keywords_are_read_in_any_case() {
+        for (sql, expected) in [
+            (
+                "set transaction isolation level serializable",
+                Command::Set(Setting::TransactionIsolation(Isolation::Serializable)),
+            ),
+            (
+                "begin isolation level repeatable read",
+                Command::Begin(Some(Isolation::Snapshot)),
+            ),
+            (
+                "Set Session Characteristics As Transaction Isolation Level Read Committed",
+                Command::Set(Setting::SessionIsolation(Isolation::ReadCommitted)),
+            ),
+        ] {
+            assert_eq!(
+                prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}")),
+                expected,
+                "{sql}"
+            );
+        }
     }
 
     #[test]
