@@ -45,8 +45,9 @@ layering:
 	@! cargo tree --locked --edges normal,dev --prefix none | grep -E '^(yew|web-sys|js-sys|wasm-bindgen) ' || { echo "a native build pulls in a web crate"; exit 1; }
 	@echo "layering: src/sim uses no web crate; native builds compile no Yew"
 
+## test-native: the native tests, next to a throwaway PostgreSQL (the differential tests' reference)
 test-native:
-	cargo test --locked
+	scripts/with-postgres.sh cargo test --locked
 
 ## test-browser: wasm-bindgen tests inside headless Chromium
 test-browser:

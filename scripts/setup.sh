@@ -4,7 +4,8 @@
 #   scripts/setup.sh app    what `make serve` needs: the wasm32 target, Trunk, wasm-bindgen-cli
 #                           (at the version in Cargo.lock), wasm-opt (npm binaryen), the crates
 #   scripts/setup.sh test   all of the above, plus rustfmt/clippy, Chromium and chromedriver
-#                           (Debian packages) and playwright-core (npm) for the tests
+#                           (Debian packages), playwright-core (npm) and PostgreSQL (Debian's
+#                           postgresql, the reference of the differential tests)
 #
 # Nothing is downloaded at build time afterwards: Trunk.toml sets `offline = true`.
 set -euo pipefail
@@ -94,6 +95,16 @@ if [ "$mode" = test ]; then
     [ "$(id -u)" = 0 ] || fail "installing Debian packages needs root (or run: sudo apt-get install chromium chromium-driver)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  # --- PostgreSQL, the reference the differential tests compare the simulator with ------------
+  # (scripts/with-postgres.sh starts a throwaway server for the tests and stops it after.)
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    say "installing PostgreSQL (Debian package postgresql) for the differential tests: about a minute"
+    [ "$(id -u)" = 0 ] || fail "installing Debian packages needs root (or run: sudo apt-get install postgresql)"
+    apt-get update -qq
+    # The package would start a cluster of its own; the tests never use it.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    service postgresql stop >/dev/null 2>&1 || true
   fi
 fi
 exit 0

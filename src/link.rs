@@ -108,7 +108,8 @@ mod tests {
         let levels = isolation_from_link("shop:snapshot,bank:serializable").expect("parses");
         assert_eq!(
             isolation_for_link(&levels).as_deref(),
-            Some("shop:snapshot,bank:serializable")
+            Some("shop:repeatable_read,bank:serializable"),
+            "an old link's `snapshot` is read as `repeatable_read`"
         );
         assert!(isolation_from_link("shop:fast").is_err());
     }

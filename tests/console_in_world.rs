@@ -136,6 +136,8 @@ format_version = 1
 name = "console and script"
 [[databases]]
 name = "db"
+# READ COMMITTED: a write that waited re-reads the row (REPEATABLE READ would refuse it, 40001).
+isolation = "read_committed"
 setup = ["CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)", "INSERT INTO t VALUES (1, 0)"]
 [script]
 database = "db"

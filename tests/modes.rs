@@ -142,7 +142,7 @@ mod native {
 
     #[test]
     fn cdc_takes_the_report_off_the_order_writes() {
-        for isolation in [Isolation::ReadCommitted, Isolation::Serializable] {
+        for isolation in [Isolation::LockingReadCommitted, Isolation::TwoPhaseLocking] {
             let mut shared = shop(Mode::Shared);
             shared.databases[0].isolation = isolation;
             let mut cdc = shared.clone();

@@ -106,7 +106,13 @@ proptest! {
     fn scripted_workloads_terminate_release_everything_and_serialize(
         sessions in prop::collection::vec(transaction(), 2..=4),
         choices in prop::collection::vec(any::<u8>(), 1..40),
-        level in prop::sample::select(vec!["read_committed", "serializable", "snapshot"]),
+        level in prop::sample::select(vec![
+            "read_committed",
+            "repeatable_read",
+            "serializable",
+            "locking_read_committed",
+            "two_phase_locking",
+        ]),
     ) {
         let mut steps = interleave(&sessions, &choices);
         steps.push(("auditor".to_owned(), "SELECT id, balance FROM accounts ORDER BY id".to_owned()));
@@ -131,7 +137,7 @@ proptest! {
         let locks = world.locks("db");
         prop_assert!(locks.held.is_empty() && locks.waiting.is_empty(), "{locks:?}");
 
-        if level == "serializable" {
+        if level == "serializable" || level == "two_phase_locking" {
             // The committed transactions must leave what some serial order of them leaves.
             let final_state = world.database_mut("db").map(balances).expect("db");
             let committed: Vec<usize> = report

@@ -174,28 +174,28 @@ params.order = {{ existing_key = "orders.id" }}
         .expect("valid")
     }
 
-    /// Under `serializable` the report's SHARE lock blocks the writers' ROW EXCLUSIVE; under
-    /// `snapshot` the report reads its snapshot and blocks nobody.
+    /// Under `two_phase_locking` the report's SHARE lock blocks the writers' ROW EXCLUSIVE;
+    /// under `snapshot` (`repeatable_read`) the report reads its snapshot and blocks nobody.
     #[test]
-    fn a_report_blocks_writers_under_serializable_but_not_under_snapshot() {
-        let locking = run(&report_vs_writers("serializable"), 11, 10);
+    fn a_report_blocks_writers_under_two_phase_locking_but_not_under_snapshot() {
+        let locking = run(&report_vs_writers("two_phase_locking"), 11, 10);
         let mvcc = run(&report_vs_writers("snapshot"), 11, 10);
         let (p99_locking, p99_mvcc) = (p99(&locking, "orders"), p99(&mvcc, "orders"));
         assert!(
             p99_locking >= 10.0 * p99_mvcc,
-            "order writes p99: {p99_locking} ms under serializable, {p99_mvcc} ms under snapshot"
+            "order writes p99: {p99_locking} ms under two_phase_locking, {p99_mvcc} ms under snapshot"
         );
         let waited = locking.report().services["orders"].total.lock_wait_ms;
         assert!(waited > 0.0, "the writers never waited for a lock");
         assert_eq!(mvcc.report().services["orders"].total.lock_wait_ms, 0.0);
     }
 
-    /// A service can run at its own level: a `serializable` report on a `snapshot` database
-    /// blocks the writers as if the whole database were serializable.
+    /// A service can run at its own level: a `two_phase_locking` report on a `snapshot`
+    /// database blocks the writers as if the whole database were locking.
     #[test]
     fn a_service_can_choose_its_isolation_level() {
         let report_only = run(
-            &report_vs_writers_with("snapshot", "isolation = \"serializable\""),
+            &report_vs_writers_with("snapshot", "isolation = \"two_phase_locking\""),
             11,
             10,
         );
@@ -203,7 +203,7 @@ params.order = {{ existing_key = "orders.id" }}
         let (p99_report_only, p99_mvcc) = (p99(&report_only, "orders"), p99(&mvcc, "orders"));
         assert!(
             p99_report_only >= 10.0 * p99_mvcc,
-            "order writes p99: {p99_report_only} ms with a serializable report, {p99_mvcc} ms without"
+            "order writes p99: {p99_report_only} ms with a locking report, {p99_mvcc} ms without"
         );
         assert!(report_only.report().services["orders"].total.lock_wait_ms > 0.0);
     }

@@ -6,17 +6,22 @@
 //! rows (so it sees its transaction's snapshot and its own writes) and each row is locked in
 //! turn. `SKIP LOCKED` passes over a row another transaction holds, `NOWAIT` fails at once, and
 //! a `LIMIT` stops the locking once enough rows are held. A locking `SELECT` then reads only the
-//! rows it locked. Simplification: a row that stopped matching while the statement waited for it
-//! is not replaced by the next candidate (PostgreSQL re-checks and moves on).
+//! rows it locked. Under READ COMMITTED a row that changed since the statement's snapshot is
+//! re-checked against its newest version once locked and passed over if it no longer matches
+//! (PostgreSQL's EvalPlanQual), so `FOR UPDATE … LIMIT 1` moves on to the next candidate; the
+//! row stays locked, as in PostgreSQL.
 
 use crate::sim::clock::Micros;
 use crate::sim::database::{Connection, DbError};
+use crate::sim::isolation::planted::{self, Fault};
 use crate::sim::lock_plan::{LockDuration, LockRequest, LockStep, RowSet};
-use crate::sim::locks::{Acquired, LockManager, LockMode, Owner, RequestId, Resource, WaitPolicy};
-use crate::sim::storage::KeyHint;
+use crate::sim::locks::{
+    Acquired, LockManager, LockMode, Owner, RequestId, Resource, WaitPolicy, Wakeup,
+};
+use crate::sim::sqlstate::SqlState;
+use crate::sim::storage::{KeyHint, ReadMode};
 use gluesql::core::ast::{Query, Statement};
 use gluesql::core::data::Key;
-use gluesql::core::error::Error as GlueError;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
@@ -52,6 +57,8 @@ struct RowsInProgress {
     set: RowSet,
     remaining: VecDeque<Key>,
     locked: Vec<Key>,
+    /// A row whose lock was granted after a wait, still to be re-checked.
+    granted: Option<Key>,
 }
 
 /// The locks one statement still has to take, and those it took for itself.
@@ -62,6 +69,12 @@ pub struct Acquisition {
     waiting: Option<(RequestId, LockRequest)>,
     only_rows: Option<KeyHint>,
     statement_locks: Vec<(Resource, LockMode)>,
+    /// The lock waited for is a [`LockStep::RowIfPresent`].
+    waiting_if_present: bool,
+    /// A row lock granted after a wait, to give up if the row was deleted meanwhile.
+    vanish_check: Option<LockRequest>,
+    /// Wake-ups from locks given up, for the caller to deliver ([`Self::take_released`]).
+    released: Vec<Wakeup>,
 }
 
 /// Who asks, and where: the context of [`Acquisition::advance`].
@@ -95,7 +108,44 @@ impl Acquisition {
         mut granted: impl FnMut(&LockRequest),
     ) -> Progress {
         loop {
+            let read_committed =
+                who.connection.session().read_mode() == ReadMode::StatementSnapshot;
+            if let Some(lock) = self.vanish_check.take().filter(|_| read_committed) {
+                if let Resource::Row(table, key) = &lock.resource {
+                    if !who.connection.session().row_exists_now(table, key) {
+                        // The row was deleted by the transaction waited for: nothing to lock.
+                        let wakeups =
+                            who.locks
+                                .release(who.owner, &lock.resource, lock.mode, who.now);
+                        self.released.extend(wakeups);
+                    }
+                }
+            }
             if let Some(rows) = &mut self.rows {
+                if let Some(key) = rows.granted.take() {
+                    if read_committed
+                        && !who
+                            .connection
+                            .session()
+                            .row_exists_now(&rows.set.table, &key)
+                    {
+                        // Deleted by the transaction it waited for: skipped, and not kept
+                        // locked (REPEATABLE READ fails on it instead, below).
+                        let resource = Resource::Row(rows.set.table.clone(), key);
+                        let mode = LockMode::Row(rows.set.mode);
+                        let wakeups = who.locks.release(who.owner, &resource, mode, who.now);
+                        self.released.extend(wakeups);
+                        continue;
+                    }
+                    match accept(who.connection, rows, key) {
+                        Ok(()) => {}
+                        Err(error) => {
+                            self.rows = None;
+                            return Progress::Failed(error);
+                        }
+                    }
+                    continue;
+                }
                 let enough = rows.set.limit.is_some_and(|n| rows.locked.len() >= n);
                 let Some(key) = rows.remaining.front().cloned().filter(|_| !enough) else {
                     // A snapshot transaction cannot lock a row changed since its snapshot.
@@ -106,9 +156,11 @@ impl Acquisition {
                         .any(|key| session.row_changed_since_snapshot(&rows.set.table, key))
                     {
                         self.rows = None;
-                        return Progress::Failed(DbError::Sql(GlueError::StorageMsg(
-                            "could not serialize access due to concurrent update".to_owned(),
-                        )));
+                        return Progress::Failed(DbError::Storage {
+                            state: SqlState::SerializationFailure,
+                            message: "could not serialize access due to concurrent update"
+                                .to_owned(),
+                        });
                     }
                     if let Some(done) = self.rows.take().filter(|r| r.set.restrict) {
                         let mut keys = done.locked;
@@ -136,7 +188,7 @@ impl Acquisition {
                 ) {
                     Acquired::Granted => {
                         rows.remaining.pop_front();
-                        rows.locked.push(key);
+                        rows.granted = Some(key);
                         self.note_granted(&lock, &mut granted);
                     }
                     Acquired::WouldWait { .. } if policy == WaitPolicy::SkipLocked => {
@@ -163,14 +215,35 @@ impl Acquisition {
             let Some(step) = self.todo.pop_front() else {
                 return Progress::Ready;
             };
+            self.waiting_if_present = false;
             let lock = match step {
                 LockStep::Lock(lock) => lock,
+                LockStep::RowIfPresent(lock) => {
+                    let Resource::Row(table, key) = &lock.resource else {
+                        continue;
+                    };
+                    if !who.connection.session().row_visible(table, key) {
+                        continue; // PostgreSQL locks only the rows its scan finds.
+                    }
+                    self.waiting_if_present = true;
+                    lock
+                }
+                LockStep::InsertKey(lock) => {
+                    let Resource::Row(table, key) = &lock.resource else {
+                        continue;
+                    };
+                    if who.connection.session().key_settled(table, key) {
+                        continue; // The insert will fail with a duplicate key at once.
+                    }
+                    lock
+                }
                 LockStep::Rows(set) => {
                     match find_rows(who.connection, &set.candidates) {
                         Ok(keys) => {
                             self.rows = Some(RowsInProgress {
                                 remaining: keys.into(),
                                 locked: Vec::new(),
+                                granted: None,
                                 set,
                             });
                         }
@@ -211,9 +284,10 @@ impl Acquisition {
         }
         let (_, lock) = self.waiting.take()?;
         if let Some(rows) = &mut self.rows {
-            if let Some(key) = rows.remaining.pop_front() {
-                rows.locked.push(key);
-            }
+            rows.granted = rows.remaining.pop_front();
+        }
+        if std::mem::take(&mut self.waiting_if_present) {
+            self.vanish_check = Some(lock.clone());
         }
         self.note_granted(&lock, &mut |_| {});
         Some(lock)
@@ -234,6 +308,12 @@ impl Acquisition {
         self.only_rows.take()
     }
 
+    /// Wake-ups for others from row locks this statement gave up (a row deleted while it
+    /// waited): the caller delivers them.
+    pub fn take_released(&mut self) -> Vec<Wakeup> {
+        std::mem::take(&mut self.released)
+    }
+
     /// The locks to release when the statement ends (read locks under `read_committed`).
     pub fn take_statement_locks(&mut self) -> Vec<(Resource, LockMode)> {
         std::mem::take(&mut self.statement_locks)
@@ -246,6 +326,18 @@ impl Acquisition {
         }
         granted(lock);
     }
+}
+
+/// Counts a row just locked as one of the statement's, unless the READ COMMITTED re-check finds
+/// that its newest version no longer matches (PostgreSQL's EvalPlanQual).
+fn accept(connection: &mut Connection, rows: &mut RowsInProgress, key: Key) -> Result<(), DbError> {
+    // Locking a row writes the locker's transaction id into it: it now has one.
+    connection.session().assign_xid();
+    let recheck = rows.set.recheck && !planted::is(Fault::NoRecheck);
+    if !recheck || connection.still_matches(&rows.set.candidates, &rows.set.table, &key)? {
+        rows.locked.push(key);
+    }
+    Ok(())
 }
 
 /// The keys of the rows to lock; an `ORDER BY` that names the select list's aliases cannot run
@@ -301,7 +393,7 @@ mod tests {
         let Command::Sql { statement, locking } = prepare(sql).expect("prepares") else {
             panic!("not a statement")
         };
-        let plan = plan_locks(&statement, locking, Isolation::Snapshot, |t| {
+        let plan = plan_locks(&statement, locking, Isolation::RepeatableRead, |t| {
             connection.session().fetch_schema(t).ok().flatten()
         });
         let mut acquisition = Acquisition::new(plan);

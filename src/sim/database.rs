@@ -16,7 +16,8 @@ use crate::sim::clock::Micros;
 use crate::sim::key_access::key_hint;
 use crate::sim::lock_plan::Isolation;
 use crate::sim::sql_script::{split_statements, ScriptStatement};
-use crate::sim::statement::{prepare, Command, Setting};
+use crate::sim::sqlstate::SqlState;
+use crate::sim::statement::{prepare_command, Command, PrepareError, Setting, StatementError};
 use crate::sim::storage::{
     Engine, EngineStats, KeyHint, ReadMode, RowCounters, Session, SharedEngine,
 };
@@ -55,16 +56,61 @@ pub enum DbError {
     /// A lock could not be had at once (`NOWAIT`), PostgreSQL's `lock_not_available`.
     #[error("{0}")]
     LockNotAvailable(String),
-    /// A setting refused, in PostgreSQL's words.
-    #[error("{0}")]
-    Setting(&'static str),
+    /// A setting refused, in PostgreSQL's words, with PostgreSQL's code.
+    #[error("{1}")]
+    Setting(SqlState, &'static str),
+    /// The simulator's SQL refused the statement (an unknown setting, a misplaced `FOR UPDATE`).
+    #[error(transparent)]
+    Statement(#[from] StatementError),
+    /// The storage engine refused or aborted it (a serialization failure), with PostgreSQL's code.
+    #[error("{message}")]
+    Storage {
+        /// PostgreSQL's code for it.
+        state: SqlState,
+        /// PostgreSQL's message.
+        message: String,
+    },
     /// A statement known to crash GlueSQL, refused before it reaches it.
     #[error(transparent)]
     Refused(#[from] crate::sim::sql_guard::GuardError),
 }
 
+impl DbError {
+    /// PostgreSQL's error code for this error (SQLSTATE): what a client branches on, and what
+    /// the simulator derives an error's kind from.
+    pub fn sqlstate(&self) -> SqlState {
+        match self {
+            Self::Sql(error) => crate::sim::sqlstate::of_glue(error),
+            Self::Empty | Self::SeveralStatements(_) => SqlState::SyntaxError,
+            Self::TransactionAborted => SqlState::InFailedSqlTransaction,
+            Self::LockNotAvailable(_) => SqlState::LockNotAvailable,
+            Self::Setting(state, _) | Self::Storage { state, .. } => *state,
+            Self::Statement(error) => error.sqlstate(),
+            Self::Refused(_) => SqlState::FeatureNotSupported,
+        }
+    }
+}
+
 thread_local! {
     static IN_FLIGHT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The tables a statement scans, each taking a SIREAD lock in a serializable transaction: those
+/// it reads, and the table an `UPDATE` or `DELETE` scans for its rows (an `INSERT … VALUES` reads
+/// nothing).
+fn siread_tables(statement: &Statement) -> Vec<String> {
+    let (mut reads, writes) = crate::sim::lock_plan::tables_of(statement);
+    if matches!(
+        statement,
+        Statement::Update { .. } | Statement::Delete { .. }
+    ) {
+        for table in writes {
+            if !reads.contains(&table) {
+                reads.push(table);
+            }
+        }
+    }
+    reads
 }
 
 /// Marks a statement as executing for as long as it lives (see [`statement_in_flight`]).
@@ -186,12 +232,14 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// A new connection to `engine` that reads with `mode` (its isolation level is `snapshot`
-    /// for [`ReadMode::TransactionSnapshot`], `read_committed` otherwise).
+    /// A new connection to `engine` that reads with `mode` (its isolation level is
+    /// `repeatable_read` for [`ReadMode::TransactionSnapshot`], `read_committed` for
+    /// [`ReadMode::StatementSnapshot`], `locking_read_committed` for the latest committed).
     pub fn new(engine: SharedEngine, mode: ReadMode) -> Self {
         let isolation = match mode {
-            ReadMode::TransactionSnapshot => Isolation::Snapshot,
-            _ => Isolation::ReadCommitted,
+            ReadMode::TransactionSnapshot => Isolation::RepeatableRead,
+            ReadMode::StatementSnapshot => Isolation::ReadCommitted,
+            ReadMode::LatestCommitted => Isolation::LockingReadCommitted,
         };
         Self {
             glue: Glue::new(Session::new(engine, mode)),
@@ -210,8 +258,15 @@ impl Connection {
     pub fn set_isolation(&mut self, isolation: Isolation) {
         self.isolation = isolation;
         if self.txn_isolation.is_none() {
-            self.glue.storage.set_read_mode(isolation.read_mode());
+            self.apply_level(isolation);
         }
+    }
+
+    /// Makes the storage read (and SSI track) as `isolation` asks.
+    fn apply_level(&mut self, isolation: Isolation) {
+        let storage = &mut self.glue.storage;
+        storage.set_read_mode(isolation.read_mode());
+        storage.set_serializable(isolation == Isolation::Serializable);
     }
 
     /// The isolation level in force: the open transaction's, or the connection's.
@@ -247,16 +302,93 @@ impl Connection {
     /// crash GlueSQL (`sql_guard`).
     pub fn prepare(sql: &str) -> Result<Command, DbError> {
         crate::sim::sql_guard::check(sql)?;
-        Ok(prepare(sql)?)
+        prepare_command(sql).map_err(|error| match error {
+            PrepareError::Glue(error) => DbError::Sql(error),
+            PrepareError::Statement(error) => DbError::Statement(error),
+        })
     }
 
     /// Marks the start of a statement inside a transaction: a `snapshot` transaction takes its
     /// snapshot now, at its first statement (as PostgreSQL does), even if the statement then
     /// waits for locks before it runs.
-    pub fn start_statement(&mut self, command: &Command) {
-        if matches!(command, Command::Sql { .. }) && !self.aborted {
-            self.glue.storage.pin_snapshot();
+    ///
+    /// A serializable transaction's scans start here too: it takes its SIREAD locks and meets
+    /// the concurrent writers of what it reads (PostgreSQL examines a small table's tuples when
+    /// its scan starts, before any row lock is waited for).
+    ///
+    /// # Errors
+    ///
+    /// A serialization failure (40001) when SSI aborts the transaction now: the statement fails
+    /// without taking its locks.
+    pub fn start_statement(&mut self, command: &Command) -> Result<(), DbError> {
+        let Command::Sql { statement, .. } = command else {
+            return Ok(());
+        };
+        if self.aborted {
+            return Ok(());
         }
+        let storage = &mut self.glue.storage;
+        storage.start_statement_snapshot();
+        storage.pin_snapshot();
+        if storage.is_serializable() {
+            if let Err(error) = storage.ssi_read(&siread_tables(statement)) {
+                return Err(self.storage_error(DbError::Sql(error)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a statement that will not run (it failed taking its locks): its own transaction, if
+    /// it had one, is rolled back.
+    pub fn abandon_statement(&mut self) {
+        let _ = self.glue.storage.end_statement_transaction(false);
+    }
+
+    /// Our storage's refusals travel through GlueSQL as text; their code waits in the storage.
+    fn storage_error(&self, error: DbError) -> DbError {
+        match error {
+            DbError::Sql(GlueError::StorageMsg(message)) => {
+                match self.glue.storage.take_error_state() {
+                    Some(state) => DbError::Storage { state, message },
+                    None => DbError::Sql(GlueError::StorageMsg(message)),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// PostgreSQL's EvalPlanQual re-check under READ COMMITTED: whether the newest committed
+    /// version of row `key` of `table` still matches `query` (a [`crate::sim::lock_plan::RowSet`]'s
+    /// candidates), if it changed since the statement's snapshot. The rows read count towards
+    /// the statement that follows.
+    ///
+    /// # Errors
+    ///
+    /// GlueSQL's error if the query fails.
+    pub fn still_matches(
+        &mut self,
+        query: &Statement,
+        table: &str,
+        key: &Key,
+    ) -> Result<bool, DbError> {
+        if !self
+            .glue
+            .storage
+            .row_changed_since_current_snapshot(table, key)
+        {
+            return Ok(true);
+        }
+        let storage = &mut self.glue.storage;
+        storage.set_read_latest(true);
+        storage.set_key_hint(Some(KeyHint {
+            table: table.to_owned(),
+            keys: vec![key.clone()],
+        }));
+        let keys = self.candidate_keys(query.clone());
+        let storage = &mut self.glue.storage;
+        storage.set_read_latest(false);
+        storage.set_key_hint(None);
+        Ok(keys?.contains(key))
     }
 
     /// The primary keys of the rows `query` returns, in its order: the rows a locking
@@ -368,7 +500,15 @@ impl Connection {
             }
         }
         self.glue.storage.start_statement(sql);
-        let payload = command.and_then(|command| self.run(command, only_rows));
+        let mut payload = command.and_then(|command| self.run(command, only_rows));
+        // A statement's own transaction commits (or rolls back) with it.
+        if self.glue.storage.in_statement_transaction() {
+            let ended = self.glue.storage.end_statement_transaction(payload.is_ok());
+            if let (Ok(_), Err(error)) = (&payload, ended) {
+                payload = Err(DbError::Sql(error));
+            }
+        }
+        let payload = payload.map_err(|error| self.storage_error(error));
         let mut counters = self.glue.storage.counters();
         let carried = std::mem::take(&mut self.carried);
         counters.rows_read += carried.rows_read;
@@ -404,7 +544,7 @@ impl Connection {
     fn end_of_transaction(&mut self) {
         self.txn_statements = 0;
         if self.txn_isolation.take().is_some() {
-            self.glue.storage.set_read_mode(self.isolation.read_mode());
+            self.apply_level(self.isolation);
         }
     }
 
@@ -452,23 +592,43 @@ impl Connection {
         });
         storage.set_key_hint(hint);
         let plan = storage.plan(StatementPlan::from(statement))?;
-        Ok(execute(storage, &plan)?)
+        let result = execute(&mut *storage, &plan);
+        match result {
+            // A doomed serializable transaction learns it at its insert's conflict-in check,
+            // which PostgreSQL makes before it looks for a duplicate key.
+            Err(error)
+                if storage.is_doomed()
+                    && crate::sim::sqlstate::of_glue(&error) == SqlState::UniqueViolation =>
+            {
+                Err(DbError::Storage {
+                    state: SqlState::SerializationFailure,
+                    message: format!(
+                        "{} ({})",
+                        crate::sim::ssi::SsiError::DoomedDuringWrite,
+                        crate::sim::ssi::SsiError::DoomedDuringWrite.detail()
+                    ),
+                })
+            }
+            other => Ok(other?),
+        }
     }
 
     /// `SET TRANSACTION ISOLATION LEVEL`: only inside a transaction, before its first query.
     fn set_transaction_isolation(&mut self, isolation: Isolation) -> Result<(), DbError> {
         if !self.glue.storage.in_explicit_transaction() {
             return Err(DbError::Setting(
+                SqlState::NoActiveSqlTransaction,
                 "SET TRANSACTION can only be used in transaction blocks (run BEGIN first)",
             ));
         }
         if self.txn_statements > 0 {
             return Err(DbError::Setting(
+                SqlState::ActiveSqlTransaction,
                 "SET TRANSACTION ISOLATION LEVEL must be called before any query",
             ));
         }
         self.txn_isolation = Some(isolation);
-        self.glue.storage.set_read_mode(isolation.read_mode());
+        self.apply_level(isolation);
         Ok(())
     }
 

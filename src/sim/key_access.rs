@@ -57,6 +57,43 @@ pub fn pinned_key(table: &str, selection: &Expr, schema: &Schema) -> Option<Key>
     Key::try_from(&value).ok()
 }
 
+/// The primary keys an `INSERT … VALUES` writes, when every row gives its key as a literal
+/// (`None` otherwise: the insert cannot say in advance which keys it takes).
+pub fn inserted_keys(
+    columns: &[String],
+    source: &gluesql::core::ast::Query,
+    schema: &Schema,
+) -> Option<Vec<Key>> {
+    let defs = schema.column_defs.as_ref()?;
+    let (position, pk) = defs
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.unique.is_some_and(|u| u.is_primary))?;
+    if !key_type_qualifies(&pk.data_type) {
+        return None;
+    }
+    let position = if columns.is_empty() {
+        position
+    } else {
+        columns.iter().position(|c| *c == pk.name)?
+    };
+    let gluesql::core::ast::SetExpr::Values(values) = &source.body else {
+        return None;
+    };
+    values
+        .0
+        .iter()
+        .map(|row| {
+            let literal = row.get(position).filter(|e| is_literal(e))?;
+            let value = evaluate_stateless(None, &plan_scalar_expr(literal.clone()))
+                .ok()?
+                .try_into_value(&pk.data_type, false)
+                .ok()?;
+            Key::try_from(&value).ok()
+        })
+        .collect()
+}
+
 fn key_type_qualifies(data_type: &DataType) -> bool {
     matches!(
         data_type,

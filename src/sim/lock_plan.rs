@@ -1,13 +1,14 @@
 //! Which locks a statement takes, planned from its parsed SQL, for each isolation level.
 //!
-//! Follows PostgreSQL for `snapshot` (its MVCC levels): a read takes ACCESS SHARE on every table
+//! Follows PostgreSQL for its own levels (`read_committed`, `repeatable_read`, `serializable`): a read takes ACCESS SHARE on every table
 //! it reads and no row locks; `INSERT`/`UPDATE`/`DELETE` take ROW EXCLUSIVE on the table, and a
 //! single-row `UPDATE`/`DELETE` by primary key takes FOR NO KEY UPDATE / FOR UPDATE on that row;
 //! `ALTER TABLE`, `DROP TABLE` and `DROP INDEX` take ACCESS EXCLUSIVE; `CREATE INDEX` takes
-//! SHARE. The *locking* levels add shared read locks, as a two-phase-locking database does: a
+//! SHARE. The *locking* levels add shared read locks, as a lock-based engine does: a
 //! read by primary key takes FOR SHARE on the row, any other read takes SHARE on the table — so
-//! a report's full scan really blocks writers. Under `read_committed` those read locks last for
-//! the statement; under `serializable`, until commit. Everything else lasts until commit.
+//! a report's full scan really blocks writers. Under `locking_read_committed` those read locks
+//! last for the statement; under `two_phase_locking`, until commit. Everything else lasts until
+//! commit.
 //!
 //! A multi-row `UPDATE`/`DELETE` locks every row its `WHERE` finds, one by one in key order
 //! ([`RowSet`]: the rows are found when the locks are taken, by a `SELECT` of the primary keys
@@ -19,79 +20,15 @@
 //! primary key are not locked one by one (the table locks still apply); a locking `SELECT` reads
 //! no extra SHARE table lock under the locking levels (its row locks are stronger for its rows).
 
-use crate::sim::key_access::pinned_key;
+pub use crate::sim::isolation::Isolation;
+use crate::sim::key_access::{inserted_keys, pinned_key};
 use crate::sim::locks::{LockMode, Resource, RowLockMode, TableLockMode, WaitPolicy};
 use crate::sim::statement::LockingClause;
-use crate::sim::storage::ReadMode;
 use gluesql::core::ast::{
     Expr, Projection, Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins,
     ToSql,
 };
 use gluesql::core::data::Schema;
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
-/// A database's isolation level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Isolation {
-    /// Locking: reads take shared locks released at the end of each statement.
-    ReadCommitted,
-    /// Locking: reads take shared locks held until commit (two-phase locking).
-    Serializable,
-    /// MVCC: reads see the transaction's snapshot and take no row locks; writers lock rows,
-    /// and a write–write conflict aborts.
-    #[default]
-    Snapshot,
-}
-
-impl Isolation {
-    /// Every level, in the order a chooser lists them.
-    pub const ALL: [Self; 3] = [Self::Snapshot, Self::ReadCommitted, Self::Serializable];
-
-    /// The level's name in a scenario file (`read_committed`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ReadCommitted => "read_committed",
-            Self::Serializable => "serializable",
-            Self::Snapshot => "snapshot",
-        }
-    }
-
-    /// The level a scenario file's name stands for.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|level| level.name() == name)
-    }
-
-    /// What the level does here, in a sentence for a tooltip.
-    pub fn explanation(self) -> &'static str {
-        match self {
-            Self::Snapshot => {
-                "MVCC: each transaction reads one snapshot and takes no read locks, so readers and writers never wait for each other; two writers of one row: the second fails with a serialization error."
-            }
-            Self::ReadCommitted => {
-                "Locking: a read takes shared locks for the length of its statement, so a reader waits for a writer's row lock and a scan makes writers wait while it runs."
-            }
-            Self::Serializable => {
-                "Locking (two-phase locking): reads take shared locks held until COMMIT, so a long report blocks every writer of what it read until it ends."
-            }
-        }
-    }
-
-    /// Whether reads take shared locks.
-    pub fn is_locking(self) -> bool {
-        matches!(self, Self::ReadCommitted | Self::Serializable)
-    }
-
-    /// How a connection at this level reads: MVCC reads one snapshot per transaction; the
-    /// locking levels read what is committed (their locks keep it stable).
-    pub fn read_mode(self) -> ReadMode {
-        match self {
-            Self::Snapshot => ReadMode::TransactionSnapshot,
-            Self::ReadCommitted | Self::Serializable => ReadMode::LatestCommitted,
-        }
-    }
-}
 
 /// How long a lock is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +64,13 @@ pub struct RowSet {
     pub wait: WaitPolicy,
     /// Lock at most this many rows (a locking `SELECT`'s `LIMIT` plus `OFFSET`).
     pub limit: Option<usize>,
-    /// Whether the statement then reads only the rows it locked (a locking `SELECT`).
+    /// Whether the statement then reads only the rows it locked (a locking `SELECT`; any
+    /// locking statement under `read_committed`, whose rows are re-checked when it runs).
     pub restrict: bool,
+    /// Whether a row that changed since the statement's snapshot is re-checked against its
+    /// newest version once locked, and passed over if it no longer matches (PostgreSQL's
+    /// EvalPlanQual, under `read_committed`), so a `LIMIT` moves on to the next candidate.
+    pub recheck: bool,
     /// For how long.
     pub duration: LockDuration,
 }
@@ -138,6 +80,15 @@ pub struct RowSet {
 pub enum LockStep {
     /// One lock.
     Lock(LockRequest),
+    /// A row lock taken only if the statement sees the row (an `UPDATE`/`DELETE` by primary
+    /// key), and given up if the row was deleted while the statement waited for it: PostgreSQL
+    /// locks the tuples its scan finds, and skips one that a concurrent transaction deleted.
+    RowIfPresent(LockRequest),
+    /// A key an `INSERT` writes: locked, waiting if need be, unless the key is committed and
+    /// nobody is writing it — PostgreSQL's unique index makes an insert wait for a transaction
+    /// that is inserting, updating or deleting the same key, and fail at once (23505) when the
+    /// key is simply there.
+    InsertKey(LockRequest),
     /// A lock on each row a query finds.
     Rows(RowSet),
 }
@@ -146,7 +97,9 @@ impl LockStep {
     /// The single lock, if this step is one.
     pub fn request(&self) -> Option<&LockRequest> {
         match self {
-            Self::Lock(request) => Some(request),
+            Self::Lock(request) | Self::RowIfPresent(request) | Self::InsertKey(request) => {
+                Some(request)
+            }
             Self::Rows(_) => None,
         }
     }
@@ -169,7 +122,7 @@ pub fn plan_locks(
     schema: impl Fn(&str) -> Option<Schema>,
 ) -> Vec<LockStep> {
     let read_duration = match isolation {
-        Isolation::ReadCommitted => LockDuration::Statement,
+        Isolation::LockingReadCommitted => LockDuration::Statement,
         _ => LockDuration::Transaction,
     };
     let reads = |query: &Query, plan: &mut Vec<LockStep>| {
@@ -232,6 +185,7 @@ pub fn plan_locks(
                         wait: clause.wait,
                         limit,
                         restrict: true,
+                        recheck: isolation == Isolation::ReadCommitted,
                         duration: LockDuration::Transaction,
                     }));
                 }
@@ -239,13 +193,25 @@ pub fn plan_locks(
             _ => reads(query, &mut plan),
         },
         Statement::Insert {
-            table_name, source, ..
+            table_name,
+            columns,
+            source,
         } => {
             plan.push(LockStep::Lock(table_lock(
                 table_name,
                 TableLockMode::RowExclusive,
             )));
             reads(source, &mut plan);
+            let keys = schema(table_name)
+                .and_then(|schema| inserted_keys(columns, source, &schema))
+                .unwrap_or_default();
+            plan.extend(keys.into_iter().map(|key| {
+                LockStep::InsertKey(LockRequest {
+                    resource: Resource::Row(table_name.clone(), key),
+                    mode: LockMode::Row(RowLockMode::ForUpdate),
+                    duration: LockDuration::Transaction,
+                })
+            }));
         }
         Statement::Update {
             table_name,
@@ -271,7 +237,7 @@ pub fn plan_locks(
                 .zip(schema.as_ref())
                 .and_then(|(selection, schema)| pinned_key(table_name, selection, schema));
             if let Some(key) = key {
-                plan.push(LockStep::Lock(LockRequest {
+                plan.push(LockStep::RowIfPresent(LockRequest {
                     resource: Resource::Row(table_name.clone(), key),
                     mode: LockMode::Row(mode),
                     duration: LockDuration::Transaction,
@@ -283,7 +249,10 @@ pub fn plan_locks(
                     mode,
                     wait: WaitPolicy::Wait,
                     limit: None,
-                    restrict: false,
+                    // Under READ COMMITTED the statement then runs on a new snapshot, over the
+                    // rows it locked only: its WHERE re-checks each one's newest version.
+                    restrict: isolation == Isolation::ReadCommitted,
+                    recheck: false,
                     duration: LockDuration::Transaction,
                 }));
             }
@@ -453,7 +422,9 @@ mod tests {
         })
         .into_iter()
         .map(|step| match step {
-            LockStep::Lock(r) => (r.resource.to_string(), r.mode.to_string(), r.duration),
+            LockStep::Lock(r) | LockStep::RowIfPresent(r) | LockStep::InsertKey(r) => {
+                (r.resource.to_string(), r.mode.to_string(), r.duration)
+            }
             LockStep::Rows(set) => (
                 format!(
                     "rows of {} ({}{}{})",
@@ -489,7 +460,7 @@ mod tests {
         assert_eq!(
             plan(
                 "SELECT * FROM orders o JOIN customers c ON c.id = o.id",
-                Isolation::Snapshot
+                Isolation::RepeatableRead
             ),
             [
                 lock("orders", "ACCESS SHARE", T),
@@ -501,14 +472,17 @@ mod tests {
     #[test]
     fn locking_reads_take_share_locks_for_the_statement_or_the_transaction() {
         assert_eq!(
-            plan("SELECT COUNT(*) FROM orders", Isolation::Serializable),
+            plan("SELECT COUNT(*) FROM orders", Isolation::TwoPhaseLocking),
             [
                 lock("orders", "ACCESS SHARE", T),
                 lock("orders", "SHARE", T)
             ]
         );
         assert_eq!(
-            plan("SELECT COUNT(*) FROM orders", Isolation::ReadCommitted),
+            plan(
+                "SELECT COUNT(*) FROM orders",
+                Isolation::LockingReadCommitted
+            ),
             [
                 lock("orders", "ACCESS SHARE", T),
                 lock("orders", "SHARE", S)
@@ -517,7 +491,7 @@ mod tests {
         assert_eq!(
             plan(
                 "SELECT * FROM orders WHERE id = 7",
-                Isolation::ReadCommitted
+                Isolation::LockingReadCommitted
             ),
             [
                 lock("orders", "ACCESS SHARE", T),
@@ -531,7 +505,7 @@ mod tests {
         assert_eq!(
             plan(
                 "UPDATE orders SET status = 'x' WHERE id = 3",
-                Isolation::Snapshot
+                Isolation::RepeatableRead
             ),
             [
                 lock("orders", "ROW EXCLUSIVE", T),
@@ -539,7 +513,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            plan("DELETE FROM orders WHERE id = 3", Isolation::Snapshot),
+            plan("DELETE FROM orders WHERE id = 3", Isolation::RepeatableRead),
             [
                 lock("orders", "ROW EXCLUSIVE", T),
                 lock("orders row 3", "FOR UPDATE", T)
@@ -547,10 +521,26 @@ mod tests {
         );
         assert_eq!(
             plan(
-                "INSERT INTO orders VALUES (1, 'new')",
-                Isolation::Serializable
+                "INSERT INTO orders VALUES (1, 'new'), (2, 'new')",
+                Isolation::TwoPhaseLocking
             ),
-            [lock("orders", "ROW EXCLUSIVE", T)]
+            [
+                lock("orders", "ROW EXCLUSIVE", T),
+                lock("orders row 1", "FOR UPDATE", T),
+                lock("orders row 2", "FOR UPDATE", T)
+            ],
+            "an insert locks the keys it writes (taken only while somebody writes them)"
+        );
+        assert_eq!(
+            plan(
+                "INSERT INTO orders SELECT id + 10, status FROM orders",
+                Isolation::RepeatableRead
+            ),
+            [
+                lock("orders", "ROW EXCLUSIVE", T),
+                lock("orders", "ACCESS SHARE", T)
+            ],
+            "keys computed by a query are not known in advance"
         );
     }
 
@@ -559,18 +549,18 @@ mod tests {
         assert_eq!(
             plan(
                 "ALTER TABLE orders RENAME COLUMN status TO state",
-                Isolation::Snapshot
+                Isolation::RepeatableRead
             ),
             [lock("orders", "ACCESS EXCLUSIVE", T)]
         );
         assert_eq!(
-            plan("DROP TABLE orders, customers", Isolation::Snapshot),
+            plan("DROP TABLE orders, customers", Isolation::RepeatableRead),
             [
                 lock("orders", "ACCESS EXCLUSIVE", T),
                 lock("customers", "ACCESS EXCLUSIVE", T)
             ]
         );
-        assert!(plan("COMMIT", Isolation::Serializable).is_empty());
+        assert!(plan("COMMIT", Isolation::TwoPhaseLocking).is_empty());
     }
 
     #[test]
@@ -578,7 +568,7 @@ mod tests {
         assert_eq!(
             plan(
                 "UPDATE orders SET status = 'x' WHERE status = 'y'",
-                Isolation::Snapshot
+                Isolation::RepeatableRead
             ),
             [
                 lock("orders", "ROW EXCLUSIVE", T),
@@ -590,7 +580,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            plan("DELETE FROM orders", Isolation::Snapshot)[1].1,
+            plan("DELETE FROM orders", Isolation::RepeatableRead)[1].1,
             "FOR UPDATE"
         );
     }
@@ -599,7 +589,7 @@ mod tests {
     fn locking_selects_take_row_share_and_lock_what_they_return() {
         let steps = plan(
             "SELECT * FROM orders o WHERE o.status = 'new' ORDER BY o.id LIMIT 2 OFFSET 1 FOR UPDATE SKIP LOCKED",
-            Isolation::Serializable,
+            Isolation::TwoPhaseLocking,
         );
         assert_eq!(steps[0], lock("orders", "ROW SHARE", T));
         assert_eq!(steps.len(), 2, "no SHARE table lock: {steps:?}");
@@ -618,7 +608,7 @@ mod tests {
         assert_eq!(steps[1].1, "FOR UPDATE");
         let share = plan(
             "SELECT * FROM customers FOR KEY SHARE NOWAIT",
-            Isolation::Snapshot,
+            Isolation::RepeatableRead,
         );
         assert_eq!(share[1].1, "FOR KEY SHARE");
         assert!(share[1].0.ends_with(", nowait)"), "{share:?}");

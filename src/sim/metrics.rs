@@ -6,6 +6,7 @@
 //! a run lasts.
 
 use crate::sim::clock::{Micros, SECOND};
+use crate::sim::sqlstate::SqlState;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::{BTreeMap, VecDeque};
@@ -39,7 +40,36 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Sorts a database error message into a kind.
+    /// The kind of a database error, from its PostgreSQL code.
+    pub fn of_sqlstate(state: SqlState) -> Self {
+        match state {
+            SqlState::UndefinedTable | SqlState::UndefinedColumn => Self::Schema,
+            SqlState::InsufficientPrivilege => Self::Permission,
+            SqlState::LockNotAvailable => Self::LockTimeout,
+            SqlState::QueryCanceled => Self::StatementTimeout,
+            SqlState::DeadlockDetected => Self::Deadlock,
+            SqlState::SerializationFailure => Self::Conflict,
+            SqlState::UniqueViolation
+            | SqlState::NotNullViolation
+            | SqlState::ForeignKeyViolation => Self::Constraint,
+            _ => Self::Sql,
+        }
+    }
+
+    /// The code an error of this kind carries when the kind alone says it (a deadlock is
+    /// always 40P01); `None` for a client-side timeout, which is no database error.
+    pub fn implied_sqlstate(self) -> Option<SqlState> {
+        match self {
+            Self::Deadlock => Some(SqlState::DeadlockDetected),
+            Self::LockTimeout => Some(SqlState::LockNotAvailable),
+            Self::StatementTimeout => Some(SqlState::QueryCanceled),
+            Self::Permission => Some(SqlState::InsufficientPrivilege),
+            Self::Conflict => Some(SqlState::SerializationFailure),
+            Self::Timeout | Self::Schema | Self::Constraint | Self::Sql => None,
+        }
+    }
+
+    /// Sorts a database error message into a kind (for messages that come without a code).
     pub fn of_message(message: &str) -> Self {
         let m = message.to_ascii_lowercase();
         if m.contains("not found")
@@ -201,6 +231,8 @@ pub struct OperationMetrics {
     pub lock_wait_us: u64,
     /// Failed operations, by kind.
     pub errors_by_kind: BTreeMap<ErrorKind, u64>,
+    /// Failed operations, by PostgreSQL error code (those that failed with a database error).
+    pub errors_by_sqlstate: BTreeMap<SqlState, u64>,
     latencies: Histogram<u64>,
     windows: VecDeque<Window>,
 }
@@ -211,6 +243,7 @@ impl Default for OperationMetrics {
             completed: 0,
             lock_wait_us: 0,
             errors_by_kind: BTreeMap::new(),
+            errors_by_sqlstate: BTreeMap::new(),
             latencies: histogram(),
             windows: VecDeque::new(),
         }
@@ -245,9 +278,12 @@ impl OperationMetrics {
         let _ = window.latencies.record(value);
     }
 
-    /// Records an operation that failed at `now`.
-    pub fn record_error(&mut self, now: Micros, kind: ErrorKind) {
+    /// Records an operation that failed at `now` (with PostgreSQL's code, if a database error).
+    pub fn record_error(&mut self, now: Micros, kind: ErrorKind, state: Option<SqlState>) {
         *self.errors_by_kind.entry(kind).or_insert(0) += 1;
+        if let Some(state) = state {
+            *self.errors_by_sqlstate.entry(state).or_insert(0) += 1;
+        }
         self.window(now).errors += 1;
     }
 
@@ -273,6 +309,9 @@ impl OperationMetrics {
         for (kind, n) in &other.errors_by_kind {
             *self.errors_by_kind.entry(*kind).or_insert(0) += n;
         }
+        for (state, n) in &other.errors_by_sqlstate {
+            *self.errors_by_sqlstate.entry(*state).or_insert(0) += n;
+        }
         let _ = self.latencies.add(&other.latencies);
     }
 }
@@ -287,7 +326,7 @@ mod tests {
         for i in 1..=100 {
             m.record_success(i * 10_000, i * 1_000);
         }
-        m.record_error(2 * SECOND, ErrorKind::Timeout);
+        m.record_error(2 * SECOND, ErrorKind::Timeout, None);
         let latency = m.latency();
         assert!((49.0..=51.0).contains(&latency.p50), "{latency:?}");
         assert!((98.0..=100.1).contains(&latency.p99), "{latency:?}");

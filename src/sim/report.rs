@@ -16,6 +16,8 @@ pub struct WorkloadReport {
     pub errors: u64,
     /// Failed operations by kind (`timeout`, `schema`, `conflict`, `constraint`, `sql`).
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Failed operations by PostgreSQL error code (`40001`, `40P01`, …).
+    pub errors_by_sqlstate: BTreeMap<String, u64>,
     /// Completed operations per simulated second.
     pub throughput_per_s: f64,
     /// Total time spent waiting for locks, in milliseconds.

@@ -15,6 +15,7 @@ use crate::sim::database::{Connection, DbError, Outcome, StatementKind};
 use crate::sim::lock_plan::{plan_locks, Isolation};
 use crate::sim::locks::{LockManager, LockMode, Owner, Resource, Wakeup};
 use crate::sim::owners::{Actor, OwnerRegistry};
+use crate::sim::sqlstate::SqlState;
 use crate::sim::statement::Command;
 use crate::sim::storage::ReadMode;
 use gluesql::core::store::Store;
@@ -55,6 +56,8 @@ pub struct StepReport {
     pub outcome: String,
     /// For errors: `deadlock`, `lock_timeout`, `serialization`, `aborted` or `sql`.
     pub error_kind: Option<String>,
+    /// For errors: PostgreSQL's code (`40001`, `40P01`, `55P03`, `25P02`, `23505`, …).
+    pub sqlstate: Option<String>,
     /// The result's summary or the error's message.
     pub message: String,
     /// Whether it had to wait for a lock.
@@ -146,6 +149,7 @@ impl ScriptRunner {
                 sql: s.sql.clone(),
                 outcome: "pending".to_owned(),
                 error_kind: None,
+                sqlstate: None,
                 message: String::new(),
                 blocked: false,
                 completed_after: None,
@@ -252,11 +256,9 @@ impl ScriptRunner {
     /// statements fail at once).
     fn prepare(&mut self, name: &str, index: usize) -> Option<Pending> {
         let session = self.sessions.get_mut(name)?;
-        let command = Connection::prepare(&self.steps[index].sql);
         let connection = &mut session.connection;
-        if let Ok(command) = &command {
-            connection.start_statement(command);
-        }
+        let command = Connection::prepare(&self.steps[index].sql)
+            .and_then(|command| connection.start_statement(&command).map(|()| command));
         let plan = match &command {
             Ok(Command::Sql { statement, locking }) if !connection.is_aborted() => {
                 let store = connection.session();
@@ -296,6 +298,7 @@ impl ScriptRunner {
             |_| {},
         );
         let index = pending.index;
+        let released = pending.acquisition.take_released();
         match progress {
             Progress::Ready => {
                 let statement_locks = pending.acquisition.take_statement_locks();
@@ -322,12 +325,28 @@ impl ScriptRunner {
                     "deadlock detected: {} wait for each other",
                     names.join(" → ")
                 );
-                self.fail(name, index, "deadlock", message, locks, after);
+                self.fail(
+                    name,
+                    index,
+                    SqlState::DeadlockDetected,
+                    message,
+                    locks,
+                    after,
+                );
             }
             Progress::Failed(error) => {
-                let kind = error_kind(&error);
-                self.fail(name, index, kind, error.to_string(), locks, after);
+                self.fail(
+                    name,
+                    index,
+                    error.sqlstate(),
+                    error.to_string(),
+                    locks,
+                    after,
+                );
             }
+        }
+        if !released.is_empty() {
+            self.wake(released, locks, after);
         }
     }
 
@@ -337,19 +356,21 @@ impl ScriptRunner {
         &mut self,
         name: &str,
         index: usize,
-        kind: &str,
+        state: SqlState,
         message: String,
         locks: &mut LockManager,
         after: Option<usize>,
     ) {
         let report = &mut self.reports[index];
         report.outcome = "error".to_owned();
-        report.error_kind = Some(kind.to_owned());
+        report.error_kind = Some(error_kind(state).to_owned());
+        report.sqlstate = Some(state.code().to_owned());
         report.message = message;
         report.completed_after = after;
         let Some(session) = self.sessions.get_mut(name) else {
             return;
         };
+        session.connection.abandon_statement();
         if session.connection.in_transaction() {
             session.connection.abort();
             self.outcome_of_session.insert(name.to_owned(), false);
@@ -401,7 +422,8 @@ impl ScriptRunner {
             }
             Err(error) => {
                 report.outcome = "error".to_owned();
-                report.error_kind = Some(error_kind(&error).to_owned());
+                report.error_kind = Some(error_kind(error.sqlstate()).to_owned());
+                report.sqlstate = Some(error.sqlstate().code().to_owned());
                 report.message = error.to_string();
             }
         }
@@ -582,15 +604,13 @@ fn first_word(sql: &str) -> String {
         .to_ascii_uppercase()
 }
 
-fn error_kind(error: &DbError) -> &'static str {
-    let message = error.to_string();
-    match error {
-        DbError::TransactionAborted => "aborted",
-        DbError::LockNotAvailable(_) => "lock_timeout",
-        _ if message.contains("could not serialize") || message.contains("being written") => {
-            "serialization"
-        }
-        _ if message.contains("deadlock") => "deadlock",
+/// A step's error kind, from its code.
+fn error_kind(state: SqlState) -> &'static str {
+    match state {
+        SqlState::InFailedSqlTransaction => "aborted",
+        SqlState::LockNotAvailable => "lock_timeout",
+        SqlState::SerializationFailure => "serialization",
+        SqlState::DeadlockDetected => "deadlock",
         _ => "sql",
     }
 }

@@ -13,6 +13,7 @@ use crate::sim::locks::{LockMode, Owner, RequestId, Resource};
 use crate::sim::metrics::{ErrorKind, OperationMetrics};
 use crate::sim::params::Param;
 use crate::sim::rng::SimRng;
+use crate::sim::sqlstate::SqlState;
 use crate::sim::statement::Command;
 use crate::sim::storage::KeyHint;
 use std::collections::VecDeque;
@@ -154,10 +155,12 @@ pub struct InFlight {
     pub connection: Option<usize>,
     /// Whether a statement of it wrote rows.
     pub wrote: bool,
-    /// The error of the statement that just ran, if it failed.
-    pub failure: Option<String>,
+    /// The error of the statement that just ran, if it failed: its code and message.
+    pub failure: Option<(SqlState, String)>,
     /// The message of the last error, for the report.
     pub last_error: Option<String>,
+    /// The PostgreSQL code of the last error, when it was a database error.
+    pub last_state: Option<SqlState>,
     /// The timeline entry (index in the report) this operation carries out, if any.
     pub action: Option<usize>,
     /// Its transaction's identity in the lock manager.

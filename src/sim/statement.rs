@@ -11,10 +11,10 @@
 //! - `SET TRANSACTION ISOLATION LEVEL …`, `SET lock_timeout = …` and
 //!   `SET statement_timeout = …` become a [`Setting`] for the connection.
 //!
-//! PostgreSQL's level names map onto ours: `READ UNCOMMITTED` and `READ COMMITTED` →
-//! `read_committed`, `REPEATABLE READ` → `snapshot` (PostgreSQL's repeatable read is snapshot
-//! isolation), `SERIALIZABLE` → `serializable` (ours is two-phase locking; PostgreSQL's is
-//! serializable snapshot isolation — both forbid every anomaly, by waiting or by aborting).
+//! PostgreSQL's level names mean PostgreSQL's levels: `READ UNCOMMITTED` (which PostgreSQL runs
+//! as READ COMMITTED) and `READ COMMITTED` → `read_committed`, `REPEATABLE READ` →
+//! `repeatable_read`, `SERIALIZABLE` → `serializable`. The locking levels have no SQL form:
+//! a scenario or the page chooses them.
 
 use crate::sim::clock::Micros;
 use crate::sim::lock_plan::Isolation;
@@ -92,23 +92,59 @@ pub enum StatementError {
     LockingJoin(&'static str),
 }
 
+/// Why a statement could not be prepared: GlueSQL's parse or translate error, or ours.
+#[derive(Debug, Error, PartialEq)]
+pub enum PrepareError {
+    /// GlueSQL refused it.
+    #[error(transparent)]
+    Glue(#[from] GlueError),
+    /// The simulator's own SQL refused it.
+    #[error(transparent)]
+    Statement(#[from] StatementError),
+}
+
+impl StatementError {
+    /// PostgreSQL's code for the refusal.
+    pub fn sqlstate(&self) -> crate::sim::sqlstate::SqlState {
+        use crate::sim::sqlstate::SqlState;
+        match self {
+            Self::UnknownSetting(_) => SqlState::UndefinedObject,
+            Self::BadDuration { .. } => SqlState::InvalidParameterValue,
+            Self::LockingNotAllowed(..) | Self::LockingJoin(_) => SqlState::FeatureNotSupported,
+        }
+    }
+}
+
 /// Parses one statement (the text must hold exactly one).
 ///
 /// # Errors
 ///
 /// GlueSQL's parse or translate error, or a [`StatementError`] as a GlueSQL error.
 pub fn prepare(sql: &str) -> Result<Command, GlueError> {
+    prepare_command(sql).map_err(|error| match error {
+        PrepareError::Glue(error) => error,
+        PrepareError::Statement(error) => error.into_glue(),
+    })
+}
+
+/// Parses one statement (the text must hold exactly one), keeping our refusals typed.
+///
+/// # Errors
+///
+/// GlueSQL's parse or translate error, or a [`StatementError`].
+pub fn prepare_command(sql: &str) -> Result<Command, PrepareError> {
     let sql = normalise_set_keywords(sql);
     let (text, strength) = normalise_lock_strength(&sql);
     let mut parsed = parse(&text)?;
     let Some(mut statement) = parsed.pop() else {
-        return Err(GlueError::Parser("there is no SQL statement".to_owned()));
+        return Err(GlueError::Parser("there is no SQL statement".to_owned()).into());
     };
     if !parsed.is_empty() {
         return Err(GlueError::Parser(format!(
             "expected one SQL statement, found {}",
             parsed.len() + 1
-        )));
+        ))
+        .into());
     }
     match &mut statement {
         SqlStatement::StartTransaction { modes, .. } => {
@@ -139,7 +175,7 @@ pub fn prepare(sql: &str) -> Result<Command, GlueError> {
             let setting = match name.as_str() {
                 "lock_timeout" => Setting::LockTimeout(duration()?),
                 "statement_timeout" => Setting::StatementTimeout(duration()?),
-                _ => return Err(StatementError::UnknownSetting(name).into_glue()),
+                _ => return Err(StatementError::UnknownSetting(name).into()),
             };
             Ok(Command::Set(setting))
         }
@@ -310,7 +346,7 @@ fn isolation_of(modes: &[TransactionMode]) -> Option<Isolation> {
         TransactionMode::IsolationLevel(level) => Some(match level {
             TransactionIsolationLevel::ReadUncommitted
             | TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
-            TransactionIsolationLevel::RepeatableRead => Isolation::Snapshot,
+            TransactionIsolationLevel::RepeatableRead => Isolation::RepeatableRead,
             TransactionIsolationLevel::Serializable => Isolation::Serializable,
         }),
         TransactionMode::AccessMode(_) => None,
@@ -409,7 +445,7 @@ mod tests {
         );
         assert_eq!(
             prepare("START TRANSACTION ISOLATION LEVEL REPEATABLE READ").expect("ok"),
-            Command::Begin(Some(Isolation::Snapshot))
+            Command::Begin(Some(Isolation::RepeatableRead))
         );
         assert_eq!(prepare("BEGIN").expect("ok"), Command::Begin(None));
         assert_eq!(
@@ -432,7 +468,7 @@ mod tests {
             ),
             (
                 "begin isolation level repeatable read",
-                Command::Begin(Some(Isolation::Snapshot)),
+                Command::Begin(Some(Isolation::RepeatableRead)),
             ),
             (
                 "Set Session Characteristics As Transaction Isolation Level Read Committed",

@@ -22,6 +22,9 @@ use crate::sim::change_log::{
     ChangeKind, ChangeLog, CommitSeq, PendingChange, RowOp, SchemaChange, TxnId,
 };
 use crate::sim::clock::Micros;
+use crate::sim::isolation::planted::{self, Fault};
+use crate::sim::sqlstate::SqlState;
+use crate::sim::ssi::{Ssi, SsiError, SsiStats};
 use crate::sim::versions::{ReadView, RowVersions};
 use gluesql::core::ast::ColumnDef;
 use gluesql::core::data::{CustomFunction as StructCustomFunction, Key, Schema, Value};
@@ -129,6 +132,10 @@ pub struct Engine {
     garbage: BTreeSet<(String, Key)>,
     /// The time the simulation says it is, stamped on commits in the change log.
     time: Micros,
+    /// Serializable snapshot isolation: SIREAD locks and rw-conflicts (PostgreSQL's SERIALIZABLE).
+    ssi: Ssi,
+    /// The error code of the last refusal, read by the connection that got it.
+    error_state: Option<SqlState>,
 }
 
 impl Engine {
@@ -239,6 +246,23 @@ impl Engine {
             .is_some_and(|r| r.changed_since(seq))
     }
 
+    /// What serializable snapshot isolation has done on this database.
+    pub fn ssi_stats(&self) -> SsiStats {
+        self.ssi.stats()
+    }
+
+    /// The SIREAD locks held now: (table, transaction).
+    pub fn siread_locks(&self) -> Vec<(String, TxnId)> {
+        self.ssi.siread_locks()
+    }
+
+    /// A refusal with PostgreSQL's code: the message goes through GlueSQL, the code waits here
+    /// for the connection ([`Session::take_error_state`]).
+    fn refuse(&mut self, state: SqlState, message: impl Into<String>) -> Error {
+        self.error_state = Some(state);
+        Error::StorageMsg(message.into())
+    }
+
     fn begin_txn(&mut self) -> TxnId {
         self.next_txn += 1;
         self.next_txn
@@ -316,6 +340,14 @@ impl Engine {
     }
 }
 
+/// The versions of a row that does not exist yet.
+static NO_ROW: RowVersions = RowVersions::EMPTY;
+
+/// PostgreSQL's words for an SSI abort: its message and its reason code.
+fn ssi_message(error: SsiError) -> String {
+    format!("{error} ({})", error.detail())
+}
+
 /// A shared handle on an engine, as sessions hold it.
 pub type SharedEngine = Rc<RefCell<Engine>>;
 
@@ -340,6 +372,15 @@ pub struct Session {
     snapshot: Option<CommitSeq>,
     counters: Cell<RowCounters>,
     key_hint: RefCell<Option<KeyHint>>,
+    /// Reads see the newest committed versions whatever the snapshot (a READ COMMITTED
+    /// re-check, PostgreSQL's EvalPlanQual).
+    read_latest: Cell<bool>,
+    /// Whether its transactions are serializable (SSI tracks them).
+    serializable: bool,
+    /// The open transaction is a statement's own, started when the statement started (outside
+    /// `BEGIN`, at REPEATABLE READ and SERIALIZABLE): the connection commits it when the
+    /// statement ends.
+    statement_txn: bool,
     /// The statement running now (reused buffer), and its shared copy once a change needs it.
     sql: String,
     sql_shared: Option<Rc<str>>,
@@ -350,7 +391,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         // A connection that goes away rolls back what it left open, as a server does.
         if self.txn.is_some() {
-            self.finish(false);
+            let _ = self.finish(false);
         }
         self.release_snapshot();
     }
@@ -366,6 +407,9 @@ impl Session {
             snapshot: None,
             counters: Cell::default(),
             key_hint: RefCell::new(None),
+            read_latest: Cell::new(false),
+            serializable: false,
+            statement_txn: false,
             sql: String::new(),
             sql_shared: None,
             functions: BTreeMap::new(),
@@ -415,6 +459,147 @@ impl Session {
             .is_some_and(|row| row.changed_since(seq))
     }
 
+    /// Whether a newer committed version of this row exists than the snapshot this session reads
+    /// now holds (whatever its read mode).
+    pub fn row_changed_since_current_snapshot(&self, table: &str, key: &Key) -> bool {
+        let Some(seq) = self.snapshot else {
+            return false;
+        };
+        let engine = self.engine.borrow();
+        engine
+            .tables
+            .get(table)
+            .and_then(|t| t.rows.get(key))
+            .is_some_and(|row| row.changed_since(seq))
+    }
+
+    /// Whether the running statement sees row `key` of `table` (its snapshot, or its own write).
+    pub fn row_visible(&self, table: &str, key: &Key) -> bool {
+        let engine = self.engine.borrow();
+        engine
+            .tables
+            .get(table)
+            .and_then(|t| t.rows.get(key))
+            .is_some_and(|row| row.visible(self.txn_id(), self.view()).is_some())
+    }
+
+    /// Whether row `key` of `table` still exists, as last committed or as this session wrote it.
+    pub fn row_exists_now(&self, table: &str, key: &Key) -> bool {
+        let engine = self.engine.borrow();
+        engine
+            .tables
+            .get(table)
+            .and_then(|t| t.rows.get(key))
+            .is_some_and(|row| {
+                row.visible(self.txn_id(), ReadView::LatestCommitted)
+                    .is_some()
+            })
+    }
+
+    /// Whether `key` of `table` is committed and nobody else is writing it: an insert of it
+    /// fails at once, without waiting.
+    pub fn key_settled(&self, table: &str, key: &Key) -> bool {
+        let engine = self.engine.borrow();
+        engine
+            .tables
+            .get(table)
+            .and_then(|t| t.rows.get(key))
+            .is_some_and(|row| {
+                row.committed_as_of(ReadView::LatestCommitted).is_some()
+                    && row.writer().is_none_or(|w| Some(w) == self.txn_id())
+            })
+    }
+
+    /// Makes the following transactions serializable (tracked by SSI) or not.
+    pub fn set_serializable(&mut self, serializable: bool) {
+        self.serializable = serializable;
+    }
+
+    /// Whether the open transaction is tracked by SSI (a serializable one that took its
+    /// snapshot).
+    pub fn is_serializable(&self) -> bool {
+        self.serializable
+    }
+
+    /// Whether SSI has doomed the open transaction (it fails at its next read, write or commit).
+    pub fn is_doomed(&self) -> bool {
+        self.txn
+            .as_ref()
+            .is_some_and(|t| self.engine.borrow().ssi.is_doomed(t.id))
+    }
+
+    /// The code of the refusal this session just got from the storage, if any.
+    pub fn take_error_state(&self) -> Option<SqlState> {
+        self.engine.borrow_mut().error_state.take()
+    }
+
+    /// Gives the open transaction a PostgreSQL transaction id, as a row lock does.
+    pub fn assign_xid(&self) {
+        if let Some(txn) = &self.txn {
+            self.engine.borrow_mut().ssi.assign_xid(txn.id);
+        }
+    }
+
+    /// Makes reads see the newest committed versions (`true`) or the snapshot again (`false`).
+    pub fn set_read_latest(&self, latest: bool) {
+        self.read_latest.set(latest);
+    }
+
+    /// Takes a new snapshot for the statement about to start if this session reads one per
+    /// statement (READ COMMITTED), or if the statement is a transaction of its own at REPEATABLE
+    /// READ or SERIALIZABLE: the rows it will lock are found in it, and (as in PostgreSQL) a row
+    /// that changes while the statement waits for it is a serialization failure.
+    pub fn start_statement_snapshot(&mut self) {
+        // A statement transaction left by a statement that never ran (it failed taking its
+        // locks) goes first.
+        let _ = self.end_statement_transaction(false);
+        match self.mode {
+            ReadMode::StatementSnapshot => self.take_snapshot(),
+            ReadMode::TransactionSnapshot if self.txn.is_none() => {
+                self.start_txn(false);
+                self.statement_txn = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the statement's own transaction, if one is open: commits it (`ok`) or rolls it back.
+    ///
+    /// # Errors
+    ///
+    /// A serialization failure when SSI refuses the commit (it is rolled back then).
+    pub fn end_statement_transaction(&mut self, ok: bool) -> Result<()> {
+        if !std::mem::take(&mut self.statement_txn) {
+            return Ok(());
+        }
+        self.finish(ok)
+    }
+
+    /// Whether the open transaction is a statement's own ([`Self::start_statement_snapshot`]).
+    pub fn in_statement_transaction(&self) -> bool {
+        self.statement_txn
+    }
+
+    /// Takes the SIREAD locks of a statement starting now on `tables` (a serializable
+    /// transaction's sequential scans), meeting the concurrent writers whose tuples they find.
+    ///
+    /// # Errors
+    ///
+    /// A serialization failure when SSI aborts the transaction now.
+    pub fn ssi_read(&mut self, tables: &[String]) -> Result<()> {
+        let Some(txn) = self.txn.as_ref().map(|t| t.id) else {
+            return Ok(());
+        };
+        let mut engine = self.engine.borrow_mut();
+        for table in tables {
+            let has_tuples = engine.tables.get(table).is_some_and(|t| !t.rows.is_empty());
+            if let Err(error) = engine.ssi.read(txn, table, has_tuples) {
+                return Err(engine.refuse(SqlState::SerializationFailure, ssi_message(error)));
+            }
+        }
+        Ok(())
+    }
+
     /// The snapshot (commit sequence number) this session reads now, if it reads one.
     pub fn snapshot(&self) -> Option<CommitSeq> {
         self.snapshot
@@ -441,7 +626,8 @@ impl Session {
         *self.key_hint.borrow_mut() = hint;
     }
 
-    /// Ends the statement: clears the key hint and the SQL text.
+    /// Ends the statement: clears the key hint and the SQL text, and lets a snapshot pinned for
+    /// it go.
     pub fn end_statement(&mut self) {
         self.key_hint.borrow_mut().take();
         self.sql.clear();
@@ -460,6 +646,9 @@ impl Session {
     }
 
     fn view(&self) -> ReadView {
+        if self.read_latest.get() {
+            return ReadView::LatestCommitted;
+        }
         self.snapshot
             .map_or(ReadView::LatestCommitted, ReadView::Snapshot)
     }
@@ -474,6 +663,18 @@ impl Session {
         self.release_snapshot();
         let seq = self.engine.borrow_mut().open_snapshot();
         self.snapshot = Some(seq);
+        self.register_serializable(seq);
+    }
+
+    /// Registers the open transaction with SSI, reading snapshot `seq`, if it is serializable.
+    fn register_serializable(&mut self, seq: CommitSeq) {
+        if let Some(txn) = self
+            .txn
+            .as_ref()
+            .filter(|_| self.serializable && self.mode == ReadMode::TransactionSnapshot)
+        {
+            self.engine.borrow_mut().ssi.begin(txn.id, seq);
+        }
     }
 
     fn count(&self, read: u64, written: u64) {
@@ -491,7 +692,8 @@ impl Session {
             written: BTreeSet::new(),
             changes: Vec::new(),
         });
-        // An explicit transaction takes its snapshot at its first statement, not at BEGIN.
+        // An explicit transaction takes its snapshot at its first statement, not at BEGIN; a
+        // statement's own transaction uses the snapshot taken when the statement started.
         if self.mode == ReadMode::TransactionSnapshot && !explicit {
             self.take_snapshot();
         }
@@ -546,13 +748,25 @@ impl Session {
     }
 
     /// Commits (`true`) or rolls back (`false`) the open transaction.
-    fn finish(&mut self, commit: bool) {
+    ///
+    /// # Errors
+    ///
+    /// A serialization failure when SSI refuses the commit: the transaction is rolled back.
+    fn finish(&mut self, commit: bool) -> Result<()> {
         let Some(txn) = self.txn.take() else {
-            return;
+            return Ok(());
         };
         // Close our own snapshot first, so our commit can prune what only we kept.
+        self.statement_txn = false;
         self.release_snapshot();
         let mut engine = self.engine.borrow_mut();
+        let refused = if commit {
+            engine.ssi.pre_commit(txn.id).err()
+        } else {
+            None
+        };
+        let commit = commit && refused.is_none();
+        let mut committed_as = None;
         if commit && !txn.changes.is_empty() {
             engine.commit_seq += 1;
             let seq = engine.commit_seq;
@@ -574,7 +788,8 @@ impl Session {
             let changes: Vec<PendingChange> = changes.collect();
             let time = engine.time;
             engine.log.append(txn.id, seq, time, changes);
-        } else {
+            committed_as = Some(seq);
+        } else if !commit {
             for (table_name, key) in &txn.written {
                 if let Some(table) = engine.tables.get_mut(table_name) {
                     if let Some(row) = table.rows.get_mut(key) {
@@ -585,6 +800,15 @@ impl Session {
                     }
                 }
             }
+        }
+        if commit {
+            engine.ssi.commit(txn.id, committed_as);
+        } else {
+            engine.ssi.abort(txn.id);
+        }
+        match refused {
+            Some(error) => Err(engine.refuse(SqlState::SerializationFailure, ssi_message(error))),
+            None => Ok(()),
         }
     }
 
@@ -615,28 +839,61 @@ impl Session {
             let mut engine = self.engine.borrow_mut();
             let table = engine
                 .tables
-                .get_mut(table_name)
+                .get(table_name)
                 .ok_or_else(|| Error::StorageMsg(format!("table not found: {table_name}")))?;
             let columns = Rc::clone(&table.columns);
-            if values.is_none() && !table.rows.contains_key(&key) {
+            let Some(row) = table.rows.get(&key).or(values.as_ref().map(|_| &NO_ROW)) else {
                 return Ok(()); // Deleting a row that does not exist changes nothing.
-            }
-            let row = table.rows.entry(key.clone()).or_default();
-            if let Some(other) = row.writer().filter(|w| *w != txn_id) {
-                return Err(Error::StorageMsg(format!(
+            };
+            let other_writer = row.writer().filter(|w| *w != txn_id);
+            let mine = row.writer() == Some(txn_id);
+            let before = row.visible(Some(txn_id), view).cloned();
+            let live = row.committed_as_of(ReadView::LatestCommitted).is_some();
+            let changed = snapshot.is_some_and(|seq| row.changed_since(seq));
+            let replaced = (!mine && before.is_some()).then(|| row.last_commit_seq());
+            if let Some(other) = other_writer {
+                let message = format!(
                     "row {} of {table_name} is being written by transaction {other}, which has \
                      not committed",
                     String::from(Value::from(key.clone()))
-                )));
+                );
+                return Err(engine.refuse(SqlState::SerializationFailure, message));
             }
-            if let Some(seq) = snapshot {
-                if row.changed_since(seq) {
-                    return Err(Error::StorageMsg(
-                        "could not serialize access due to concurrent update".to_owned(),
-                    ));
-                }
+            // (An insert has no old version to find changed: its key is checked below.)
+            if changed && before.is_some() {
+                return Err(engine.refuse(
+                    SqlState::SerializationFailure,
+                    "could not serialize access due to concurrent update",
+                ));
             }
-            let before = row.visible(Some(txn_id), view).cloned();
+            // SSI's conflict-in check comes first, as heap_insert/heap_update make it before
+            // the unique index is checked.
+            engine.ssi.assign_xid(txn_id);
+            if let Err(error) = engine
+                .ssi
+                .write(txn_id, table_name, values.is_some(), replaced)
+            {
+                return Err(engine.refuse(SqlState::SerializationFailure, ssi_message(error)));
+            }
+            if before.is_none() && values.is_some() && live && !mine {
+                // A key inserted and committed after this transaction's snapshot: PostgreSQL's
+                // unique index sees it whatever the snapshot.
+                let name = String::from(Value::from(key.clone()));
+                return Err(engine.refuse(
+                    SqlState::UniqueViolation,
+                    format!(
+                        "duplicate key value violates unique constraint \"{table_name}_pkey\" \
+                         (key {name} already exists)"
+                    ),
+                ));
+            }
+            let Some(row) = engine
+                .tables
+                .get_mut(table_name)
+                .map(|t| t.rows.entry(key.clone()).or_default())
+            else {
+                return Ok(());
+            };
             let op = match (&before, &values) {
                 (None, None) => return Ok(()),
                 (None, Some(_)) => RowOp::Insert,
@@ -666,6 +923,7 @@ impl Session {
 
     fn schema_change(&mut self, table: &str, change: SchemaChange) {
         let txn = self.txn_or_new_id();
+        self.engine.borrow_mut().ssi.assign_xid(txn);
         let sql = self.statement_sql();
         self.engine
             .borrow_mut()
@@ -838,8 +1096,12 @@ impl StoreMut for Session {
 impl Transaction for Session {
     fn begin(&mut self, autocommit: bool) -> Result<bool> {
         if autocommit {
-            // Called before every statement but BEGIN/COMMIT/ROLLBACK.
-            if self.mode == ReadMode::StatementSnapshot {
+            // Called before every statement but BEGIN/COMMIT/ROLLBACK (and for a READ
+            // COMMITTED re-check, which must not move the statement's snapshot).
+            if self.mode == ReadMode::StatementSnapshot
+                && !self.read_latest.get()
+                && !planted::is(Fault::NoRecheck)
+            {
                 self.take_snapshot();
             }
             self.pin_snapshot();
@@ -857,13 +1119,12 @@ impl Transaction for Session {
     }
 
     fn rollback(&mut self) -> Result<()> {
-        self.finish(false);
+        let _ = self.finish(false);
         Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.finish(true);
-        Ok(())
+        self.finish(true)
     }
 }
 

@@ -38,6 +38,12 @@ pub struct RowVersions {
 }
 
 impl RowVersions {
+    /// A row with no version at all (one about to be inserted).
+    pub const EMPTY: Self = Self {
+        committed: Vec::new(),
+        uncommitted: None,
+    };
+
     /// The row as `txn` (if any) sees it through `view`: its own uncommitted write first, else
     /// the committed version the view selects. `None` if the row does not exist for it.
     pub fn visible(&self, txn: Option<TxnId>, view: ReadView) -> Option<&Vec<Value>> {

@@ -887,8 +887,8 @@ impl Reducible for LiveState {
                     next.reload(&next.scenario_name.clone(), Some(seed), levels, next.mode);
                 if own != Some(isolation) {
                     loaded.info = Some(format!(
-                        "{database} now runs at {} isolation: the run starts again from 0 s with the same seed, so you can compare{}.",
-                        isolation.name(),
+                        "{database} now runs at {}: the run starts again from 0 s with the same seed, so you can compare{}.",
+                        isolation.label(),
                         if had_commands { " (your commands were cleared)" } else { "" }
                     ));
                 }

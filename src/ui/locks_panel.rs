@@ -323,7 +323,7 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                                 <select onchange={on_isolation(db.spec.clone())} aria-label={format!("Isolation level of {}", db.name)}>
                                     { for Isolation::ALL.iter().map(|level| html! {
                                         <option value={level.name()} selected={*level == db.isolation}
-                                            title={level.explanation()}>{ level.name() }</option>
+                                            title={level.explanation()}>{ level.label() }</option>
                                     }) }
                                 </select>
                             </label>

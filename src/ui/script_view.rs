@@ -30,6 +30,9 @@ fn cell(step: &StepReport, next: bool) -> Html {
             <div class="step-head">
                 <span class="step-index">{ format!("#{}", step.index + 1) }</span>
                 <span class={classes!("console-state", class)}>{ word }</span>
+                if let Some(code) = &step.sqlstate {
+                    <span class="sqlstate" title="PostgreSQL's error code (SQLSTATE)">{ code }</span>
+                }
             </div>
             <code class="step-sql">{ &step.sql }</code>
             if step.outcome != "pending" {

@@ -268,7 +268,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
         };
         let word = info.health.label();
         let height = DB_HEAD + ROW_H * db.tables.len() as f64 + 8.0;
-        let isolation = info.isolation.name();
+        let isolation = info.isolation.short_label();
         let label = format!(
             "Database {}: {word}; {} of {} cores busy; {} queued; {} locks held, {} waiting",
             db.name,
@@ -288,7 +288,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
                     <path d="M0 3v10c0 1.4 3.1 2.6 7 2.6s7-1.2 7-2.6V3" />
                 </g>
                 <text class="node-name" x="36" y="24">{ &db.name }</text>
-                <text class="node-line" x="14" y="44">{ format!("{isolation} isolation") }</text>
+                <text class="node-line" x="14" y="44">{ isolation }</text>
                 <text class="node-line" x="14" y="61">
                     { format!("{}/{} cores · {} queued", info.cores.0, info.cores.1, info.queued) }
                 </text>

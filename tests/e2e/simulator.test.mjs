@@ -66,7 +66,7 @@ test("a migration behind the report shows waiters in the locks panel", async () 
   await page.screenshot({ path: `${SHOTS}simulator-locks.png`, fullPage: true });
 });
 
-test("running the report by hand makes the writers wait under serializable", async () => {
+test("running the report by hand makes the writers wait under two-phase locking", async () => {
   await open("?scenario=report-vs-writers");
   // Stop the scheduled reports first: then only the one we start can block the writers.
   await page.getByRole("button", { name: "Stop reporting.revenue" }).click();

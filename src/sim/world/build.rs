@@ -579,7 +579,7 @@ fn check_tables(
                 return Err(missing(k, table));
             }
             if reads_subset
-                && crate::sim::metrics::ErrorKind::of_message(&message)
+                && crate::sim::metrics::ErrorKind::of_sqlstate(e.sqlstate())
                     == crate::sim::metrics::ErrorKind::Schema
             {
                 return Err(ScenarioError {

@@ -7,12 +7,13 @@ use super::{
     ConsoleEntry, ConsoleStatus, Event, LockEventKind, NarrationKind, Traced, World, CONSOLE_KEPT,
 };
 use crate::sim::acquire::{Acquisition, Progress, Requester};
-use crate::sim::database::{Connection, DbError};
+use crate::sim::database::Connection;
 use crate::sim::lock_plan::plan_locks;
 use crate::sim::locks::{Owner, Wakeup};
 use crate::sim::metrics::ErrorKind;
 use crate::sim::owners::Actor;
 use crate::sim::service::{InFlight, Notify};
+use crate::sim::sqlstate::SqlState;
 use crate::sim::statement::Command as SqlCommand;
 use gluesql::core::store::Store;
 use std::rc::Rc;
@@ -66,6 +67,7 @@ impl World {
                     self.record(Traced::LockTimedOut, &[op, request]);
                     if let Some(o) = self.in_flight.get_mut(&op) {
                         o.last_error = kind.message().map(str::to_owned);
+                        o.last_state = kind.implied_sqlstate();
                     }
                     self.fail(op, kind);
                 }
@@ -117,6 +119,7 @@ impl World {
                 wrote: false,
                 failure: None,
                 last_error: None,
+                last_state: None,
                 action,
                 owner,
                 acquisition: Acquisition::default(),
@@ -216,13 +219,13 @@ impl World {
             let (_, writes) = crate::sim::lock_plan::tables_of(statement);
             if let Some(table) = writes.iter().find(|t| !allowed.contains(t)) {
                 op.last_error = Some(format!("permission denied for table {table}"));
+                op.last_state = Some(SqlState::InsufficientPrivilege);
                 self.fail(id, ErrorKind::Permission);
                 return;
             }
         }
-        if let Ok(command) = &command {
-            connection.start_statement(command);
-        }
+        let command =
+            command.and_then(|command| connection.start_statement(&command).map(|()| command));
         op.statement_deadline = connection.statement_timeout().map(|t| now + t);
         let plan = match &command {
             Ok(SqlCommand::Sql { statement, locking })
@@ -266,6 +269,7 @@ impl World {
             },
             |lock| granted.push((lock.resource.clone(), lock.mode)),
         );
+        let released = op.acquisition.take_released();
         let (deadline, statement_deadline) = (op.deadline, op.statement_deadline);
         for (resource, mode) in &granted {
             let lock = Some((resource, *mode));
@@ -330,19 +334,22 @@ impl World {
                         "deadlock detected: {} wait for each other",
                         names.join(" → ")
                     ));
+                    op.last_state = Some(SqlState::DeadlockDetected);
                 }
                 self.fail(id, ErrorKind::Deadlock);
             }
             Progress::Failed(error) => {
-                let kind = match &error {
-                    DbError::LockNotAvailable(_) => ErrorKind::LockTimeout,
-                    other => ErrorKind::of_message(&other.to_string()),
-                };
+                let state = error.sqlstate();
+                let kind = ErrorKind::of_sqlstate(state);
                 if let Some(op) = self.in_flight.get_mut(&id) {
                     op.last_error = Some(error.to_string());
+                    op.last_state = Some(state);
                 }
                 self.fail(id, kind);
             }
+        }
+        if !released.is_empty() {
+            self.wake(released);
         }
     }
 
@@ -540,14 +547,16 @@ impl World {
                 }
             }
         }
-        op.failure = result.err().map(|e| e.to_string());
+        op.failure = result.err().map(|e| (e.sqlstate(), e.to_string()));
         // A statement that would outlast its statement_timeout is cancelled when the timeout
         // strikes. Its effects go with it: a read has none, and a failed transaction is rolled
         // back. Simplification: an autocommit write has already committed, so it runs on.
         if let Some(at) = op.statement_deadline {
             if now + cost > at && (work.rows_written == 0 || op.explicit) {
                 cost = at.saturating_sub(now);
-                op.failure = ErrorKind::StatementTimeout.message().map(str::to_owned);
+                op.failure = ErrorKind::StatementTimeout
+                    .message()
+                    .map(|m| (SqlState::QueryCanceled, m.to_owned()));
             }
         }
         node.start(cost, work.rows_read, work.rows_written);
@@ -585,9 +594,10 @@ impl World {
         let Some(op) = self.in_flight.get_mut(&id) else {
             return;
         };
-        if let Some(message) = op.failure.take() {
-            let kind = ErrorKind::of_message(&message);
+        if let Some((state, message)) = op.failure.take() {
+            let kind = ErrorKind::of_sqlstate(state);
             op.last_error = Some(message);
+            op.last_state = Some(state);
             self.fail(id, kind);
         } else if self.now > op.deadline {
             self.fail(id, ErrorKind::Timeout);
@@ -619,7 +629,11 @@ impl World {
             .console
             .as_mut()
             .and_then(|c| c.result.take())
-            .or_else(|| op.failure.take().map(Err))
+            .or_else(|| {
+                op.failure
+                    .take()
+                    .map(|(state, message)| Err(format!("{message} (SQLSTATE {state})")))
+            })
             .unwrap_or_else(|| Err("the statement did not run".to_owned()));
         op.failure = None;
         let (service, slot) = (op.service, op.connection);
@@ -685,12 +699,18 @@ impl World {
                 .last_error
                 .take()
                 .unwrap_or_else(|| kind.name().to_owned());
-            op.failure = Some(message);
+            let state = op
+                .last_state
+                .take()
+                .or(kind.implied_sqlstate())
+                .unwrap_or(SqlState::QueryCanceled);
+            op.failure = Some((state, message));
             if let Some(console) = &mut op.console {
                 console.result = None;
             }
             let (service, slot) = (op.service, op.connection);
             if let Some(connection) = slot.and_then(|c| self.services[service].pool.get_mut(c)) {
+                connection.abandon_statement();
                 if connection.in_transaction() {
                     connection.abort();
                 }
@@ -701,6 +721,7 @@ impl World {
         let service = op.service;
         let connection = op.connection.take();
         if let Some(connection) = connection {
+            self.services[service].pool[connection].abandon_statement();
             if op.explicit {
                 let _ = self.services[service].pool[connection].execute("ROLLBACK");
                 self.keep_sql(
@@ -742,15 +763,27 @@ impl World {
                 .last_error
                 .clone()
                 .unwrap_or_else(|| kind.name().to_owned());
-            self.settle_action(op.action, format!("error: {message}"));
+            let state = match kind {
+                ErrorKind::Timeout => None,
+                _ => op.last_state.or(kind.implied_sqlstate()),
+            };
+            let shown = match state {
+                Some(state) => format!("{message} (SQLSTATE {state})"),
+                None => message.clone(),
+            };
+            self.settle_action(
+                op.action,
+                format!("error: {shown}"),
+                kind == ErrorKind::Schema,
+            );
             let sql = op.sql.get(op.next).cloned().unwrap_or_default();
             let now = self.now;
             let service = &mut self.services[op.service];
             let operation = &mut service.operations[op.operation];
-            operation.metrics.record_error(now, kind);
+            operation.metrics.record_error(now, kind, state);
             operation.last_error = Some((now, kind, message.clone(), sql.clone()));
             let text = format!(
-                "{}.{} failed ({}): {message}",
+                "{}.{} failed ({}): {shown}",
                 service.name,
                 operation.name,
                 kind.name()
@@ -783,7 +816,7 @@ impl World {
         };
         self.retire_owner(op.owner, id);
         self.notify(&mut op, true);
-        self.settle_action(op.action, "ok".to_owned());
+        self.settle_action(op.action, "ok".to_owned(), false);
         let latency = self.now - op.arrived;
         let operation = &mut self.services[op.service].operations[op.operation];
         operation.metrics.record_success(self.now, latency);

@@ -3,7 +3,6 @@
 
 use super::{NarrationKind, Traced, World};
 use crate::sim::clock::{format_micros, Micros};
-use crate::sim::metrics::ErrorKind;
 use crate::sim::params::tables_used;
 use crate::sim::report::{round3, AppliedAction};
 use crate::sim::scenario::{ActionKind, TimelineEntry};
@@ -347,7 +346,12 @@ impl World {
     }
 
     /// Writes the outcome of a timeline operation into its report entry.
-    pub(super) fn settle_action(&mut self, action: Option<usize>, outcome: String) {
+    pub(super) fn settle_action(
+        &mut self,
+        action: Option<usize>,
+        outcome: String,
+        schema_break: bool,
+    ) {
         let Some(entry) = action.and_then(|i| self.applied.get_mut(i)) else {
             return;
         };
@@ -355,9 +359,7 @@ impl World {
         let waited = format_micros((waited * 1e3).max(0.0) as Micros);
         entry.result = format!("{outcome} (after {waited})");
         let text = format!("{} → {outcome} after {waited}", entry.action);
-        let kind = if outcome.starts_with("error")
-            && ErrorKind::of_message(&outcome) == ErrorKind::Schema
-        {
+        let kind = if schema_break {
             NarrationKind::SchemaBreak
         } else {
             NarrationKind::Action

@@ -18,6 +18,11 @@ impl World {
                 .iter()
                 .map(|(k, n)| (k.name().to_owned(), *n))
                 .collect(),
+            errors_by_sqlstate: m
+                .errors_by_sqlstate
+                .iter()
+                .map(|(state, n)| (state.code().to_owned(), *n))
+                .collect(),
             throughput_per_s: if seconds > 0.0 {
                 round3(m.completed as f64 / seconds)
             } else {
