@@ -3,7 +3,8 @@
 //! executed directly on GlueSQL and our storage without the simulator. `cargo bench --bench
 //! world`; the ratio of the two is the overhead (goal: at most 1.25×). A third run without the
 //! lock manager gives the lock manager's own share. A last group runs the shop for 60 simulated
-//! seconds in the `shared` and the `cdc` mode (goal: cdc within 1.5× the wall time of shared).
+//! seconds in the `shared` and the `cdc` mode (goal: cdc within 1.5× the wall time of shared),
+//! and at each of PostgreSQL's isolation levels (the cost of SSI's tracking).
 //! (Native only: on wasm32 this bench is an empty program.)
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -118,7 +119,32 @@ mod native {
         group.finish();
     }
 
-    criterion_group!(benches, overhead, modes);
+    /// The shop for 60 simulated seconds (shared) at PostgreSQL's three levels: what READ
+    /// COMMITTED's statement snapshots and SERIALIZABLE's SSI tracking cost next to REPEATABLE
+    /// READ (the default).
+    fn levels(c: &mut Criterion) {
+        use dataflow_lab::sim::isolation::Isolation;
+        let mut group = c.benchmark_group("shop, 60 simulated seconds, by isolation level");
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(20));
+        for level in [
+            Isolation::RepeatableRead,
+            Isolation::ReadCommitted,
+            Isolation::Serializable,
+        ] {
+            let mut scenario = shop();
+            for database in &mut scenario.databases {
+                database.isolation = level;
+            }
+            group.bench_function(level.name(), |b| {
+                b.iter_custom(|n| timed(n, &scenario, |w| w.step_until(60 * SECOND)));
+            });
+        }
+        group.finish();
+    }
+
+    criterion_group!(benches, overhead, modes, levels);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -29,6 +29,7 @@ pub mod params;
 pub mod partitioner;
 pub mod playback;
 pub mod projection;
+pub mod psql_export;
 pub mod queue;
 pub mod report;
 pub mod results;

@@ -1,7 +1,8 @@
 //! The `dataflow-lab` command line: byte-identical reports for one seed, exit code 2 and a
 //! located error for every malformed scenario in `tests/scenarios/bad/`, and a parser that
 //! never panics, whatever bytes it is fed; `compare` prints one scorecard per mode and the same
-//! one twice; `--topics-out` writes each topic as NDJSON. (Native only.)
+//! one twice; `--topics-out` writes each topic as NDJSON; `export-psql` writes psql files.
+//! (Native only.)
 #![cfg(not(target_arch = "wasm32"))]
 
 use dataflow_lab::sim::builtin;
@@ -272,4 +273,46 @@ proptest! {
             }
         }
     }
+}
+
+/// `export-psql` writes a scripted scenario as psql files and says where; a scenario without a
+/// script is refused with exit code 2.
+#[test]
+fn export_psql_writes_a_file_per_session_and_refuses_a_scenario_without_a_script() {
+    let dir = std::env::temp_dir().join(format!("dataflow-lab-psql-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = cli(&[
+        "export-psql",
+        "deadlock",
+        dir.to_str().expect("a UTF-8 path"),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("README.md"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the directory")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "00-setup.sql",
+            "01-A.sql",
+            "02-B.sql",
+            "03-auditor.sql",
+            "README.md"
+        ]
+    );
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("readme");
+    assert!(readme.contains("ERROR 40P01"), "{readme}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let refused = cli(&["export-psql", "shop", dir.to_str().expect("a UTF-8 path")]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("has no [script]"));
+    assert!(!dir.exists(), "nothing written for a refused scenario");
 }

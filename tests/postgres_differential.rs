@@ -564,9 +564,11 @@ fn brief(step: &Step) -> String {
     s
 }
 
-/// Plays every case on both and returns the description of each that disagrees.
-fn compare(pg: &mut Pg, cases: &[Case]) -> Vec<String> {
+/// Plays every case on both and returns the description of each that disagrees, and what
+/// PostgreSQL did in each (for the README's table).
+fn compare(pg: &mut Pg, cases: &[Case]) -> (Vec<String>, Vec<String>) {
     let mut failures = Vec::new();
+    let mut seen = Vec::new();
     for case in cases {
         let sim = on_simulator(case);
         let real = pg.play(case);
@@ -574,8 +576,40 @@ fn compare(pg: &mut Pg, cases: &[Case]) -> Vec<String> {
         if !found.is_empty() {
             failures.push(describe(case, &sim, &real, &found));
         }
+        seen.push(signature(case, &real));
     }
-    failures
+    (failures, seen)
+}
+
+/// What PostgreSQL did in a case, in one line: who waited, who failed with which code, and the
+/// table at the end.
+fn signature(case: &Case, run: &Run) -> String {
+    let mut events = Vec::new();
+    for (i, step) in run.steps.iter().enumerate() {
+        let who = &case.steps[i].0;
+        if step.blocked {
+            events.push(format!("{who} waits (step {})", i + 1));
+        }
+        if let Some(code) = &step.error {
+            events.push(format!("{who} {code} (step {})", i + 1));
+        }
+        let sql = case.steps[i].1.to_ascii_uppercase();
+        if let (Some(rows), true) = (&step.rows, sql.contains("SUM(") || sql.contains("COUNT(")) {
+            let values: Vec<String> = rows.iter().map(|r| r.join(",")).collect();
+            events.push(format!("{who} reads {}", values.join(" ")));
+        }
+    }
+    if events.is_empty() {
+        events.push("no wait, no error".to_owned());
+    }
+    let table: Vec<String> = run.table.iter().map(|row| row.join(":")).collect();
+    format!(
+        "| {} | {} | {} | {} |",
+        case.name,
+        case.level,
+        events.join("; "),
+        table.join(" ")
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -945,7 +979,7 @@ fn scripted_cases_agree_with_postgresql() {
     };
     let mut pg = Pg::connect(&conninfo);
     let cases = scripted();
-    let failures = compare(&mut pg, &cases);
+    let (failures, seen) = compare(&mut pg, &cases);
     assert!(
         failures.is_empty(),
         "{} of {} scripted cases disagree with PostgreSQL:\n{}",
@@ -953,7 +987,31 @@ fn scripted_cases_agree_with_postgresql() {
         cases.len(),
         failures.join("\n")
     );
-    eprintln!("{} scripted cases agree with PostgreSQL", cases.len());
+    eprintln!(
+        "{} scripted cases agree with PostgreSQL. What it did:\n\
+         | case | level | waits, errors, sums and counts read | table at the end |\n\
+         |---|---|---|---|\n{}",
+        cases.len(),
+        seen.join("\n")
+    );
+    // The locking levels have no PostgreSQL to compare with: what the simulator does.
+    let locking: Vec<String> = scripted()
+        .into_iter()
+        .filter(|case| case.level == "read_committed")
+        .flat_map(|case| {
+            ["locking_read_committed", "two_phase_locking"].map(|level| {
+                let case = Case {
+                    level,
+                    ..case.clone()
+                };
+                signature(&case, &on_simulator(&case))
+            })
+        })
+        .collect();
+    eprintln!(
+        "The locking levels, in the simulator:\n{}",
+        locking.join("\n")
+    );
 }
 
 /// Hundreds of random interleavings per level agree with PostgreSQL.
@@ -969,7 +1027,7 @@ fn generated_interleavings_agree_with_postgresql() {
         let cases: Vec<Case> = (0..GENERATED_PER_LEVEL)
             .map(|i| generated(level, l as u64 * 1_000_000 + i))
             .collect();
-        failures.extend(compare(&mut pg, &cases));
+        failures.extend(compare(&mut pg, &cases).0);
         counts.insert(level, cases.len());
     }
     assert!(
@@ -1003,7 +1061,7 @@ fn planted_divergences_are_caught() {
             .filter(|c| c.level == level)
             .collect();
         planted::plant(Some(fault));
-        let failures = compare(&mut pg, &cases);
+        let (failures, _) = compare(&mut pg, &cases);
         planted::plant(None);
         assert!(
             !failures.is_empty(),

@@ -3,6 +3,7 @@
 //! ```text
 //! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR] [--json]
 //! dataflow-lab compare SCENARIO --modes shared,cdc[,etl,owned,cdc:query,cdc:trigger] [--seed N] [--until DURATION] [--json]
+//! dataflow-lab export-psql SCENARIO DIR
 //! dataflow-lab schema
 //! dataflow-lab list
 //! ```
@@ -70,6 +71,15 @@ mod cli {
             /// Print the scorecards as JSON.
             #[arg(long)]
             json: bool,
+        },
+        /// Write a scripted scenario as psql files (one per session, a setup, and a README of
+        /// the order to type them in), to replay the lesson against a real PostgreSQL.
+        ExportPsql {
+            /// A scenario file (.toml or .json) or the name of a built-in scenario, with a
+            /// [script].
+            scenario: String,
+            /// The directory to write into (created if missing).
+            dir: std::path::PathBuf,
         },
         /// Print the JSON Schema of the scenario format.
         Schema,
@@ -141,6 +151,7 @@ mod cli {
                 until,
                 json,
             } => compare_command(&scenario, &modes, seed, until, json),
+            Command::ExportPsql { scenario, dir } => export_psql_command(&scenario, &dir),
             Command::Run {
                 scenario,
                 seed,
@@ -190,6 +201,42 @@ mod cli {
                 ExitCode::SUCCESS
             }
         }
+    }
+
+    /// `export-psql`: writes the scenario's script as psql files into `dir`.
+    fn export_psql_command(source: &str, dir: &std::path::Path) -> ExitCode {
+        let (label, _, scenario) = match load(source) {
+            Ok(loaded) => loaded,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        let files = match dataflow_lab::sim::psql_export::export(&scenario, &scenario.name) {
+            Ok(files) => files,
+            Err(e) => {
+                eprintln!("error: {label}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("error: cannot create {}: {e}", dir.display());
+            return ExitCode::FAILURE;
+        }
+        for file in &files {
+            let path = dir.join(&file.name);
+            if let Err(e) = std::fs::write(&path, &file.text) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        println!(
+            "wrote {} files to {}: start with {}",
+            files.len(),
+            dir.display(),
+            dir.join("README.md").display()
+        );
+        ExitCode::SUCCESS
     }
 
     /// Writes every topic of `world` to `dir/<topic>.ndjson`.

@@ -918,6 +918,11 @@ impl Database {
     pub fn stats(&self) -> EngineStats {
         self.engine.borrow().stats()
     }
+
+    /// Serializable snapshot isolation's state: SIREAD locks, conflicts, aborts.
+    pub fn ssi_summary(&self) -> crate::sim::ssi::SsiSummary {
+        self.engine.borrow().ssi_summary()
+    }
 }
 
 fn key_text(key: &Key) -> String {

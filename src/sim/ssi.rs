@@ -161,6 +161,17 @@ pub struct SsiStats {
     pub aborts: u64,
 }
 
+/// SSI's state now, as the page shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SsiSummary {
+    /// Per table, how many transactions hold a SIREAD lock on it (committed ones included).
+    pub siread: Vec<(String, usize)>,
+    /// Serializable transactions tracked (running, or committed and still overlapping one).
+    pub tracked: usize,
+    /// rw-antidependencies and aborts so far.
+    pub stats: SsiStats,
+}
+
 impl Ssi {
     /// Registers a serializable transaction as it takes its snapshot (`snapshot`: the engine's
     /// commit sequence number).
@@ -434,6 +445,20 @@ impl Ssi {
         }
         self.xids.remove(&txn);
         self.clear_old();
+    }
+
+    /// A summary for the page.
+    pub fn summary(&self) -> SsiSummary {
+        SsiSummary {
+            siread: self
+                .siread
+                .iter()
+                .filter(|(_, holders)| !holders.is_empty())
+                .map(|(table, holders)| (table.clone(), holders.len()))
+                .collect(),
+            tracked: self.xacts.len(),
+            stats: self.stats,
+        }
     }
 
     /// The SIREAD locks held now, as (table, holder) pairs, for the page.

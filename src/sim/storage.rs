@@ -251,6 +251,11 @@ impl Engine {
         self.ssi.stats()
     }
 
+    /// SSI's state now: SIREAD locks per table, transactions tracked, conflicts and aborts.
+    pub fn ssi_summary(&self) -> crate::sim::ssi::SsiSummary {
+        self.ssi.summary()
+    }
+
     /// The SIREAD locks held now: (table, transaction).
     pub fn siread_locks(&self) -> Vec<(String, TxnId)> {
         self.ssi.siread_locks()

@@ -160,6 +160,8 @@ pub struct DatabaseView {
     pub locks: LockView,
     /// Its state.
     pub health: Health,
+    /// Serializable snapshot isolation: SIREAD locks per table, conflicts, aborts.
+    pub ssi: crate::sim::ssi::SsiSummary,
 }
 
 /// An edge of the topology: a service reading or writing a table of a database.
@@ -583,6 +585,7 @@ pub fn page_view(world: &World) -> PageView {
                 queued: d.queued,
                 locks,
                 health,
+                ssi: d.ssi.clone(),
             }
         })
         .collect();

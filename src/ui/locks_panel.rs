@@ -337,6 +337,23 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                                 <b class="deadlock-count">{ locks.deadlocks }</b>{ " deadlocks" }
                             </span>
                         </p>
+                        if db.isolation == Isolation::Serializable || db.ssi.stats.conflicts > 0 {
+                            <p class="ssi-line" title="Serializable snapshot isolation: every read leaves a SIREAD lock (here on the whole table, as PostgreSQL's sequential scans do); a write that meets another transaction's SIREAD lock is a read/write dependency, and when dependencies could form a cycle one transaction fails with 40001 instead of anybody waiting.">
+                                <span class="count">{ "SIREAD locks: " }
+                                    {
+                                        if db.ssi.siread.is_empty() {
+                                            "none".to_owned()
+                                        } else {
+                                            db.ssi.siread.iter().map(|(t, n)| format!("{t} ×{n}")).collect::<Vec<_>>().join(", ")
+                                        }
+                                    }
+                                </span>
+                                <span class="count"><b>{ db.ssi.stats.conflicts }</b>{ " rw-dependencies" }</span>
+                                <span class={classes!("count", (db.ssi.stats.aborts > 0).then_some("alert"))}>
+                                    <b class="ssi-aborts">{ db.ssi.stats.aborts }</b>{ " aborted (40001)" }
+                                </span>
+                            </p>
+                        }
                         { waits_for_graph(&db.name, locks) }
                         if locks.root_blockers.is_empty() {
                             <p class="quiet">{ "Nobody waits for a lock." }</p>

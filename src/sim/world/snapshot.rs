@@ -126,6 +126,8 @@ pub struct DatabaseSnapshot {
     /// The scenario database it is made from (itself, but in the `cdc` mode, where each
     /// service's database is made from the shared one): where its settings live.
     pub spec: String,
+    /// Serializable snapshot isolation's state (SIREAD locks, conflicts, aborts).
+    pub ssi: crate::sim::ssi::SsiSummary,
 }
 
 impl World {
@@ -185,6 +187,7 @@ impl World {
                     cores: n.cores,
                     queued: n.queue.len(),
                     isolation: n.isolation,
+                    ssi: n.db.ssi_summary(),
                     spec: self
                         .node_specs
                         .get(i)
