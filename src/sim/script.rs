@@ -81,6 +81,8 @@ pub struct ScriptReport {
     pub committed: Vec<String>,
     /// Sessions whose last transaction was rolled back or aborted.
     pub aborted: Vec<String>,
+    /// Each session's isolation level now (its transaction's, if it chose one).
+    pub levels: BTreeMap<String, Isolation>,
 }
 
 struct Session {
@@ -525,6 +527,11 @@ impl ScriptRunner {
             steps: self.reports.clone(),
             committed,
             aborted,
+            levels: self
+                .sessions
+                .iter()
+                .map(|(name, s)| (name.clone(), s.connection.isolation()))
+                .collect(),
         }
     }
 }

@@ -343,6 +343,8 @@ pub struct ConsoleLine {
 pub struct ScriptView {
     /// The sessions, in order of first appearance: the view's columns.
     pub sessions: Vec<String>,
+    /// Each session's isolation level now, in the order of `sessions`.
+    pub levels: Vec<Isolation>,
     /// Every step, with its outcome so far.
     pub steps: Vec<crate::sim::script::StepReport>,
     /// The step the next click issues.
@@ -673,8 +675,13 @@ pub fn page_view(world: &World) -> PageView {
                         sessions.push(step.session.clone());
                     }
                 }
+                let levels = sessions
+                    .iter()
+                    .map(|s| report.levels.get(s).copied().unwrap_or_default())
+                    .collect();
                 ScriptView {
                     sessions,
+                    levels,
                     steps: report.steps,
                     next,
                     finished,

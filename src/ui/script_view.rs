@@ -106,7 +106,9 @@ pub fn ScriptPanel(props: &ScriptPanelProps) -> Html {
             <div class="table-scroll">
                 <table class="script-table" style={format!("--sessions: {columns}")}>
                     <thead>
-                        <tr>{ for script.sessions.iter().map(|s| html! { <th scope="col">{ s }</th> }) }</tr>
+                        <tr>{ for script.sessions.iter().zip(&script.levels).map(|(s, level)| html! {
+                            <th scope="col">{ s }<span class="session-level" title={level.explanation()}>{ level.label() }</span></th>
+                        }) }</tr>
                     </thead>
                     <tbody>
                         { for script.steps.iter().map(|step| {
