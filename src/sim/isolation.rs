@@ -66,8 +66,8 @@ impl Isolation {
             Self::ReadCommitted => "READ COMMITTED",
             Self::RepeatableRead => "REPEATABLE READ",
             Self::Serializable => "SERIALIZABLE",
-            Self::LockingReadCommitted => "locking READ COMMITTED, like SQL Server",
-            Self::TwoPhaseLocking => "two-phase locking, like MySQL SERIALIZABLE",
+            Self::LockingReadCommitted => "locking READ COMMITTED (SQL Server)",
+            Self::TwoPhaseLocking => "two-phase locking (MySQL)",
         }
     }
 

@@ -70,6 +70,9 @@ pub struct StepReport {
     pub locks: Vec<String>,
     /// While it waits: the lock it waits for and who holds or wants it first.
     pub waiting_for: Option<String>,
+    /// A `COMMIT` that ended a failed transaction: it succeeded, but what it did was roll back
+    /// (PostgreSQL answers such a `COMMIT` with `ROLLBACK`).
+    pub rolled_back: bool,
 }
 
 /// The report of a script.
@@ -158,6 +161,7 @@ impl ScriptRunner {
                 rows: None,
                 locks: Vec::new(),
                 waiting_for: None,
+                rolled_back: false,
             })
             .collect();
         Self {
@@ -323,9 +327,15 @@ impl ScriptRunner {
             }
             Progress::Deadlock { cycle, .. } => {
                 let names: Vec<&str> = cycle.iter().filter_map(|o| self.session_of(*o)).collect();
+                // The cycle starts with the requester; each owner waits for the next.
+                let waits: Vec<String> = names
+                    .iter()
+                    .zip(names.iter().cycle().skip(1))
+                    .map(|(waiter, holder)| format!("{waiter} waits for {holder}"))
+                    .collect();
                 let message = format!(
-                    "deadlock detected: {} wait for each other",
-                    names.join(" → ")
+                    "deadlock detected: {}; {name}'s transaction is rolled back",
+                    waits.join(", ")
                 );
                 self.fail(
                     name,
@@ -418,6 +428,12 @@ impl ScriptRunner {
                     }
                     StatementKind::Rollback => {
                         self.outcome_of_session.insert(name.to_owned(), false);
+                        if kind == StatementKind::Commit {
+                            report.rolled_back = true;
+                            report.message = "ROLLBACK: the transaction had failed, so COMMIT \
+                                              rolled it back"
+                                .to_owned();
+                        }
                     }
                     _ => {}
                 }

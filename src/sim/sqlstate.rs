@@ -180,6 +180,23 @@ impl SqlState {
     }
 }
 
+/// What a SQLSTATE badge says on hover: the code, PostgreSQL's condition name, and what a
+/// client does about it ("40001 serialization_failure: retry the whole transaction").
+pub fn describe(code: &str) -> String {
+    match SqlState::from_code(code) {
+        Some(state) if state.is_retryable() => format!(
+            "PostgreSQL's error code (SQLSTATE) {code}, {}: the transaction was rolled back; \
+             a client retries the whole transaction from its BEGIN",
+            state.condition()
+        ),
+        Some(state) => format!(
+            "PostgreSQL's error code (SQLSTATE) {code}, {}",
+            state.condition()
+        ),
+        None => format!("PostgreSQL's error code (SQLSTATE) {code}"),
+    }
+}
+
 impl fmt::Display for SqlState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
@@ -271,6 +288,15 @@ fn value_state(message: &str) -> SqlState {
 mod tests {
     use super::*;
     use crate::sim::database::Database;
+
+    #[test]
+    fn a_badge_names_the_condition_and_says_to_retry_only_class_40() {
+        assert!(describe("40001").contains("serialization_failure"));
+        assert!(describe("40P01").contains("retries"));
+        assert!(describe("23505").contains("unique_violation"));
+        assert!(!describe("23505").contains("retries"));
+        assert!(describe("ZZZZZ").contains("ZZZZZ"));
+    }
 
     #[test]
     fn codes_are_five_characters_and_distinct() {

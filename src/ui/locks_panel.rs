@@ -338,7 +338,7 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                             </span>
                         </p>
                         if db.isolation == Isolation::Serializable || db.ssi.stats.conflicts > 0 {
-                            <p class="ssi-line" title="Serializable snapshot isolation: every read leaves a SIREAD lock (here on the whole table, as PostgreSQL's sequential scans do); a write that meets another transaction's SIREAD lock is a read/write dependency, and when dependencies could form a cycle one transaction fails with 40001 instead of anybody waiting.">
+                            <p class="ssi-line" title="Serializable snapshot isolation: every read leaves a SIREAD lock (here on the whole table, as PostgreSQL's sequential scans do); a write that meets another transaction's SIREAD lock is a read/write dependency, and when dependencies could form a cycle one transaction fails with 40001 instead of anybody waiting. In this simulator each statement runs in the engine at one instant, so transactions of a single statement never overlap one another and leave no SIREAD lock behind: the locks and dependencies counted here are those of multi-statement transactions (and of the console).">
                                 <span class="count">{ "SIREAD locks: " }
                                     {
                                         if db.ssi.siread.is_empty() {
@@ -348,9 +348,9 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                                         }
                                     }
                                 </span>
-                                <span class="count"><b>{ db.ssi.stats.conflicts }</b>{ " rw-dependencies" }</span>
+                                <span class="count"><b>{ db.ssi.stats.conflicts }</b>{ if db.ssi.stats.conflicts == 1 { " rw-dependency" } else { " rw-dependencies" } }</span>
                                 <span class={classes!("count", (db.ssi.stats.aborts > 0).then_some("alert"))}>
-                                    <b class="ssi-aborts">{ db.ssi.stats.aborts }</b>{ " aborted (40001)" }
+                                    <b class="ssi-aborts">{ db.ssi.stats.aborts }</b>{ " aborted by SSI (40001)" }
                                 </span>
                             </p>
                         }

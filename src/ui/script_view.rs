@@ -22,6 +22,7 @@ fn cell(step: &StepReport, next: bool) -> Html {
     let (class, word) = match (step.outcome.as_str(), step.blocked) {
         ("pending", true) => ("waiting", "waiting"),
         ("pending", false) => ("pending", if next { "next" } else { "not yet" }),
+        ("ok", _) if step.rolled_back => ("rolled-back", "rolled back"),
         ("ok", _) => ("ok", "ok"),
         _ => ("failed", step.error_kind.as_deref().unwrap_or("error")),
     };
@@ -31,7 +32,7 @@ fn cell(step: &StepReport, next: bool) -> Html {
                 <span class="step-index">{ format!("#{}", step.index + 1) }</span>
                 <span class={classes!("console-state", class)}>{ word }</span>
                 if let Some(code) = &step.sqlstate {
-                    <span class="sqlstate" title="PostgreSQL's error code (SQLSTATE)">{ code }</span>
+                    <span class="sqlstate" title={crate::sim::sqlstate::describe(code)}>{ code }</span>
                 }
             </div>
             <code class="step-sql">{ &step.sql }</code>
@@ -85,11 +86,11 @@ pub fn ScriptPanel(props: &ScriptPanelProps) -> Html {
         <div class="script-view">
             <div class="script-controls">
                 <button type="button" class="button primary small" onclick={step} disabled={script.finished}
-                    title="Issue the next statement (N)">
+                    title={if script.next.is_some() { "Issue the next statement (N)" } else { "Every step has been issued: end the script as clients disconnecting would — what is still open or waiting is rolled back (N)" }}>
                     { match script.next {
                         Some(i) => format!("Next step: #{} (N)", i + 1),
                         None if script.finished => "The script has ended".to_owned(),
-                        None => "End the script (N)".to_owned(),
+                        None => "Disconnect every session (N)".to_owned(),
                     } }
                 </button>
                 <button type="button" class="button subtle small" onclick={run_all} disabled={script.finished}>
@@ -107,7 +108,7 @@ pub fn ScriptPanel(props: &ScriptPanelProps) -> Html {
                 <table class="script-table" style={format!("--sessions: {columns}")}>
                     <thead>
                         <tr>{ for script.sessions.iter().zip(&script.levels).map(|(s, level)| html! {
-                            <th scope="col">{ s }<span class="session-level" title={level.explanation()}>{ level.label() }</span></th>
+                            <th scope="col"><span class="session-name">{ s }</span><span class="session-level" title={level.explanation()}>{ level.label() }</span></th>
                         }) }</tr>
                     </thead>
                     <tbody>

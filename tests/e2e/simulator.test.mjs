@@ -227,8 +227,10 @@ test("axe-core finds no serious or critical violation in dark mode", async () =>
 test("a scripted deadlock, stepped with N, shows the cycle in the waits-for graph", async () => {
   await page.goto(`${server.url}?scenario=deadlock`);
   await page.locator(".script-view").waitFor();
-  const columns = await page.locator(".script-table th").allTextContents();
+  const columns = await page.locator(".script-table th .session-name").allTextContents();
   assert.deepEqual(columns, ["A", "B", "auditor"]);
+  const levels = await page.locator(".script-table th .session-level").allTextContents();
+  assert.deepEqual(levels, ["REPEATABLE READ", "REPEATABLE READ", "REPEATABLE READ"]);
   for (let i = 0; i < 5; i++) await page.locator("body").press("n");
   await page.locator('.script-table tr[data-step="4"] .step-card.waiting').waitFor();
   await page.locator("body").press("n");
