@@ -4,6 +4,8 @@
 //! only read what it produces and send it commands.
 
 pub mod acquire;
+pub mod avro_compat;
+pub mod avro_wire;
 pub mod builtin;
 pub mod capture;
 pub mod change_log;
@@ -24,6 +26,7 @@ pub mod messages;
 pub mod metrics;
 pub mod modes;
 pub mod node;
+pub mod outbox;
 pub mod owners;
 pub mod params;
 pub mod partitioner;
@@ -31,6 +34,7 @@ pub mod playback;
 pub mod projection;
 pub mod psql_export;
 pub mod queue;
+pub mod registry;
 pub mod report;
 pub mod results;
 pub mod rng;

@@ -4,12 +4,15 @@
 //! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR] [--json]
 //! dataflow-lab compare SCENARIO --modes shared,cdc[,etl,owned,cdc:query,cdc:trigger] [--seed N] [--until DURATION] [--json]
 //! dataflow-lab export-psql SCENARIO DIR
+//! dataflow-lab registry check --mode MODE --new NEW.avsc [--previous OLDEST.avsc … LATEST.avsc]
 //! dataflow-lab schema
 //! dataflow-lab list
 //! ```
 //!
 //! `SCENARIO` is a file (TOML or JSON) or the name of a built-in scenario. Exit code 0 on
 //! success, 2 on a bad scenario or bad arguments, with the error on standard error.
+//! `registry check` exits 0 when the change is compatible, 1 when it is not (with the reason),
+//! 2 when a schema file cannot be read or is not an Avro schema.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
@@ -18,6 +21,9 @@ mod cli {
     use dataflow_lab::sim::clock::{format_micros, SimDuration};
     use dataflow_lab::sim::compare::Variant;
     use dataflow_lab::sim::modes::Mode;
+    use dataflow_lab::sim::registry::{
+        self, CompatibilityMode, Direction, RegistryError, SchemaRegistry,
+    };
     use dataflow_lab::sim::report::{Report, WorkloadReport};
     use dataflow_lab::sim::scenario::Scenario;
     use dataflow_lab::sim::world::World;
@@ -81,10 +87,114 @@ mod cli {
             /// The directory to write into (created if missing).
             dir: std::path::PathBuf,
         },
+        /// Check event schemas as a schema registry would (Avro, Confluent's compatibility
+        /// modes).
+        Registry {
+            #[command(subcommand)]
+            command: RegistryCommand,
+        },
         /// Print the JSON Schema of the scenario format.
         Schema,
         /// List the built-in scenarios.
         List,
+    }
+
+    #[derive(Subcommand)]
+    enum RegistryCommand {
+        /// Whether a new version of an event schema may follow the earlier ones: prints
+        /// `compatible`, or `incompatible` with the rule, the version and the field it breaks.
+        Check {
+            /// BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL,
+            /// FULL_TRANSITIVE or NONE.
+            #[arg(long, value_parser = parse_compatibility)]
+            mode: CompatibilityMode,
+            /// The new schema (.avsc).
+            #[arg(long = "new", value_name = "NEW.avsc")]
+            new_schema: std::path::PathBuf,
+            /// The versions already registered, oldest first.
+            #[arg(long, num_args = 1.., value_name = "OLDEST.avsc … LATEST.avsc")]
+            previous: Vec<std::path::PathBuf>,
+        },
+    }
+
+    fn parse_compatibility(text: &str) -> Result<CompatibilityMode, String> {
+        CompatibilityMode::parse(text).ok_or_else(|| {
+            let names: Vec<&str> = CompatibilityMode::ALL.iter().map(|m| m.name()).collect();
+            format!(
+                "no compatibility mode \"{text}\" (modes: {})",
+                names.join(", ")
+            )
+        })
+    }
+
+    /// `registry check`: registers the previous versions without checks, then checks the new one
+    /// under `mode`.
+    fn registry_check(
+        mode: CompatibilityMode,
+        new_schema: &std::path::Path,
+        previous: &[std::path::PathBuf],
+    ) -> ExitCode {
+        const SUBJECT: &str = "subject";
+        let read = |path: &std::path::Path| -> Result<String, String> {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            registry::parse_schema(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(text)
+        };
+        let mut registry = SchemaRegistry::new(CompatibilityMode::None);
+        for path in previous {
+            let registered = read(path).and_then(|text| {
+                registry
+                    .register(SUBJECT, &text)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            });
+            if let Err(message) = registered {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        }
+        let schema = match read(new_schema).and_then(|text| {
+            registry::parse_schema(&text).map_err(|e| format!("{}: {e}", new_schema.display()))
+        }) {
+            Ok(schema) => schema,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        registry.set_mode(SUBJECT, mode);
+        match registry.check(SUBJECT, &schema) {
+            Ok(()) => {
+                println!("compatible");
+                ExitCode::SUCCESS
+            }
+            Err(RegistryError::Incompatible(refusal)) => {
+                let version = |v: u32| {
+                    previous
+                        .get(v as usize - 1)
+                        .map(|p| format!("version {v} ({})", p.display()))
+                        .unwrap_or_else(|| format!("version {v}"))
+                };
+                let rule = match refusal.direction {
+                    Direction::NewCannotReadOld => format!(
+                        "{} cannot read data written with {}",
+                        new_schema.display(),
+                        version(refusal.version)
+                    ),
+                    Direction::OldCannotReadNew => format!(
+                        "{} cannot read data written with {}",
+                        version(refusal.version),
+                        new_schema.display()
+                    ),
+                };
+                println!("incompatible under {mode}: {rule}: {}", refusal.reason);
+                ExitCode::from(1)
+            }
+            Err(other) => {
+                eprintln!("error: {other}");
+                ExitCode::from(2)
+            }
+        }
     }
 
     fn parse_mode(text: &str) -> Result<Mode, String> {
@@ -152,6 +262,14 @@ mod cli {
                 json,
             } => compare_command(&scenario, &modes, seed, until, json),
             Command::ExportPsql { scenario, dir } => export_psql_command(&scenario, &dir),
+            Command::Registry {
+                command:
+                    RegistryCommand::Check {
+                        mode,
+                        new_schema,
+                        previous,
+                    },
+            } => registry_check(mode, &new_schema, &previous),
             Command::Run {
                 scenario,
                 seed,
