@@ -4,6 +4,7 @@
 //! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR] [--json]
 //! dataflow-lab compare SCENARIO --modes shared,cdc[,etl,owned,cdc:query,cdc:trigger] [--seed N] [--until DURATION] [--json]
 //! dataflow-lab export-psql SCENARIO DIR
+//! dataflow-lab soak SCENARIO [--seeds 1..500] [--mode cdc] [--until DURATION]
 //! dataflow-lab registry check --mode MODE --new NEW.avsc [--previous OLDEST.avsc … LATEST.avsc]
 //! dataflow-lab schema
 //! dataflow-lab list
@@ -26,6 +27,7 @@ mod cli {
     };
     use dataflow_lab::sim::report::{Report, WorkloadReport};
     use dataflow_lab::sim::scenario::Scenario;
+    use dataflow_lab::sim::soak::{soak_run, SoakSummary};
     use dataflow_lab::sim::world::World;
     use std::process::ExitCode;
 
@@ -87,6 +89,23 @@ mod cli {
             /// The directory to write into (created if missing).
             dir: std::path::PathBuf,
         },
+        /// Run a scenario under its seeded fault schedule for many seeds; each run is drained
+        /// until quiet and its read models checked against their sources. Prints, per mode, the
+        /// runs that ended with a difference (and the rows), the duplicates, the faults. Exit 1
+        /// if any run diverged.
+        Soak {
+            /// A scenario file (.toml or .json) or the name of a built-in scenario.
+            scenario: String,
+            /// The seeds, as FIRST..LAST (inclusive).
+            #[arg(long, default_value = "1..100", value_parser = parse_seeds)]
+            seeds: (u64, u64),
+            /// The modes, comma-separated (default: cdc).
+            #[arg(long, value_delimiter = ',', value_parser = parse_mode, default_value = "cdc")]
+            mode: Vec<Mode>,
+            /// Simulated time under faults per run, before draining (default: 20s).
+            #[arg(long, value_parser = parse_duration, default_value = "20s")]
+            until: SimDuration,
+        },
         /// Check event schemas as a schema registry would (Avro, Confluent's compatibility
         /// modes).
         Registry {
@@ -115,6 +134,125 @@ mod cli {
             #[arg(long, num_args = 1.., value_name = "OLDEST.avsc … LATEST.avsc")]
             previous: Vec<std::path::PathBuf>,
         },
+    }
+
+    fn parse_seeds(text: &str) -> Result<(u64, u64), String> {
+        let bad = || format!("seeds are FIRST..LAST, e.g. 1..500, not \"{text}\"");
+        let (first, last) = text.split_once("..").ok_or_else(bad)?;
+        let first: u64 = first.trim().parse().map_err(|_| bad())?;
+        let last: u64 = last
+            .trim()
+            .trim_start_matches('=')
+            .parse()
+            .map_err(|_| bad())?;
+        if last < first {
+            return Err(bad());
+        }
+        Ok((first, last))
+    }
+
+    /// `soak`: every seed in every mode, a progress bar on a terminal, a summary per mode.
+    fn soak_command(
+        source: &str,
+        (first, last): (u64, u64),
+        modes: &[Mode],
+        until: SimDuration,
+    ) -> ExitCode {
+        use std::io::{IsTerminal, Write};
+        let (label, _, scenario) = match load(source) {
+            Ok(loaded) => loaded,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        let total = (last - first + 1) as usize * modes.len();
+        let terminal = std::io::stderr().is_terminal();
+        let started = std::time::Instant::now();
+        let mut done = 0;
+        let mut diverged = false;
+        println!(
+            "soak: {label}, seeds {first}..{last}, {} simulated per run under faults, then drained",
+            until
+        );
+        for &mode in modes {
+            let mut summary = SoakSummary::default();
+            for seed in first..=last {
+                let run = match soak_run(&scenario, mode, seed, until.micros()) {
+                    Ok(run) => run,
+                    Err(error) => {
+                        eprintln!("\nerror: {label} in {}: {error}", mode.name());
+                        return ExitCode::from(2);
+                    }
+                };
+                summary.add(&run);
+                done += 1;
+                if terminal {
+                    let width = 30;
+                    let filled = done * width / total;
+                    eprint!(
+                        "\r[{}{}] {done}/{total} runs, {:.0} s",
+                        "#".repeat(filled),
+                        " ".repeat(width - filled),
+                        started.elapsed().as_secs_f64()
+                    );
+                    let _ = std::io::stderr().flush();
+                }
+            }
+            if terminal {
+                eprintln!();
+            }
+            diverged |= !summary.diverged.is_empty();
+            let seeds = |list: &[u64]| {
+                let shown: Vec<String> = list.iter().take(10).map(u64::to_string).collect();
+                let more = list.len().saturating_sub(10);
+                if more > 0 {
+                    format!("{} (+{more} more)", shown.join(", "))
+                } else {
+                    shown.join(", ")
+                }
+            };
+            println!(
+                "{}: {} runs, {} faults injected",
+                mode.name(),
+                summary.runs,
+                summary.faults
+            );
+            println!(
+                "  read models equal to their sources: {} runs",
+                summary.runs - summary.diverged.len() - summary.not_quiet.len()
+            );
+            println!(
+                "  diverged: {} runs{}",
+                summary.diverged.len(),
+                if summary.diverged.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (seeds {})", seeds(&summary.diverged))
+                }
+            );
+            println!("  rows missing, extra or differing: {}", summary.rows_off);
+            println!(
+                "  duplicates delivered (skipped, none applied twice unless diverged): {}",
+                summary.duplicates
+            );
+            if !summary.not_quiet.is_empty() {
+                println!(
+                    "  not quiet after draining: {} runs (seeds {})",
+                    summary.not_quiet.len(),
+                    seeds(&summary.not_quiet)
+                );
+            }
+            for line in &summary.example {
+                println!("    {line}");
+            }
+        }
+        println!("{:.1} s", started.elapsed().as_secs_f64());
+        if diverged {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
     }
 
     fn parse_compatibility(text: &str) -> Result<CompatibilityMode, String> {
@@ -262,6 +400,12 @@ mod cli {
                 json,
             } => compare_command(&scenario, &modes, seed, until, json),
             Command::ExportPsql { scenario, dir } => export_psql_command(&scenario, &dir),
+            Command::Soak {
+                scenario,
+                seeds,
+                mode,
+                until,
+            } => soak_command(&scenario, seeds, &mode, until),
             Command::Registry {
                 command:
                     RegistryCommand::Check {

@@ -65,6 +65,10 @@ pub struct Scenario {
     /// The ETL batch job's settings, for the `etl` mode.
     #[serde(default)]
     pub etl: crate::sim::modes::EtlSpec,
+    /// A seeded random fault schedule for soak runs (`dataflow-lab soak`): connector and
+    /// consumer crashes, slow consumers.
+    #[serde(default)]
+    pub faults: Option<crate::sim::faults::FaultSpec>,
 }
 
 fn default_seed() -> u64 {

@@ -13,6 +13,7 @@ mod connector_actor;
 mod console_session;
 mod consumer_actor;
 mod etl;
+mod invariants;
 mod narration;
 mod nodes;
 mod pipeline;
@@ -27,6 +28,7 @@ use commands::TimelineEvent;
 pub use consumer_actor::ConsumerState;
 use etl::{EtlEvent, EtlJob};
 pub use etl::{EtlPhase, EtlReport, EtlSnapshot, EtlTableReport};
+pub use invariants::{InvariantReport, ReadModelCheck};
 use pipeline::{Pipeline, PipelineEvent};
 pub use pipeline_view::{
     ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, ProjectionSnapshot,

@@ -242,6 +242,26 @@ impl Pipeline {
 }
 
 impl World {
+    /// What a fault schedule can hit: the pipeline's connectors and consumer groups (none
+    /// without a pipeline).
+    pub fn fault_targets(&self) -> crate::sim::faults::Targets {
+        let Some(pipeline) = &self.pipeline else {
+            return crate::sim::faults::Targets::default();
+        };
+        crate::sim::faults::Targets {
+            connectors: pipeline
+                .connectors
+                .iter()
+                .map(|a| a.connector.config.name.clone())
+                .collect(),
+            groups: pipeline
+                .consumers
+                .iter()
+                .map(|a| a.group.name.clone())
+                .collect(),
+        }
+    }
+
     /// The event log's topics (`cdc` mode), by name.
     pub fn topics(&self) -> Option<&BTreeMap<String, Topic>> {
         self.pipeline.as_ref().map(|p| &p.topics)

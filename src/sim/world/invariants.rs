@@ -1,0 +1,254 @@
+//! The invariant checker in the world: when the system is quiet — no operation in flight, every
+//! connector streaming and caught up with its source's log, every consumer running with no lag
+//! and no batch half applied — each read model must equal its source
+//! ([`crate::sim::invariants`]); duplicates delivered are reported beside it (at-least-once
+//! delivery makes them normal; the idempotent consumer must not apply them twice, which the
+//! equality proves).
+//!
+//! [`World::drain`] makes a run quiet: it stops every arrival, heals what faults left broken
+//! (stopped or crashed connectors started, paused or crashed consumers resumed) and runs until
+//! quiet or a time limit.
+
+use super::consumer_actor::ConsumerState;
+use super::World;
+use crate::sim::clock::{Micros, SECOND};
+use crate::sim::connector::ConnectorState;
+use crate::sim::invariants::{compare, rows_of_result, rows_of_values, Divergence};
+
+/// One read model's check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadModelCheck {
+    /// The reader's database.
+    pub database: String,
+    /// The read model's table.
+    pub table: String,
+    /// The owner's database.
+    pub source: String,
+    /// How it compares with its source (for a projection: with its query run on the source).
+    pub divergence: Divergence,
+}
+
+/// The checker's verdict on a whole run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InvariantReport {
+    /// Whether the system was quiet when checked (a check of a busy system proves nothing).
+    pub quiet: bool,
+    /// Every read model, in database and table order.
+    pub read_models: Vec<ReadModelCheck>,
+    /// Messages delivered again (after a crash or a rebalance) and skipped by the consumers.
+    pub duplicates_delivered: u64,
+}
+
+impl InvariantReport {
+    /// Whether the run kept the invariant: quiet, and every read model equal to its source.
+    pub fn holds(&self) -> bool {
+        self.quiet && self.read_models.iter().all(|m| m.divergence.is_equal())
+    }
+
+    /// Rows missing, extra or differing, over every read model.
+    pub fn rows_off(&self) -> usize {
+        self.read_models
+            .iter()
+            .map(|m| m.divergence.missing + m.divergence.extra + m.divergence.differing)
+            .sum()
+    }
+}
+
+impl World {
+    /// Whether nothing is left to happen in the pipeline: see the module's documentation. A
+    /// world without a pipeline is quiet when no operation is in flight.
+    pub fn is_quiet(&self) -> bool {
+        if !self.in_flight.is_empty() {
+            return false;
+        }
+        let Some(pipeline) = &self.pipeline else {
+            return true;
+        };
+        let connectors_caught_up = pipeline.connectors.iter().all(|actor| {
+            actor.connector.state() == ConnectorState::Streaming
+                && !actor.polling
+                && self
+                    .nodes
+                    .get(actor.node)
+                    .is_none_or(|node| actor.connector.lag(&node.db, self.now).records == 0)
+        });
+        let consumers_drained = pipeline.consumers.iter().all(|actor| {
+            actor.state == ConsumerState::Running
+                && actor.batch.is_none()
+                && actor.topics().into_iter().all(|name| {
+                    pipeline.topics.get(name).is_none_or(|topic| {
+                        actor
+                            .group
+                            .lag(topic, self.now)
+                            .iter()
+                            .all(|lag| lag.messages == 0)
+                    })
+                })
+        });
+        connectors_caught_up && consumers_drained
+    }
+
+    /// Stops every arrival, heals the pipeline and runs until quiet, for at most `limit` of
+    /// simulated time; whether it became quiet.
+    pub fn drain(&mut self, limit: Micros) -> bool {
+        let operations: Vec<(String, String)> = self
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.operations
+                    .iter()
+                    .map(|o| (s.name.clone(), o.name.clone()))
+            })
+            .collect();
+        for (service, operation) in operations {
+            // Every name comes from the world itself: stopping cannot fail.
+            let _ = self.apply(super::Command::StopOperation { service, operation });
+        }
+        self.heal();
+        let until = self.now.saturating_add(limit);
+        loop {
+            // Twice in a row: a consumer can be between two polls with nothing in flight.
+            if self.is_quiet() {
+                let then = self.now + SECOND / 10;
+                self.step_until(then);
+                if self.is_quiet() {
+                    return true;
+                }
+            }
+            if self.now >= until {
+                return false;
+            }
+            let next = (self.now + SECOND / 2).min(until);
+            self.step_until(next);
+        }
+    }
+
+    /// Starts stopped or crashed connectors and resumes paused or crashed consumers, as an
+    /// operator would once the faults are over.
+    pub fn heal(&mut self) {
+        let Some(pipeline) = &self.pipeline else {
+            return;
+        };
+        let connectors: Vec<String> = pipeline
+            .connectors
+            .iter()
+            .filter(|a| a.connector.state() != ConnectorState::Streaming)
+            .filter(|a| a.connector.state() != ConnectorState::Snapshotting)
+            .map(|a| a.connector.config.name.clone())
+            .collect();
+        let consumers: Vec<String> = pipeline
+            .consumers
+            .iter()
+            .filter(|a| a.state != ConsumerState::Running)
+            .map(|a| a.group.name.clone())
+            .collect();
+        for connector in connectors {
+            // A connector that cannot start stays as it is; the check then finds it not quiet.
+            let _ = self.apply(super::Command::StartConnector { connector });
+        }
+        for group in consumers {
+            let _ = self.apply(super::Command::ResumeConsumer { group });
+        }
+    }
+
+    /// Checks every read model against its source (see the module's documentation).
+    pub fn check_invariants(&mut self) -> InvariantReport {
+        let quiet = self.is_quiet();
+        let Some(pipeline) = &self.pipeline else {
+            return InvariantReport {
+                quiet,
+                ..InvariantReport::default()
+            };
+        };
+        let duplicates_delivered = pipeline.consumers.iter().map(|a| a.duplicates).sum();
+        let mut models: Vec<ModelToCheck> = Vec::new();
+        for actor in &pipeline.consumers {
+            for (table, topic) in &actor.tables {
+                let source = pipeline
+                    .connectors
+                    .iter()
+                    .find(|c| topic.starts_with(&format!("{}.public.", c.connector.config.prefix)));
+                let Some(source) = source else {
+                    continue;
+                };
+                let projection = actor
+                    .projections
+                    .get(table)
+                    .map(|p| (p.query().sql.clone(), p.query().read_sql(table)));
+                models.push((actor.node, table.clone(), source.node, projection));
+            }
+        }
+        let mut read_models = Vec::new();
+        for (reader, table, source, projection) in models {
+            let divergence = match &projection {
+                Some((query, read)) => self.compare_projection(reader, source, query, read),
+                None => self.compare_copy(reader, source, &table),
+            };
+            read_models.push(ReadModelCheck {
+                database: self.nodes[reader].name.clone(),
+                table,
+                source: self.nodes[source].name.clone(),
+                divergence,
+            });
+        }
+        read_models.sort_by(|a, b| (&a.database, &a.table).cmp(&(&b.database, &b.table)));
+        InvariantReport {
+            quiet,
+            read_models,
+            duplicates_delivered,
+        }
+    }
+
+    /// A read model that copies its source table (all or some of its columns).
+    fn compare_copy(&self, reader: usize, source: usize, table: &str) -> Divergence {
+        let source_db = &self.nodes[source].db;
+        let key = source_db.with_engine_ref(|e| e.primary_key_columns(table));
+        match (
+            source_db.committed_rows(table),
+            self.nodes[reader].db.committed_rows(table),
+        ) {
+            (Ok(source_rows), Ok(model_rows)) => compare(
+                &rows_of_values(source_rows),
+                &rows_of_values(model_rows),
+                &key,
+            ),
+            _ => unreadable(),
+        }
+    }
+
+    /// A projection: its table against its query run on the source, rows matched by the
+    /// query's group columns.
+    fn compare_projection(
+        &mut self,
+        reader: usize,
+        source: usize,
+        query: &str,
+        read: &str,
+    ) -> Divergence {
+        let expected = self.nodes[source].db.execute(query);
+        let kept = self.nodes[reader].db.execute(read);
+        let (Ok(expected), Ok(kept)) = (expected, kept) else {
+            return unreadable();
+        };
+        let (Some(expected), Some(kept)) = (rows_of_result(&expected), rows_of_result(&kept))
+        else {
+            return unreadable();
+        };
+        let key = crate::sim::projection::ProjectionQuery::parse(query)
+            .map(|q| q.group_by)
+            .unwrap_or_default();
+        compare(&expected, &kept, &key)
+    }
+}
+
+/// A read model to check: the reader's node, the table, the source's node, and for a
+/// projection its query and the query that reads its table.
+type ModelToCheck = (usize, String, usize, Option<(String, String)>);
+
+/// A table that cannot be read counts as one missing row: the check fails visibly.
+fn unreadable() -> Divergence {
+    Divergence {
+        missing: 1,
+        ..Divergence::default()
+    }
+}
