@@ -17,6 +17,7 @@ pub mod consumer_group;
 pub mod cost;
 pub mod database;
 pub mod debezium;
+pub mod dual_write;
 pub mod faults;
 pub mod idempotent;
 pub mod invariants;

@@ -159,3 +159,100 @@ fn the_soak_command_reports_per_mode() {
     let bad = soak(&["shop", "--seeds", "5..1"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Ten rows updated 300 times a second by a writer whose changes reach a reader's read model by
+/// `capture`: a dual write or the log.
+fn hot_rows(capture: &str) -> Scenario {
+    Scenario::parse(&format!(
+        r#"
+format_version = 1
+name = "hot-rows"
+mode = "cdc"
+[cdc]
+capture = "{capture}"
+[[databases]]
+name = "db"
+setup = ["CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)",
+         "INSERT INTO t VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0), (9, 0), (10, 0)"]
+[[services]]
+name = "writer"
+database = "db"
+owns = ["t"]
+pool_size = 8
+[[services.operations]]
+name = "set"
+rate_per_s = 300
+statements = ["UPDATE t SET v = {{v}} WHERE id = {{id}}"]
+params.id = {{ uniform = [1, 10] }}
+params.v = {{ uniform = [1, 1000000] }}
+[[services]]
+name = "reader"
+database = "db"
+[[services.operations]]
+name = "read"
+rate_per_s = 1
+statements = ["SELECT v FROM t WHERE id = 1"]
+"#
+    ))
+    .expect("valid")
+}
+
+/// Without a single fault, a dual write leaves the read model wrong for good in some runs:
+/// close commits published in the other order, and no log position to put them back. The log
+/// never does, over the same seeds.
+#[test]
+fn a_dual_write_diverges_by_publish_order_alone_and_the_log_does_not() {
+    let mut diverged = Vec::new();
+    for seed in 1..=5 {
+        for capture in ["dual_write", "log"] {
+            let mut world = World::with_seed(&hot_rows(capture), seed).expect("builds");
+            world.step_until(5 * SECOND);
+            assert!(world.drain(60 * SECOND), "{capture} seed {seed} drains");
+            let report = world.check_invariants();
+            if !report.holds() {
+                assert_eq!(
+                    capture, "dual_write",
+                    "the log diverged, seed {seed}: {report:?}"
+                );
+                let model = &report.read_models[0];
+                assert!(model.divergence.differing > 0, "{:?}", model.divergence);
+                assert!(model
+                    .divergence
+                    .shown
+                    .iter()
+                    .all(|r| r.key.starts_with("id=")));
+                diverged.push(seed);
+            }
+        }
+    }
+    assert!(
+        !diverged.is_empty(),
+        "no dual-write run diverged in 5 seeds"
+    );
+}
+
+/// Under the soak's faults, a dual write's crashes between commit and publish lose changes
+/// that no restart brings back; the same seeds through the log end equal.
+#[test]
+fn crashes_between_commit_and_publish_lose_changes_for_good() {
+    let mut scenario =
+        Scenario::parse(builtin::scenario_text("shop").expect("built in")).expect("valid");
+    scenario.faults = Some(dataflow_lab::sim::faults::FaultSpec {
+        kinds: vec![dataflow_lab::sim::faults::FaultKind::ConnectorCrash],
+        every: dataflow_lab::sim::clock::SimDuration(2 * SECOND),
+        ..Default::default()
+    });
+    let mut lost = 0;
+    for seed in 1..=3 {
+        scenario.cdc.capture = dataflow_lab::sim::capture::CaptureMethod::DualWrite;
+        let dual = dataflow_lab::sim::soak::soak_run(&scenario, Mode::Cdc, seed, 10 * SECOND)
+            .expect("runs");
+        scenario.cdc.capture = dataflow_lab::sim::capture::CaptureMethod::Log;
+        let log = dataflow_lab::sim::soak::soak_run(&scenario, Mode::Cdc, seed, 10 * SECOND)
+            .expect("runs");
+        assert!(log.quiet && log.holds, "log, seed {seed}: {log:?}");
+        assert!(dual.quiet, "dual write, seed {seed}: {dual:?}");
+        lost += dual.rows_off;
+    }
+    assert!(lost > 0, "three seeds of crashes lost nothing");
+}

@@ -1,5 +1,5 @@
-//! How a CDC connector learns what changed — the three capture methods, so that a student sees
-//! why log-based CDC won:
+//! How a CDC connector learns what changed — the capture methods, so that a student sees why
+//! log-based CDC won:
 //!
 //! - `log` — read the database's write-ahead log through a replication slot (Debezium's
 //!   PostgreSQL connector, [`crate::sim::connector`]): every committed change, in commit order,
@@ -15,6 +15,10 @@
 //!   id, table and time (a real audit trigger also stores the old and new row, so it costs the
 //!   writers more), and the connector takes the events' content from the change log those
 //!   audit rows stand for.
+//! - `dual_write` — no connector at all: the writing service commits, then publishes its
+//!   changes to the topics itself ([`crate::sim::dual_write`]). Two writes, no transaction
+//!   around both: a crash between them loses the events, and two services publishing in
+//!   another order than they committed leave the read model wrong for good.
 //!
 //! [`QueryCapture`] is the `query` method's bookkeeping. What it emits is exactly what its
 //! `SELECT` returns: the rows whose latest change since the last poll left the column above the
@@ -42,11 +46,13 @@ pub enum CaptureMethod {
     Query,
     /// A trigger copies each change into an audit table, which the connector polls.
     Trigger,
+    /// The writing service publishes its own changes after it commits (a dual write).
+    DualWrite,
 }
 
 impl CaptureMethod {
     /// Every method, in the order a chooser lists them.
-    pub const ALL: [Self; 3] = [Self::Log, Self::Query, Self::Trigger];
+    pub const ALL: [Self; 4] = [Self::Log, Self::Query, Self::Trigger, Self::DualWrite];
 
     /// The method's name in a scenario file and on the command line.
     pub fn name(self) -> &'static str {
@@ -54,7 +60,13 @@ impl CaptureMethod {
             Self::Log => "log",
             Self::Query => "query",
             Self::Trigger => "trigger",
+            Self::DualWrite => "dual_write",
         }
+    }
+
+    /// Whether a connector of this method runs SQL on its source (its polls are queries).
+    pub fn polls_by_query(self) -> bool {
+        matches!(self, Self::Query | Self::Trigger)
     }
 
     /// The method a name stands for.

@@ -118,6 +118,9 @@ pub struct CdcSpec {
     pub query_columns: BTreeMap<String, String>,
     /// For `query` and `trigger` capture: how often the connector polls the source.
     pub query_poll_interval: SimDuration,
+    /// For `dual_write` capture: a service's publish happens up to this long after its commit
+    /// (each publish is a call of its own to the broker).
+    pub publish_jitter: SimDuration,
 }
 
 impl Default for CdcSpec {
@@ -139,6 +142,7 @@ impl Default for CdcSpec {
             capture: crate::sim::capture::CaptureMethod::Log,
             query_columns: BTreeMap::new(),
             query_poll_interval: SimDuration(1_000_000),
+            publish_jitter: SimDuration(20_000),
         }
     }
 }

@@ -48,8 +48,8 @@ pub struct Applied {
     pub condition: String,
     /// For an upsert: the columns and their SQL literals; `None` for a delete.
     pub row: Option<RowLiterals>,
-    /// The source LSN of the change.
-    pub lsn: u64,
+    /// The source LSN of the change (`None` for a dual write's event or a tombstone).
+    pub lsn: Option<u64>,
     /// The source commit time, in microseconds since the Unix epoch (`source.ts_us`).
     pub committed_us: i64,
 }
@@ -61,8 +61,8 @@ pub struct ChangeEvent {
     pub op: String,
     /// The row after the change (`None` for a delete).
     pub after: Option<serde_json::Map<String, Json>>,
-    /// The source LSN of the change.
-    pub lsn: u64,
+    /// The source LSN of the change (`None`: a dual write's event, which has none).
+    pub lsn: Option<u64>,
     /// The source commit time, in microseconds since the Unix epoch (`source.ts_us`).
     pub committed_us: i64,
 }
@@ -75,9 +75,16 @@ pub struct ChangeEvent {
 pub fn parse_event(value: &str) -> Result<ChangeEvent, SinkError> {
     let mut event: Json =
         serde_json::from_str(value).map_err(|e| SinkError::NotAnEvent(e.to_string()))?;
-    let lsn = event["source"]["lsn"]
-        .as_u64()
-        .ok_or_else(|| SinkError::NotAnEvent("no source.lsn".into()))?;
+    // `null` from a dual write: the publishing service has no log position.
+    let lsn = match event["source"].get("lsn") {
+        None => return Err(SinkError::NotAnEvent("no source.lsn".into())),
+        Some(Json::Null) => None,
+        Some(other) => Some(
+            other
+                .as_u64()
+                .ok_or_else(|| SinkError::NotAnEvent("source.lsn is not a position".into()))?,
+        ),
+    };
     let committed_us = event["source"]["ts_us"]
         .as_i64()
         .or_else(|| event["source"]["ts_ms"].as_i64().map(|ms| ms * 1_000))
@@ -250,7 +257,7 @@ pub fn apply_tombstone(
         statements: vec![format!("DELETE FROM {table} WHERE {condition}")],
         condition,
         row: None,
-        lsn: 0,
+        lsn: None,
         committed_us: 0,
     })
 }
@@ -310,10 +317,17 @@ mod tests {
     #[test]
     fn events_are_read_once_and_what_is_not_one_is_refused() {
         let update = parse_event(&event("u", r#"{"id":3,"status":"paid"}"#)).expect("an event");
-        assert_eq!((update.op.as_str(), update.lsn), ("u", 9));
+        assert_eq!((update.op.as_str(), update.lsn), ("u", Some(9)));
         assert_eq!(update.after.expect("a row")["status"], "paid");
         let delete = parse_event(&event("d", r#"{"id":3}"#)).expect("a delete");
         assert!(delete.after.is_none(), "a delete has no row after it");
+        let unpositioned = event("u", r#"{"id":3}"#).replace(r#""lsn":9"#, r#""lsn":null"#);
+        assert_eq!(
+            parse_event(&unpositioned)
+                .expect("a dual write's event")
+                .lsn,
+            None
+        );
         for bad in [
             "not json".to_owned(),
             r#"{"op":"c","after":{},"source":{"ts_us":1}}"#.to_owned(),
@@ -340,7 +354,7 @@ mod tests {
             false,
         )
         .expect("applies");
-        assert_eq!(applied.lsn, 9);
+        assert_eq!(applied.lsn, Some(9));
         assert_eq!(
             applied.statements,
             [

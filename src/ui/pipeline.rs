@@ -50,6 +50,11 @@ fn reads(c: &crate::sim::world::ConnectorSnapshot) -> String {
             "database {}'s audit table {AUDIT_TABLE}, which a trigger fills in every write",
             c.source
         ),
+        CaptureMethod::DualWrite => format!(
+            "nothing: the services of database {} publish their own changes after each commit \
+             (a dual write: no log position, their own order, lost in a crash)",
+            c.source
+        ),
     }
 }
 
@@ -91,7 +96,7 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                             </header>
                             <dl class="pipe-facts">
                                 <dt>{ "reads" }</dt><dd>{ reads(c) }</dd>
-                                if c.capture != CaptureMethod::Log {
+                                if c.capture.polls_by_query() {
                                     <dt>{ "missed" }</dt>
                                     <dd class={classes!((c.missed.0 + c.missed.1 > 0).then_some("behind"))}
                                         title="Changes the source committed that this capture method never saw">

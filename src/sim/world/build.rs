@@ -327,7 +327,7 @@ impl World {
         let mut connector_services = Vec::new();
         if let Some(plan) = plan
             .as_ref()
-            .filter(|_| scenario.cdc.capture != CaptureMethod::Log)
+            .filter(|_| scenario.cdc.capture.polls_by_query())
         {
             for connector in &plan.connectors {
                 let node = &mut nodes[connector.source];
@@ -360,6 +360,7 @@ impl World {
                 &consumer_services,
                 &connector_services,
                 projections,
+                seed,
             )
         });
         let mut world = Self {

@@ -33,6 +33,8 @@ pub(super) struct ConnectorActor {
     /// reads up to `pending_upto`.
     pub audit_upto: u64,
     pub pending_upto: u64,
+    /// `dual_write` capture: the services' own publishing.
+    pub publisher: Option<crate::sim::dual_write::Publisher>,
 }
 
 impl ConnectorActor {
@@ -64,12 +66,18 @@ impl World {
         {
             return;
         }
-        if actor.capture != CaptureMethod::Log {
+        if actor.capture.polls_by_query() {
             self.start_capture_poll(index, generation);
             return;
         }
         let db = &self.nodes[actor.node].db;
-        let records = actor.connector.poll(db, now);
+        let mut records = actor.connector.poll(db, now);
+        if let Some(publisher) = &mut actor.publisher {
+            // A dual write: the services publish what they committed, in their own order and
+            // without a log position; there are no offsets to come back to.
+            records = publisher.publish(records);
+            actor.connector.flush(db);
+        }
         let count = records.len() as u64;
         for record in records {
             if let Some(topic) = pipeline.topics.get_mut(&record.topic) {

@@ -48,7 +48,7 @@ pub(super) struct Batch {
     id: u64,
     next_offsets: Vec<(TopicPartition, Offset)>,
     /// (table, key, LSN, source commit time).
-    events: Vec<(String, Rc<str>, u64, Micros)>,
+    events: Vec<(String, Rc<str>, Option<u64>, Micros)>,
     /// The projections' updates, kept once the batch committed.
     projections: Vec<(String, ProjectionUpdate)>,
 }
@@ -288,8 +288,11 @@ impl World {
                         Delivered::Change(key, event) => {
                             let slot = (table.clone(), Rc::clone(key));
                             let delete = event.after.is_none();
-                            let admitted =
-                                actor.positions.admit(&mut pending, slot, event.lsn, delete);
+                            // A dual write's event has no position: nothing to compare it
+                            // with, so it is always applied.
+                            let admitted = event.lsn.is_none_or(|lsn| {
+                                actor.positions.admit(&mut pending, slot, lsn, delete)
+                            });
                             if admitted {
                                 batch.events.push((
                                     table.clone(),
@@ -408,7 +411,9 @@ impl World {
                         .record(now.saturating_sub(committed));
                 }
                 *actor.applied.entry(table.clone()).or_default() += 1;
-                actor.positions.commit((table, key), lsn);
+                if let Some(lsn) = lsn {
+                    actor.positions.commit((table, key), lsn);
+                }
             }
             for (name, update) in batch.projections {
                 if let Some(store) = actor.projections.get_mut(&name) {

@@ -75,6 +75,7 @@ impl Pipeline {
         consumer_services: &[usize],
         connector_services: &[usize],
         mut projections: Vec<BTreeMap<String, ProjectionStore>>,
+        seed: u64,
     ) -> Self {
         let mut triggers = BTreeMap::new();
         let mut topics = BTreeMap::new();
@@ -134,7 +135,7 @@ impl Pipeline {
                     topic.config.broker_latency = spec.broker_latency.micros();
                 }
             }
-            if spec.capture != CaptureMethod::Log {
+            if spec.capture.polls_by_query() {
                 connector.config.poll_interval = spec.query_poll_interval.micros();
             }
             let query = (spec.capture == CaptureMethod::Query).then(|| {
@@ -162,6 +163,12 @@ impl Pipeline {
                 poll_core: 0,
                 audit_upto: 0,
                 pending_upto: 0,
+                publisher: (spec.capture == CaptureMethod::DualWrite).then(|| {
+                    crate::sim::dual_write::Publisher::new(
+                        crate::sim::rng::SimRng::new(seed, u64::MAX - 32 - connectors.len() as u64),
+                        spec.publish_jitter.micros(),
+                    )
+                }),
             });
         }
         let consumers = plan
@@ -425,6 +432,22 @@ impl World {
                     Command::StopConnector { .. } => {
                         actor.connector.stop(db);
                         "stopped: offset flushed, the slot keeps the source's log".to_owned()
+                    }
+                    Command::CrashConnector { .. } if actor.publisher.is_some() => {
+                        // The service crashed between its commits and their publishes: what it
+                        // had not published is gone; it publishes again from now on.
+                        actor.connector.crash();
+                        actor.connector.resume_at_current(db);
+                        self.queue.schedule(
+                            now,
+                            Event::Pipeline(PipelineEvent::ConnectorPoll {
+                                connector: index,
+                                generation,
+                            }),
+                        );
+                        "crashed between commit and publish: the changes it had not published \
+                         are lost"
+                            .to_owned()
                     }
                     Command::CrashConnector { .. } => {
                         actor.connector.crash();
