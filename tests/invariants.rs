@@ -158,6 +158,13 @@ fn the_soak_command_reports_per_mode() {
     assert!(stdout.contains("diverged: 0 runs"), "{stdout}");
     let bad = soak(&["shop", "--seeds", "5..1"]);
     assert_eq!(bad.status.code(), Some(2));
+    let no_pipeline = soak(&["shop", "--seeds", "1..1", "--mode", "shared"]);
+    assert_eq!(
+        no_pipeline.status.code(),
+        Some(2),
+        "shared has no read models to check"
+    );
+    assert!(String::from_utf8_lossy(&no_pipeline.stderr).contains("try cdc"));
 }
 
 /// Ten rows updated 300 times a second by a writer whose changes reach a reader's read model by
@@ -242,6 +249,8 @@ fn crashes_between_commit_and_publish_lose_changes_for_good() {
         every: dataflow_lab::sim::clock::SimDuration(2 * SECOND),
         ..Default::default()
     });
+    // No publish jitter: whatever a dual write loses here, its crashes lost.
+    scenario.cdc.publish_jitter = dataflow_lab::sim::clock::SimDuration(0);
     let mut lost = 0;
     for seed in 1..=3 {
         scenario.cdc.capture = dataflow_lab::sim::capture::CaptureMethod::DualWrite;

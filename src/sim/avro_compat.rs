@@ -16,7 +16,10 @@
 //!
 //! Where it differs from the specification: as in `apache-avro`, named types (records, enums,
 //! fixed) must keep their unqualified name — the specification also lets a reader's *type*
-//! aliases match a renamed writer type; field aliases are honoured.
+//! aliases match a renamed writer type; field aliases are honoured. A named type defined in
+//! one schema and only referred to by name in the other (because the field that defined it
+//! moved or went away) may be refused by the crate's checker where Avro resolves it; event
+//! schemas that define each named type where it is first used, in every version, avoid it.
 
 use apache_avro::schema::{RecordField, Schema};
 use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};

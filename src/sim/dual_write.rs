@@ -8,16 +8,19 @@
 //!   latency varies. Two transactions committed a few milliseconds apart can be published in
 //!   the opposite order, and the application has no log position to put in its events, so no
 //!   consumer can tell: the older state is applied last, and the read model stays wrong for
-//!   good. Here each transaction's publish takes a uniformly drawn delay in `0..jitter` after
-//!   its commit, transactions are published in the order of commit + delay, and the events
-//!   carry `source.lsn: null`.
+//!   good. Here each transaction's publish takes a uniformly drawn delay in `0..=jitter`
+//!   after its commit, and the events carry nothing of the log: `source.lsn`, `sequence`,
+//!   `txId` and `xmin` and the `transaction` block are null.
 //! - **Loss.** A crash between the commit and the publish loses the events: the row is in the
 //!   database, the log never hears of it. Here a crash of the publisher forgets every change
 //!   committed since its last publish, and publishing goes on from the crash.
 //!
 //! Modelled by reading what the services committed from the change log (what each service
-//! knows it just wrote) and producing it the way a service would; the messages have Debezium's
-//! envelope, so the same consumers apply them.
+//! knows it just wrote) every `poll_interval` and producing it the way a service would; the
+//! messages have Debezium's envelope, so the same consumers apply them. Simplification: the
+//! transactions read in one poll are published together at the poll, ordered by commit +
+//! delay among themselves; publishes never cross from one poll into the next, so a few swaps
+//! a real service could make (commits close together on both sides of a poll) do not happen.
 
 use crate::sim::clock::Micros;
 use crate::sim::debezium::Record;
@@ -47,20 +50,21 @@ impl Publisher {
     /// The messages of `records` (in commit order, as the change log has them) in the order
     /// the services publish them, without their log positions.
     pub fn publish(&mut self, records: Vec<Record>) -> Vec<Record> {
-        // One delay per transaction: its records share a commit time and are published
-        // together, in their own order.
+        // One delay per transaction: its records are published together, in their order.
         let mut transactions: Vec<(Micros, usize, Vec<Record>)> = Vec::new();
+        let mut last_txn: Option<Json> = None;
+        let jitter = i64::try_from(self.jitter).unwrap_or(i64::MAX);
         for record in records {
+            let (record, txn) = without_position(record);
+            // A tombstone (no value, so no transaction) goes with the delete before it.
+            let same = txn.is_none() || txn == last_txn;
+            if txn.is_some() {
+                last_txn = txn;
+            }
             match transactions.last_mut() {
-                Some((_, _, batch))
-                    if batch
-                        .last()
-                        .is_some_and(|r| r.committed_at == record.committed_at) =>
-                {
-                    batch.push(record)
-                }
+                Some((_, _, batch)) if same => batch.push(record),
                 _ => {
-                    let delay = self.rng.int_in(0, self.jitter as i64) as Micros;
+                    let delay = Micros::try_from(self.rng.int_in(0, jitter)).unwrap_or(0);
                     let at = record.committed_at.saturating_add(delay);
                     let order = transactions.len();
                     transactions.push((at, order, vec![record]));
@@ -72,23 +76,29 @@ impl Publisher {
         transactions
             .into_iter()
             .flat_map(|(_, _, batch)| batch)
-            .map(without_position)
             .collect()
     }
 }
 
-/// A message whose value no longer says where in the source's log its change was.
-fn without_position(mut record: Record) -> Record {
+/// A message whose value no longer says where in the source's log its change was, and the
+/// transaction it belonged to (`source.txId`; `None` for a tombstone).
+fn without_position(mut record: Record) -> (Record, Option<Json>) {
+    let mut txn = None;
     if let Some(value) = &record.value {
         if let Ok(mut envelope) = serde_json::from_str::<Json>(value) {
             if let Some(source) = envelope.get_mut("source").and_then(Json::as_object_mut) {
-                source.insert("lsn".to_owned(), Json::Null);
-                source.insert("sequence".to_owned(), Json::Null);
+                txn = source.get("txId").cloned();
+                for field in ["lsn", "sequence", "txId", "xmin"] {
+                    source.insert(field.to_owned(), Json::Null);
+                }
+            }
+            if let Some(transaction) = envelope.get_mut("transaction") {
+                *transaction = Json::Null;
             }
             record.value = Some(envelope.to_string());
         }
     }
-    record
+    (record, txn)
 }
 
 #[cfg(test)]
@@ -100,7 +110,7 @@ mod tests {
             topic: "shop.public.orders".to_owned(),
             key: Some(r#"{"id":1}"#.to_owned()),
             value: Some(format!(
-                r#"{{"after":{{"id":1,"v":{lsn}}},"source":{{"lsn":{lsn},"ts_us":1}},"op":"u"}}"#
+                r#"{{"after":{{"id":1,"v":{lsn}}},"source":{{"lsn":{lsn},"txId":{committed_at},"ts_us":1}},"op":"u","transaction":{{"id":"{committed_at}:{lsn}"}}}}"#
             )),
             committed_at,
             lsn,
@@ -122,6 +132,8 @@ mod tests {
                 let value: Json =
                     serde_json::from_str(message.value.as_deref().expect("a value")).expect("JSON");
                 assert!(value["source"]["lsn"].is_null(), "{value}");
+                assert!(value["source"]["txId"].is_null(), "{value}");
+                assert!(value["transaction"].is_null(), "{value}");
             }
         }
         assert!(

@@ -21,8 +21,7 @@ use crate::sim::world::Command;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The random stream the schedule is drawn from (apart from every other one of the run).
-const STREAM: u64 = u64::MAX - 16;
+use crate::sim::rng::streams::FAULTS as STREAM;
 
 /// One kind of fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -140,9 +139,10 @@ pub fn schedule(spec: &FaultSpec, seed: u64, targets: &Targets, until: Micros) -
             continue;
         }
         busy.retain(|(n, _)| *n != name);
-        busy.push((name, at + duration));
+        let end_at = at.saturating_add(duration);
+        busy.push((name, end_at));
         commands.push((at, start));
-        commands.push((at + duration, end));
+        commands.push((end_at, end));
     }
     commands.sort_by_key(|(at, _)| *at);
     commands

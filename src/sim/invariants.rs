@@ -80,6 +80,10 @@ pub fn rows_of_result(result: &StatementResult) -> Option<Rows> {
 /// Compares `read_model` with `source` on the read model's columns, rows matched by the
 /// values of `key` (columns both have). A read model may keep fewer columns than its source;
 /// the source's other columns are ignored.
+///
+/// A table that lacks a key column, or an empty key, cannot be compared: every row of both
+/// counts as missing (the check fails visibly rather than calling two tables equal). A key
+/// that repeats within one table counts its repeats as extra rows.
 pub fn compare(source: &Rows, read_model: &Rows, key: &[String]) -> Divergence {
     let columns: Vec<&String> = read_model
         .0
@@ -87,37 +91,47 @@ pub fn compare(source: &Rows, read_model: &Rows, key: &[String]) -> Divergence {
         .filter(|c| source.0.contains(c))
         .collect();
     let index = |names: &[String], column: &str| names.iter().position(|n| n == column);
-    let keyed = |rows: &Rows| -> BTreeMap<String, String> {
-        let key_at: Vec<usize> = key.iter().filter_map(|k| index(&rows.0, k)).collect();
-        let value_at: Vec<usize> = columns.iter().filter_map(|c| index(&rows.0, c)).collect();
-        rows.1
-            .iter()
-            .map(|row| {
-                let key = key
-                    .iter()
-                    .zip(&key_at)
-                    .map(|(name, &i)| format!("{name}={}", row[i]))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let values = columns
-                    .iter()
-                    .zip(&value_at)
-                    .map(|(name, &i)| format!("{name}={}", row[i]))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                (key, values)
-            })
-            .collect()
+    let key_at =
+        |rows: &Rows| -> Option<Vec<usize>> { key.iter().map(|k| index(&rows.0, k)).collect() };
+    let (Some(source_key), Some(model_key)) = (key_at(source), key_at(read_model)) else {
+        return uncomparable(source, read_model);
     };
-    let (source_rows, model_rows) = (keyed(source), keyed(read_model));
+    if key.is_empty() {
+        return uncomparable(source, read_model);
+    }
+    let keyed = |rows: &Rows, key_at: &[usize], repeats: &mut usize| -> BTreeMap<String, String> {
+        let value_at: Vec<usize> = columns.iter().filter_map(|c| index(&rows.0, c)).collect();
+        let mut keyed = BTreeMap::new();
+        for row in &rows.1 {
+            let cell = |i: usize| row.get(i).map_or("?", String::as_str);
+            let key = key
+                .iter()
+                .zip(key_at)
+                .map(|(name, &i)| format!("{name}={}", cell(i)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let values = columns
+                .iter()
+                .zip(&value_at)
+                .map(|(name, &i)| format!("{name}={}", cell(i)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if keyed.insert(key, values).is_some() {
+                *repeats += 1;
+            }
+        }
+        keyed
+    };
+    let (mut source_repeats, mut model_repeats) = (0, 0);
+    let source_rows = keyed(source, &source_key, &mut source_repeats);
+    let model_rows = keyed(read_model, &model_key, &mut model_repeats);
     let mut divergence = Divergence {
-        rows: source_rows.len(),
+        rows: source.1.len(),
+        extra: source_repeats + model_repeats,
         ..Divergence::default()
     };
     let note = |divergence: &mut Divergence, difference: RowDifference| {
-        if divergence.shown.len() < SHOWN_ROWS {
-            divergence.shown.push(difference);
-        }
+        divergence.shown.push(difference);
     };
     for (key, row) in &source_rows {
         match model_rows.get(key) {
@@ -160,7 +174,17 @@ pub fn compare(source: &Rows, read_model: &Rows, key: &[String]) -> Divergence {
         }
     }
     divergence.shown.sort_by(|a, b| a.key.cmp(&b.key));
+    divergence.shown.truncate(SHOWN_ROWS);
     divergence
+}
+
+/// Two tables that cannot be matched by key: every row of each counts as missing.
+fn uncomparable(source: &Rows, read_model: &Rows) -> Divergence {
+    Divergence {
+        rows: source.1.len(),
+        missing: source.1.len().max(read_model.1.len()).max(1),
+        ..Divergence::default()
+    }
 }
 
 /// A value as the check shows it: `NULL`, numbers and text as they are.
@@ -238,6 +262,26 @@ mod tests {
         );
         assert_eq!(divergence.shown[1].read_model, None);
         assert_eq!(divergence.shown[2].source, None);
+    }
+
+    #[test]
+    fn tables_without_the_key_or_with_repeated_keys_are_never_equal() {
+        let source = rows(
+            &["id", "status", "total"],
+            &[(1, "paid", 10), (2, "new", 20)],
+        );
+        let keyless = rows(
+            &["code", "status", "total"],
+            &[(1, "paid", 10), (2, "new", 20)],
+        );
+        assert!(!compare(&source, &keyless, &key()).is_equal());
+        assert!(!compare(&source, &source, &[]).is_equal());
+        let repeated = rows(
+            &["id", "status", "total"],
+            &[(1, "paid", 10), (1, "paid", 10), (2, "new", 20)],
+        );
+        let divergence = compare(&source, &repeated, &key());
+        assert_eq!(divergence.extra, 1, "{divergence:?}");
     }
 
     #[test]

@@ -21,7 +21,9 @@
 //!
 //! Where it differs: the payload is a `TEXT` column holding JSON (PostgreSQL would use `jsonb`),
 //! expanded into a structure as with `table.expand.json.payload=true`; the value is then encoded
-//! with the event type's Avro schema by the producer ([`crate::sim::avro_wire`]).
+//! with the event type's Avro schema by the producer ([`crate::sim::avro_wire`]). A null or
+//! absent payload becomes an empty object, where the router would send a null value; any
+//! operation but `d` and `u` (`c`, `r` from a snapshot) is treated as an insert.
 
 use crate::sim::change_log::Lsn;
 use crate::sim::clock::Micros;

@@ -144,6 +144,15 @@ pub struct ProjectionQuery {
 }
 
 impl ProjectionQuery {
+    /// The names its group columns have in its result (and in its table), in order.
+    pub fn group_labels(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|c| matches!(c.output, Output::Group(_)))
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
     /// Parses and checks `sql`.
     ///
     /// # Errors

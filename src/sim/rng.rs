@@ -90,6 +90,19 @@ impl Zipf {
     }
 }
 
+/// The random streams of a run's parts that are not services' operations (those use
+/// `service << 40 | operation << 20 | slot`, far below these), one constant each so that no
+/// two parts ever share a stream.
+pub mod streams {
+    /// The fault schedule ([`crate::sim::faults`]).
+    pub const FAULTS: u64 = u64::MAX - 16;
+    /// The dual-write publishers ([`crate::sim::dual_write`]): this one minus the connector's
+    /// index, for at most [`PUBLISHERS_MAX`] of them.
+    pub const PUBLISHERS: u64 = u64::MAX - 32;
+    /// How many publishers have streams of their own.
+    pub const PUBLISHERS_MAX: u64 = 1 << 16;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -619,10 +619,21 @@ impl Scenario {
                 ));
             }
         }
+        if let Some(faults) = &self.faults {
+            for (field, value) in [("every", faults.every), ("duration", faults.duration)] {
+                if !(1_000..=hour).contains(&value.micros()) {
+                    return Err(ScenarioError::at(
+                        format!("faults.{field}"),
+                        "must be between 1ms and 1h",
+                    ));
+                }
+            }
+        }
         for (field, value) in [
             ("broker_latency", cdc.broker_latency),
             ("rebalance_time", cdc.rebalance_time),
             ("event_cost", cdc.event_cost),
+            ("publish_jitter", cdc.publish_jitter),
         ] {
             if value.micros() > hour {
                 return Err(ScenarioError::at(

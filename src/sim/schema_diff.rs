@@ -1,5 +1,6 @@
 //! A field-by-field diff of two versions of an event schema, each change annotated with what it
-//! does to compatibility — the registry panel's "try a change" view: before registering a new
+//! does to compatibility — the data of the registry panel's "try a change" view (the panel
+//! comes with the `events` mode; `registry check` gives the verdict today): before registering a new
 //! version, see that adding `coupon` without a default breaks `BACKWARD`, that removing
 //! `note` breaks `FORWARD` unless it had a default, that widening `int` to `long` is backward
 //! but not forward compatible.

@@ -165,7 +165,12 @@ impl Pipeline {
                 pending_upto: 0,
                 publisher: (spec.capture == CaptureMethod::DualWrite).then(|| {
                     crate::sim::dual_write::Publisher::new(
-                        crate::sim::rng::SimRng::new(seed, u64::MAX - 32 - connectors.len() as u64),
+                        crate::sim::rng::SimRng::new(
+                            seed,
+                            crate::sim::rng::streams::PUBLISHERS
+                                - (connectors.len() as u64
+                                    % crate::sim::rng::streams::PUBLISHERS_MAX),
+                        ),
                         spec.publish_jitter.micros(),
                     )
                 }),
