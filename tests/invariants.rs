@@ -158,6 +158,18 @@ fn the_soak_command_reports_per_mode() {
     assert!(stdout.contains("diverged: 0 runs"), "{stdout}");
     let bad = soak(&["shop", "--seeds", "5..1"]);
     assert_eq!(bad.status.code(), Some(2));
+    let dual = soak(&[
+        "shop",
+        "--seeds",
+        "1..1",
+        "--until",
+        "4s",
+        "--mode",
+        "cdc:dual_write",
+    ]);
+    let stdout = String::from_utf8_lossy(&dual.stdout);
+    assert!(stdout.contains("cdc:dual_write: 1 runs"), "{stdout}");
+    assert!(matches!(dual.status.code(), Some(0 | 1)), "{stdout}");
     let no_pipeline = soak(&["shop", "--seeds", "1..1", "--mode", "shared"]);
     assert_eq!(
         no_pipeline.status.code(),

@@ -99,9 +99,10 @@ mod cli {
             /// The seeds, as FIRST..LAST (inclusive).
             #[arg(long, default_value = "1..100", value_parser = parse_seeds)]
             seeds: (u64, u64),
-            /// The modes, comma-separated (default: cdc).
-            #[arg(long, value_delimiter = ',', value_parser = parse_mode, default_value = "cdc")]
-            mode: Vec<Mode>,
+            /// The modes, comma-separated (default: cdc); cdc:dual_write, cdc:query and
+            /// cdc:trigger for cdc with another capture method.
+            #[arg(long, value_delimiter = ',', value_parser = Variant::parse, default_value = "cdc")]
+            mode: Vec<Variant>,
             /// Simulated time under faults per run, before draining (default: 20s).
             #[arg(long, value_parser = parse_duration, default_value = "20s")]
             until: SimDuration,
@@ -158,7 +159,7 @@ mod cli {
     fn soak_command(
         source: &str,
         (first, last): (u64, u64),
-        modes: &[Mode],
+        modes: &[Variant],
         until: SimDuration,
     ) -> ExitCode {
         use std::io::{IsTerminal, Write};

@@ -7,7 +7,9 @@
 //! nothing of soaks.
 
 use crate::sim::clock::{Micros, SECOND};
+use crate::sim::compare::Variant;
 use crate::sim::faults;
+#[cfg(test)]
 use crate::sim::modes::Mode;
 use crate::sim::scenario::{Scenario, ScenarioError};
 use crate::sim::world::{Command, World};
@@ -37,7 +39,8 @@ pub struct SoakRun {
     pub differing: Vec<String>,
 }
 
-/// Runs `scenario` in `mode` with `seed` for `until` of simulated time under its fault
+/// Runs `scenario` in `variant` (a mode, and for `cdc` a capture method: `cdc:dual_write`) with
+/// `seed` for `until` of simulated time under its fault
 /// schedule (the default schedule if it declares none), drains it and checks it.
 ///
 /// # Errors
@@ -45,12 +48,17 @@ pub struct SoakRun {
 /// The scenario cannot be built in that mode.
 pub fn soak_run(
     scenario: &Scenario,
-    mode: Mode,
+    variant: impl Into<Variant>,
     seed: u64,
     until: Micros,
 ) -> Result<SoakRun, ScenarioError> {
+    let variant = variant.into();
+    let mode = variant.mode;
     let mut scenario = scenario.clone();
     scenario.mode = mode;
+    if let Some(capture) = variant.capture {
+        scenario.cdc.capture = capture;
+    }
     let mut world = World::with_seed(&scenario, seed)?;
     if world.topics().is_none() {
         return Err(ScenarioError::at(
