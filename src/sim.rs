@@ -18,6 +18,7 @@ pub mod cost;
 pub mod database;
 pub mod debezium;
 pub mod dual_write;
+pub mod events;
 pub mod faults;
 pub mod idempotent;
 pub mod invariants;

@@ -70,7 +70,7 @@ fn check_messages(world: &World) {
     for topic in topics.values() {
         for partition in topic.partitions() {
             for message in partition.messages() {
-                validator.check_message(message.key.as_deref(), message.value.as_deref());
+                validator.check_message(message.key.as_deref(), message.json());
                 messages += 1;
             }
         }

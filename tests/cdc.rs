@@ -125,7 +125,7 @@ impl ReadModel {
         let mut model = Self::default();
         for partition in topic.partitions() {
             for message in partition.messages() {
-                if let (Some(key), Some(value)) = (&message.key, &message.value) {
+                if let (Some(key), Some(value)) = (&message.key, message.json()) {
                     model.apply(key, value);
                 }
             }
@@ -250,7 +250,7 @@ fn a_transactions_events_are_contiguous_and_in_commit_order_within_a_partition()
             let mut current: Option<u64> = None;
             let mut last_lsn = 0;
             for message in partition.messages() {
-                let Some(value) = &message.value else {
+                let Some(value) = message.json() else {
                     continue;
                 };
                 let value: Json = serde_json::from_str(value).expect("JSON");

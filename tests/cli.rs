@@ -184,9 +184,9 @@ fn compare_scores_each_mode_and_repeats() {
         text.contains("orders p99 (ms)") && text.contains("staleness p95"),
         "{text}"
     );
-    let bad = cli(&["compare", "shop", "--modes", "shared,events"]);
+    let bad = cli(&["compare", "shop", "--modes", "shared,kafka"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("no mode \"events\""));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no mode \"kafka\""));
 }
 
 #[test]

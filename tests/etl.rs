@@ -262,7 +262,13 @@ fn scenarios_that_cannot_run_in_etl_mode_say_why() {
     let shop = shop(Mode::Shared);
     assert_eq!(
         shop.modes(),
-        [Mode::Shared, Mode::Owned, Mode::Etl, Mode::Cdc]
+        [
+            Mode::Shared,
+            Mode::Owned,
+            Mode::Etl,
+            Mode::Cdc,
+            Mode::Events
+        ]
     );
 }
 

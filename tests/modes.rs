@@ -249,7 +249,13 @@ mod native {
         assert_eq!(view.mode, Mode::Cdc);
         assert_eq!(
             view.modes,
-            [Mode::Shared, Mode::Owned, Mode::Etl, Mode::Cdc]
+            [
+                Mode::Shared,
+                Mode::Owned,
+                Mode::Etl,
+                Mode::Cdc,
+                Mode::Events
+            ]
         );
         assert!(
             view.databases.iter().all(|d| d.spec == "shop"),
@@ -270,7 +276,7 @@ mod native {
         assert!(!billing.lag_history.is_empty());
         assert!(billing.read_models[0].applied > 0, "applied");
         let topic = &world.topics().expect("topics")["shop.public.orders"];
-        let messages = dataflow_lab::sim::messages::messages(topic, "", 20);
+        let messages = dataflow_lab::sim::messages::messages(topic, "", 20, None);
         assert_eq!(messages.len(), 20);
         assert!(messages
             .windows(2)

@@ -487,6 +487,10 @@ fn every_builtin_read_model_rebuilt_from_offset_zero_equals_its_source() {
         }
         scenario.mode = Mode::Cdc;
         scenario.cdc.capture = dataflow_lab::sim::capture::CaptureMethod::Log;
+        // A migration on the timeline (outbox-contract's rename) breaks read models on purpose.
+        scenario
+            .timeline
+            .retain(|e| e.action != dataflow_lab::sim::scenario::ActionKind::Sql);
         let mut world = World::new(&scenario).expect("builds");
         let cleaned = scenario.cdc.cleaner_interval.micros() + SECOND;
         world.step_until(cleaned);

@@ -54,7 +54,7 @@ mod cli {
             /// Print the report as JSON.
             #[arg(long)]
             json: bool,
-            /// The integration mode: shared, owned, etl or cdc (default: the scenario's).
+            /// The integration mode: shared, owned, etl, cdc or events (default: the scenario's).
             #[arg(long, value_parser = parse_mode)]
             mode: Option<Mode>,
             /// Write each topic's messages to DIR/<topic>.ndjson (cdc mode), one JSON object per
@@ -66,7 +66,7 @@ mod cli {
         Compare {
             /// A scenario file (.toml or .json) or the name of a built-in scenario.
             scenario: String,
-            /// The modes, comma-separated (shared, owned, etl, cdc; cdc:query and cdc:trigger
+            /// The modes, comma-separated (shared, owned, etl, cdc, events; cdc:query and cdc:trigger
             /// for cdc with another capture method).
             #[arg(long, value_delimiter = ',', value_parser = Variant::parse, default_value = "shared,cdc")]
             modes: Vec<Variant>,
@@ -513,7 +513,9 @@ mod cli {
     /// Writes every topic of `world` to `dir/<topic>.ndjson`.
     fn write_topics(world: &World, dir: &std::path::Path) -> Result<(), String> {
         let Some(topics) = world.topics() else {
-            return Err("--topics-out needs a run with topics: use --mode cdc".to_owned());
+            return Err(
+                "--topics-out needs a run with topics: use --mode cdc or events".to_owned(),
+            );
         };
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -533,19 +535,32 @@ mod cli {
             let mut out = String::new();
             for (number, partition) in topic.partitions().iter().enumerate() {
                 for message in partition.messages() {
-                    let json = |text: &Option<std::rc::Rc<str>>| -> serde_json::Value {
-                        text.as_deref()
-                            .and_then(|t| serde_json::from_str(t).ok())
-                            .unwrap_or(serde_json::Value::Null)
-                    };
-                    let line = serde_json::json!({
+                    let key = message
+                        .key
+                        .as_deref()
+                        .map(|t| serde_json::from_str(t).unwrap_or_else(|_| t.into()))
+                        .unwrap_or(serde_json::Value::Null);
+                    let (value, schema_id) =
+                        dataflow_lab::sim::messages::decoded(message, world.registry());
+                    let mut line = serde_json::json!({
                         "topic": name,
                         "partition": number,
                         "offset": message.offset,
-                        "key": json(&message.key),
-                        "value": json(&message.value),
+                        "key": key,
+                        "value": value,
                         "timestamp_ms": dataflow_lab::sim::debezium::epoch_us(message.timestamp) / 1_000,
                     });
+                    if let Some(id) = schema_id {
+                        line["schema_id"] = id.into();
+                        line["value_bytes"] = message.value.as_ref().map_or(0, |v| v.len()).into();
+                    }
+                    if let Some(headers) = message.headers.as_deref() {
+                        line["headers"] = headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), serde_json::Value::from(&**v)))
+                            .collect::<serde_json::Map<_, _>>()
+                            .into();
+                    }
                     out.push_str(&line.to_string());
                     out.push('\n');
                 }

@@ -31,6 +31,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "capture-methods",
         include_str!("../../static/scenarios/capture-methods.toml"),
     ),
+    (
+        "outbox-contract",
+        include_str!("../../static/scenarios/outbox-contract.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario called `name`.

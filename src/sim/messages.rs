@@ -1,6 +1,8 @@
 //! The message viewer's data: a topic's messages by partition and offset, newest first, each
 //! with its key, its operation and its row's fields before and after — what changed marked —
-//! and the whole value as formatted JSON.
+//! and the whole value as formatted JSON. An outbox event's value is Avro in Confluent's wire
+//! format: the viewer decodes it with the registry's schema and shows its id, its headers and its
+//! size in bytes next to the size of the same value as JSON.
 
 use crate::sim::clock::Micros;
 use crate::sim::topic::Topic;
@@ -38,11 +40,50 @@ pub struct MessageView {
     pub fields: Vec<FieldChange>,
     /// The value as indented JSON (`null` for a tombstone).
     pub pretty: String,
+    /// Its headers (an outbox event's `id` and `type`).
+    pub headers: Vec<(String, String)>,
+    /// For an Avro value: the writer schema's registry id.
+    pub schema_id: Option<u32>,
+    /// The value's size in bytes as the broker stores it.
+    pub bytes: usize,
+    /// The same value's size as compact JSON text.
+    pub json_bytes: usize,
+}
+
+/// A message's value as JSON, with the schema id of an Avro value; an Avro value that does not
+/// decode shows as a string saying why.
+pub fn decoded(
+    message: &crate::sim::topic::Message,
+    registry: Option<&crate::sim::registry::SchemaRegistry>,
+) -> (Json, Option<u32>) {
+    use crate::sim::topic::Payload;
+    match &message.value {
+        None => (Json::Null, None),
+        Some(Payload::Json(text)) => (serde_json::from_str(text).unwrap_or(Json::Null), None),
+        Some(Payload::Bytes(bytes)) => {
+            let id = crate::sim::avro_wire::schema_id(bytes).ok();
+            let value = registry
+                .ok_or_else(|| "no schema registry".to_owned())
+                .and_then(|r| {
+                    crate::sim::avro_wire::decode(bytes, r, None).map_err(|e| e.to_string())
+                });
+            match value {
+                Ok((_, value)) => (value, id),
+                Err(why) => (Json::String(format!("(undecodable: {why})")), id),
+            }
+        }
+    }
 }
 
 /// The newest `limit` messages of `topic` whose key contains `key_filter` (all if empty),
-/// newest first (by produce time, then partition and offset).
-pub fn messages(topic: &Topic, key_filter: &str, limit: usize) -> Vec<MessageView> {
+/// newest first (by timestamp, then partition and offset); Avro values are decoded with
+/// `registry`'s schemas.
+pub fn messages(
+    topic: &Topic,
+    key_filter: &str,
+    limit: usize,
+    registry: Option<&crate::sim::registry::SchemaRegistry>,
+) -> Vec<MessageView> {
     let filter = key_filter.trim();
     let mut all: Vec<(Micros, u32, &crate::sim::topic::Message)> = Vec::new();
     for (number, partition) in topic.partitions().iter().enumerate() {
@@ -62,23 +103,60 @@ pub fn messages(topic: &Topic, key_filter: &str, limit: usize) -> Vec<MessageVie
     all.into_iter()
         .take(limit)
         .map(|(timestamp, partition, message)| {
-            let value: Json = message
-                .value
+            let (value, schema_id) = decoded(message, registry);
+            let headers = message
+                .headers
                 .as_deref()
-                .and_then(|v| serde_json::from_str(v).ok())
-                .unwrap_or(Json::Null);
+                .unwrap_or_default()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let (fields, op) = if schema_id.is_some() {
+                (payload_fields(&value), None)
+            } else {
+                (fields(&value), value["op"].as_str().map(str::to_owned))
+            };
             MessageView {
                 partition,
                 offset: message.offset,
                 key: message.key.as_deref().unwrap_or_default().to_owned(),
-                op: value["op"].as_str().map(str::to_owned),
+                op,
                 lsn: value["source"]["lsn"].as_u64(),
                 timestamp,
-                fields: fields(&value),
+                fields,
+                bytes: message
+                    .value
+                    .as_ref()
+                    .map_or(0, crate::sim::topic::Payload::len),
+                json_bytes: if value.is_null() {
+                    0
+                } else {
+                    value.to_string().len()
+                },
                 pretty: serde_json::to_string_pretty(&value).unwrap_or_default(),
+                headers,
+                schema_id,
             }
         })
         .collect()
+}
+
+/// A domain event's fields: its payload's, all "after".
+fn payload_fields(value: &Json) -> Vec<FieldChange> {
+    value
+        .as_object()
+        .map(|payload| {
+            payload
+                .iter()
+                .map(|(name, v)| FieldChange {
+                    name: name.clone(),
+                    before: None,
+                    after: Some(v.to_string()),
+                    changed: false,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The row's fields from `before` and `after`, in `after`'s order (then any only in `before`).
@@ -148,7 +226,7 @@ mod tests {
 
     #[test]
     fn newest_first_with_what_changed() {
-        let list = messages(&topic(), "", 10);
+        let list = messages(&topic(), "", 10, None);
         assert_eq!(list.len(), 3);
         assert_eq!(list[0].op, None, "the tombstone is newest");
         assert_eq!(list[1].op.as_deref(), Some("u"));
@@ -168,9 +246,9 @@ mod tests {
 
     #[test]
     fn a_key_filter_and_a_limit() {
-        let list = messages(&topic(), "22", 10);
+        let list = messages(&topic(), "22", 10, None);
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].key, r#"{"id":22}"#);
-        assert_eq!(messages(&topic(), "", 2).len(), 2);
+        assert_eq!(messages(&topic(), "", 2, None).len(), 2);
     }
 }

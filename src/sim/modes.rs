@@ -12,6 +12,11 @@
 //!   services (`role = "analytics"`) read an analytics database that a batch job refreshes
 //!   every `interval` by copying tables from the operational one (extract, then load).
 //!
+//! - `events` — as `cdc`, but an owner publishes declared domain events (`[events.<aggregate>]`)
+//!   through a transactional outbox, relayed by Debezium's outbox event router, instead of its
+//!   raw table changes; readers keep their read models from the events (see
+//!   [`crate::sim::events`]).
+//!
 //! The same seed gives the same arrivals and parameters in every mode: each service's random
 //! streams depend on its place in the scenario, never on the mode.
 
@@ -36,11 +41,20 @@ pub enum Mode {
     Cdc,
     /// One shared operational database; analytics services read a copy a batch job refreshes.
     Etl,
+    /// A database per service; owners publish domain events through a transactional outbox,
+    /// and read models are kept from the events.
+    Events,
 }
 
 impl Mode {
     /// Every mode, in the order a chooser lists them.
-    pub const ALL: [Self; 4] = [Self::Shared, Self::Owned, Self::Etl, Self::Cdc];
+    pub const ALL: [Self; 5] = [
+        Self::Shared,
+        Self::Owned,
+        Self::Etl,
+        Self::Cdc,
+        Self::Events,
+    ];
 
     /// The mode's name in a scenario file and on the command line.
     pub fn name(self) -> &'static str {
@@ -49,6 +63,7 @@ impl Mode {
             Self::Owned => "owned",
             Self::Cdc => "cdc",
             Self::Etl => "etl",
+            Self::Events => "events",
         }
     }
 
@@ -72,6 +87,11 @@ impl Mode {
             Self::Etl => {
                 "One shared operational database; the analytics services read an analytics \
                  database that a batch job (ETL) refreshes by copying tables at its interval."
+            }
+            Self::Events => {
+                "Each service has a database of its own; owners write domain events into an \
+                 outbox in the same transaction as their change, a relay publishes them (Avro, \
+                 with a schema registry), and readers keep read models from the events."
             }
         }
     }
@@ -583,6 +603,132 @@ pub fn plan_cdc(
             subsets: database.columns.keys().cloned().collect(),
         });
     }
+    Ok(plan)
+}
+
+/// Turns a `cdc` plan of `scenario` into its `events` plan: a read model of a table that has
+/// `contracts` is fed from the aggregate's event topic (unless its service lists the table in
+/// `raw_changes`) and keeps the columns the events carry; each owner with contracts gets an
+/// outbox table, and its connector captures the outbox (and the tables raw readers still need).
+///
+/// # Errors
+///
+/// A [`ScenarioError`] when a service lists in `raw_changes` a table it does not read from
+/// another service, or declares a read model's columns that the events do not carry.
+pub fn plan_events(
+    scenario: &Scenario,
+    mut plan: Plan,
+    contracts: &[crate::sim::events::EventContract],
+) -> Result<Plan, ScenarioError> {
+    let contract_of = |table: &str| contracts.iter().find(|c| c.table == table);
+    for (s, service) in scenario.services.iter().enumerate() {
+        let Some(database) = plan.databases.get(s) else {
+            continue;
+        };
+        if let Some((k, table)) = service.raw_changes.iter().enumerate().find(|(_, t)| {
+            !database.read_models.contains(t)
+                && !database.projections.iter().any(|(_, q)| &q.source == *t)
+        }) {
+            return Err(ScenarioError::at(
+                format!("services[{s}].raw_changes[{k}]"),
+                format!(
+                    "is \"{table}\", which {} does not read from another service",
+                    service.name
+                ),
+            ));
+        }
+    }
+    // Who reads which table raw: the owners' connectors still capture those.
+    let mut raw: Vec<String> = Vec::new();
+    for consumer in &mut plan.consumers {
+        let service = &scenario.services[consumer.database];
+        let database = &plan.databases[consumer.database];
+        for (name, topic) in &mut consumer.tables {
+            let source = database
+                .projections
+                .iter()
+                .find(|(p, _)| p == name)
+                .map_or(name.as_str(), |(_, q)| q.source.as_str());
+            match contract_of(source) {
+                Some(contract) if !service.raw_changes.iter().any(|t| t == source) => {
+                    *topic = contract.topic.clone();
+                }
+                _ => {
+                    if !raw.iter().any(|t| t == source) {
+                        raw.push(source.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    for (s, database) in plan.databases.iter_mut().enumerate() {
+        let service = &scenario.services[s];
+        for table in &database.read_models {
+            let Some(contract) = contract_of(table) else {
+                continue;
+            };
+            if service.raw_changes.contains(table) {
+                continue;
+            }
+            let carried = contract.columns();
+            match database.columns.get(table) {
+                Some(declared) => {
+                    if let Some(missing) = declared.iter().find(|c| !carried.contains(c)) {
+                        return Err(ScenarioError::at(
+                            format!("services[{s}].read_models.{table}"),
+                            format!(
+                                "keeps \"{missing}\", which the {} events do not carry",
+                                contract.aggregate
+                            ),
+                        ));
+                    }
+                }
+                None => {
+                    database.columns.insert(table.clone(), carried);
+                }
+            }
+        }
+        if contracts.iter().any(|c| service.owns.contains(&c.table))
+            && !database
+                .tables
+                .iter()
+                .any(|t| t == crate::sim::outbox::OUTBOX_TABLE)
+        {
+            database
+                .tables
+                .push(crate::sim::outbox::OUTBOX_TABLE.to_owned());
+        }
+    }
+    for consumer in &mut plan.consumers {
+        consumer.subsets = plan.databases[consumer.database]
+            .columns
+            .keys()
+            .cloned()
+            .collect();
+    }
+    let mut connectors = Vec::new();
+    for (s, service) in scenario.services.iter().enumerate() {
+        let mut tables: Vec<String> = service
+            .owns
+            .iter()
+            .filter(|t| raw.contains(t))
+            .cloned()
+            .collect();
+        if contracts.iter().any(|c| service.owns.contains(&c.table)) {
+            tables.push(crate::sim::outbox::OUTBOX_TABLE.to_owned());
+        }
+        if tables.is_empty() {
+            continue;
+        }
+        let prefix = scenario.databases[plan.databases[s].from].name.clone();
+        connectors.push(PlannedConnector {
+            name: format!("{}-connector", service.name),
+            prefix,
+            source: s,
+            tables,
+        });
+    }
+    plan.connectors = connectors;
     Ok(plan)
 }
 

@@ -146,6 +146,20 @@ pub struct ConnectorReport {
     /// What capturing costs the source, in core milliseconds: the connector's polls (`query`,
     /// `trigger`) and the audit trigger's inserts in the writers' transactions (`trigger`).
     pub source_core_ms: f64,
+    /// The `events` mode: outbox events the relay published to their aggregates' topics.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub relayed_events: u64,
+    /// The `events` mode: outbox events the relay could not publish (a payload that does not
+    /// fit its subject's latest schema).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub relay_failed: u64,
+    /// Why the relay's last failure happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay_error: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A topic's figures.

@@ -69,6 +69,11 @@ pub struct Scenario {
     /// consumer crashes, slow consumers.
     #[serde(default)]
     pub faults: Option<crate::sim::faults::FaultSpec>,
+    /// Domain events, per aggregate type (`[events.order]`): in the `events` mode the owner of
+    /// each table writes them into its outbox and the relay publishes them to
+    /// `outbox.event.<aggregate>`; readers keep their read models from them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub events: BTreeMap<String, crate::sim::events::EventSpec>,
 }
 
 fn default_seed() -> u64 {
@@ -199,6 +204,10 @@ pub struct ServiceSpec {
     /// query reads the projection instead; other modes run the query itself.
     #[serde(default)]
     pub projections: BTreeMap<String, String>,
+    /// In the `events` mode, tables it keeps reading as raw change events (CDC of the owner's
+    /// table, mapped column by column) although the owner publishes domain events for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raw_changes: Vec<String>,
 }
 
 fn default_pool() -> u32 {
@@ -446,6 +455,7 @@ impl Scenario {
                 Mode::Shared => true,
                 Mode::Owned => owners,
                 Mode::Cdc => owners && self.script.is_none(),
+                Mode::Events => owners && self.script.is_none() && !self.events.is_empty(),
                 Mode::Etl => {
                     self.script.is_none()
                         && self

@@ -84,6 +84,9 @@ pub struct Service {
     pub operations: Vec<Operation>,
     /// The tables it may write, in the `owned` mode (`None`: any).
     pub may_write: Option<Vec<String>>,
+    /// In the `events` mode, the outbox it writes its domain events into (an owner of evented
+    /// tables): its writes then run in a transaction that ends with the events.
+    pub outbox: Option<crate::sim::events::OutboxWriter>,
 }
 
 /// An actor to tell when an operation it started ends.

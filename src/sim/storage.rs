@@ -441,6 +441,12 @@ impl Session {
         self.txn.as_ref().map(|t| t.id)
     }
 
+    /// The changes of the open transaction so far, in the order it made them (none outside a
+    /// transaction): what an outbox writer turns into events before the commit.
+    pub fn pending_changes(&self) -> &[PendingChange] {
+        self.txn.as_ref().map_or(&[], |t| t.changes.as_slice())
+    }
+
     /// Whether a transaction started with `BEGIN` is open.
     pub fn in_explicit_transaction(&self) -> bool {
         self.txn.as_ref().is_some_and(|t| t.explicit)

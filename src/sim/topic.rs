@@ -55,25 +55,77 @@ impl Default for TopicConfig {
     }
 }
 
+/// A message's value as its producer serialized it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    /// JSON text (Kafka Connect's `JsonConverter`, as the CDC topics carry Debezium's events).
+    Json(Rc<str>),
+    /// Binary bytes: an Avro value in Confluent's wire format ([`crate::sim::avro_wire`]).
+    Bytes(Rc<[u8]>),
+}
+
+impl Payload {
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Json(text) => text.len(),
+            Self::Bytes(bytes) => bytes.len(),
+        }
+    }
+
+    /// Whether it has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A record header: a name and its value (Kafka's header values are bytes; here, text).
+pub type Header = (Rc<str>, Rc<str>);
+
 /// One message in a partition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// Its offset in the partition.
     pub offset: Offset,
-    /// The serialized key (JSON text), if any.
+    /// The serialized key (JSON text, or an outbox event's aggregate id), if any.
     pub key: Option<Rc<str>>,
-    /// The serialized value (JSON text); `None` is a tombstone.
-    pub value: Option<Rc<str>>,
-    /// When it was produced (Kafka's `CreateTime`).
+    /// The serialized value; `None` is a tombstone.
+    pub value: Option<Payload>,
+    /// Its headers (an outbox event's `id` and `type`); `None` when it has none.
+    pub headers: Option<Rc<[Header]>>,
+    /// The record's timestamp: when it was produced (Kafka's `CreateTime`), or the time its
+    /// producer set (the outbox router sets the event's commit time).
     pub timestamp: Micros,
     /// When it became readable (produced + the broker's latency).
     pub visible_at: Micros,
 }
 
 impl Message {
-    /// Its size for `retention.bytes`: key and value bytes.
+    /// Its size for `retention.bytes`: key, value and header bytes.
     pub fn size(&self) -> usize {
-        self.key.as_deref().map_or(0, str::len) + self.value.as_deref().map_or(0, str::len)
+        self.key.as_deref().map_or(0, str::len)
+            + self.value.as_ref().map_or(0, Payload::len)
+            + self
+                .headers
+                .as_deref()
+                .map_or(0, |h| h.iter().map(|(k, v)| k.len() + v.len()).sum())
+    }
+
+    /// Its value as JSON text, if it is JSON.
+    pub fn json(&self) -> Option<&str> {
+        match &self.value {
+            Some(Payload::Json(text)) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The value of its header `name`, if it has one.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .as_deref()?
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
     }
 }
 
@@ -146,21 +198,9 @@ impl Partition {
         self.fetch(offset, 1, now).into_iter().next()
     }
 
-    fn append(
-        &mut self,
-        key: Option<Rc<str>>,
-        value: Option<Rc<str>>,
-        now: Micros,
-        latency: Micros,
-    ) -> Offset {
+    fn append(&mut self, mut message: Message) -> Offset {
         let offset = self.log_end;
-        let message = Message {
-            offset,
-            key,
-            value,
-            timestamp: now,
-            visible_at: now.saturating_add(latency),
-        };
+        message.offset = offset;
         self.bytes += message.size();
         self.messages.push_back(message);
         self.log_end += 1;
@@ -243,6 +283,19 @@ impl Topic {
         value: Option<Rc<str>>,
         now: Micros,
     ) -> Produced {
+        self.produce_record(key, value.map(Payload::Json), None, now, now)
+    }
+
+    /// Appends a message with headers and a timestamp of its producer's choosing at `now`
+    /// (readable after the broker's latency), to its key's partition as [`Topic::produce`].
+    pub fn produce_record(
+        &mut self,
+        key: Option<Rc<str>>,
+        value: Option<Payload>,
+        headers: Option<Rc<[Header]>>,
+        timestamp: Micros,
+        now: Micros,
+    ) -> Produced {
         let count = self.partitions.len() as u32;
         let partition = match key.as_deref() {
             Some(key) => partition_for_key(key.as_bytes(), count),
@@ -252,8 +305,15 @@ impl Topic {
                 p
             }
         };
-        let latency = self.config.broker_latency;
-        let offset = self.partitions[partition as usize].append(key, value, now, latency);
+        let message = Message {
+            offset: 0,
+            key,
+            value,
+            headers,
+            timestamp,
+            visible_at: now.saturating_add(self.config.broker_latency),
+        };
+        let offset = self.partitions[partition as usize].append(message);
         Produced { partition, offset }
     }
 
@@ -467,10 +527,8 @@ mod tests {
         assert_eq!(topic.partitions()[0].fetch(0, 10, MS).len(), 2);
         let cleaned = topic.clean(200 * MS);
         assert_eq!(cleaned.tombstones, 1);
-        let values: Vec<Option<&str>> = topic.partitions()[0]
-            .messages()
-            .map(|m| m.value.as_deref())
-            .collect();
+        let values: Vec<Option<&str>> =
+            topic.partitions()[0].messages().map(|m| m.json()).collect();
         assert_eq!(values, [Some("2")]);
         assert_eq!(topic.cleaned().compacted, 2);
     }

@@ -329,7 +329,7 @@ impl LiveState {
         let mode = match browser::query_param("mode") {
             Some(text) => Mode::from_name(&text).or_else(|| {
                 notices.push(format!(
-                    "The link's mode \"{text}\" is not shared, owned, etl or cdc: using the scenario's own."
+                    "The link's mode \"{text}\" is not shared, owned, etl, cdc or events: using the scenario's own."
                 ));
                 None
             }),
@@ -518,7 +518,12 @@ impl LiveState {
                 .and_then(|topics| topics.get(name));
             match topic {
                 Some(topic) if self.viewer.follow || self.messages.is_empty() => {
-                    self.messages = Rc::new(messages(topic, &self.viewer.key, VIEWER_MESSAGES));
+                    self.messages = Rc::new(messages(
+                        topic,
+                        &self.viewer.key,
+                        VIEWER_MESSAGES,
+                        playback.world().registry(),
+                    ));
                 }
                 Some(_) => {}
                 None => self.messages = Rc::new(Vec::new()),

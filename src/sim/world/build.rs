@@ -116,6 +116,7 @@ impl World {
             plan,
             etl,
             projections,
+            contracts,
         } = super::nodes::build_nodes(scenario, databases)?;
 
         let mut keys = BTreeMap::new();
@@ -163,11 +164,11 @@ impl World {
                         keys.entry(column.to_owned()).or_insert(range);
                     }
                 }
-                let subsets: Vec<&String> = if scenario.mode == crate::sim::modes::Mode::Cdc {
-                    spec.read_models.keys().collect()
-                } else {
-                    Vec::new()
-                };
+                let subsets: Vec<&String> = plan
+                    .as_ref()
+                    .and_then(|p| p.databases.get(s))
+                    .map(|d| d.columns.keys().collect())
+                    .unwrap_or_default();
                 // In cdc, a statement that is one of the service's projections reads it.
                 let statements: Vec<String> = op
                     .statements
@@ -209,6 +210,14 @@ impl World {
                 retry_backoff: spec.retry_backoff.micros(),
                 operations,
                 may_write: may_write[s].clone(),
+                outbox: {
+                    let own: Vec<_> = contracts
+                        .iter()
+                        .filter(|c| spec.owns.contains(&c.table))
+                        .cloned()
+                        .collect();
+                    (!own.is_empty()).then(|| crate::sim::events::OutboxWriter::new(own, 1))
+                },
             });
         }
 
@@ -327,6 +336,7 @@ impl World {
         let mut connector_services = Vec::new();
         if let Some(plan) = plan
             .as_ref()
+            .filter(|_| scenario.mode == crate::sim::modes::Mode::Cdc)
             .filter(|_| scenario.cdc.capture.polls_by_query())
         {
             for connector in &plan.connectors {
@@ -352,14 +362,25 @@ impl World {
                 services.push(client);
             }
         }
+        // The events mode's relay reads the outbox from the log (Debezium's outbox router).
+        let cdc = match scenario.mode {
+            crate::sim::modes::Mode::Events => crate::sim::modes::CdcSpec {
+                capture: CaptureMethod::Log,
+                ..scenario.cdc.clone()
+            },
+            _ => scenario.cdc.clone(),
+        };
         let pipeline = plan.as_ref().map(|plan| {
             Pipeline::new(
                 plan,
-                &scenario.cdc,
+                &cdc,
                 &nodes,
-                &consumer_services,
-                &connector_services,
+                super::pipeline::PipelineClients {
+                    consumers: &consumer_services,
+                    connectors: &connector_services,
+                },
                 projections,
+                &contracts,
                 seed,
             )
         });
@@ -488,6 +509,7 @@ fn internal_client(name: String, index: usize, node: &DatabaseNode, arrivals: Si
             last_success: None,
         }],
         may_write: None,
+        outbox: None,
     }
 }
 

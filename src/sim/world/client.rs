@@ -91,7 +91,14 @@ impl World {
             .iter()
             .find(|(service, _)| *service == s)
             .map(|(_, owner)| *owner);
-        let explicit = sql.len() > 1 && console_owner.is_none();
+        // An outbox writer's write runs in a transaction that ends with its events.
+        let writes_events = self.services[s].outbox.as_ref().is_some_and(|outbox| {
+            self.services[s]
+                .operations
+                .get(o)
+                .is_some_and(|op| outbox.covers(&op.writes))
+        });
+        let explicit = (sql.len() > 1 || writes_events) && console_owner.is_none();
         if explicit {
             sql.push("COMMIT".to_owned());
         }
@@ -513,7 +520,27 @@ impl World {
             .prepared
             .take()
             .unwrap_or_else(|| Connection::prepare(&sql));
-        let result = connection.execute_prepared(&sql, command, op.only_rows.take());
+        let is_commit = op.explicit && op.next + 1 == op.sql.len();
+        // The transactional outbox: before its commit, the transaction writes the events of
+        // its changes into the outbox (and deletes them again), at the writer's expense.
+        let mut outbox_cost = 0;
+        let mut outbox_failure = None;
+        if let Some(outbox) = service.outbox.as_mut().filter(|_| is_commit) {
+            node.db
+                .with_engine_ref(|engine| outbox.follow_schema(engine.log()));
+            let statements = outbox.statements(connection.session().pending_changes());
+            for statement in &statements {
+                if let Err(e) = connection.execute(statement) {
+                    outbox_failure = Some(e);
+                    break;
+                }
+                outbox_cost += node.cost.statement(connection.last_counters(), 0);
+            }
+        }
+        let result = match outbox_failure {
+            Some(e) => Err(e),
+            None => connection.execute_prepared(&sql, command, op.only_rows.take()),
+        };
         let work = connection.last_counters();
         if let (Some(captured), Ok(result)) = (&mut op.captured, &result) {
             captured.push(result.outcome.clone());
@@ -524,8 +551,7 @@ impl World {
                 Err(error) => Err(error.to_string()),
             });
         }
-        let is_commit = op.explicit && op.next + 1 == op.sql.len();
-        let mut cost = node.cost.statement(work, 0);
+        let mut cost = node.cost.statement(work, 0) + outbox_cost;
         op.wrote |= work.rows_written > 0;
         if is_commit || !op.explicit {
             cost += node.cost.commit(op.wrote);

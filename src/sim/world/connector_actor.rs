@@ -35,6 +35,64 @@ pub(super) struct ConnectorActor {
     pub pending_upto: u64,
     /// `dual_write` capture: the services' own publishing.
     pub publisher: Option<crate::sim::dual_write::Publisher>,
+    /// The `events` mode's relay: outbox events published, and those it could not publish
+    /// (a payload that does not fit its subject's latest schema), with the last reason.
+    pub relayed: u64,
+    pub relay_failed: u64,
+    pub relay_error: Option<String>,
+}
+
+/// Produces a connector's records at `now`: change events to their topics, and the outbox
+/// table's through Debezium's outbox event router, encoded with the registry's latest schema
+/// of the aggregate's subject, to the aggregate's topic (the record's timestamp is the
+/// event's commit time).
+fn produce_records(
+    topics: &mut std::collections::BTreeMap<String, crate::sim::topic::Topic>,
+    registry: &crate::sim::registry::SchemaRegistry,
+    actor: &mut ConnectorActor,
+    records: Vec<crate::sim::debezium::Record>,
+    now: Micros,
+) {
+    let outbox = crate::sim::debezium::topic_name(
+        &actor.connector.config.prefix,
+        crate::sim::outbox::OUTBOX_TABLE,
+    );
+    for record in records {
+        if record.topic == outbox {
+            let routed = crate::sim::outbox::route(&record).map_err(|e| e.to_string());
+            let event = match routed {
+                Ok(crate::sim::outbox::Routed::Event(event)) => event,
+                Ok(_) => continue,
+                Err(why) => {
+                    actor.relay_failed += 1;
+                    actor.relay_error = Some(why);
+                    continue;
+                }
+            };
+            match crate::sim::events::encode_event(&event, registry) {
+                Ok((value, headers)) => {
+                    if let Some(topic) = topics.get_mut(&event.topic) {
+                        topic.produce_record(
+                            Some(Rc::from(event.key.as_str())),
+                            Some(value),
+                            Some(headers),
+                            event.committed_at,
+                            now,
+                        );
+                        actor.relayed += 1;
+                    }
+                }
+                Err(why) => {
+                    actor.relay_failed += 1;
+                    actor.relay_error = Some(format!("{} {}: {why}", event.event_type, event.id));
+                }
+            }
+            continue;
+        }
+        if let Some(topic) = topics.get_mut(&record.topic) {
+            topic.produce(record.key.map(Rc::from), record.value.map(Rc::from), now);
+        }
+    }
 }
 
 impl ConnectorActor {
@@ -79,11 +137,13 @@ impl World {
             actor.connector.flush(db);
         }
         let count = records.len() as u64;
-        for record in records {
-            if let Some(topic) = pipeline.topics.get_mut(&record.topic) {
-                topic.produce(record.key.map(Rc::from), record.value.map(Rc::from), now);
-            }
-        }
+        produce_records(
+            &mut pipeline.topics,
+            &pipeline.registry,
+            actor,
+            records,
+            now,
+        );
         actor.produced += count;
         let config = &actor.connector.config;
         let cost = count.saturating_mul(config.event_cost);
@@ -199,11 +259,13 @@ impl World {
             }
         }
         let count = records.len() as u64;
-        for record in records {
-            if let Some(topic) = pipeline.topics.get_mut(&record.topic) {
-                topic.produce(record.key.map(Rc::from), record.value.map(Rc::from), now);
-            }
-        }
+        produce_records(
+            &mut pipeline.topics,
+            &pipeline.registry,
+            actor,
+            records,
+            now,
+        );
         actor.produced += count;
         let cost = count.saturating_mul(actor.connector.config.event_cost);
         self.queue.schedule(

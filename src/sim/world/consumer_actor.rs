@@ -61,6 +61,8 @@ pub(super) struct ConsumerActor {
     pub service: usize,
     /// Read models: table → topic.
     pub tables: Vec<(String, String)>,
+    /// The `events` mode: per event topic it reads, how it reads the events.
+    pub readers: BTreeMap<String, crate::sim::events::EventReader>,
     /// The read models that keep a subset of their source's columns (only those are written).
     pub subsets: Vec<String>,
     /// The read models that are projections: name → state store.
@@ -119,10 +121,22 @@ enum Delivered {
 }
 
 impl Delivered {
-    fn of(message: &Message) -> Self {
-        match (&message.key, &message.value) {
+    /// A message of a change topic, or of an event topic read by `reader`.
+    fn of(
+        message: &Message,
+        reader: Option<&crate::sim::events::EventReader>,
+        registry: &crate::sim::registry::SchemaRegistry,
+    ) -> Self {
+        if let Some(reader) = reader {
+            return match reader.read(message, registry) {
+                Ok((key, event)) => Self::Change(Rc::from(key), event),
+                Err(_) => Self::Undecodable,
+            };
+        }
+        match (&message.key, message.json()) {
             (None, _) => Self::Undecodable,
-            (Some(key), None) => Self::Tombstone(Rc::clone(key)),
+            (Some(key), None) if message.value.is_none() => Self::Tombstone(Rc::clone(key)),
+            (Some(_), None) => Self::Undecodable,
             (Some(key), Some(value)) => match parse_event(value) {
                 Ok(event) => Self::Change(Rc::clone(key), event),
                 Err(_) => Self::Undecodable,
@@ -277,7 +291,8 @@ impl World {
             batch.next_offsets.push((tp.clone(), last.offset + 1));
             fetched += messages.len();
             for message in messages {
-                let delivered = Delivered::of(message);
+                let delivered =
+                    Delivered::of(message, actor.readers.get(&tp.topic), &pipeline.registry);
                 let mut duplicate = false;
                 for table in &targets {
                     let admitted = match &delivered {

@@ -174,10 +174,25 @@ impl World {
         let mut unfed: Vec<(String, String)> = Vec::new();
         for actor in &pipeline.consumers {
             for (table, topic) in &actor.tables {
-                let source = pipeline
-                    .connectors
-                    .iter()
-                    .find(|c| topic.starts_with(&format!("{}.public.", c.connector.config.prefix)));
+                let source = match actor.readers.get(topic) {
+                    // An event topic: its source is the owner whose outbox the relay reads.
+                    Some(reader) => pipeline.connectors.iter().find(|c| {
+                        c.connector
+                            .config
+                            .tables
+                            .iter()
+                            .any(|t| t == crate::sim::outbox::OUTBOX_TABLE)
+                            && self.services.iter().any(|s| {
+                                s.node == c.node
+                                    && s.outbox.as_ref().is_some_and(|o| {
+                                        o.contracts.iter().any(|k| k.table == reader.table)
+                                    })
+                            })
+                    }),
+                    None => pipeline.connectors.iter().find(|c| {
+                        topic.starts_with(&format!("{}.public.", c.connector.config.prefix))
+                    }),
+                };
                 let Some(source) = source else {
                     // A read model nobody feeds cannot be equal to anything: it fails visibly.
                     let database = self.nodes[actor.node].name.clone();

@@ -29,6 +29,8 @@ pub(super) struct Nodes {
     /// The `cdc` mode's projections, per database of the plan: name → state store (its table
     /// created and filled).
     pub projections: Vec<BTreeMap<String, ProjectionStore>>,
+    /// The `events` mode's contracts: each aggregate's events.
+    pub contracts: Vec<crate::sim::events::EventContract>,
 }
 
 /// What each service's operations read and write, from their templates, leaving out the
@@ -128,14 +130,18 @@ pub(super) fn build_nodes(
                 plan: None,
                 etl,
                 projections: Vec::new(),
+                contracts: Vec::new(),
             })
         }
-        Mode::Cdc => {
+        Mode::Cdc | Mode::Events => {
             if !declares_owners {
                 return Err(ScenarioError::at(
                     "mode",
-                    "is \"cdc\", but no service says which tables it owns: add owns = [...] to \
-                     the services",
+                    format!(
+                        "is \"{}\", but no service says which tables it owns: add owns = [...] \
+                         to the services",
+                        scenario.mode.name()
+                    ),
                 ));
             }
             if scenario.script.is_some() {
@@ -150,6 +156,40 @@ pub(super) fn build_nodes(
                 &operation_tables(scenario, &projections),
                 &projections,
             )?;
+            let contracts = if scenario.mode == Mode::Events {
+                if scenario.events.is_empty() {
+                    return Err(ScenarioError::at(
+                        "mode",
+                        "is \"events\", but the scenario declares no events: add an \
+                         [events.<aggregate>] with the table it describes",
+                    ));
+                }
+                crate::sim::events::contracts(
+                    &scenario.events,
+                    |table| {
+                        databases.iter().find_map(|db| {
+                            db.with_engine_ref(|e| {
+                                let columns = e.column_defs(table);
+                                (!columns.is_empty())
+                                    .then(|| (columns, e.primary_key_columns(table)))
+                            })
+                        })
+                    },
+                    |table| {
+                        scenario
+                            .services
+                            .iter()
+                            .any(|s| s.owns.iter().any(|t| t == table))
+                    },
+                )?
+            } else {
+                Vec::new()
+            };
+            let plan = if scenario.mode == Mode::Events {
+                crate::sim::modes::plan_events(scenario, plan, &contracts)?
+            } else {
+                plan
+            };
             let mut nodes = Vec::new();
             let mut stores = Vec::new();
             for planned in &plan.databases {
@@ -166,6 +206,16 @@ pub(super) fn build_nodes(
                         ScenarioError::at(
                             format!("services[{}]", nodes.len()),
                             format!("could not make its database: {e}"),
+                        )
+                    })?;
+                }
+                let outbox = crate::sim::outbox::OUTBOX_TABLE;
+                if planned.tables.iter().any(|t| t == outbox) && !tables.iter().any(|t| t == outbox)
+                {
+                    db.execute(crate::sim::outbox::CREATE_OUTBOX).map_err(|e| {
+                        ScenarioError::at(
+                            format!("services[{}]", nodes.len()),
+                            format!("could not create its outbox: {e}"),
                         )
                     })?;
                 }
@@ -198,6 +248,7 @@ pub(super) fn build_nodes(
                 plan: Some(plan),
                 etl: None,
                 projections: stores,
+                contracts,
             })
         }
     }

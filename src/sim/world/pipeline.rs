@@ -62,23 +62,50 @@ pub(super) struct Pipeline {
     pub consumers: Vec<ConsumerActor>,
     /// `trigger` capture: the audit trigger per source node.
     pub triggers: BTreeMap<usize, AuditTrigger>,
+    /// The `events` mode's schema registry: a subject per aggregate's topic.
+    pub registry: crate::sim::registry::SchemaRegistry,
+}
+
+/// The services that run the pipeline's SQL.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PipelineClients<'a> {
+    /// `consumers[i]` runs consumer `i`'s SQL.
+    pub consumers: &'a [usize],
+    /// `connectors[i]` runs connector `i`'s polls (`query` and `trigger` capture).
+    pub connectors: &'a [usize],
 }
 
 impl Pipeline {
     /// The pipeline of `plan`, already running: connectors streaming from their sources' current
-    /// LSNs, read models equal to their sources; `consumer_services[i]` runs consumer `i`'s SQL,
-    /// `connector_services[i]` connector `i`'s polls (`query` and `trigger` capture).
+    /// LSNs, read models equal to their sources; `clients` says which services run the
+    /// consumers' SQL and the connectors' polls; `contracts` are the `events` mode's.
     pub(super) fn new(
         plan: &Plan,
         spec: &CdcSpec,
         nodes: &[crate::sim::node::DatabaseNode],
-        consumer_services: &[usize],
-        connector_services: &[usize],
+        clients: PipelineClients<'_>,
         mut projections: Vec<BTreeMap<String, ProjectionStore>>,
+        contracts: &[crate::sim::events::EventContract],
         seed: u64,
     ) -> Self {
         let mut triggers = BTreeMap::new();
         let mut topics = BTreeMap::new();
+        let mut registry = crate::sim::registry::SchemaRegistry::default();
+        for contract in contracts {
+            // Checked when the contracts were made: a first version is always compatible.
+            let _ = registry.register(&contract.subject, &contract.schema_text);
+        }
+        let topic_config = |compact: bool| TopicConfig {
+            partitions: spec.partitions.max(1),
+            broker_latency: 0,
+            compact,
+            retention: if compact {
+                None
+            } else {
+                TopicConfig::default().retention
+            },
+            ..TopicConfig::default()
+        };
         let mut connectors = Vec::new();
         for planned in &plan.connectors {
             let mut config = ConnectorConfig::new(planned.name.clone(), planned.prefix.clone());
@@ -91,25 +118,22 @@ impl Pipeline {
             let mut connector = Connector::new(config);
             let mut names = Vec::new();
             for table in &planned.tables {
+                if table == crate::sim::outbox::OUTBOX_TABLE {
+                    // The router sends the outbox's events to their aggregates' topics, kept
+                    // for their retention (a deleted aggregate has no tombstone to compact by).
+                    let owned = &plan.databases[planned.source].tables;
+                    for contract in contracts.iter().filter(|c| owned.contains(&c.table)) {
+                        names.push(contract.topic.clone());
+                        topics.insert(
+                            contract.topic.clone(),
+                            Topic::new(contract.topic.clone(), topic_config(false)),
+                        );
+                    }
+                    continue;
+                }
                 let name = crate::sim::debezium::topic_name(&planned.prefix, table);
                 names.push(name.clone());
-                topics.insert(
-                    name.clone(),
-                    Topic::new(
-                        name,
-                        TopicConfig {
-                            partitions: spec.partitions.max(1),
-                            broker_latency: 0,
-                            compact: spec.compact,
-                            retention: if spec.compact {
-                                None
-                            } else {
-                                TopicConfig::default().retention
-                            },
-                            ..TopicConfig::default()
-                        },
-                    ),
-                );
+                topics.insert(name.clone(), Topic::new(name, topic_config(spec.compact)));
             }
             // The pipeline ran before the simulation starts: the connector's initial snapshot
             // is in the topics (so a group reset to the beginning can rebuild its read models),
@@ -158,7 +182,7 @@ impl Pipeline {
                 lag_time: Distribution::default(),
                 capture: spec.capture,
                 query,
-                client: connector_services.get(connectors.len()).copied(),
+                client: clients.connectors.get(connectors.len()).copied(),
                 polling: false,
                 poll_core: 0,
                 audit_upto: 0,
@@ -174,12 +198,15 @@ impl Pipeline {
                         spec.publish_jitter.micros(),
                     )
                 }),
+                relayed: 0,
+                relay_failed: 0,
+                relay_error: None,
             });
         }
         let consumers = plan
             .consumers
             .iter()
-            .zip(consumer_services)
+            .zip(clients.consumers)
             .map(|(planned, service)| {
                 let mut topic_names: Vec<String> = Vec::new();
                 for (_, topic) in &planned.tables {
@@ -201,6 +228,9 @@ impl Pipeline {
                     let Some(topic) = topics.get(name) else {
                         continue;
                     };
+                    if let Some(contract) = contracts.iter().find(|c| &c.topic == name) {
+                        let _ = registry.subscribe(&contract.subject, &planned.group, 1);
+                    }
                     for (number, partition) in topic.partitions().iter().enumerate() {
                         group.commit(
                             TopicPartition {
@@ -217,6 +247,16 @@ impl Pipeline {
                     node: planned.database,
                     service: *service,
                     tables: planned.tables.clone(),
+                    readers: contracts
+                        .iter()
+                        .filter(|c| planned.tables.iter().any(|(_, t)| *t == c.topic))
+                        .map(|c| {
+                            (
+                                c.topic.clone(),
+                                crate::sim::events::EventReader::new(c, c.schema.clone()),
+                            )
+                        })
+                        .collect(),
                     subsets: planned.subsets.clone(),
                     projections: projections
                         .get_mut(planned.database)
@@ -249,6 +289,7 @@ impl Pipeline {
             topics,
             consumers,
             triggers,
+            registry,
         }
     }
 }
@@ -272,6 +313,11 @@ impl World {
                 .map(|a| a.group.name.clone())
                 .collect(),
         }
+    }
+
+    /// The `events` mode's schema registry (`None` without a pipeline).
+    pub fn registry(&self) -> Option<&crate::sim::registry::SchemaRegistry> {
+        self.pipeline.as_ref().map(|p| &p.registry)
     }
 
     /// The event log's topics (`cdc` mode), by name.

@@ -67,6 +67,9 @@ impl World {
                     missed_deletes: missed.0,
                     missed_changes: missed.1,
                     source_core_ms: ms(source_core),
+                    relayed_events: actor.relayed,
+                    relay_failed: actor.relay_failed,
+                    relay_error: actor.relay_error.clone(),
                 },
             );
         }

@@ -1,0 +1,257 @@
+//! The `events` mode: owners write domain events into their outbox in the transaction of the
+//! change, the relay (Debezium's outbox event router) publishes them in Avro with the registry's
+//! schema, and readers keep their read models from them — equal to their sources after faults,
+//! shielded from the owner's column rename that breaks a reader of raw changes.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use dataflow_lab::sim::avro_wire;
+use dataflow_lab::sim::builtin;
+use dataflow_lab::sim::clock::SECOND;
+use dataflow_lab::sim::modes::Mode;
+use dataflow_lab::sim::scenario::Scenario;
+use dataflow_lab::sim::topic::Payload;
+use dataflow_lab::sim::world::{Command, World};
+
+fn scenario(name: &str) -> Scenario {
+    Scenario::parse(builtin::scenario_text(name).expect("built in")).expect("valid")
+}
+
+fn shop(mode: Mode) -> World {
+    let mut scenario = scenario("shop");
+    scenario.mode = mode;
+    World::new(&scenario).expect("builds")
+}
+
+fn apply(world: &mut World, command: Command) {
+    world.apply(command).expect("applies");
+}
+
+fn count(world: &mut World, database: &str, sql: &str) -> i64 {
+    let db = world.database_mut(database).expect("a database");
+    let result = db.execute(sql).expect("runs");
+    let rows = dataflow_lab::sim::invariants::rows_of_result(&result).expect("rows");
+    rows.1[0][0].parse().expect("a count")
+}
+
+#[test]
+fn the_shop_offers_the_events_mode_because_it_declares_events() {
+    assert!(scenario("shop").modes().contains(&Mode::Events));
+    let mut bare = scenario("shop");
+    bare.events.clear();
+    assert!(!bare.modes().contains(&Mode::Events));
+    bare.mode = Mode::Events;
+    let Err(error) = World::new(&bare) else {
+        panic!("an events run without events is refused");
+    };
+    assert_eq!(error.path, "mode");
+    assert!(error.message.contains("declares no events"), "{error}");
+}
+
+/// Crashing the relay's connector re-sends what followed its last flushed offset, and a
+/// consumer crash re-delivers what it had not committed: duplicates are delivered, skipped by
+/// event id, and every read model ends equal to its source; the outbox stays empty.
+#[test]
+fn after_a_connector_crash_and_a_consumer_crash_every_read_model_equals_its_source() {
+    let mut world = shop(Mode::Events);
+    world.step_until(8 * SECOND);
+    apply(
+        &mut world,
+        Command::CrashConnector {
+            connector: "orders-connector".into(),
+        },
+    );
+    world.step_until(10 * SECOND);
+    apply(
+        &mut world,
+        Command::StartConnector {
+            connector: "orders-connector".into(),
+        },
+    );
+    apply(
+        &mut world,
+        Command::CrashConsumer {
+            group: "reporting".into(),
+        },
+    );
+    world.step_until(14 * SECOND);
+    assert!(world.drain(120 * SECOND), "drains within two minutes");
+    let report = world.check_invariants();
+    assert!(report.quiet);
+    let checked: Vec<(&str, &str)> = report
+        .read_models
+        .iter()
+        .map(|m| (m.database.as_str(), m.table.as_str()))
+        .collect();
+    assert!(checked.contains(&("billing", "orders")), "{checked:?}");
+    assert!(checked.contains(&("reporting", "customers")), "{checked:?}");
+    for model in &report.read_models {
+        assert_eq!(
+            model.source, "orders",
+            "fed by the orders outbox: {model:?}"
+        );
+        assert!(model.divergence.is_equal(), "{model:?}");
+        assert!(model.divergence.rows > 0, "compared some rows: {model:?}");
+    }
+    assert!(
+        report.duplicates_delivered > 0,
+        "the crash re-sent events that were skipped"
+    );
+    assert_eq!(
+        count(&mut world, "orders", "SELECT COUNT(*) FROM outbox"),
+        0,
+        "each event is deleted in the transaction that wrote it"
+    );
+    let relayed = world.report().connectors["orders-connector"].relayed_events;
+    assert!(relayed > 100, "the relay published the events: {relayed}");
+}
+
+/// Every message of an event topic is Avro in Confluent's wire format: its schema id resolves
+/// in the registry to the topic's subject, it carries the `id` and `type` headers, its key is
+/// the aggregate id, it decodes to a record of the schema's fields, and it is smaller than the
+/// same value as JSON.
+#[test]
+fn event_messages_are_avro_with_headers_and_decode_with_the_registry() {
+    let mut world = shop(Mode::Events);
+    world.step_until(5 * SECOND);
+    let registry = world.registry().expect("a registry");
+    let (version, registered) = registry
+        .latest("outbox.event.order-value")
+        .expect("the order subject");
+    assert_eq!(version, 1);
+    let topic = &world.topics().expect("topics")["outbox.event.order"];
+    let mut seen = 0;
+    let (mut avro_bytes, mut json_bytes) = (0, 0);
+    for partition in topic.partitions() {
+        for message in partition.messages() {
+            seen += 1;
+            let Some(Payload::Bytes(bytes)) = &message.value else {
+                panic!("an Avro value: {message:?}");
+            };
+            assert_eq!(avro_wire::schema_id(bytes), Ok(registered.id));
+            let (_, value) = avro_wire::decode(bytes, registry, None).expect("decodes");
+            let fields: Vec<&String> = value.as_object().expect("a record").keys().collect();
+            assert!(fields.iter().any(|f| *f == "total_cents"), "{fields:?}");
+            assert_eq!(
+                message.key.as_deref(),
+                Some(value["id"].to_string().as_str()),
+                "the key is the aggregate id"
+            );
+            assert!(message
+                .header("id")
+                .is_some_and(|id| id.parse::<u64>().is_ok()));
+            assert!(
+                matches!(message.header("type"), Some("OrderPlaced" | "OrderUpdated")),
+                "{:?}",
+                message.header("type")
+            );
+            avro_bytes += bytes.len();
+            json_bytes += value.to_string().len();
+        }
+    }
+    assert!(seen > 50, "five seconds of orders: {seen}");
+    assert!(
+        avro_bytes * 2 < json_bytes,
+        "Avro {avro_bytes} bytes against JSON {json_bytes}"
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_trace_in_the_events_mode() {
+    let run = || {
+        let mut world = shop(Mode::Events);
+        world.step_until(6 * SECOND);
+        world.report().trace_hash
+    };
+    assert_eq!(run(), run());
+}
+
+/// The owner renames a column of its table at 20 s: the reader of raw changes fails on the new
+/// column from then on and its read model stops following; the reader of the outbox's events
+/// goes on and ends equal to its source.
+#[test]
+fn the_owners_rename_breaks_the_raw_reader_and_not_the_event_reader() {
+    let mut world = World::new(&scenario("outbox-contract")).expect("builds");
+    world.step_until(19 * SECOND);
+    let before = world.report();
+    assert_eq!(before.consumer_groups["billing"].failed_batches, 0);
+    assert_eq!(before.consumer_groups["analytics"].failed_batches, 0);
+    world.step_until(40 * SECOND);
+    let after = world.report();
+    assert!(
+        after.timeline[0].result.starts_with("ok"),
+        "{:?}",
+        after.timeline
+    );
+    assert!(
+        after.consumer_groups["billing"].failed_batches > 10,
+        "billing's batches fail on amount_cents: {:?}",
+        after.consumer_groups["billing"]
+    );
+    assert_eq!(after.consumer_groups["analytics"].failed_batches, 0);
+    assert!(
+        after.consumer_groups["analytics"].applied > before.consumer_groups["analytics"].applied,
+        "analytics goes on applying"
+    );
+    assert!(
+        after.consumer_groups["billing"].lag_ms > 10_000.0,
+        "billing's lag grows: {}",
+        after.consumer_groups["billing"].lag_ms
+    );
+    assert!(world.drain(60 * SECOND) || !world.is_quiet());
+    let report = world.check_invariants();
+    let model = |database: &str| {
+        report
+            .read_models
+            .iter()
+            .find(|m| m.database == database && m.table == "orders")
+            .unwrap_or_else(|| panic!("{database}'s orders: {report:?}"))
+    };
+    assert!(model("analytics").divergence.is_equal(), "{report:?}");
+    assert!(
+        !model("billing").divergence.is_equal(),
+        "billing's copy missed the orders after the rename: {report:?}"
+    );
+}
+
+/// In the `cdc` mode the same rename reaches every reader: both consumers fail.
+#[test]
+fn without_the_outbox_the_rename_breaks_every_reader() {
+    let mut scenario = scenario("outbox-contract");
+    scenario.mode = Mode::Cdc;
+    let mut world = World::new(&scenario).expect("builds");
+    world.step_until(30 * SECOND);
+    let report = world.report();
+    for group in ["billing", "analytics"] {
+        assert!(
+            report.consumer_groups[group].failed_batches > 0,
+            "{group}: {:?}",
+            report.consumer_groups[group]
+        );
+    }
+}
+
+#[test]
+fn event_declarations_are_checked_against_the_tables() {
+    let refused = |edit: &dyn Fn(&mut Scenario)| {
+        let mut scenario = scenario("outbox-contract");
+        edit(&mut scenario);
+        let Err(error) = World::new(&scenario) else {
+            panic!("refused");
+        };
+        error
+    };
+    let error = refused(&|s| {
+        s.events.get_mut("order").expect("order").table = "invoices_typo".into();
+    });
+    assert_eq!(error.path, "events.order.table");
+    let error = refused(&|s| {
+        s.events.get_mut("order").expect("order").schema = Some(
+            r#"{"type":"record","name":"O","fields":[{"name":"price","type":"long"}]}"#.into(),
+        );
+    });
+    assert_eq!(error.path, "events.order.schema");
+    assert!(error.message.contains("\"price\""), "{error}");
+    let error = refused(&|s| s.services[1].raw_changes = vec!["customers".into()]);
+    assert_eq!(error.path, "services[1].raw_changes[0]");
+}
