@@ -6,6 +6,7 @@
 pub mod app;
 pub mod browser;
 pub mod charts;
+pub mod checker;
 pub mod compare;
 pub mod controls;
 pub mod editor;
@@ -19,6 +20,7 @@ pub mod messages;
 pub mod narration;
 pub mod pipeline;
 pub mod recovery;
+pub mod registry;
 pub mod results;
 pub mod schema;
 pub mod script_view;

@@ -255,3 +255,152 @@ fn event_declarations_are_checked_against_the_tables() {
     let error = refused(&|s| s.services[1].raw_changes = vec!["customers".into()]);
     assert_eq!(error.path, "services[1].raw_changes[0]");
 }
+
+/// A compatible change registered while the run goes on: the relay writes with version 2 (its
+/// new field's default filled in), the consumers still read with version 1 and stay equal to
+/// their sources; an incompatible change is refused, naming the rule, the field and the
+/// consumers, and changes nothing.
+#[test]
+fn registering_a_new_version_mid_run_keeps_the_readers_and_refusals_name_the_consumers() {
+    let mut world = shop(Mode::Events);
+    world.step_until(3 * SECOND);
+    let subject = "outbox.event.order-value";
+    let latest = world
+        .registry()
+        .and_then(|r| r.latest(subject))
+        .map(|(_, s)| s.canonical.clone())
+        .expect("version 1");
+    let mut schema: serde_json::Value = serde_json::from_str(&latest).expect("json");
+    schema["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .push(serde_json::json!({"name": "coupon", "type": "string"}));
+    let refused = world
+        .apply(Command::RegisterSchema {
+            subject: subject.into(),
+            schema: schema.to_string(),
+        })
+        .expect_err("a field without a default breaks BACKWARD");
+    let message = refused.to_string();
+    for needle in ["BACKWARD", "coupon", "billing", "reporting"] {
+        assert!(message.contains(needle), "{needle} in {message}");
+    }
+    let preview = world
+        .registry()
+        .expect("registry")
+        .preview(subject, &schema.to_string());
+    assert!(preview.verdict.is_err());
+    assert!(preview
+        .diff
+        .iter()
+        .any(|l| l.path.ends_with("coupon") && !l.backward));
+    schema["fields"][5]["default"] = serde_json::json!("none");
+    let answer = world
+        .apply(Command::RegisterSchema {
+            subject: subject.into(),
+            schema: schema.to_string(),
+        })
+        .expect("a field with a default is BACKWARD compatible");
+    assert!(answer.contains("version 2"), "{answer}");
+    let v2 = world
+        .registry()
+        .and_then(|r| r.latest(subject))
+        .map(|(v, s)| (v, s.id))
+        .expect("v2");
+    assert_eq!(v2.0, 2);
+    world.step_until(6 * SECOND);
+    let topic = &world.topics().expect("topics")["outbox.event.order"];
+    let newest = topic
+        .partitions()
+        .iter()
+        .filter_map(|p| p.messages().last())
+        .max_by_key(|m| m.timestamp)
+        .expect("messages");
+    let Some(Payload::Bytes(bytes)) = &newest.value else {
+        panic!("Avro");
+    };
+    assert_eq!(
+        avro_wire::schema_id(bytes),
+        Ok(v2.1),
+        "written with version 2"
+    );
+    let (_, value) = avro_wire::decode(bytes, world.registry().expect("r"), None).expect("decodes");
+    assert_eq!(
+        value["coupon"], "none",
+        "the default filled in by the producer"
+    );
+    assert!(world.drain(60 * SECOND));
+    let report = world.check_invariants();
+    assert!(report.holds(), "{report:?}");
+}
+
+/// The page checks the invariants while the run goes on: checking reads and changes nothing
+/// the run depends on, so the trace is the one of a run never checked.
+#[test]
+fn checking_mid_run_does_not_change_the_trace() {
+    let unchecked = {
+        let mut world = shop(Mode::Events);
+        world.step_until(6 * SECOND);
+        world.report().trace_hash
+    };
+    let mut world = shop(Mode::Events);
+    for second in 1..=6 {
+        world.step_until(second * SECOND);
+        let _ = world.check_invariants();
+    }
+    assert_eq!(world.report().trace_hash, unchecked);
+}
+
+/// `StopSources` — the page's "Stop the sources and drain" — heals a crashed relay and lets the
+/// pipeline drain: once quiet, the checker holds.
+#[test]
+fn stopping_the_sources_after_a_relay_crash_ends_quiet_and_equal() {
+    let mut world = shop(Mode::Events);
+    world.step_until(4 * SECOND);
+    apply(
+        &mut world,
+        Command::CrashConnector {
+            connector: "orders-connector".into(),
+        },
+    );
+    world.step_until(6 * SECOND);
+    assert!(!world.check_invariants().quiet);
+    apply(&mut world, Command::StopSources);
+    world.step_until(30 * SECOND);
+    let report = world.check_invariants();
+    assert!(report.quiet, "drained by 30 s");
+    assert!(report.holds(), "{report:?}");
+}
+
+/// The dual-write lesson's publisher crash loses what was committed and not yet published: the
+/// checker, once quiet, names the missing rows; the same workload through the outbox holds.
+#[test]
+fn a_dual_write_crash_loses_rows_that_the_outbox_keeps() {
+    let run = |mode: Mode| {
+        let mut scenario = scenario("dual-write");
+        scenario.mode = mode;
+        let mut world = World::new(&scenario).expect("builds");
+        world.step_until(5 * SECOND + 150_000);
+        apply(
+            &mut world,
+            Command::CrashConnector {
+                connector: "orders-connector".into(),
+            },
+        );
+        apply(&mut world, Command::StopSources);
+        world.step_until(30 * SECOND);
+        world.check_invariants()
+    };
+    let dual = run(Mode::Cdc);
+    assert!(dual.quiet);
+    assert!(!dual.holds(), "the crash lost events: {dual:?}");
+    let model = &dual.read_models[0];
+    assert!(model.divergence.missing > 0, "{model:?}");
+    assert!(model
+        .divergence
+        .shown
+        .iter()
+        .any(|r| r.read_model.is_none()));
+    let outbox = run(Mode::Events);
+    assert!(outbox.quiet && outbox.holds(), "{outbox:?}");
+}

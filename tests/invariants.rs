@@ -64,7 +64,7 @@ fn faulted_and_drained() -> World {
 
 #[test]
 fn after_faults_every_read_model_equals_its_source() {
-    let mut world = faulted_and_drained();
+    let world = faulted_and_drained();
     let report = world.check_invariants();
     assert!(report.quiet);
     assert!(

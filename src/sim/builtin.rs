@@ -32,6 +32,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/capture-methods.toml"),
     ),
     (
+        "dual-write",
+        include_str!("../../static/scenarios/dual-write.toml"),
+    ),
+    (
         "outbox-contract",
         include_str!("../../static/scenarios/outbox-contract.toml"),
     ),

@@ -435,6 +435,97 @@ impl SchemaRegistry {
     }
 }
 
+/// One version of a subject as the registry panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionView {
+    /// Its version in the subject (from 1).
+    pub version: u32,
+    /// Its global id (what messages carry).
+    pub id: u32,
+    /// The schema as indented JSON.
+    pub text: String,
+}
+
+/// A subject as the registry panel shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectView {
+    /// `<topic>-value`.
+    pub name: String,
+    /// The mode its changes are checked with.
+    pub mode: CompatibilityMode,
+    /// Its versions, oldest first.
+    pub versions: Vec<VersionView>,
+    /// Who reads it, with the version each reads with.
+    pub consumers: Vec<(String, u32)>,
+}
+
+/// A schema change tried in the panel before it is registered: the field-by-field diff from
+/// the latest version, and the registry's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// The changes from the latest version, each with its effect.
+    pub diff: Vec<crate::sim::schema_diff::DiffLine>,
+    /// `Ok` when the registry would accept it; else why not (the rule, the field, the
+    /// consumers), or why the text is not a schema.
+    pub verdict: Result<(), String>,
+}
+
+impl SchemaRegistry {
+    /// The subjects as the registry panel shows them.
+    pub fn views(&self) -> Vec<SubjectView> {
+        self.subjects
+            .iter()
+            .map(|(name, subject)| SubjectView {
+                name: name.clone(),
+                mode: self.mode(name),
+                versions: subject
+                    .versions
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, id)| {
+                        let schema = self.schema_by_id(*id)?;
+                        let text = serde_json::from_str::<serde_json::Value>(&schema.canonical)
+                            .ok()
+                            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                            .unwrap_or_else(|| schema.canonical.clone());
+                        Some(VersionView {
+                            version: i as u32 + 1,
+                            id: *id,
+                            text,
+                        })
+                    })
+                    .collect(),
+                consumers: subject
+                    .consumers
+                    .iter()
+                    .map(|(c, v)| (c.clone(), *v))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// What registering `text` as the next version of `subject` would do, without doing it.
+    pub fn preview(&self, subject: &str, text: &str) -> Preview {
+        let schema = match parse_schema(text) {
+            Ok(schema) => schema,
+            Err(e) => {
+                return Preview {
+                    diff: Vec::new(),
+                    verdict: Err(e.to_string()),
+                }
+            }
+        };
+        let diff = self
+            .latest(subject)
+            .map(|(_, latest)| crate::sim::schema_diff::diff(&latest.schema, &schema))
+            .unwrap_or_default();
+        Preview {
+            diff,
+            verdict: self.check(subject, &schema).map_err(|e| e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -224,6 +224,11 @@ pub struct LiveState {
     pub last_seek_ms: Option<f64>,
     /// Frame timings.
     pub frames: FrameStats,
+    /// The invariant checker's last verdict (`cdc` and `events` modes), and when it was
+    /// taken: simulated time and wall ms (it runs about once a second while playing).
+    pub checker: Option<Rc<crate::sim::world::InvariantReport>>,
+    pub checked_at: Option<Micros>,
+    pub checked_wall: f64,
 }
 
 /// A built-in scenario with the user's isolation levels, ready to play with `seed` (the
@@ -452,6 +457,9 @@ impl LiveState {
             present: false,
             last_seek_ms: None,
             frames: FrameStats::default(),
+            checker: None,
+            checked_at: None,
+            checked_wall: 0.0,
         }
     }
 
@@ -532,6 +540,18 @@ impl LiveState {
         self.now = playback.now();
         self.events = playback.world().events();
         self.horizon = playback.horizon().max(self.now);
+        // The checker reads every read model and its source: about once a second of wall
+        // time while playing, at once when paused (after a command or a jump).
+        if self.view.pipeline.is_none() {
+            self.checker = None;
+            self.checked_at = None;
+        } else if self.checked_at != Some(self.now)
+            && (!self.playing || wall - self.checked_wall >= 1_000.0)
+        {
+            self.checker = Some(Rc::new(playback.world().check_invariants()));
+            self.checked_at = Some(self.now);
+            self.checked_wall = wall;
+        }
         drop(playback);
         self.last_view = wall;
         self
@@ -566,6 +586,9 @@ impl LiveState {
             present: self.present,
             last_seek_ms: self.last_seek_ms,
             frames: self.frames.clone(),
+            checker: self.checker.clone(),
+            checked_at: self.checked_at,
+            checked_wall: self.checked_wall,
         }
     }
 
@@ -638,6 +661,10 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
             interval_ms,
         } => format!("{target} now polls every {interval_ms} ms."),
         Command::RunEtl => format!("The ETL job: {outcome}."),
+        Command::StopSources => {
+            "Every service stopped and the pipeline healed: it drains until quiet, when the checker's verdict is final.".to_owned()
+        }
+        Command::RegisterSchema { subject, .. } => format!("{subject}: {outcome}."),
     })
 }
 

@@ -118,22 +118,45 @@ pub fn MessageViewer(props: &MessagesProps) -> Html {
                             }
                         })
                     };
-                    let op = op_name(m.op.as_deref());
+                    let event_type = m.headers.iter().find(|(k, _)| k == "type").map(|(_, v)| v.clone());
+                    let op = if event_type.is_some() { "event" } else { op_name(m.op.as_deref()) };
                     html! {
                         <li class={classes!("message", op, expanded.then_some("open"))}>
                             <button type="button" class="message-head" onclick={toggle}
                                 aria-expanded={expanded.to_string()}>
                                 <span class="message-at">{ format!("P{}:{}", m.partition, m.offset) }</span>
-                                <span class={classes!("op-badge", op)}>{ m.op.clone().unwrap_or_else(|| "∅".to_owned()) }</span>
+                                if let Some(event_type) = &event_type {
+                                    <span class="event-type">{ event_type }</span>
+                                } else {
+                                    <span class={classes!("op-badge", op)}>{ m.op.clone().unwrap_or_else(|| "∅".to_owned()) }</span>
+                                }
                                 <code class="message-key">{ &m.key }</code>
                                 <span class="message-meta">
                                     { m.lsn.map(|l| format!("LSN {l} · ")).unwrap_or_default() }
+                                    { m.schema_id.map(|_| format!("Avro {} B (JSON {} B) · ", m.bytes, m.json_bytes)).unwrap_or_default() }
                                     { format_micros(m.timestamp) }
                                 </span>
                             </button>
                             if expanded {
                                 <div class="message-body">
-                                    if m.op.is_none() {
+                                    if let Some(id) = m.schema_id {
+                                        <p class="avro-facts" aria-label="avro facts">
+                                            { format!("Avro binary in Confluent's wire format: magic byte 0, schema id {id} (the registry resolves it), then the value — {} bytes, where the same value as JSON takes {} bytes. Headers: {}.",
+                                                m.bytes, m.json_bytes,
+                                                m.headers.iter().map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", ")) }
+                                        </p>
+                                        <table class="field-diff">
+                                            <thead><tr><th>{ "field" }</th><th>{ "value" }</th></tr></thead>
+                                            <tbody>
+                                                { for m.fields.iter().map(|f| html! {
+                                                    <tr>
+                                                        <th scope="row">{ &f.name }</th>
+                                                        <td>{ f.after.clone().unwrap_or_default() }</td>
+                                                    </tr>
+                                                }) }
+                                            </tbody>
+                                        </table>
+                                    } else if m.op.is_none() {
                                         <p>{ "A tombstone: the key with no value. Compaction keeps it a while, then removes the key from the topic." }</p>
                                     } else {
                                         <table class="field-diff">

@@ -6,6 +6,7 @@ use crate::sim::builtin::SCENARIOS;
 use crate::sim::scenario::ActionKind;
 use crate::ui::browser::{self, AnimationLoop, KeyListener};
 use crate::ui::charts::Charts;
+use crate::ui::checker::CheckerPanel;
 use crate::ui::compare::ComparePanel;
 use crate::ui::controls::{Controls, Preset};
 use crate::ui::etl::EtlPanel;
@@ -15,6 +16,7 @@ use crate::ui::locks_panel::LocksPanel;
 use crate::ui::messages::MessageViewer;
 use crate::ui::narration::Narration;
 use crate::ui::pipeline::PipelinePanel;
+use crate::ui::registry::RegistryPanel;
 use crate::ui::script_view::ScriptPanel;
 use crate::ui::sim_console::SimConsole;
 use crate::ui::topology::Topology;
@@ -265,11 +267,30 @@ pub fn Simulator() -> Html {
             }
             if state.view.pipeline.is_some() {
                 <section class="panel pipeline-panel" aria-labelledby="pipeline-title">
-                    <h2 id="pipeline-title">{ "Change data capture" }</h2>
+                    <h2 id="pipeline-title">{
+                        if state.view.mode == crate::sim::modes::Mode::Events {
+                            "Outbox relay and domain events"
+                        } else {
+                            "Change data capture"
+                        }
+                    }</h2>
                     if let Some(result) = &state.pipeline_result {
                         <p class="last-result" role="status">{ result }</p>
                     }
                     <PipelinePanel view={view.clone()} viewing={state.viewer.topic.clone()}
+                        on_action={on_action.clone()} />
+                </section>
+            }
+            if state.view.pipeline.is_some() {
+                <section class="panel checker-panel" aria-labelledby="checker-title">
+                    <h2 id="checker-title">{ "Invariant checker: read models against their sources" }</h2>
+                    <CheckerPanel report={state.checker.clone()} on_action={on_action.clone()} />
+                </section>
+            }
+            if let Some(registry) = state.view.pipeline.as_ref().map(|p| &p.registry).filter(|r| !r.subjects.is_empty()) {
+                <section class="panel registry-panel" aria-labelledby="registry-title">
+                    <h2 id="registry-title">{ "Schema registry" }</h2>
+                    <RegistryPanel registry={registry.clone()} result={state.pipeline_result.clone()}
                         on_action={on_action.clone()} />
                 </section>
             }

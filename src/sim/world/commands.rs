@@ -110,6 +110,18 @@ pub enum Command {
     },
     /// Start the ETL job's copy now (`etl` mode), instead of waiting for its interval.
     RunEtl,
+    /// Stop every service's operations and heal the pipeline (start stopped or crashed
+    /// connectors, resume consumers): the system drains until it is quiet, when the invariant
+    /// checker's verdict is final.
+    StopSources,
+    /// Register a new version of a subject's schema in the schema registry (`events` mode),
+    /// checked against the subject's compatibility mode first; the relay then writes with it.
+    RegisterSchema {
+        /// The subject (`outbox.event.order-value`).
+        subject: String,
+        /// The schema, as the text of an `.avsc` file.
+        schema: String,
+    },
 }
 
 impl Command {
@@ -170,6 +182,8 @@ impl Command {
                 | Self::RebuildReadModels { .. }
                 | Self::SetPollInterval { .. }
                 | Self::RunEtl
+                | Self::StopSources
+                | Self::RegisterSchema { .. }
         )
     }
 
@@ -201,6 +215,8 @@ impl Command {
                 interval_ms,
             } => format!("{target} polls every {interval_ms} ms"),
             Self::RunEtl => "run the ETL job now".to_owned(),
+            Self::StopSources => "stop the sources and drain".to_owned(),
+            Self::RegisterSchema { subject, .. } => format!("register a schema for {subject}"),
         }
     }
 }
@@ -241,6 +257,10 @@ pub enum CommandError {
     /// A poll interval must be between a millisecond and an hour.
     #[error("a poll interval must be between 1 and 3,600,000 milliseconds, got {0}")]
     BadInterval(String),
+    /// The registry refused the schema (unreadable, or incompatible: the rule, the field and
+    /// the consumers it would break).
+    #[error("{0}")]
+    Registry(String),
 }
 
 /// The timeline's events.
@@ -473,6 +493,23 @@ impl World {
                 let s = self.find_service(service)?;
                 self.services[s].paused = matches!(command, Command::PauseService { .. });
                 Ok("ok".to_owned())
+            }
+            Command::StopSources => {
+                self.stop_sources();
+                Ok("stopped: the pipeline drains".to_owned())
+            }
+            Command::RegisterSchema { subject, schema } => {
+                let mode = self.scenario.mode.name().to_owned();
+                let Some(pipeline) = self.pipeline.as_mut() else {
+                    return Err(CommandError::NoPipeline(mode));
+                };
+                let registration = std::rc::Rc::make_mut(&mut pipeline.registry)
+                    .register(subject, schema)
+                    .map_err(|e| CommandError::Registry(e.to_string()))?;
+                Ok(format!(
+                    "registered as version {} (id {})",
+                    registration.version, registration.id
+                ))
             }
         }
     }

@@ -32,7 +32,7 @@ pub use invariants::{InvariantReport, ReadModelCheck};
 use pipeline::{Pipeline, PipelineEvent};
 pub use pipeline_view::{
     ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, ProjectionSnapshot,
-    ReadModelSnapshot, TopicSnapshot, LAG_HISTORY,
+    ReadModelSnapshot, RegistrySnapshot, TopicSnapshot, LAG_HISTORY,
 };
 use trace::Traced;
 use workload::WorkloadEvent;

@@ -63,7 +63,7 @@ pub(super) struct Pipeline {
     /// `trigger` capture: the audit trigger per source node.
     pub triggers: BTreeMap<usize, AuditTrigger>,
     /// The `events` mode's schema registry: a subject per aggregate's topic.
-    pub registry: crate::sim::registry::SchemaRegistry,
+    pub registry: Rc<crate::sim::registry::SchemaRegistry>,
 }
 
 /// The services that run the pipeline's SQL.
@@ -289,7 +289,7 @@ impl Pipeline {
             topics,
             consumers,
             triggers,
-            registry,
+            registry: Rc::new(registry),
         }
     }
 }
@@ -317,7 +317,7 @@ impl World {
 
     /// The `events` mode's schema registry (`None` without a pipeline).
     pub fn registry(&self) -> Option<&crate::sim::registry::SchemaRegistry> {
-        self.pipeline.as_ref().map(|p| &p.registry)
+        self.pipeline.as_ref().map(|p| &*p.registry)
     }
 
     /// The event log's topics (`cdc` mode), by name.

@@ -13,6 +13,7 @@ use crate::sim::report::{
 };
 use crate::sim::topic::Offset;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// The pipeline's part of the report.
 pub(super) struct PipelineReport {
@@ -287,6 +288,24 @@ pub struct PipelineSnapshot {
     pub topics: Vec<TopicSnapshot>,
     /// The consumer groups.
     pub groups: Vec<GroupSnapshot>,
+    /// The `events` mode's schema registry (empty otherwise).
+    pub registry: RegistrySnapshot,
+}
+
+/// The schema registry as the page shows it: its subjects, and the registry itself for trying
+/// a change before registering it ([`crate::sim::registry::SchemaRegistry::preview`]).
+#[derive(Debug, Clone, Default)]
+pub struct RegistrySnapshot {
+    /// The subjects.
+    pub subjects: Vec<crate::sim::registry::SubjectView>,
+    /// The registry.
+    pub registry: Rc<crate::sim::registry::SchemaRegistry>,
+}
+
+impl PartialEq for RegistrySnapshot {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.registry, &other.registry)
+    }
 }
 
 /// How long a group's lag history reaches back.
@@ -433,6 +452,10 @@ impl World {
             connectors,
             topics,
             groups,
+            registry: RegistrySnapshot {
+                subjects: pipeline.registry.views(),
+                registry: Rc::clone(&pipeline.registry),
+            },
         })
     }
 }

@@ -1,0 +1,107 @@
+//! The invariant checker panel (`cdc` and `events` modes): every read model against its source,
+//! by key — green when equal, red with the rows that differ — and whether the system is quiet,
+//! when the verdict is final. "Stop the sources" ends the writes and heals the pipeline so that
+//! it drains.
+
+use crate::sim::world::{Command, InvariantReport};
+use crate::ui::live::LiveAction;
+use std::rc::Rc;
+use yew::prelude::*;
+
+/// The panel's inputs.
+#[derive(Properties, PartialEq)]
+pub struct CheckerProps {
+    /// The last check (the page checks about once a second while it plays).
+    pub report: Option<Rc<InvariantReport>>,
+    /// Where actions go.
+    pub on_action: Callback<LiveAction>,
+}
+
+/// The invariant checker panel.
+#[component]
+pub fn CheckerPanel(props: &CheckerProps) -> Html {
+    let Some(report) = &props.report else {
+        return html! { <p class="muted">{ "Checking…" }</p> };
+    };
+    let stop = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| {
+            on_action.emit(LiveAction::Command(Command::StopSources));
+        })
+    };
+    let holds = report.holds();
+    let (class, verdict) = match (report.quiet, holds) {
+        (true, true) => (
+            "holds",
+            "Quiet, and every read model equals its source: every committed change arrived exactly once in effect.".to_owned(),
+        ),
+        (true, false) => (
+            "broken",
+            format!(
+                "Quiet, and {} rows differ: changes were lost or applied out of order — nothing more will arrive to fix them.",
+                report.rows_off()
+            ),
+        ),
+        (false, _) => (
+            "in-flight",
+            format!(
+                "Not quiet: changes are still on their way, so {} rows differing now may yet arrive. Stop the sources to let the pipeline drain and get a final verdict.",
+                report.rows_off()
+            ),
+        ),
+    };
+    html! {
+        <div class={classes!("checker", class)} aria-label="invariant checker">
+            <div class="checker-head">
+                <p class="checker-verdict" role="status">
+                    <span class="checker-mark" aria-hidden="true">
+                        { match class { "holds" => "✓", "broken" => "✗", _ => "…" } }
+                    </span>
+                    { verdict }
+                </p>
+                <button type="button" class="button subtle small" onclick={stop}
+                    title="Stop every service's operations and restart crashed connectors and consumers: the pipeline drains until quiet">
+                    { "Stop the sources and drain" }
+                </button>
+            </div>
+            <p class="muted">{ format!("Duplicates delivered so far (skipped by position): {}", report.duplicates_delivered) }</p>
+            <ul class="checker-models">
+                { for report.read_models.iter().map(|model| {
+                    let d = &model.divergence;
+                    let equal = d.is_equal();
+                    let state = if equal { "equal" } else if report.quiet { "differs" } else { "behind" };
+                    html! {
+                        <li class={classes!("checker-model", state)}
+                            aria-label={format!("read model {}.{}", model.database, model.table)}>
+                            <div class="checker-model-head">
+                                <b>{ format!("{}.{}", model.database, model.table) }</b>
+                                <span class="muted">{ format!(" from {}", if model.source.is_empty() { "nothing" } else { &model.source }) }</span>
+                                <span class={classes!("pipe-state", state)}>
+                                    { if equal {
+                                        format!("equal ({} rows)", d.rows)
+                                    } else {
+                                        format!("{} missing, {} extra, {} differing", d.missing, d.extra, d.differing)
+                                    } }
+                                </span>
+                            </div>
+                            if !d.shown.is_empty() {
+                                <table class="checker-rows">
+                                    <thead><tr><th>{ "key" }</th><th>{ "source" }</th><th>{ "read model" }</th></tr></thead>
+                                    <tbody>
+                                        { for d.shown.iter().take(5).map(|row| html! {
+                                            <tr>
+                                                <td>{ &row.key }</td>
+                                                <td>{ row.source.clone().unwrap_or_else(|| "(none)".to_owned()) }</td>
+                                                <td>{ row.read_model.clone().unwrap_or_else(|| "(missing)".to_owned()) }</td>
+                                            </tr>
+                                        }) }
+                                    </tbody>
+                                </table>
+                            }
+                        </li>
+                    }
+                }) }
+            </ul>
+        </div>
+    }
+}
