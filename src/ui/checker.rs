@@ -37,16 +37,16 @@ pub fn CheckerPanel(props: &CheckerProps) -> Html {
         ),
         (true, false) => (
             "broken",
-            format!(
-                "Quiet, and {} rows differ: changes were lost or applied out of order — nothing more will arrive to fix them.",
-                report.rows_off()
-            ),
+            match report.rows_off() {
+                1 => "Quiet, and 1 row differs: a change was lost or applied out of order — nothing more will arrive to fix it.".to_owned(),
+                n => format!("Quiet, and {n} rows differ: changes were lost or applied out of order — nothing more will arrive to fix them."),
+            },
         ),
         (false, _) => (
             "in-flight",
             format!(
-                "Not quiet: changes are still on their way, so {} rows differing now may yet arrive. Stop the sources to let the pipeline drain and get a final verdict.",
-                report.rows_off()
+                "Not quiet: changes are still on their way, so the {} differing now may yet be put right. Stop the sources to let the pipeline drain and get a final verdict.",
+                match report.rows_off() { 1 => "1 row".to_owned(), n => format!("{n} rows") }
             ),
         ),
     };

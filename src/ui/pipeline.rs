@@ -127,7 +127,11 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                         title="Stop gracefully: flush the offset; the slot keeps the source's log">{ "Stop" }</button>
                                     <button type="button" class="button subtle small danger"
                                         onclick={command(Command::CrashConnector { connector: name.clone() })}
-                                        title="Crash: what it read since its last flush will be sent again">{ "Crash" }</button>
+                                        title={if c.capture == CaptureMethod::DualWrite {
+                                            "Crash the service between its commits and their publishes: what it committed and had not published is lost (it publishes again at once)"
+                                        } else {
+                                            "Crash: what it read since its last flush will be sent again"
+                                        }}>{ "Crash" }</button>
                                 } else if c.state == ConnectorState::Crashed {
                                     <button type="button" class="button small"
                                         onclick={command(Command::StartConnector { connector: name.clone() })}
