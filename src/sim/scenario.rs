@@ -74,6 +74,10 @@ pub struct Scenario {
     /// `outbox.event.<aggregate>`; readers keep their read models from them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub events: BTreeMap<String, crate::sim::events::EventSpec>,
+    /// What to watch in the `events` mode, in one sentence (Markdown): the page shows it instead
+    /// of `watch` when the run is in `events`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_watch: Option<String>,
 }
 
 fn default_seed() -> u64 {

@@ -169,6 +169,9 @@ pub fn Simulator() -> Html {
         let watch = match scenario.mode {
             crate::sim::modes::Mode::Cdc if scenario.cdc.watch.is_some() => &scenario.cdc.watch,
             crate::sim::modes::Mode::Etl if scenario.etl.watch.is_some() => &scenario.etl.watch,
+            crate::sim::modes::Mode::Events if scenario.events_watch.is_some() => {
+                &scenario.events_watch
+            }
             _ => &scenario.watch,
         };
         (render(&scenario.description), render(watch))
