@@ -31,6 +31,21 @@ pub fn CheckerPanel(props: &CheckerProps) -> Html {
     };
     let holds = report.holds();
     let (class, verdict) = match (report.quiet, holds) {
+        _ if !report.failing.is_empty() => (
+            "broken",
+            report
+                .failing
+                .iter()
+                .map(|(group, why)| {
+                    format!("{group}'s consumer fails on every batch ({why}): its read models stop here, and no amount of waiting will bring them level.")
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        (true, true) if report.sources_writing => (
+            "in-flight",
+            "Equal right now — but the services are still writing, so this is a pause between changes, not a verdict. Stop the sources for a final one.".to_owned(),
+        ),
         (true, true) => (
             "holds",
             "Quiet, and every read model equals its source: every committed change arrived exactly once in effect.".to_owned(),
@@ -64,7 +79,7 @@ pub fn CheckerPanel(props: &CheckerProps) -> Html {
                     { "Stop the sources and drain" }
                 </button>
             </div>
-            <p class="muted">{ format!("Duplicates delivered so far (skipped by position): {}", report.duplicates_delivered) }</p>
+            <p class="muted">{ format!("Messages delivered again so far, and skipped (by log position, or by event id in events): {}", report.duplicates_delivered) }</p>
             <ul class="checker-models">
                 { for report.read_models.iter().map(|model| {
                     let d = &model.divergence;
@@ -75,7 +90,11 @@ pub fn CheckerPanel(props: &CheckerProps) -> Html {
                             aria-label={format!("read model {}.{}", model.database, model.table)}>
                             <div class="checker-model-head">
                                 <b>{ format!("{}.{}", model.database, model.table) }</b>
-                                <span class="muted">{ format!(" from {}", if model.source.is_empty() { "nothing" } else { &model.source }) }</span>
+                                <span class="muted">{ if model.source.is_empty() {
+                                    " fed by nothing".to_owned()
+                                } else {
+                                    format!(" against its source in {}", model.source)
+                                } }</span>
                                 <span class={classes!("pipe-state", state)}>
                                     { if equal {
                                         format!("equal ({} rows)", d.rows)

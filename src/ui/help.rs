@@ -37,6 +37,42 @@ pub const LABELS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The words of the `events` mode, the schema registry and the invariant checker, explained.
+pub const EVENT_TERMS: &[(&str, &str)] = &[
+    (
+        "events mode, domain event",
+        "As cdc, a database per service — but the owner publishes declared domain events (OrderPlaced, OrderUpdated: the aggregate's state after the change) instead of its raw table changes. The declaration is a contract: the owner may change its tables; the events stay the same.",
+    ),
+    (
+        "outbox, relay",
+        "The owner writes each event into an outbox table in the same transaction as the change (and deletes it again: the log keeps it), so the event exists exactly when the change committed. The relay — Debezium's outbox event router — reads the outbox from the log and publishes each event to outbox.event.<aggregate>, keyed by the aggregate's id, with headers id (the event's id: a reader skips one it applied already) and type.",
+    ),
+    (
+        "dual write",
+        "A service commits to its database, then publishes to the log itself: two writes with no transaction around both. A crash between them loses the event; two publishes can overtake each other. What the outbox and CDC exist to replace.",
+    ),
+    (
+        "Avro, wire format, schema id",
+        "Events are encoded in Avro's binary form — field values only, no names — behind a magic byte 0 and the 4-byte id of the schema that wrote them, which the registry resolves; so an event is a third the size of the same JSON. The id is global to the registry; the version counts within one subject.",
+    ),
+    (
+        "schema registry, subject, version",
+        "The registry keeps each topic's value schemas under the subject <topic>-value, as versions 1, 2, … Each reader decodes with the version it subscribed to: Avro resolves the writer's schema to it (fields it does not know skipped, missing ones taken from defaults).",
+    ),
+    (
+        "BACKWARD, FORWARD, FULL, TRANSITIVE, NONE",
+        "What a new version must keep. BACKWARD (the default): the new schema reads the data written with the last one (add fields only with defaults). FORWARD: the last schema reads data written with the new one (remove only fields with defaults). FULL: both. _TRANSITIVE: against every earlier version, not just the last. NONE: no check. An incompatible version is refused, naming the rule, the field and the consumers it would break.",
+    ),
+    (
+        "invariant checker, quiet",
+        "Compares every read model with its source, row by row by key: rows missing, extra, or differing. While changes are on their way differences are expected; quiet means nothing is left to arrive (services stopped, every connector and consumer caught up). Quiet and different means damage nothing will repair.",
+    ),
+    (
+        "raw changes",
+        "A reader listed with raw_changes keeps reading the owner's raw CDC events of that table, column by column — so a column the owner renames reaches it, and breaks it.",
+    ),
+];
+
 /// The change-data-capture words the `cdc` mode's panels use, explained.
 pub const CDC_TERMS: &[(&str, &str)] = &[
     (
@@ -145,6 +181,14 @@ pub fn HelpDialog(props: &HelpProps) -> Html {
                     <h3>{ "Change data capture (the cdc mode)" }</h3>
                     <dl>
                         { for CDC_TERMS.iter().map(|(term, meaning)| html! {
+                            <><dt><code>{ *term }</code></dt><dd>{ *meaning }</dd></>
+                        }) }
+                    </dl>
+                </section>
+                <section>
+                    <h3>{ "Events, the outbox and the schema registry (the events mode)" }</h3>
+                    <dl>
+                        { for EVENT_TERMS.iter().map(|(term, meaning)| html! {
                             <><dt><code>{ *term }</code></dt><dd>{ *meaning }</dd></>
                         }) }
                     </dl>

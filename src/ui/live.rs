@@ -216,6 +216,8 @@ pub struct LiveState {
     pub last_result: Option<String>,
     /// The last pipeline or ETL command's answer, for its panel.
     pub pipeline_result: Option<String>,
+    /// The schema registry's last answer, for its panel.
+    pub registry_result: Option<String>,
     /// Whether the help is open.
     pub help: bool,
     /// Whether the presentation layout is on.
@@ -453,6 +455,7 @@ impl LiveState {
             seeking: None,
             last_result: None,
             pipeline_result: None,
+            registry_result: None,
             help: false,
             present: false,
             last_seek_ms: None,
@@ -582,6 +585,7 @@ impl LiveState {
             seeking: self.seeking,
             last_result: self.last_result.clone(),
             pipeline_result: self.pipeline_result.clone(),
+            registry_result: self.registry_result.clone(),
             help: self.help,
             present: self.present,
             last_seek_ms: self.last_seek_ms,
@@ -851,6 +855,7 @@ impl Reducible for LiveState {
                 next.horizon = 0;
                 next.last_result = None;
                 next.pipeline_result = None;
+                next.registry_result = None;
                 let next = next.with_view(wall);
                 next.remember();
                 next
@@ -869,6 +874,7 @@ impl Reducible for LiveState {
                 next.horizon = 0;
                 next.last_result = None;
                 next.pipeline_result = None;
+                next.registry_result = None;
                 let next = next.with_view(wall);
                 next.remember();
                 next
@@ -931,7 +937,9 @@ impl Reducible for LiveState {
                 let result = next.playback.borrow_mut().apply(command.clone());
                 // A pipeline's answer is shown on its panel, next to the button pressed.
                 let sentence = command_sentence(&command, &result);
-                if command.is_pipeline() {
+                if matches!(command, Command::RegisterSchema { .. }) {
+                    next.registry_result = sentence;
+                } else if command.is_pipeline() {
                     let at = clock_text(next.now);
                     next.pipeline_result = sentence.map(|s| format!("{at} — {s}"));
                 } else {

@@ -38,7 +38,7 @@ fn class(kind: NarrationKind) -> &'static str {
         NarrationKind::LockWait => "lock",
         NarrationKind::Deadlock => "deadlock",
         NarrationKind::Error => "error",
-        NarrationKind::SchemaBreak => "schema",
+        NarrationKind::SchemaBreak => "schema-break",
         NarrationKind::Action => "action",
     }
 }

@@ -37,6 +37,13 @@ fn lag_text(messages: u64, age: Micros, unit: &str) -> String {
 
 /// What a connector reads, by its capture method.
 fn reads(c: &crate::sim::world::ConnectorSnapshot) -> String {
+    if c.relayed.is_some() {
+        return format!(
+            "database {}'s outbox table (its WAL, through slot {}): each event routed by \
+             Debezium's outbox event router to outbox.event.<aggregate>, in Avro",
+            c.source, c.name
+        );
+    }
     match c.capture {
         CaptureMethod::Log => format!(
             "database {} (its WAL, through slot {}); topics {}",
@@ -80,7 +87,13 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
     let now = props.view.0.now;
     html! {
         <>
-        <p class="pipeline-hint">{ "The owner's committed changes flow through the connector and the topics into the other services' read models. LSN, slot, HW, op letters and lag are explained under ? (help)." }</p>
+        <p class="pipeline-hint">{
+            if pipeline.connectors.iter().any(|c| c.relayed.is_some()) {
+                "The owner writes each change's domain event into its outbox in the same transaction; the relay reads the outbox from the log and publishes the events to their aggregates' topics, which the other services' read models are kept from. Outbox, relay, Avro and the registry are explained under ? (help)."
+            } else {
+                "The owner's committed changes flow through the connector and the topics into the other services' read models. LSN, slot, HW, op letters and lag are explained under ? (help)."
+            }
+        }</p>
         <div class="pipeline">
             <div class="pipeline-stage">
                 <h3>{ "Connector" }</h3>
@@ -91,7 +104,11 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                     html! {
                         <article class={classes!("pipe-card", "connector", state)} aria-label={format!("connector {}", c.name)}>
                             <header>
-                                <b>{ &c.name }</b>
+                                <b>{ match (c.relayed.is_some(), c.capture) {
+                                    (true, _) => format!("Outbox relay ({})", c.name),
+                                    (false, CaptureMethod::DualWrite) => format!("Publisher: the {} service itself", c.source),
+                                    _ => c.name.clone(),
+                                } }</b>
                                 <span class={classes!("pipe-state", state)}>{ state }</span>
                             </header>
                             <dl class="pipe-facts">
@@ -104,7 +121,9 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                     </dd>
                                     <dt>{ "source pays" }</dt><dd>{ format!("{} of core", ms(c.source_core)) }</dd>
                                 }
+                                if c.capture != CaptureMethod::DualWrite {
                                 <dt>{ "position" }</dt><dd>{ format!("LSN {} of {}", c.position, c.source_lsn) }</dd>
+                                }
                                 <dt>{ "lag" }</dt>
                                 <dd class={classes!(late(c.lag.age).then_some("behind"))}>
                                     { lag_text(c.lag.records, c.lag.age, "changes") }
@@ -112,8 +131,15 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                 if c.capture == CaptureMethod::Log {
                                     <dt>{ "slot keeps" }</dt><dd>{ format!("{} records of log", c.lag.retained) }</dd>
                                 }
+                                if c.capture != CaptureMethod::DualWrite {
                                 <dt>{ "flushed" }</dt><dd>{ c.flushed.map_or("never".to_owned(), |l| format!("LSN {l}")) }</dd>
-                                <dt title="events written to the topics, the initial snapshot's included">{ "produced" }</dt><dd>{ format!("{} ({} sent again)", c.produced, c.resent) }</dd>
+                                }
+                                if let Some(relayed) = c.relayed {
+                                    <dt title="domain events published to the outbox.event.* topics (a crash makes the relay read again from its last flushed offset: those are published again, and the consumers skip them by event id)">{ "published" }</dt>
+                                    <dd>{ format!("{relayed} events") }</dd>
+                                } else {
+                                    <dt title="events written to the topics, the initial snapshot's included">{ "produced" }</dt><dd>{ format!("{} ({} sent again)", c.produced, c.resent) }</dd>
+                                }
                                 <dt>{ "polls" }</dt>
                                 <dd>
                                     { "every " }{ poll_chooser(&c.name, c.poll_interval, &props.on_action) }
@@ -218,6 +244,9 @@ fn group_card(
     let name = group.name.clone();
     let state = if group.rebalancing {
         "rebalancing"
+    } else if group.state == ConsumerState::Running && group.last_error.is_some() {
+        // Polling, but every batch fails: as good as stopped.
+        "failing"
     } else {
         group.state.name()
     };

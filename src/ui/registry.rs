@@ -23,8 +23,16 @@ pub struct RegistryProps {
 #[component]
 pub fn RegistryPanel(props: &RegistryProps) -> Html {
     let subjects = &props.registry.subjects;
-    let chosen = use_state(|| 0usize);
+    // The subject most consumers read comes first: the one the lesson is about.
+    let busiest = subjects
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, s)| (s.consumers.len(), std::cmp::Reverse(*i)))
+        .map_or(0, |(i, _)| i);
+    let chosen = use_state(|| busiest);
     let draft = use_state(|| None::<String>);
+    // The text last sent to the registry: its answer is shown while the draft is that text.
+    let sent = use_state(|| None::<String>);
     let Some(subject) = subjects.get(*chosen).or(subjects.first()) else {
         return html! {};
     };
@@ -52,8 +60,10 @@ pub fn RegistryPanel(props: &RegistryProps) -> Html {
         let subject = subject.name.clone();
         let text = text.clone();
         let draft = draft.clone();
+        let sent = sent.clone();
         let accepted = preview.verdict.is_ok();
         Callback::from(move |_: MouseEvent| {
+            sent.set(Some(text.clone()));
             on_action.emit(LiveAction::Command(Command::RegisterSchema {
                 subject: subject.clone(),
                 schema: text.clone(),
@@ -95,7 +105,7 @@ pub fn RegistryPanel(props: &RegistryProps) -> Html {
             <div class="registry-try">
                 <label for="schema-draft"><b>{ "Try a change" }</b>{ " — edit the latest version, then register it:" }</label>
                 <textarea id="schema-draft" class="schema-draft" spellcheck="false" rows="12"
-                    aria-label="schema draft" value={text} oninput={on_input} />
+                    aria-label="schema draft" value={text.clone()} oninput={on_input} />
                 <div class="registry-preview" aria-label="schema change preview">
                     if changed && preview.diff.is_empty() && preview.verdict.is_ok() {
                         <p class="muted">{ "No field changes (formatting only)." }</p>
@@ -124,7 +134,7 @@ pub fn RegistryPanel(props: &RegistryProps) -> Html {
                     <button type="button" class="button small" disabled={!changed} onclick={register}>{ "Register" }</button>
                     <button type="button" class="button subtle small" disabled={!changed} onclick={reset}>{ "Revert" }</button>
                 </div>
-                if let Some(result) = &props.result {
+                if let Some(result) = props.result.as_ref().filter(|_| !changed || sent.as_deref() == Some(text.as_str())) {
                     <p class="last-result" role="status" aria-label="registry answer">{ result }</p>
                 }
             </div>

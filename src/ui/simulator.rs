@@ -293,7 +293,7 @@ pub fn Simulator() -> Html {
             if let Some(registry) = state.view.pipeline.as_ref().map(|p| &p.registry).filter(|r| !r.subjects.is_empty()) {
                 <section class="panel registry-panel" aria-labelledby="registry-title">
                     <h2 id="registry-title">{ "Schema registry" }</h2>
-                    <RegistryPanel registry={registry.clone()} result={state.pipeline_result.clone()}
+                    <RegistryPanel registry={registry.clone()} result={state.registry_result.clone()}
                         on_action={on_action.clone()} />
                 </section>
             }

@@ -101,8 +101,8 @@ test("renaming a column at the console breaks the readers' edges and the log say
   await broken.waitFor({ timeout: 20_000 });
   const label = await broken.getAttribute("aria-label");
   assert.match(label, /broken/);
-  await page.locator(".log-line.schema").first().waitFor();
-  const text = await page.locator(".log-line.schema .log-text").first().textContent();
+  await page.locator(".log-line.schema-break").first().waitFor();
+  const text = await page.locator(".log-line.schema-break .log-text").first().textContent();
   assert.match(text, /failed \(schema\)/);
   await page.locator("#play").click();
   await broken.focus();

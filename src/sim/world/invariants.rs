@@ -37,6 +37,11 @@ pub struct InvariantReport {
     pub read_models: Vec<ReadModelCheck>,
     /// Messages delivered again (after a crash or a rebalance) and skipped by the consumers.
     pub duplicates_delivered: u64,
+    /// Whether some service still writes (an operation enabled): quiet is then only a pause
+    /// between writes, and a verdict is not final.
+    pub sources_writing: bool,
+    /// Consumer groups whose last batch failed, with why: they will not catch up by waiting.
+    pub failing: Vec<(String, String)>,
 }
 
 impl InvariantReport {
@@ -116,6 +121,14 @@ impl World {
         }
     }
 
+    /// Whether some service of the scenario has an operation that still arrives.
+    pub fn sources_writing(&self) -> bool {
+        self.services
+            .iter()
+            .take(self.scenario.services.len())
+            .any(|s| s.operations.iter().any(|o| o.enabled && o.rate_per_s > 0.0))
+    }
+
     /// Stops every operation of every service (nothing new is written) and heals the
     /// pipeline, so that it drains.
     pub fn stop_sources(&mut self) {
@@ -172,6 +185,7 @@ impl World {
         let Some(pipeline) = &self.pipeline else {
             return InvariantReport {
                 quiet,
+                sources_writing: self.sources_writing(),
                 ..InvariantReport::default()
             };
         };
@@ -234,10 +248,17 @@ impl World {
             });
         }
         read_models.sort_by(|a, b| (&a.database, &a.table).cmp(&(&b.database, &b.table)));
+        let failing = pipeline
+            .consumers
+            .iter()
+            .filter_map(|a| a.last_error.clone().map(|e| (a.group.name.clone(), e)))
+            .collect();
         InvariantReport {
             quiet,
             read_models,
             duplicates_delivered,
+            sources_writing: self.sources_writing(),
+            failing,
         }
     }
 

@@ -174,6 +174,8 @@ pub struct ConnectorSnapshot {
     pub resent: u64,
     /// Events produced so far (snapshot included).
     pub produced: u64,
+    /// The `events` mode's relay: the domain events it published (`None`: not a relay).
+    pub relayed: Option<u64>,
     /// Its poll interval.
     pub poll_interval: Micros,
     /// Its batch size.
@@ -334,6 +336,12 @@ impl World {
                     lag: c.lag(db, now),
                     resent: c.stats().resent_events,
                     produced: actor.produced + c.stats().snapshot_events,
+                    relayed: c
+                        .config
+                        .tables
+                        .iter()
+                        .any(|t| t == crate::sim::outbox::OUTBOX_TABLE)
+                        .then_some(actor.relayed),
                     poll_interval: c.config.poll_interval,
                     batch_size: c.config.batch_size,
                     event_cost: c.config.event_cost,
