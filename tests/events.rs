@@ -208,6 +208,15 @@ fn the_owners_rename_breaks_the_raw_reader_and_not_the_event_reader() {
             .unwrap_or_else(|| panic!("{database}'s orders: {report:?}"))
     };
     assert!(model("analytics").divergence.is_equal(), "{report:?}");
+    assert!(!report.sources_writing, "drained: the sources stopped");
+    assert!(
+        report
+            .failing
+            .iter()
+            .any(|(group, why)| group == "billing" && why.contains("amount_cents")),
+        "the checker names the failing consumer and why: {:?}",
+        report.failing
+    );
     assert!(
         !model("billing").divergence.is_equal(),
         "billing's copy missed the orders after the rename: {report:?}"
@@ -364,7 +373,9 @@ fn stopping_the_sources_after_a_relay_crash_ends_quiet_and_equal() {
         },
     );
     world.step_until(6 * SECOND);
-    assert!(!world.check_invariants().quiet);
+    let busy = world.check_invariants();
+    assert!(!busy.quiet);
+    assert!(busy.sources_writing);
     apply(&mut world, Command::StopSources);
     world.step_until(30 * SECOND);
     let report = world.check_invariants();

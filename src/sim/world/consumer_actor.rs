@@ -437,6 +437,14 @@ impl World {
             }
         } else {
             actor.failed_batches += 1;
+            // Why: the database's error, as its SQL client recorded it.
+            actor.last_error = self
+                .services
+                .get(actor.service)
+                .and_then(|s| s.operations.first())
+                .and_then(|o| o.last_error.as_ref())
+                .map(|(_, _, message, _)| message.clone())
+                .or_else(|| Some("the batch failed".to_owned()));
         }
         let next = if ok { now } else { now + interval };
         let generation = actor.generation;
