@@ -415,3 +415,122 @@ fn a_dual_write_crash_loses_rows_that_the_outbox_keeps() {
     let outbox = run(Mode::Events);
     assert!(outbox.quiet && outbox.holds(), "{outbox:?}");
 }
+
+/// A broker outage: nothing is produced or fetched while it lasts (the relay's log position
+/// stays, its lag grows), and once it is over the pipeline catches up with nothing lost.
+#[test]
+fn a_broker_outage_stops_the_flow_and_loses_nothing() {
+    let mut world = shop(Mode::Events);
+    world.step_until(3 * SECOND);
+    let produced =
+        |world: &World| -> u64 { world.report().topics.values().map(|t| t.produced).sum() };
+    let before = produced(&world);
+    let answer = world
+        .apply(Command::BrokerOutage {
+            duration_ms: 4_000.0,
+        })
+        .expect("applies");
+    assert!(
+        answer.contains("7.000 s") || answer.contains("down until"),
+        "{answer}"
+    );
+    world.step_until(6 * SECOND);
+    assert_eq!(
+        produced(&world),
+        before,
+        "nothing produced while the broker is down"
+    );
+    let report = world.report();
+    assert!(
+        report.connectors["orders-connector"].lag_records > 0,
+        "the relay falls behind the log"
+    );
+    assert!(!world.is_quiet());
+    world.step_until(8 * SECOND);
+    assert!(produced(&world) > before, "the relay produces again");
+    apply(&mut world, Command::StopSources);
+    world.step_until(30 * SECOND);
+    let report = world.check_invariants();
+    assert!(report.quiet && report.holds(), "{report:?}");
+}
+
+/// A slow consumer falls behind the others on the same topic, and catches up at its normal
+/// speed.
+#[test]
+fn a_slow_consumer_falls_behind_and_catches_up() {
+    let mut world = shop(Mode::Events);
+    world.step_until(2 * SECOND);
+    apply(
+        &mut world,
+        Command::SlowConsumer {
+            group: "billing".into(),
+            per_message_ms: 80.0,
+        },
+    );
+    world.step_until(8 * SECOND);
+    let report = world.report();
+    let (slow, normal) = (
+        report.consumer_groups["billing"].lag_messages,
+        report.consumer_groups["reporting"].lag_messages,
+    );
+    assert!(
+        slow > normal + 20,
+        "billing {slow} behind, reporting {normal}"
+    );
+    apply(
+        &mut world,
+        Command::SlowConsumer {
+            group: "billing".into(),
+            per_message_ms: 0.0,
+        },
+    );
+    assert!(world.drain(60 * SECOND));
+    assert!(world.check_invariants().holds());
+}
+
+/// The two new fault kinds in a seeded schedule: soaked, the events shop still ends equal.
+#[test]
+fn soaked_under_broker_outages_and_slow_consumers_the_events_shop_holds() {
+    let mut scenario = scenario("shop");
+    scenario.faults = Some(dataflow_lab::sim::faults::FaultSpec {
+        kinds: vec![
+            dataflow_lab::sim::faults::FaultKind::BrokerOutage,
+            dataflow_lab::sim::faults::FaultKind::ConsumerSlow,
+        ],
+        every: dataflow_lab::sim::clock::SimDuration(3_000_000),
+        ..Default::default()
+    });
+    let run =
+        dataflow_lab::sim::soak::soak_run(&scenario, Mode::Events, 4, 15 * SECOND).expect("runs");
+    assert!(run.faults > 0, "{run:?}");
+    assert!(run.quiet && run.holds, "{run:?}");
+}
+
+#[test]
+fn timeline_faults_need_their_fields() {
+    let mut scenario = scenario("shop");
+    scenario.timeline = vec![dataflow_lab::sim::scenario::TimelineEntry {
+        at: dataflow_lab::sim::clock::SimDuration(1_000_000),
+        action: dataflow_lab::sim::scenario::ActionKind::BrokerOutage,
+        database: None,
+        sql: None,
+        service: None,
+        operation: None,
+        rate_per_s: None,
+        connector: None,
+        group: None,
+        duration: None,
+        delay: None,
+    }];
+    let error = scenario.check().expect_err("no duration");
+    assert_eq!(error.path, "timeline[0].duration");
+    scenario.timeline[0].duration = Some(dataflow_lab::sim::clock::SimDuration(2_000_000));
+    scenario.mode = Mode::Events;
+    let mut world = World::new(&scenario).expect("builds");
+    world.step_until(2 * SECOND);
+    assert!(
+        world.report().timeline[0].result.contains("down until"),
+        "{:?}",
+        world.report().timeline
+    );
+}

@@ -306,6 +306,11 @@ pub enum ActionKind {
     RebuildReadModels,
     /// `etl`: start the ETL job's copy now.
     RunEtl,
+    /// `cdc`, `events`: the broker is down for `duration`: nothing is produced or fetched, and
+    /// the pipeline resumes where it stopped.
+    BrokerOutage,
+    /// `cdc`, `events`: `group`'s consumer takes `delay` longer per message (`0s`: normal again).
+    SlowConsumer,
 }
 
 /// An action at a time. Which fields it needs depends on `action`.
@@ -338,6 +343,12 @@ pub struct TimelineEntry {
     /// For consumer actions: the consumer group (the reading service's name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// For `broker_outage`: how long the broker is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<SimDuration>,
+    /// For `slow_consumer`: the extra time per message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<SimDuration>,
 }
 
 fn positive_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
@@ -714,7 +725,26 @@ impl Scenario {
                 }
             }
             ActionKind::RunEtl => {}
+            ActionKind::BrokerOutage => {
+                let duration = entry.duration.ok_or_else(|| {
+                    ScenarioError::at(format!("{at}.duration"), "is needed by broker_outage")
+                })?;
+                if !(1_000..=3_600_000_000).contains(&duration.micros()) {
+                    return Err(ScenarioError::at(
+                        format!("{at}.duration"),
+                        "must be between 1ms and 1h",
+                    ));
+                }
+            }
+            ActionKind::SlowConsumer if entry.delay.is_none_or(|d| d.micros() > 60_000_000) => {
+                return Err(ScenarioError::at(
+                    format!("{at}.delay"),
+                    "is needed by slow_consumer: the extra time per message, at most 1m (0s: normal \
+                     speed)",
+                ));
+            }
             ActionKind::PauseConsumer
+            | ActionKind::SlowConsumer
             | ActionKind::ResumeConsumer
             | ActionKind::CrashConsumer
             | ActionKind::RebuildReadModels => {

@@ -76,12 +76,14 @@ pub fn soak_run(
     // Faults still going on at `until` are ended by the drain's healing.
     for (at, command) in schedule.into_iter().take_while(|(at, _)| *at < until) {
         world.step_until(at);
-        let starts = matches!(
-            command,
+        let starts = match &command {
             Command::CrashConnector { .. }
-                | Command::CrashConsumer { .. }
-                | Command::PauseConsumer { .. }
-        );
+            | Command::CrashConsumer { .. }
+            | Command::PauseConsumer { .. }
+            | Command::BrokerOutage { .. } => true,
+            Command::SlowConsumer { per_message_ms, .. } => *per_message_ms > 0.0,
+            _ => false,
+        };
         if world.apply(command).is_ok() && starts {
             injected += 1;
         }

@@ -665,6 +665,8 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
             interval_ms,
         } => format!("{target} now polls every {interval_ms} ms."),
         Command::RunEtl => format!("The ETL job: {outcome}."),
+        Command::BrokerOutage { .. } => format!("The broker: {outcome}."),
+        Command::SlowConsumer { group, .. } => format!("Consumer {group}: {outcome}."),
         Command::StopSources => {
             "Every service stopped and the pipeline healed: it drains until quiet, when the checker's verdict is final.".to_owned()
         }

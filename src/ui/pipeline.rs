@@ -175,6 +175,19 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
             <div class="pipeline-arrow" aria-hidden="true">{ "→" }</div>
             <div class="pipeline-stage">
                 <h3>{ "Topics" }</h3>
+                <div class="broker-line" aria-label="broker">
+                    if let Some(back) = pipeline.broker_down_until {
+                        <span class="pipe-state crashed">{ "broker down" }</span>
+                        <span>{ format!(" back at {}: nothing is produced or fetched", ms(back)) }</span>
+                    } else {
+                        <span class="pipe-state">{ "broker up" }</span>
+                        <button type="button" class="button subtle small danger"
+                            onclick={command(Command::BrokerOutage { duration_ms: 10_000.0 })}
+                            title="Take the broker down for 10 s: connectors cannot produce and consumers cannot fetch; the source's replication slot keeps the log, and everything resumes where it stopped">
+                            { "Outage (10 s)" }
+                        </button>
+                    }
+                </div>
                 { for pipeline.topics.iter().map(|topic| {
                     let open = props.viewing.as_deref() == Some(topic.name.as_str());
                     let target = (!open).then(|| topic.name.clone());
@@ -266,6 +279,9 @@ fn group_card(
                     { lag_text(group.behind_source.0, group.behind_source.1, "changes") }
                 </dd>
                 <dt>{ "delivered twice" }</dt><dd>{ group.duplicates }</dd>
+                if group.slow_per_message > 0 {
+                    <dt>{ "slow" }</dt><dd class="behind">{ format!("+{} per message", ms(group.slow_per_message)) }</dd>
+                }
                 <dt title="how long it waits after a poll that found nothing">{ "polls" }</dt>
                 <dd>{ "every " }{ poll_chooser(&group.name, group.poll_interval, on_action) }{ " when idle" }</dd>
                 if group.failed_batches > 0 {
@@ -318,6 +334,15 @@ fn group_card(
                     <button type="button" class="button small"
                         onclick={command(Command::ResumeConsumer { group: name.clone() })}
                         title="Resume (a crashed consumer rejoins its group: a rebalance)">{ "Resume" }</button>
+                }
+                if group.slow_per_message > 0 {
+                    <button type="button" class="button small"
+                        onclick={command(Command::SlowConsumer { group: name.clone(), per_message_ms: 0.0 })}
+                        title="Back to its normal speed">{ "Normal speed" }</button>
+                } else {
+                    <button type="button" class="button subtle small"
+                        onclick={command(Command::SlowConsumer { group: name.clone(), per_message_ms: 5.0 })}
+                        title="Make it slow: 5 ms more per message (a slow downstream call); its lag grows when messages come faster than it applies them">{ "Slow down" }</button>
                 }
                 <button type="button" class="button subtle small"
                     onclick={command(Command::RebuildReadModels { group: name.clone() })}

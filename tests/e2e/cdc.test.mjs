@@ -120,7 +120,7 @@ test("the compare view runs every mode with the same seed and shows the scorecar
   const panel = page.locator(".compare-panel");
   await panel.waitFor({ timeout: 60_000 });
   const heads = await panel.locator(".scorecard thead th").allTextContents();
-  assert.deepEqual(heads.slice(1), ["shared", "owned", "etl", "cdc"]);
+  assert.deepEqual(heads.slice(1), ["shared", "owned", "etl", "cdc", "events"]);
   const p99 = panel.locator(".scorecard tbody tr", { hasText: "orders p99" });
   const cells = (await p99.locator("td").allTextContents()).map((t) => Number.parseFloat(t));
   assert.ok(cells[3] < cells[0], `orders' p99 is lower under cdc (${cells.join(", ")})`);

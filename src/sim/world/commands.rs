@@ -110,6 +110,19 @@ pub enum Command {
     },
     /// Start the ETL job's copy now (`etl` mode), instead of waiting for its interval.
     RunEtl,
+    /// Take the broker down for `duration_ms`: connectors produce nothing and consumers fetch
+    /// nothing until it is back (the source's replication slot keeps the log meanwhile).
+    BrokerOutage {
+        /// How long, in milliseconds.
+        duration_ms: f64,
+    },
+    /// Make a consumer slow: each message takes `per_message_ms` more (0: normal speed).
+    SlowConsumer {
+        /// The consumer group.
+        group: String,
+        /// The extra time per message, in milliseconds.
+        per_message_ms: f64,
+    },
     /// Stop every service's operations and heal the pipeline (start stopped or crashed
     /// connectors, resume consumers): the system drains until it is quiet, when the invariant
     /// checker's verdict is final.
@@ -166,6 +179,13 @@ impl Command {
                 group: text(&entry.group),
             },
             ActionKind::RunEtl => Self::RunEtl,
+            ActionKind::BrokerOutage => Self::BrokerOutage {
+                duration_ms: entry.duration.map_or(0.0, |d| d.micros() as f64 / 1e3),
+            },
+            ActionKind::SlowConsumer => Self::SlowConsumer {
+                group: text(&entry.group),
+                per_message_ms: entry.delay.map_or(0.0, |d| d.micros() as f64 / 1e3),
+            },
         }
     }
 
@@ -184,6 +204,8 @@ impl Command {
                 | Self::RunEtl
                 | Self::StopSources
                 | Self::RegisterSchema { .. }
+                | Self::BrokerOutage { .. }
+                | Self::SlowConsumer { .. }
         )
     }
 
@@ -216,6 +238,11 @@ impl Command {
             } => format!("{target} polls every {interval_ms} ms"),
             Self::RunEtl => "run the ETL job now".to_owned(),
             Self::StopSources => "stop the sources and drain".to_owned(),
+            Self::BrokerOutage { duration_ms } => format!("broker down for {duration_ms} ms"),
+            Self::SlowConsumer {
+                group,
+                per_message_ms,
+            } => format!("consumer {group} takes {per_message_ms} ms more per message"),
             Self::RegisterSchema { subject, .. } => format!("register a schema for {subject}"),
         }
     }
@@ -478,7 +505,9 @@ impl World {
             | Command::ResumeConsumer { .. }
             | Command::CrashConsumer { .. }
             | Command::RebuildReadModels { .. }
-            | Command::SetPollInterval { .. } => self.apply_pipeline(command),
+            | Command::SetPollInterval { .. }
+            | Command::BrokerOutage { .. }
+            | Command::SlowConsumer { .. } => self.apply_pipeline(command),
             Command::RunEtl => {
                 if self.etl.is_none() {
                     return Err(CommandError::NoEtl(self.scenario.mode.name().to_owned()));

@@ -124,6 +124,18 @@ impl World {
         {
             return;
         }
+        if pipeline.broker_down_until > now {
+            // The broker is down: the connector cannot produce, so it reads nothing (the slot
+            // keeps the source's log) until it is back.
+            self.queue.schedule(
+                pipeline.broker_down_until,
+                Event::Pipeline(PipelineEvent::ConnectorPoll {
+                    connector: index,
+                    generation,
+                }),
+            );
+            return;
+        }
         if actor.capture.polls_by_query() {
             self.start_capture_poll(index, generation);
             return;

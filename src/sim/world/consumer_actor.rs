@@ -95,6 +95,8 @@ pub(super) struct ConsumerActor {
     pub tombstones: u64,
     pub failed_batches: u64,
     pub undecodable: u64,
+    /// A slow consumer's extra time per message (a `SlowConsumer`; 0: normal speed).
+    pub slow_per_message: Micros,
 }
 
 impl ConsumerActor {
@@ -231,6 +233,11 @@ impl World {
         });
         if actor.group.is_rebalancing(now) {
             self.queue.schedule(now + interval, poll);
+            return;
+        }
+        if pipeline.broker_down_until > now {
+            // The broker is down: nothing to fetch until it is back.
+            self.queue.schedule(pipeline.broker_down_until, poll);
             return;
         }
         let db = &self.nodes[actor.node].db;
@@ -409,6 +416,10 @@ impl World {
         let Some(batch) = actor.batch.take() else {
             return;
         };
+        // A slow consumer spends its extra time per message before it polls again.
+        let slow = actor
+            .slow_per_message
+            .saturating_mul(batch.events.len() as Micros);
         if ok {
             actor.last_error = None;
             // The read model committed; a crashed consumer never got to commit its offsets.
@@ -446,7 +457,7 @@ impl World {
                 .map(|(_, _, message, _)| message.clone())
                 .or_else(|| Some("the batch failed".to_owned()));
         }
-        let next = if ok { now } else { now + interval };
+        let next = if ok { now + slow } else { now + interval };
         let generation = actor.generation;
         self.queue.schedule(
             next,

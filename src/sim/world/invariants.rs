@@ -69,6 +69,9 @@ impl World {
         let Some(pipeline) = &self.pipeline else {
             return true;
         };
+        if pipeline.broker_down_until > self.now {
+            return false;
+        }
         let connectors_caught_up = pipeline.connectors.iter().all(|actor| {
             actor.connector.state() == ConnectorState::Streaming
                 && !actor.polling

@@ -64,6 +64,8 @@ pub(super) struct Pipeline {
     pub triggers: BTreeMap<usize, AuditTrigger>,
     /// The `events` mode's schema registry: a subject per aggregate's topic.
     pub registry: Rc<crate::sim::registry::SchemaRegistry>,
+    /// The broker is down until then (a `BrokerOutage`; 0: never down).
+    pub broker_down_until: Micros,
 }
 
 /// The services that run the pipeline's SQL.
@@ -280,6 +282,7 @@ impl Pipeline {
                     tombstones: 0,
                     failed_batches: 0,
                     undecodable: 0,
+                    slow_per_message: 0,
                 }
             })
             .collect();
@@ -290,6 +293,7 @@ impl Pipeline {
             consumers,
             triggers,
             registry: Rc::new(registry),
+            broker_down_until: 0,
         }
     }
 }
@@ -633,7 +637,42 @@ impl World {
                 }
                 Ok("ok".to_owned())
             }
+            Command::BrokerOutage { duration_ms } => {
+                if !duration_ms.is_finite() || !(1.0..=3_600_000.0).contains(duration_ms) {
+                    return Err(CommandError::BadInterval(duration_ms.to_string()));
+                }
+                let until = now + (*duration_ms * 1_000.0).round() as Micros;
+                pipeline.broker_down_until = pipeline.broker_down_until.max(until);
+                Ok(format!(
+                    "down until {}: nothing is produced or fetched meanwhile",
+                    crate::sim::clock::format_micros(pipeline.broker_down_until)
+                ))
+            }
+            Command::SlowConsumer {
+                group: name,
+                per_message_ms,
+            } => {
+                if !per_message_ms.is_finite() || !(0.0..=60_000.0).contains(per_message_ms) {
+                    return Err(CommandError::BadInterval(per_message_ms.to_string()));
+                }
+                let index = group(name)?;
+                let actor = &mut pipeline.consumers[index];
+                actor.slow_per_message = (*per_message_ms * 1_000.0).round() as Micros;
+                Ok(if actor.slow_per_message == 0 {
+                    "back to its normal speed".to_owned()
+                } else {
+                    format!("slow: {per_message_ms} ms more per message")
+                })
+            }
             _ => Ok("ok".to_owned()),
         }
+    }
+
+    /// Whether the broker is down now (a `BrokerOutage`): when it is back, if so.
+    pub(super) fn broker_down(&self) -> Option<Micros> {
+        self.pipeline
+            .as_ref()
+            .map(|p| p.broker_down_until)
+            .filter(|until| *until > self.now)
     }
 }

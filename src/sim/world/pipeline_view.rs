@@ -247,6 +247,8 @@ pub struct GroupSnapshot {
     pub poll_interval: Micros,
     /// Why its last batch failed (a projection could not read a row), until one succeeds.
     pub last_error: Option<String>,
+    /// A slow consumer's extra time per message (0: normal speed).
+    pub slow_per_message: Micros,
     /// Its database.
     pub database: String,
     /// Its read models.
@@ -292,6 +294,8 @@ pub struct PipelineSnapshot {
     pub groups: Vec<GroupSnapshot>,
     /// The `events` mode's schema registry (empty otherwise).
     pub registry: RegistrySnapshot,
+    /// While the broker is down: when it is back.
+    pub broker_down_until: Option<Micros>,
 }
 
 /// The schema registry as the page shows it: its subjects, and the registry itself for trying
@@ -427,6 +431,7 @@ impl World {
                     failed_batches: actor.failed_batches,
                     poll_interval: actor.poll_interval,
                     last_error: actor.last_error.clone(),
+                    slow_per_message: actor.slow_per_message,
                     database: self.nodes[actor.node].name.clone(),
                     read_models: actor
                         .tables
@@ -464,6 +469,7 @@ impl World {
                 subjects: pipeline.registry.views(),
                 registry: Rc::clone(&pipeline.registry),
             },
+            broker_down_until: self.broker_down(),
         })
     }
 }
