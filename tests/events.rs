@@ -198,7 +198,10 @@ fn the_owners_rename_breaks_the_raw_reader_and_not_the_event_reader() {
         "billing's lag grows: {}",
         after.consumer_groups["billing"].lag_ms
     );
-    assert!(world.drain(60 * SECOND) || !world.is_quiet());
+    assert!(
+        !world.drain(60 * SECOND),
+        "billing's consumer never catches up: the system never becomes quiet"
+    );
     let report = world.check_invariants();
     let model = |database: &str| {
         report
@@ -360,6 +363,33 @@ fn checking_mid_run_does_not_change_the_trace() {
     assert_eq!(world.report().trace_hash, unchecked);
 }
 
+/// The same with a projection to check (cdc-basics' analytics): its query runs on both sides.
+#[test]
+fn checking_a_projection_mid_run_does_not_change_the_trace() {
+    let run = |check: bool| {
+        let mut world = World::new(&scenario("cdc-basics")).expect("builds");
+        for second in 1..=6 {
+            world.step_until(second * SECOND);
+            if check {
+                assert!(!world.check_invariants().read_models.is_empty());
+            }
+        }
+        // The trace, and every message (Debezium's values carry transaction ids).
+        let messages: Vec<String> = world
+            .topics()
+            .expect("topics")
+            .values()
+            .flat_map(|t| t.partitions().iter().flat_map(|p| p.messages()))
+            .map(|m| format!("{:?}", m.value))
+            .collect();
+        (world.report().trace_hash, messages)
+    };
+    let (checked, unchecked) = (run(true), run(false));
+    assert_eq!(checked.0, unchecked.0);
+    assert!(checked.1.len() > 100, "{} messages", checked.1.len());
+    assert!(checked.1 == unchecked.1, "the messages differ when checked");
+}
+
 /// `StopSources` — the page's "Stop the sources and drain" — heals a crashed relay and lets the
 /// pipeline drain: once quiet, the checker holds.
 #[test]
@@ -430,10 +460,7 @@ fn a_broker_outage_stops_the_flow_and_loses_nothing() {
             duration_ms: 4_000.0,
         })
         .expect("applies");
-    assert!(
-        answer.contains("7.000 s") || answer.contains("down until"),
-        "{answer}"
-    );
+    assert!(answer.starts_with("down until"), "{answer}");
     world.step_until(6 * SECOND);
     assert_eq!(
         produced(&world),

@@ -877,6 +877,21 @@ impl Database {
         f(&self.engine.borrow())
     }
 
+    /// Runs a query on a connection of its own that reads the newest committed rows and
+    /// leaves no trace the run depends on: the transaction id it took is given back (a
+    /// read-only transaction in PostgreSQL has only a virtual id), so checking a running world
+    /// changes none of the ids its writers get.
+    ///
+    /// # Errors
+    ///
+    /// The query's [`DbError`].
+    pub fn read_only_query(&self, sql: &str) -> Result<StatementResult, DbError> {
+        let last = self.engine.borrow().last_txn_id();
+        let result = self.connect(ReadMode::LatestCommitted).execute(sql);
+        self.engine.borrow_mut().forget_read_only_txns(last);
+        result
+    }
+
     /// Every committed row of `table` now, in key order, with its column names: what a CDC
     /// connector's snapshot reads.
     ///

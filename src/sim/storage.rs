@@ -268,6 +268,20 @@ impl Engine {
         Error::StorageMsg(message.into())
     }
 
+    /// The last transaction id handed out.
+    pub fn last_txn_id(&self) -> TxnId {
+        self.next_txn
+    }
+
+    /// Takes back the transaction ids handed out since `last` ([`Engine::last_txn_id`]) to
+    /// read-only transactions that have ended: as PostgreSQL gives a read-only transaction only
+    /// a virtual id, reading (the invariant checker's queries) leaves the ids later writers get
+    /// as they would have been. The caller makes sure every transaction started since has
+    /// ended without writing.
+    pub fn forget_read_only_txns(&mut self, last: TxnId) {
+        self.next_txn = self.next_txn.min(last);
+    }
+
     fn begin_txn(&mut self) -> TxnId {
         self.next_txn += 1;
         self.next_txn

@@ -177,6 +177,12 @@ impl World {
         for group in consumers {
             let _ = self.apply(super::Command::ResumeConsumer { group });
         }
+        // A slow consumer is a fault too: it goes back to its normal speed.
+        if let Some(pipeline) = self.pipeline.as_mut() {
+            for actor in &mut pipeline.consumers {
+                actor.slow_per_message = 0;
+            }
+        }
     }
 
     /// Checks every read model against its source (see the module's documentation). A
@@ -292,12 +298,7 @@ impl World {
         read_sql: &str,
     ) -> Divergence {
         // Read-only connections of their own: checking changes nothing the run depends on.
-        let read = |node: usize, sql: &str| {
-            self.nodes[node]
-                .db
-                .connect(crate::sim::storage::ReadMode::LatestCommitted)
-                .execute(sql)
-        };
+        let read = |node: usize, sql: &str| self.nodes[node].db.read_only_query(sql);
         let expected = read(source, query);
         let kept = read(reader, read_sql);
         let (Ok(expected), Ok(kept)) = (expected, kept) else {
