@@ -56,6 +56,7 @@ pub mod ssi;
 pub mod statement;
 pub mod storage;
 pub mod topic;
+pub mod transaction;
 pub mod versions;
 pub mod view;
 pub mod world;

@@ -18,9 +18,8 @@ use crate::sim::lock_plan::Isolation;
 use crate::sim::sql_script::{split_statements, ScriptStatement};
 use crate::sim::sqlstate::SqlState;
 use crate::sim::statement::{prepare_command, Command, PrepareError, Setting, StatementError};
-use crate::sim::storage::{
-    Engine, EngineStats, KeyHint, ReadMode, RowCounters, Session, SharedEngine,
-};
+use crate::sim::storage::{Engine, EngineStats, KeyHint, ReadMode, RowCounters, SharedEngine};
+use crate::sim::transaction::Session;
 use gluesql::core::ast::Statement;
 use gluesql::core::data::{Key, Value};
 use gluesql::core::error::Error as GlueError;

@@ -5,7 +5,8 @@
 //! order, each row a chain of versions, see [`crate::sim::versions`]), the commit sequence, the
 //! open snapshots and the [`ChangeLog`]. A [`Session`] is one connection: it knows its own
 //! transaction, which committed state it reads, and counts the rows each statement reads and
-//! writes. GlueSQL runs over a session through the storage traits it defines (`Store`,
+//! writes (its transactions and snapshots are in [`crate::sim::transaction`]; here are the
+//! tables, row writes and schema changes it makes). GlueSQL runs over a session through the storage traits it defines (`Store`,
 //! `StoreMut`, `Transaction`, `AlterTable`, …), so several `Glue`s over sessions of one engine
 //! interleave real SQL on the same tables.
 //!
@@ -22,9 +23,9 @@ use crate::sim::change_log::{
     ChangeKind, ChangeLog, CommitSeq, PendingChange, RowOp, SchemaChange, TxnId,
 };
 use crate::sim::clock::Micros;
-use crate::sim::isolation::planted::{self, Fault};
 use crate::sim::sqlstate::SqlState;
 use crate::sim::ssi::{Ssi, SsiError, SsiStats};
+use crate::sim::transaction::Session;
 use crate::sim::versions::{ReadView, RowVersions};
 use gluesql::core::ast::ColumnDef;
 use gluesql::core::data::{CustomFunction as StructCustomFunction, Key, Schema, Value};
@@ -33,9 +34,9 @@ use gluesql::core::executor::evaluate_stateless;
 use gluesql::core::plan::plan_scalar_expr;
 use gluesql::core::store::{
     AlterTable, CustomFunction, CustomFunctionMut, Index, IndexMut, Metadata, Planner, RowIter,
-    Store, StoreMut, Transaction,
+    Store, StoreMut,
 };
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
@@ -88,11 +89,12 @@ pub struct KeyHint {
     pub keys: Vec<Key>,
 }
 
+/// A table: its schema, its column names (shared by its change records) and its rows.
 #[derive(Debug, Clone)]
-struct Table {
-    schema: Schema,
-    columns: Rc<[String]>,
-    rows: BTreeMap<Key, RowVersions>,
+pub(super) struct Table {
+    pub(super) schema: Schema,
+    pub(super) columns: Rc<[String]>,
+    pub(super) rows: BTreeMap<Key, RowVersions>,
 }
 
 impl Table {
@@ -121,21 +123,21 @@ fn column_names(schema: &Schema) -> Rc<[String]> {
 /// The shared database: tables, commit sequence, open snapshots and the change log.
 #[derive(Debug, Default, Clone)]
 pub struct Engine {
-    tables: BTreeMap<String, Table>,
-    log: ChangeLog,
-    commit_seq: CommitSeq,
-    next_txn: TxnId,
-    next_row_id: i64,
+    pub(super) tables: BTreeMap<String, Table>,
+    pub(super) log: ChangeLog,
+    pub(super) commit_seq: CommitSeq,
+    pub(super) next_txn: TxnId,
+    pub(super) next_row_id: i64,
     /// Open snapshots: commit sequence number → how many sessions hold it.
-    snapshots: BTreeMap<CommitSeq, usize>,
+    pub(super) snapshots: BTreeMap<CommitSeq, usize>,
     /// Rows holding versions that a snapshot may still need; pruned when snapshots close.
-    garbage: BTreeSet<(String, Key)>,
+    pub(super) garbage: BTreeSet<(String, Key)>,
     /// The time the simulation says it is, stamped on commits in the change log.
-    time: Micros,
+    pub(super) time: Micros,
     /// Serializable snapshot isolation: SIREAD locks and rw-conflicts (PostgreSQL's SERIALIZABLE).
-    ssi: Ssi,
+    pub(super) ssi: Ssi,
     /// The error code of the last refusal, read by the connection that got it.
-    error_state: Option<SqlState>,
+    pub(super) error_state: Option<SqlState>,
 }
 
 impl Engine {
@@ -263,7 +265,7 @@ impl Engine {
 
     /// A refusal with PostgreSQL's code: the message goes through GlueSQL, the code waits here
     /// for the connection ([`Session::take_error_state`]).
-    fn refuse(&mut self, state: SqlState, message: impl Into<String>) -> Error {
+    pub(super) fn refuse(&mut self, state: SqlState, message: impl Into<String>) -> Error {
         self.error_state = Some(state);
         Error::StorageMsg(message.into())
     }
@@ -282,21 +284,21 @@ impl Engine {
         self.next_txn = self.next_txn.min(last);
     }
 
-    fn begin_txn(&mut self) -> TxnId {
+    pub(super) fn begin_txn(&mut self) -> TxnId {
         self.next_txn += 1;
         self.next_txn
     }
 
-    fn oldest_snapshot(&self) -> Option<CommitSeq> {
+    pub(super) fn oldest_snapshot(&self) -> Option<CommitSeq> {
         self.snapshots.keys().next().copied()
     }
 
-    fn open_snapshot(&mut self) -> CommitSeq {
+    pub(super) fn open_snapshot(&mut self) -> CommitSeq {
         *self.snapshots.entry(self.commit_seq).or_insert(0) += 1;
         self.commit_seq
     }
 
-    fn close_snapshot(&mut self, seq: CommitSeq) {
+    pub(super) fn close_snapshot(&mut self, seq: CommitSeq) {
         let before = self.oldest_snapshot();
         if let Some(count) = self.snapshots.get_mut(&seq) {
             *count -= 1;
@@ -318,7 +320,7 @@ impl Engine {
         }
     }
 
-    fn prune_row(&mut self, table_name: &str, key: &Key, oldest: Option<CommitSeq>) {
+    pub(super) fn prune_row(&mut self, table_name: &str, key: &Key, oldest: Option<CommitSeq>) {
         let Some(table) = self.tables.get_mut(table_name) else {
             return;
         };
@@ -363,495 +365,14 @@ impl Engine {
 static NO_ROW: RowVersions = RowVersions::EMPTY;
 
 /// PostgreSQL's words for an SSI abort: its message and its reason code.
-fn ssi_message(error: SsiError) -> String {
+pub(super) fn ssi_message(error: SsiError) -> String {
     format!("{error} ({})", error.detail())
 }
 
 /// A shared handle on an engine, as sessions hold it.
 pub type SharedEngine = Rc<RefCell<Engine>>;
 
-#[derive(Debug)]
-struct Txn {
-    id: TxnId,
-    /// Started by `BEGIN` (true) or implicitly for one statement (false).
-    explicit: bool,
-    /// The rows this transaction wrote, each once.
-    written: BTreeSet<(String, Key)>,
-    /// Its changes, in the order it made them, for the log.
-    changes: Vec<PendingChange>,
-}
-
-/// One connection to an [`Engine`]: what GlueSQL runs over.
-#[derive(Debug)]
-pub struct Session {
-    engine: SharedEngine,
-    txn: Option<Txn>,
-    mode: ReadMode,
-    /// The snapshot this session reads now, registered in the engine.
-    snapshot: Option<CommitSeq>,
-    counters: Cell<RowCounters>,
-    key_hint: RefCell<Option<KeyHint>>,
-    /// Reads see the newest committed versions whatever the snapshot (a READ COMMITTED
-    /// re-check, PostgreSQL's EvalPlanQual).
-    read_latest: Cell<bool>,
-    /// Whether its transactions are serializable (SSI tracks them).
-    serializable: bool,
-    /// The open transaction is a statement's own, started when the statement started (outside
-    /// `BEGIN`, at REPEATABLE READ and SERIALIZABLE): the connection commits it when the
-    /// statement ends.
-    statement_txn: bool,
-    /// The statement running now (reused buffer), and its shared copy once a change needs it.
-    sql: String,
-    sql_shared: Option<Rc<str>>,
-    functions: BTreeMap<String, StructCustomFunction>,
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        // A connection that goes away rolls back what it left open, as a server does.
-        if self.txn.is_some() {
-            let _ = self.finish(false);
-        }
-        self.release_snapshot();
-    }
-}
-
 impl Session {
-    /// A new session on `engine`, reading with `mode`.
-    pub fn new(engine: SharedEngine, mode: ReadMode) -> Self {
-        Self {
-            engine,
-            txn: None,
-            mode,
-            snapshot: None,
-            counters: Cell::default(),
-            key_hint: RefCell::new(None),
-            read_latest: Cell::new(false),
-            serializable: false,
-            statement_txn: false,
-            sql: String::new(),
-            sql_shared: None,
-            functions: BTreeMap::new(),
-        }
-    }
-
-    /// The engine this session is connected to.
-    pub fn engine(&self) -> &SharedEngine {
-        &self.engine
-    }
-
-    /// Changes how the following transactions read.
-    pub fn set_read_mode(&mut self, mode: ReadMode) {
-        self.mode = mode;
-    }
-
-    /// How this session reads.
-    pub fn read_mode(&self) -> ReadMode {
-        self.mode
-    }
-
-    /// The open transaction's id, if any.
-    pub fn txn_id(&self) -> Option<TxnId> {
-        self.txn.as_ref().map(|t| t.id)
-    }
-
-    /// The changes of the open transaction so far, in the order it made them (none outside a
-    /// transaction): what an outbox writer turns into events before the commit.
-    pub fn pending_changes(&self) -> &[PendingChange] {
-        self.txn.as_ref().map_or(&[], |t| t.changes.as_slice())
-    }
-
-    /// Whether a transaction started with `BEGIN` is open.
-    pub fn in_explicit_transaction(&self) -> bool {
-        self.txn.as_ref().is_some_and(|t| t.explicit)
-    }
-
-    /// Whether a transaction that reads one snapshot would see a newer committed version of
-    /// this row than its snapshot holds (locking it must then fail, as in PostgreSQL's
-    /// REPEATABLE READ).
-    pub fn row_changed_since_snapshot(&self, table: &str, key: &Key) -> bool {
-        let Some(seq) = self
-            .snapshot
-            .filter(|_| self.mode == ReadMode::TransactionSnapshot)
-        else {
-            return false;
-        };
-        let engine = self.engine.borrow();
-        engine
-            .tables
-            .get(table)
-            .and_then(|t| t.rows.get(key))
-            .is_some_and(|row| row.changed_since(seq))
-    }
-
-    /// Whether a newer committed version of this row exists than the snapshot this session reads
-    /// now holds (whatever its read mode).
-    pub fn row_changed_since_current_snapshot(&self, table: &str, key: &Key) -> bool {
-        let Some(seq) = self.snapshot else {
-            return false;
-        };
-        let engine = self.engine.borrow();
-        engine
-            .tables
-            .get(table)
-            .and_then(|t| t.rows.get(key))
-            .is_some_and(|row| row.changed_since(seq))
-    }
-
-    /// Whether the running statement sees row `key` of `table` (its snapshot, or its own write).
-    pub fn row_visible(&self, table: &str, key: &Key) -> bool {
-        let engine = self.engine.borrow();
-        engine
-            .tables
-            .get(table)
-            .and_then(|t| t.rows.get(key))
-            .is_some_and(|row| row.visible(self.txn_id(), self.view()).is_some())
-    }
-
-    /// Whether row `key` of `table` still exists, as last committed or as this session wrote it.
-    pub fn row_exists_now(&self, table: &str, key: &Key) -> bool {
-        let engine = self.engine.borrow();
-        engine
-            .tables
-            .get(table)
-            .and_then(|t| t.rows.get(key))
-            .is_some_and(|row| {
-                row.visible(self.txn_id(), ReadView::LatestCommitted)
-                    .is_some()
-            })
-    }
-
-    /// Whether `key` of `table` is committed and nobody else is writing it: an insert of it
-    /// fails at once, without waiting.
-    pub fn key_settled(&self, table: &str, key: &Key) -> bool {
-        let engine = self.engine.borrow();
-        engine
-            .tables
-            .get(table)
-            .and_then(|t| t.rows.get(key))
-            .is_some_and(|row| {
-                row.committed_as_of(ReadView::LatestCommitted).is_some()
-                    && row.writer().is_none_or(|w| Some(w) == self.txn_id())
-            })
-    }
-
-    /// Makes the following transactions serializable (tracked by SSI) or not.
-    pub fn set_serializable(&mut self, serializable: bool) {
-        self.serializable = serializable;
-    }
-
-    /// Whether the open transaction is tracked by SSI (a serializable one that took its
-    /// snapshot).
-    pub fn is_serializable(&self) -> bool {
-        self.serializable
-    }
-
-    /// Whether SSI has doomed the open transaction (it fails at its next read, write or commit).
-    pub fn is_doomed(&self) -> bool {
-        self.txn
-            .as_ref()
-            .is_some_and(|t| self.engine.borrow().ssi.is_doomed(t.id))
-    }
-
-    /// The code of the refusal this session just got from the storage, if any.
-    pub fn take_error_state(&self) -> Option<SqlState> {
-        self.engine.borrow_mut().error_state.take()
-    }
-
-    /// Gives the open transaction a PostgreSQL transaction id, as a row lock does.
-    pub fn assign_xid(&self) {
-        if let Some(txn) = &self.txn {
-            self.engine.borrow_mut().ssi.assign_xid(txn.id);
-        }
-    }
-
-    /// Makes reads see the newest committed versions (`true`) or the snapshot again (`false`).
-    pub fn set_read_latest(&self, latest: bool) {
-        self.read_latest.set(latest);
-    }
-
-    /// Takes a new snapshot for the statement about to start if this session reads one per
-    /// statement (READ COMMITTED), or if the statement is a transaction of its own at REPEATABLE
-    /// READ or SERIALIZABLE: the rows it will lock are found in it, and (as in PostgreSQL) a row
-    /// that changes while the statement waits for it is a serialization failure.
-    pub fn start_statement_snapshot(&mut self) {
-        // A statement transaction left by a statement that never ran (it failed taking its
-        // locks) goes first.
-        let _ = self.end_statement_transaction(false);
-        match self.mode {
-            ReadMode::StatementSnapshot => self.take_snapshot(),
-            ReadMode::TransactionSnapshot if self.txn.is_none() => {
-                self.start_txn(false);
-                self.statement_txn = true;
-            }
-            _ => {}
-        }
-    }
-
-    /// Ends the statement's own transaction, if one is open: commits it (`ok`) or rolls it back.
-    ///
-    /// # Errors
-    ///
-    /// A serialization failure when SSI refuses the commit (it is rolled back then).
-    pub fn end_statement_transaction(&mut self, ok: bool) -> Result<()> {
-        if !std::mem::take(&mut self.statement_txn) {
-            return Ok(());
-        }
-        self.finish(ok)
-    }
-
-    /// Whether the open transaction is a statement's own ([`Self::start_statement_snapshot`]).
-    pub fn in_statement_transaction(&self) -> bool {
-        self.statement_txn
-    }
-
-    /// Takes the SIREAD locks of a statement starting now on `tables` (a serializable
-    /// transaction's sequential scans), meeting the concurrent writers whose tuples they find.
-    ///
-    /// # Errors
-    ///
-    /// A serialization failure when SSI aborts the transaction now.
-    pub fn ssi_read(&mut self, tables: &[String]) -> Result<()> {
-        let Some(txn) = self.txn.as_ref().map(|t| t.id) else {
-            return Ok(());
-        };
-        let mut engine = self.engine.borrow_mut();
-        for table in tables {
-            let has_tuples = engine.tables.get(table).is_some_and(|t| !t.rows.is_empty());
-            if let Err(error) = engine.ssi.read(txn, table, has_tuples) {
-                return Err(engine.refuse(SqlState::SerializationFailure, ssi_message(error)));
-            }
-        }
-        Ok(())
-    }
-
-    /// The snapshot (commit sequence number) this session reads now, if it reads one.
-    pub fn snapshot(&self) -> Option<CommitSeq> {
-        self.snapshot
-    }
-
-    /// Resets the row counters and records the SQL text of the statement about to run.
-    pub fn start_statement(&mut self, sql: &str) {
-        self.counters.set(RowCounters::default());
-        self.sql.clear();
-        self.sql.push_str(sql);
-        self.sql_shared = None;
-    }
-
-    /// The rows read and written since [`Self::start_statement`].
-    pub fn counters(&self) -> RowCounters {
-        self.counters.get()
-    }
-
-    /// Narrows the next scan of `hint.table` to the rows with `hint.keys`. GlueSQL scans the
-    /// whole table for `UPDATE`/`DELETE … WHERE pk = …`; with the hint that scan costs one row.
-    /// The hint is used once (later scans, such as a uniqueness check, see every row) and
-    /// cleared at the end of the statement; GlueSQL still applies the full `WHERE`.
-    pub fn set_key_hint(&self, hint: Option<KeyHint>) {
-        *self.key_hint.borrow_mut() = hint;
-    }
-
-    /// Ends the statement: clears the key hint and the SQL text, and lets a snapshot pinned for
-    /// it go.
-    pub fn end_statement(&mut self) {
-        self.key_hint.borrow_mut().take();
-        self.sql.clear();
-        self.sql_shared = None;
-    }
-
-    /// The running statement's SQL, shared by the changes it makes (`None` outside a statement).
-    fn statement_sql(&mut self) -> Option<Rc<str>> {
-        if self.sql.is_empty() {
-            return None;
-        }
-        Some(Rc::clone(
-            self.sql_shared
-                .get_or_insert_with(|| Rc::from(self.sql.as_str())),
-        ))
-    }
-
-    fn view(&self) -> ReadView {
-        if self.read_latest.get() {
-            return ReadView::LatestCommitted;
-        }
-        self.snapshot
-            .map_or(ReadView::LatestCommitted, ReadView::Snapshot)
-    }
-
-    fn release_snapshot(&mut self) {
-        if let Some(seq) = self.snapshot.take() {
-            self.engine.borrow_mut().close_snapshot(seq);
-        }
-    }
-
-    fn take_snapshot(&mut self) {
-        self.release_snapshot();
-        let seq = self.engine.borrow_mut().open_snapshot();
-        self.snapshot = Some(seq);
-        self.register_serializable(seq);
-    }
-
-    /// Registers the open transaction with SSI, reading snapshot `seq`, if it is serializable.
-    fn register_serializable(&mut self, seq: CommitSeq) {
-        if let Some(txn) = self
-            .txn
-            .as_ref()
-            .filter(|_| self.serializable && self.mode == ReadMode::TransactionSnapshot)
-        {
-            self.engine.borrow_mut().ssi.begin(txn.id, seq);
-        }
-    }
-
-    fn count(&self, read: u64, written: u64) {
-        let mut c = self.counters.get();
-        c.rows_read += read;
-        c.rows_written += written;
-        self.counters.set(c);
-    }
-
-    fn start_txn(&mut self, explicit: bool) {
-        let id = self.engine.borrow_mut().begin_txn();
-        self.txn = Some(Txn {
-            id,
-            explicit,
-            written: BTreeSet::new(),
-            changes: Vec::new(),
-        });
-        // An explicit transaction takes its snapshot at its first statement, not at BEGIN; a
-        // statement's own transaction uses the snapshot taken when the statement started.
-        if self.mode == ReadMode::TransactionSnapshot && !explicit {
-            self.take_snapshot();
-        }
-    }
-
-    /// Takes the open transaction's snapshot if it reads one and has not taken it yet (at its
-    /// first statement, as PostgreSQL does).
-    pub fn pin_snapshot(&mut self) {
-        let explicit = self.in_explicit_transaction();
-        if explicit && self.mode == ReadMode::TransactionSnapshot && self.snapshot.is_none() {
-            self.take_snapshot();
-        }
-    }
-
-    /// Writes `rows` (each with its key) into `table` as one committed transaction, without
-    /// GlueSQL's parsing and checks and without change-log entries (the data a database starts
-    /// with; CDC takes it as a snapshot, as Debezium does): the fast way to load data our own
-    /// code generated (the shop's thousands of rows), which a test proves equal to loading it
-    /// with `INSERT`.
-    ///
-    /// # Errors
-    ///
-    /// A storage error if the table does not exist or a row is being written by another
-    /// transaction; nothing is written then.
-    pub fn load_rows(&mut self, table: &str, rows: Vec<(Key, Vec<Value>)>) -> Result<()> {
-        if self.txn.is_some() {
-            return Err(Error::StorageMsg(
-                "a bulk load needs a connection outside any transaction".to_owned(),
-            ));
-        }
-        let mut engine = self.engine.borrow_mut();
-        let txn = engine.begin_txn();
-        let seq = engine.commit_seq + 1;
-        let target = &mut engine
-            .tables
-            .get_mut(table)
-            .ok_or_else(|| Error::StorageMsg(format!("table not found: {table}")))?
-            .rows;
-        if let Some((key, _)) = rows.iter().find(|(key, _)| target.contains_key(key)) {
-            return Err(Error::StorageMsg(format!(
-                "a bulk load into {table} found the key {key:?} already there"
-            )));
-        }
-        for (key, values) in rows {
-            let mut row = RowVersions::default();
-            row.write(txn, Some(values));
-            row.commit(txn, seq);
-            target.insert(key, row);
-        }
-        engine.commit_seq = seq;
-        Ok(())
-    }
-
-    /// Commits (`true`) or rolls back (`false`) the open transaction.
-    ///
-    /// # Errors
-    ///
-    /// A serialization failure when SSI refuses the commit: the transaction is rolled back.
-    fn finish(&mut self, commit: bool) -> Result<()> {
-        let Some(txn) = self.txn.take() else {
-            return Ok(());
-        };
-        // Close our own snapshot first, so our commit can prune what only we kept.
-        self.statement_txn = false;
-        self.release_snapshot();
-        let mut engine = self.engine.borrow_mut();
-        let refused = if commit {
-            engine.ssi.pre_commit(txn.id).err()
-        } else {
-            None
-        };
-        let commit = commit && refused.is_none();
-        let mut committed_as = None;
-        if commit && !txn.changes.is_empty() {
-            engine.commit_seq += 1;
-            let seq = engine.commit_seq;
-            let oldest = engine.oldest_snapshot();
-            for (table_name, key) in &txn.written {
-                let committed = engine
-                    .tables
-                    .get_mut(table_name)
-                    .and_then(|t| t.rows.get_mut(key))
-                    .is_some_and(|row| row.commit(txn.id, seq));
-                if committed {
-                    engine.prune_row(table_name, key, oldest);
-                }
-            }
-            let changes = txn
-                .changes
-                .into_iter()
-                .filter(|c| engine.tables.contains_key(&c.table));
-            let changes: Vec<PendingChange> = changes.collect();
-            let time = engine.time;
-            engine.log.append(txn.id, seq, time, changes);
-            committed_as = Some(seq);
-        } else if !commit {
-            for (table_name, key) in &txn.written {
-                if let Some(table) = engine.tables.get_mut(table_name) {
-                    if let Some(row) = table.rows.get_mut(key) {
-                        row.roll_back(txn.id);
-                        if row.version_count() == 0 {
-                            table.rows.remove(key);
-                        }
-                    }
-                }
-            }
-        }
-        if commit {
-            engine.ssi.commit(txn.id, committed_as);
-        } else {
-            engine.ssi.abort(txn.id);
-        }
-        match refused {
-            Some(error) => Err(engine.refuse(SqlState::SerializationFailure, ssi_message(error))),
-            None => Ok(()),
-        }
-    }
-
-    /// The open transaction, started implicitly if there is none (GlueSQL always begins one,
-    /// so this is a safety net).
-    fn txn_mut(&mut self) -> &mut Txn {
-        if self.txn.is_none() {
-            self.start_txn(false);
-        }
-        self.txn
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("a transaction was just started"))
-    }
-
-    fn txn_or_new_id(&mut self) -> TxnId {
-        self.txn_mut().id
-    }
-
     /// Writes one row version for the open transaction: `values` `None` deletes.
     fn write_row(&mut self, table_name: &str, key: Key, values: Option<Vec<Value>>) -> Result<()> {
         let view = self.view();
@@ -1118,41 +639,6 @@ impl StoreMut for Session {
     }
 }
 
-impl Transaction for Session {
-    fn begin(&mut self, autocommit: bool) -> Result<bool> {
-        if autocommit {
-            // Called before every statement but BEGIN/COMMIT/ROLLBACK (and for a READ
-            // COMMITTED re-check, which must not move the statement's snapshot).
-            if self.mode == ReadMode::StatementSnapshot
-                && !self.read_latest.get()
-                && !planted::is(Fault::NoRecheck)
-            {
-                self.take_snapshot();
-            }
-            self.pin_snapshot();
-            if self.txn.is_some() {
-                return Ok(false);
-            }
-            self.start_txn(false);
-            return Ok(true);
-        }
-        // `BEGIN` inside a transaction is a no-op, as in PostgreSQL (which only warns).
-        if !self.in_explicit_transaction() {
-            self.start_txn(true);
-        }
-        Ok(false)
-    }
-
-    fn rollback(&mut self) -> Result<()> {
-        let _ = self.finish(false);
-        Ok(())
-    }
-
-    fn commit(&mut self) -> Result<()> {
-        self.finish(true)
-    }
-}
-
 impl AlterTable for Session {
     fn rename_schema(&mut self, table_name: &str, new_table_name: &str) -> Result<()> {
         {
@@ -1331,38 +817,25 @@ impl CustomFunctionMut for Session {
 impl Planner for Session {}
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use gluesql::prelude::Glue;
 
-    fn engine() -> SharedEngine {
+    pub(crate) fn engine() -> SharedEngine {
         Rc::new(RefCell::new(Engine::default()))
     }
 
-    fn glue(engine: &SharedEngine) -> Glue<Session> {
+    pub(crate) fn glue(engine: &SharedEngine) -> Glue<Session> {
         Glue::new(Session::new(Rc::clone(engine), ReadMode::LatestCommitted))
     }
 
-    fn run(glue: &mut Glue<Session>, sql: &str) {
+    pub(crate) fn run(glue: &mut Glue<Session>, sql: &str) {
         glue.storage.start_statement(sql);
         let result = glue.execute(sql);
         glue.storage.end_statement();
         if let Err(error) = result {
             panic!("{sql}: {error}");
         }
-    }
-
-    #[test]
-    fn a_dropped_connection_rolls_back_what_it_left_open() {
-        let engine = engine();
-        let mut a = glue(&engine);
-        run(&mut a, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
-        run(&mut a, "BEGIN");
-        run(&mut a, "INSERT INTO t VALUES (1)");
-        assert_eq!(engine.borrow().stats().versions, 1);
-        drop(a);
-        assert_eq!(engine.borrow().stats().versions, 0);
-        assert_eq!(engine.borrow().stats().rows, 0);
     }
 
     #[test]
@@ -1407,25 +880,5 @@ mod tests {
             3,
             "each DDL statement commits on its own"
         );
-    }
-
-    #[test]
-    fn a_statement_snapshot_moves_forward_between_statements() {
-        let engine = engine();
-        let mut writer = glue(&engine);
-        let mut reader = Glue::new(Session::new(
-            Rc::clone(&engine),
-            ReadMode::StatementSnapshot,
-        ));
-        run(&mut writer, "CREATE TABLE t (id INTEGER PRIMARY KEY)");
-        run(&mut reader, "BEGIN");
-        run(&mut reader, "SELECT * FROM t");
-        let first = reader.storage.snapshot();
-        run(&mut writer, "INSERT INTO t VALUES (1)");
-        run(&mut reader, "SELECT * FROM t");
-        assert!(reader.storage.snapshot() > first);
-        run(&mut reader, "COMMIT");
-        assert_eq!(reader.storage.snapshot(), None);
-        assert_eq!(engine.borrow().stats().open_snapshots, 0);
     }
 }
