@@ -216,7 +216,7 @@ fn the_owners_rename_breaks_the_raw_reader_and_not_the_event_reader() {
         report
             .failing
             .iter()
-            .any(|(group, why)| group == "billing" && why.contains("amount_cents")),
+            .any(|f| f.name == "billing" && f.why.contains("amount_cents")),
         "the checker names the failing consumer and why: {:?}",
         report.failing
     );
@@ -560,4 +560,209 @@ fn timeline_faults_need_their_fields() {
         "{:?}",
         world.report().timeline
     );
+}
+
+/// The order subject's latest schema, as JSON to edit.
+fn latest_order_schema(world: &World) -> serde_json::Value {
+    let latest = world
+        .registry()
+        .and_then(|r| r.latest("outbox.event.order-value"))
+        .map(|(_, s)| s.canonical.clone())
+        .expect("a version");
+    serde_json::from_str(&latest).expect("json")
+}
+
+fn register(world: &mut World, schema: &serde_json::Value) -> String {
+    world
+        .apply(Command::RegisterSchema {
+            subject: "outbox.event.order-value".into(),
+            schema: schema.to_string(),
+        })
+        .expect("accepted")
+}
+
+fn order_events(world: &World) -> usize {
+    world.topics().expect("topics")["outbox.event.order"].len()
+}
+
+/// A version the relay's events do not fit (`status` renamed `state`, with an alias: BACKWARD
+/// accepts it, but the owner's code still writes `status`): the relay stops at the first event
+/// it cannot encode, as a Kafka Connect task does, publishing nothing after it and skipping
+/// nothing; restarted, it stops there again. Once a version that fits is registered and the
+/// relay restarted, every event arrives and the read models end equal.
+#[test]
+fn a_relay_that_cannot_encode_an_event_stops_there_until_the_schema_fits() {
+    let mut world = shop(Mode::Events);
+    world.step_until(3 * SECOND);
+    let v1 = latest_order_schema(&world);
+    let mut renamed = v1.clone();
+    let status = renamed["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .iter_mut()
+        .find(|f| f["name"] == "status")
+        .expect("a status field");
+    status["name"] = "state".into();
+    status["aliases"] = serde_json::json!(["status"]);
+    register(&mut world, &renamed);
+    world.step_until(5 * SECOND);
+    let stopped_at = order_events(&world);
+    world.step_until(8 * SECOND);
+    let report = world.report();
+    let relay = &report.connectors["orders-connector"];
+    assert_eq!(relay.state, "crashed", "{relay:?}");
+    assert!(relay.relay_failed >= 1);
+    let error = relay.relay_error.clone().unwrap_or_default();
+    assert!(error.contains("cannot encode"), "{error}");
+    assert_eq!(order_events(&world), stopped_at, "nothing published after");
+    let check = world.check_invariants();
+    assert!(
+        check.failing.iter().any(|f| f.name == "orders-connector"
+            && f.part == dataflow_lab::sim::world::FailingPart::Connector),
+        "{:?}",
+        check.failing
+    );
+    assert_eq!(check.verdict(), dataflow_lab::sim::world::Verdict::Stuck);
+    apply(
+        &mut world,
+        Command::StartConnector {
+            connector: "orders-connector".into(),
+        },
+    );
+    world.step_until(10 * SECOND);
+    let again = world.report().connectors["orders-connector"].clone();
+    assert_eq!(again.state, "crashed", "it meets the same event again");
+    assert!(again.relay_failed > relay.relay_failed);
+    assert_eq!(order_events(&world), stopped_at);
+    // A version that fits what the owner writes, and reads what version 2 would have written.
+    let mut fixed = v1;
+    let status = fixed["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .iter_mut()
+        .find(|f| f["name"] == "status")
+        .expect("a status field");
+    status["aliases"] = serde_json::json!(["state"]);
+    register(&mut world, &fixed);
+    apply(
+        &mut world,
+        Command::StartConnector {
+            connector: "orders-connector".into(),
+        },
+    );
+    assert!(world.drain(60 * SECOND), "drains once the relay goes on");
+    assert!(order_events(&world) > stopped_at);
+    let report = world.check_invariants();
+    assert!(report.holds(), "{report:?}");
+    assert!(report.failing.is_empty(), "{:?}", report.failing);
+}
+
+/// BACKWARD accepts removing a field without a default, and says who it strands: the consumers
+/// still reading with version 1 cannot decode an event written with version 2. Each stops at the
+/// first such event (its batch fails, its offsets stay) rather than skip it; upgraded to version
+/// 2, it decodes the event — and then meets what its read model needs: `status` is NOT NULL
+/// there, and the events no longer carry it.
+#[test]
+fn an_event_a_reader_cannot_decode_stops_it_until_it_is_upgraded() {
+    let mut world = shop(Mode::Events);
+    world.step_until(3 * SECOND);
+    let mut removed = latest_order_schema(&world);
+    removed["fields"]
+        .as_array_mut()
+        .expect("fields")
+        .retain(|f| f["name"] != "status");
+    let preview = world
+        .registry()
+        .expect("registry")
+        .preview("outbox.event.order-value", &removed.to_string());
+    assert!(preview.verdict.is_ok(), "BACKWARD accepts a removal");
+    let stranded: Vec<&str> = preview
+        .stranded
+        .iter()
+        .map(|s| s.consumer.as_str())
+        .collect();
+    assert!(stranded.contains(&"billing"), "{stranded:?}");
+    let answer = register(&mut world, &removed);
+    assert!(
+        answer.contains("Warning") && answer.contains("billing") && answer.contains("status"),
+        "{answer}"
+    );
+    world.step_until(8 * SECOND);
+    let before = world.report().consumer_groups["billing"].clone();
+    world.step_until(12 * SECOND);
+    let after = world.report().consumer_groups["billing"].clone();
+    assert!(after.failed_batches > before.failed_batches);
+    assert_eq!(after.committed, before.committed, "its offsets stay put");
+    let check = world.check_invariants();
+    let why = check
+        .failing
+        .iter()
+        .find(|f| f.name == "billing")
+        .map(|f| f.why.clone())
+        .unwrap_or_default();
+    assert!(why.contains("cannot decode the event at offset"), "{why}");
+    let answer = world
+        .apply(Command::UpgradeReaders {
+            group: "billing".into(),
+        })
+        .expect("upgrades");
+    assert!(answer.contains("version 2"), "{answer}");
+    let readers = world
+        .registry()
+        .expect("registry")
+        .views()
+        .into_iter()
+        .find(|s| s.name == "outbox.event.order-value")
+        .expect("the subject")
+        .consumers;
+    assert!(readers.contains(&("billing".to_owned(), 2)), "{readers:?}");
+    world.step_until(16 * SECOND);
+    let check = world.check_invariants();
+    let why = check
+        .failing
+        .iter()
+        .find(|f| f.name == "billing")
+        .map(|f| f.why.clone())
+        .unwrap_or_default();
+    assert!(!why.contains("cannot decode"), "it decodes now: {why}");
+    assert!(why.contains("status"), "and needs the field it lost: {why}");
+}
+
+/// A write by hand (the console, a timeline statement) goes around the owner's outbox: the page
+/// says so, and the readers of the events miss it.
+#[test]
+fn a_console_write_to_an_evented_table_is_narrated_as_bypassing_the_outbox() {
+    let mut world = shop(Mode::Events);
+    world.step_until(2 * SECOND);
+    apply(
+        &mut world,
+        Command::Console {
+            database: "orders".into(),
+            sql: "UPDATE orders SET status = 'refunded' WHERE id = 1".into(),
+        },
+    );
+    world.step_until(3 * SECOND);
+    let lines: Vec<String> = world.narration().map(|l| l.text.clone()).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("went around the outbox of the orders service")),
+        "{lines:?}"
+    );
+    assert!(world.drain(60 * SECOND));
+    let report = world.check_invariants();
+    assert!(!report.holds(), "the readers never heard of it");
+}
+
+/// Event-fed read models cannot be rebuilt from their topics, which start at the first event.
+#[test]
+fn rebuilding_event_fed_read_models_is_refused_with_the_reason() {
+    let mut world = shop(Mode::Events);
+    world.step_until(2 * SECOND);
+    let error = world
+        .apply(Command::RebuildReadModels {
+            group: "billing".into(),
+        })
+        .expect_err("refused");
+    assert!(error.to_string().contains("first event"), "{error}");
 }

@@ -234,6 +234,28 @@ pub struct Subject {
     pub consumers: BTreeMap<String, u32>,
 }
 
+/// A consumer that a registered change leaves behind (see [`SchemaRegistry::stranded`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stranded {
+    /// The consumer (its group).
+    pub consumer: String,
+    /// The version it reads with.
+    pub version: u32,
+    /// Why that version cannot read the new data.
+    pub reason: Incompatibility,
+}
+
+impl fmt::Display for Stranded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} reads with version {}, which cannot read data written with it ({}): it will \
+             stop at the first such event until it is upgraded",
+            self.consumer, self.version, self.reason
+        )
+    }
+}
+
 /// A subject's registration: which version and id a schema got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Registration {
@@ -396,6 +418,29 @@ impl SchemaRegistry {
             .collect()
     }
 
+    /// The consumers an accepted change leaves behind: those whose version cannot read data
+    /// written with `schema` (under `BACKWARD`, removing a field without a default is
+    /// accepted, yet a consumer still on the old version stops at the first event written with
+    /// the new one — Confluent's advice: upgrade consumers first).
+    pub fn stranded(&self, subject: &str, schema: &Schema) -> Vec<Stranded> {
+        let Some(entry) = self.subjects.get(subject) else {
+            return Vec::new();
+        };
+        entry
+            .consumers
+            .iter()
+            .filter_map(|(consumer, version)| {
+                let old = self.version(subject, *version).ok()?;
+                let reason = avro_compat::can_read(schema, &old.schema).err()?;
+                Some(Stranded {
+                    consumer: consumer.clone(),
+                    version: *version,
+                    reason,
+                })
+            })
+            .collect()
+    }
+
     /// Registers a schema under a subject: its existing version if the subject already has it,
     /// else a new version once the mode accepts it.
     pub fn register(&mut self, subject: &str, text: &str) -> Result<Registration, RegistryError> {
@@ -468,6 +513,8 @@ pub struct Preview {
     /// `Ok` when the registry would accept it; else why not (the rule, the field, the
     /// consumers), or why the text is not a schema.
     pub verdict: Result<(), String>,
+    /// The consumers it would leave behind if accepted (their version cannot read it).
+    pub stranded: Vec<Stranded>,
 }
 
 impl SchemaRegistry {
@@ -512,6 +559,7 @@ impl SchemaRegistry {
                 return Preview {
                     diff: Vec::new(),
                     verdict: Err(e.to_string()),
+                    stranded: Vec::new(),
                 }
             }
         };
@@ -519,9 +567,15 @@ impl SchemaRegistry {
             .latest(subject)
             .map(|(_, latest)| crate::sim::schema_diff::diff(&latest.schema, &schema))
             .unwrap_or_default();
+        let verdict = self.check(subject, &schema).map_err(|e| e.to_string());
+        let stranded = match verdict {
+            Ok(()) => self.stranded(subject, &schema),
+            Err(_) => Vec::new(),
+        };
         Preview {
             diff,
-            verdict: self.check(subject, &schema).map_err(|e| e.to_string()),
+            verdict,
+            stranded,
         }
     }
 }

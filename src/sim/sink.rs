@@ -12,7 +12,7 @@
 //! column types (`TIMESTAMP` from microseconds since the epoch, `DATE` from days).
 
 use gluesql::core::ast::DataType;
-use gluesql::core::chrono::{DateTime, NaiveDate};
+use gluesql::core::chrono::{DateTime, NaiveDate, NaiveTime};
 use serde_json::Value as Json;
 use thiserror::Error;
 
@@ -281,6 +281,18 @@ pub(crate) fn literal(value: &Json, data_type: Option<&DataType>) -> String {
                     .and_then(|e| e.checked_add_signed(gluesql::core::chrono::Duration::days(days)))
             })
             .map_or_else(|| "NULL".to_owned(), |d| format!("'{d}'")),
+        // Debezium's MicroTime: microseconds since midnight.
+        (Json::Number(n), Some(DataType::Time)) => n
+            .as_u64()
+            .and_then(|micros| {
+                let seconds = u32::try_from(micros / 1_000_000).ok()?;
+                let nanos = (micros % 1_000_000) as u32 * 1_000;
+                NaiveTime::from_num_seconds_from_midnight_opt(seconds, nanos)
+            })
+            .map_or_else(
+                || "NULL".to_owned(),
+                |t| format!("'{}'", t.format("%H:%M:%S%.6f")),
+            ),
         (Json::Number(n), _) => n.to_string(),
         (Json::String(s), _) => format!("'{}'", s.replace('\'', "''")),
         (other, _) => format!("'{}'", other.to_string().replace('\'', "''")),
@@ -437,5 +449,18 @@ mod tests {
                 "INSERT INTO orders (id, status) VALUES (1, 'paid'), (3, 'x')",
             ]
         );
+    }
+
+    /// A TIME travels as Debezium's MicroTime (microseconds since midnight) and lands as the
+    /// same time of day.
+    #[test]
+    fn a_micro_time_becomes_a_time_literal() {
+        let noonish = serde_json::json!(45_296_000_250_u64);
+        assert_eq!(
+            literal(&noonish, Some(&DataType::Time)),
+            "'12:34:56.000250'"
+        );
+        let too_late = serde_json::json!(86_400_000_000_u64);
+        assert_eq!(literal(&too_late, Some(&DataType::Time)), "NULL");
     }
 }

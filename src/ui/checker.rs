@@ -3,7 +3,7 @@
 //! when the verdict is final. "Stop the sources" ends the writes and heals the pipeline so that
 //! it drains.
 
-use crate::sim::world::{Command, InvariantReport};
+use crate::sim::world::{Command, FailingPart, InvariantReport, Verdict};
 use crate::ui::live::LiveAction;
 use std::rc::Rc;
 use yew::prelude::*;
@@ -29,40 +29,40 @@ pub fn CheckerPanel(props: &CheckerProps) -> Html {
             on_action.emit(LiveAction::Command(Command::StopSources));
         })
     };
-    let holds = report.holds();
-    let (class, verdict) = match (report.quiet, holds) {
-        _ if !report.failing.is_empty() => (
+    let rows = match report.rows_off() {
+        1 => "1 row".to_owned(),
+        n => format!("{n} rows"),
+    };
+    let (class, verdict) = match report.verdict() {
+        Verdict::Stuck => (
             "broken",
             report
                 .failing
                 .iter()
-                .map(|(group, why)| {
-                    format!("{group}'s consumer fails on every batch ({why}): its read models stop here, and no amount of waiting will bring them level.")
+                .map(|f| match f.part {
+                    FailingPart::Consumer => format!("{}'s consumer fails on every batch ({}): its read models stop here, and no amount of waiting will bring them level.", f.name, f.why),
+                    FailingPart::Connector => format!("{} stopped ({}): nothing after that event is published until its cause is fixed and the connector restarted, so the read models stop there.", f.name, f.why),
                 })
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
-        (true, true) if report.sources_writing => (
+        Verdict::Pause => (
             "in-flight",
             "Equal right now — but the services are still writing, so this is a pause between changes, not a verdict. Stop the sources for a final one.".to_owned(),
         ),
-        (true, true) => (
+        Verdict::Holds => (
             "holds",
             "Quiet, and every read model equals its source: every committed change arrived exactly once in effect.".to_owned(),
         ),
-        (true, false) => (
+        Verdict::Diverged => (
             "broken",
-            match report.rows_off() {
-                1 => "Quiet, and 1 row differs: a change was lost or applied out of order — nothing more will arrive to fix it.".to_owned(),
-                n => format!("Quiet, and {n} rows differ: changes were lost or applied out of order — nothing more will arrive to fix them."),
-            },
+            format!("Quiet, and {rows} {} — nothing more will arrive to fix {}.",
+                if report.rows_off() == 1 { "differs: a change was lost or applied out of order" } else { "differ: changes were lost or applied out of order" },
+                if report.rows_off() == 1 { "it" } else { "them" }),
         ),
-        (false, _) => (
+        Verdict::InFlight => (
             "in-flight",
-            format!(
-                "Not quiet: changes are still on their way, so the {} differing now may yet be put right. Stop the sources to let the pipeline drain and get a final verdict.",
-                match report.rows_off() { 1 => "1 row".to_owned(), n => format!("{n} rows") }
-            ),
+            format!("Not quiet: changes are still on their way, so the {rows} differing now may yet be put right. Stop the sources to let the pipeline drain and get a final verdict."),
         ),
     };
     html! {

@@ -671,6 +671,7 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
             "Every service stopped and the pipeline healed: it drains until quiet, when the checker's verdict is final.".to_owned()
         }
         Command::RegisterSchema { subject, .. } => format!("{subject}: {outcome}."),
+        Command::UpgradeReaders { group } => format!("Consumer {group} now {outcome}."),
     })
 }
 
@@ -939,7 +940,10 @@ impl Reducible for LiveState {
                 let result = next.playback.borrow_mut().apply(command.clone());
                 // A pipeline's answer is shown on its panel, next to the button pressed.
                 let sentence = command_sentence(&command, &result);
-                if matches!(command, Command::RegisterSchema { .. }) {
+                if matches!(
+                    command,
+                    Command::RegisterSchema { .. } | Command::UpgradeReaders { .. }
+                ) {
                     next.registry_result = sentence;
                 } else if command.is_pipeline() {
                     let at = clock_text(next.now);

@@ -134,6 +134,10 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                 if c.capture != CaptureMethod::DualWrite {
                                 <dt>{ "flushed" }</dt><dd>{ c.flushed.map_or("never".to_owned(), |l| format!("LSN {l}")) }</dd>
                                 }
+                                if let Some(error) = &c.error {
+                                    <dt>{ "failed" }</dt>
+                                    <dd class="behind">{ error.clone() }</dd>
+                                }
                                 if let Some(relayed) = c.relayed {
                                     <dt title="domain events published to the outbox.event.* topics (a crash makes the relay read again from its last flushed offset: those are published again, and the consumers skip them by event id)">{ "published" }</dt>
                                     <dd>{ format!("{relayed} events") }</dd>
@@ -344,9 +348,14 @@ fn group_card(
                         onclick={command(Command::SlowConsumer { group: name.clone(), per_message_ms: 5.0 })}
                         title="Make it slow: 5 ms more per message (a slow downstream call); its lag grows when messages come faster than it applies them">{ "Slow down" }</button>
                 }
-                <button type="button" class="button subtle small"
-                    onclick={command(Command::RebuildReadModels { group: name.clone() })}
-                    title="Empty the read models and replay the topics from offset 0">{ "Rebuild" }</button>
+                if group.reads_events {
+                    <button type="button" class="button subtle small" disabled=true
+                        title="Its event topics start at the first event: the rows the owner had before are in no event, so a replay from offset 0 would lose them (CDC's topics start with a snapshot)">{ "Rebuild" }</button>
+                } else {
+                    <button type="button" class="button subtle small"
+                        onclick={command(Command::RebuildReadModels { group: name.clone() })}
+                        title="Empty the read models and replay the topics from offset 0">{ "Rebuild" }</button>
+                }
             </div>
         </article>
     }

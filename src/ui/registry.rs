@@ -41,6 +41,7 @@ pub fn RegistryPanel(props: &RegistryProps) -> Html {
         .last()
         .map(|v| v.text.clone())
         .unwrap_or_default();
+    let newest = subject.versions.last().map_or(0, |v| v.version);
     let text = (*draft).clone().unwrap_or_else(|| latest.clone());
     let preview = props.registry.registry.preview(&subject.name, &text);
     let changed = text.trim() != latest.trim();
@@ -99,7 +100,26 @@ pub fn RegistryPanel(props: &RegistryProps) -> Html {
                     <dt>{ "versions" }</dt>
                     <dd>{ subject.versions.iter().map(|v| format!("v{} (id {})", v.version, v.id)).collect::<Vec<_>>().join(", ") }</dd>
                     <dt>{ "consumers" }</dt>
-                    <dd>{ subject.consumers.iter().map(|(c, v)| format!("{c} reads v{v}")).collect::<Vec<_>>().join(", ") }</dd>
+                    <dd class="registry-consumers">
+                        { for subject.consumers.iter().map(|(c, v)| {
+                            let group = c.clone();
+                            let on_action = props.on_action.clone();
+                            let upgrade = Callback::from(move |_: MouseEvent| {
+                                on_action.emit(LiveAction::Command(Command::UpgradeReaders { group: group.clone() }));
+                            });
+                            html! {
+                                <span class="registry-consumer">
+                                    { format!("{c} reads v{v}") }
+                                    if *v < newest {
+                                        <button type="button" class="button subtle small" onclick={upgrade}
+                                            title="Make this consumer read with the latest version of every subject it reads (a new deployment of its code)">
+                                            { format!("Upgrade to v{newest}") }
+                                        </button>
+                                    }
+                                </span>
+                            }
+                        }) }
+                    </dd>
                 </dl>
             </div>
             <div class="registry-try">
@@ -125,6 +145,13 @@ pub fn RegistryPanel(props: &RegistryProps) -> Html {
                     }
                     if changed {
                         { match &preview.verdict {
+                            Ok(()) if !preview.stranded.is_empty() => html! {
+                                <p class="verdict warn" role="status">
+                                    { format!("{} accepts it, but: ", subject.mode.name()) }
+                                    { preview.stranded.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ") }
+                                    { ". Upgrade those consumers first (below), as BACKWARD expects." }
+                                </p>
+                            },
                             Ok(()) => html! { <p class="verdict ok" role="status">{ format!("{} accepts it.", subject.mode.name()) }</p> },
                             Err(why) => html! { <p class="verdict refused" role="status">{ format!("Would be refused: {why}") }</p> },
                         } }

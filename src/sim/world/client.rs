@@ -360,11 +360,13 @@ impl World {
         }
     }
 
-    /// Tells the actor that started an operation that it ended (`ok`: completed).
-    fn notify(&mut self, op: &mut InFlight, ok: bool) {
+    /// Tells the actor that started an operation that it ended: completed (`failure` `None`)
+    /// or failed with the database's message.
+    fn notify(&mut self, op: &mut InFlight, failure: Option<&str>) {
+        let ok = failure.is_none();
         match op.notify {
             Some(Notify::ConsumerBatch { consumer, batch }) => {
-                self.consumer_batch_done(consumer, batch, ok);
+                self.consumer_batch_done(consumer, batch, failure);
             }
             Some(Notify::EtlExtract { run }) => {
                 let results = op.captured.take().unwrap_or_default();
@@ -574,6 +576,12 @@ impl World {
             }
         }
         op.failure = result.err().map(|e| (e.sqlstate(), e.to_string()));
+        // A write by hand (the console, a timeline statement) goes around the owner's code,
+        // and so around its outbox.
+        let by_hand = (op.console.is_some() || op.action.is_some())
+            && service.outbox.is_none()
+            && work.rows_written > 0
+            && op.failure.is_none();
         // A statement that would outlast its statement_timeout is cancelled when the timeout
         // strikes. Its effects go with it: a read has none, and a failed transaction is rolled
         // back. Simplification: an autocommit write has already committed, so it runs on.
@@ -598,6 +606,36 @@ impl World {
             &[id, cost, work.rows_read, work.rows_written, ok],
         );
         self.keep_sql(node_index, Some((s_index, slot)), &sql);
+        if by_hand {
+            self.narrate_outbox_bypass(node_index, &sql);
+        }
+    }
+
+    /// Says so when a write by hand changed a table whose changes an owner publishes as domain
+    /// events: no event was written for it (only the owner's code writes its outbox), so the
+    /// event readers never hear of it — as with a manual fix in production.
+    fn narrate_outbox_bypass(&mut self, node: usize, sql: &str) {
+        let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(sql) else {
+            return;
+        };
+        let (_, writes) = crate::sim::lock_plan::tables_of(&statement);
+        let Some(owner) = self.services.iter().find(|s| {
+            s.node == node
+                && s.outbox
+                    .as_ref()
+                    .is_some_and(|outbox| outbox.covers(&writes))
+        }) else {
+            return;
+        };
+        let text = format!(
+            "This write to {} went around the outbox of the {} service: no domain event was \
+             written for it, so \
+             the services that read its events never hear of it (as with a manual fix in \
+             production). The invariant checker shows the difference.",
+            writes.join(", "),
+            owner.name
+        );
+        self.narrate(NarrationKind::Action, text, Some(sql.to_owned()), 0);
     }
 
     pub(super) fn statement_done(&mut self, id: u64) {
@@ -784,11 +822,11 @@ impl World {
         self.release_locks(id, true);
         if let Some(mut op) = self.in_flight.remove(&id) {
             self.retire_owner(op.owner, id);
-            self.notify(&mut op, false);
             let message = op
                 .last_error
                 .clone()
                 .unwrap_or_else(|| kind.name().to_owned());
+            self.notify(&mut op, Some(&message));
             let state = match kind {
                 ErrorKind::Timeout => None,
                 _ => op.last_state.or(kind.implied_sqlstate()),
@@ -841,7 +879,7 @@ impl World {
             return;
         };
         self.retire_owner(op.owner, id);
-        self.notify(&mut op, true);
+        self.notify(&mut op, None);
         self.settle_action(op.action, "ok".to_owned(), false);
         let latency = self.now - op.arrived;
         let operation = &mut self.services[op.service].operations[op.operation];

@@ -135,6 +135,13 @@ pub enum Command {
         /// The schema, as the text of an `.avsc` file.
         schema: String,
     },
+    /// Upgrade a consumer group's event readers to the latest version of each subject they
+    /// read (`events` mode): what `BACKWARD` compatibility asks for before the producers write
+    /// with a new version; a reader stopped at an event its old version could not read goes on.
+    UpgradeReaders {
+        /// The consumer group.
+        group: String,
+    },
 }
 
 impl Command {
@@ -204,6 +211,7 @@ impl Command {
                 | Self::RunEtl
                 | Self::StopSources
                 | Self::RegisterSchema { .. }
+                | Self::UpgradeReaders { .. }
                 | Self::BrokerOutage { .. }
                 | Self::SlowConsumer { .. }
         )
@@ -244,6 +252,9 @@ impl Command {
                 per_message_ms,
             } => format!("consumer {group} takes {per_message_ms} ms more per message"),
             Self::RegisterSchema { subject, .. } => format!("register a schema for {subject}"),
+            Self::UpgradeReaders { group } => {
+                format!("upgrade {group}'s readers to the latest schemas")
+            }
         }
     }
 }
@@ -286,8 +297,20 @@ pub enum CommandError {
     BadInterval(String),
     /// The registry refused the schema (unreadable, or incompatible: the rule, the field and
     /// the consumers it would break).
-    #[error("{0}")]
-    Registry(String),
+    #[error(transparent)]
+    Registry(#[from] crate::sim::registry::RegistryError),
+    /// A rebuild of read models kept from domain events: their topics do not hold the rows
+    /// that existed before the first event.
+    #[error(
+        "consumer group \"{0}\" reads domain events, and its topics start at the first event: \
+         the rows the owner had before are in no event, so a rebuild from the beginning would \
+         lose them (CDC's topics start with a snapshot of every row; an outbox has none unless \
+         the owner publishes one)"
+    )]
+    NoHistory(String),
+    /// The consumer group reads no domain events (not the `events` mode, or raw changes only).
+    #[error("consumer group \"{0}\" reads no domain events")]
+    NoReaders(String),
 }
 
 /// The timeline's events.
@@ -507,7 +530,8 @@ impl World {
             | Command::RebuildReadModels { .. }
             | Command::SetPollInterval { .. }
             | Command::BrokerOutage { .. }
-            | Command::SlowConsumer { .. } => self.apply_pipeline(command),
+            | Command::SlowConsumer { .. }
+            | Command::UpgradeReaders { .. } => self.apply_pipeline(command),
             Command::RunEtl => {
                 if self.etl.is_none() {
                     return Err(CommandError::NoEtl(self.scenario.mode.name().to_owned()));
@@ -532,13 +556,18 @@ impl World {
                 let Some(pipeline) = self.pipeline.as_mut() else {
                     return Err(CommandError::NoPipeline(mode));
                 };
-                let registration = std::rc::Rc::make_mut(&mut pipeline.registry)
-                    .register(subject, schema)
-                    .map_err(|e| CommandError::Registry(e.to_string()))?;
-                Ok(format!(
+                let registry = std::rc::Rc::make_mut(&mut pipeline.registry);
+                let registration = registry.register(subject, schema)?;
+                let mut answer = format!(
                     "registered as version {} (id {})",
                     registration.version, registration.id
-                ))
+                );
+                if let Ok(registered) = registry.version(subject, registration.version) {
+                    for stranded in registry.stranded(subject, &registered.schema) {
+                        answer.push_str(&format!(". Warning: {stranded}"));
+                    }
+                }
+                Ok(answer)
             }
         }
     }

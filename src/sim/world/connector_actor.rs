@@ -35,64 +35,70 @@ pub(super) struct ConnectorActor {
     pub pending_upto: u64,
     /// `dual_write` capture: the services' own publishing.
     pub publisher: Option<crate::sim::dual_write::Publisher>,
-    /// The `events` mode's relay: outbox events published, and those it could not publish
-    /// (a payload that does not fit its subject's latest schema), with the last reason.
+    /// The `events` mode's relay: outbox events published.
     pub relayed: u64,
+    /// How many times the relay failed at an event it could not route or encode (a payload
+    /// that does not fit its subject's latest schema): each time, the connector stopped there.
     pub relay_failed: u64,
+    /// Why the relay last failed, shown on its card until it publishes again.
     pub relay_error: Option<String>,
 }
 
 /// Produces a connector's records at `now`: change events to their topics, and the outbox
 /// table's through Debezium's outbox event router, encoded with the registry's latest schema
 /// of the aggregate's subject, to the aggregate's topic (the record's timestamp is the
-/// event's commit time).
+/// event's commit time). Gives back how many it produced, and why it stopped if an outbox
+/// event could not be routed or encoded: the records after it are not produced (the
+/// connector fails there, see [`World::connector_failed`]).
 fn produce_records(
     topics: &mut std::collections::BTreeMap<String, crate::sim::topic::Topic>,
     registry: &crate::sim::registry::SchemaRegistry,
     actor: &mut ConnectorActor,
     records: Vec<crate::sim::debezium::Record>,
     now: Micros,
-) {
+) -> (u64, Option<String>) {
     let outbox = crate::sim::debezium::topic_name(
         &actor.connector.config.prefix,
         crate::sim::outbox::OUTBOX_TABLE,
     );
+    let mut produced = 0;
     for record in records {
         if record.topic == outbox {
-            let routed = crate::sim::outbox::route(&record).map_err(|e| e.to_string());
-            let event = match routed {
+            let event = match crate::sim::outbox::route(&record) {
                 Ok(crate::sim::outbox::Routed::Event(event)) => event,
-                Ok(_) => continue,
-                Err(why) => {
-                    actor.relay_failed += 1;
-                    actor.relay_error = Some(why);
+                Ok(_) => {
+                    produced += 1;
                     continue;
                 }
+                Err(why) => return (produced, Some(why.to_string())),
             };
-            match crate::sim::events::encode_event(&event, registry) {
-                Ok((value, headers)) => {
-                    if let Some(topic) = topics.get_mut(&event.topic) {
-                        topic.produce_record(
-                            Some(Rc::from(event.key.as_str())),
-                            Some(value),
-                            Some(headers),
-                            event.committed_at,
-                            now,
-                        );
-                        actor.relayed += 1;
-                    }
-                }
+            let (value, headers) = match crate::sim::events::encode_event(&event, registry) {
+                Ok(encoded) => encoded,
                 Err(why) => {
-                    actor.relay_failed += 1;
-                    actor.relay_error = Some(format!("{} {}: {why}", event.event_type, event.id));
+                    let why = format!("cannot encode {} {}: {why}", event.event_type, event.id);
+                    return (produced, Some(why));
                 }
+            };
+            if let Some(topic) = topics.get_mut(&event.topic) {
+                topic.produce_record(
+                    Some(Rc::from(event.key.as_str())),
+                    Some(value),
+                    Some(headers),
+                    event.committed_at,
+                    now,
+                );
+                actor.relayed += 1;
+                actor.relay_error = None;
             }
+            produced += 1;
             continue;
         }
         if let Some(topic) = topics.get_mut(&record.topic) {
             topic.produce(record.key.map(Rc::from), record.value.map(Rc::from), now);
         }
+        produced += 1;
     }
+    (produced, None)
 }
 
 impl ConnectorActor {
@@ -148,8 +154,7 @@ impl World {
             records = publisher.publish(records);
             actor.connector.flush(db);
         }
-        let count = records.len() as u64;
-        produce_records(
+        let (count, failure) = produce_records(
             &mut pipeline.topics,
             &pipeline.registry,
             actor,
@@ -157,6 +162,10 @@ impl World {
             now,
         );
         actor.produced += count;
+        if let Some(why) = failure {
+            self.connector_failed(index, why);
+            return;
+        }
         let config = &actor.connector.config;
         let cost = count.saturating_mul(config.event_cost);
         let full = count as usize >= config.batch_size.max(1);
@@ -270,8 +279,7 @@ impl World {
                 }
             }
         }
-        let count = records.len() as u64;
-        produce_records(
+        let (count, failure) = produce_records(
             &mut pipeline.topics,
             &pipeline.registry,
             actor,
@@ -279,6 +287,10 @@ impl World {
             now,
         );
         actor.produced += count;
+        if let Some(why) = failure {
+            self.connector_failed(index, why);
+            return;
+        }
         let cost = count.saturating_mul(actor.connector.config.event_cost);
         self.queue.schedule(
             now + cost.max(interval),
@@ -287,5 +299,30 @@ impl World {
                 generation,
             }),
         );
+    }
+
+    /// A connector could not produce a record (an outbox event that does not route or does not
+    /// fit its subject's latest schema): it fails, as a Kafka Connect task does with the
+    /// default `errors.tolerance=none`. Nothing after the record is produced and nothing is
+    /// skipped: a restart reads again from the last flushed offset and meets the same record,
+    /// until its cause is fixed.
+    pub(super) fn connector_failed(&mut self, index: usize, why: String) {
+        let Some(actor) = self
+            .pipeline
+            .as_mut()
+            .and_then(|p| p.connectors.get_mut(index))
+        else {
+            return;
+        };
+        actor.connector.crash();
+        actor.relay_failed += 1;
+        actor.relay_error = Some(why.clone());
+        let text = format!(
+            "{} failed: {why}. It stops there, as a Kafka Connect task does (errors.tolerance = \
+             none): nothing after it is published, nothing is skipped; restarted, it reads again \
+             from its last flushed offset",
+            actor.connector.config.name
+        );
+        self.narrate(super::NarrationKind::Error, text, None, 0);
     }
 }

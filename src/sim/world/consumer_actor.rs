@@ -114,8 +114,12 @@ impl ConsumerActor {
 
 /// A message as a consumer reads it, parsed once whatever read models it feeds.
 enum Delivered {
-    /// No key, or a value that is not a change event.
+    /// No key, or a value that is not a change event: skipped and counted.
     Undecodable,
+    /// An event its reader cannot decode (no schema, a writer schema it cannot resolve, not an
+    /// outbox event): a poison pill, as for a Kafka consumer whose deserializer throws — the
+    /// batch fails at it and the consumer stops there, nothing skipped.
+    Poison(String),
     /// A tombstone: the key's row is gone.
     Tombstone(Rc<str>),
     /// A change event.
@@ -132,7 +136,7 @@ impl Delivered {
         if let Some(reader) = reader {
             return match reader.read(message, registry) {
                 Ok((key, event)) => Self::Change(Rc::from(key), event),
-                Err(_) => Self::Undecodable,
+                Err(error) => Self::Poison(error.to_string()),
             };
         }
         match (&message.key, message.json()) {
@@ -168,7 +172,7 @@ impl ConsumerActor {
         delivered: &Delivered,
     ) -> Result<(), SinkError> {
         let (key, event) = match delivered {
-            Delivered::Undecodable => return Ok(()),
+            Delivered::Undecodable | Delivered::Poison(_) => return Ok(()),
             Delivered::Tombstone(key) => (key, None),
             Delivered::Change(key, event) => (key, Some(event)),
         };
@@ -300,10 +304,19 @@ impl World {
             for message in messages {
                 let delivered =
                     Delivered::of(message, actor.readers.get(&tp.topic), &pipeline.registry);
+                if let Delivered::Poison(why) = &delivered {
+                    staged.failure.get_or_insert_with(|| {
+                        format!(
+                            "cannot decode the event at offset {} of {}[{}]: {why}",
+                            message.offset, tp.topic, tp.partition
+                        )
+                    });
+                    continue;
+                }
                 let mut duplicate = false;
                 for table in &targets {
                     let admitted = match &delivered {
-                        Delivered::Undecodable => false,
+                        Delivered::Undecodable | Delivered::Poison(_) => false,
                         Delivered::Tombstone(key) => actor
                             .positions
                             .admit_tombstone(&(table.clone(), Rc::clone(key))),
@@ -340,6 +353,7 @@ impl World {
                 }
                 match delivered {
                     Delivered::Undecodable => actor.undecodable += 1,
+                    Delivered::Poison(_) => {}
                     Delivered::Tombstone(_) => actor.tombstones += 1,
                     Delivered::Change(..) if duplicate => actor.duplicates += 1,
                     Delivered::Change(..) => {}
@@ -347,9 +361,10 @@ impl World {
             }
         }
         if let Some(failure) = staged.failure {
-            // A row a projection cannot read (a column renamed or dropped at the source): the
-            // batch is not applied and its offsets are not committed; the consumer polls the
-            // same messages again, and its read models stop there.
+            // An event it cannot decode, or a row a projection cannot read (a column renamed or
+            // dropped at the source): the batch is not applied and its offsets are not
+            // committed; the consumer polls the same messages again, and its read models stop
+            // there.
             actor.failed_batches += 1;
             actor.last_error = Some(failure);
             self.record(Traced::ConsumerPoll, &[index as u64, fetched as u64]);
@@ -398,9 +413,16 @@ impl World {
         }
     }
 
-    /// A consumer's batch ended: on success its offsets are committed and its events'
-    /// staleness recorded; either way it polls again.
-    pub(super) fn consumer_batch_done(&mut self, index: usize, batch_id: u64, ok: bool) {
+    /// A consumer's batch ended: on success (`failure` `None`) its offsets are committed and
+    /// its events' staleness recorded; on failure it keeps the database's message; either way it
+    /// polls again.
+    pub(super) fn consumer_batch_done(
+        &mut self,
+        index: usize,
+        batch_id: u64,
+        failure: Option<&str>,
+    ) {
+        let ok = failure.is_none();
         let now = self.now;
         let Some(pipeline) = self.pipeline.as_mut() else {
             return;
@@ -448,14 +470,8 @@ impl World {
             }
         } else {
             actor.failed_batches += 1;
-            // Why: the database's error, as its SQL client recorded it.
-            actor.last_error = self
-                .services
-                .get(actor.service)
-                .and_then(|s| s.operations.first())
-                .and_then(|o| o.last_error.as_ref())
-                .map(|(_, _, message, _)| message.clone())
-                .or_else(|| Some("the batch failed".to_owned()));
+            // Why: the database's error, as its SQL client got it.
+            actor.last_error = failure.map(str::to_owned);
         }
         let next = if ok { now + slow } else { now + interval };
         let generation = actor.generation;

@@ -40,14 +40,63 @@ pub struct InvariantReport {
     /// Whether some service still writes (an operation enabled): quiet is then only a pause
     /// between writes, and a verdict is not final.
     pub sources_writing: bool,
-    /// Consumer groups whose last batch failed, with why: they will not catch up by waiting.
-    pub failing: Vec<(String, String)>,
+    /// What stopped at something it cannot get past: waiting will not bring its read models
+    /// level.
+    pub failing: Vec<Failing>,
+}
+
+/// Which part of the pipeline is stuck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailingPart {
+    /// A consumer group whose last batch failed (an event it cannot decode, a row its read
+    /// model cannot take).
+    Consumer,
+    /// A connector that stopped at a record it cannot produce (the relay, at an event that
+    /// does not fit its schema).
+    Connector,
+}
+
+/// A consumer group or a connector that is stuck, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failing {
+    /// The consumer group's or the connector's name.
+    pub name: String,
+    /// Which it is.
+    pub part: FailingPart,
+    /// The error it stopped at.
+    pub why: String,
+}
+
+/// What a check concludes, as the page's checker says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A consumer or a connector is stuck: its read models stop there, whatever the wait.
+    Stuck,
+    /// Quiet and equal, but the services still write: a pause between changes, not a verdict.
+    Pause,
+    /// Quiet, and every read model equals its source: the invariant holds.
+    Holds,
+    /// Quiet, and rows differ: changes were lost or applied out of order, for good.
+    Diverged,
+    /// Not quiet: changes are on their way and may yet put differences right.
+    InFlight,
 }
 
 impl InvariantReport {
     /// Whether the run kept the invariant: quiet, and every read model equal to its source.
     pub fn holds(&self) -> bool {
         self.quiet && self.read_models.iter().all(|m| m.divergence.is_equal())
+    }
+
+    /// The conclusion, stuck parts first: see [`Verdict`].
+    pub fn verdict(&self) -> Verdict {
+        match (self.quiet, self.holds()) {
+            _ if !self.failing.is_empty() => Verdict::Stuck,
+            (true, true) if self.sources_writing => Verdict::Pause,
+            (true, true) => Verdict::Holds,
+            (true, false) => Verdict::Diverged,
+            (false, _) => Verdict::InFlight,
+        }
     }
 
     /// Rows missing, extra or differing, over every read model.
@@ -257,11 +306,21 @@ impl World {
             });
         }
         read_models.sort_by(|a, b| (&a.database, &a.table).cmp(&(&b.database, &b.table)));
-        let failing = pipeline
-            .consumers
-            .iter()
-            .filter_map(|a| a.last_error.clone().map(|e| (a.group.name.clone(), e)))
-            .collect();
+        let connectors = pipeline.connectors.iter().filter_map(|a| {
+            a.relay_error.clone().map(|why| Failing {
+                name: a.connector.config.name.clone(),
+                part: FailingPart::Connector,
+                why,
+            })
+        });
+        let consumers = pipeline.consumers.iter().filter_map(|a| {
+            a.last_error.clone().map(|why| Failing {
+                name: a.group.name.clone(),
+                part: FailingPart::Consumer,
+                why,
+            })
+        });
+        let failing = connectors.chain(consumers).collect();
         InvariantReport {
             quiet,
             read_models,

@@ -28,7 +28,7 @@ use commands::TimelineEvent;
 pub use consumer_actor::ConsumerState;
 use etl::{EtlEvent, EtlJob};
 pub use etl::{EtlPhase, EtlReport, EtlSnapshot, EtlTableReport};
-pub use invariants::{InvariantReport, ReadModelCheck};
+pub use invariants::{Failing, FailingPart, InvariantReport, ReadModelCheck, Verdict};
 use pipeline::{Pipeline, PipelineEvent};
 pub use pipeline_view::{
     ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, ProjectionSnapshot,

@@ -123,8 +123,11 @@ impl Pipeline {
                 if table == crate::sim::outbox::OUTBOX_TABLE {
                     // The router sends the outbox's events to their aggregates' topics, kept
                     // for their retention (a deleted aggregate has no tombstone to compact by).
-                    let owned = &plan.databases[planned.source].tables;
-                    for contract in contracts.iter().filter(|c| owned.contains(&c.table)) {
+                    // Only the aggregates of the tables the source owns (not its read models).
+                    let source = &plan.databases[planned.source];
+                    let owns =
+                        |t: &String| source.tables.contains(t) && !source.read_models.contains(t);
+                    for contract in contracts.iter().filter(|c| owns(&c.table)) {
                         names.push(contract.topic.clone());
                         topics.insert(
                             contract.topic.clone(),
@@ -534,6 +537,17 @@ impl World {
             | Command::CrashConsumer { group: name }
             | Command::RebuildReadModels { group: name } => {
                 let index = group(name)?;
+                let actor = &pipeline.consumers[index];
+                if matches!(command, Command::RebuildReadModels { .. })
+                    && actor
+                        .tables
+                        .iter()
+                        .any(|(_, t)| actor.readers.contains_key(t))
+                {
+                    // The event topics start at the first event: the rows the owner had before
+                    // (copied into the read models when the run began) are in no event.
+                    return Err(CommandError::NoHistory(name.clone()));
+                }
                 let partitions = |topic: &str| {
                     pipeline
                         .topics
@@ -663,6 +677,25 @@ impl World {
                 } else {
                     format!("slow: {per_message_ms} ms more per message")
                 })
+            }
+            Command::UpgradeReaders { group: name } => {
+                let index = group(name)?;
+                let registry = Rc::make_mut(&mut pipeline.registry);
+                let actor = &mut pipeline.consumers[index];
+                if actor.readers.is_empty() {
+                    return Err(CommandError::NoReaders(name.clone()));
+                }
+                let mut upgraded = Vec::new();
+                for reader in actor.readers.values_mut() {
+                    let subject = crate::sim::registry::value_subject(&reader.topic);
+                    let Some((version, latest)) = registry.latest(&subject) else {
+                        continue;
+                    };
+                    reader.schema = latest.schema.clone();
+                    registry.subscribe(&subject, name, version)?;
+                    upgraded.push(format!("{subject} version {version}"));
+                }
+                Ok(format!("reads {}", upgraded.join(", ")))
             }
             _ => Ok("ok".to_owned()),
         }

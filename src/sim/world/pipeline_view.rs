@@ -176,6 +176,9 @@ pub struct ConnectorSnapshot {
     pub produced: u64,
     /// The `events` mode's relay: the domain events it published (`None`: not a relay).
     pub relayed: Option<u64>,
+    /// Why it failed last, when it stopped at a record it could not produce (an outbox event
+    /// that does not fit its schema); cleared once it publishes again.
+    pub error: Option<String>,
     /// Its poll interval.
     pub poll_interval: Micros,
     /// Its batch size.
@@ -249,6 +252,8 @@ pub struct GroupSnapshot {
     pub last_error: Option<String>,
     /// A slow consumer's extra time per message (0: normal speed).
     pub slow_per_message: Micros,
+    /// Whether it reads domain events (its read models cannot be rebuilt from its topics).
+    pub reads_events: bool,
     /// Its database.
     pub database: String,
     /// Its read models.
@@ -346,6 +351,7 @@ impl World {
                         .iter()
                         .any(|t| t == crate::sim::outbox::OUTBOX_TABLE)
                         .then_some(actor.relayed),
+                    error: actor.relay_error.clone(),
                     poll_interval: c.config.poll_interval,
                     batch_size: c.config.batch_size,
                     event_cost: c.config.event_cost,
@@ -432,6 +438,7 @@ impl World {
                     poll_interval: actor.poll_interval,
                     last_error: actor.last_error.clone(),
                     slow_per_message: actor.slow_per_message,
+                    reads_events: !actor.readers.is_empty(),
                     database: self.nodes[actor.node].name.clone(),
                     read_models: actor
                         .tables
