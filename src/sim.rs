@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod modes;
 pub mod node;
 pub mod outbox;
+pub mod outbox_poll;
 pub mod owners;
 pub mod params;
 pub mod partitioner;

@@ -766,3 +766,70 @@ fn rebuilding_event_fed_read_models_is_refused_with_the_reason() {
         .expect_err("refused");
     assert!(error.to_string().contains("first event"), "{error}");
 }
+
+/// The naive polling relay publishes the same events as the log relay — every read model ends
+/// equal — but an event waits for the next poll, every poll and mark is a query the owner's
+/// database runs, and the outbox keeps every row (marked published) where the log relay's
+/// outbox stays empty.
+#[test]
+fn the_polling_relay_delivers_everything_later_and_at_the_owners_expense() {
+    use dataflow_lab::sim::outbox::RelayMethod;
+    let run = |relay: RelayMethod| {
+        let mut scenario = scenario("outbox-relays");
+        scenario.cdc.relay = Some(relay);
+        let mut world = World::new(&scenario).expect("builds");
+        world.step_until(20 * SECOND);
+        let report = world.report();
+        assert!(world.drain(60 * SECOND), "{relay:?} drains");
+        let check = world.check_invariants();
+        assert!(check.holds(), "{relay:?}: {check:?}");
+        let outbox = count(&mut world, "orders", "SELECT COUNT(*) FROM outbox");
+        let unpublished = count(
+            &mut world,
+            "orders",
+            "SELECT COUNT(*) FROM outbox WHERE published = FALSE",
+        );
+        (report, outbox, unpublished)
+    };
+    let (log, log_outbox, _) = run(RelayMethod::Log);
+    let (polling, polling_outbox, unpublished) = run(RelayMethod::Polling);
+    assert_eq!(log_outbox, 0, "the log relay's outbox stays empty");
+    assert!(polling_outbox > 400, "{polling_outbox} rows kept");
+    assert_eq!(unpublished, 0, "drained: every row published");
+    let relay = |r: &dataflow_lab::sim::report::Report| r.connectors["orders-connector"].clone();
+    let (log_relay, polling_relay) = (relay(&log), relay(&polling));
+    assert_eq!(polling_relay.relay.as_deref(), Some("polling"));
+    assert_eq!(log_relay.relay.as_deref(), Some("log"));
+    assert!(polling_relay.relayed_events > 400);
+    assert_eq!(
+        polling.consumer_groups["billing"].duplicates, 0,
+        "each row published once"
+    );
+    let p95 = |r: &dataflow_lab::sim::report::ConnectorReport| {
+        r.relay_latency_ms.as_ref().map_or(0.0, |l| l.p95)
+    };
+    assert!(
+        p95(&polling_relay) > 5.0 * p95(&log_relay).max(1.0),
+        "polling {} ms, log {} ms",
+        p95(&polling_relay),
+        p95(&log_relay)
+    );
+    assert!(
+        p95(&polling_relay) >= 300.0,
+        "an event waits for the next poll of a 1 s interval: {} ms",
+        p95(&polling_relay)
+    );
+    assert_eq!(
+        log_relay.source_core_ms, 0.0,
+        "the log costs the owner no query"
+    );
+    assert!(polling_relay.source_core_ms > 0.0);
+    let staleness =
+        |r: &dataflow_lab::sim::report::Report| r.read_models["billing"]["orders"].staleness_ms.p95;
+    assert!(
+        staleness(&polling) > 2.0 * staleness(&log),
+        "billing's copy: polling {} ms, log {} ms",
+        staleness(&polling),
+        staleness(&log)
+    );
+}

@@ -39,6 +39,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "outbox-contract",
         include_str!("../../static/scenarios/outbox-contract.toml"),
     ),
+    (
+        "outbox-relays",
+        include_str!("../../static/scenarios/outbox-relays.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario called `name`.

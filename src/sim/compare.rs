@@ -7,6 +7,7 @@ use crate::sim::capture::CaptureMethod;
 use crate::sim::clock::Micros;
 use crate::sim::metrics::LatencySummary;
 use crate::sim::modes::Mode;
+use crate::sim::outbox::RelayMethod;
 use crate::sim::report::Report;
 use crate::sim::scenario::{Scenario, ScenarioError};
 use crate::sim::world::World;
@@ -14,13 +15,16 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// What one run of a comparison is: an integration mode and, for `cdc`, a capture method other
-/// than the scenario's (`cdc:query` on the command line).
+/// than the scenario's (`cdc:query` on the command line), or for `events`, a relay
+/// (`events:polling`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variant {
     /// The mode.
     pub mode: Mode,
     /// The capture method, if not the scenario's (`cdc` only).
     pub capture: Option<CaptureMethod>,
+    /// The outbox relay, if named (`events` only).
+    pub relay: Option<RelayMethod>,
 }
 
 impl From<Mode> for Variant {
@@ -28,24 +32,28 @@ impl From<Mode> for Variant {
         Self {
             mode,
             capture: None,
+            relay: None,
         }
     }
 }
 
 impl Variant {
-    /// Its name: the mode's, then `:` and the capture method if given (`cdc:trigger`).
+    /// Its name: the mode's, then `:` and the capture method or the relay if given
+    /// (`cdc:trigger`, `events:polling`).
     pub fn name(&self) -> String {
-        match self.capture {
-            Some(capture) => format!("{}:{}", self.mode.name(), capture.name()),
-            None => self.mode.name().to_owned(),
+        match (self.capture, self.relay) {
+            (Some(capture), _) => format!("{}:{}", self.mode.name(), capture.name()),
+            (None, Some(relay)) => format!("{}:{}", self.mode.name(), relay.name()),
+            (None, None) => self.mode.name().to_owned(),
         }
     }
 
-    /// The variant a name stands for (`cdc`, `cdc:query`).
+    /// The variant a name stands for (`cdc`, `cdc:query`, `events:polling`).
     ///
     /// # Errors
     ///
-    /// A [`VariantError`]: an unknown mode or method, or a method on a mode other than `cdc`.
+    /// A [`VariantError`]: an unknown mode, method or relay, or a method on a mode other than
+    /// `cdc` or `events`.
     pub fn parse(text: &str) -> Result<Self, VariantError> {
         let (mode, capture) = match text.split_once(':') {
             Some((mode, capture)) => (mode, Some(capture)),
@@ -53,21 +61,44 @@ impl Variant {
         };
         let mode =
             Mode::from_name(mode).ok_or_else(|| VariantError::UnknownMode(mode.to_owned()))?;
-        let capture = match capture {
-            None => None,
-            Some(name) if mode == Mode::Cdc => Some(
-                CaptureMethod::from_name(name)
-                    .ok_or_else(|| VariantError::UnknownCapture(name.to_owned()))?,
-            ),
+        let mut variant = Self::from(mode);
+        match capture {
+            None => {}
+            Some(name) if mode == Mode::Cdc => {
+                variant.capture = Some(
+                    CaptureMethod::from_name(name)
+                        .ok_or_else(|| VariantError::UnknownCapture(name.to_owned()))?,
+                );
+            }
+            Some(name) if mode == Mode::Events => {
+                variant.relay = Some(
+                    RelayMethod::from_name(name)
+                        .ok_or_else(|| VariantError::UnknownRelay(name.to_owned()))?,
+                );
+            }
             Some(_) => return Err(VariantError::NoCapture(mode.name())),
-        };
-        Ok(Self { mode, capture })
+        }
+        Ok(variant)
     }
 
     /// What a comparison of `scenario` runs on the page: every mode it offers and, for a
-    /// scenario that names query columns, cdc with each other capture method too.
+    /// scenario that names query columns, cdc with each other capture method too; for one that
+    /// names its outbox relay, events with both relays.
     pub fn all_for(scenario: &Scenario) -> Vec<Self> {
-        let mut variants: Vec<Self> = scenario.modes().into_iter().map(Self::from).collect();
+        let mut variants: Vec<Self> = Vec::new();
+        for mode in scenario.modes() {
+            match scenario.cdc.relay.filter(|_| mode == Mode::Events) {
+                Some(own) => variants.extend(
+                    std::iter::once(own)
+                        .chain(RelayMethod::ALL.into_iter().filter(|r| *r != own))
+                        .map(|relay| Self {
+                            relay: Some(relay),
+                            ..Self::from(mode)
+                        }),
+                ),
+                None => variants.push(Self::from(mode)),
+            }
+        }
         if scenario.modes().contains(&Mode::Cdc) && !scenario.cdc.query_columns.is_empty() {
             variants.extend(
                 CaptureMethod::ALL
@@ -76,8 +107,8 @@ impl Variant {
                     // has lessons of its own, not a column in the capture methods' comparison.
                     .filter(|c| *c != scenario.cdc.capture && *c != CaptureMethod::DualWrite)
                     .map(|capture| Self {
-                        mode: Mode::Cdc,
                         capture: Some(capture),
+                        ..Self::from(Mode::Cdc)
                     }),
             );
         }
@@ -90,6 +121,9 @@ impl Variant {
         scenario.mode = self.mode;
         if let Some(capture) = self.capture {
             scenario.cdc.capture = capture;
+        }
+        if let Some(relay) = self.relay {
+            scenario.cdc.relay = Some(relay);
         }
         scenario
     }
@@ -104,8 +138,11 @@ pub enum VariantError {
     /// No capture method of that name.
     #[error("no capture method \"{0}\" (methods: {methods})", methods = capture_names())]
     UnknownCapture(String),
+    /// No outbox relay of that name.
+    #[error("no outbox relay \"{0}\" (relays: log, polling)")]
+    UnknownRelay(String),
     /// A capture method given to a mode without a connector.
-    #[error("only cdc has capture methods, not {0}")]
+    #[error("only cdc has capture methods (and events relays), not {0}")]
     NoCapture(&'static str),
 }
 
@@ -420,6 +457,40 @@ pub fn compare_runs(
 mod tests {
     use super::*;
     use crate::sim::clock::SECOND;
+
+    /// A scenario that names its outbox relay is compared with both, each named; one that does
+    /// not gets plain `events`; a relay is a suffix of `events` only.
+    #[test]
+    fn a_scenario_naming_its_relay_compares_both_relays() {
+        let scenario =
+            Scenario::parse(crate::sim::builtin::scenario_text("outbox-relays").expect("built in"))
+                .expect("valid");
+        let names: Vec<String> = Variant::all_for(&scenario)
+            .iter()
+            .map(Variant::name)
+            .collect();
+        assert!(names.contains(&"events:polling".to_owned()), "{names:?}");
+        assert!(names.contains(&"events:log".to_owned()), "{names:?}");
+        assert!(!names.contains(&"events".to_owned()), "{names:?}");
+        let shop = Scenario::parse(crate::sim::builtin::scenario_text("shop").expect("built in"))
+            .expect("valid");
+        let names: Vec<String> = Variant::all_for(&shop).iter().map(Variant::name).collect();
+        assert!(names.contains(&"events".to_owned()), "{names:?}");
+        let polling = Variant::parse("events:polling").expect("a relay");
+        assert_eq!(polling.relay, Some(RelayMethod::Polling));
+        assert_eq!(
+            polling.apply(&shop).cdc.relay_method(),
+            RelayMethod::Polling
+        );
+        assert!(matches!(
+            Variant::parse("events:carrier-pigeon"),
+            Err(VariantError::UnknownRelay(_))
+        ));
+        assert!(matches!(
+            Variant::parse("shared:polling"),
+            Err(VariantError::NoCapture(_))
+        ));
+    }
 
     #[test]
     fn the_capture_methods_compared_on_the_page_leave_out_the_dual_write() {

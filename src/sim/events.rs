@@ -24,6 +24,7 @@
 
 use crate::sim::avro_wire;
 use crate::sim::change_log::{ChangeKind, ChangeLog, Lsn, PendingChange, RowOp, SchemaChange};
+use crate::sim::clock::Micros;
 use crate::sim::registry::{value_subject, SchemaRegistry};
 use crate::sim::scenario::ScenarioError;
 use crate::sim::sink::ChangeEvent;
@@ -332,6 +333,9 @@ pub struct OutboxWriter {
     seen_lsn: Lsn,
     /// Events written.
     pub written: u64,
+    /// Which relay reads the outbox: the log relay's rows are deleted at once, the polling
+    /// relay's stay until it marks them published.
+    pub relay: crate::sim::outbox::RelayMethod,
 }
 
 impl OutboxWriter {
@@ -344,6 +348,7 @@ impl OutboxWriter {
             next_id: first_id.max(1),
             seen_lsn: 0,
             written: 0,
+            relay: crate::sim::outbox::RelayMethod::Log,
         }
     }
 
@@ -388,8 +393,9 @@ impl OutboxWriter {
     }
 
     /// The statements that write the events of `changes` (a transaction's, in order) into the
-    /// outbox: per event an `INSERT` and the `DELETE` that removes it again.
-    pub fn statements(&mut self, changes: &[PendingChange]) -> Vec<String> {
+    /// outbox at `now`: per event an `INSERT` and the `DELETE` that removes it again (for the
+    /// polling relay, only the `INSERT`, unpublished).
+    pub fn statements(&mut self, changes: &[PendingChange], now: Micros) -> Vec<String> {
         let mut statements = Vec::new();
         for change in changes {
             let ChangeKind::Row {
@@ -429,16 +435,31 @@ impl OutboxWriter {
                 Json::String(s) => s,
                 other => other.to_string(),
             };
-            let id = self.next_id.to_string();
+            let id = self.next_id;
             self.next_id += 1;
             self.written += 1;
-            statements.extend(crate::sim::outbox::write_statements(
-                &id,
-                &contract.aggregate,
-                &aggregate_id,
-                event_type,
-                &Json::Object(payload),
-            ));
+            let payload = Json::Object(payload);
+            match self.relay {
+                crate::sim::outbox::RelayMethod::Log => {
+                    statements.extend(crate::sim::outbox::write_statements(
+                        &id.to_string(),
+                        &contract.aggregate,
+                        &aggregate_id,
+                        event_type,
+                        &payload,
+                    ));
+                }
+                crate::sim::outbox::RelayMethod::Polling => {
+                    statements.push(crate::sim::outbox_poll::write_statement(
+                        id,
+                        &contract.aggregate,
+                        &aggregate_id,
+                        event_type,
+                        &payload,
+                        now,
+                    ));
+                }
+            }
         }
         statements
     }
@@ -712,7 +733,7 @@ mod tests {
                 ]),
             },
         };
-        let statements = writer.statements(std::slice::from_ref(&change));
+        let statements = writer.statements(std::slice::from_ref(&change), 0);
         assert_eq!(statements.len(), 2, "{statements:?}");
         assert!(statements[0].contains("'OrderPlaced'"), "{}", statements[0]);
         assert!(statements[1].starts_with("DELETE FROM outbox"));
@@ -787,7 +808,7 @@ mod tests {
                 after: None,
             },
         };
-        let statements = writer.statements(&[change]);
+        let statements = writer.statements(&[change], 0);
         assert!(
             statements[0].contains("'OrderCancelled'"),
             "{}",

@@ -141,6 +141,17 @@ pub struct CdcSpec {
     /// For `dual_write` capture: a service's publish happens up to this long after its commit
     /// (each publish is a call of its own to the broker).
     pub publish_jitter: SimDuration,
+    /// The `events` mode's relay: `log` (Debezium's outbox router on the log, the default) or
+    /// `polling` (a query for the unpublished rows every `query_poll_interval`). A scenario that
+    /// names it gets the other relay as a column of the compare view.
+    pub relay: Option<crate::sim::outbox::RelayMethod>,
+}
+
+impl CdcSpec {
+    /// The `events` mode's relay (`log` unless the scenario names one).
+    pub fn relay_method(&self) -> crate::sim::outbox::RelayMethod {
+        self.relay.unwrap_or_default()
+    }
 }
 
 impl Default for CdcSpec {
@@ -163,6 +174,7 @@ impl Default for CdcSpec {
             query_columns: BTreeMap::new(),
             query_poll_interval: SimDuration(1_000_000),
             publish_jitter: SimDuration(20_000),
+            relay: None,
         }
     }
 }

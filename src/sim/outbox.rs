@@ -39,6 +39,55 @@ pub const CREATE_OUTBOX: &str =
     "CREATE TABLE outbox (id TEXT PRIMARY KEY, aggregatetype TEXT NOT NULL, \
      aggregateid TEXT NOT NULL, type TEXT NOT NULL, payload TEXT)";
 
+/// How the `events` mode's relay learns of the outbox's events (`[cdc] relay`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayMethod {
+    /// Debezium's outbox event router on the outbox's change events, read from the log: each
+    /// outbox row is deleted in the transaction that wrote it.
+    #[default]
+    Log,
+    /// The naive relay ([`crate::sim::outbox_poll`]): every interval it queries the outbox for
+    /// the rows not yet published, publishes them and marks them published.
+    Polling,
+}
+
+impl RelayMethod {
+    /// Both, in the order a comparison lists them.
+    pub const ALL: [Self; 2] = [Self::Log, Self::Polling];
+
+    /// Its name in a scenario file and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Polling => "polling",
+        }
+    }
+
+    /// The method a name stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The `CREATE TABLE` of its outbox.
+    pub fn create_outbox(self) -> &'static str {
+        match self {
+            Self::Log => CREATE_OUTBOX,
+            Self::Polling => crate::sim::outbox_poll::CREATE_POLLED_OUTBOX,
+        }
+    }
+}
+
 /// The topic an aggregate type's events go to (`route.topic.replacement`'s default
 /// `outbox.event.${routedByValue}`).
 pub fn topic_for(aggregate_type: &str) -> String {

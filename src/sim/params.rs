@@ -104,6 +104,14 @@ pub fn timestamp_text(now: Micros) -> String {
         .to_string()
 }
 
+/// The simulated time a [`timestamp_text`] (or GlueSQL's display of it) stands for.
+pub fn parse_timestamp_text(text: &str) -> Option<Micros> {
+    let start = NaiveDate::from_ymd_opt(2026, 1, 1)?.and_hms_opt(0, 0, 0)?;
+    let time = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f").ok()?;
+    let micros = (time - start).num_microseconds()?;
+    Micros::try_from(micros).ok()
+}
+
 /// Replaces every `{name}` of `template` by its value; unknown names stay as they are.
 pub fn render(template: &str, values: &BTreeMap<&str, String>) -> String {
     let mut out = String::with_capacity(template.len() + 16);

@@ -149,13 +149,20 @@ pub struct ConnectorReport {
     /// The `events` mode: outbox events the relay published to their aggregates' topics.
     #[serde(skip_serializing_if = "is_zero")]
     pub relayed_events: u64,
-    /// The `events` mode: outbox events the relay could not publish (a payload that does not
-    /// fit its subject's latest schema).
+    /// The `events` mode: how many times the relay stopped at an event it could not publish
+    /// (a payload that does not fit its subject's latest schema).
     #[serde(skip_serializing_if = "is_zero")]
     pub relay_failed: u64,
     /// Why the relay's last failure happened.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relay_error: Option<String>,
+    /// The `events` mode: how the relay reads the outbox (`log` or `polling`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
+    /// The `events` mode: the relay's latency, from an event's commit to its publish, in
+    /// milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay_latency_ms: Option<crate::sim::metrics::LatencySummary>,
 }
 
 fn is_zero(n: &u64) -> bool {

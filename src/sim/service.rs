@@ -106,6 +106,18 @@ pub enum Notify {
         /// Its generation when the poll started (a restart makes the poll stale).
         generation: u64,
     },
+    /// The polling relay's query for unpublished outbox rows ended.
+    RelayPoll {
+        /// The relay's connector.
+        connector: usize,
+        /// Its generation when the poll started (a crash makes the poll stale).
+        generation: u64,
+    },
+    /// The polling relay's mark of the rows it published ended.
+    RelayMark {
+        /// The relay's connector.
+        connector: usize,
+    },
     /// The ETL job's extract (the reads on the source) of run `run` ended.
     EtlExtract {
         /// The job's run.

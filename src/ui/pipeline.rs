@@ -37,6 +37,14 @@ fn lag_text(messages: u64, age: Micros, unit: &str) -> String {
 
 /// What a connector reads, by its capture method.
 fn reads(c: &crate::sim::world::ConnectorSnapshot) -> String {
+    if c.polls_outbox {
+        return format!(
+            "database {}'s outbox table, by query every {}: SELECT … WHERE published = FALSE, \
+             then UPDATE … SET published = TRUE for what it published, in Avro",
+            c.source,
+            ms(c.poll_interval)
+        );
+    }
     if c.relayed.is_some() {
         return format!(
             "database {}'s outbox table (its WAL, through slot {}): each event routed by \
@@ -105,6 +113,7 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                         <article class={classes!("pipe-card", "connector", state)} aria-label={format!("connector {}", c.name)}>
                             <header>
                                 <b>{ match (c.relayed.is_some(), c.capture) {
+                                    (true, _) if c.polls_outbox => format!("Polling relay ({})", c.name),
                                     (true, _) => format!("Outbox relay ({})", c.name),
                                     (false, CaptureMethod::DualWrite) => format!("Publisher: the {} service itself", c.source),
                                     _ => c.name.clone(),
@@ -113,6 +122,14 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                             </header>
                             <dl class="pipe-facts">
                                 <dt>{ "reads" }</dt><dd>{ reads(c) }</dd>
+                                if c.polls_outbox {
+                                    <dt title="core time the outbox's database spent on the relay's polls and marks">{ "source pays" }</dt>
+                                    <dd>{ format!("{} of core", ms(c.source_core)) }</dd>
+                                }
+                                if c.relayed.is_some() {
+                                    <dt title="from an event's commit to its publish: the polling relay adds up to a poll interval">{ "latency p95" }</dt>
+                                    <dd>{ ms(c.relay_latency_p95) }</dd>
+                                }
                                 if c.capture.polls_by_query() {
                                     <dt>{ "missed" }</dt>
                                     <dd class={classes!((c.missed.0 + c.missed.1 > 0).then_some("behind"))}

@@ -216,7 +216,11 @@ impl World {
                         .filter(|c| spec.owns.contains(&c.table))
                         .cloned()
                         .collect();
-                    (!own.is_empty()).then(|| crate::sim::events::OutboxWriter::new(own, 1))
+                    (!own.is_empty()).then(|| {
+                        let mut writer = crate::sim::events::OutboxWriter::new(own, 1);
+                        writer.relay = scenario.cdc.relay_method();
+                        writer
+                    })
                 },
             });
         }
@@ -354,6 +358,27 @@ impl World {
                 connector_services.push(services.len());
                 let mut client = internal_client(
                     format!("(cdc) {}", connector.name),
+                    connector.source,
+                    node,
+                    SimRng::new(seed, u64::MAX - 4),
+                );
+                client.operations[0].name = "poll".to_owned();
+                services.push(client);
+            }
+        }
+        // The events mode's polling relay queries the outbox through a client of its own on the
+        // owner's database (the owner's database runs its polls and marks).
+        if let Some(plan) = plan
+            .as_ref()
+            .filter(|_| scenario.mode == crate::sim::modes::Mode::Events)
+            .filter(|_| scenario.cdc.relay_method() == crate::sim::outbox::RelayMethod::Polling)
+        {
+            for connector in &plan.connectors {
+                let node = &mut nodes[connector.source];
+                node.connections += 1;
+                connector_services.push(services.len());
+                let mut client = internal_client(
+                    format!("(relay) {}", connector.name),
                     connector.source,
                     node,
                     SimRng::new(seed, u64::MAX - 4),

@@ -136,7 +136,11 @@ impl World {
                 console: None,
                 statement_locks: Vec::new(),
                 waiting_lock: None,
-                captured: matches!(notify, Some(Notify::EtlExtract { .. })).then(Vec::new),
+                captured: matches!(
+                    notify,
+                    Some(Notify::EtlExtract { .. } | Notify::RelayPoll { .. })
+                )
+                .then(Vec::new),
                 core_time: 0,
                 notify,
             },
@@ -377,6 +381,14 @@ impl World {
                 connector,
                 generation,
             }) => self.capture_poll_done(connector, generation, ok, op.core_time),
+            Some(Notify::RelayPoll {
+                connector,
+                generation,
+            }) => {
+                let results = op.captured.take().unwrap_or_default();
+                self.relay_poll_done(connector, generation, ok, &results, op.core_time);
+            }
+            Some(Notify::RelayMark { connector }) => self.relay_mark_done(connector, op.core_time),
             None => {}
         }
     }
@@ -530,7 +542,7 @@ impl World {
         if let Some(outbox) = service.outbox.as_mut().filter(|_| is_commit) {
             node.db
                 .with_engine_ref(|engine| outbox.follow_schema(engine.log()));
-            let statements = outbox.statements(connection.session().pending_changes());
+            let statements = outbox.statements(connection.session().pending_changes(), now);
             for statement in &statements {
                 if let Err(e) = connection.execute(statement) {
                     outbox_failure = Some(e);

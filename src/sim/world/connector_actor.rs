@@ -42,6 +42,11 @@ pub(super) struct ConnectorActor {
     pub relay_failed: u64,
     /// Why the relay last failed, shown on its card until it publishes again.
     pub relay_error: Option<String>,
+    /// The polling relay ([`crate::sim::outbox_poll`]): it queries the outbox through
+    /// `client` instead of reading it from the log.
+    pub polls_outbox: bool,
+    /// The relay's latency: from an event's commit to its publish.
+    pub relay_latency: Distribution,
 }
 
 /// Produces a connector's records at `now`: change events to their topics, and the outbox
@@ -89,6 +94,9 @@ fn produce_records(
                 );
                 actor.relayed += 1;
                 actor.relay_error = None;
+                actor
+                    .relay_latency
+                    .record(now.saturating_sub(event.committed_at));
             }
             produced += 1;
             continue;
@@ -102,6 +110,15 @@ fn produce_records(
 }
 
 impl ConnectorActor {
+    /// Whether it is the `events` mode's outbox relay (by the log or by polling).
+    pub(super) fn is_relay(&self) -> bool {
+        self.connector
+            .config
+            .tables
+            .iter()
+            .any(|t| t == crate::sim::outbox::OUTBOX_TABLE)
+    }
+
     /// `query` capture's misses: (deletes, other changes).
     pub(super) fn missed(&self) -> (u64, u64) {
         self.query.as_ref().map_or((0, 0), |q| q.stats.missed())
@@ -148,6 +165,14 @@ impl World {
         }
         let db = &self.nodes[actor.node].db;
         let mut records = actor.connector.poll(db, now);
+        if actor.polls_outbox {
+            // The polling relay reads the outbox by query, not from the log.
+            let outbox = crate::sim::debezium::topic_name(
+                &actor.connector.config.prefix,
+                crate::sim::outbox::OUTBOX_TABLE,
+            );
+            records.retain(|r| r.topic != outbox);
+        }
         if let Some(publisher) = &mut actor.publisher {
             // A dual write: the services publish what they committed, in their own order and
             // without a log position; there are no offsets to come back to.
@@ -174,6 +199,7 @@ impl World {
         } else {
             now + cost.max(config.poll_interval.max(1))
         };
+        let polls_outbox = actor.polls_outbox;
         self.queue.schedule(
             next,
             Event::Pipeline(PipelineEvent::ConnectorPoll {
@@ -182,6 +208,9 @@ impl World {
             }),
         );
         self.record(Traced::ConnectorPoll, &[index as u64, count]);
+        if polls_outbox {
+            self.start_relay_poll(index, generation);
+        }
     }
 
     /// Starts a `query` or `trigger` connector's poll: its queries run on the source through

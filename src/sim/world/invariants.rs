@@ -128,6 +128,7 @@ impl World {
                     .nodes
                     .get(actor.node)
                     .is_none_or(|node| actor.connector.lag(&node.db, self.now).records == 0)
+                && (!actor.polls_outbox || self.unpublished_events(actor.node) == 0)
         });
         // Up to each partition's log end, not its high watermark: a message produced but not
         // yet visible (the broker's latency) is still to come.
@@ -255,11 +256,7 @@ impl World {
                 let source = match actor.readers.get(topic) {
                     // An event topic: its source is the owner whose outbox the relay reads.
                     Some(reader) => pipeline.connectors.iter().find(|c| {
-                        c.connector
-                            .config
-                            .tables
-                            .iter()
-                            .any(|t| t == crate::sim::outbox::OUTBOX_TABLE)
+                        c.is_relay()
                             && self.services.iter().any(|s| {
                                 s.node == c.node
                                     && s.outbox.as_ref().is_some_and(|o| {

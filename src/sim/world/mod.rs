@@ -16,6 +16,7 @@ mod etl;
 mod invariants;
 mod narration;
 mod nodes;
+mod outbox_relay;
 mod pipeline;
 mod pipeline_view;
 mod report;

@@ -212,12 +212,13 @@ pub(super) fn build_nodes(
                 let outbox = crate::sim::outbox::OUTBOX_TABLE;
                 if planned.tables.iter().any(|t| t == outbox) && !tables.iter().any(|t| t == outbox)
                 {
-                    db.execute(crate::sim::outbox::CREATE_OUTBOX).map_err(|e| {
-                        ScenarioError::at(
-                            format!("services[{}]", nodes.len()),
-                            format!("could not create its outbox: {e}"),
-                        )
-                    })?;
+                    db.execute(scenario.cdc.relay_method().create_outbox())
+                        .map_err(|e| {
+                            ScenarioError::at(
+                                format!("services[{}]", nodes.len()),
+                                format!("could not create its outbox: {e}"),
+                            )
+                        })?;
                 }
                 keep_columns(&mut db, nodes.len(), planned)?;
                 stores.push(make_projections(&mut db, source, nodes.len(), planned)?);

@@ -117,6 +117,16 @@ impl Pipeline {
             config.poll_interval = spec.poll_interval.micros();
             config.offset_flush_interval = spec.offset_flush_interval.micros();
             config.event_cost = spec.event_cost.micros();
+            // The polling relay reads the outbox by query: what the log says of the outbox is
+            // dropped (see `connector_poll`).
+            let polls_outbox = spec.relay_method() == crate::sim::outbox::RelayMethod::Polling
+                && planned
+                    .tables
+                    .iter()
+                    .any(|t| t == crate::sim::outbox::OUTBOX_TABLE);
+            if polls_outbox {
+                config.poll_interval = spec.query_poll_interval.micros();
+            }
             let mut connector = Connector::new(config);
             let mut names = Vec::new();
             for table in &planned.tables {
@@ -206,6 +216,8 @@ impl Pipeline {
                 relayed: 0,
                 relay_failed: 0,
                 relay_error: None,
+                polls_outbox,
+                relay_latency: Distribution::default(),
             });
         }
         let consumers = plan

@@ -71,6 +71,10 @@ impl World {
                     relayed_events: actor.relayed,
                     relay_failed: actor.relay_failed,
                     relay_error: actor.relay_error.clone(),
+                    relay: actor
+                        .is_relay()
+                        .then(|| if actor.polls_outbox { "polling" } else { "log" }.to_owned()),
+                    relay_latency_ms: actor.is_relay().then(|| actor.relay_latency.as_latency()),
                 },
             );
         }
@@ -176,6 +180,10 @@ pub struct ConnectorSnapshot {
     pub produced: u64,
     /// The `events` mode's relay: the domain events it published (`None`: not a relay).
     pub relayed: Option<u64>,
+    /// The polling relay: it queries the outbox instead of reading the log.
+    pub polls_outbox: bool,
+    /// The relay's latency p95 so far, from an event's commit to its publish.
+    pub relay_latency_p95: Micros,
     /// Why it failed last, when it stopped at a record it could not produce (an outbox event
     /// that does not fit its schema); cleared once it publishes again.
     pub error: Option<String>,
@@ -345,12 +353,9 @@ impl World {
                     lag: c.lag(db, now),
                     resent: c.stats().resent_events,
                     produced: actor.produced + c.stats().snapshot_events,
-                    relayed: c
-                        .config
-                        .tables
-                        .iter()
-                        .any(|t| t == crate::sim::outbox::OUTBOX_TABLE)
-                        .then_some(actor.relayed),
+                    relayed: actor.is_relay().then_some(actor.relayed),
+                    polls_outbox: actor.polls_outbox,
+                    relay_latency_p95: actor.relay_latency.quantile(0.95),
                     error: actor.relay_error.clone(),
                     poll_interval: c.config.poll_interval,
                     batch_size: c.config.batch_size,
