@@ -67,7 +67,8 @@ mod cli {
             /// A scenario file (.toml or .json) or the name of a built-in scenario.
             scenario: String,
             /// The modes, comma-separated (shared, owned, etl, cdc, events; cdc:query and cdc:trigger
-            /// for cdc with another capture method).
+            /// for cdc with another capture method, events:log and events:polling for the outbox's
+            /// relay).
             #[arg(long, value_delimiter = ',', value_parser = Variant::parse, default_value = "shared,cdc")]
             modes: Vec<Variant>,
             /// The seed (default: the scenario's own).

@@ -186,7 +186,7 @@ pub struct Scorecard {
     /// `etl`: the core time the batch job's extracts took on the source, in milliseconds (the
     /// load it adds there).
     pub etl_extract_core_ms: Option<f64>,
-    /// `cdc`: the connectors' capture method.
+    /// `cdc`: the connectors' capture method (`events`: the outbox relay, `outbox relay: log`).
     pub capture: Option<String>,
     /// `cdc`: changes the connectors never captured (deletes and others, `query` capture).
     pub capture_missed: u64,
@@ -266,7 +266,11 @@ impl Scorecard {
                 .collect(),
             duplicates: report.consumer_groups.values().map(|g| g.duplicates).sum(),
             etl_extract_core_ms: report.etl.as_ref().map(|e| e.extract_core_ms),
-            capture: report.connectors.values().next().map(|c| c.capture.clone()),
+            // The events mode's relay stands for its capture method: the outbox's relay.
+            capture: report.connectors.values().next().map(|c| match &c.relay {
+                Some(relay) => format!("outbox relay: {relay}"),
+                None => c.capture.clone(),
+            }),
             capture_missed: report
                 .connectors
                 .values()

@@ -48,6 +48,14 @@ pub const EVENT_TERMS: &[(&str, &str)] = &[
         "The owner writes each event into an outbox table in the same transaction as the change (and deletes it again: the log keeps it), so the event exists exactly when the change committed. The relay — Debezium's outbox event router — reads the outbox from the log and publishes each event to outbox.event.<aggregate>, keyed by the aggregate's id, with headers id (the event's id: a reader skips one it applied already) and type.",
     ),
     (
+        "polling relay",
+        "The naive relay: no log, only SQL. The owner keeps each event in the outbox with published = FALSE; every poll interval the relay runs SELECT … WHERE published = FALSE, publishes what it found and marks it published. Every poll is a query the owner's database pays for, reading an outbox that only grows; an event waits up to a poll interval.",
+    ),
+    (
+        "stranded consumer, upgrade",
+        "BACKWARD accepts removing a field that has no default, yet a consumer still reading with the old version cannot decode an event written with the new one: it stops at the first such event (a poison pill — its batch fails, its offsets stay) rather than skip it. Upgrading it (the registry's Upgrade, a new deployment of its code) makes it read with the latest version. Confluent's advice for BACKWARD: upgrade the consumers first.",
+    ),
+    (
         "dual write",
         "A service commits to its database, then publishes to the log itself: two writes with no transaction around both. A crash between them loses the event; two publishes can overtake each other. What the outbox and CDC exist to replace.",
     ),

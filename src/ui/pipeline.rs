@@ -39,7 +39,7 @@ fn lag_text(messages: u64, age: Micros, unit: &str) -> String {
 fn reads(c: &crate::sim::world::ConnectorSnapshot) -> String {
     if c.polls_outbox {
         return format!(
-            "database {}'s outbox table, by query every {}: SELECT … WHERE published = FALSE, \
+            "the outbox table of database {}, by query every {}: SELECT … WHERE published = FALSE, \
              then UPDATE … SET published = TRUE for what it published, in Avro",
             c.source,
             ms(c.poll_interval)
@@ -47,7 +47,7 @@ fn reads(c: &crate::sim::world::ConnectorSnapshot) -> String {
     }
     if c.relayed.is_some() {
         return format!(
-            "database {}'s outbox table (its WAL, through slot {}): each event routed by \
+            "the outbox table of database {} (its WAL, through slot {}): each event routed by \
              Debezium's outbox event router to outbox.event.<aggregate>, in Avro",
             c.source, c.name
         );
@@ -96,7 +96,9 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
     html! {
         <>
         <p class="pipeline-hint">{
-            if pipeline.connectors.iter().any(|c| c.relayed.is_some()) {
+            if pipeline.connectors.iter().any(|c| c.polls_outbox) {
+                "The owner writes each change's domain event into its outbox in the same transaction and keeps it there; the polling relay queries the outbox for the rows not yet published, publishes them to their aggregates' topics and marks them — every poll a query the owner's database pays for. Outbox, relay, Avro and the registry are explained under ? (help)."
+            } else if pipeline.connectors.iter().any(|c| c.relayed.is_some()) {
                 "The owner writes each change's domain event into its outbox in the same transaction; the relay reads the outbox from the log and publishes the events to their aggregates' topics, which the other services' read models are kept from. Outbox, relay, Avro and the registry are explained under ? (help)."
             } else {
                 "The owner's committed changes flow through the connector and the topics into the other services' read models. LSN, slot, HW, op letters and lag are explained under ? (help)."
@@ -138,17 +140,20 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                     </dd>
                                     <dt>{ "source pays" }</dt><dd>{ format!("{} of core", ms(c.source_core)) }</dd>
                                 }
-                                if c.capture != CaptureMethod::DualWrite {
+                                // The polling relay reads no log: no position, lag or slot.
+                                if c.capture != CaptureMethod::DualWrite && !c.polls_outbox {
                                 <dt>{ "position" }</dt><dd>{ format!("LSN {} of {}", c.position, c.source_lsn) }</dd>
                                 }
+                                if !c.polls_outbox {
                                 <dt>{ "lag" }</dt>
                                 <dd class={classes!(late(c.lag.age).then_some("behind"))}>
                                     { lag_text(c.lag.records, c.lag.age, "changes") }
                                 </dd>
-                                if c.capture == CaptureMethod::Log {
+                                }
+                                if c.capture == CaptureMethod::Log && !c.polls_outbox {
                                     <dt>{ "slot keeps" }</dt><dd>{ format!("{} records of log", c.lag.retained) }</dd>
                                 }
-                                if c.capture != CaptureMethod::DualWrite {
+                                if c.capture != CaptureMethod::DualWrite && !c.polls_outbox {
                                 <dt>{ "flushed" }</dt><dd>{ c.flushed.map_or("never".to_owned(), |l| format!("LSN {l}")) }</dd>
                                 }
                                 if let Some(error) = &c.error {

@@ -140,3 +140,49 @@ test("under events the relay's crash loses nothing: the checker ends green", asy
   await checker().scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${SHOTS}events-checker-green.png`, fullPage: false });
 });
+
+test("a change that strands readers is accepted with a warning; they stop at its first event until upgraded", async () => {
+  await openEvents();
+  const registry = page.locator(".registry-panel");
+  await registry.scrollIntoViewIfNeeded();
+  await registry.getByLabel("subject").selectOption("outbox.event.order-value");
+  const draft = registry.getByLabel("schema draft");
+  const schema = JSON.parse(await draft.inputValue());
+  schema.fields = schema.fields.filter((f) => f.name !== "status");
+  await draft.fill(JSON.stringify(schema, null, 2));
+  const preview = registry.getByLabel("schema change preview");
+  await until(async () => /accepts it, but/.test(await preview.textContent()), "the warning");
+  assert.match(await preview.textContent(), /billing reads with version 1.*status/s);
+  await registry.getByRole("button", { name: "Register" }).click();
+  const answer = registry.getByLabel("registry answer");
+  await until(async () => /version 2/.test((await answer.textContent()) ?? ""), "version 2");
+  await play();
+  const billing = page.getByLabel("consumer group billing", { exact: true });
+  await until(async () => /cannot decode the event at offset/.test(await billing.textContent()), "billing stops at the event", 20_000);
+  await until(async () => /billing's consumer fails on every batch/.test(await checker().textContent()), "the checker names billing");
+  await pause();
+  await registry.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}events-registry-stranded.png`, fullPage: false });
+  await registry.getByRole("button", { name: "Upgrade to v2" }).first().click();
+  await until(async () => /now reads outbox\.event\.order-value version 2/.test((await answer.textContent()) ?? ""), "the upgrade's answer");
+  assert.match(await registry.locator(".registry-subjects").textContent(), /billing reads v2/);
+});
+
+test("the polling relay: its card shows its latency and what its polls cost the owner", async () => {
+  await page.goto(`${session.server.url}?scenario=outbox-relays&speed=4`);
+  await page.getByRole("heading", { name: "Outbox relay and domain events" }).waitFor();
+  await play();
+  await waitForClock(6);
+  await pause();
+  const relay = page.locator(".pipe-card.connector", { hasText: "Polling relay" });
+  const text = await relay.textContent();
+  assert.match(text, /WHERE published = FALSE/);
+  const latency = text.match(/latency p95([\d.]+) ?(ms|s)/);
+  assert.ok(latency, `the latency: ${text}`);
+  const ms = Number(latency[1]) * (latency[2] === "s" ? 1000 : 1);
+  assert.ok(ms >= 200, `an event waits for the next poll: ${ms} ms`);
+  assert.match(text, /source pays[\d.]+ ?(ms|us|µs|s) of core/);
+  assert.doesNotMatch(text, /slot keeps/, "the polling relay reads no log");
+  await relay.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: `${SHOTS}events-polling-relay.png`, fullPage: false });
+});
