@@ -4,11 +4,10 @@
 //! the event type of an inserted, updated and deleted row (`OrderPlaced`, `OrderUpdated`, …), the
 //! payload's Avro schema (by default a record with one field per column) and which column each
 //! field is taken from. That declaration is the *contract*: the owner writes each event into its
-//! outbox in the same transaction as the change ([`OutboxWriter`]); the relay — Debezium's outbox
+//! outbox in the same transaction as the change ([`crate::sim::outbox_writer`]); the relay — Debezium's outbox
 //! event router ([`crate::sim::outbox`]) — publishes it to `outbox.event.<aggregate>`, encoded
-//! in Avro with the subject's latest schema ([`encode_event`]); a reader decodes it with the
-//! version it subscribed to and applies the payload to its read model by key
-//! ([`EventReader`]).
+//! in Avro with the subject's latest schema; a reader decodes it with the version it subscribed to
+//! and applies the payload to its read model by key ([`crate::sim::event_reader`]).
 //!
 //! The contract shields readers from the owner's internals: when the owner renames a column of
 //! its table, it changes its mapping in the same deploy (the writer follows the rename in the
@@ -22,21 +21,15 @@
 //! timestamp is the change's commit time (`table.field.event.timestamp` pointing at a commit-time
 //! column).
 
-use crate::sim::avro_wire;
-use crate::sim::change_log::{ChangeKind, ChangeLog, Lsn, PendingChange, RowOp, SchemaChange};
-use crate::sim::clock::Micros;
-use crate::sim::registry::{value_subject, SchemaRegistry};
+use crate::sim::change_log::RowOp;
+use crate::sim::registry::value_subject;
 use crate::sim::scenario::ScenarioError;
-use crate::sim::sink::ChangeEvent;
-use crate::sim::topic::{Header, Message, Payload};
 use apache_avro::Schema;
 use gluesql::core::ast::{ColumnDef, DataType};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
-use std::rc::Rc;
-use thiserror::Error;
 
 /// One aggregate's events (`[events.<aggregate>]` in a scenario).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -317,284 +310,15 @@ pub fn contracts(
     Ok(contracts)
 }
 
-/// A service's outbox: at the commit of each of its transactions, the events of the changes it
-/// made to its evented tables, written into the outbox table (and deleted again) in that
-/// transaction.
-#[derive(Debug, Clone)]
-pub struct OutboxWriter {
-    /// The contracts of the tables the service owns.
-    pub contracts: Vec<EventContract>,
-    /// Per contract, field → the column it is taken from now (renames followed).
-    columns: Vec<Vec<(String, Option<String>)>>,
-    /// Per contract, the table's name now.
-    tables: Vec<String>,
-    next_id: u64,
-    /// The log read so far for the owner's schema changes.
-    seen_lsn: Lsn,
-    /// Events written.
-    pub written: u64,
-    /// Which relay reads the outbox: the log relay's rows are deleted at once, the polling
-    /// relay's stay until it marks them published.
-    pub relay: crate::sim::outbox::RelayMethod,
-}
-
-impl OutboxWriter {
-    /// A writer of `contracts`' events, whose ids start after `first_id - 1`.
-    pub fn new(contracts: Vec<EventContract>, first_id: u64) -> Self {
-        Self {
-            columns: contracts.iter().map(|c| c.fields.clone()).collect(),
-            tables: contracts.iter().map(|c| c.table.clone()).collect(),
-            contracts,
-            next_id: first_id.max(1),
-            seen_lsn: 0,
-            written: 0,
-            relay: crate::sim::outbox::RelayMethod::Log,
-        }
-    }
-
-    /// Whether a statement writing `tables` needs the outbox (and so a transaction).
-    pub fn covers(&self, tables: &[String]) -> bool {
-        tables.iter().any(|t| self.tables.contains(t))
-    }
-
-    /// The owner changes its mapping with its schema: a column renamed in the log since the
-    /// last call is renamed in the mapping, a dropped column leaves its field without a column,
-    /// a renamed table is followed.
-    pub fn follow_schema(&mut self, log: &ChangeLog) {
-        for change in log.since(self.seen_lsn + 1) {
-            let ChangeKind::Schema(schema) = &change.kind else {
-                continue;
-            };
-            for (c, table) in self.tables.iter_mut().enumerate() {
-                if *table != change.table {
-                    continue;
-                }
-                match schema {
-                    SchemaChange::RenameColumn { from, to } => {
-                        for (_, column) in &mut self.columns[c] {
-                            if column.as_deref() == Some(from.as_str()) {
-                                *column = Some(to.clone());
-                            }
-                        }
-                    }
-                    SchemaChange::DropColumn { column: dropped } => {
-                        for (_, column) in &mut self.columns[c] {
-                            if column.as_deref() == Some(dropped.as_str()) {
-                                *column = None;
-                            }
-                        }
-                    }
-                    SchemaChange::RenameTable { to } => *table = to.clone(),
-                    _ => {}
-                }
-            }
-        }
-        self.seen_lsn = log.next_lsn().saturating_sub(1);
-    }
-
-    /// The statements that write the events of `changes` (a transaction's, in order) into the
-    /// outbox at `now`: per event an `INSERT` and the `DELETE` that removes it again (for the
-    /// polling relay, only the `INSERT`, unpublished).
-    pub fn statements(&mut self, changes: &[PendingChange], now: Micros) -> Vec<String> {
-        let mut statements = Vec::new();
-        for change in changes {
-            let ChangeKind::Row {
-                op,
-                key,
-                before,
-                after,
-            } = &change.kind
-            else {
-                continue;
-            };
-            let Some(c) = self.tables.iter().position(|t| *t == change.table) else {
-                continue;
-            };
-            let contract = &self.contracts[c];
-            let Some(event_type) = contract.event_type(*op) else {
-                continue;
-            };
-            let Some(row) = after.as_ref().or(before.as_ref()) else {
-                continue;
-            };
-            let mut payload = Map::new();
-            for (field, column) in &self.columns[c] {
-                let value = column
-                    .as_ref()
-                    .and_then(|name| change.columns.iter().position(|n| n == name))
-                    .and_then(|i| row.get(i))
-                    .map(crate::sim::debezium::json_value);
-                // A field whose column is gone is left out: the schema's default fills it, or
-                // the relay cannot encode the event.
-                if let Some(value) = value {
-                    payload.insert(field.clone(), value);
-                }
-            }
-            let aggregate_id = crate::sim::debezium::json_value(&gluesql_key_value(key));
-            let aggregate_id = match aggregate_id {
-                Json::String(s) => s,
-                other => other.to_string(),
-            };
-            let id = self.next_id;
-            self.next_id += 1;
-            self.written += 1;
-            let payload = Json::Object(payload);
-            match self.relay {
-                crate::sim::outbox::RelayMethod::Log => {
-                    statements.extend(crate::sim::outbox::write_statements(
-                        &id.to_string(),
-                        &contract.aggregate,
-                        &aggregate_id,
-                        event_type,
-                        &payload,
-                    ));
-                }
-                crate::sim::outbox::RelayMethod::Polling => {
-                    statements.push(crate::sim::outbox_poll::write_statement(
-                        id,
-                        &contract.aggregate,
-                        &aggregate_id,
-                        event_type,
-                        &payload,
-                        now,
-                    ));
-                }
-            }
-        }
-        statements
-    }
-}
-
-/// A key as the value it holds.
-fn gluesql_key_value(key: &gluesql::core::data::Key) -> gluesql::core::data::Value {
-    gluesql::core::data::Value::from(key.clone())
-}
-
-/// Why an event could not be published or read.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum EventError {
-    /// No contract for the topic, or no schema registered for its subject.
-    #[error("no schema registered for {0}")]
-    NoSchema(String),
-    /// The payload or the message does not fit the schema.
-    #[error(transparent)]
-    Wire(#[from] avro_wire::WireError),
-    /// The message has no key, no value, or no `id` header that is a number.
-    #[error("not an outbox event: {0}")]
-    NotAnEvent(&'static str),
-}
-
-/// The relay's producer: `event` encoded with its subject's latest schema in the wire format,
-/// with its `id` and `type` headers.
-///
-/// # Errors
-///
-/// [`EventError`] when the subject has no schema or the payload does not fit it.
-pub fn encode_event(
-    event: &crate::sim::outbox::RoutedEvent,
-    registry: &SchemaRegistry,
-) -> Result<(Payload, Rc<[Header]>), EventError> {
-    let subject = value_subject(&event.topic);
-    let (_, registered) = registry
-        .latest(&subject)
-        .ok_or_else(|| EventError::NoSchema(subject.clone()))?;
-    let bytes = avro_wire::encode(registered.id, &registered.schema, &event.payload)?;
-    let headers: Rc<[Header]> = event
-        .headers()
-        .iter()
-        .map(|(k, v)| (Rc::from(*k), Rc::from(*v)))
-        .collect();
-    Ok((Payload::Bytes(Rc::from(bytes)), headers))
-}
-
-/// A reader of one aggregate's events: decodes each with the schema version it subscribed to
-/// and turns its payload into an upsert (or a delete) of its read model's row.
-#[derive(Debug, Clone)]
-pub struct EventReader {
-    /// The topic it reads.
-    pub topic: String,
-    /// The owner's table the events describe.
-    pub table: String,
-    /// Its reader schema: the version it subscribed to.
-    pub schema: Schema,
-    /// Payload field → its read model's column (the columns as they were when it subscribed).
-    pub fields: Vec<(String, String)>,
-    /// The read model's key column.
-    pub key: String,
-    /// The event type that deletes the row.
-    pub on_delete: Option<String>,
-}
-
-impl EventReader {
-    /// The reader of `contract`'s events, with reader schema `schema`.
-    pub fn new(contract: &EventContract, schema: Schema) -> Self {
-        Self {
-            topic: contract.topic.clone(),
-            table: contract.table.clone(),
-            schema,
-            fields: contract
-                .fields
-                .iter()
-                .filter_map(|(f, c)| c.clone().map(|c| (f.clone(), c)))
-                .collect(),
-            key: contract.key.clone(),
-            on_delete: contract.on_delete.clone(),
-        }
-    }
-
-    /// The read model's key (JSON text, `{"id": 7}`) and the change `message` asks for, as a
-    /// change event whose position is the event's id.
-    ///
-    /// # Errors
-    ///
-    /// [`EventError`] when the message is not an outbox event or does not decode.
-    pub fn read(
-        &self,
-        message: &Message,
-        registry: &SchemaRegistry,
-    ) -> Result<(String, ChangeEvent), EventError> {
-        let Some(Payload::Bytes(bytes)) = &message.value else {
-            return Err(EventError::NotAnEvent("no Avro value"));
-        };
-        let id = message
-            .header("id")
-            .and_then(|id| id.parse::<u64>().ok())
-            .ok_or(EventError::NotAnEvent("no numeric id header"))?;
-        let (_, payload) = avro_wire::decode(bytes, registry, Some(&self.schema))?;
-        let Json::Object(payload) = payload else {
-            return Err(EventError::NotAnEvent("the payload is not a record"));
-        };
-        let mut row = Map::new();
-        for (field, column) in &self.fields {
-            if let Some(value) = payload.get(field) {
-                row.insert(column.clone(), value.clone());
-            }
-        }
-        let key_value = row
-            .get(&self.key)
-            .cloned()
-            .ok_or(EventError::NotAnEvent("the payload has no key field"))?;
-        let key = json!({ self.key.clone(): key_value }).to_string();
-        let deleted =
-            self.on_delete.is_some() && message.header("type") == self.on_delete.as_deref();
-        Ok((
-            key,
-            ChangeEvent {
-                op: if deleted { "d" } else { "u" }.to_owned(),
-                after: (!deleted).then_some(row),
-                lsn: Some(id),
-                committed_us: crate::sim::debezium::epoch_us(message.timestamp),
-            },
-        ))
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::sim::avro_wire;
     use crate::sim::database::Database;
+    use crate::sim::registry::SchemaRegistry;
+    use serde_json::Map;
 
-    fn db() -> Database {
+    pub(crate) fn db() -> Database {
         let mut db = Database::new("shop");
         db.execute(
             "CREATE TABLE orders (id INTEGER PRIMARY KEY, status TEXT NOT NULL, \
@@ -606,7 +330,9 @@ mod tests {
         db
     }
 
-    fn info(db: &Database) -> impl Fn(&str) -> Option<(Vec<ColumnDef>, Vec<String>)> + '_ {
+    pub(crate) fn info(
+        db: &Database,
+    ) -> impl Fn(&str) -> Option<(Vec<ColumnDef>, Vec<String>)> + '_ {
         move |table| {
             db.with_engine_ref(|e| {
                 let columns = e.column_defs(table);
@@ -615,7 +341,7 @@ mod tests {
         }
     }
 
-    fn spec() -> EventSpec {
+    pub(crate) fn spec() -> EventSpec {
         EventSpec {
             table: "orders".into(),
             on_insert: Some("OrderPlaced".into()),
@@ -625,7 +351,7 @@ mod tests {
         }
     }
 
-    fn contract(spec: EventSpec, db: &Database) -> Result<EventContract, ScenarioError> {
+    pub(crate) fn contract(spec: EventSpec, db: &Database) -> Result<EventContract, ScenarioError> {
         contracts(&[("order".to_owned(), spec)].into(), info(db), |_| true).map(|mut c| c.remove(0))
     }
 
@@ -690,135 +416,6 @@ mod tests {
         let e = contracts(&[("order".to_owned(), spec())].into(), info(&db), |_| false)
             .expect_err("unowned");
         assert!(e.message.contains("no service owns"), "{e}");
-    }
-
-    /// Written into the outbox in a transaction, relayed through the router, encoded and read
-    /// back: the reader's row is the source row, its position the event id.
-    #[test]
-    fn an_insert_travels_from_the_outbox_to_a_read_models_row() {
-        let mut db = db();
-        let declared = EventSpec {
-            schema: Some(
-                r#"{"type":"record","name":"Order","fields":[
-                {"name":"id","type":"long"},{"name":"total","type":"long"},
-                {"name":"status","type":"string"}]}"#
-                    .into(),
-            ),
-            fields: [("total".to_owned(), "total_cents".to_owned())].into(),
-            ..spec()
-        };
-        let contract = contract(declared, &db).expect("valid");
-        let mut registry = SchemaRegistry::default();
-        registry
-            .register(&contract.subject, &contract.schema_text)
-            .expect("registers");
-        let mut writer = OutboxWriter::new(vec![contract.clone()], 1);
-        assert!(writer.covers(&["orders".to_owned()]));
-        let change = PendingChange {
-            table: "orders".into(),
-            columns: Rc::from(vec![
-                "id".to_owned(),
-                "status".to_owned(),
-                "total_cents".to_owned(),
-            ]),
-            sql: None,
-            kind: ChangeKind::Row {
-                op: RowOp::Insert,
-                key: gluesql::core::data::Key::I64(7),
-                before: None,
-                after: Some(vec![
-                    gluesql::core::data::Value::I64(7),
-                    gluesql::core::data::Value::Str("pending".into()),
-                    gluesql::core::data::Value::I64(1_999),
-                ]),
-            },
-        };
-        let statements = writer.statements(std::slice::from_ref(&change), 0);
-        assert_eq!(statements.len(), 2, "{statements:?}");
-        assert!(statements[0].contains("'OrderPlaced'"), "{}", statements[0]);
-        assert!(statements[1].starts_with("DELETE FROM outbox"));
-        for sql in &statements {
-            db.execute(sql).expect("the outbox statements run");
-        }
-        let payload: Json = serde_json::from_str(
-            statements[0]
-                .split("'{")
-                .nth(1)
-                .map(|rest| format!("{{{}", rest.trim_end_matches("')")))
-                .as_deref()
-                .unwrap_or("{}"),
-        )
-        .expect("a JSON payload");
-        assert_eq!(
-            payload,
-            json!({"id": 7, "total": 1999, "status": "pending"})
-        );
-        let routed = crate::sim::outbox::RoutedEvent {
-            topic: contract.topic.clone(),
-            key: "7".into(),
-            id: "1".into(),
-            event_type: "OrderPlaced".into(),
-            payload,
-            committed_at: 5_000,
-            lsn: 3,
-        };
-        let (value, headers) = encode_event(&routed, &registry).expect("encodes");
-        let message = Message {
-            offset: 0,
-            key: Some(Rc::from("7")),
-            value: Some(value),
-            headers: Some(headers),
-            timestamp: 5_000,
-            visible_at: 5_000,
-        };
-        assert_eq!(message.header("type"), Some("OrderPlaced"));
-        let reader = EventReader::new(&contract, contract.schema.clone());
-        let (key, event) = reader.read(&message, &registry).expect("reads");
-        assert_eq!(key, r#"{"id":7}"#);
-        assert_eq!(event.op, "u");
-        assert_eq!(event.lsn, Some(1));
-        let after = event.after.expect("a row");
-        assert_eq!(
-            after["total_cents"],
-            json!(1999),
-            "mapped back to the column"
-        );
-        assert_eq!(after["status"], json!("pending"));
-    }
-
-    #[test]
-    fn the_writer_follows_its_owners_rename_and_the_payload_stays_the_same() {
-        let mut db = db();
-        let contract = contract(spec(), &db).expect("valid");
-        let mut writer = OutboxWriter::new(vec![contract], 1);
-        db.execute("ALTER TABLE orders RENAME COLUMN total_cents TO amount_cents")
-            .expect("renames");
-        db.with_engine_ref(|e| writer.follow_schema(e.log()));
-        let change = PendingChange {
-            table: "orders".into(),
-            columns: Rc::from(vec!["id".to_owned(), "amount_cents".to_owned()]),
-            sql: None,
-            kind: ChangeKind::Row {
-                op: RowOp::Delete,
-                key: gluesql::core::data::Key::I64(1),
-                before: Some(vec![
-                    gluesql::core::data::Value::I64(1),
-                    gluesql::core::data::Value::I64(50),
-                ]),
-                after: None,
-            },
-        };
-        let statements = writer.statements(&[change], 0);
-        assert!(
-            statements[0].contains("'OrderCancelled'"),
-            "{}",
-            statements[0]
-        );
-        assert!(
-            statements[0].contains(r#""total_cents":50"#),
-            "the event keeps its field: {}",
-            statements[0]
-        );
     }
 
     /// Every column type GlueSQL has gets an Avro type that its values, as the outbox writes

@@ -86,7 +86,7 @@ pub struct Service {
     pub may_write: Option<Vec<String>>,
     /// In the `events` mode, the outbox it writes its domain events into (an owner of evented
     /// tables): its writes then run in a transaction that ends with the events.
-    pub outbox: Option<crate::sim::events::OutboxWriter>,
+    pub outbox: Option<crate::sim::outbox_writer::OutboxWriter>,
 }
 
 /// An actor to tell when an operation it started ends.

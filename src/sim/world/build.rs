@@ -217,7 +217,7 @@ impl World {
                         .cloned()
                         .collect();
                     (!own.is_empty()).then(|| {
-                        let mut writer = crate::sim::events::OutboxWriter::new(own, 1);
+                        let mut writer = crate::sim::outbox_writer::OutboxWriter::new(own, 1);
                         writer.relay = scenario.cdc.relay_method();
                         writer
                     })

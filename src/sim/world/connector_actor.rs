@@ -77,7 +77,7 @@ fn produce_records(
                 }
                 Err(why) => return (produced, Some(why.to_string())),
             };
-            let (value, headers) = match crate::sim::events::encode_event(&event, registry) {
+            let (value, headers) = match crate::sim::event_reader::encode_event(&event, registry) {
                 Ok(encoded) => encoded,
                 Err(why) => {
                     let why = format!("cannot encode {} {}: {why}", event.event_type, event.id);

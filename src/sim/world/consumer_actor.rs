@@ -62,7 +62,7 @@ pub(super) struct ConsumerActor {
     /// Read models: table → topic.
     pub tables: Vec<(String, String)>,
     /// The `events` mode: per event topic it reads, how it reads the events.
-    pub readers: BTreeMap<String, crate::sim::events::EventReader>,
+    pub readers: BTreeMap<String, crate::sim::event_reader::EventReader>,
     /// The read models that keep a subset of their source's columns (only those are written).
     pub subsets: Vec<String>,
     /// The read models that are projections: name → state store.
@@ -130,7 +130,7 @@ impl Delivered {
     /// A message of a change topic, or of an event topic read by `reader`.
     fn of(
         message: &Message,
-        reader: Option<&crate::sim::events::EventReader>,
+        reader: Option<&crate::sim::event_reader::EventReader>,
         registry: &crate::sim::registry::SchemaRegistry,
     ) -> Self {
         if let Some(reader) = reader {

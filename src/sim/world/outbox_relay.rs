@@ -75,7 +75,7 @@ impl World {
         let mut published = Vec::with_capacity(found.len());
         let mut failure = None;
         for (id, event) in found {
-            let encoded = crate::sim::events::encode_event(&event, &pipeline.registry);
+            let encoded = crate::sim::event_reader::encode_event(&event, &pipeline.registry);
             let (value, headers) = match encoded {
                 Ok(encoded) => encoded,
                 Err(why) => {

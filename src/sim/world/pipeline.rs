@@ -270,7 +270,7 @@ impl Pipeline {
                         .map(|c| {
                             (
                                 c.topic.clone(),
-                                crate::sim::events::EventReader::new(c, c.schema.clone()),
+                                crate::sim::event_reader::EventReader::new(c, c.schema.clone()),
                             )
                         })
                         .collect(),
