@@ -192,6 +192,9 @@ pub struct Scorecard {
     pub capture_missed: u64,
     /// `cdc`: what capturing cost the sources, in core milliseconds (polls, audit inserts).
     pub capture_source_core_ms: f64,
+    /// `events`: the outbox relay's latency p95, from an event's commit to its publish, in
+    /// milliseconds.
+    pub relay_latency_p95_ms: Option<f64>,
 }
 
 impl Scorecard {
@@ -268,9 +271,15 @@ impl Scorecard {
             etl_extract_core_ms: report.etl.as_ref().map(|e| e.extract_core_ms),
             // The events mode's relay stands for its capture method: the outbox's relay.
             capture: report.connectors.values().next().map(|c| match &c.relay {
-                Some(relay) => format!("outbox relay: {relay}"),
+                Some(relay) => format!("outbox relay: {}", relay.name()),
                 None => c.capture.clone(),
             }),
+            relay_latency_p95_ms: report
+                .connectors
+                .values()
+                .filter_map(|c| c.relay_latency_ms.as_ref())
+                .map(|l| round3(l.p95))
+                .reduce(f64::max),
             capture_missed: report
                 .connectors
                 .values()
@@ -375,6 +384,12 @@ pub fn scorecard_rows(services: &[String], cards: &[Scorecard]) -> Vec<(String, 
             c.capture.as_ref().map_or("-".to_owned(), |_| {
                 format!("{:.1}", c.capture_source_core_ms)
             })
+        });
+    }
+    if cards.iter().any(|c| c.relay_latency_p95_ms.is_some()) {
+        line("outbox relay latency p95 (ms)".into(), &|c| {
+            c.relay_latency_p95_ms
+                .map_or("-".to_owned(), |m| format!("{m:.1}"))
         });
     }
     if cards.iter().any(|c| c.etl_extract_core_ms.is_some()) {

@@ -15,11 +15,13 @@
 //! whole outbox, which only grows (nothing deletes a published row here, as in the simplest
 //! version of the pattern); and an event waits up to a poll interval before anyone sees it.
 //!
-//! Where it differs from a real one: it is single-threaded and publishes a batch before marking
-//! it, so a crash between the two publishes the batch again (the readers skip the duplicates by
-//! event id), but a mark already sent to the database still commits; the event's time is its
-//! `created_at`, written just before the owner's `COMMIT` — its commit time, to the microsecond
-//! here.
+//! Failures: a poll or a mark that fails, or an event that cannot be published (no topic for
+//! its aggregate type, a payload that does not fit the schema), fails the relay as a crash
+//! does; what it published and had not marked is published again after a restart, and the
+//! readers skip those duplicates by event id. Where it differs from a real one: it is
+//! single-threaded; a crash does not stop a mark already sent to the database (it commits); the
+//! event's time is its `created_at`, written just before the owner's `COMMIT` — its commit
+//! time, to the microsecond here.
 
 use crate::sim::clock::Micros;
 use crate::sim::outbox::{topic_for, OutboxError, RoutedEvent, OUTBOX_TABLE};
@@ -164,10 +166,21 @@ mod tests {
         let again = db.execute(&poll_sql(10)).expect("polls");
         assert!(events(&again.outcome).expect("events").is_empty());
         assert_eq!(mark_sql(&[]), None);
+        for (id, key) in [(3, "43"), (4, "44")] {
+            let sql = write_statement(id, "order", key, "OrderPlaced", &payload, 2_000_000);
+            db.execute(&sql).expect("inserts");
+        }
         let one = db.execute(&poll_sql(0)).expect("polls");
-        assert!(matches!(one.outcome, Outcome::Rows { .. }));
+        let one: Vec<u64> = events(&one.outcome)
+            .expect("events")
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(one, [3], "a batch of at least one, the oldest");
     }
 
+    /// A result without the outbox's columns is refused, naming the first one missing; a
+    /// statement without rows finds nothing.
     #[test]
     fn a_row_that_is_not_an_event_is_an_error() {
         let outcome = Outcome::Rows {

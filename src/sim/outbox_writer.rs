@@ -45,6 +45,23 @@ impl OutboxWriter {
         }
     }
 
+    /// Per subject, the payload fields its events carry now (a field whose column is gone is
+    /// left out, for the schema's default to fill).
+    pub fn payload_fields(&self) -> Vec<(String, Vec<String>)> {
+        self.contracts
+            .iter()
+            .zip(&self.columns)
+            .map(|(contract, columns)| {
+                let carried = columns
+                    .iter()
+                    .filter(|(_, column)| column.is_some())
+                    .map(|(field, _)| field.clone())
+                    .collect();
+                (contract.subject.clone(), carried)
+            })
+            .collect()
+    }
+
     /// Whether a statement writing `tables` needs the outbox (and so a transaction).
     pub fn covers(&self, tables: &[String]) -> bool {
         tables.iter().any(|t| self.tables.contains(t))

@@ -515,6 +515,9 @@ pub struct Preview {
     pub verdict: Result<(), String>,
     /// The consumers it would leave behind if accepted (their version cannot read it).
     pub stranded: Vec<Stranded>,
+    /// Why the producer could not write with it, if it could not (see
+    /// [`crate::sim::world::RegistrySnapshot::preview`]; the registry alone does not know).
+    pub producer: Option<String>,
 }
 
 impl SchemaRegistry {
@@ -560,6 +563,7 @@ impl SchemaRegistry {
                     diff: Vec::new(),
                     verdict: Err(e.to_string()),
                     stranded: Vec::new(),
+                    producer: None,
                 }
             }
         };
@@ -576,6 +580,7 @@ impl SchemaRegistry {
             diff,
             verdict,
             stranded,
+            producer: None,
         }
     }
 }

@@ -158,7 +158,7 @@ pub struct ConnectorReport {
     pub relay_error: Option<String>,
     /// The `events` mode: how the relay reads the outbox (`log` or `polling`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub relay: Option<String>,
+    pub relay: Option<crate::sim::outbox::RelayMethod>,
     /// The `events` mode: the relay's latency, from an event's commit to its publish, in
     /// milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]

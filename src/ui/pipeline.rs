@@ -129,7 +129,7 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                     <dd>{ format!("{} of core", ms(c.source_core)) }</dd>
                                 }
                                 if c.relayed.is_some() {
-                                    <dt title="from an event's commit to its publish: the polling relay adds up to a poll interval">{ "latency p95" }</dt>
+                                    <dt title="from an event's commit to its publish, over the whole run: the polling relay adds up to a poll interval">{ "latency p95 (run)" }</dt>
                                     <dd>{ ms(c.relay_latency_p95) }</dd>
                                 }
                                 if c.capture.polls_by_query() {
@@ -176,22 +176,36 @@ pub fn PipelinePanel(props: &PipelineProps) -> Html {
                                 if running {
                                     <button type="button" class="button subtle small"
                                         onclick={command(Command::StopConnector { connector: name.clone() })}
-                                        title="Stop gracefully: flush the offset; the slot keeps the source's log">{ "Stop" }</button>
+                                        title={if c.polls_outbox {
+                                            "Stop polling: the unpublished rows wait in the outbox"
+                                        } else {
+                                            "Stop gracefully: flush the offset; the slot keeps the source's log"
+                                        }}>{ "Stop" }</button>
                                     <button type="button" class="button subtle small danger"
                                         onclick={command(Command::CrashConnector { connector: name.clone() })}
                                         title={if c.capture == CaptureMethod::DualWrite {
                                             "Crash the service between its commits and their publishes: what it committed and had not published is lost (it publishes again at once)"
+                                        } else if c.polls_outbox {
+                                            "Crash: a poll in flight is forgotten; the rows stay unpublished in the outbox for the next poll"
                                         } else {
                                             "Crash: what it read since its last flush will be sent again"
                                         }}>{ "Crash" }</button>
                                 } else if c.state == ConnectorState::Crashed {
                                     <button type="button" class="button small"
                                         onclick={command(Command::StartConnector { connector: name.clone() })}
-                                        title="Restart the failed connector, as Kafka Connect's restart does: it resumes from its last flushed offset (a failed connector stays down until restarted)">{ "Restart" }</button>
+                                        title={if c.polls_outbox {
+                                            "Restart the failed relay: it polls the outbox again for the rows not yet published (a failed relay stays down until restarted)"
+                                        } else {
+                                            "Restart the failed connector, as Kafka Connect's restart does: it resumes from its last flushed offset (a failed connector stays down until restarted)"
+                                        }}>{ "Restart" }</button>
                                 } else {
                                     <button type="button" class="button small"
                                         onclick={command(Command::StartConnector { connector: name.clone() })}
-                                        title="Start: resume from the last flushed offset">{ "Start" }</button>
+                                        title={if c.polls_outbox {
+                                            "Start polling the outbox again"
+                                        } else {
+                                            "Start: resume from the last flushed offset"
+                                        }}>{ "Start" }</button>
                                 }
                             </div>
                         </article>

@@ -43,7 +43,7 @@ pub fn RegistryPanel(props: &RegistryProps) -> Html {
         .unwrap_or_default();
     let newest = subject.versions.last().map_or(0, |v| v.version);
     let text = (*draft).clone().unwrap_or_else(|| latest.clone());
-    let preview = props.registry.registry.preview(&subject.name, &text);
+    let preview = props.registry.preview(&subject.name, &text);
     let changed = text.trim() != latest.trim();
     let on_input = {
         let draft = draft.clone();
@@ -145,11 +145,16 @@ pub fn RegistryPanel(props: &RegistryProps) -> Html {
                     }
                     if changed {
                         { match &preview.verdict {
+                            Ok(()) if preview.producer.is_some() => html! {
+                                <p class="verdict warn" role="status">
+                                    { format!("{} accepts it, but {}.", subject.mode.name(), preview.producer.clone().unwrap_or_default()) }
+                                </p>
+                            },
                             Ok(()) if !preview.stranded.is_empty() => html! {
                                 <p class="verdict warn" role="status">
                                     { format!("{} accepts it, but: ", subject.mode.name()) }
                                     { preview.stranded.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ") }
-                                    { ". Upgrade those consumers first (below), as BACKWARD expects." }
+                                    { ". BACKWARD expects consumers to be upgraded first: once it is registered, each of them gets an Upgrade button under consumers." }
                                 </p>
                             },
                             Ok(()) => html! { <p class="verdict ok" role="status">{ format!("{} accepts it.", subject.mode.name()) }</p> },

@@ -386,9 +386,11 @@ impl World {
                 generation,
             }) => {
                 let results = op.captured.take().unwrap_or_default();
-                self.relay_poll_done(connector, generation, ok, &results, op.core_time);
+                self.relay_poll_done(connector, generation, failure, &results, op.core_time);
             }
-            Some(Notify::RelayMark { connector }) => self.relay_mark_done(connector, op.core_time),
+            Some(Notify::RelayMark { connector }) => {
+                self.relay_mark_done(connector, failure, op.core_time);
+            }
             None => {}
         }
     }
@@ -588,12 +590,7 @@ impl World {
             }
         }
         op.failure = result.err().map(|e| (e.sqlstate(), e.to_string()));
-        // A write by hand (the console, a timeline statement) goes around the owner's code,
-        // and so around its outbox.
-        let by_hand = (op.console.is_some() || op.action.is_some())
-            && service.outbox.is_none()
-            && work.rows_written > 0
-            && op.failure.is_none();
+
         // A statement that would outlast its statement_timeout is cancelled when the timeout
         // strikes. Its effects go with it: a read has none, and a failed transaction is rolled
         // back. Simplification: an autocommit write has already committed, so it runs on.
@@ -605,6 +602,12 @@ impl World {
                     .map(|m| (SqlState::QueryCanceled, m.to_owned()));
             }
         }
+        // A write by hand (the console, a timeline statement) goes around the owner's code,
+        // and so around its outbox (one that failed or was cancelled wrote nothing).
+        let by_hand = (op.console.is_some() || op.action.is_some())
+            && service.outbox.is_none()
+            && work.rows_written > 0
+            && op.failure.is_none();
         node.start(cost, work.rows_read, work.rows_written);
         op.core_time += cost;
         let ok = u64::from(op.failure.is_none());

@@ -77,26 +77,8 @@ fn produce_records(
                 }
                 Err(why) => return (produced, Some(why.to_string())),
             };
-            let (value, headers) = match crate::sim::event_reader::encode_event(&event, registry) {
-                Ok(encoded) => encoded,
-                Err(why) => {
-                    let why = format!("cannot encode {} {}: {why}", event.event_type, event.id);
-                    return (produced, Some(why));
-                }
-            };
-            if let Some(topic) = topics.get_mut(&event.topic) {
-                topic.produce_record(
-                    Some(Rc::from(event.key.as_str())),
-                    Some(value),
-                    Some(headers),
-                    event.committed_at,
-                    now,
-                );
-                actor.relayed += 1;
-                actor.relay_error = None;
-                actor
-                    .relay_latency
-                    .record(now.saturating_sub(event.committed_at));
+            if let Err(why) = relay_event(topics, registry, actor, &event, now) {
+                return (produced, Some(why));
             }
             produced += 1;
             continue;
@@ -107,6 +89,44 @@ fn produce_records(
         produced += 1;
     }
     (produced, None)
+}
+
+/// Publishes one outbox event, by either relay: encoded in Avro with its subject's latest
+/// schema, to its aggregate's topic, its record timestamp the event's commit time; counted, and
+/// its latency (commit → publish) recorded.
+///
+/// # Errors
+///
+/// Why it cannot be published — no topic for its aggregate type (an outbox row written by
+/// hand), or a payload that does not fit the schema: the relay fails there.
+pub(super) fn relay_event(
+    topics: &mut std::collections::BTreeMap<String, crate::sim::topic::Topic>,
+    registry: &crate::sim::registry::SchemaRegistry,
+    actor: &mut ConnectorActor,
+    event: &crate::sim::outbox::RoutedEvent,
+    now: Micros,
+) -> Result<(), String> {
+    let Some(topic) = topics.get_mut(&event.topic) else {
+        return Err(format!(
+            "{} {} is for topic {}, which no aggregate declares",
+            event.event_type, event.id, event.topic
+        ));
+    };
+    let (value, headers) = crate::sim::event_reader::encode_event(event, registry)
+        .map_err(|why| format!("cannot encode {} {}: {why}", event.event_type, event.id))?;
+    topic.produce_record(
+        Some(Rc::from(event.key.as_str())),
+        Some(value),
+        Some(headers),
+        event.committed_at,
+        now,
+    );
+    actor.relayed += 1;
+    actor.relay_error = None;
+    actor
+        .relay_latency
+        .record(now.saturating_sub(event.committed_at));
+    Ok(())
 }
 
 impl ConnectorActor {
@@ -344,6 +364,8 @@ impl World {
             return;
         };
         actor.connector.crash();
+        // As a crash: whatever of it is still running (a poll on the source) is stale.
+        actor.generation += 1;
         actor.relay_failed += 1;
         actor.relay_error = Some(why.clone());
         let text = format!(

@@ -100,6 +100,14 @@ pub(super) struct ConsumerActor {
 }
 
 impl ConsumerActor {
+    /// Whether some of its read models are fed by domain events (which no topic holds from the
+    /// beginning of the data: such read models cannot be rebuilt).
+    pub(super) fn reads_events(&self) -> bool {
+        self.tables
+            .iter()
+            .any(|(_, t)| self.readers.contains_key(t))
+    }
+
     /// The topics it reads, each once (a replica and a projection of one table share a topic).
     pub(super) fn topics(&self) -> Vec<&str> {
         let mut topics: Vec<&str> = Vec::new();

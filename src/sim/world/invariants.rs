@@ -128,7 +128,7 @@ impl World {
                     .nodes
                     .get(actor.node)
                     .is_none_or(|node| actor.connector.lag(&node.db, self.now).records == 0)
-                && (!actor.polls_outbox || self.unpublished_events(actor.node) == 0)
+                && (!actor.polls_outbox || self.unpublished_events(actor.node) == Some(0))
         });
         // Up to each partition's log end, not its high watermark: a message produced but not
         // yet visible (the broker's latency) is still to come.

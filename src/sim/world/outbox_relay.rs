@@ -9,7 +9,6 @@ use crate::sim::clock::Micros;
 use crate::sim::connector::ConnectorState;
 use crate::sim::results::Outcome;
 use crate::sim::service::Notify;
-use std::rc::Rc;
 
 impl World {
     /// Starts the polling relay's query, unless one (or its mark) is still running.
@@ -40,13 +39,14 @@ impl World {
     }
 
     /// The polling relay's query ended: what it found is published, then marked. A poll of an
-    /// earlier generation (the relay crashed meanwhile) publishes nothing: the rows stay
-    /// unpublished for the next one.
+    /// earlier generation (the relay crashed meanwhile), or one that ends while the broker is
+    /// down, publishes nothing: the rows stay unpublished for the next poll. A poll that failed
+    /// (the outbox dropped or changed by hand) fails the relay with the database's message.
     pub(super) fn relay_poll_done(
         &mut self,
         index: usize,
         generation: u64,
-        ok: bool,
+        failure: Option<&str>,
         results: &[Outcome],
         core: Micros,
     ) {
@@ -54,6 +54,7 @@ impl World {
         let Some(pipeline) = self.pipeline.as_mut() else {
             return;
         };
+        let broker_down = pipeline.broker_down_until > now;
         let Some(actor) = pipeline.connectors.get_mut(index) else {
             return;
         };
@@ -61,7 +62,11 @@ impl World {
         actor.polling = false;
         let current =
             actor.generation == generation && actor.connector.state() == ConnectorState::Streaming;
-        if !ok || !current {
+        if !current || broker_down {
+            return;
+        }
+        if let Some(why) = failure {
+            self.connector_failed(index, format!("its poll of the outbox failed: {why}"));
             return;
         }
         let found = match results.last().map(crate::sim::outbox_poll::events) {
@@ -73,40 +78,27 @@ impl World {
             }
         };
         let mut published = Vec::with_capacity(found.len());
-        let mut failure = None;
+        let mut stopped = None;
         for (id, event) in found {
-            let encoded = crate::sim::event_reader::encode_event(&event, &pipeline.registry);
-            let (value, headers) = match encoded {
-                Ok(encoded) => encoded,
-                Err(why) => {
-                    failure = Some(format!(
-                        "cannot encode {} {}: {why}",
-                        event.event_type, event.id
-                    ));
-                    break;
-                }
-            };
-            if let Some(topic) = pipeline.topics.get_mut(&event.topic) {
-                topic.produce_record(
-                    Some(Rc::from(event.key.as_str())),
-                    Some(value),
-                    Some(headers),
-                    event.committed_at,
-                    now,
-                );
+            let relayed = super::connector_actor::relay_event(
+                &mut pipeline.topics,
+                &pipeline.registry,
+                actor,
+                &event,
+                now,
+            );
+            if let Err(why) = relayed {
+                stopped = Some(why);
+                break;
             }
-            actor.relayed += 1;
             actor.produced += 1;
-            actor.relay_error = None;
-            actor
-                .relay_latency
-                .record(now.saturating_sub(event.committed_at));
             published.push(id);
         }
-        let client = actor.client;
-        // The mark goes out even when an event failed: what was published is marked, and the
-        // event that failed stays unpublished (a restart polls it again).
-        if let (Some(sql), Some(client)) = (crate::sim::outbox_poll::mark_sql(&published), client) {
+        // What was published is marked even when an event stopped the relay: that event and
+        // those after it stay unpublished, for the poll after a restart.
+        if let (Some(sql), Some(client)) =
+            (crate::sim::outbox_poll::mark_sql(&published), actor.client)
+        {
             actor.polling = true;
             self.start_operation(
                 client,
@@ -116,35 +108,44 @@ impl World {
                 Some(Notify::RelayMark { connector: index }),
             );
         }
-        if let Some(why) = failure {
+        if let Some(why) = stopped {
             self.connector_failed(index, why);
         }
     }
 
-    /// The polling relay's mark ended: its next poll (at its interval) may start.
-    pub(super) fn relay_mark_done(&mut self, index: usize, core: Micros) {
-        if let Some(actor) = self
+    /// The polling relay's mark ended: its next poll (at its interval) may start. A mark that
+    /// failed fails the relay: what it published is still unpublished, so it is published again
+    /// after a restart (the readers skip those duplicates by event id).
+    pub(super) fn relay_mark_done(&mut self, index: usize, failure: Option<&str>, core: Micros) {
+        let Some(actor) = self
             .pipeline
             .as_mut()
             .and_then(|p| p.connectors.get_mut(index))
-        {
-            actor.poll_core += core;
-            actor.polling = false;
+        else {
+            return;
+        };
+        actor.poll_core += core;
+        actor.polling = false;
+        if let Some(why) = failure {
+            if actor.connector.state() == ConnectorState::Streaming {
+                self.connector_failed(
+                    index,
+                    format!("its mark of the published rows failed: {why}"),
+                );
+            }
         }
     }
 
     /// The outbox rows on `node` that the polling relay has not published yet: events on their
-    /// way (read through a read-only connection, which changes nothing).
-    pub(super) fn unpublished_events(&self, node: usize) -> u64 {
+    /// way (read through a read-only connection, which changes nothing); `None` when the outbox
+    /// cannot be read (dropped or changed by hand).
+    pub(super) fn unpublished_events(&self, node: usize) -> Option<u64> {
         let sql = format!(
             "SELECT COUNT(*) FROM {} WHERE published = FALSE",
             crate::sim::outbox::OUTBOX_TABLE
         );
-        self.nodes
-            .get(node)
-            .and_then(|n| n.db.read_only_query(&sql).ok())
-            .and_then(|result| crate::sim::invariants::rows_of_result(&result))
-            .and_then(|(_, rows)| rows.first()?.first()?.parse().ok())
-            .unwrap_or(0)
+        let result = self.nodes.get(node)?.db.read_only_query(&sql).ok()?;
+        let (_, rows) = crate::sim::invariants::rows_of_result(&result)?;
+        rows.first()?.first()?.parse().ok()
     }
 }

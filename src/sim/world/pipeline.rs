@@ -535,11 +535,15 @@ impl World {
                                 generation,
                             }),
                         );
-                        format!(
-                            "{} from LSN {}",
-                            actor.connector.state().name(),
-                            actor.connector.position()
-                        )
+                        if actor.polls_outbox {
+                            "polling the outbox again for the rows not yet published".to_owned()
+                        } else {
+                            format!(
+                                "{} from LSN {}",
+                                actor.connector.state().name(),
+                                actor.connector.position()
+                            )
+                        }
                     }
                 };
                 Ok(outcome)
@@ -550,12 +554,7 @@ impl World {
             | Command::RebuildReadModels { group: name } => {
                 let index = group(name)?;
                 let actor = &pipeline.consumers[index];
-                if matches!(command, Command::RebuildReadModels { .. })
-                    && actor
-                        .tables
-                        .iter()
-                        .any(|(_, t)| actor.readers.contains_key(t))
-                {
+                if matches!(command, Command::RebuildReadModels { .. }) && actor.reads_events() {
                     // The event topics start at the first event: the rows the owner had before
                     // (copied into the read models when the run began) are in no event.
                     return Err(CommandError::NoHistory(name.clone()));
@@ -697,17 +696,28 @@ impl World {
                 if actor.readers.is_empty() {
                     return Err(CommandError::NoReaders(name.clone()));
                 }
-                let mut upgraded = Vec::new();
-                for reader in actor.readers.values_mut() {
+                // Every subscription first: an error leaves every reader as it was.
+                let mut upgrades = Vec::new();
+                for (topic, reader) in &actor.readers {
                     let subject = crate::sim::registry::value_subject(&reader.topic);
-                    let Some((version, latest)) = registry.latest(&subject) else {
-                        continue;
-                    };
-                    reader.schema = latest.schema.clone();
-                    registry.subscribe(&subject, name, version)?;
-                    upgraded.push(format!("{subject} version {version}"));
+                    if let Some((version, latest)) = registry.latest(&subject) {
+                        upgrades.push((topic.clone(), subject, version, latest.schema.clone()));
+                    }
                 }
-                Ok(format!("reads {}", upgraded.join(", ")))
+                if upgrades.is_empty() {
+                    return Err(CommandError::NoReaders(name.clone()));
+                }
+                for (_, subject, version, _) in &upgrades {
+                    registry.subscribe(subject, name, *version)?;
+                }
+                let mut answer = Vec::new();
+                for (topic, subject, version, schema) in upgrades {
+                    if let Some(reader) = actor.readers.get_mut(&topic) {
+                        reader.schema = schema;
+                    }
+                    answer.push(format!("{subject} version {version}"));
+                }
+                Ok(format!("reads {}", answer.join(", ")))
             }
             _ => Ok("ok".to_owned()),
         }

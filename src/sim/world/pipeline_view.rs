@@ -71,9 +71,11 @@ impl World {
                     relayed_events: actor.relayed,
                     relay_failed: actor.relay_failed,
                     relay_error: actor.relay_error.clone(),
-                    relay: actor
-                        .is_relay()
-                        .then(|| if actor.polls_outbox { "polling" } else { "log" }.to_owned()),
+                    relay: actor.is_relay().then_some(if actor.polls_outbox {
+                        crate::sim::outbox::RelayMethod::Polling
+                    } else {
+                        crate::sim::outbox::RelayMethod::Log
+                    }),
                     relay_latency_ms: actor.is_relay().then(|| actor.relay_latency.as_latency()),
                 },
             );
@@ -319,6 +321,40 @@ pub struct RegistrySnapshot {
     pub subjects: Vec<crate::sim::registry::SubjectView>,
     /// The registry.
     pub registry: Rc<crate::sim::registry::SchemaRegistry>,
+    /// Per subject, the payload fields the owner's events carry now.
+    pub payload_fields: BTreeMap<String, Vec<String>>,
+}
+
+impl RegistrySnapshot {
+    /// What registering `text` as the next version of `subject` would do: the registry's
+    /// preview, and whether the relay could still encode the owner's events with it — a field
+    /// the events do not carry needs a default (an alias names an old *writer* field for a
+    /// reader; it does not rename what the producer writes).
+    pub fn preview(&self, subject: &str, text: &str) -> crate::sim::registry::Preview {
+        let mut preview = self.registry.preview(subject, text);
+        let (Some(carried), Ok(apache_avro::Schema::Record(record))) = (
+            self.payload_fields.get(subject),
+            crate::sim::registry::parse_schema(text),
+        ) else {
+            return preview;
+        };
+        let missing: Vec<&str> = record
+            .fields
+            .iter()
+            .filter(|f| f.default.is_none() && !carried.contains(&f.name))
+            .map(|f| f.name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            preview.producer = Some(format!(
+                "the owner's events carry no field {} and it has no default, so the relay \
+                 cannot encode them with this version: it would stop at the next event \
+                 (an alias helps a reader find an old field; it does not rename what the \
+                 producer writes)",
+                missing.join(", ")
+            ));
+        }
+        preview
+    }
 }
 
 impl PartialEq for RegistrySnapshot {
@@ -443,7 +479,7 @@ impl World {
                     poll_interval: actor.poll_interval,
                     last_error: actor.last_error.clone(),
                     slow_per_message: actor.slow_per_message,
-                    reads_events: !actor.readers.is_empty(),
+                    reads_events: actor.reads_events(),
                     database: self.nodes[actor.node].name.clone(),
                     read_models: actor
                         .tables
@@ -480,6 +516,12 @@ impl World {
             registry: RegistrySnapshot {
                 subjects: pipeline.registry.views(),
                 registry: Rc::clone(&pipeline.registry),
+                payload_fields: self
+                    .services
+                    .iter()
+                    .filter_map(|s| s.outbox.as_ref())
+                    .flat_map(|o| o.payload_fields())
+                    .collect(),
             },
             broker_down_until: self.broker_down(),
         })
