@@ -415,6 +415,18 @@ fn stopping_the_sources_after_a_relay_crash_ends_quiet_and_equal() {
     let busy = world.check_invariants();
     assert!(!busy.quiet);
     assert!(busy.sources_writing);
+    // What the crashed relay has not read counts as on its way to the event readers.
+    let snapshot = world.pipeline_snapshot().expect("a pipeline");
+    let billing = snapshot
+        .groups
+        .iter()
+        .find(|g| g.name == "billing")
+        .expect("billing");
+    assert!(
+        billing.behind_source.0 > 10 && billing.behind_source.1 >= SECOND,
+        "billing is behind its source: {:?}",
+        billing.behind_source
+    );
     apply(&mut world, Command::StopSources);
     world.step_until(30 * SECOND);
     let report = world.check_invariants();
@@ -721,6 +733,12 @@ fn an_event_a_reader_cannot_decode_stops_it_until_it_is_upgraded() {
         .map(|f| f.why.clone())
         .unwrap_or_default();
     assert!(why.contains("cannot decode the event at offset"), "{why}");
+    assert!(
+        world
+            .narration()
+            .any(|l| l.text.contains("billing's consumer cannot apply its batch")),
+        "what happened says so"
+    );
     let answer = world
         .apply(Command::UpgradeReaders {
             group: "billing".into(),

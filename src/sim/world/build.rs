@@ -259,8 +259,13 @@ impl World {
                 let node = &mut nodes[consumer.database];
                 node.connections += 1;
                 consumer_services.push(services.len());
+                // Named after what it reads: raw changes (cdc) or domain events.
+                let reads = match scenario.mode {
+                    crate::sim::modes::Mode::Events => "events",
+                    _ => "cdc",
+                };
                 let mut client = internal_client(
-                    format!("(cdc) {}", consumer.group),
+                    format!("({reads}) {}", consumer.group),
                     consumer.database,
                     node,
                     SimRng::new(seed, u64::MAX - 2),

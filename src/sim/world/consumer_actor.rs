@@ -374,9 +374,14 @@ impl World {
             // committed; the consumer polls the same messages again, and its read models stop
             // there.
             actor.failed_batches += 1;
+            let text = format!(
+                "{}'s consumer cannot apply its batch and stops there: {failure}",
+                actor.group.name
+            );
             actor.last_error = Some(failure);
             self.record(Traced::ConsumerPoll, &[index as u64, fetched as u64]);
             self.queue.schedule(now + interval, poll);
+            self.narrate(super::NarrationKind::Error, text, None, 0);
             return;
         }
         let mut statements = Vec::new();

@@ -447,11 +447,20 @@ impl World {
                 let (mut behind, mut behind_age) = (lag_messages, lag_age);
                 for connector in &pipeline.connectors {
                     let config = &connector.connector.config;
+                    // A relay feeds the event topics of its owner's aggregates: what it has not
+                    // read from the log (or, polling, not yet published) is on its way too.
                     let feeds = actor.tables.iter().any(|(_, topic)| {
                         config
                             .tables
                             .iter()
                             .any(|t| topic_name(&config.prefix, t) == *topic)
+                            || (actor.readers.contains_key(topic)
+                                && self.services.iter().any(|s| {
+                                    s.node == connector.node
+                                        && s.outbox.as_ref().is_some_and(|o| {
+                                            o.contracts.iter().any(|c| &c.topic == topic)
+                                        })
+                                }))
                     });
                     if feeds {
                         let lag = connector.connector.lag(&self.nodes[connector.node].db, now);
