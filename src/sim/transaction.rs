@@ -133,26 +133,14 @@ impl Session {
         else {
             return false;
         };
-        let engine = self.engine.borrow();
-        engine
-            .tables
-            .get(table)
-            .and_then(|t| t.rows.get(key))
-            .is_some_and(|row| row.changed_since(seq))
+        self.engine.borrow().changed_since(table, key, seq)
     }
 
     /// Whether a newer committed version of this row exists than the snapshot this session reads
     /// now holds (whatever its read mode).
     pub fn row_changed_since_current_snapshot(&self, table: &str, key: &Key) -> bool {
-        let Some(seq) = self.snapshot else {
-            return false;
-        };
-        let engine = self.engine.borrow();
-        engine
-            .tables
-            .get(table)
-            .and_then(|t| t.rows.get(key))
-            .is_some_and(|row| row.changed_since(seq))
+        self.snapshot
+            .is_some_and(|seq| self.engine.borrow().changed_since(table, key, seq))
     }
 
     /// Whether the running statement sees row `key` of `table` (its snapshot, or its own write).

@@ -341,17 +341,27 @@ impl World {
             })
             .unwrap_or_default();
         // With query or trigger capture, one more client per connector, on its source: it runs
-        // the connector's polls (and the trigger's audit table is created there).
+        // the connector's polls (and the trigger's audit table is created there). So does the
+        // events mode's polling relay: the owner's database runs its polls and marks.
+        let polls = match scenario.mode {
+            crate::sim::modes::Mode::Cdc if scenario.cdc.capture.polls_by_query() => Some("cdc"),
+            crate::sim::modes::Mode::Events
+                if scenario.cdc.relay_method() == crate::sim::outbox::RelayMethod::Polling =>
+            {
+                Some("relay")
+            }
+            _ => None,
+        };
         let mut connector_services = Vec::new();
-        if let Some(plan) = plan
-            .as_ref()
-            .filter(|_| scenario.mode == crate::sim::modes::Mode::Cdc)
-            .filter(|_| scenario.cdc.capture.polls_by_query())
-        {
+        if let (Some(plan), Some(kind)) = (plan.as_ref(), polls) {
             for connector in &plan.connectors {
                 let node = &mut nodes[connector.source];
-                check_capture(scenario, connector, &node.db)?;
-                if scenario.cdc.capture == CaptureMethod::Trigger {
+                if scenario.mode == crate::sim::modes::Mode::Cdc {
+                    check_capture(scenario, connector, &node.db)?;
+                }
+                if scenario.mode == crate::sim::modes::Mode::Cdc
+                    && scenario.cdc.capture == CaptureMethod::Trigger
+                {
                     node.db.execute(AUDIT_DDL).map_err(|e| {
                         error(
                             "cdc.capture".into(),
@@ -362,28 +372,7 @@ impl World {
                 node.connections += 1;
                 connector_services.push(services.len());
                 let mut client = internal_client(
-                    format!("(cdc) {}", connector.name),
-                    connector.source,
-                    node,
-                    SimRng::new(seed, u64::MAX - 4),
-                );
-                client.operations[0].name = "poll".to_owned();
-                services.push(client);
-            }
-        }
-        // The events mode's polling relay queries the outbox through a client of its own on the
-        // owner's database (the owner's database runs its polls and marks).
-        if let Some(plan) = plan
-            .as_ref()
-            .filter(|_| scenario.mode == crate::sim::modes::Mode::Events)
-            .filter(|_| scenario.cdc.relay_method() == crate::sim::outbox::RelayMethod::Polling)
-        {
-            for connector in &plan.connectors {
-                let node = &mut nodes[connector.source];
-                node.connections += 1;
-                connector_services.push(services.len());
-                let mut client = internal_client(
-                    format!("(relay) {}", connector.name),
+                    format!("({kind}) {}", connector.name),
                     connector.source,
                     node,
                     SimRng::new(seed, u64::MAX - 4),

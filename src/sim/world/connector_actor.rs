@@ -151,6 +151,13 @@ impl ConnectorActor {
 }
 
 impl World {
+    /// The connector actor `index`, if the run has a pipeline and such a connector.
+    pub(super) fn connector_mut(&mut self, index: usize) -> Option<&mut ConnectorActor> {
+        self.pipeline
+            .as_mut()
+            .and_then(|p| p.connectors.get_mut(index))
+    }
+
     pub(super) fn connector_poll(&mut self, index: usize, generation: u64) {
         let now = self.now;
         let Some(pipeline) = self.pipeline.as_mut() else {
@@ -356,11 +363,7 @@ impl World {
     /// skipped: a restart reads again from the last flushed offset and meets the same record,
     /// until its cause is fixed.
     pub(super) fn connector_failed(&mut self, index: usize, why: String) {
-        let Some(actor) = self
-            .pipeline
-            .as_mut()
-            .and_then(|p| p.connectors.get_mut(index))
-        else {
+        let Some(actor) = self.connector_mut(index) else {
             return;
         };
         actor.connector.crash();

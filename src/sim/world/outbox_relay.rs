@@ -13,11 +13,7 @@ use crate::sim::service::Notify;
 impl World {
     /// Starts the polling relay's query, unless one (or its mark) is still running.
     pub(super) fn start_relay_poll(&mut self, index: usize, generation: u64) {
-        let Some(actor) = self
-            .pipeline
-            .as_mut()
-            .and_then(|p| p.connectors.get_mut(index))
-        else {
+        let Some(actor) = self.connector_mut(index) else {
             return;
         };
         let Some(client) = actor.client.filter(|_| !actor.polling) else {
@@ -117,11 +113,7 @@ impl World {
     /// failed fails the relay: what it published is still unpublished, so it is published again
     /// after a restart (the readers skip those duplicates by event id).
     pub(super) fn relay_mark_done(&mut self, index: usize, failure: Option<&str>, core: Micros) {
-        let Some(actor) = self
-            .pipeline
-            .as_mut()
-            .and_then(|p| p.connectors.get_mut(index))
-        else {
+        let Some(actor) = self.connector_mut(index) else {
             return;
         };
         actor.poll_core += core;
