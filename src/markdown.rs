@@ -99,17 +99,29 @@ mod tests {
     }
 
     #[test]
-    fn every_built_in_description_renders_without_markdown_left() {
+    fn event_handlers_in_raw_html_stay_text() {
+        let html = to_safe_html("<img src=x onerror=\"alert(1)\"> <svg onload=alert(2)>");
+        assert!(!html.contains("<img") && !html.contains("<svg"), "{html}");
+        assert!(html.contains("&lt;img"), "{html}");
+    }
+
+    #[test]
+    fn every_built_in_description_and_lesson_renders_without_markdown_left() {
         for (name, text) in crate::sim::builtin::SCENARIOS {
             let scenario = crate::sim::scenario::Scenario::parse(text).expect("built-in parses");
-            let Some(description) = scenario.description else {
-                continue;
-            };
-            let html = to_safe_html(&description);
-            assert!(
-                !html.contains("**") && !html.contains('`'),
-                "{name}: {html}"
-            );
+            let mut texts: Vec<String> = scenario.description.into_iter().collect();
+            if let Some(lesson) = scenario.lesson {
+                texts.extend(lesson.question);
+                texts.extend(lesson.explain);
+                texts.extend(lesson.try_steps);
+            }
+            for text in texts {
+                let html = to_safe_html(&text);
+                assert!(
+                    !html.contains("**") && !html.contains('`'),
+                    "{name}: {html}"
+                );
+            }
         }
     }
 }

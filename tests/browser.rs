@@ -40,3 +40,52 @@ fn the_draft_and_the_history_are_kept_in_local_storage() {
     browser::save_history(&entries);
     assert_eq!(browser::load_history(), entries);
 }
+
+/// Lesson Markdown with a script, an event handler or a `javascript:` link, inserted into the
+/// page as the lesson panel inserts it, is inert: no element runs, no handler is set.
+#[wasm_bindgen_test]
+fn lesson_markdown_with_script_or_handlers_is_inert_in_the_page() {
+    use wasm_bindgen::JsCast;
+    let hostile = "Predict: <script>window.__pwned = 1</script> and \
+                   <img src=x onerror=\"window.__pwned = 2\"> then [go](javascript:alert(1))\n\n\
+                   <iframe src=\"https://example.org\"></iframe>";
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a document");
+    let host = document.create_element("div").expect("a div");
+    host.set_inner_html(&dataflow_lab::markdown::to_safe_html(hostile));
+    document
+        .body()
+        .expect("a body")
+        .append_child(&host)
+        .expect("attached");
+    for selector in [
+        "script",
+        "img",
+        "iframe",
+        "[onerror]",
+        "a[href^='javascript']",
+    ] {
+        assert!(
+            host.query_selector(selector).expect("a selector").is_none(),
+            "{selector} in {}",
+            host.inner_html()
+        );
+    }
+    let text = host
+        .dyn_ref::<web_sys::HtmlElement>()
+        .map(|h| h.inner_text())
+        .unwrap_or_default();
+    assert!(text.contains("<script>"), "shown as text: {text}");
+    let pwned = js_sys_like_get("__pwned");
+    assert!(pwned.is_none(), "something ran: {pwned:?}");
+    host.remove();
+}
+
+/// A property of `window`, if set.
+fn js_sys_like_get(name: &str) -> Option<String> {
+    let window = web_sys::window()?;
+    let value = wasm_bindgen::JsValue::from(window);
+    let got = web_sys::js_sys::Reflect::get(&value, &name.into()).ok()?;
+    (!got.is_undefined()).then(|| format!("{got:?}"))
+}

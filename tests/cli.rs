@@ -316,3 +316,43 @@ fn export_psql_writes_a_file_per_session_and_refuses_a_scenario_without_a_script
     assert!(String::from_utf8_lossy(&refused.stderr).contains("has no [script]"));
     assert!(!dir.exists(), "nothing written for a refused scenario");
 }
+
+/// `check` prints each expectation with PASS and its measured value and exits 0 when all hold;
+/// an expectation that cannot hold makes it print FAIL and exit 1; a scenario without
+/// expectations is exit 2.
+#[test]
+fn check_passes_fails_and_says_why() {
+    let output = cli(&["check", "deadlock", "--seeds", "1..2"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("PASS  deadlocks(bank) == 1"), "{stdout}");
+    assert!(stdout.contains("2/2 seeds passed"), "{stdout}");
+    let text = builtin::scenario_text("deadlock")
+        .expect("built in")
+        .replace("deadlocks(bank) == 1", "deadlocks(bank) == 2");
+    let dir = std::env::temp_dir().join(format!("dataflow-lab-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = dir.join("deadlock.toml");
+    std::fs::write(&path, text).expect("written");
+    let output = cli(&["check", path.to_str().expect("a path"), "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let runs: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let failed = runs[0]["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|v| v["status"] == "fail")
+        .expect("one failed");
+    assert_eq!(failed["that"], "deadlocks(bank) == 2");
+    assert_eq!(failed["measured"], "1 == 2");
+    let bare = dir.join("bare.toml");
+    std::fs::write(
+        &bare,
+        "format_version = 1\nname = \"bare\"\n[[databases]]\nname = \"d\"\n",
+    )
+    .expect("written");
+    let output = cli(&["check", bare.to_str().expect("a path")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no expectations"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,6 +4,7 @@
 //! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR] [--json]
 //! dataflow-lab compare SCENARIO --modes shared,cdc[,etl,owned,cdc:query,cdc:trigger] [--seed N] [--until DURATION] [--json]
 //! dataflow-lab export-psql SCENARIO DIR
+//! dataflow-lab check SCENARIO [--seed N | --seeds 1..5] [--mode M] [--json]
 //! dataflow-lab soak SCENARIO [--seeds 1..500] [--mode cdc] [--until DURATION]
 //! dataflow-lab registry check --mode MODE --new NEW.avsc [--previous OLDEST.avsc … LATEST.avsc]
 //! dataflow-lab schema
@@ -107,6 +108,25 @@ mod cli {
             /// Simulated time under faults per run, before draining (default: 20s).
             #[arg(long, value_parser = parse_duration, default_value = "20s")]
             until: SimDuration,
+        },
+        /// Run a scenario to its end and check its expectations ([[expect]]): each with the
+        /// value measured, pass or fail, per mode and seed. Exit 1 if any fails (or cannot be
+        /// measured).
+        Check {
+            /// A scenario file (.toml or .json) or the name of a built-in scenario.
+            scenario: String,
+            /// One seed (default: the scenario's own).
+            #[arg(long, conflicts_with = "seeds")]
+            seed: Option<u64>,
+            /// Several seeds, as FIRST..LAST (inclusive).
+            #[arg(long, value_parser = parse_seeds)]
+            seeds: Option<(u64, u64)>,
+            /// Only this mode (default: the scenario's own and every mode an expectation names).
+            #[arg(long, value_parser = parse_mode)]
+            mode: Option<Mode>,
+            /// Print every verdict as JSON (one object per mode and seed).
+            #[arg(long)]
+            json: bool,
         },
         /// Check event schemas as a schema registry would (Avro, Confluent's compatibility
         /// modes).
@@ -255,6 +275,147 @@ mod cli {
         }
         println!("{:.1} s", started.elapsed().as_secs_f64());
         if diverged {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+
+    /// `check`: every mode and seed, a progress bar on a terminal across several runs; each
+    /// expectation with its verdict over the seeds and a value measured.
+    fn check_command(
+        source: &str,
+        seed: Option<u64>,
+        seeds: Option<(u64, u64)>,
+        mode: Option<Mode>,
+        json: bool,
+    ) -> ExitCode {
+        use dataflow_lab::sim::check::{check_run, modes_to_check, passed};
+        use dataflow_lab::sim::expectation::Verdict;
+        use std::io::{IsTerminal, Write};
+        let (label, _, scenario) = match load(source) {
+            Ok(loaded) => loaded,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        if scenario.expect.is_empty() {
+            eprintln!("error: {label} has no expectations ([[expect]]) to check");
+            return ExitCode::from(2);
+        }
+        let (first, last) = seeds.unwrap_or_else(|| {
+            let one = seed.unwrap_or(scenario.seed);
+            (one, one)
+        });
+        let modes = match mode {
+            Some(mode) if !scenario.modes().contains(&mode) => {
+                eprintln!("error: {label} does not run in the {} mode", mode.name());
+                return ExitCode::from(2);
+            }
+            Some(mode) => vec![mode],
+            None => modes_to_check(&scenario),
+        };
+        let total = (last - first + 1) as usize * modes.len();
+        let terminal = std::io::stderr().is_terminal() && total > 1 && !json;
+        let started = std::time::Instant::now();
+        let mut failed = false;
+        let mut done = 0;
+        let mut json_runs = Vec::new();
+        if !json {
+            println!("check: {label}, seeds {first}..{last}");
+        }
+        for &mode in &modes {
+            // Per expectation: its verdict in each seed.
+            let mut results: Vec<Vec<(u64, Verdict)>> = Vec::new();
+            for seed in first..=last {
+                let verdicts = match check_run(&scenario, mode, seed) {
+                    Ok(verdicts) => verdicts,
+                    Err(error) => {
+                        eprintln!("\nerror: {label} in {}: {error}", mode.name());
+                        return ExitCode::from(2);
+                    }
+                };
+                if json {
+                    json_runs.push(serde_json::json!({
+                        "mode": mode.name(), "seed": seed, "verdicts": verdicts,
+                    }));
+                }
+                for (i, verdict) in verdicts.into_iter().enumerate() {
+                    if results.len() <= i {
+                        results.push(Vec::new());
+                    }
+                    results[i].push((seed, verdict));
+                }
+                done += 1;
+                if terminal {
+                    let width = 30;
+                    let filled = done * width / total;
+                    eprint!(
+                        "\r[{}{}] {done}/{total} runs, {:.0} s",
+                        "#".repeat(filled),
+                        " ".repeat(width - filled),
+                        started.elapsed().as_secs_f64()
+                    );
+                    let _ = std::io::stderr().flush();
+                }
+            }
+            if terminal {
+                eprintln!();
+            }
+            let all_passed = results.iter().flatten().all(|(_, v)| passed(v));
+            failed |= !all_passed;
+            if json {
+                continue;
+            }
+            println!("{} mode:", mode.name());
+            for per_seed in &results {
+                let passes = per_seed.iter().filter(|(_, v)| passed(v)).count();
+                let Some((_, first_verdict)) = per_seed.first() else {
+                    continue;
+                };
+                // The first failing seed is the one to show; else the first seed.
+                let (shown_seed, shown) = per_seed
+                    .iter()
+                    .find(|(_, v)| !passed(v))
+                    .unwrap_or(&per_seed[0]);
+                let verdict = if passes == per_seed.len() {
+                    "PASS"
+                } else {
+                    "FAIL"
+                };
+                println!("  {verdict}  {}", first_verdict.that);
+                if let Some(says) = &first_verdict.says {
+                    println!("        {says}");
+                }
+                let seeds_passed = if per_seed.len() > 1 {
+                    format!("{passes}/{} seeds passed; ", per_seed.len())
+                } else {
+                    String::new()
+                };
+                println!(
+                    "        {seeds_passed}seed {shown_seed}: {} ({:?})",
+                    shown.measured, shown.status
+                );
+            }
+        }
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json_runs).unwrap_or_default()
+            );
+        } else {
+            println!(
+                "{} in {:.1} s",
+                if failed {
+                    "FAILED"
+                } else {
+                    "all expectations hold"
+                },
+                started.elapsed().as_secs_f64()
+            );
+        }
+        if failed {
             ExitCode::from(1)
         } else {
             ExitCode::SUCCESS
@@ -416,6 +577,13 @@ mod cli {
                 mode,
                 until,
             } => soak_command(&scenario, seeds, &mode, until),
+            Command::Check {
+                scenario,
+                seed,
+                seeds,
+                mode,
+                json,
+            } => check_command(&scenario, seed, seeds, mode, json),
             Command::Registry {
                 command:
                     RegistryCommand::Check {

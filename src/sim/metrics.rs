@@ -40,6 +40,24 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in the order reports list them.
+    pub const ALL: [Self; 9] = [
+        Self::Timeout,
+        Self::Schema,
+        Self::Conflict,
+        Self::Deadlock,
+        Self::LockTimeout,
+        Self::StatementTimeout,
+        Self::Constraint,
+        Self::Permission,
+        Self::Sql,
+    ];
+
+    /// The kind called `name` (as [`ErrorKind::name`] writes it).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     /// The kind of a database error, from its PostgreSQL code.
     pub fn of_sqlstate(state: SqlState) -> Self {
         match state {

@@ -78,6 +78,18 @@ pub struct Scenario {
     /// of `watch` when the run is in `events`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_watch: Option<String>,
+    /// Named stretches of the run (`[[phases]]`) that expectations compare: `before report`,
+    /// `during report`, `after rename`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<crate::sim::expectation::PhaseSpec>,
+    /// What the run is expected to show (`[[expect]]`), checked by `dataflow-lab check` and
+    /// shown on the page as checkpoints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<crate::sim::expectation::ExpectSpec>,
+    /// What makes it a lesson: the course text's section, a question to answer before running,
+    /// what to try next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesson: Option<crate::sim::lesson::LessonSpec>,
 }
 
 fn default_seed() -> u64 {
@@ -387,6 +399,10 @@ pub struct ScenarioError {
     pub path: String,
     /// What is wrong, in plain words.
     pub message: String,
+    /// Where inside the field's text the problem is (1-based, in characters), for a field that
+    /// has a grammar of its own (an expectation): [`ScenarioError::located_in`] adds it to the
+    /// column.
+    pub within: Option<usize>,
 }
 
 impl fmt::Display for ScenarioError {
@@ -413,7 +429,8 @@ impl ScenarioError {
         if self.line.is_none() && Syntax::sniff(text) == Syntax::Toml {
             if let Some((line, column)) = locate_toml(text, &self.path) {
                 self.line = Some(line);
-                self.column = Some(column);
+                // Past the opening quote of a one-line string.
+                self.column = Some(column + self.within.unwrap_or(0));
             }
         }
         self
@@ -426,6 +443,7 @@ impl ScenarioError {
             column: None,
             path: path.into(),
             message: message.into(),
+            within: None,
         }
     }
 }
@@ -510,6 +528,7 @@ impl Scenario {
                 column,
                 path,
                 message: inner.message().trim().to_owned(),
+                within: None,
             }
             .located_in(text)
         })
@@ -530,6 +549,7 @@ impl Scenario {
                 column: Some(inner.column()),
                 path,
                 message,
+                within: None,
             }
         })
     }
@@ -585,6 +605,12 @@ impl Scenario {
             self.check_entry(entry, &format!("timeline[{i}]"))?;
         }
         self.check_cdc()?;
+        crate::sim::expectation::check_expectations(self)?;
+        if let Some(lesson) = &self.lesson {
+            lesson.check().map_err(|(field, message)| {
+                ScenarioError::at(format!("lesson.{field}"), message)
+            })?;
+        }
         if let Some(script) = &self.script {
             if !databases.contains(script.database.as_str()) {
                 return Err(ScenarioError::at(

@@ -12,6 +12,7 @@ use crate::link::{
 };
 use crate::sim::builtin;
 use crate::sim::clock::{format_micros, Micros, MS, SECOND};
+use crate::sim::expectation::{Status, Verdict};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::messages::{messages, MessageView};
 use crate::sim::modes::Mode;
@@ -98,6 +99,8 @@ pub enum LiveAction {
     ToggleFollow,
     /// Run the scenario in each of its modes to the current time and compare them.
     Compare,
+    /// Answer the lesson's question before running (an index into its choices).
+    Predict(usize),
     /// Close the comparison.
     CloseCompare,
 }
@@ -231,6 +234,14 @@ pub struct LiveState {
     pub checker: Option<Rc<crate::sim::world::InvariantReport>>,
     pub checked_at: Option<Micros>,
     pub checked_wall: f64,
+    /// The scenario's expectations judged now (the lesson's checkpoints), refreshed with the
+    /// checker's rhythm: some run queries or compare read models.
+    pub checkpoints: Rc<Vec<Verdict>>,
+    /// The world's event count when the checker and checkpoints were last taken: a script's
+    /// steps take no simulated time, but change what they measure.
+    pub checked_events: u64,
+    /// The answer the student chose to the lesson's question, before running it.
+    pub prediction: Option<usize>,
 }
 
 /// A built-in scenario with the user's isolation levels, ready to play with `seed` (the
@@ -428,6 +439,7 @@ impl LiveState {
             },
         };
         let view = Rc::new(page_view(playback.world()));
+        let checkpoints = Rc::new(playback.world().checkpoints());
         Self {
             scenario_name: playback.scenario().name.clone(),
             playback: Rc::new(RefCell::new(playback)),
@@ -463,6 +475,9 @@ impl LiveState {
             checker: None,
             checked_at: None,
             checked_wall: 0.0,
+            checkpoints,
+            checked_events: 0,
+            prediction: None,
         }
     }
 
@@ -543,16 +558,38 @@ impl LiveState {
         self.now = playback.now();
         self.events = playback.world().events();
         self.horizon = playback.horizon().max(self.now);
-        // The checker reads every read model and its source: about once a second of wall
-        // time while playing, at once when paused (after a command or a jump).
-        if self.view.pipeline.is_none() {
-            self.checker = None;
-            self.checked_at = None;
-        } else if self.checked_at != Some(self.now)
-            && (!self.playing || wall - self.checked_wall >= 1_000.0)
-        {
-            self.checker = Some(Rc::new(playback.world().check_invariants()));
+        // The checker reads every read model and its source, and the checkpoints may run
+        // queries: about once a second of wall time while playing, at once when paused (after a
+        // command or a jump).
+        let went_back = self.checked_at.is_some_and(|at| self.now < at);
+        // (A script's steps take no simulated time: a scripted lesson is checked at each one.)
+        let moved = self.checked_at != Some(self.now)
+            || self.checked_events != self.events
+            || self.view.script.is_some();
+        if moved && (!self.playing || went_back || wall - self.checked_wall >= 1_000.0) {
+            let world = playback.world();
+            self.checker = self
+                .view
+                .pipeline
+                .as_ref()
+                .map(|_| Rc::new(world.check_invariants()));
+            // A checkpoint settled stays as it was settled while time goes forward (the page
+            // plays on past the scenario's end; its totals move, its verdicts do not).
+            let settled = |v: &Verdict| matches!(v.status, Status::Pass | Status::Fail);
+            let fresh: Vec<Verdict> = world
+                .checkpoints()
+                .into_iter()
+                .enumerate()
+                .map(|(i, verdict)| match self.checkpoints.get(i) {
+                    Some(old) if !went_back && settled(old) && old.that == verdict.that => {
+                        old.clone()
+                    }
+                    _ => verdict,
+                })
+                .collect();
+            self.checkpoints = Rc::new(fresh);
             self.checked_at = Some(self.now);
+            self.checked_events = self.events;
             self.checked_wall = wall;
         }
         drop(playback);
@@ -593,6 +630,9 @@ impl LiveState {
             checker: self.checker.clone(),
             checked_at: self.checked_at,
             checked_wall: self.checked_wall,
+            checkpoints: Rc::clone(&self.checkpoints),
+            checked_events: self.checked_events,
+            prediction: self.prediction,
         }
     }
 
@@ -621,7 +661,27 @@ impl LiveState {
         loaded.speed = self.speed;
         loaded.present = self.present;
         loaded.help = self.help;
+        // Another seed, mode or level of the same lesson keeps the student's prediction.
+        if name == self.scenario_name {
+            loaded.prediction = self.prediction;
+        }
         loaded
+    }
+
+    /// Whether the run has shown what the lesson's question asks: its checkpoints are settled,
+    /// its script has ended or its time is over. Until then the answer stays hidden.
+    pub fn lesson_shown(&self) -> bool {
+        let playback = self.playback.borrow();
+        let scenario = playback.scenario();
+        let script_ended = self.view.script.as_ref().is_some_and(|_| {
+            playback
+                .world()
+                .script_progress()
+                .is_some_and(|(_, end)| end)
+        });
+        self.now >= scenario.duration.micros()
+            || script_ended
+            || crate::sim::expectation::settled(&self.checkpoints)
     }
 }
 
@@ -958,6 +1018,10 @@ impl Reducible for LiveState {
             }
             LiveAction::Notice(text) => {
                 next.notice = Some(text);
+                next
+            }
+            LiveAction::Predict(choice) => {
+                next.prediction = Some(choice);
                 next
             }
             LiveAction::ToggleHelp => {

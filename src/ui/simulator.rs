@@ -176,6 +176,13 @@ pub fn Simulator() -> Html {
         };
         (render(&scenario.description), render(watch))
     };
+    let lesson = state
+        .playback
+        .borrow()
+        .scenario()
+        .lesson
+        .clone()
+        .map(Rc::new);
     let mode_buttons = (state.view.modes.len() > 1).then(|| {
         html! {
             <div class="mode-switch" role="group" aria-label="Integration mode">
@@ -245,6 +252,11 @@ pub fn Simulator() -> Html {
                 if let Some(watch) = watch {
                     <div class="scenario-watch"><b>{ "Watch: " }</b>{ watch }</div>
                 }
+                if let Some(lesson) = lesson {
+                    <crate::ui::lesson::LessonPanel {lesson} prediction={state.prediction}
+                        shown={state.lesson_shown()} on_action={on_action.clone()} />
+                }
+                <crate::ui::checkpoints::Checkpoints verdicts={Rc::clone(&state.checkpoints)} />
                 if let Some(description) = description {
                     <details class="scenario-description">
                         <summary>{ "What this shows" }</summary>

@@ -53,12 +53,7 @@ impl World {
     /// As [`World::new`].
     pub fn build_databases(scenario: &Scenario, seed: u64) -> Result<Vec<Database>, ScenarioError> {
         scenario.check()?;
-        let error = |path: String, message: String| ScenarioError {
-            line: None,
-            column: None,
-            path,
-            message,
-        };
+        let error = |path: String, message: String| ScenarioError::at(path, message);
         let mut databases = Vec::new();
         for (i, spec) in scenario.databases.iter().enumerate() {
             if !spec.cost.is_valid() {
@@ -103,12 +98,7 @@ impl World {
         seed: u64,
         databases: Vec<Database>,
     ) -> Result<Self, ScenarioError> {
-        let error = |path: String, message: String| ScenarioError {
-            line: None,
-            column: None,
-            path,
-            message,
-        };
+        let error = |path: String, message: String| ScenarioError::at(path, message);
         let super::nodes::Nodes {
             mut nodes,
             service_node,
@@ -432,7 +422,9 @@ impl World {
             etl,
             node_tables,
             node_specs,
+            phase_windows: Vec::new(),
         };
+        world.phase_windows = super::expectations::phase_windows(scenario, &world.services);
         world.start_pipeline();
         world.start_etl();
         if let Some(spec) = &scenario.script {
@@ -584,14 +576,14 @@ fn check_tables(
     at: &str,
     subsets: &[&String],
 ) -> Result<(), ScenarioError> {
-    let missing = |k: usize, table: &str| ScenarioError {
-        line: None,
-        column: None,
-        path: format!("{at}.statements[{k}]"),
-        message: format!(
-            "uses table \"{}\", which does not exist at start",
-            table.trim()
-        ),
+    let missing = |k: usize, table: &str| {
+        ScenarioError::at(
+            format!("{at}.statements[{k}]"),
+            format!(
+                "uses table \"{}\", which does not exist at start",
+                table.trim()
+            ),
+        )
     };
     let mut probe = db.connect(ReadMode::LatestCommitted);
     for (k, template) in templates.iter().enumerate() {
@@ -624,15 +616,13 @@ fn check_tables(
                 && crate::sim::metrics::ErrorKind::of_sqlstate(e.sqlstate())
                     == crate::sim::metrics::ErrorKind::Schema
             {
-                return Err(ScenarioError {
-                    line: None,
-                    column: None,
-                    path: format!("{at}.statements[{k}]"),
-                    message: format!(
+                return Err(ScenarioError::at(
+                    format!("{at}.statements[{k}]"),
+                    format!(
                         "fails on this service's database: {message} (a read model keeps only \
                          the columns its read_models entry lists)"
                     ),
-                });
+                ));
             }
         }
     }

@@ -435,7 +435,9 @@ impl World {
             self.services[op.service].operations[op.operation]
                 .metrics
                 .lock_wait_us += wakeup.waited;
-            let node = self.services[op.service].node;
+            let (service, operation, waited) = (op.service, op.operation, wakeup.waited);
+            self.record_in_phases(service, operation, |m| m.lock_wait_us += waited);
+            let node = self.services[service].node;
             let lock = Some((&wakeup.resource, wakeup.mode));
             self.lock_event(
                 node,
@@ -861,10 +863,12 @@ impl World {
             let operation = &mut service.operations[op.operation];
             operation.metrics.record_error(now, kind, state);
             operation.last_error = Some((now, kind, message.clone(), sql.clone()));
+            let (service_name, operation_name) = (service.name.clone(), operation.name.clone());
+            self.record_in_phases(op.service, op.operation, |m| {
+                m.record_error(now, kind, state)
+            });
             let text = format!(
-                "{}.{} failed ({}): {shown}",
-                service.name,
-                operation.name,
+                "{service_name}.{operation_name} failed ({}): {shown}",
                 kind.name()
             );
             let kind = if kind == ErrorKind::Schema {
@@ -900,6 +904,8 @@ impl World {
         let operation = &mut self.services[op.service].operations[op.operation];
         operation.metrics.record_success(self.now, latency);
         operation.last_success = Some(self.now);
+        let now = self.now;
+        self.record_in_phases(op.service, op.operation, |m| m.record_success(now, latency));
         self.record(Traced::Completed, &[id, latency]);
         if let Some(connection) = op.connection {
             self.release_connection(op.service, connection);

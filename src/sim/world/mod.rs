@@ -13,6 +13,7 @@ mod connector_actor;
 mod console_session;
 mod consumer_actor;
 mod etl;
+mod expectations;
 mod invariants;
 mod narration;
 mod nodes;
@@ -120,6 +121,8 @@ pub struct World {
     node_tables: Vec<(Vec<String>, Vec<String>)>,
     /// Per node, the scenario database it is made from.
     node_specs: Vec<String>,
+    /// What each phase of the run did, for expectations over phases.
+    phase_windows: Vec<expectations::PhaseWindow>,
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).

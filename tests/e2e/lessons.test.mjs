@@ -1,0 +1,110 @@
+// Page tests of the lessons (issue 14): open four lessons, answer the prediction, run them, see
+// their checkpoints turn green and the answer revealed, and take a screenshot at the moment the
+// effect shows. Screenshots go to target/screenshots/.
+import { test, before, after, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { SHOTS, startBrowser, pagePerTest, until as poll } from "./harness.mjs";
+
+let session;
+let page;
+
+before(async () => {
+  session = await startBrowser();
+});
+
+after(async () => {
+  await session?.close();
+});
+
+const current = pagePerTest(() => session, { beforeEach, afterEach });
+beforeEach(() => {
+  ({ page } = current);
+});
+
+const until = (probe, what, timeout) => poll(page, probe, what, timeout);
+const lesson = () => page.getByRole("region", { name: "Lesson" });
+const checkpoints = () => page.getByRole("region", { name: "Checkpoints" });
+
+/** Opens a lesson at `speed` (a label of the speed chooser) and answers its question. */
+async function openAndPredict(name, choice, speed) {
+  await page.goto(`${session.server.url}?scenario=${name}`);
+  await lesson().waitFor();
+  if (speed) await page.locator(".transport select").selectOption({ label: speed });
+  assert.match(await lesson().textContent(), /Course text:/);
+  assert.match(await lesson().locator(".lesson-status").textContent(), /Choose an answer/);
+  // Nothing is revealed before a prediction and a run.
+  assert.equal(await lesson().locator(".lesson-choice.right").count(), 0);
+  const choices = lesson().getByRole("radio");
+  await choices.nth(choice).click();
+  assert.equal(await choices.nth(choice).getAttribute("aria-checked"), "true");
+  assert.match(await lesson().locator(".lesson-status").textContent(), /Noted/);
+}
+
+const count = (selector) => checkpoints().locator(selector).count();
+
+async function allGreen(total, timeout) {
+  await until(async () => (await count(".checkpoint.pass")) === total, `${total} checkpoints reached`, timeout);
+  assert.equal(await count(".checkpoint.fail"), 0);
+  assert.match(await checkpoints().textContent(), new RegExp(`${total} of ${total} reached`));
+}
+
+test("alter-queue: the lookups' checkpoint turns green as they queue behind the ALTER", async () => {
+  await openAndPredict("alter-queue", 1);
+  assert.equal(await count(".checkpoint"), 3);
+  assert.equal(await count(".checkpoint.pass"), 0, "nothing is reached at 0 s");
+  await page.locator("#play").click();
+  // Lock waits start at 2.5 s: the growing count settles as soon as it crosses 100 ms.
+  const lockWait = checkpoints().locator(".checkpoint", { hasText: "lock_wait(storefront) during migration" });
+  await until(async () => (await lockWait.getAttribute("class")).includes("pass"), "the lock-wait checkpoint", 30_000);
+  await page.screenshot({ path: `${SHOTS}lesson-alter-queue.png`, fullPage: false });
+  await allGreen(3, 30_000);
+  // The phase is over: the answer shows, and the student was right.
+  await until(async () => (await lesson().locator(".lesson-choice.right").count()) === 1, "the answer");
+  assert.match(await lesson().locator(".lesson-status").textContent(), /You predicted it/);
+  assert.match(await lesson().locator(".lesson-explain").textContent(), /ACCESS EXCLUSIVE/);
+  await page.locator("#play").click();
+});
+
+test("report-vs-writers: a wrong prediction is corrected once the run has shown it", async () => {
+  await openAndPredict("report-vs-writers", 0, "max");
+  await page.locator("#play").click();
+  await until(async () => (await count(".checkpoint.pass")) >= 1, "the writers' lock waits", 20_000);
+  await allGreen(2, 60_000);
+  await until(async () => (await lesson().locator(".lesson-choice.wrong").count()) === 1, "the wrong answer marked");
+  assert.match(await lesson().locator(".lesson-status").textContent(), /Not quite: the run shows “Some writers wait/);
+  assert.equal(await lesson().locator(".lesson-choice.right").count(), 1);
+  // Answered: the choices are closed.
+  assert.equal(await lesson().getByRole("radio").first().isDisabled(), true);
+  await page.locator("#play").click();
+  await page.screenshot({ path: `${SHOTS}lesson-report-vs-writers.png`, fullPage: false });
+});
+
+/** Issues a scripted lesson's steps one by one (N) until its script ends. */
+async function stepThrough() {
+  const next = page.locator(".script-controls button.primary");
+  for (let i = 0; i < 20; i++) {
+    if (await next.isDisabled()) return;
+    await next.click();
+  }
+  assert.fail("the script never ended");
+}
+
+test("lost-update: stepping through, the lost deposit is measured and the answer shown", async () => {
+  await openAndPredict("lost-update", 2);
+  const lost = checkpoints().locator(".checkpoint", { hasText: "Alice's" });
+  assert.doesNotMatch(await lost.getAttribute("class"), /pass/);
+  await stepThrough();
+  await allGreen(2, 10_000);
+  assert.match(await lost.textContent(), /120 == 120/);
+  await until(async () => (await lesson().locator(".lesson-choice.right").count()) === 1, "the answer");
+  assert.match(await lesson().locator(".lesson-status").textContent(), /You predicted it/);
+  await page.screenshot({ path: `${SHOTS}lesson-lost-update.png`, fullPage: false });
+});
+
+test("deadlock: one cycle found, one transfer aborted, no money lost", async () => {
+  await openAndPredict("deadlock", 2);
+  await stepThrough();
+  await allGreen(3, 10_000);
+  assert.match(await checkpoints().textContent(), /deadlocks\(bank\) == 1/);
+  await page.screenshot({ path: `${SHOTS}lesson-deadlock.png`, fullPage: false });
+});

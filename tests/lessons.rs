@@ -1,0 +1,132 @@
+//! Every built-in lesson's expectations hold on seeds 1 to 5 in every mode they name, and each
+//! lesson has an expectation that fails when the mechanism it teaches is switched off — so a
+//! lesson cannot silently stop showing what it says.
+
+use dataflow_lab::sim::builtin;
+use dataflow_lab::sim::check::{check_run, modes_to_check, passed};
+use dataflow_lab::sim::expectation::Status;
+use dataflow_lab::sim::scenario::Scenario;
+
+fn lesson(name: &str) -> (String, Scenario) {
+    let text = builtin::scenario_text(name).unwrap_or_else(|| panic!("no built-in {name}"));
+    let scenario = Scenario::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    (text.to_owned(), scenario)
+}
+
+/// `dataflow-lab check NAME --seeds 1..5`, every mode the lesson's expectations name.
+fn holds_on_seeds_1_to_5(name: &str) {
+    let (_, scenario) = lesson(name);
+    assert!(!scenario.expect.is_empty(), "{name} has no expectations");
+    for mode in modes_to_check(&scenario) {
+        for seed in 1..=5 {
+            let verdicts = check_run(&scenario, mode, seed)
+                .unwrap_or_else(|e| panic!("{name} in {}: {e}", mode.name()));
+            assert!(
+                !verdicts.is_empty(),
+                "{name} in {}: nothing checked",
+                mode.name()
+            );
+            for verdict in verdicts {
+                assert!(
+                    passed(&verdict),
+                    "{name} in {}, seed {seed}: {} — {} ({:?})",
+                    mode.name(),
+                    verdict.that,
+                    verdict.measured,
+                    verdict.status
+                );
+            }
+        }
+    }
+}
+
+/// The lesson with `replacements` made to its text (the mechanism switched off) fails the
+/// expectation `that` (in the lesson's own mode, its own seed).
+fn fails_without_its_mechanism(name: &str, replacements: &[(&str, &str)], that: &str) {
+    let (mut text, _) = lesson(name);
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{name} has no {from:?} to replace");
+        text = text.replacen(from, to, 1);
+    }
+    let scenario = Scenario::parse(&text).unwrap_or_else(|e| panic!("{name} switched off: {e}"));
+    let verdicts = check_run(&scenario, scenario.mode, scenario.seed).expect("runs");
+    let verdict = verdicts
+        .iter()
+        .find(|v| v.that == that)
+        .unwrap_or_else(|| panic!("{name} has no expectation {that:?} in its own mode"));
+    assert_eq!(
+        verdict.status,
+        Status::Fail,
+        "{name} with {replacements:?}: {that} — {}",
+        verdict.measured
+    );
+    // And with the mechanism on, the same expectation holds (with the lesson's own seed).
+    let (_, on) = lesson(name);
+    let verdicts = check_run(&on, on.mode, on.seed).expect("runs");
+    assert!(verdicts.iter().any(|v| v.that == that && passed(v)));
+}
+
+macro_rules! lessons {
+    ($($test:ident: $name:literal, off: [$(($from:literal, $to:literal)),*], fails: $that:literal;)*) => {
+        mod hold_on_seeds_1_to_5 {
+            $(#[test] fn $test() { super::holds_on_seeds_1_to_5($name) })*
+        }
+        mod fail_without_their_mechanism {
+            $(#[test] fn $test() {
+                super::fails_without_its_mechanism($name, &[$(($from, $to)),*], $that)
+            })*
+        }
+        #[test]
+        fn every_built_in_scenario_is_a_checked_lesson() {
+            let checked = [$($name),*];
+            for (name, _) in builtin::SCENARIOS {
+                assert!(checked.contains(name), "{name} is not checked here");
+            }
+        }
+    };
+}
+
+lessons! {
+    shop: "shop",
+        // Neither heavy reader runs.
+        off: [
+            ("name = \"find_unbilled\"\n", "name = \"find_unbilled\"\nenabled = false\n"),
+            ("name = \"revenue_report\"\n", "name = \"revenue_report\"\nenabled = false\n")
+        ],
+        fails: "max(orders) >= 20 * p50(orders)";
+    report_vs_writers: "report-vs-writers",
+        off: [("isolation = \"two_phase_locking\"", "isolation = \"repeatable_read\"")],
+        fails: "lock_wait(orders) > 0";
+    alter_queue: "alter-queue",
+        off: [("sql = \"ALTER TABLE orders ADD COLUMN note TEXT NULL\"", "sql = \"SELECT 1\"")],
+        fails: "lock_wait(storefront) during migration > 100ms";
+    lost_update: "lost-update",
+        off: [("isolation = \"read_committed\"", "isolation = \"repeatable_read\"")],
+        fails: "query(bank, \"SELECT balance FROM accounts WHERE id = 1\") == 120";
+    deadlock: "deadlock",
+        // Transfer B locks the rows in the same order as A: no cycle.
+        off: [
+            ("balance - 20 WHERE id = 2", "balance - 20 WHERE id = 1"),
+            ("balance + 20 WHERE id = 1", "balance + 20 WHERE id = 2")
+        ],
+        fails: "deadlocks(bank) == 1";
+    cdc_basics: "cdc-basics",
+        off: [("action = \"stop_connector\"", "action = \"start_connector\"")],
+        fails: "staleness_max(analytics.revenue_by_status) >= 5s";
+    etl_vs_cdc: "etl-vs-cdc",
+        off: [("interval = \"10s\"", "interval = \"1s\"")],
+        fails: "staleness_max(dashboard.orders) >= 5s";
+    capture_methods: "capture-methods",
+        off: [("capture = \"log\"", "capture = \"query\"")],
+        fails: "missed(orders-connector) == 0";
+    dual_write: "dual-write",
+        off: [("capture = \"dual_write\"", "capture = \"log\"")],
+        fails: "diff(billing.orders) > 0";
+    outbox_contract: "outbox-contract",
+        // (Adding a column would break billing too: its copy has no column for it.)
+        off: [("ALTER TABLE orders RENAME COLUMN total_cents TO amount_cents", "SELECT 1")],
+        fails: "failed_batches(billing) > 0";
+    outbox_relays: "outbox-relays",
+        off: [("relay = \"polling\"", "relay = \"log\"")],
+        fails: "source_cost(orders-connector) > 0";
+}
