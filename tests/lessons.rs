@@ -126,6 +126,9 @@ lessons! {
         // (Adding a column would break billing too: its copy has no column for it.)
         off: [("ALTER TABLE orders RENAME COLUMN total_cents TO amount_cents", "SELECT 1")],
         fails: "failed_batches(billing) > 0";
+    db_queue: "db-queue",
+        off: [("ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED\"", "ORDER BY id LIMIT 1\"")],
+        fails: "query(shop, \"SELECT COUNT(*) - COUNT(DISTINCT job_id) FROM job_runs WHERE queue = 'skip_locked'\") == 0";
     outbox_relays: "outbox-relays",
         off: [("relay = \"polling\"", "relay = \"log\"")],
         fails: "source_cost(orders-connector) > 0";

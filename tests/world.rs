@@ -424,3 +424,55 @@ fn the_services_transactions_are_tracked_by_ssi_under_serializable() {
         "no read/write dependency in 20 s of the shop"
     );
 }
+
+/// `{row.column}` takes the previous query's first row: a worker claims the job it found; a
+/// poll that finds nothing ends the operation early (counted as `found_nothing`, not an
+/// error); a column the query did not return fails the operation, naming it.
+#[test]
+fn statements_take_values_from_the_previous_query() {
+    let scenario = |column: &str| {
+        Scenario::parse(&format!(
+            r#"
+format_version = 1
+name = "claims"
+[[databases]]
+name = "db"
+setup = [
+  "CREATE TABLE jobs (id INTEGER PRIMARY KEY, status TEXT)",
+  "INSERT INTO jobs VALUES (1, 'pending'), (2, 'pending'), (3, 'pending')",
+]
+[[services]]
+name = "worker"
+database = "db"
+[[services.operations]]
+name = "claim"
+rate_per_s = 20
+statements = [
+  "SELECT id FROM jobs WHERE status = 'pending' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+  "UPDATE jobs SET status = 'done' WHERE id = {{row.{column}}}",
+]
+"#
+        ))
+        .expect("valid")
+    };
+    let mut world = World::new(&scenario("id")).expect("builds");
+    world.step_until(3 * SECOND);
+    let report = world.report();
+    let claim = &report.services["worker"].by_operation["claim"];
+    assert_eq!(claim.errors, 0, "{claim:?}");
+    assert!(claim.found_nothing > 10, "{claim:?}");
+    assert_eq!(claim.operations, claim.found_nothing + 3, "{claim:?}");
+    let db = world.database_mut("db").expect("db");
+    let pending = db
+        .execute("SELECT id FROM jobs WHERE status = 'pending'")
+        .expect("runs");
+    assert_eq!(pending.summary(), "0 rows", "every job was claimed once");
+
+    let mut broken = World::new(&scenario("nope")).expect("builds");
+    broken.step_until(SECOND);
+    let report = broken.report();
+    let claim = &report.services["worker"].by_operation["claim"];
+    assert!(claim.errors > 0, "{claim:?}");
+    let log: Vec<String> = broken.narration().map(|l| l.text.clone()).collect();
+    assert!(log.iter().any(|l| l.contains("no column nope")), "{log:?}");
+}

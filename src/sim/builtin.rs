@@ -43,6 +43,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "outbox-relays",
         include_str!("../../static/scenarios/outbox-relays.toml"),
     ),
+    (
+        "db-queue",
+        include_str!("../../static/scenarios/db-queue.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario called `name`.

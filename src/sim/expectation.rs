@@ -60,6 +60,9 @@ pub struct PhaseSpec {
 pub enum MetricKind {
     /// Operations completed: `ops(service[.operation])`.
     Ops,
+    /// Operations that ended early because their query found nothing to work on (a poll of an
+    /// empty queue: a wasted poll): `found_nothing(service[.operation])`.
+    FoundNothing,
     /// Operations failed, of one kind or all: `errors(service[.operation][, kind])`.
     Errors(Option<ErrorKind>),
     /// A latency percentile in ms: `p50`, `p95`, `p99`, `max` of `(service[.operation])`.
@@ -143,6 +146,7 @@ impl MetricKind {
         matches!(
             self,
             Self::Ops
+                | Self::FoundNothing
                 | Self::Errors(_)
                 | Self::LockWait
                 | Self::Duplicates
@@ -159,7 +163,12 @@ impl MetricKind {
     pub fn by_phase(self) -> bool {
         matches!(
             self,
-            Self::Ops | Self::Errors(_) | Self::Latency(_) | Self::Throughput | Self::LockWait
+            Self::Ops
+                | Self::FoundNothing
+                | Self::Errors(_)
+                | Self::Latency(_)
+                | Self::Throughput
+                | Self::LockWait
         )
     }
 }
@@ -402,6 +411,7 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, ExpectationError> {
 /// The metrics an expectation can name, for error messages and the README.
 pub const METRICS: &[&str] = &[
     "ops",
+    "found_nothing",
     "errors",
     "p50",
     "p95",
@@ -513,6 +523,7 @@ impl Parser {
         };
         let kind = match name.as_str() {
             "ops" => MetricKind::Ops,
+            "found_nothing" => MetricKind::FoundNothing,
             "errors" => MetricKind::Errors(None),
             "throughput" => MetricKind::Throughput,
             "lock_wait" => MetricKind::LockWait,
@@ -1015,6 +1026,7 @@ fn check_metric(scenario: &Scenario, metric: &Metric) -> Result<(), String> {
     let (first, second) = metric.target_parts();
     match metric.kind {
         MetricKind::Ops
+        | MetricKind::FoundNothing
         | MetricKind::Errors(_)
         | MetricKind::Latency(_)
         | MetricKind::Throughput

@@ -25,6 +25,54 @@ pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// The prefix of placeholders filled from the operation's own last query: `{row.id}` is the
+/// `id` column of the first row the previous `SELECT` of the same operation returned (how a
+/// worker claims the job it just found: `SELECT id FROM jobs … FOR UPDATE SKIP LOCKED`, then
+/// `UPDATE jobs … WHERE id = {row.id}`).
+pub const ROW_PREFIX: &str = "row.";
+
+/// The columns a template takes from the operation's last query (`{row.id}` → `id`).
+pub fn row_placeholders(template: &str) -> impl Iterator<Item = &str> {
+    template.split('{').skip(1).filter_map(|part| {
+        let (name, _) = part.split_once('}')?;
+        let column = name.strip_prefix(ROW_PREFIX)?;
+        let valid = !column.is_empty()
+            && column
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        valid.then_some(column)
+    })
+}
+
+/// `template` with its `{row.column}` placeholders filled from `row` (column name, lower case →
+/// SQL literal).
+///
+/// # Errors
+///
+/// The first column the row does not have.
+pub fn render_row(template: &str, row: &[(String, String)]) -> Result<String, String> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for column in row_placeholders(template) {
+        let value = row
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(column))
+            .map(|(_, value)| value.clone())
+            .ok_or_else(|| {
+                let names: Vec<&str> = row.iter().map(|(n, _)| n.as_str()).collect();
+                format!(
+                    "{{row.{column}}}: the previous query returned no column {column} (it returned {})",
+                    names.join(", ")
+                )
+            })?;
+        values.insert(format!("{ROW_PREFIX}{column}"), value);
+    }
+    let values: BTreeMap<&str, String> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    Ok(render(template, &values))
+}
+
 /// The smallest and largest key of a `table.column`, as handed out so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyRange {
@@ -163,12 +211,38 @@ pub fn sample_render(template: &str) -> String {
     let values: std::collections::BTreeMap<&str, String> = placeholders(template)
         .map(|name| (name, "1".to_owned()))
         .collect();
-    render(template, &values)
+    let row: Vec<(String, String)> = row_placeholders(template)
+        .map(|column| (column.to_owned(), "1".to_owned()))
+        .collect();
+    let rendered = render(template, &values);
+    render_row(&rendered, &row).unwrap_or(rendered)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_placeholders_take_the_previous_querys_first_row() {
+        let template = "UPDATE jobs SET status = 'done', worker = {row.worker} WHERE id = {row.id}";
+        let columns: Vec<&str> = row_placeholders(template).collect();
+        assert_eq!(columns, ["worker", "id"]);
+        let row = [
+            ("id".to_owned(), "7".to_owned()),
+            ("worker".to_owned(), "'w1'".to_owned()),
+        ];
+        assert_eq!(
+            render_row(template, &row).unwrap(),
+            "UPDATE jobs SET status = 'done', worker = 'w1' WHERE id = 7"
+        );
+        let error = render_row(template, &row[..1]).unwrap_err();
+        assert!(error.contains("no column worker"), "{error}");
+        assert_eq!(
+            sample_render("DELETE FROM jobs WHERE id = {row.id}"),
+            "DELETE FROM jobs WHERE id = 1"
+        );
+        assert_eq!(placeholders(template).count(), 0, "not parameters");
+    }
 
     #[test]
     fn placeholders_are_found_and_rendered() {

@@ -22,6 +22,10 @@ pub struct WorkloadReport {
     pub throughput_per_s: f64,
     /// Total time spent waiting for locks, in milliseconds.
     pub lock_wait_ms: f64,
+    /// Operations that ended early because their query found nothing (polls of an empty
+    /// queue).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub found_nothing: u64,
     /// Latency of completed operations, arrival to commit.
     pub latency_ms: LatencySummary,
 }

@@ -886,6 +886,17 @@ fn check_operation(operation: &OperationSpec, at: &str) -> Result<(), ScenarioEr
         }
     }
     for (k, template) in operation.statements.iter().enumerate() {
+        let after_a_query = operation.statements[..k].iter().any(|t| {
+            crate::sim::results::StatementKind::of(t) == crate::sim::results::StatementKind::Query
+        });
+        if let Some(column) = crate::sim::params::row_placeholders(template).next() {
+            if !after_a_query {
+                return Err(ScenarioError::at(
+                    format!("{at}.statements[{k}]"),
+                    format!("uses {{row.{column}}}, but no SELECT comes before it in this operation (it takes the previous query's first row)"),
+                ));
+            }
+        }
         for placeholder in crate::sim::params::placeholders(template) {
             if !operation.params.contains_key(placeholder)
                 && !crate::sim::params::BUILTINS.contains(&placeholder)

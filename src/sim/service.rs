@@ -203,4 +203,13 @@ pub struct InFlight {
     pub captured: Option<Vec<crate::sim::database::Outcome>>,
     /// The core time its statements took so far.
     pub core_time: Micros,
+    /// The first row its last query returned (column, SQL literal), for the statements that
+    /// use it (`{row.id}`): `None` before any query, `Some(None)` when the query found nothing.
+    pub row: Option<Option<Vec<(String, String)>>>,
+    /// Its statements as rendered at arrival, kept when some take `{row.…}` from a query: a
+    /// retry starts again from them.
+    pub rendered: Option<Vec<String>>,
+    /// Whether it ended early because the query its next statement needed found nothing (a
+    /// poll that found no work).
+    pub found_nothing: bool,
 }

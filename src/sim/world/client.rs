@@ -8,6 +8,7 @@ use super::{
 };
 use crate::sim::acquire::{Acquisition, Progress, Requester};
 use crate::sim::database::Connection;
+use crate::sim::database::Outcome;
 use crate::sim::lock_plan::plan_locks;
 use crate::sim::locks::{Owner, Wakeup};
 use crate::sim::metrics::ErrorKind;
@@ -143,8 +144,20 @@ impl World {
                 .then(Vec::new),
                 core_time: 0,
                 notify,
+                row: None,
+                rendered: None,
+                found_nothing: false,
             },
         );
+        if let Some(op) = self.in_flight.get_mut(&id) {
+            if op
+                .sql
+                .iter()
+                .any(|t| crate::sim::params::row_placeholders(t).next().is_some())
+            {
+                op.rendered = Some(op.sql.clone());
+            }
+        }
         if console_owner.is_some() {
             let database = self.nodes[self.services[s].node].name.clone();
             let mut entries = Vec::new();
@@ -563,6 +576,17 @@ impl World {
         if let (Some(captured), Ok(result)) = (&mut op.captured, &result) {
             captured.push(result.outcome.clone());
         }
+        if let (Some(_), Ok(result)) = (&op.rendered, &result) {
+            if let Outcome::Rows { columns, rows } = &result.outcome {
+                op.row = Some(rows.first().map(|row| {
+                    columns
+                        .iter()
+                        .zip(row)
+                        .map(|(c, cell)| (c.to_ascii_lowercase(), cell.sql_literal()))
+                        .collect()
+                }));
+            }
+        }
         if let Some(console) = &mut op.console {
             console.result = Some(match &result {
                 Ok(outcome) => Ok(outcome.clone()),
@@ -684,6 +708,30 @@ impl World {
             self.fail(id, ErrorKind::Timeout);
         } else if op.next + 1 < op.sql.len() {
             op.next += 1;
+            // A statement that takes `{row.…}` from the last query: filled in now, or, when the
+            // query found nothing, the operation ends here (its transaction commits what it did).
+            let next = op.sql[op.next].clone();
+            if crate::sim::params::row_placeholders(&next).next().is_some() {
+                match op.row.as_ref().map(|row| row.as_deref()) {
+                    Some(Some(row)) => match crate::sim::params::render_row(&next, row) {
+                        Ok(sql) => op.sql[op.next] = sql,
+                        Err(message) => {
+                            op.last_error = Some(message);
+                            self.fail(id, ErrorKind::Sql);
+                            return;
+                        }
+                    },
+                    _ => {
+                        op.found_nothing = true;
+                        if op.explicit {
+                            op.next = op.sql.len() - 1;
+                        } else {
+                            self.complete(id);
+                            return;
+                        }
+                    }
+                }
+            }
             let think = self.services[op.service].operations[op.operation].think_time;
             if think == 0 {
                 self.before_statement(id);
@@ -825,6 +873,11 @@ impl World {
             if let Some(captured) = &mut op.captured {
                 captured.clear();
             }
+            if let Some(rendered) = &op.rendered {
+                op.sql = rendered.clone();
+                op.row = None;
+                op.found_nothing = false;
+            }
             let backoff = self.services[service].retry_backoff;
             self.queue.schedule(
                 self.now + backoff,
@@ -905,7 +958,14 @@ impl World {
         operation.metrics.record_success(self.now, latency);
         operation.last_success = Some(self.now);
         let now = self.now;
-        self.record_in_phases(op.service, op.operation, |m| m.record_success(now, latency));
+        let found_nothing = op.found_nothing;
+        if found_nothing {
+            operation.metrics.found_nothing += 1;
+        }
+        self.record_in_phases(op.service, op.operation, |m| {
+            m.record_success(now, latency);
+            m.found_nothing += u64::from(found_nothing);
+        });
         self.record(Traced::Completed, &[id, latency]);
         if let Some(connection) = op.connection {
             self.release_connection(op.service, connection);

@@ -155,6 +155,7 @@ impl World {
         let report = || report.get_or_init(|| self.report());
         match metric.kind {
             MetricKind::Ops
+            | MetricKind::FoundNothing
             | MetricKind::Errors(_)
             | MetricKind::Latency(_)
             | MetricKind::Throughput
@@ -195,6 +196,7 @@ impl World {
                 let final_ = self.now >= to;
                 match metric.kind {
                     MetricKind::Ops => value(metrics.completed as f64, final_),
+                    MetricKind::FoundNothing => value(metrics.found_nothing as f64, final_),
                     MetricKind::Errors(None) => value(metrics.errors() as f64, final_),
                     MetricKind::Errors(Some(kind)) => value(
                         metrics.errors_by_kind.get(&kind).copied().unwrap_or(0) as f64,

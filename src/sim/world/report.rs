@@ -30,6 +30,7 @@ impl World {
             },
             latency_ms: m.latency(),
             lock_wait_ms: round3(m.lock_wait_us as f64 / 1e3),
+            found_nothing: m.found_nothing,
         };
         let services = self
             .services
