@@ -94,6 +94,10 @@ lessons! {
             ("name = \"revenue_report\"\n", "name = \"revenue_report\"\nenabled = false\n")
         ],
         fails: "max(orders) >= 20 * p50(orders)";
+    shared_basics: "shared-basics",
+        // Nobody polls: the table stops being a channel.
+        off: [("name = \"invoice_new_orders\"\n", "name = \"invoice_new_orders\"\nenabled = false\n")],
+        fails: "query(shop, \"SELECT COUNT(*) FROM orders o LEFT JOIN invoices i ON i.order_id = o.id WHERE i.order_id IS NULL\") <= 5";
     report_vs_writers: "report-vs-writers",
         off: [("isolation = \"two_phase_locking\"", "isolation = \"repeatable_read\"")],
         fails: "lock_wait(orders) > 0";

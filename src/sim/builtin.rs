@@ -4,6 +4,10 @@
 pub const SCENARIOS: &[(&str, &str)] = &[
     ("shop", include_str!("../../static/scenarios/shop.toml")),
     (
+        "shared-basics",
+        include_str!("../../static/scenarios/shared-basics.toml"),
+    ),
+    (
         "report-vs-writers",
         include_str!("../../static/scenarios/report-vs-writers.toml"),
     ),
