@@ -22,6 +22,7 @@ pub mod dual_write;
 pub mod event_reader;
 pub mod events;
 pub mod expectation;
+pub mod expectation_rules;
 pub mod faults;
 pub mod idempotent;
 pub mod invariants;

@@ -605,7 +605,7 @@ impl Scenario {
             self.check_entry(entry, &format!("timeline[{i}]"))?;
         }
         self.check_cdc()?;
-        crate::sim::expectation::check_expectations(self)?;
+        crate::sim::expectation_rules::check_expectations(self)?;
         if let Some(lesson) = &self.lesson {
             lesson.check().map_err(|(field, message)| {
                 ScenarioError::at(format!("lesson.{field}"), message)
