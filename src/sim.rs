@@ -16,6 +16,7 @@ pub mod connector;
 pub mod console;
 pub mod consumer_group;
 pub mod cost;
+pub mod coupling;
 pub mod database;
 pub mod debezium;
 pub mod dual_write;

@@ -10,6 +10,7 @@ pub mod checker;
 pub mod checkpoints;
 pub mod compare;
 pub mod controls;
+pub mod coupling;
 pub mod editor;
 pub mod etl;
 pub mod field;

@@ -356,3 +356,31 @@ fn check_passes_fails_and_says_why() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no expectations"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `coupling` prints who reads and writes each column; `--preview` names what a rename breaks.
+#[test]
+fn coupling_prints_the_matrix_and_previews_a_rename() {
+    let output = cli(&["coupling", "tight-coupling"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("orders (owner: orders; written by orders)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  status"), "{stdout}");
+    let output = cli(&[
+        "coupling",
+        "tight-coupling",
+        "--preview",
+        "ALTER TABLE orders RENAME COLUMN status TO state",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("ACCESS EXCLUSIVE on orders"), "{stdout}");
+    assert!(stdout.contains("breaks billing.invoice_paid"), "{stdout}");
+    assert!(stdout.contains("breaks shipping.to_ship"), "{stdout}");
+    assert!(!stdout.contains("breaks support"), "{stdout}");
+    let output = cli(&["coupling", "tight-coupling", "--preview", "SELECT 1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a schema change"));
+}

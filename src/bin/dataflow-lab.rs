@@ -128,6 +128,22 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
+        /// Print the coupling map: which service reads (R) and writes (W) which column, read
+        /// from their SQL, with each table's owner and writers; with --preview, what a schema
+        /// change would break and the lock it takes.
+        Coupling {
+            /// A scenario file (.toml or .json) or the name of a built-in scenario.
+            scenario: String,
+            /// A DDL statement to preview, e.g. "ALTER TABLE orders RENAME COLUMN status TO state".
+            #[arg(long, value_name = "SQL")]
+            preview: Option<String>,
+            /// The database the statement runs on (default: the scenario's first).
+            #[arg(long)]
+            database: Option<String>,
+            /// Print the map (or the preview) as JSON.
+            #[arg(long)]
+            json: bool,
+        },
         /// Check event schemas as a schema registry would (Avro, Confluent's compatibility
         /// modes).
         Registry {
@@ -279,6 +295,125 @@ mod cli {
         } else {
             ExitCode::SUCCESS
         }
+    }
+
+    /// `coupling`: the matrix of a scenario's services over its columns, or a schema change
+    /// previewed against it.
+    fn coupling_command(
+        source: &str,
+        preview: Option<&str>,
+        database: Option<&str>,
+        json: bool,
+    ) -> ExitCode {
+        let (label, _, scenario) = match load(source) {
+            Ok(loaded) => loaded,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        let world = match World::new(&scenario) {
+            Ok(world) => world,
+            Err(error) => {
+                eprintln!("error: {label}: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        let map = world.coupling_map();
+        if let Some(sql) = preview {
+            let Some(database) = database
+                .map(str::to_owned)
+                .or_else(|| scenario.databases.first().map(|d| d.name.clone()))
+            else {
+                eprintln!("error: {label} has no database");
+                return ExitCode::from(2);
+            };
+            let preview = match map.preview(&database, sql) {
+                Ok(preview) => preview,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&preview).unwrap_or_default()
+                );
+                return ExitCode::SUCCESS;
+            }
+            let table = preview.change.table().unwrap_or_default();
+            println!(
+                "{sql}\n  {} and takes {} on {table}",
+                preview.change.describe(),
+                preview.lock.name()
+            );
+            if preview.breaks.is_empty() {
+                println!("  breaks nothing: no operation's SQL names what it changes");
+            }
+            for affected in &preview.breaks {
+                println!(
+                    "  breaks {}.{}: {}",
+                    affected.service, affected.operation, affected.why
+                );
+            }
+            for affected in &preview.every_column {
+                println!(
+                    "  runs on {}.{}: {}",
+                    affected.service, affected.operation, affected.why
+                );
+            }
+            return ExitCode::SUCCESS;
+        }
+        if json {
+            println!("{}", serde_json::to_string_pretty(&map).unwrap_or_default());
+            return ExitCode::SUCCESS;
+        }
+        println!("coupling: {label} (R reads by name, W writes, RW both, * only through SELECT *)");
+        for (database, tables) in &map.databases {
+            let services: Vec<&str> = map
+                .services()
+                .into_iter()
+                .filter(|s| {
+                    map.operations
+                        .iter()
+                        .any(|o| o.service == *s && o.database == *database)
+                })
+                .collect();
+            let first = tables
+                .values()
+                .flat_map(|columns| columns.iter().map(|c| c.len() + 2))
+                .max()
+                .unwrap_or(8)
+                .max(database.len());
+            print!("\n{database:<first$}");
+            for service in &services {
+                print!("  {service}");
+            }
+            println!();
+            for (table, columns) in tables {
+                let writers = map.writers(database, table);
+                let owner = map.owner(database, table).unwrap_or("none declared");
+                println!(
+                    "{table} (owner: {owner}; written by {})",
+                    if writers.is_empty() {
+                        "nobody".to_owned()
+                    } else {
+                        writers.join(", ")
+                    }
+                );
+                for column in columns {
+                    print!("{:<first$}", format!("  {column}"));
+                    let key = (table.clone(), column.clone());
+                    for service in &services {
+                        let mark = map.mark(service, database, &key).map_or("", |m| m.symbol());
+                        print!("  {mark:<width$}", width = service.len());
+                    }
+                    println!();
+                }
+            }
+        }
+        ExitCode::SUCCESS
     }
 
     /// `check`: every mode and seed, a progress bar on a terminal across several runs; each
@@ -584,6 +719,12 @@ mod cli {
                 mode,
                 json,
             } => check_command(&scenario, seed, seeds, mode, json),
+            Command::Coupling {
+                scenario,
+                preview,
+                database,
+                json,
+            } => coupling_command(&scenario, preview.as_deref(), database.as_deref(), json),
             Command::Registry {
                 command:
                     RegistryCommand::Check {

@@ -8,6 +8,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/shared-basics.toml"),
     ),
     (
+        "tight-coupling",
+        include_str!("../../static/scenarios/tight-coupling.toml"),
+    ),
+    (
         "report-vs-writers",
         include_str!("../../static/scenarios/report-vs-writers.toml"),
     ),

@@ -710,6 +710,30 @@ impl Connection {
             .collect()
     }
 
+    /// Each table's column names in declaration order, without counting rows (cheap enough to
+    /// ask often): what the coupling map resolves column names against.
+    ///
+    /// # Errors
+    ///
+    /// [`DbError::Sql`] if the storage cannot be read.
+    pub fn columns(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>, DbError> {
+        Ok(self
+            .glue
+            .storage
+            .fetch_all_schemas()?
+            .into_iter()
+            .map(|schema| {
+                let columns = schema
+                    .column_defs
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| c.name)
+                    .collect();
+                (schema.table_name, columns)
+            })
+            .collect())
+    }
+
     /// A plain-text dump of every table's rows in key order (as this connection sees them), one
     /// line per row, tab-separated. Two databases hold the same data exactly when their dumps
     /// are equal.
@@ -860,6 +884,15 @@ impl Database {
     /// [`DbError::Sql`] if the storage cannot be read.
     pub fn tables(&self) -> Result<Vec<TableInfo>, DbError> {
         self.default.tables()
+    }
+
+    /// Each table's column names (see [`Connection::columns`]).
+    ///
+    /// # Errors
+    ///
+    /// [`DbError::Sql`] if the storage cannot be read.
+    pub fn columns(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>, DbError> {
+        self.default.columns()
     }
 
     /// A plain-text dump of every table (see [`Connection::dump`]).

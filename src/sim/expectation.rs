@@ -786,6 +786,15 @@ impl Expectation {
         })
     }
 
+    /// When every stretch of the run this expectation measures is over, given the phases and the
+    /// run's length (`None` if a phase it names is missing).
+    pub fn judged_at(&self, phases: &[PhaseSpec], duration: Micros) -> Option<Micros> {
+        self.metrics()
+            .iter()
+            .map(|m| m.region.span(phases, duration).map(|(_, to)| to))
+            .try_fold(0, |latest, to| to.map(|to| latest.max(to)))
+    }
+
     /// Every metric it names, left first.
     pub fn metrics(&self) -> Vec<&Metric> {
         let mut metrics = vec![&self.lhs];
@@ -839,6 +848,13 @@ pub struct Verdict {
     pub status: Status,
     /// The measured values, as shown: `12.3 ms ≥ 5 × 0.41 ms`, or why there are none.
     pub measured: String,
+    /// When its stretch of the run ends and it is judged for good (`None`: at the end of a
+    /// script, or not known), so that a page can say "judged at 0:30".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judged_at: Option<Micros>,
+    /// When it was seen settled (passed or failed for good): the moment its values were taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_at: Option<Micros>,
 }
 
 /// Whether every verdict is settled for good (passed or failed), and there is at least one.
@@ -872,6 +888,8 @@ impl Expectation {
             says: says.clone(),
             status,
             measured,
+            judged_at: None,
+            settled_at: None,
         };
         let (left, left_final) = match measure(&self.lhs) {
             Measured::Value { value, final_ } => (value, final_),

@@ -3,7 +3,7 @@
 
 use crate::sim::world::Command;
 use crate::ui::field::CommitInput;
-use crate::ui::live::LiveAction;
+use crate::ui::live::{LiveAction, SchemaPreview};
 use crate::ui::ViewRef;
 use std::rc::Rc;
 use yew::prelude::*;
@@ -31,6 +31,8 @@ pub struct ControlsProps {
     pub presets: Rc<Vec<Preset>>,
     /// The outcome of the last command.
     pub last_result: Option<String>,
+    /// A schema change previewed, waiting for "Run it".
+    pub preview: Option<Rc<SchemaPreview>>,
     /// Where actions go.
     pub on_action: Callback<LiveAction>,
 }
@@ -109,19 +111,92 @@ pub fn Controls(props: &ControlsProps) -> Html {
                 <h3>{ "Run SQL in the simulation" }</h3>
                 <p class="hint">{ "One transaction, as a migration or a report by hand: it takes locks, waits for them and makes others wait." }</p>
                 <div class="presets">
-                    { for props.presets.iter().map(|preset| html! {
-                        <button type="button" class="button subtle small"
-                            onclick={command(Command::RunSql { database: preset.database.clone(), sql: preset.sql.clone() })}
-                            title={preset.sql.clone()}>
-                            { &preset.label }
-                        </button>
+                    { for props.presets.iter().map(|preset| {
+                        let on_action = props.on_action.clone();
+                        let (database, sql) = (preset.database.clone(), preset.sql.clone());
+                        let onclick = Callback::from(move |_: MouseEvent| on_action.emit(
+                            LiveAction::PreviewSql { database: database.clone(), sql: sql.clone() }
+                        ));
+                        html! {
+                            <button type="button" class="button subtle small" {onclick} title={preset.sql.clone()}>
+                                { &preset.label }
+                            </button>
+                        }
                     }) }
                 </div>
+                if let Some(pending) = &props.preview {
+                    <SchemaChangePreview pending={Rc::clone(pending)} on_action={props.on_action.clone()} />
+                }
             </div>
             }
             if let Some(result) = &props.last_result {
                 <p class="last-result" role="status">{ result }</p>
             }
+        </div>
+    }
+}
+
+/// The preview card's inputs.
+#[derive(Properties, PartialEq)]
+struct PreviewProps {
+    pending: Rc<SchemaPreview>,
+    on_action: Callback<LiveAction>,
+}
+
+/// What a schema change will do, before it runs: the lock, whom it waits for, what breaks.
+#[component]
+fn SchemaChangePreview(props: &PreviewProps) -> Html {
+    let pending = &props.pending;
+    let preview = &pending.preview.preview;
+    let table = preview.change.table().unwrap_or_default();
+    let run = {
+        let on_action = props.on_action.clone();
+        let command = Command::RunSql {
+            database: pending.database.clone(),
+            sql: pending.sql.clone(),
+        };
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Command(command.clone())))
+    };
+    let cancel = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::CancelPreview))
+    };
+    let broken = preview.broken_services();
+    html! {
+        <div class="schema-preview" role="region" aria-label="Schema change preview">
+            <p class="schema-preview-sql"><code>{ &pending.sql }</code></p>
+            <p>{ format!("It {} and takes {} on {table}", preview.change.describe(), preview.lock.name()) }
+                { match pending.preview.waits_for.as_slice() {
+                    [] => ": nobody holds a conflicting lock now, so it should run at once.".to_owned(),
+                    who => format!(
+                        ". It will wait for {} — and every statement on {table} after it will wait behind it.",
+                        who.join(", ")
+                    ),
+                } }
+            </p>
+            if broken.is_empty() {
+                <p class="schema-preview-safe">{ "No service's SQL names what it changes: nothing should break." }</p>
+            } else {
+                <p class="schema-preview-breaks"><b>{ format!(
+                    "It will break {} of the services on this database:", broken.len()
+                ) }</b></p>
+                <ul class="schema-preview-list">
+                    { for preview.breaks.iter().map(|a| html! {
+                        <li><b>{ format!("{}.{}", a.service, a.operation) }</b>{ format!(" — {}", a.why) }</li>
+                    }) }
+                </ul>
+            }
+            if !preview.every_column.is_empty() {
+                <ul class="schema-preview-list muted">
+                    { for preview.every_column.iter().map(|a| html! {
+                        <li>{ format!("{}.{} {}", a.service, a.operation, a.why) }</li>
+                    }) }
+                </ul>
+            }
+            <div class="schema-preview-buttons">
+                <button type="button" class="button small" onclick={run}>{ "Run it" }</button>
+                <button type="button" class="button subtle small" onclick={cancel}>{ "Cancel" }</button>
+            </div>
         </div>
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::markdown;
 use crate::sim::lesson::LessonSpec;
-use crate::ui::live::LiveAction;
+use crate::ui::live::{LiveAction, Prediction};
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -13,8 +13,10 @@ use yew::prelude::*;
 pub struct LessonProps {
     /// The scenario's `[lesson]`.
     pub lesson: Rc<LessonSpec>,
-    /// The choice the student made, if any.
-    pub prediction: Option<usize>,
+    /// The choice the student made (or that they skipped the question), if any.
+    pub prediction: Option<Prediction>,
+    /// Whether the lesson is a script stepped with "Next step" rather than played.
+    pub scripted: bool,
     /// Whether the run has shown the answer (checkpoints settled, script or time over).
     pub shown: bool,
     /// Sends the prediction.
@@ -30,9 +32,25 @@ fn markdown_html(text: &str) -> Html {
 pub fn lesson_panel(props: &LessonProps) -> Html {
     let lesson = &props.lesson;
     let question = lesson.question.as_ref().map(|question| {
-        let answered = props.prediction.is_some();
         let right = lesson.answer;
-        let reveal = answered && props.shown;
+        let reveal = props.prediction.is_some() && props.shown;
+        let chose = match props.prediction {
+            Some(Prediction::Choice(i)) => Some(i),
+            _ => None,
+        };
+        let go = if props.scripted {
+            "press Next step (N)"
+        } else {
+            "press play (Space)"
+        };
+        let predict = |prediction: Prediction| {
+            let on_action = props.on_action.clone();
+            Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Predict(prediction)))
+        };
+        let right_words = right
+            .and_then(|r| lesson.choices.get(r))
+            .map(|words| words.replace('`', ""))
+            .unwrap_or_default();
         html! {
             <div class="lesson-question">
                 <div class="lesson-ask markdown">
@@ -40,34 +58,37 @@ pub fn lesson_panel(props: &LessonProps) -> Html {
                 </div>
                 <div class="lesson-choices" role="radiogroup" aria-label="Your prediction">
                     { for lesson.choices.iter().enumerate().map(|(i, choice)| {
-                        let chosen = props.prediction == Some(i);
+                        let chosen = chose == Some(i);
                         let class = classes!(
                             "lesson-choice",
                             chosen.then_some("chosen"),
                             (reveal && right == Some(i)).then_some("right"),
                             (reveal && chosen && right != Some(i)).then_some("wrong"),
                         );
-                        let onclick = {
-                            let on_action = props.on_action.clone();
-                            Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Predict(i)))
-                        };
                         html! {
                             <button type="button" {class} role="radio" aria-checked={chosen.to_string()}
-                                disabled={reveal} {onclick}>
-                                { choice }
+                                disabled={reveal} onclick={predict(Prediction::Choice(i))}>
+                                { markdown_html(choice) }
                             </button>
                         }
                     }) }
+                    if props.prediction.is_none() {
+                        <button type="button" class="lesson-skip" onclick={predict(Prediction::Skipped)}
+                            title="Show the checkpoints and what to watch without predicting">
+                            { "Skip the question" }
+                        </button>
+                    }
                 </div>
                 <p class="lesson-status" role="status">{
                     match (props.prediction, reveal) {
-                        (None, _) => "Choose an answer, then press play: the answer shows once the run has shown it.".to_owned(),
-                        (Some(_), false) => "Noted. Press play and watch the checkpoints; the answer shows once they are settled.".to_owned(),
-                        (Some(p), true) if Some(p) == right => "You predicted it: the run shows the same.".to_owned(),
-                        (Some(_), true) => format!(
-                            "Not quite: the run shows “{}”.",
-                            right.and_then(|r| lesson.choices.get(r)).map(String::as_str).unwrap_or("")
+                        (None, _) => format!(
+                            "Choose an answer, then {go}. What to watch and the checkpoints show once you have chosen; the answer, once the run has shown it."
                         ),
+                        (Some(Prediction::Skipped), false) => format!("No prediction: {go} and watch the checkpoints."),
+                        (Some(_), false) => format!("Noted. Now {go} and watch the checkpoints: the answer shows once they are settled."),
+                        (Some(Prediction::Skipped), true) => format!("The run shows “{right_words}”."),
+                        (Some(Prediction::Choice(p)), true) if Some(p) == right => "You predicted it: the run shows the same.".to_owned(),
+                        (Some(_), true) => format!("Not quite: the run shows “{right_words}”."),
                     }
                 }</p>
                 if reveal {

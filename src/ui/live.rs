@@ -12,6 +12,7 @@ use crate::link::{
 };
 use crate::sim::builtin;
 use crate::sim::clock::{format_micros, Micros, MS, SECOND};
+use crate::sim::coupling::CouplingMap;
 use crate::sim::expectation::{Status, Verdict};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::messages::{messages, MessageView};
@@ -19,7 +20,7 @@ use crate::sim::modes::Mode;
 use crate::sim::playback::Playback;
 use crate::sim::scenario::Scenario;
 use crate::sim::view::{clock_text, page_view, PageView};
-use crate::sim::world::{Command, CommandError};
+use crate::sim::world::{Command, CommandError, LivePreview};
 use crate::ui::browser;
 use crate::ui::recovery::{self, Crash, SavedRun};
 use std::cell::RefCell;
@@ -99,8 +100,18 @@ pub enum LiveAction {
     ToggleFollow,
     /// Run the scenario in each of its modes to the current time and compare them.
     Compare,
-    /// Answer the lesson's question before running (an index into its choices).
-    Predict(usize),
+    /// Answer the lesson's question before running, or skip it.
+    Predict(Prediction),
+    /// Run SQL in the simulation, previewing it first if it changes a schema: what it will break
+    /// and whom it will wait for, with "Run it" and "Cancel".
+    PreviewSql {
+        /// The database.
+        database: String,
+        /// The SQL.
+        sql: String,
+    },
+    /// Put the previewed schema change away without running it.
+    CancelPreview,
     /// Close the comparison.
     CloseCompare,
 }
@@ -241,7 +252,32 @@ pub struct LiveState {
     /// steps take no simulated time, but change what they measure.
     pub checked_events: u64,
     /// The answer the student chose to the lesson's question, before running it.
-    pub prediction: Option<usize>,
+    pub prediction: Option<Prediction>,
+    /// The coupling map of the scenario's services over the tables as they are now (rebuilt
+    /// when a schema change has run).
+    pub coupling: Rc<CouplingMap>,
+    /// A schema change previewed and not yet run or cancelled.
+    pub schema_preview: Option<Rc<SchemaPreview>>,
+}
+
+/// A schema change the student is about to run, with what it will do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SchemaPreview {
+    /// The database.
+    pub database: String,
+    /// The SQL.
+    pub sql: String,
+    /// What it will break and whom it will wait for.
+    pub preview: LivePreview,
+}
+
+/// What the student answered to a lesson's question before running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prediction {
+    /// One of the choices (an index into them).
+    Choice(usize),
+    /// No answer: the student wants to watch without predicting.
+    Skipped,
 }
 
 /// A built-in scenario with the user's isolation levels, ready to play with `seed` (the
@@ -440,6 +476,7 @@ impl LiveState {
         };
         let view = Rc::new(page_view(playback.world()));
         let checkpoints = Rc::new(playback.world().checkpoints());
+        let coupling = Rc::new(playback.world().coupling_map());
         Self {
             scenario_name: playback.scenario().name.clone(),
             playback: Rc::new(RefCell::new(playback)),
@@ -478,6 +515,8 @@ impl LiveState {
             checkpoints,
             checked_events: 0,
             prediction: None,
+            coupling,
+            schema_preview: None,
         }
     }
 
@@ -588,6 +627,17 @@ impl LiveState {
                 })
                 .collect();
             self.checkpoints = Rc::new(fresh);
+            // A schema change that has run (or a jump back before it) changes the columns the
+            // services' SQL resolves against.
+            let columns_now: std::collections::BTreeMap<String, _> = self
+                .coupling
+                .databases
+                .keys()
+                .map(|name| (name.clone(), world.columns(name)))
+                .collect();
+            if columns_now != self.coupling.databases {
+                self.coupling = Rc::new(world.coupling_map());
+            }
             self.checked_at = Some(self.now);
             self.checked_events = self.events;
             self.checked_wall = wall;
@@ -633,6 +683,8 @@ impl LiveState {
             checkpoints: Rc::clone(&self.checkpoints),
             checked_events: self.checked_events,
             prediction: self.prediction,
+            coupling: Rc::clone(&self.coupling),
+            schema_preview: self.schema_preview.clone(),
         }
     }
 
@@ -666,6 +718,45 @@ impl LiveState {
             loaded.prediction = self.prediction;
         }
         loaded
+    }
+
+    /// Applies a command to the run and says what it did, on the panel it acts on.
+    fn reduce_command(mut self, command: Command, wall: f64) -> Self {
+        if matches!(command, Command::RunSql { .. }) {
+            self.schema_preview = None;
+        }
+        let result = self.playback.borrow_mut().apply(command.clone());
+        // A pipeline's answer is shown on its panel, next to the button pressed.
+        let sentence = command_sentence(&command, &result);
+        if matches!(
+            command,
+            Command::RegisterSchema { .. } | Command::UpgradeReaders { .. }
+        ) {
+            self.registry_result = sentence;
+        } else if command.is_pipeline() {
+            let at = clock_text(self.now);
+            self.pipeline_result = sentence.map(|s| format!("{at} — {s}"));
+        } else {
+            self.last_result = sentence;
+        }
+        self.horizon = self.now;
+        let next = self.with_view(wall);
+        next.remember();
+        next
+    }
+
+    /// Whether what gives the lesson's answer away (the scenario's "Watch" line, the
+    /// checkpoints' captions and values) is held back: the lesson asks a question the student
+    /// has neither answered nor skipped.
+    pub fn spoilers_hidden(&self) -> bool {
+        self.prediction.is_none()
+            && self
+                .playback
+                .borrow()
+                .scenario()
+                .lesson
+                .as_ref()
+                .is_some_and(|l| l.question.is_some())
     }
 
     /// Whether the run has shown what the lesson's question asks: its checkpoints are settled,
@@ -996,32 +1087,36 @@ impl Reducible for LiveState {
                 loaded.remember();
                 loaded
             }
-            LiveAction::Command(command) => {
-                let result = next.playback.borrow_mut().apply(command.clone());
-                // A pipeline's answer is shown on its panel, next to the button pressed.
-                let sentence = command_sentence(&command, &result);
-                if matches!(
-                    command,
-                    Command::RegisterSchema { .. } | Command::UpgradeReaders { .. }
-                ) {
-                    next.registry_result = sentence;
-                } else if command.is_pipeline() {
-                    let at = clock_text(next.now);
-                    next.pipeline_result = sentence.map(|s| format!("{at} — {s}"));
-                } else {
-                    next.last_result = sentence;
-                }
-                next.horizon = next.now;
-                let next = next.with_view(wall);
-                next.remember();
-                next
-            }
+            LiveAction::Command(command) => next.reduce_command(command, wall),
             LiveAction::Notice(text) => {
                 next.notice = Some(text);
                 next
             }
-            LiveAction::Predict(choice) => {
-                next.prediction = Some(choice);
+            LiveAction::PreviewSql { database, sql } => {
+                let preview = next
+                    .playback
+                    .borrow()
+                    .world()
+                    .preview_schema_change(&database, &sql);
+                match preview {
+                    Ok(preview) => {
+                        next.schema_preview = Some(Rc::new(SchemaPreview {
+                            database,
+                            sql,
+                            preview,
+                        }));
+                        next
+                    }
+                    // Not a schema change (or SQL the run will report on): run it at once.
+                    Err(_) => next.reduce_command(Command::RunSql { database, sql }, wall),
+                }
+            }
+            LiveAction::CancelPreview => {
+                next.schema_preview = None;
+                next
+            }
+            LiveAction::Predict(prediction) => {
+                next.prediction = Some(prediction);
                 next
             }
             LiveAction::ToggleHelp => {

@@ -183,6 +183,7 @@ pub fn Simulator() -> Html {
         .lesson
         .clone()
         .map(Rc::new);
+    let spoilers_hidden = state.spoilers_hidden();
     let mode_buttons = (state.view.modes.len() > 1).then(|| {
         html! {
             <div class="mode-switch" role="group" aria-label="Integration mode">
@@ -249,14 +250,16 @@ pub fn Simulator() -> Html {
                     title="Presentation layout for a projector: larger text, the topology and the locks side by side">
                     { if state.present { "Exit presentation" } else { "Present" } }
                 </button>
-                if let Some(watch) = watch {
+                if let Some(watch) = watch.filter(|_| !spoilers_hidden) {
                     <div class="scenario-watch"><b>{ "Watch: " }</b>{ watch }</div>
                 }
                 if let Some(lesson) = lesson {
                     <crate::ui::lesson::LessonPanel {lesson} prediction={state.prediction}
-                        shown={state.lesson_shown()} on_action={on_action.clone()} />
+                        shown={state.lesson_shown()} scripted={state.view.script.is_some()}
+                        on_action={on_action.clone()} />
                 }
-                <crate::ui::checkpoints::Checkpoints verdicts={Rc::clone(&state.checkpoints)} />
+                <crate::ui::checkpoints::Checkpoints verdicts={Rc::clone(&state.checkpoints)}
+                    hidden={spoilers_hidden} />
                 if let Some(description) = description {
                     <details class="scenario-description">
                         <summary>{ "What this shows" }</summary>
@@ -342,6 +345,11 @@ pub fn Simulator() -> Html {
                             <h2 id="latency-title">{ "Latency and throughput" }</h2>
                             <Charts view={view.clone()} />
                         </section>
+                        <section class="panel coupling-panel" aria-labelledby="coupling-title">
+                            <h2 id="coupling-title">{ "Coupling map: who reads and writes what" }</h2>
+                            <crate::ui::coupling::CouplingPanel map={Rc::clone(&state.coupling)}
+                                preview={state.schema_preview.clone()} />
+                        </section>
                     }
                 </div>
                 <div class="sim-column side">
@@ -363,7 +371,8 @@ pub fn Simulator() -> Html {
                         <section class="panel actions-panel" aria-labelledby="actions-title">
                             <h2 id="actions-title">{ "Actions" }</h2>
                             <Controls view={view} presets={(*presets).clone()}
-                                last_result={state.last_result.clone()} on_action={on_action.clone()} />
+                                last_result={state.last_result.clone()} preview={state.schema_preview.clone()}
+                                on_action={on_action.clone()} />
                         </section>
                     }
                 </div>

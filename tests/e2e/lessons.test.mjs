@@ -32,12 +32,23 @@ async function openAndPredict(name, choice, speed) {
   if (speed) await page.locator(".transport select").selectOption({ label: speed });
   assert.match(await lesson().textContent(), /Course text:/);
   assert.match(await lesson().locator(".lesson-status").textContent(), /Choose an answer/);
-  // Nothing is revealed before a prediction and a run.
+  // Nothing is revealed before a prediction and a run: not the answer, not the checkpoints'
+  // captions, not the scenario's "Watch" line.
   assert.equal(await lesson().locator(".lesson-choice.right").count(), 0);
+  assert.equal(await checkpoints().locator(".checkpoint").count(), 0);
+  assert.match(await checkpoints().textContent(), /once you have answered/);
+  assert.equal(await page.locator(".scenario-watch").count(), 0);
   const choices = lesson().getByRole("radio");
   await choices.nth(choice).click();
   assert.equal(await choices.nth(choice).getAttribute("aria-checked"), "true");
   assert.match(await lesson().locator(".lesson-status").textContent(), /Noted/);
+  // Each checkpoint says its state in words and when it is judged; the rules as written show on
+  // request.
+  await checkpoints().locator(".checkpoint").first().waitFor();
+  assert.match(await checkpoints().locator(".checkpoint-state").first().textContent(), /not yet|waiting|holding so far|reached/);
+  assert.equal(await checkpoints().locator(".checkpoint-that").count(), 0);
+  await checkpoints().getByRole("button", { name: "Show the rules" }).click();
+  assert.ok((await checkpoints().locator(".checkpoint-that").count()) > 0);
 }
 
 const count = (selector) => checkpoints().locator(selector).count();
@@ -54,7 +65,7 @@ test("alter-queue: the lookups' checkpoint turns green as they queue behind the 
   assert.equal(await count(".checkpoint.pass"), 0, "nothing is reached at 0 s");
   await page.locator("#play").click();
   // Lock waits start at 2.5 s: the growing count settles as soon as it crosses 100 ms.
-  const lockWait = checkpoints().locator(".checkpoint", { hasText: "lock_wait(storefront) during migration" });
+  const lockWait = checkpoints().locator(".checkpoint", { hasText: "total lock wait" });
   await until(async () => (await lockWait.getAttribute("class")).includes("pass"), "the lock-wait checkpoint", 30_000);
   await page.screenshot({ path: `${SHOTS}lesson-alter-queue.png`, fullPage: false });
   await allGreen(3, 30_000);
@@ -107,4 +118,33 @@ test("deadlock: one cycle found, one transfer aborted, no money lost", async () 
   await allGreen(3, 10_000);
   assert.match(await checkpoints().textContent(), /deadlocks\(bank\) == 1/);
   await page.screenshot({ path: `${SHOTS}lesson-deadlock.png`, fullPage: false });
+});
+
+test("tight-coupling: the preview names the services the rename breaks, and exactly those break", async () => {
+  await openAndPredict("tight-coupling", 1, "4×");
+  // The coupling map: orders.status is read by billing and shipping, not by support.
+  const map = page.getByRole("table", { name: "Who reads and writes what in shop" });
+  const status = map.getByRole("row", { name: /^status/ });
+  const services = await map.locator("thead th").allTextContents();
+  const marks = await status.locator("td").allTextContents();
+  const mark = (service) => marks[services.indexOf(service) - 1].trim();
+  assert.equal(mark("billing"), "R");
+  assert.equal(mark("shipping"), "R");
+  assert.equal(mark("support"), "");
+  // Preview the rename before it runs: the lock, and who breaks.
+  await page.getByRole("button", { name: /^Now: ALTER TABLE orders RENAME/ }).click();
+  const preview = page.getByRole("region", { name: "Schema change preview" });
+  await preview.waitFor();
+  const said = await preview.textContent();
+  assert.match(said, /ACCESS EXCLUSIVE on orders/);
+  assert.match(said, /billing\.invoice_paid/);
+  assert.match(said, /shipping\.to_ship/);
+  assert.doesNotMatch(said, /support/);
+  assert.match(await status.getAttribute("class"), /touched/);
+  await preview.getByRole("button", { name: "Cancel" }).click();
+  assert.equal(await preview.count(), 0);
+  await page.locator("#play").click();
+  await allGreen(5, 40_000);
+  await until(async () => (await lesson().locator(".lesson-choice.right").count()) === 1, "the answer");
+  await page.screenshot({ path: `${SHOTS}lesson-tight-coupling.png`, fullPage: false });
 });

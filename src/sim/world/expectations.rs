@@ -9,7 +9,7 @@
 use super::World;
 use crate::sim::clock::Micros;
 use crate::sim::expectation::{
-    Expectation, Measured, Metric, MetricKind, Quantile, Region, Verdict,
+    Expectation, Measured, Metric, MetricKind, Quantile, Region, Status, Verdict,
 };
 use crate::sim::metrics::{LatencySummary, OperationMetrics};
 use crate::sim::report::Report;
@@ -117,9 +117,18 @@ impl World {
             .filter(|spec| spec.modes.is_empty() || spec.modes.contains(&mode))
             .filter_map(|spec| {
                 let expectation = Expectation::parse(&spec.that).ok()?;
-                Some(expectation.judge(spec.says.clone(), |metric| {
+                let mut verdict = expectation.judge(spec.says.clone(), |metric| {
                     self.measure_with(metric, &report, &invariants)
-                }))
+                });
+                // A scripted lesson is judged when its script ends, whatever the clock says.
+                if self.scenario.script.is_none() {
+                    verdict.judged_at = expectation
+                        .judged_at(&self.scenario.phases, self.scenario.duration.micros());
+                }
+                if matches!(verdict.status, Status::Pass | Status::Fail) {
+                    verdict.settled_at = Some(self.now);
+                }
+                Some(verdict)
             })
             .collect()
     }
@@ -215,15 +224,17 @@ impl World {
                         }
                     }
                     MetricKind::Latency(_) if metrics.completed == 0 => {
-                        let why = format!(
-                            "no {} completed {}",
-                            metric.target,
-                            describe(&metric.region)
-                        );
+                        let region = describe(&metric.region);
                         if final_ {
-                            unavailable(why)
+                            unavailable(format!(
+                                "no {} operation completed {region}",
+                                metric.target
+                            ))
                         } else {
-                            Measured::Pending(why)
+                            Measured::Pending(format!(
+                                "no {} operation has completed {region} yet",
+                                metric.target
+                            ))
                         }
                     }
                     MetricKind::Latency(q) => value(quantile(metrics.latency(), q), final_),

@@ -1,0 +1,61 @@
+//! The coupling map and the schema-change preview of a running world: the map read from the
+//! services' SQL against the databases' tables as they are now, and the preview told who holds a
+//! lock the change will wait for.
+
+use super::World;
+use crate::sim::coupling::{Columns, CouplingMap, Preview, PreviewError};
+use crate::sim::locks::{LockMode, Resource};
+use serde::Serialize;
+
+/// A schema change previewed in a running world.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LivePreview {
+    /// What it will break and the lock it takes.
+    pub preview: Preview,
+    /// Who holds a lock on the table that conflicts with it, now: it will wait for them, and
+    /// everything that comes after it will wait behind it.
+    pub waits_for: Vec<String>,
+}
+
+impl World {
+    /// Each table of database `name` with its columns, now (empty for an unknown database).
+    pub fn columns(&self, name: &str) -> Columns {
+        self.nodes
+            .iter()
+            .find(|n| n.name == name)
+            .and_then(|n| n.db.columns().ok())
+            .unwrap_or_default()
+    }
+
+    /// The coupling map of the scenario's services over the tables as they are now.
+    pub fn coupling_map(&self) -> CouplingMap {
+        CouplingMap::build(&self.scenario, |name| self.columns(name))
+    }
+
+    /// What `sql`, a schema change on `database`, would break, and whom it would wait for.
+    ///
+    /// # Errors
+    ///
+    /// [`PreviewError`] if it does not parse or is not a schema change.
+    pub fn preview_schema_change(
+        &self,
+        database: &str,
+        sql: &str,
+    ) -> Result<LivePreview, PreviewError> {
+        let preview = self.coupling_map().preview(database, sql)?;
+        let mut waits_for: Vec<String> = Vec::new();
+        if let Some(node) = self.nodes.iter().find(|n| n.name == database) {
+            let table = preview.change.table().unwrap_or_default();
+            for (resource, held) in node.locks.held() {
+                let on_table = matches!(&resource, Resource::Table(t) if t == table);
+                if on_table && held.mode.conflicts_with(LockMode::Table(preview.lock)) {
+                    let who = self.who(held.owner);
+                    if !waits_for.contains(&who) {
+                        waits_for.push(who);
+                    }
+                }
+            }
+        }
+        Ok(LivePreview { preview, waits_for })
+    }
+}
