@@ -102,6 +102,14 @@ lessons! {
         // billing reads no status: the rename leaves it alone.
         off: [("LEFT JOIN invoices i ON i.order_id = o.id WHERE i.order_id IS NULL AND o.status = 'paid'", "LEFT JOIN invoices i ON i.order_id = o.id WHERE i.order_id IS NULL")],
         fails: "errors(billing, schema) > 0 after rename";
+    two_writers: "two-writers",
+        // warehouse ships only paid orders.
+        off: [("SELECT id FROM orders WHERE shipped_at IS NULL ORDER BY id LIMIT 1", "SELECT id FROM orders WHERE shipped_at IS NULL AND status = 'paid' ORDER BY id LIMIT 1")],
+        fails: "query(shop, \"SELECT COUNT(*) FROM orders WHERE shipped_at IS NOT NULL AND (paid_at IS NULL OR paid_at > shipped_at)\") > 0";
+    internal_column: "internal-column",
+        // marketing reads the published fact (shipped_at), not the internal code.
+        off: [("WHERE e.order_id IS NULL AND o.status_code = 3 ORDER BY", "WHERE e.order_id IS NULL AND o.shipped_at IS NOT NULL ORDER BY")],
+        fails: "query(shop, \"SELECT COUNT(*) FROM emails e JOIN orders o ON o.id = e.order_id WHERE e.sent_at >= 15000000 AND (o.shipped_at IS NULL OR o.shipped_at > e.sent_at)\") > 10";
     report_vs_writers: "report-vs-writers",
         off: [("isolation = \"two_phase_locking\"", "isolation = \"repeatable_read\"")],
         fails: "lock_wait(orders) > 0";

@@ -1,6 +1,6 @@
 //! The scenarios that ship with the app, embedded at compile time from `static/scenarios/`.
 
-/// Built-in scenarios: (name, TOML text).
+/// Built-in scenarios: (name, TOML text), in the order of the course text's sections.
 pub const SCENARIOS: &[(&str, &str)] = &[
     ("shop", include_str!("../../static/scenarios/shop.toml")),
     (
@@ -12,28 +12,36 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/tight-coupling.toml"),
     ),
     (
-        "report-vs-writers",
-        include_str!("../../static/scenarios/report-vs-writers.toml"),
-    ),
-    (
-        "alter-queue",
-        include_str!("../../static/scenarios/alter-queue.toml"),
+        "two-writers",
+        include_str!("../../static/scenarios/two-writers.toml"),
     ),
     (
         "lost-update",
         include_str!("../../static/scenarios/lost-update.toml"),
     ),
     (
-        "deadlock",
-        include_str!("../../static/scenarios/deadlock.toml"),
+        "internal-column",
+        include_str!("../../static/scenarios/internal-column.toml"),
     ),
     (
-        "cdc-basics",
-        include_str!("../../static/scenarios/cdc-basics.toml"),
+        "outbox-contract",
+        include_str!("../../static/scenarios/outbox-contract.toml"),
+    ),
+    (
+        "alter-queue",
+        include_str!("../../static/scenarios/alter-queue.toml"),
+    ),
+    (
+        "report-vs-writers",
+        include_str!("../../static/scenarios/report-vs-writers.toml"),
     ),
     (
         "etl-vs-cdc",
         include_str!("../../static/scenarios/etl-vs-cdc.toml"),
+    ),
+    (
+        "cdc-basics",
+        include_str!("../../static/scenarios/cdc-basics.toml"),
     ),
     (
         "capture-methods",
@@ -44,16 +52,16 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/dual-write.toml"),
     ),
     (
-        "outbox-contract",
-        include_str!("../../static/scenarios/outbox-contract.toml"),
+        "db-queue",
+        include_str!("../../static/scenarios/db-queue.toml"),
+    ),
+    (
+        "deadlock",
+        include_str!("../../static/scenarios/deadlock.toml"),
     ),
     (
         "outbox-relays",
         include_str!("../../static/scenarios/outbox-relays.toml"),
-    ),
-    (
-        "db-queue",
-        include_str!("../../static/scenarios/db-queue.toml"),
     ),
 ];
 

@@ -73,6 +73,35 @@ fn presets(state: &LiveState) -> Vec<Preset> {
     presets
 }
 
+/// The built-in lessons grouped by the part of the course text they teach, in its order: each
+/// part with its lessons' names and titles.
+fn picker_groups() -> Vec<(String, Vec<(&'static str, String)>)> {
+    let mut groups: Vec<(String, Vec<(&'static str, String)>)> = Vec::new();
+    for (name, text) in SCENARIOS {
+        let scenario = crate::sim::scenario::Scenario::parse(text).ok();
+        let title = scenario
+            .as_ref()
+            .and_then(|s| s.title.clone())
+            .unwrap_or_default();
+        let section = scenario
+            .as_ref()
+            .and_then(|s| s.lesson.as_ref())
+            .map_or("Other", |l| l.section.as_str());
+        // "Major Problems and Risks: Tight Coupling" and "… — lock contention" belong to the
+        // part before the colon or the dash.
+        let part = section.split(" — ").next().unwrap_or(section);
+        let part = match part.split_once(": ") {
+            Some((head, _)) if head == "Major Problems and Risks" => head,
+            _ => part,
+        };
+        match groups.iter_mut().find(|(p, _)| p == part) {
+            Some((_, lessons)) => lessons.push((name, title)),
+            None => groups.push((part.to_owned(), vec![(name, title)])),
+        }
+    }
+    groups
+}
+
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_owned()
@@ -136,6 +165,7 @@ pub fn Simulator() -> Html {
     }
 
     let presets = use_memo(state.scenario_name.clone(), |_| Rc::new(presets(&state)));
+    let picker = use_memo((), |_| picker_groups());
     let view = ViewRef(Rc::clone(&state.view));
     let on_scenario = {
         let on_action = on_action.clone();
@@ -238,8 +268,14 @@ pub fn Simulator() -> Html {
                 <label class="field">
                     <span>{ "Scenario" }</span>
                     <select onchange={on_scenario} aria-label="Scenario">
-                        { for SCENARIOS.iter().map(|(name, _)| html! {
-                            <option value={*name} selected={state.scenario_name == *name}>{ *name }</option>
+                        { for picker.iter().map(|(part, lessons)| html! {
+                            <optgroup label={part.clone()}>
+                                { for lessons.iter().map(|(name, title)| html! {
+                                    <option value={*name} selected={state.scenario_name == *name}>
+                                        { format!("{name} — {title}") }
+                                    </option>
+                                }) }
+                            </optgroup>
                         }) }
                     </select>
                 </label>
