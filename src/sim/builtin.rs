@@ -32,6 +32,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/alter-queue.toml"),
     ),
     (
+        "expand-contract",
+        include_str!("../../static/scenarios/expand-contract.toml"),
+    ),
+    (
         "report-vs-writers",
         include_str!("../../static/scenarios/report-vs-writers.toml"),
     ),

@@ -391,6 +391,9 @@ pub struct OperationAccess {
     pub statements: Vec<String>,
     /// What they read and write, together.
     pub access: Access,
+    /// Whether it runs now: a stopped operation (a version not deployed yet, or retired) is
+    /// drawn and previewed with the others only while it runs.
+    pub enabled: bool,
 }
 
 /// A cell of the matrix: what a service does with a column.
@@ -431,8 +434,13 @@ pub struct CouplingMap {
 }
 
 impl CouplingMap {
-    /// The map of `scenario`'s services over the tables `columns` gives for each database.
-    pub fn build(scenario: &Scenario, columns: impl Fn(&str) -> Columns) -> Self {
+    /// The map of `scenario`'s services over the tables `columns` gives for each database, each
+    /// operation running or not as `enabled` says.
+    pub fn build(
+        scenario: &Scenario,
+        columns: impl Fn(&str) -> Columns,
+        enabled: impl Fn(&str, &str) -> bool,
+    ) -> Self {
         let databases: BTreeMap<String, Columns> = scenario
             .databases
             .iter()
@@ -444,6 +452,7 @@ impl CouplingMap {
             .iter()
             .flat_map(|service| {
                 let known = databases.get(&service.database).unwrap_or(&empty);
+                let enabled = &enabled;
                 service.operations.iter().map(move |operation| {
                     let mut access = Access::default();
                     for sql in &operation.statements {
@@ -455,6 +464,7 @@ impl CouplingMap {
                         database: service.database.clone(),
                         statements: operation.statements.clone(),
                         access,
+                        enabled: enabled(&service.name, &operation.name),
                     }
                 })
             })
@@ -480,10 +490,15 @@ impl CouplingMap {
         self.owners.get(database)?.get(table).map(String::as_str)
     }
 
-    /// The services, in scenario order, each once.
+    /// The operations that run now.
+    pub fn running(&self) -> impl Iterator<Item = &OperationAccess> {
+        self.operations.iter().filter(|o| o.enabled)
+    }
+
+    /// The services with an operation running now, in scenario order, each once.
     pub fn services(&self) -> Vec<&str> {
         let mut services: Vec<&str> = Vec::new();
-        for op in &self.operations {
+        for op in self.running() {
             if !services.contains(&op.service.as_str()) {
                 services.push(&op.service);
             }
@@ -494,8 +509,7 @@ impl CouplingMap {
     /// What `service` does with `database`'s `table.column`, if anything.
     pub fn mark(&self, service: &str, database: &str, column: &ColumnRef) -> Option<Mark> {
         let ops = || {
-            self.operations
-                .iter()
+            self.running()
                 .filter(|o| o.service == service && o.database == database)
         };
         let read = ops().any(|o| o.access.reads.contains(column));
@@ -514,7 +528,7 @@ impl CouplingMap {
     /// The services that write `database`'s `table` (insert, update or delete), in order.
     pub fn writers(&self, database: &str, table: &str) -> Vec<&str> {
         let mut writers: Vec<&str> = Vec::new();
-        for op in self.operations.iter().filter(|o| o.database == database) {
+        for op in self.running().filter(|o| o.database == database) {
             let a = &op.access;
             let writes = a.positional.contains(table)
                 || a.deletes.contains(table)
@@ -529,7 +543,7 @@ impl CouplingMap {
     /// The services that name `database`'s `table` at all, in order.
     pub fn users(&self, database: &str, table: &str) -> Vec<&str> {
         let mut users: Vec<&str> = Vec::new();
-        for op in self.operations.iter().filter(|o| o.database == database) {
+        for op in self.running().filter(|o| o.database == database) {
             if op.access.tables.contains(table) && !users.contains(&op.service.as_str()) {
                 users.push(&op.service);
             }
@@ -551,7 +565,7 @@ impl CouplingMap {
         let change = SchemaChange::of(&statement).ok_or(PreviewError::NotSchemaChange)?;
         let mut breaks = Vec::new();
         let mut every_column = Vec::new();
-        for op in self.operations.iter().filter(|o| o.database == database) {
+        for op in self.running().filter(|o| o.database == database) {
             if let Some(why) = change.breaks(&op.access) {
                 breaks.push(Affected {
                     service: op.service.clone(),
@@ -907,7 +921,7 @@ mod tests {
     fn the_preview_names_the_lock_and_refuses_what_is_not_ddl() {
         let scenario = Scenario::parse(crate::sim::builtin::scenario_text("shop").expect("shop"))
             .expect("parses");
-        let map = CouplingMap::build(&scenario, |_| columns());
+        let map = CouplingMap::build(&scenario, |_| columns(), |_, _| true);
         let preview = map
             .preview("shop", "ALTER TABLE orders RENAME COLUMN status TO state")
             .expect("a preview");

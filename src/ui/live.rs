@@ -253,8 +253,8 @@ pub struct LiveState {
     pub checked_events: u64,
     /// The answer the student chose to the lesson's question, before running it.
     pub prediction: Option<Prediction>,
-    /// The coupling map of the scenario's services over the tables as they are now (rebuilt
-    /// when a schema change has run).
+    /// The coupling map of the scenario's services over the tables as they are now, with the
+    /// operations running now (refreshed with the checkpoints).
     pub coupling: Rc<CouplingMap>,
     /// A schema change previewed and not yet run or cancelled.
     pub schema_preview: Option<Rc<SchemaPreview>>,
@@ -627,16 +627,11 @@ impl LiveState {
                 })
                 .collect();
             self.checkpoints = Rc::new(fresh);
-            // A schema change that has run (or a jump back before it) changes the columns the
-            // services' SQL resolves against.
-            let columns_now: std::collections::BTreeMap<String, _> = self
-                .coupling
-                .databases
-                .keys()
-                .map(|name| (name.clone(), world.columns(name)))
-                .collect();
-            if columns_now != self.coupling.databases {
-                self.coupling = Rc::new(world.coupling_map());
+            // A schema change that has run, a version deployed or retired (or a jump back before
+            // them) changes what the services' SQL names.
+            let coupling = world.coupling_map();
+            if coupling != *self.coupling {
+                self.coupling = Rc::new(coupling);
             }
             self.checked_at = Some(self.now);
             self.checked_events = self.events;

@@ -3,7 +3,7 @@
 // effect shows. Screenshots go to target/screenshots/.
 import { test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { SHOTS, startBrowser, pagePerTest, until as poll } from "./harness.mjs";
+import { SHOTS, startBrowser, pagePerTest, until as poll, waitForClock } from "./harness.mjs";
 
 let session;
 let page;
@@ -147,4 +147,33 @@ test("tight-coupling: the preview names the services the rename breaks, and exac
   await allGreen(5, 40_000);
   await until(async () => (await lesson().locator(".lesson-choice.right").count()) === 1, "the answer");
   await page.screenshot({ path: `${SHOTS}lesson-tight-coupling.png`, fullPage: false });
+});
+
+test("expand-contract: once the readers have moved, dropping the old column breaks nobody", async () => {
+  await openAndPredict("expand-contract", 0, "4×");
+  await page.locator("#play").click();
+  await waitForClock(page, 13);
+  await page.locator("#play").click();
+  const drop = page.getByRole("button", { name: /^Now: ALTER TABLE orders DROP COLUMN/ });
+  const preview = page.getByRole("region", { name: "Schema change preview" });
+  // At 13 s the readers have moved, but the owner's v2 still writes status.
+  await drop.click();
+  assert.match(await preview.textContent(), /orders\.pay_v2/);
+  assert.doesNotMatch(await preview.textContent(), /billing|shipping/);
+  await preview.getByRole("button", { name: "Cancel" }).click();
+  await page.locator("#play").click();
+  await waitForClock(page, 20.5);
+  await page.locator("#play").click();
+  await drop.click();
+  assert.match(await preview.textContent(), /nothing should break/);
+  await preview.getByRole("button", { name: "Cancel" }).click();
+  // The coupling map: billing now reads state, and nobody reads status.
+  const map = page.getByRole("table", { name: "Who reads and writes what in shop" });
+  const services = await map.locator("thead th").allTextContents();
+  const marks = async (column) => map.getByRole("row", { name: new RegExp(`^${column}`) }).locator("td").allTextContents();
+  assert.equal((await marks("state"))[services.indexOf("billing") - 1].trim(), "R");
+  assert.equal((await marks("status"))[services.indexOf("billing") - 1].trim(), "");
+  await page.locator("#play").click();
+  await allGreen(5, 40_000);
+  await page.screenshot({ path: `${SHOTS}lesson-expand-contract.png`, fullPage: false });
 });

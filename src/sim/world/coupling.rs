@@ -27,9 +27,20 @@ impl World {
             .unwrap_or_default()
     }
 
-    /// The coupling map of the scenario's services over the tables as they are now.
+    /// The coupling map of the scenario's services over the tables as they are now, with the
+    /// operations running now.
     pub fn coupling_map(&self) -> CouplingMap {
-        CouplingMap::build(&self.scenario, |name| self.columns(name))
+        CouplingMap::build(
+            &self.scenario,
+            |name| self.columns(name),
+            |service, operation| {
+                self.services
+                    .iter()
+                    .filter(|s| s.name == service)
+                    .flat_map(|s| &s.operations)
+                    .any(|o| o.name == operation && o.enabled)
+            },
+        )
     }
 
     /// What `sql`, a schema change on `database`, would break, and whom it would wait for.
