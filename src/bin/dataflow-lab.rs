@@ -402,8 +402,13 @@ mod cli {
                         writers.join(", ")
                     }
                 );
-                for column in columns {
-                    print!("{:<first$}", format!("  {column}"));
+                let missing = map.missing(database, table);
+                let rows = columns
+                    .iter()
+                    .map(|c| (c, ""))
+                    .chain(missing.iter().map(|c| (c, " (gone)")));
+                for (column, gone) in rows {
+                    print!("{:<first$}", format!("  {column}{gone}"));
                     let key = (table.clone(), column.clone());
                     for service in &services {
                         let mark = map.mark(service, database, &key).map_or("", |m| m.symbol());

@@ -540,6 +540,26 @@ impl CouplingMap {
         writers
     }
 
+    /// The columns of `database`'s `table` that running operations name but the table does
+    /// not have (renamed or dropped): the SQL that names them fails.
+    pub fn missing(&self, database: &str, table: &str) -> Vec<String> {
+        let known = self
+            .databases
+            .get(database)
+            .and_then(|tables| tables.get(table));
+        let mut missing: Vec<String> = Vec::new();
+        for op in self.running().filter(|o| o.database == database) {
+            for (t, column) in op.access.reads.iter().chain(&op.access.writes) {
+                let exists = known.is_some_and(|columns| columns.contains(column));
+                if t == table && !exists && !missing.contains(column) {
+                    missing.push(column.clone());
+                }
+            }
+        }
+        missing.sort();
+        missing
+    }
+
     /// The services that name `database`'s `table` at all, in order.
     pub fn users(&self, database: &str, table: &str) -> Vec<&str> {
         let mut users: Vec<&str> = Vec::new();
@@ -586,6 +606,10 @@ impl CouplingMap {
             }
         }
         Ok(Preview {
+            owner: change
+                .table()
+                .and_then(|t| self.owner(database, t))
+                .map(str::to_owned),
             lock: change.lock(),
             change,
             breaks,
@@ -785,6 +809,9 @@ pub struct Preview {
     pub change: SchemaChange,
     /// The table lock it takes (and holds to the end of its transaction).
     pub lock: TableLockMode,
+    /// The service that owns the table, if one is declared: its own operations that break
+    /// change with its schema, the others' do not.
+    pub owner: Option<String>,
     /// The operations whose SQL will fail once it has run.
     pub breaks: Vec<Affected>,
     /// The operations that read the table with `*`: their SQL runs on, their rows change.
@@ -915,6 +942,30 @@ mod tests {
         };
         let positional = Access::of_sql("INSERT INTO invoices VALUES (1, 2, 3)", &columns());
         assert!(drop.breaks(&positional).is_some());
+    }
+
+    #[test]
+    fn a_column_gone_from_the_table_is_listed_with_its_readers() {
+        let scenario = Scenario::parse(crate::sim::builtin::scenario_text("shop").expect("shop"))
+            .expect("parses");
+        let mut renamed = columns();
+        renamed.insert(
+            "orders".into(),
+            vec![
+                "id".into(),
+                "customer_id".into(),
+                "state".into(),
+                "total_cents".into(),
+            ],
+        );
+        let before = CouplingMap::build(&scenario, |_| columns(), |_, _| true);
+        let after = CouplingMap::build(&scenario, |_| renamed.clone(), |_, _| true);
+        assert!(!before
+            .missing("shop", "orders")
+            .contains(&"status".to_owned()));
+        assert!(after
+            .missing("shop", "orders")
+            .contains(&"status".to_owned()));
     }
 
     #[test]

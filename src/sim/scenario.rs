@@ -477,31 +477,18 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 impl Scenario {
-    /// The integration modes this scenario can run in: `shared` always; `owned` when its
-    /// services say which tables they own; `cdc` and `events` when, moreover, it has no script
-    /// and each service writes only tables it owns (each gets a database of its own there).
+    /// The integration modes this scenario can run in: `shared` always; `owned` and `cdc` when
+    /// its services say which tables they own (and, for `cdc`, it has no script).
     pub fn modes(&self) -> Vec<crate::sim::modes::Mode> {
         use crate::sim::modes::Mode;
         let owners = self.services.iter().any(|s| !s.owns.is_empty());
-        let own_writes = self.services.iter().all(|s| {
-            let statements: Vec<String> = s
-                .operations
-                .iter()
-                .flat_map(|o| o.statements.iter().cloned())
-                .collect();
-            crate::sim::params::tables_used(&statements)
-                .1
-                .iter()
-                .all(|table| s.owns.contains(table))
-        });
-        let owners_split = owners && own_writes && self.script.is_none();
         Mode::ALL
             .into_iter()
             .filter(|m| match m {
                 Mode::Shared => true,
                 Mode::Owned => owners,
-                Mode::Cdc => owners_split,
-                Mode::Events => owners_split && !self.events.is_empty(),
+                Mode::Cdc => owners && self.script.is_none(),
+                Mode::Events => owners && self.script.is_none() && !self.events.is_empty(),
                 Mode::Etl => {
                     self.script.is_none()
                         && self

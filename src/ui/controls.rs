@@ -161,7 +161,16 @@ fn SchemaChangePreview(props: &PreviewProps) -> Html {
         let on_action = props.on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::CancelPreview))
     };
-    let broken = preview.broken_services();
+    // The owner's own operations change with its schema (it deploys them together); the
+    // others' break unless someone tells them.
+    let is_owner =
+        |a: &&crate::sim::coupling::Affected| preview.owner.as_deref() == Some(a.service.as_str());
+    let owners: Vec<&crate::sim::coupling::Affected> =
+        preview.breaks.iter().filter(is_owner).collect();
+    let others: Vec<&crate::sim::coupling::Affected> =
+        preview.breaks.iter().filter(|a| !is_owner(a)).collect();
+    let mut broken: Vec<&str> = others.iter().map(|a| a.service.as_str()).collect();
+    broken.dedup();
     html! {
         <div class="schema-preview" role="region" aria-label="Schema change preview">
             <p class="schema-preview-sql"><code>{ &pending.sql }</code></p>
@@ -174,15 +183,30 @@ fn SchemaChangePreview(props: &PreviewProps) -> Html {
                     ),
                 } }
             </p>
-            if broken.is_empty() {
-                <p class="schema-preview-safe">{ "No service's SQL names what it changes: nothing should break." }</p>
-            } else {
+            if broken.is_empty() && owners.is_empty() {
+                <p class="schema-preview-safe">{ "No running operation names what it changes: nothing should break." }</p>
+            }
+            if !broken.is_empty() {
                 <p class="schema-preview-breaks"><b>{ format!(
-                    "It will break {} of the services on this database:", broken.len()
+                    "It will break {} {} that {} not own {table}:",
+                    broken.len(),
+                    if broken.len() == 1 { "service" } else { "services" },
+                    if broken.len() == 1 { "does" } else { "do" },
                 ) }</b></p>
                 <ul class="schema-preview-list">
-                    { for preview.breaks.iter().map(|a| html! {
+                    { for others.iter().map(|a| html! {
                         <li><b>{ format!("{}.{}", a.service, a.operation) }</b>{ format!(" — {}", a.why) }</li>
+                    }) }
+                </ul>
+            }
+            if !owners.is_empty() {
+                <p class="schema-preview-owner">{ format!(
+                    "And the owner's own code, which must change with it (as {} deploys its new version):",
+                    preview.owner.as_deref().unwrap_or_default()
+                ) }</p>
+                <ul class="schema-preview-list">
+                    { for owners.iter().map(|a| html! {
+                        <li>{ format!("{}.{} — {}", a.service, a.operation, a.why) }</li>
                     }) }
                 </ul>
             }

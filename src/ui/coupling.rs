@@ -74,6 +74,7 @@ pub fn CouplingPanel(props: &CouplingProps) -> Html {
                                 let writers = map.writers(database, table);
                                 let owner = map.owner(database, table);
                                 let shared = writers.len() > 1;
+                                let missing = map.missing(database, table);
                                 html! {
                                     <tbody>
                                         <tr class={classes!("coupling-group", shared.then_some("shared"))}>
@@ -90,14 +91,19 @@ pub fn CouplingPanel(props: &CouplingProps) -> Html {
                                                 } }
                                             </th>
                                         </tr>
-                                        { for columns.iter().map(|column| {
+                                        { for columns.iter().map(|c| (c, false)).chain(missing.iter().map(|c| (c, true))).map(|(column, gone)| {
                                             let key = (table.clone(), column.clone());
                                             let lit = touched.as_ref().is_some_and(|t| {
                                                 t.0 == *database && t.1 == *table && t.2.as_deref().is_none_or(|c| c == column)
                                             });
                                             html! {
-                                                <tr class={classes!(lit.then_some("touched"))}>
-                                                    <th scope="row">{ column }</th>
+                                                <tr class={classes!(lit.then_some("touched"), gone.then_some("gone"))}>
+                                                    <th scope="row">
+                                                        { column }
+                                                        if gone {
+                                                            <span class="coupling-gone" title="Named in these services' SQL, but no longer a column of the table: their statements fail">{ " (gone)" }</span>
+                                                        }
+                                                    </th>
                                                     { for services.iter().map(|s| {
                                                         let mark = map.mark(s, database, &key);
                                                         match mark {

@@ -17,6 +17,9 @@ pub struct LessonProps {
     pub prediction: Option<Prediction>,
     /// Whether the lesson is a script stepped with "Next step" rather than played.
     pub scripted: bool,
+    /// Whether the run has begun (time has passed or a step was issued): from then on the
+    /// prediction is final, so that it cannot be changed after a peek at the run.
+    pub started: bool,
     /// Whether the run has shown the answer (checkpoints settled, script or time over).
     pub shown: bool,
     /// Sends the prediction.
@@ -65,27 +68,29 @@ pub fn lesson_panel(props: &LessonProps) -> Html {
                             (reveal && right == Some(i)).then_some("right"),
                             (reveal && chosen && right != Some(i)).then_some("wrong"),
                         );
+                        let locked = reveal || (props.started && props.prediction.is_some());
                         html! {
                             <button type="button" {class} role="radio" aria-checked={chosen.to_string()}
-                                disabled={reveal} onclick={predict(Prediction::Choice(i))}>
+                                disabled={locked} onclick={predict(Prediction::Choice(i))}>
                                 { markdown_html(choice) }
                             </button>
                         }
                     }) }
-                    if props.prediction.is_none() {
-                        <button type="button" class="lesson-skip" onclick={predict(Prediction::Skipped)}
-                            title="Show the checkpoints and what to watch without predicting">
-                            { "Skip the question" }
-                        </button>
-                    }
                 </div>
+                if props.prediction.is_none() {
+                    <button type="button" class="lesson-skip" onclick={predict(Prediction::Skipped)}
+                        title="Show the checkpoints and what to watch without predicting">
+                        { "Skip the question" }
+                    </button>
+                }
                 <p class="lesson-status" role="status">{
                     match (props.prediction, reveal) {
                         (None, _) => format!(
                             "Choose an answer, then {go}. What to watch and the checkpoints show once you have chosen; the answer, once the run has shown it."
                         ),
                         (Some(Prediction::Skipped), false) => format!("No prediction: {go} and watch the checkpoints."),
-                        (Some(_), false) => format!("Noted. Now {go} and watch the checkpoints: the answer shows once they are settled."),
+                        (Some(_), false) if props.started => "Noted: your answer is final now. Watch the checkpoints: the answer shows once they are settled.".to_owned(),
+                        (Some(_), false) => format!("Noted (you can still change it until you start). Now {go} and watch the checkpoints: the answer shows once they are settled."),
                         (Some(Prediction::Skipped), true) => format!("The run shows “{right_words}”."),
                         (Some(Prediction::Choice(p)), true) if Some(p) == right => "You predicted it: the run shows the same.".to_owned(),
                         (Some(_), true) => format!("Not quite: the run shows “{right_words}”."),
@@ -103,7 +108,8 @@ pub fn lesson_panel(props: &LessonProps) -> Html {
         <section class="lesson" aria-label="Lesson">
             <p class="lesson-section">{ "Course text: " }<b>{ &lesson.section }</b></p>
             { for question }
-            if !lesson.try_steps.is_empty() {
+            // "Try this" names what the run shows: it waits for the prediction too.
+            if !lesson.try_steps.is_empty() && (props.prediction.is_some() || lesson.question.is_none()) {
                 <details class="lesson-try" open={props.shown}>
                     <summary>{ "Try this" }</summary>
                     <ol>{ for lesson.try_steps.iter().map(|step| html! { <li class="markdown">{ markdown_html(step) }</li> }) }</ol>

@@ -740,6 +740,17 @@ impl LiveState {
         next
     }
 
+    /// Whether the run has begun: time has passed, or a script's first step was issued.
+    pub fn run_started(&self) -> bool {
+        self.now > 0
+            || self
+                .playback
+                .borrow()
+                .world()
+                .script_progress()
+                .is_some_and(|(next, ended)| ended || next != Some(0))
+    }
+
     /// Whether what gives the lesson's answer away (the scenario's "Watch" line, the
     /// checkpoints' captions and values) is held back: the lesson asks a question the student
     /// has neither answered nor skipped.

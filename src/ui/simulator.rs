@@ -292,6 +292,7 @@ pub fn Simulator() -> Html {
                 if let Some(lesson) = lesson {
                     <crate::ui::lesson::LessonPanel {lesson} prediction={state.prediction}
                         shown={state.lesson_shown()} scripted={state.view.script.is_some()}
+                        started={state.run_started()}
                         on_action={on_action.clone()} />
                 }
                 <crate::ui::checkpoints::Checkpoints verdicts={Rc::clone(&state.checkpoints)}

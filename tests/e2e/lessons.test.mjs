@@ -146,6 +146,13 @@ test("tight-coupling: the preview names the services the rename breaks, and exac
   await page.locator("#play").click();
   await allGreen(5, 40_000);
   await until(async () => (await lesson().locator(".lesson-choice.right").count()) === 1, "the answer");
+  // After the rename the map keeps the evidence: status, gone, still read by billing.
+  const gone = map.getByRole("row", { name: /^status \(gone\)/ });
+  await until(async () => (await gone.count()) === 1, "the renamed column shown as gone");
+  const after = await map.locator("thead th").allTextContents();
+  assert.equal((await gone.locator("td").allTextContents())[after.indexOf("billing") - 1].trim(), "R");
+  // The prediction is final once the run has started.
+  assert.ok(await lesson().getByRole("radio").first().isDisabled());
   await page.screenshot({ path: `${SHOTS}lesson-tight-coupling.png`, fullPage: false });
 });
 
