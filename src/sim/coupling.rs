@@ -17,7 +17,8 @@
 //!   preview lists those operations apart, as *reads every column*.
 //!
 //! Simplifications: an unqualified column is resolved to the first table in scope whose schema
-//! has it; columns of a derived table (a subquery in `FROM`) are followed into the subquery but
+//! has it, or, when no table has it (renamed or dropped since), to the only table the query
+//! reads — in a join it is then left out; columns of a derived table (a subquery in `FROM`) are followed into the subquery but
 //! not through its aliases.
 
 use crate::sim::locks::TableLockMode;
@@ -64,6 +65,7 @@ impl Access {
         let mut walker = Walker {
             columns,
             access: &mut access,
+            labels: Vec::new(),
         };
         walker.statement(statement);
         access
@@ -101,6 +103,9 @@ type Visible = (String, Option<String>);
 struct Walker<'a> {
     columns: &'a Columns,
     access: &'a mut Access,
+    /// The output labels of the queries being walked (`COUNT(*) AS n`): names that `ORDER BY`
+    /// and `HAVING` may use and that are no column.
+    labels: Vec<String>,
 }
 
 impl Walker<'_> {
@@ -161,6 +166,11 @@ impl Walker<'_> {
                 let mut scope = self.from(&select.from, outer);
                 scope.extend(outer.iter().cloned());
                 let Projection::SelectItems(items) = &select.projection;
+                self.labels
+                    .extend(items.iter().filter_map(|item| match item {
+                        SelectItem::Expr { label, .. } => Some(label.clone()),
+                        _ => None,
+                    }));
                 for item in items {
                     match item {
                         SelectItem::Expr { expr, .. } => self.expr(expr, &scope),
@@ -370,11 +380,19 @@ impl Walker<'_> {
                 .get(table)
                 .is_some_and(|columns| columns.iter().any(|c| c == column))
         };
-        scope
-            .iter()
-            .filter_map(|(_, table)| table.as_ref())
-            .find(|table| has(table))
-            .map(|table| (table.clone(), column.to_owned()))
+        let tables = || scope.iter().filter_map(|(_, table)| table.as_ref());
+        if let Some(table) = tables().find(|table| has(table)) {
+            return Some((table.clone(), column.to_owned()));
+        }
+        // A name no table has — a column renamed or dropped since the SQL was written — still
+        // belongs to the table when there is only one to read (unless it is an output label).
+        let mut only = tables();
+        match (only.next(), only.next()) {
+            (Some(table), None) if !self.labels.iter().any(|l| l == column) => {
+                Some((table.clone(), column.to_owned()))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -919,6 +937,21 @@ mod tests {
             a.reads
         );
         assert!(!a.reads.iter().any(|(_, c)| c == "0"));
+    }
+
+    #[test]
+    fn a_name_no_table_has_belongs_to_the_only_table_read() {
+        let a = Access::of_sql(
+            "SELECT id, COUNT(*) AS n FROM orders WHERE state = 'paid' GROUP BY id ORDER BY n",
+            &columns(),
+        );
+        assert!(a.reads.contains(&col("orders", "state")), "{:?}", a.reads);
+        assert!(!a.reads.contains(&col("orders", "n")), "{:?}", a.reads);
+        let join = Access::of_sql(
+            "SELECT o.id FROM orders o JOIN customers c ON c.id = o.customer_id WHERE state = 'x'",
+            &columns(),
+        );
+        assert!(!join.reads.iter().any(|(_, c)| c == "state"));
     }
 
     #[test]
