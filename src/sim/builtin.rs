@@ -77,10 +77,62 @@ pub fn scenario_text(name: &str) -> Option<&'static str> {
         .map(|(_, text)| *text)
 }
 
+/// A part of the course text and the built-in lessons that teach it: (part, [(name, title)]).
+pub type Part = (String, Vec<(&'static str, String)>);
+
+/// The built-in lessons grouped by the part of the course text they teach, in its order — what
+/// the page's scenario picker lists (built once per page). Each file is read with the scenario
+/// parser: a lighter read of two fields costs the page 8 KB of wasm for its own deserializer.
+pub fn catalogue() -> Vec<Part> {
+    let mut parts: Vec<Part> = Vec::new();
+    for (name, text) in SCENARIOS {
+        let scenario = crate::sim::scenario::Scenario::parse(text).ok();
+        let title = scenario
+            .as_ref()
+            .and_then(|s| s.title.clone())
+            .unwrap_or_default();
+        let section = scenario
+            .as_ref()
+            .and_then(|s| s.lesson.as_ref())
+            .map_or("Other", |l| l.section.as_str());
+        // "Major Problems and Risks: Tight Coupling" and "… — lock contention" belong to the
+        // part before the colon or the dash.
+        let part = section.split(" — ").next().unwrap_or(section);
+        let part = match part.split_once(": ") {
+            Some((head, _)) if head == "Major Problems and Risks" => head,
+            _ => part,
+        };
+        match parts.iter_mut().find(|(p, _)| p == part) {
+            Some((_, lessons)) => lessons.push((name, title)),
+            None => parts.push((part.to_owned(), vec![(name, title)])),
+        }
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sim::scenario::Scenario;
+
+    #[test]
+    fn the_catalogue_lists_every_lesson_once_under_its_part() {
+        let parts = catalogue();
+        let listed: Vec<&str> = parts
+            .iter()
+            .flat_map(|(_, l)| l.iter().map(|(n, _)| *n))
+            .collect();
+        assert_eq!(listed.len(), SCENARIOS.len());
+        assert!(parts.iter().all(|(part, _)| part != "Other"));
+        let problems = parts
+            .iter()
+            .find(|(part, _)| part == "Major Problems and Risks")
+            .expect("the problems part");
+        assert!(problems
+            .1
+            .iter()
+            .any(|(n, t)| *n == "tight-coupling" && !t.is_empty()));
+    }
 
     #[test]
     fn every_builtin_scenario_is_valid_and_named_as_listed() {

@@ -256,6 +256,8 @@ pub struct LiveState {
     /// The coupling map of the scenario's services over the tables as they are now, with the
     /// operations running now (refreshed with the checkpoints).
     pub coupling: Rc<CouplingMap>,
+    /// What the coupling map was built from (see [`crate::sim::world::World::coupling_inputs`]).
+    pub coupling_inputs: Rc<(Vec<crate::sim::coupling::Columns>, Vec<bool>)>,
     /// A schema change previewed and not yet run or cancelled.
     pub schema_preview: Option<Rc<SchemaPreview>>,
 }
@@ -477,6 +479,7 @@ impl LiveState {
         let view = Rc::new(page_view(playback.world()));
         let checkpoints = Rc::new(playback.world().checkpoints());
         let coupling = Rc::new(playback.world().coupling_map());
+        let coupling_inputs = Rc::new(playback.world().coupling_inputs());
         Self {
             scenario_name: playback.scenario().name.clone(),
             playback: Rc::new(RefCell::new(playback)),
@@ -516,6 +519,7 @@ impl LiveState {
             checked_events: 0,
             prediction: None,
             coupling,
+            coupling_inputs,
             schema_preview: None,
         }
     }
@@ -629,9 +633,10 @@ impl LiveState {
             self.checkpoints = Rc::new(fresh);
             // A schema change that has run, a version deployed or retired (or a jump back before
             // them) changes what the services' SQL names.
-            let coupling = world.coupling_map();
-            if coupling != *self.coupling {
-                self.coupling = Rc::new(coupling);
+            let inputs = world.coupling_inputs();
+            if inputs != *self.coupling_inputs {
+                self.coupling = Rc::new(world.coupling_map());
+                self.coupling_inputs = Rc::new(inputs);
             }
             self.checked_at = Some(self.now);
             self.checked_events = self.events;
@@ -679,6 +684,7 @@ impl LiveState {
             checked_events: self.checked_events,
             prediction: self.prediction,
             coupling: Rc::clone(&self.coupling),
+            coupling_inputs: Rc::clone(&self.coupling_inputs),
             schema_preview: self.schema_preview.clone(),
         }
     }

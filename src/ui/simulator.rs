@@ -2,7 +2,6 @@
 //! log around one [`LiveState`]. Owns the animation loop and the keyboard shortcuts.
 
 use crate::markdown;
-use crate::sim::builtin::SCENARIOS;
 use crate::sim::scenario::ActionKind;
 use crate::ui::browser::{self, AnimationLoop, KeyListener};
 use crate::ui::charts::Charts;
@@ -73,35 +72,6 @@ fn presets(state: &LiveState) -> Vec<Preset> {
     presets
 }
 
-/// The built-in lessons grouped by the part of the course text they teach, in its order: each
-/// part with its lessons' names and titles.
-fn picker_groups() -> Vec<(String, Vec<(&'static str, String)>)> {
-    let mut groups: Vec<(String, Vec<(&'static str, String)>)> = Vec::new();
-    for (name, text) in SCENARIOS {
-        let scenario = crate::sim::scenario::Scenario::parse(text).ok();
-        let title = scenario
-            .as_ref()
-            .and_then(|s| s.title.clone())
-            .unwrap_or_default();
-        let section = scenario
-            .as_ref()
-            .and_then(|s| s.lesson.as_ref())
-            .map_or("Other", |l| l.section.as_str());
-        // "Major Problems and Risks: Tight Coupling" and "… — lock contention" belong to the
-        // part before the colon or the dash.
-        let part = section.split(" — ").next().unwrap_or(section);
-        let part = match part.split_once(": ") {
-            Some((head, _)) if head == "Major Problems and Risks" => head,
-            _ => part,
-        };
-        match groups.iter_mut().find(|(p, _)| p == part) {
-            Some((_, lessons)) => lessons.push((name, title)),
-            None => groups.push((part.to_owned(), vec![(name, title)])),
-        }
-    }
-    groups
-}
-
 fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_owned()
@@ -165,7 +135,7 @@ pub fn Simulator() -> Html {
     }
 
     let presets = use_memo(state.scenario_name.clone(), |_| Rc::new(presets(&state)));
-    let picker = use_memo((), |_| picker_groups());
+    let picker = use_memo((), |_| crate::sim::builtin::catalogue());
     let view = ViewRef(Rc::clone(&state.view));
     let on_scenario = {
         let on_action = on_action.clone();

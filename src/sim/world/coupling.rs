@@ -43,6 +43,19 @@ impl World {
         )
     }
 
+    /// What the coupling map depends on that a run changes — each database's columns and
+    /// which operations run — cheap to compare, so that the map is rebuilt (every operation's
+    /// SQL parsed again) only when one of them has changed.
+    pub fn coupling_inputs(&self) -> (Vec<Columns>, Vec<bool>) {
+        (
+            self.nodes.iter().map(|n| self.columns(&n.name)).collect(),
+            self.services
+                .iter()
+                .flat_map(|s| s.operations.iter().map(|o| o.enabled))
+                .collect(),
+        )
+    }
+
     /// What `sql`, a schema change on `database`, would break, and whom it would wait for.
     ///
     /// # Errors
