@@ -67,4 +67,5 @@ pub mod topic;
 pub mod transaction;
 pub mod versions;
 pub mod view;
+pub mod views;
 pub mod world;

@@ -110,6 +110,10 @@ lessons! {
         // marketing reads the published fact (shipped_at), not the internal code.
         off: [("WHERE e.order_id IS NULL AND o.status_code = 3 ORDER BY", "WHERE e.order_id IS NULL AND o.shipped_at IS NOT NULL ORDER BY")],
         fails: "query(shop, \"SELECT COUNT(*) FROM emails e JOIN orders o ON o.id = e.order_id WHERE e.sent_at >= 15000000 AND (o.shipped_at IS NULL OR o.shipped_at > e.sent_at)\") > 10";
+    compat_view: "compat-view",
+        // No view: the old name is gone, and the readers break.
+        off: [("CREATE VIEW orders (id, email, status, total_cents) AS SELECT id, email, state, total_cents FROM orders_v2", "SELECT 1")],
+        fails: "errors(billing) == 0";
     expand_contract: "expand-contract",
         // A big-bang rename instead of the expand: the readers break.
         off: [("sql = \"ALTER TABLE orders ADD COLUMN state TEXT NULL\"", "sql = \"ALTER TABLE orders RENAME COLUMN status TO state\"")],

@@ -625,6 +625,12 @@ const JOBS: [&str; 2] = [
     "INSERT INTO jobs VALUES (1, 'new'), (2, 'new'), (3, 'new')",
 ];
 
+/// The table a compatibility view takes the name of (dropping `ledger_v2` drops the view).
+const LEDGER: [&str; 2] = [
+    "CREATE TABLE ledger (id INT PRIMARY KEY, balance INT)",
+    "INSERT INTO ledger VALUES (1, 100), (2, 100)",
+];
+
 /// The scripted anomalies and locking cases, each at every PostgreSQL level.
 fn scripted() -> Vec<Case> {
     let accounts: &[(&str, &[(&str, &str)])] = &[
@@ -879,9 +885,39 @@ fn scripted() -> Vec<Case> {
             ],
         ),
     ];
+    // A compatibility view (src/sim/views.rs): the owner renames its table and a column and
+    // gives the old name to a view, in one transaction; a reader of the old name waits for it,
+    // then reads through the view, as PostgreSQL looks the name up again after its lock wait.
+    let views: &[(&str, &[(&str, &str)])] = &[(
+        "a compatibility view takes the old name in the renaming transaction",
+        &[
+            ("M", "BEGIN"),
+            ("M", "ALTER TABLE ledger RENAME TO ledger_v2"),
+            ("R", "SELECT balance FROM ledger WHERE id = 1"),
+            ("M", "ALTER TABLE ledger_v2 RENAME COLUMN balance TO amount"),
+            (
+                "M",
+                "CREATE VIEW ledger (id, balance) AS SELECT id, amount FROM ledger_v2",
+            ),
+            ("M", "COMMIT"),
+            ("W", "UPDATE ledger_v2 SET amount = 5 WHERE id = 1"),
+            (
+                "R",
+                "SELECT l.id, l.balance FROM ledger l WHERE l.balance < 50 ORDER BY l.id",
+            ),
+            (
+                "R",
+                "SELECT COUNT(*) FROM ledger WHERE id IN (SELECT id FROM ledger)",
+            ),
+        ],
+    )];
     let mut cases = Vec::new();
     for level in LEVELS {
-        for (table, setup, list) in [("accounts", &ACCOUNTS, accounts), ("jobs", &JOBS, jobs)] {
+        for (table, setup, list) in [
+            ("accounts", &ACCOUNTS[..], accounts),
+            ("jobs", &JOBS[..], jobs),
+            ("ledger_v2", &LEDGER[..], views),
+        ] {
             for (name, steps) in list {
                 cases.push(Case {
                     name: (*name).to_owned(),

@@ -36,6 +36,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/expand-contract.toml"),
     ),
     (
+        "compat-view",
+        include_str!("../../static/scenarios/compat-view.toml"),
+    ),
+    (
         "report-vs-writers",
         include_str!("../../static/scenarios/report-vs-writers.toml"),
     ),
@@ -99,7 +103,12 @@ pub fn catalogue() -> Vec<Part> {
         // part before the colon or the dash.
         let part = section.split(" — ").next().unwrap_or(section);
         let part = match part.split_once(": ") {
-            Some((head, _)) if head == "Major Problems and Risks" => head,
+            Some((head, _))
+                if head == "Major Problems and Risks"
+                    || head == "Schema Evolution with Shared Databases" =>
+            {
+                head
+            }
             _ => part,
         };
         match parts.iter_mut().find(|(p, _)| p == part) {

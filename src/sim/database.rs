@@ -20,6 +20,7 @@ use crate::sim::sqlstate::SqlState;
 use crate::sim::statement::{prepare_command, Command, PrepareError, Setting, StatementError};
 use crate::sim::storage::{Engine, EngineStats, KeyHint, ReadMode, RowCounters, SharedEngine};
 use crate::sim::transaction::Session;
+use crate::sim::views::ViewError;
 use gluesql::core::ast::Statement;
 use gluesql::core::data::{Key, Value};
 use gluesql::core::error::Error as GlueError;
@@ -72,6 +73,9 @@ pub enum DbError {
     /// A statement known to crash GlueSQL, refused before it reaches it.
     #[error(transparent)]
     Refused(#[from] crate::sim::sql_guard::GuardError),
+    /// A statement about or through a view refused (`crate::sim::views`).
+    #[error(transparent)]
+    View(#[from] ViewError),
 }
 
 impl DbError {
@@ -86,6 +90,7 @@ impl DbError {
             Self::Setting(state, _) | Self::Storage { state, .. } => *state,
             Self::Statement(error) => error.sqlstate(),
             Self::Refused(_) => SqlState::FeatureNotSupported,
+            Self::View(error) => error.sqlstate(),
         }
     }
 }
@@ -180,8 +185,10 @@ pub struct TableInfo {
     pub columns: Vec<ColumnInfo>,
     /// Names of secondary indexes.
     pub indexes: Vec<String>,
-    /// Rows in the table now.
+    /// Rows in the table now (0 for a view, which is not counted).
     pub row_count: usize,
+    /// For a view, the query it stands for (`None` for a table).
+    pub view: Option<String>,
 }
 
 /// Where a connection stands with respect to transactions.
@@ -550,8 +557,39 @@ impl Connection {
     /// Carries out one prepared statement: GlueSQL's pipeline (plan → execute) with the key
     /// access path slipped in, or a transaction command, or a setting.
     fn run(&mut self, command: Command, only_rows: Option<KeyHint>) -> Result<Payload, DbError> {
-        let statement = match command {
+        let statement = match self.resolve_views(command)? {
             Command::Sql { statement, .. } => statement,
+            Command::CreateView {
+                name,
+                columns,
+                query,
+                or_replace,
+            } => {
+                let view = crate::sim::views::define(columns, query)?;
+                let mut engine = self.glue.storage.engine.borrow_mut();
+                if engine.tables.contains_key(&name)
+                    || (engine.views.contains_key(&name) && !or_replace)
+                {
+                    return Err(ViewError::Exists(name).into());
+                }
+                engine.views.insert(name, view);
+                return Ok(Payload::Create);
+            }
+            Command::DropView { names, if_exists } => {
+                let mut engine = self.glue.storage.engine.borrow_mut();
+                for name in &names {
+                    if engine.tables.contains_key(name) {
+                        return Err(ViewError::NotAView(name.clone()).into());
+                    }
+                    if !engine.views.contains_key(name) && !if_exists {
+                        return Err(ViewError::NotFound(name.clone()).into());
+                    }
+                }
+                for name in &names {
+                    engine.views.remove(name);
+                }
+                return Ok(Payload::DropTable(names.len()));
+            }
             Command::Begin(isolation) => {
                 let in_transaction = self.glue.storage.in_explicit_transaction();
                 let payload = self.plan_and_execute(Statement::StartTransaction, None)?;
@@ -631,6 +669,33 @@ impl Connection {
         Ok(())
     }
 
+    /// `command` with every view it reads replaced by the view's query (`crate::sim::views`):
+    /// what the lock planner and GlueSQL see. Expanding twice changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// A write into a view, a locking clause over one, views nested too deep.
+    pub fn resolve_views(&self, command: Command) -> Result<Command, DbError> {
+        let Command::Sql {
+            mut statement,
+            locking,
+        } = command
+        else {
+            return Ok(command);
+        };
+        let engine = self.glue.storage.engine.borrow();
+        let columns_of = |table: &str| engine.tables.get(table).map(|t| t.columns.to_vec());
+        let named = crate::sim::views::expand(&mut statement, &engine.views, &columns_of)?;
+        if let (Some(view), Some(_)) = (named, locking) {
+            return Err(ViewError::ReadOnly {
+                verb: "lock rows in",
+                view,
+            }
+            .into());
+        }
+        Ok(Command::Sql { statement, locking })
+    }
+
     /// Rows read and written by the last statement.
     pub fn last_counters(&self) -> RowCounters {
         self.last_counters
@@ -705,19 +770,45 @@ impl Connection {
                     columns,
                     indexes,
                     row_count,
+                    view: None,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, DbError>>()
+            .map(|mut tables| {
+                use gluesql::core::ast::ToSql;
+                let engine = storage.engine.borrow();
+                tables.extend(engine.views.iter().map(|(name, view)| {
+                    TableInfo {
+                        name: name.clone(),
+                        columns: view
+                            .columns
+                            .iter()
+                            .map(|column| ColumnInfo {
+                                name: column.clone(),
+                                data_type: String::new(),
+                                nullable: true,
+                                primary_key: false,
+                                unique: false,
+                            })
+                            .collect(),
+                        indexes: Vec::new(),
+                        row_count: 0,
+                        view: Some(view.query.to_sql()),
+                    }
+                }));
+                tables
+            })
     }
 
-    /// Each table's column names in declaration order, without counting rows (cheap enough to
-    /// ask often): what the coupling map resolves column names against.
+    /// Each table's and each view's column names in declaration order, without counting rows
+    /// (cheap enough to ask often): what the coupling map resolves column names against (a
+    /// service reading a view reads the view's columns).
     ///
     /// # Errors
     ///
     /// [`DbError::Sql`] if the storage cannot be read.
     pub fn columns(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>, DbError> {
-        Ok(self
+        let mut columns: std::collections::BTreeMap<String, Vec<String>> = self
             .glue
             .storage
             .fetch_all_schemas()?
@@ -731,7 +822,12 @@ impl Connection {
                     .collect();
                 (schema.table_name, columns)
             })
-            .collect())
+            .collect();
+        let engine = self.glue.storage.engine.borrow();
+        for (name, view) in &engine.views {
+            columns.insert(name.clone(), view.columns.clone());
+        }
+        Ok(columns)
     }
 
     /// A plain-text dump of every table's rows in key order (as this connection sees them), one

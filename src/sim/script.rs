@@ -264,6 +264,7 @@ impl ScriptRunner {
         let session = self.sessions.get_mut(name)?;
         let connection = &mut session.connection;
         let command = Connection::prepare(&self.steps[index].sql)
+            .and_then(|command| connection.resolve_views(command))
             .and_then(|command| connection.start_statement(&command).map(|()| command));
         let plan = match &command {
             Ok(Command::Sql { statement, locking }) if !connection.is_aborted() => {

@@ -56,6 +56,10 @@ pub enum SqlState {
     UndefinedTable,
     /// `42P07` duplicate_table.
     DuplicateTable,
+    /// `42809` wrong_object_type.
+    WrongObjectType,
+    /// `42P17` invalid_object_definition.
+    InvalidObjectDefinition,
     /// `42704` undefined_object (an unknown index).
     UndefinedObject,
     /// `42000` syntax_error_or_access_rule_violation: a statement the engine cannot run as
@@ -95,6 +99,8 @@ impl SqlState {
             Self::UndefinedFunction => "42883",
             Self::UndefinedTable => "42P01",
             Self::DuplicateTable => "42P07",
+            Self::WrongObjectType => "42809",
+            Self::InvalidObjectDefinition => "42P17",
             Self::UndefinedObject => "42704",
             Self::SyntaxErrorOrAccessRuleViolation => "42000",
             Self::LockNotAvailable => "55P03",
@@ -129,6 +135,8 @@ impl SqlState {
             Self::UndefinedFunction => "undefined_function",
             Self::UndefinedTable => "undefined_table",
             Self::DuplicateTable => "duplicate_table",
+            Self::WrongObjectType => "wrong_object_type",
+            Self::InvalidObjectDefinition => "invalid_object_definition",
             Self::UndefinedObject => "undefined_object",
             Self::SyntaxErrorOrAccessRuleViolation => "syntax_error_or_access_rule_violation",
             Self::LockNotAvailable => "lock_not_available",
@@ -143,7 +151,7 @@ impl SqlState {
     }
 
     /// Every code the simulator produces.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 29] = [
         Self::FeatureNotSupported,
         Self::DataException,
         Self::NumericValueOutOfRange,
@@ -166,6 +174,8 @@ impl SqlState {
         Self::UndefinedFunction,
         Self::UndefinedTable,
         Self::DuplicateTable,
+        Self::WrongObjectType,
+        Self::InvalidObjectDefinition,
         Self::UndefinedObject,
         Self::SyntaxErrorOrAccessRuleViolation,
         Self::LockNotAvailable,

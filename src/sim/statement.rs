@@ -22,8 +22,8 @@ use crate::sim::locks::{RowLockMode, WaitPolicy};
 use gluesql::core::ast::Statement;
 use gluesql::core::error::Error as GlueError;
 use gluesql::core::sqlparser::ast::{
-    Expr as SqlExpr, LockType, NonBlock, Statement as SqlStatement, TransactionIsolationLevel,
-    TransactionMode,
+    Expr as SqlExpr, LockType, NonBlock, ObjectName, ObjectType, Statement as SqlStatement,
+    TransactionIsolationLevel, TransactionMode,
 };
 use gluesql::core::sqlparser::dialect::PostgreSqlDialect;
 use gluesql::core::sqlparser::tokenizer::{Token, Tokenizer};
@@ -66,6 +66,25 @@ pub enum Command {
     Begin(Option<Isolation>),
     /// A `SET`.
     Set(Setting),
+    /// `CREATE [OR REPLACE] VIEW name [(columns)] AS query` (views live in our layer:
+    /// `crate::sim::views`).
+    CreateView {
+        /// The view's name.
+        name: String,
+        /// The column names listed, if any.
+        columns: Vec<String>,
+        /// GlueSQL's translation of the view's query.
+        query: gluesql::core::ast::Query,
+        /// `OR REPLACE`.
+        or_replace: bool,
+    },
+    /// `DROP VIEW [IF EXISTS] name, …`.
+    DropView {
+        /// The views to drop.
+        names: Vec<String>,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
 }
 
 /// A statement the simulator's SQL does not accept, with a message in PostgreSQL's words.
@@ -87,6 +106,9 @@ pub enum StatementError {
     /// A locking clause where PostgreSQL refuses one.
     #[error("{0} is not allowed with {1}")]
     LockingNotAllowed(&'static str, &'static str),
+    /// A statement of PostgreSQL's that the simulator does not carry out.
+    #[error("{0} is not supported by this simulator")]
+    Unsupported(&'static str),
     /// `FOR UPDATE` over a join or a derived table.
     #[error("{0} locks the rows of one table in this simulator: select from a single table")]
     LockingJoin(&'static str),
@@ -110,7 +132,9 @@ impl StatementError {
         match self {
             Self::UnknownSetting(_) => SqlState::UndefinedObject,
             Self::BadDuration { .. } => SqlState::InvalidParameterValue,
-            Self::LockingNotAllowed(..) | Self::LockingJoin(_) => SqlState::FeatureNotSupported,
+            Self::LockingNotAllowed(..) | Self::LockingJoin(_) | Self::Unsupported(_) => {
+                SqlState::FeatureNotSupported
+            }
         }
     }
 }
@@ -198,11 +222,58 @@ pub fn prepare_command(sql: &str) -> Result<Command, PrepareError> {
                 locking: Some(LockingClause { strength, wait }),
             })
         }
+        SqlStatement::CreateView { .. } => create_view(statement),
+        SqlStatement::Drop {
+            object_type: ObjectType::View,
+            if_exists,
+            names,
+            ..
+        } => Ok(Command::DropView {
+            names: names.iter().map(object_name).collect(),
+            if_exists: *if_exists,
+        }),
         _ => Ok(Command::Sql {
             statement: translate(&statement)?,
             locking: None,
         }),
     }
+}
+
+/// `CREATE VIEW`, its query translated by GlueSQL. (It takes the statement by value: cloning
+/// the parser's syntax tree would cost the page tens of kilobytes of code.)
+fn create_view(statement: SqlStatement) -> Result<Command, PrepareError> {
+    let SqlStatement::CreateView {
+        or_replace,
+        materialized,
+        name,
+        columns,
+        query,
+        ..
+    } = statement
+    else {
+        return Err(StatementError::Unsupported("this statement").into());
+    };
+    if materialized {
+        return Err(StatementError::Unsupported("CREATE MATERIALIZED VIEW").into());
+    }
+    let Statement::Query(query) = translate(&SqlStatement::Query(query))? else {
+        return Err(StatementError::Unsupported("this view's query").into());
+    };
+    Ok(Command::CreateView {
+        name: object_name(&name),
+        columns: columns.into_iter().map(|c| c.name.value).collect(),
+        query,
+        or_replace,
+    })
+}
+
+/// A relation's name as GlueSQL writes it: its parts' values, joined by dots.
+fn object_name(name: &ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|ident| ident.value.as_str())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 impl StatementError {

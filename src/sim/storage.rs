@@ -138,6 +138,8 @@ pub struct Engine {
     pub(super) ssi: Ssi,
     /// The error code of the last refusal, read by the connection that got it.
     pub(super) error_state: Option<SqlState>,
+    /// The views (`crate::sim::views`), by name: kept beside the tables, outside GlueSQL.
+    pub(super) views: crate::sim::views::Views,
 }
 
 impl Engine {
@@ -152,6 +154,11 @@ impl Engine {
     /// The change log.
     pub fn log(&self) -> &ChangeLog {
         &self.log
+    }
+
+    /// The views, by name.
+    pub fn views(&self) -> &crate::sim::views::Views {
+        &self.views
     }
 
     /// The last commit sequence number.

@@ -1,4 +1,5 @@
-//! The schema sidebar: every table with its row count, columns, types, keys and indexes.
+//! The schema sidebar: every table with its row count, columns, types, keys and indexes, and
+//! every view with its columns (its query on hover).
 //! It is read again after every run, so a `CREATE TABLE` or a renamed column shows at once.
 
 use crate::sim::database::TableInfo;
@@ -12,12 +13,26 @@ pub fn Schema(props: &SessionProps) -> Html {
     let session = props.session.borrow();
     let tables = session.tables();
     let total_rows: usize = tables.iter().map(|t| t.row_count).sum();
+    let views = tables.iter().filter(|t| t.view.is_some()).count();
+    let totals = match views {
+        0 => format!(
+            "{} tables · {} rows",
+            tables.len(),
+            format_count(total_rows)
+        ),
+        n => format!(
+            "{} tables · {n} view{} · {} rows",
+            tables.len() - n,
+            if n == 1 { "" } else { "s" },
+            format_count(total_rows)
+        ),
+    };
     html! {
         <aside class="schema" aria-labelledby="schema-title">
             <h2 id="schema-title">
                 { "Schema" }
                 <span class="schema-totals">
-                    { format!("{} tables · {} rows", tables.len(), format_count(total_rows)) }
+                    { totals }
                 </span>
             </h2>
             if let Some(error) = session.schema_error() {
@@ -34,7 +49,9 @@ pub fn Schema(props: &SessionProps) -> Html {
 }
 
 fn view_table(table: &TableInfo) -> Html {
-    let rows = if table.row_count == 1 {
+    let rows = if table.view.is_some() {
+        "view".to_owned()
+    } else if table.row_count == 1 {
         "1 row".to_owned()
     } else {
         format!("{} rows", format_count(table.row_count))
@@ -44,7 +61,7 @@ fn view_table(table: &TableInfo) -> Html {
             <details open=true>
                 <summary>
                     <span class="table-name">{ &table.name }</span>
-                    <span class="row-count">{ rows }</span>
+                    <span class="row-count" title={table.view.as_ref().map(|q| format!("AS {q}"))}>{ rows }</span>
                 </summary>
                 <ul class="columns">
                     { for table.columns.iter().map(|c| html! {

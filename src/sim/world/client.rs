@@ -231,10 +231,11 @@ impl World {
         };
         let service = &mut self.services[op.service];
         let sql = op.sql.get(op.next).map(String::as_str).unwrap_or_default();
-        let command = Connection::prepare(sql);
         let Some(connection) = op.connection.and_then(|slot| service.pool.get_mut(slot)) else {
             return;
         };
+        // A view read is planned as a read of the view's tables.
+        let command = Connection::prepare(sql).and_then(|c| connection.resolve_views(c));
         // The owned mode: writing another service's table is refused before anything runs,
         // as PostgreSQL refuses a role without the privilege.
         if let (Some(allowed), Ok(SqlCommand::Sql { statement, .. })) =
