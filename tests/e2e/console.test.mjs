@@ -199,3 +199,18 @@ test("at 360 px wide nothing overflows sideways, and dark mode has its own colou
   assert.notEqual(light, dark);
   await page.screenshot({ path: `${SHOTS}console-dark.png`, fullPage: true });
 });
+
+test("a view reads its table under new names, shows in the sidebar, and refuses writes", async () => {
+  await run("CREATE VIEW paid_orders (order_id, cents) AS SELECT id, total_cents FROM orders WHERE status = 'paid'");
+  const view = page.locator('.schema [data-table="paid_orders"]');
+  await view.waitFor();
+  assert.match(await view.textContent(), /view/);
+  assert.match(await view.textContent(), /order_id/);
+  assert.match(await page.locator(".schema-totals").textContent(), /1 view/);
+  await run("SELECT order_id, cents FROM paid_orders ORDER BY order_id LIMIT 3");
+  await latest().locator("table").waitFor();
+  assert.equal(await latest().locator("tbody tr").count(), 3);
+  await run("UPDATE paid_orders SET cents = 1");
+  await latest().locator(".sql-error, .error").first().waitFor();
+  assert.match(await latest().textContent(), /cannot update view "paid_orders"/);
+});
