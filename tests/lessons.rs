@@ -110,6 +110,13 @@ lessons! {
         // marketing reads the published fact (shipped_at), not the internal code.
         off: [("WHERE e.order_id IS NULL AND o.status_code = 3 ORDER BY", "WHERE e.order_id IS NULL AND o.shipped_at IS NOT NULL ORDER BY")],
         fails: "query(shop, \"SELECT COUNT(*) FROM emails e JOIN orders o ON o.id = e.order_id WHERE e.sent_at >= 15000000 AND (o.shipped_at IS NULL OR o.shipped_at > e.sent_at)\") > 10";
+    lost_field: "lost-field",
+        // crm written for the new structure: it carries the phone over.
+        off: [
+            ("SELECT id, name, email FROM customers WHERE id = {cid}", "SELECT id, name, email, phone FROM customers WHERE id = {cid}"),
+            ("INSERT INTO customers (id, name, email) VALUES ({row.id}, {row.name}, {row.email})", "INSERT INTO customers (id, name, email, phone) VALUES ({row.id}, {row.name}, {row.email}, {row.phone})")
+        ],
+        fails: "query(shop, \"SELECT COUNT(*) FROM customers WHERE phone IS NULL AND id IN (SELECT customer_id FROM phone_log)\") > 0";
     compat_view: "compat-view",
         // No view: the old name is gone, and the readers break.
         off: [("CREATE VIEW orders (id, email, status, total_cents) AS SELECT id, email, state, total_cents FROM orders_v2", "SELECT 1")],

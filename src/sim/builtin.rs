@@ -28,6 +28,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/outbox-contract.toml"),
     ),
     (
+        "lost-field",
+        include_str!("../../static/scenarios/lost-field.toml"),
+    ),
+    (
         "alter-queue",
         include_str!("../../static/scenarios/alter-queue.toml"),
     ),

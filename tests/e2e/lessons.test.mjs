@@ -205,3 +205,12 @@ test("compat-view: the readers' unchanged SQL reads the old names through a view
   assert.equal(await map.getByRole("row", { name: /\(gone\)/ }).count(), 0);
   await page.screenshot({ path: `${SHOTS}lesson-compat-view.png`, fullPage: false });
 });
+
+test("lost-field: the old job never fails, and the phones it rewrites away are counted", async () => {
+  await openAndPredict("lost-field", 2, "4×");
+  await page.locator("#play").click();
+  await allGreen(4, 40_000);
+  await until(async () => (await lesson().locator(".lesson-choice.right").count()) === 1, "the answer");
+  assert.match(await checkpoints().textContent(), /gone from their rows/);
+  await page.screenshot({ path: `${SHOTS}lesson-lost-field.png`, fullPage: false });
+});
