@@ -188,6 +188,24 @@ test("expand-contract: once the readers have moved, dropping the old column brea
   await page.screenshot({ path: `${SHOTS}lesson-expand-contract.png`, fullPage: false });
 });
 
+test("compat-view: the readers' unchanged SQL reads the old names through a view after the rename", async () => {
+  await openAndPredict("compat-view", 2, "4×");
+  await page.locator("#play").click();
+  await allGreen(8, 40_000);
+  await until(async () => (await lesson().locator(".lesson-choice.right").count()) === 1, "the answer");
+  // The map: the readers on the view's status, the owner's new code on the table's state.
+  const map = page.getByRole("table", { name: "Who reads and writes what in shop" });
+  const services = await map.locator("thead th").allTextContents();
+  const marks = async (column) => map.getByRole("row", { name: new RegExp(`^${column}`) }).locator("td").allTextContents();
+  await until(async () => (await map.getByRole("row", { name: /^state/ }).count()) === 1, "orders_v2.state in the map");
+  assert.equal((await marks("status"))[services.indexOf("billing") - 1].trim(), "R");
+  assert.equal((await marks("status"))[services.indexOf("shipping") - 1].trim(), "R");
+  assert.match((await marks("state"))[services.indexOf("orders") - 1].trim(), /W/);
+  assert.equal((await marks("state"))[services.indexOf("billing") - 1].trim(), "");
+  assert.equal(await map.getByRole("row", { name: /\(gone\)/ }).count(), 0);
+  await page.screenshot({ path: `${SHOTS}lesson-compat-view.png`, fullPage: false });
+});
+
 test("lost-field: the old job never fails, and the phones it rewrites away are counted", async () => {
   await openAndPredict("lost-field", 2, "4×");
   await page.locator("#play").click();
