@@ -565,29 +565,13 @@ impl Connection {
                 query,
                 or_replace,
             } => {
-                let view = crate::sim::views::define(columns, query)?;
                 let mut engine = self.glue.storage.engine.borrow_mut();
-                if engine.tables.contains_key(&name)
-                    || (engine.views.contains_key(&name) && !or_replace)
-                {
-                    return Err(ViewError::Exists(name).into());
-                }
-                engine.views.insert(name, view);
+                crate::sim::views::create(&mut engine, name, columns, query, or_replace)?;
                 return Ok(Payload::Create);
             }
             Command::DropView { names, if_exists } => {
                 let mut engine = self.glue.storage.engine.borrow_mut();
-                for name in &names {
-                    if engine.tables.contains_key(name) {
-                        return Err(ViewError::NotAView(name.clone()).into());
-                    }
-                    if !engine.views.contains_key(name) && !if_exists {
-                        return Err(ViewError::NotFound(name.clone()).into());
-                    }
-                }
-                for name in &names {
-                    engine.views.remove(name);
-                }
+                crate::sim::views::drop(&mut engine, &names, if_exists)?;
                 return Ok(Payload::DropTable(names.len()));
             }
             Command::Begin(isolation) => {

@@ -144,6 +144,51 @@ pub fn define(columns: Vec<String>, query: Query) -> Result<ViewDef, ViewError> 
     Ok(ViewDef { columns, query })
 }
 
+/// `CREATE [OR REPLACE] VIEW name (columns) AS query` on `engine`.
+///
+/// # Errors
+///
+/// [`ViewError::Exists`] for a table's name, or a view's without `OR REPLACE`; as [`define`].
+pub(crate) fn create(
+    engine: &mut crate::sim::storage::Engine,
+    name: String,
+    columns: Vec<String>,
+    query: Query,
+    or_replace: bool,
+) -> Result<(), ViewError> {
+    let view = define(columns, query)?;
+    if engine.tables.contains_key(&name) || (engine.views.contains_key(&name) && !or_replace) {
+        return Err(ViewError::Exists(name));
+    }
+    engine.views.insert(name, view);
+    Ok(())
+}
+
+/// `DROP VIEW [IF EXISTS] names` on `engine`: all of them, or none.
+///
+/// # Errors
+///
+/// [`ViewError::NotAView`] for a table, [`ViewError::NotFound`] for an unknown name without
+/// `IF EXISTS`.
+pub(crate) fn drop(
+    engine: &mut crate::sim::storage::Engine,
+    names: &[String],
+    if_exists: bool,
+) -> Result<(), ViewError> {
+    for name in names {
+        if engine.tables.contains_key(name) {
+            return Err(ViewError::NotAView(name.clone()));
+        }
+        if !engine.views.contains_key(name) && !if_exists {
+            return Err(ViewError::NotFound(name.clone()));
+        }
+    }
+    for name in names {
+        engine.views.remove(name);
+    }
+    Ok(())
+}
+
 /// Replaces every view `statement` reads by the view's query, and refuses a write into a view.
 /// Returns the first view it named, if any.
 ///
