@@ -1,6 +1,8 @@
 //! Statements per second on our storage and on GlueSQL's `MemoryStorage`, in one run:
 //! single-row INSERT, SELECT by key, UPDATE by key and a GROUP BY over all rows, on tables of
-//! 1,000 and 50,000 rows. `cargo bench --bench storage`; figures go in the README.
+//! 1,000 and 50,000 rows. Then secondary indexes on ours: one INSERT into a table with no
+//! index and with three, and a lookup by a non-key column with and without its index, timed
+//! and in the simulator's cost model. `cargo bench --bench storage`; figures go in the README.
 //!
 //! Both run through GlueSQL's full pipeline (parse, plan, execute); ours through
 //! `Database::execute`, which also turns values into display cells.
@@ -118,10 +120,65 @@ mod native {
         group.finish();
     }
 
+    const INDEXED: [&str; 3] = ["customer_id", "status", "total_cents"];
+
+    /// What secondary indexes cost writers and save readers, on our storage: wall time per
+    /// statement, and (printed once) the simulated time the cost model charges for it.
+    fn indexes(c: &mut Criterion) {
+        let rows = 10_000;
+        let mut group = c.benchmark_group(format!("indexes, {rows} rows"));
+        group.throughput(Throughput::Elements(1));
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(300));
+        group.measurement_time(Duration::from_secs(2));
+        let cost = dataflow_lab::sim::cost::CostModel::default();
+        for count in [0, INDEXED.len()] {
+            let mut db = Database::new("bench");
+            fill(&mut db, rows);
+            for column in &INDEXED[..count] {
+                db.run(&format!(
+                    "CREATE INDEX orders_{column} ON orders ({column})"
+                ));
+            }
+            db.run(&format!(
+                "INSERT INTO orders VALUES ({}, 1, 'pending', 100)",
+                rows + 1
+            ));
+            let simulated = cost.statement(db.default_connection().last_counters());
+            db.run("SELECT * FROM orders WHERE customer_id = 5");
+            let lookup = db.default_connection().last_counters();
+            eprintln!(
+                "simulated, {count} indexes: insert one row {simulated} µs; \
+                 customer_id = 5 reads {} rows, {} µs",
+                lookup.rows_read,
+                cost.statement(lookup)
+            );
+            group.bench_function(BenchmarkId::new("insert one row", count), |b| {
+                b.iter_custom(|iterations| {
+                    let started = Instant::now();
+                    for i in 1..=i64::try_from(iterations).unwrap_or(i64::MAX) {
+                        db.run(&format!(
+                            "INSERT INTO orders VALUES ({}, 1, 'pending', 100)",
+                            rows + 1 + i
+                        ));
+                    }
+                    let elapsed = started.elapsed();
+                    db.run(&format!("DELETE FROM orders WHERE id > {}", rows + 1));
+                    elapsed
+                });
+            });
+            group.bench_function(BenchmarkId::new("customer_id = 5", count), |b| {
+                b.iter(|| db.run("SELECT * FROM orders WHERE customer_id = 5"));
+            });
+        }
+        group.finish();
+    }
+
     fn storages(c: &mut Criterion) {
         for rows in SIZES {
             phases(c, rows);
         }
+        indexes(c);
     }
 
     criterion_group!(benches, storages);

@@ -26,6 +26,7 @@ pub mod expectation;
 pub mod expectation_rules;
 pub mod faults;
 pub mod idempotent;
+pub mod indexes;
 pub mod invariants;
 pub mod isolation;
 pub mod key_access;

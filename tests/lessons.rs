@@ -128,6 +128,10 @@ lessons! {
     report_vs_writers: "report-vs-writers",
         off: [("isolation = \"two_phase_locking\"", "isolation = \"repeatable_read\"")],
         fails: "lock_wait(orders) > 0";
+    reporting_index: "reporting-index",
+        // No indexes: the inserts cost what they did.
+        off: [("CREATE INDEX orders_status ON orders (status);\nCREATE INDEX orders_customer ON orders (customer_id);\nCREATE INDEX orders_total ON orders (total_cents)", "SELECT 1")],
+        fails: "p50(orders.place_order) after indexes >= 1.1 * p50(orders.place_order) before indexes";
     alter_queue: "alter-queue",
         off: [("sql = \"ALTER TABLE orders ADD COLUMN note TEXT NULL\"", "sql = \"SELECT 1\"")],
         fails: "lock_wait(storefront) during migration > 100ms";

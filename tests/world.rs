@@ -476,3 +476,44 @@ statements = [
     let log: Vec<String> = broken.narration().map(|l| l.text.clone()).collect();
     assert!(log.iter().any(|l| l.contains("no column nope")), "{log:?}");
 }
+
+/// A view the setup creates is a relation like a table: an operation that reads it is
+/// accepted at build time and runs without errors; one naming neither a table nor a view is
+/// refused, naming it.
+#[test]
+fn an_operation_may_read_a_view_the_setup_creates() {
+    let scenario = |relation: &str| {
+        Scenario::parse(&format!(
+            r#"
+format_version = 1
+name = "views"
+[[databases]]
+name = "db"
+setup = [
+  "CREATE TABLE orders_v2 (id INTEGER PRIMARY KEY, state TEXT)",
+  "INSERT INTO orders_v2 VALUES (1, 'paid'), (2, 'new')",
+  "CREATE VIEW orders (id, status) AS SELECT id, state FROM orders_v2",
+]
+[[services]]
+name = "billing"
+database = "db"
+[[services.operations]]
+name = "paid"
+rate_per_s = 10
+statements = ["SELECT id FROM {relation} WHERE status = 'paid'"]
+"#
+        ))
+        .expect("valid")
+    };
+    let mut world = World::new(&scenario("orders")).expect("a view is a relation");
+    world.step_until(2 * SECOND);
+    let report = world.report();
+    let paid = &report.services["billing"].by_operation["paid"];
+    assert_eq!(paid.errors, 0, "{paid:?}");
+    assert!(paid.operations > 5, "{paid:?}");
+    let Err(error) = World::new(&scenario("invoices")) else {
+        panic!("an operation on no such relation was accepted");
+    };
+    let error = error.to_string();
+    assert!(error.contains("invoices"), "{error}");
+}

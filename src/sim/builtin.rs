@@ -48,6 +48,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/report-vs-writers.toml"),
     ),
     (
+        "reporting-index",
+        include_str!("../../static/scenarios/reporting-index.toml"),
+    ),
+    (
         "etl-vs-cdc",
         include_str!("../../static/scenarios/etl-vs-cdc.toml"),
     ),

@@ -25,7 +25,9 @@ pub struct CostModel {
     /// Cost of each row inserted, updated or deleted.
     #[schemars(range(min = 0.0))]
     pub per_row_written_us: f64,
-    /// Cost of each secondary-index entry maintained by a write.
+    /// Cost of each secondary-index entry a write adds (see `crate::sim::indexes`): by default
+    /// what the row itself costs, as PostgreSQL writes an index tuple and its WAL record for
+    /// each index much as it writes the heap tuple.
     #[schemars(range(min = 0.0))]
     pub per_index_entry_us: f64,
     /// Cost of committing a transaction that wrote (the WAL flush).
@@ -39,19 +41,20 @@ impl Default for CostModel {
             per_statement_us: 50.0,
             per_row_read_us: 1.0,
             per_row_written_us: 10.0,
-            per_index_entry_us: 5.0,
+            per_index_entry_us: 10.0,
             commit_us: 100.0,
         }
     }
 }
 
 impl CostModel {
-    /// The execution time of a statement that did `work`, maintaining `index_entries`.
-    pub fn statement(&self, work: RowCounters, index_entries: u64) -> Micros {
+    /// The execution time of a statement that did `work` (rows read and written, index entries
+    /// added).
+    pub fn statement(&self, work: RowCounters) -> Micros {
         let us = self.per_statement_us
             + self.per_row_read_us * work.rows_read as f64
             + self.per_row_written_us * work.rows_written as f64
-            + self.per_index_entry_us * index_entries as f64;
+            + self.per_index_entry_us * work.index_entries as f64;
         to_micros(us)
     }
 
@@ -93,23 +96,31 @@ mod tests {
     #[test]
     fn a_scan_costs_more_than_a_lookup_in_proportion_to_rows() {
         let cost = CostModel::default();
-        let lookup = cost.statement(
-            RowCounters {
-                rows_read: 1,
-                rows_written: 0,
-            },
-            0,
-        );
-        let scan = cost.statement(
-            RowCounters {
-                rows_read: 10_000,
-                rows_written: 0,
-            },
-            0,
-        );
+        let lookup = cost.statement(RowCounters {
+            rows_read: 1,
+            ..RowCounters::default()
+        });
+        let scan = cost.statement(RowCounters {
+            rows_read: 10_000,
+            ..RowCounters::default()
+        });
         assert_eq!(lookup, 51);
         assert_eq!(scan, 10_050);
         assert_eq!(cost.commit(false), 0);
         assert!(cost.commit(true) > 0);
+    }
+
+    #[test]
+    fn each_index_entry_a_write_adds_costs_extra() {
+        let cost = CostModel::default();
+        let insert = |index_entries| {
+            cost.statement(RowCounters {
+                rows_written: 1,
+                index_entries,
+                ..RowCounters::default()
+            })
+        };
+        assert!(insert(3) > insert(0));
+        assert_eq!(insert(3) - insert(0), 3 * insert(1) - 3 * insert(0));
     }
 }

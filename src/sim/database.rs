@@ -183,7 +183,7 @@ pub struct TableInfo {
     pub name: String,
     /// Columns in declaration order; empty for a schemaless table.
     pub columns: Vec<ColumnInfo>,
-    /// Names of secondary indexes.
+    /// Secondary indexes, each as "name (column)".
     pub indexes: Vec<String>,
     /// Rows in the table now (0 for a view, which is not counted).
     pub row_count: usize,
@@ -574,6 +574,16 @@ impl Connection {
                 crate::sim::views::drop(&mut engine, &names, if_exists)?;
                 return Ok(Payload::DropTable(names.len()));
             }
+            // An index the resolver did not find in any table.
+            Command::DropIndex { name, if_exists } => {
+                if if_exists {
+                    return Ok(Payload::DropIndex);
+                }
+                return Err(DbError::Storage {
+                    state: SqlState::UndefinedObject,
+                    message: format!("index \"{name}\" does not exist"),
+                });
+            }
             Command::Begin(isolation) => {
                 let in_transaction = self.glue.storage.in_explicit_transaction();
                 let payload = self.plan_and_execute(Statement::StartTransaction, None)?;
@@ -653,13 +663,27 @@ impl Connection {
         Ok(())
     }
 
-    /// `command` with every view it reads replaced by the view's query (`crate::sim::views`):
-    /// what the lock planner and GlueSQL see. Expanding twice changes nothing.
+    /// `command` with every view it reads replaced by the view's query (`crate::sim::views`),
+    /// and a `DROP INDEX name` given its table: what the lock planner and GlueSQL see.
+    /// Expanding twice changes nothing.
     ///
     /// # Errors
     ///
     /// A write into a view, a locking clause over one, views nested too deep.
     pub fn resolve_views(&self, command: Command) -> Result<Command, DbError> {
+        if let Command::DropIndex { name, .. } = &command {
+            let engine = self.glue.storage.engine.borrow();
+            return Ok(match engine.table_of_index(name) {
+                Some(table) => Command::Sql {
+                    statement: Statement::DropIndex {
+                        name: name.clone(),
+                        table_name: table.to_owned(),
+                    },
+                    locking: None,
+                },
+                None => command,
+            });
+        }
         let Command::Sql {
             mut statement,
             locking,
@@ -747,7 +771,17 @@ impl Connection {
                     })
                     .collect();
                 let row_count = storage.scan_data(&schema.table_name)?.count();
-                let mut indexes: Vec<String> = schema.indexes.into_iter().map(|i| i.name).collect();
+                // "orders_status (status)": the index and the column it orders.
+                let mut indexes: Vec<String> = schema
+                    .indexes
+                    .into_iter()
+                    .map(|i| match i.expr {
+                        gluesql::core::ast::Expr::Identifier(column) => {
+                            format!("{} ({column})", i.name)
+                        }
+                        _ => i.name,
+                    })
+                    .collect();
                 indexes.sort();
                 Ok(TableInfo {
                     name: schema.table_name,

@@ -58,6 +58,8 @@ pub enum SqlState {
     DuplicateTable,
     /// `42809` wrong_object_type.
     WrongObjectType,
+    /// `42P10` invalid_column_reference.
+    InvalidColumnReference,
     /// `42P17` invalid_object_definition.
     InvalidObjectDefinition,
     /// `42704` undefined_object (an unknown index).
@@ -100,6 +102,7 @@ impl SqlState {
             Self::UndefinedTable => "42P01",
             Self::DuplicateTable => "42P07",
             Self::WrongObjectType => "42809",
+            Self::InvalidColumnReference => "42P10",
             Self::InvalidObjectDefinition => "42P17",
             Self::UndefinedObject => "42704",
             Self::SyntaxErrorOrAccessRuleViolation => "42000",
@@ -136,6 +139,7 @@ impl SqlState {
             Self::UndefinedTable => "undefined_table",
             Self::DuplicateTable => "duplicate_table",
             Self::WrongObjectType => "wrong_object_type",
+            Self::InvalidColumnReference => "invalid_column_reference",
             Self::InvalidObjectDefinition => "invalid_object_definition",
             Self::UndefinedObject => "undefined_object",
             Self::SyntaxErrorOrAccessRuleViolation => "syntax_error_or_access_rule_violation",
@@ -151,7 +155,7 @@ impl SqlState {
     }
 
     /// Every code the simulator produces.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 30] = [
         Self::FeatureNotSupported,
         Self::DataException,
         Self::NumericValueOutOfRange,
@@ -175,6 +179,7 @@ impl SqlState {
         Self::UndefinedTable,
         Self::DuplicateTable,
         Self::WrongObjectType,
+        Self::InvalidColumnReference,
         Self::InvalidObjectDefinition,
         Self::UndefinedObject,
         Self::SyntaxErrorOrAccessRuleViolation,

@@ -85,6 +85,14 @@ pub enum Command {
         /// `IF EXISTS`.
         if_exists: bool,
     },
+    /// PostgreSQL's `DROP INDEX [IF EXISTS] name`, before the connection finds the index's
+    /// table (GlueSQL's own form is `DROP INDEX table.name`).
+    DropIndex {
+        /// The index to drop.
+        name: String,
+        /// `IF EXISTS`.
+        if_exists: bool,
+    },
 }
 
 /// A statement the simulator's SQL does not accept, with a message in PostgreSQL's words.
@@ -230,6 +238,15 @@ pub fn prepare_command(sql: &str) -> Result<Command, PrepareError> {
             ..
         } => Ok(Command::DropView {
             names: names.iter().map(object_name).collect(),
+            if_exists: *if_exists,
+        }),
+        SqlStatement::Drop {
+            object_type: ObjectType::Index,
+            if_exists,
+            names,
+            ..
+        } if names.len() == 1 && names[0].0.len() == 1 => Ok(Command::DropIndex {
+            name: object_name(&names[0]),
             if_exists: *if_exists,
         }),
         _ => Ok(Command::Sql {

@@ -15,23 +15,31 @@
 //!   `ROLLBACK` does not undo it (PostgreSQL's DDL is transactional; MySQL's is not).
 //! - Writes never wait: a row already written by another open transaction makes the write fail
 //!   (the lock manager, which makes writers wait, sits above the storage).
-//! - Secondary indexes and custom functions are not shared: `CREATE INDEX` is refused, and
-//!   `CREATE FUNCTION` lives in the session that ran it.
+//! - Custom functions are not shared: `CREATE FUNCTION` lives in the session that ran it.
+//! - Secondary indexes are one column each ([`crate::sim::indexes`] says what they cost and
+//!   where they differ from PostgreSQL's).
 //! - No wall clock, no randomness, no hash-map iteration: everything is ordered.
 
 use crate::sim::change_log::{
     ChangeKind, ChangeLog, CommitSeq, PendingChange, RowOp, SchemaChange, TxnId,
 };
 use crate::sim::clock::Micros;
+use crate::sim::indexes::{index_key, satisfies, SecondaryIndex};
 use crate::sim::sqlstate::SqlState;
 use crate::sim::ssi::{Ssi, SsiError, SsiStats};
 use crate::sim::transaction::Session;
 use crate::sim::versions::{ReadView, RowVersions};
-use gluesql::core::ast::ColumnDef;
-use gluesql::core::data::{CustomFunction as StructCustomFunction, Key, Schema, Value};
+use gluesql::core::ast::{ColumnDef, Expr, IndexOperator, OrderByExpr};
+use gluesql::core::data::{
+    CustomFunction as StructCustomFunction, Key, Schema, SchemaIndex, SchemaIndexOrd, Value,
+};
 use gluesql::core::error::{AlterTableError, Error, Result};
 use gluesql::core::executor::evaluate_stateless;
-use gluesql::core::plan::plan_scalar_expr;
+use gluesql::core::plan::{plan_scalar_expr, StatementPlan};
+use gluesql::core::planner::{
+    fetch_schema_map, plan_aggregate, plan_hash_join, plan_index, plan_primary_key,
+    plan_schemaless, validate,
+};
 use gluesql::core::store::{
     AlterTable, CustomFunction, CustomFunctionMut, Index, IndexMut, Metadata, Planner, RowIter,
     Store, StoreMut,
@@ -61,6 +69,8 @@ pub struct RowCounters {
     pub rows_read: u64,
     /// Rows inserted, updated or deleted.
     pub rows_written: u64,
+    /// Secondary-index entries added (see [`crate::sim::indexes`] for what adds one).
+    pub index_entries: u64,
 }
 
 /// A count of what the engine holds, for tests and the UI.
@@ -89,12 +99,14 @@ pub struct KeyHint {
     pub keys: Vec<Key>,
 }
 
-/// A table: its schema, its column names (shared by its change records) and its rows.
+/// A table: its schema, its column names (shared by its change records), its rows and its
+/// secondary indexes.
 #[derive(Debug, Clone)]
 pub(super) struct Table {
     pub(super) schema: Schema,
     pub(super) columns: Rc<[String]>,
     pub(super) rows: BTreeMap<Key, RowVersions>,
+    pub(super) indexes: Vec<SecondaryIndex>,
 }
 
 impl Table {
@@ -103,7 +115,26 @@ impl Table {
             columns: column_names(&schema),
             schema,
             rows: BTreeMap::new(),
+            indexes: Vec::new(),
         }
+    }
+
+    /// Brings every index's entries for row `key` up to the versions it holds now. Returns how
+    /// many entries were added.
+    pub(super) fn reindex_row(&mut self, key: &Key) -> u64 {
+        let row = self.rows.get(key);
+        let mut added = 0;
+        for index in &mut self.indexes {
+            let Some(position) = self.columns.iter().position(|c| *c == index.column) else {
+                continue;
+            };
+            let values = row
+                .into_iter()
+                .flat_map(RowVersions::all_values)
+                .filter_map(|values| values.get(position));
+            added += index.reindex_row(key, values);
+        }
+        added
     }
 
     fn set_schema(&mut self, schema: Schema) {
@@ -151,14 +182,35 @@ impl Engine {
         }
     }
 
+    /// What `name` names among the database's relations: `"table"`, `"view"`, `"index"`, or
+    /// `None` if it is free (PostgreSQL keeps the three in one namespace).
+    pub fn relation_kind(&self, name: &str) -> Option<&'static str> {
+        if self.tables.contains_key(name) {
+            Some("table")
+        } else if self.views.contains_key(name) {
+            Some("view")
+        } else if self
+            .tables
+            .values()
+            .any(|t| t.indexes.iter().any(|i| i.name == name))
+        {
+            Some("index")
+        } else {
+            None
+        }
+    }
+
+    /// The table that holds index `name`, if any.
+    pub fn table_of_index(&self, name: &str) -> Option<&str> {
+        self.tables
+            .iter()
+            .find(|(_, t)| t.indexes.iter().any(|i| i.name == name))
+            .map(|(table, _)| table.as_str())
+    }
+
     /// The change log.
     pub fn log(&self) -> &ChangeLog {
         &self.log
-    }
-
-    /// The views, by name.
-    pub fn views(&self) -> &crate::sim::views::Views {
-        &self.views
     }
 
     /// The last commit sequence number.
@@ -334,9 +386,13 @@ impl Engine {
         let Some(row) = table.rows.get_mut(key) else {
             return;
         };
-        if row.prune(oldest) {
+        let gone = row.prune(oldest);
+        let history = row.has_history();
+        if gone {
             table.rows.remove(key);
-        } else if row.has_history() {
+        }
+        table.reindex_row(key);
+        if !gone && history {
             self.garbage.insert((table_name.to_owned(), key.clone()));
         }
     }
@@ -440,11 +496,7 @@ impl Session {
                     ),
                 ));
             }
-            let Some(row) = engine
-                .tables
-                .get_mut(table_name)
-                .map(|t| t.rows.entry(key.clone()).or_default())
-            else {
+            let Some(table) = engine.tables.get_mut(table_name) else {
                 return Ok(());
             };
             let op = match (&before, &values) {
@@ -453,7 +505,13 @@ impl Session {
                 (Some(_), Some(_)) => RowOp::Update,
                 (Some(_), None) => RowOp::Delete,
             };
-            row.write(txn_id, values.clone());
+            table
+                .rows
+                .entry(key.clone())
+                .or_default()
+                .write(txn_id, values.clone());
+            let entries = table.reindex_row(&key);
+            self.count_index_entries(entries);
             let kind = ChangeKind::Row {
                 op,
                 key: key.clone(),
@@ -502,6 +560,13 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// PostgreSQL's refusal of a relation name already in use, by a table, a view or an index.
+fn name_taken(engine: &mut Engine, name: &str) -> Error {
+    let kind = engine.relation_kind(name).unwrap_or("relation");
+    let message = format!("relation \"{name}\" already exists (a {kind})");
+    engine.refuse(SqlState::DuplicateTable, message)
 }
 
 fn column_defs_mut<'a>(table: &'a mut Table, table_name: &str) -> Result<&'a mut Vec<ColumnDef>> {
@@ -588,6 +653,9 @@ impl StoreMut for Session {
         let name = schema.table_name.clone();
         let created = {
             let mut engine = self.engine.borrow_mut();
+            if !engine.tables.contains_key(&name) && engine.relation_kind(&name).is_some() {
+                return Err(name_taken(&mut engine, &name));
+            }
             match engine.tables.get_mut(&name) {
                 // GlueSQL re-inserts a schema to change it (dropping a foreign key, say).
                 Some(table) => {
@@ -649,11 +717,9 @@ impl StoreMut for Session {
 impl AlterTable for Session {
     fn rename_schema(&mut self, table_name: &str, new_table_name: &str) -> Result<()> {
         {
-            let engine = self.engine.borrow();
-            if engine.tables.contains_key(new_table_name) {
-                return Err(Error::StorageMsg(format!(
-                    "table already exists: {new_table_name}"
-                )));
+            let mut engine = self.engine.borrow_mut();
+            if engine.relation_kind(new_table_name).is_some() {
+                return Err(name_taken(&mut engine, new_table_name));
             }
             if !engine.tables.contains_key(table_name) {
                 return Err(AlterTableError::TableNotFound(table_name.to_owned()).into());
@@ -718,6 +784,15 @@ impl AlterTable for Session {
                 .find(|d| d.name == old)
                 .ok_or(AlterTableError::RenamingColumnNotFound)?;
             new.clone_into(&mut def.name);
+            // An index follows its column, as in PostgreSQL.
+            for index in table.indexes.iter_mut().filter(|i| i.column == old) {
+                new.clone_into(&mut index.column);
+            }
+            for index in &mut table.schema.indexes {
+                if index.expr == Expr::Identifier(old.to_owned()) {
+                    index.expr = Expr::Identifier(new.to_owned());
+                }
+            }
             let schema = table.schema.clone();
             table.set_schema(schema);
             Ok(Some(SchemaChange::RenameColumn {
@@ -766,6 +841,10 @@ impl AlterTable for Session {
                 return Err(AlterTableError::DroppingColumnNotFound(column_name.to_owned()).into());
             };
             defs.remove(index);
+            // Dropping a column drops the indexes on it, as in PostgreSQL.
+            table.indexes.retain(|i| i.column != column_name);
+            let indexed = Expr::Identifier(column_name.to_owned());
+            table.schema.indexes.retain(|i| i.expr != indexed);
             let schema = table.schema.clone();
             table.set_schema(schema);
             for row in table.rows.values_mut() {
@@ -782,18 +861,160 @@ impl AlterTable for Session {
     }
 }
 
-impl Index for Session {}
+impl Index for Session {
+    fn scan_indexed_data<'a>(
+        &'a self,
+        table_name: &str,
+        index_name: &str,
+        asc: Option<bool>,
+        cmp_value: Option<(&IndexOperator, Value)>,
+    ) -> Result<RowIter<'a>> {
+        let hint = {
+            let mut hint = self.key_hint.borrow_mut();
+            match hint.as_ref() {
+                Some(h) if h.table == table_name => hint.take(),
+                _ => None,
+            }
+        };
+        let (txn, view) = (self.txn_id(), self.view());
+        let engine = self.engine.borrow();
+        let table = engine
+            .tables
+            .get(table_name)
+            .ok_or_else(|| Error::StorageMsg(format!("table not found: {table_name}")))?;
+        let index = table
+            .indexes
+            .iter()
+            .find(|i| i.name == index_name)
+            .ok_or_else(|| Error::StorageMsg(format!("index \"{index_name}\" does not exist")))?;
+        let position = table
+            .columns
+            .iter()
+            .position(|c| *c == index.column)
+            .ok_or_else(|| Error::StorageMsg(format!("index \"{index_name}\" lost its column")))?;
+        // The value in the column's own type, so that it orders among the entries. A value
+        // the column's type cannot hold exactly (5.5 for an INTEGER column, 'abc' for a
+        // number) matches no row, as GlueSQL's comparison of the column with that literal.
+        let data_type = table
+            .schema
+            .column_defs
+            .as_ref()
+            .and_then(|defs| defs.get(position))
+            .map(|def| def.data_type.clone());
+        let cmp_value = match cmp_value {
+            Some((op, value)) => match exactly_as(&value, data_type.as_ref()) {
+                Some(value) => Some((op, value)),
+                None => return Ok(Box::new(std::iter::empty())),
+            },
+            None => None,
+        };
+        let keys = match (hint, &cmp_value) {
+            (Some(hint), _) => hint.keys,
+            (None, Some((op, value))) => match index_key(value) {
+                Some(key) => index.candidates(Some((op, &key))),
+                None => index.candidates(None),
+            },
+            (None, None) => index.candidates(None),
+        };
+        let mut rows: Vec<(Key, Vec<Value>)> = keys
+            .into_iter()
+            .filter_map(|key| {
+                let values = table.rows.get(&key)?.visible(txn, view)?;
+                let value = values.get(position)?;
+                if let Some((op, target)) = &cmp_value {
+                    if !satisfies(value, op, target) {
+                        return None;
+                    }
+                }
+                Some((key, values.clone()))
+            })
+            .collect();
+        // In the visible versions' order (an entry may be an older version's value).
+        let value_key = |values: &[Value]| values.get(position).and_then(index_key);
+        rows.sort_by(|(ka, a), (kb, b)| {
+            let order = value_key(a).cmp(&value_key(b));
+            let order = if asc == Some(false) {
+                order.reverse()
+            } else {
+                order
+            };
+            order.then_with(|| ka.cmp(kb))
+        });
+        Ok(Box::new(rows.into_iter().map(move |row| {
+            self.count(1, 0);
+            Ok(row)
+        })))
+    }
+}
+
+/// `value` converted to `data_type`, if it converts there and back unchanged (`NULL` stays).
+fn exactly_as(value: &Value, data_type: Option<&gluesql::core::ast::DataType>) -> Option<Value> {
+    if matches!(value, Value::Null) {
+        return Some(Value::Null);
+    }
+    let converted = value.cast(data_type?).ok()?;
+    let back = converted.cast(&value.get_type()?).ok()?;
+    (back == *value).then_some(converted)
+}
 
 impl IndexMut for Session {
     fn create_index(
         &mut self,
-        _table_name: &str,
-        _index_name: &str,
-        _column: &gluesql::core::ast::OrderByExpr,
+        table_name: &str,
+        index_name: &str,
+        column: &OrderByExpr,
     ) -> Result<()> {
-        Err(Error::StorageMsg(
-            "CREATE INDEX is not supported yet by Dataflow Lab's storage".to_owned(),
-        ))
+        let Expr::Identifier(column) = &column.expr else {
+            let mut engine = self.engine.borrow_mut();
+            return Err(engine.refuse(
+                SqlState::FeatureNotSupported,
+                "Dataflow Lab indexes one column: CREATE INDEX name ON table (column)",
+            ));
+        };
+        let (read, entries) = {
+            let mut engine = self.engine.borrow_mut();
+            if engine.relation_kind(index_name).is_some() {
+                return Err(name_taken(&mut engine, index_name));
+            }
+            let created = chrono::DateTime::from_timestamp_micros(
+                i64::try_from(engine.time).unwrap_or(i64::MAX),
+            )
+            .map(|t| t.naive_utc())
+            .unwrap_or_default();
+            let table = engine
+                .tables
+                .get_mut(table_name)
+                .ok_or_else(|| Error::StorageMsg(format!("table not found: {table_name}")))?;
+            table.indexes.push(SecondaryIndex::new(index_name, column));
+            let keys: Vec<Key> = table.rows.keys().cloned().collect();
+            let entries: u64 = keys.iter().map(|key| table.reindex_row(key)).sum();
+            table.schema.indexes.push(SchemaIndex {
+                name: index_name.to_owned(),
+                expr: Expr::Identifier(column.clone()),
+                order: SchemaIndexOrd::Both,
+                created,
+            });
+            (keys.len() as u64, entries)
+        };
+        self.count(read, 0);
+        self.count_index_entries(entries);
+        Ok(())
+    }
+
+    fn drop_index(&mut self, table_name: &str, index_name: &str) -> Result<()> {
+        let mut engine = self.engine.borrow_mut();
+        let dropped = engine.tables.get_mut(table_name).is_some_and(|table| {
+            let before = table.indexes.len();
+            table.indexes.retain(|i| i.name != index_name);
+            table.schema.indexes.retain(|i| i.name != index_name);
+            table.indexes.len() < before
+        });
+        if dropped {
+            Ok(())
+        } else {
+            let message = format!("index \"{index_name}\" does not exist");
+            Err(engine.refuse(SqlState::UndefinedObject, message))
+        }
     }
 }
 
@@ -821,7 +1042,18 @@ impl CustomFunctionMut for Session {
     }
 }
 
-impl Planner for Session {}
+/// GlueSQL's planning steps, with its index planner among them (its default leaves it out).
+impl Planner for Session {
+    fn plan(&self, statement: StatementPlan) -> Result<StatementPlan> {
+        let schema_map = fetch_schema_map(self, &statement)?;
+        validate(&schema_map, &statement)?;
+        let statement = plan_schemaless(&schema_map, statement)?;
+        let statement = plan_primary_key(&schema_map, statement);
+        let statement = plan_index(&schema_map, statement);
+        let statement = plan_hash_join(&schema_map, statement);
+        Ok(plan_aggregate(statement))
+    }
+}
 
 #[cfg(test)]
 pub(super) mod tests {

@@ -354,6 +354,12 @@ impl Session {
         self.counters.set(c);
     }
 
+    pub(super) fn count_index_entries(&self, entries: u64) {
+        let mut c = self.counters.get();
+        c.index_entries += entries;
+        self.counters.set(c);
+    }
+
     fn start_txn(&mut self, explicit: bool) {
         let id = self.engine.borrow_mut().begin_txn();
         self.txn = Some(Txn {
@@ -467,6 +473,7 @@ impl Session {
                         if row.version_count() == 0 {
                             table.rows.remove(key);
                         }
+                        table.reindex_row(key);
                     }
                 }
             }

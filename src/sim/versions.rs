@@ -139,6 +139,15 @@ impl RowVersions {
         only_tombstone && self.uncommitted.is_none()
     }
 
+    /// The values of every version this row holds (committed, then uncommitted), deletes left
+    /// out: what its index entries point at.
+    pub fn all_values(&self) -> impl Iterator<Item = &Vec<Value>> {
+        self.committed
+            .iter()
+            .filter_map(|(_, values)| values.as_ref())
+            .chain(self.uncommitted.as_ref().and_then(|w| w.values.as_ref()))
+    }
+
     /// How many versions this row holds (committed plus uncommitted).
     pub fn version_count(&self) -> usize {
         self.committed.len() + usize::from(self.uncommitted.is_some())

@@ -75,9 +75,22 @@ pub enum ViewError {
         /// Columns of the query.
         has: usize,
     },
+    /// A view with two columns of one name.
+    #[error("column \"{0}\" specified more than once")]
+    DuplicateColumn(String),
     /// A view whose column names cannot be known without running it.
     #[error("CREATE VIEW needs its columns named: list them (CREATE VIEW v (a, b) AS …) or select them by name instead of *")]
     UnnamedColumns,
+    /// A reference to a view with more column aliases than the view has columns.
+    #[error("table \"{alias}\" has {has} columns available but {given} columns specified")]
+    AliasColumns {
+        /// The alias (or the view's name).
+        alias: String,
+        /// The view's columns.
+        has: usize,
+        /// Aliases given.
+        given: usize,
+    },
     /// Views nested too deep, or a view that reads itself.
     #[error("infinite recursion detected in rules for relation \"{0}\"")]
     Recursive(String),
@@ -91,9 +104,10 @@ impl ViewError {
             Self::NotFound(_) => SqlState::UndefinedTable,
             Self::NotAView(_) => SqlState::WrongObjectType,
             Self::ReadOnly { .. } => SqlState::FeatureNotSupported,
-            Self::TooManyColumns { .. } | Self::UnnamedColumns => {
-                SqlState::SyntaxErrorOrAccessRuleViolation
-            }
+            Self::TooManyColumns { .. } => SqlState::SyntaxError,
+            Self::DuplicateColumn(_) => SqlState::DuplicateColumn,
+            Self::AliasColumns { .. } => SqlState::InvalidColumnReference,
+            Self::UnnamedColumns => SqlState::SyntaxErrorOrAccessRuleViolation,
             Self::Recursive(_) => SqlState::InvalidObjectDefinition,
         }
     }
@@ -104,8 +118,8 @@ impl ViewError {
 ///
 /// # Errors
 ///
-/// [`ViewError::TooManyColumns`], or [`ViewError::UnnamedColumns`] for a `*` the list does not
-/// name.
+/// [`ViewError::TooManyColumns`], [`ViewError::DuplicateColumn`], or
+/// [`ViewError::UnnamedColumns`] for a `*` the list does not name.
 pub fn define(columns: Vec<String>, query: Query) -> Result<ViewDef, ViewError> {
     let labels: Option<Vec<String>> = match &query.body {
         SetExpr::Select(select) => {
@@ -141,6 +155,10 @@ pub fn define(columns: Vec<String>, query: Query) -> Result<ViewDef, ViewError> 
         None if columns.is_empty() => return Err(ViewError::UnnamedColumns),
         None => columns,
     };
+    let repeated = (1..columns.len()).find(|&i| columns[..i].contains(&columns[i]));
+    if let Some(i) = repeated {
+        return Err(ViewError::DuplicateColumn(columns[i].clone()));
+    }
     Ok(ViewDef { columns, query })
 }
 
@@ -157,7 +175,11 @@ pub(crate) fn create(
     or_replace: bool,
 ) -> Result<(), ViewError> {
     let view = define(columns, query)?;
-    if engine.tables.contains_key(&name) || (engine.views.contains_key(&name) && !or_replace) {
+    let taken = match engine.relation_kind(&name) {
+        Some("view") => !or_replace,
+        kind => kind.is_some(),
+    };
+    if taken {
         return Err(ViewError::Exists(name));
     }
     engine.views.insert(name, view);
@@ -258,12 +280,15 @@ struct Expander<'a> {
 
 /// The table a *simple* view renames: one table's columns, all of them, in their order, maybe
 /// under other names, with no `WHERE`, grouping or limit — and no name moved to another column
-/// (so that a column's name means the same column in the table and through the view).
+/// (so that a column's name means the same column in the table and through the view). `names`
+/// are the names the statement reads it by: the view's, renamed again by the reference's
+/// column aliases.
 /// Such a view is read as that table under an alias that renames its columns, the way
 /// PostgreSQL inlines a view into the query: GlueSQL's hash joins and our key access keep
 /// working, where a subquery would be joined row by row.
 fn renamed_table(
     view: &ViewDef,
+    names: &[String],
     columns_of: &dyn Fn(&str) -> Option<Vec<String>>,
 ) -> Option<String> {
     let query = &view.query;
@@ -307,10 +332,9 @@ fn renamed_table(
             .collect::<Option<_>>()?,
     };
     let same_columns = selected.len() == base.len()
-        && view.columns.len() == base.len()
+        && names.len() == base.len()
         && selected.iter().zip(&base).all(|(s, b)| *s == b)
-        && view
-            .columns
+        && names
             .iter()
             .zip(&base)
             .all(|(v, b)| v == b || !base.contains(v));
@@ -387,15 +411,25 @@ impl Expander<'_> {
                 // Column aliases written on the reference rename the view's columns again.
                 let mut columns = view.columns.clone();
                 if let Some(alias) = alias {
+                    if alias.columns.len() > columns.len() {
+                        return Err(ViewError::AliasColumns {
+                            alias: alias.name.clone(),
+                            has: columns.len(),
+                            given: alias.columns.len(),
+                        });
+                    }
                     for (column, renamed) in columns.iter_mut().zip(&alias.columns) {
                         renamed.clone_into(column);
                     }
                 }
+                // Inlined only if the names the statement sees (the aliases included) keep
+                // each table column's name or take a name no other column has.
+                let inlined = renamed_table(view, &columns, self.columns_of);
                 let alias = TableAlias {
                     name: alias_name,
                     columns,
                 };
-                let derived = match renamed_table(view, self.columns_of) {
+                let derived = match inlined {
                     Some(table) => TableFactor::Table {
                         name: table,
                         alias: Some(alias),
@@ -640,5 +674,57 @@ mod tests {
             .execute("SELECT id FROM v1 FOR UPDATE")
             .expect_err("locking a view");
         assert!(error.to_string().contains("read-only"), "{error}");
+    }
+
+    #[test]
+    fn a_view_refuses_a_repeated_or_surplus_column_name_as_postgresql_does() {
+        let mut db = shop();
+        for (sql, state) in [
+            (
+                "CREATE VIEW v (a, a) AS SELECT id, total_cents FROM orders",
+                SqlState::DuplicateColumn,
+            ),
+            (
+                "CREATE VIEW v AS SELECT id, id FROM orders",
+                SqlState::DuplicateColumn,
+            ),
+            (
+                "CREATE VIEW v (a, b, c) AS SELECT id, total_cents FROM orders",
+                SqlState::SyntaxError,
+            ),
+        ] {
+            assert_eq!(db.execute(sql).expect_err(sql).sqlstate(), state, "{sql}");
+        }
+        assert!(db.with_engine_ref(|e| e.relation_kind("v").is_none()));
+    }
+
+    #[test]
+    fn column_aliases_on_a_view_reference_are_honoured_or_refused() {
+        let mut db = shop();
+        db.execute(
+            "CREATE VIEW o (id, state, total_cents) AS SELECT id, status, total_cents FROM orders",
+        )
+        .expect("a renaming view");
+        // The reference swaps two names: `id` now names the view's `state`, so the view is
+        // not inlined as a renamed table (GlueSQL would find `id` in the table).
+        assert_eq!(
+            rows(
+                &mut db,
+                "SELECT id, state FROM o AS r (state, id) ORDER BY state"
+            ),
+            vec![
+                vec!["'paid'".to_owned(), "1".to_owned()],
+                vec!["'new'".to_owned(), "2".to_owned()]
+            ]
+        );
+        let error = db
+            .execute("SELECT * FROM o AS r (a, b, c, d)")
+            .expect_err("four names for three columns");
+        assert_eq!(
+            error.sqlstate(),
+            SqlState::InvalidColumnReference,
+            "{error}"
+        );
+        assert!(error.to_string().contains("3 columns available"), "{error}");
     }
 }

@@ -609,7 +609,12 @@ impl LiveState {
         let moved = self.checked_at != Some(self.now)
             || self.checked_events != self.events
             || self.view.script.is_some();
-        if moved && (!self.playing || went_back || wall - self.checked_wall >= 1_000.0) {
+        // The end of the scenario, reached since the last check: checked there, at once.
+        let end = playback.scenario().duration.micros();
+        let reached_end = self.now == end && self.checked_at.is_none_or(|at| at < end);
+        if moved
+            && (!self.playing || went_back || reached_end || wall - self.checked_wall >= 1_000.0)
+        {
             let world = playback.world();
             self.checker = self
                 .view
@@ -924,6 +929,14 @@ impl Reducible for LiveState {
                     Some(speed) => next.now + (elapsed * 1_000.0 * speed) as Micros,
                     None => next.now + 3_600 * SECOND,
                 };
+                // A frame stops at the scenario's end, so that the checkpoints are measured
+                // there and not at whatever moment the next refresh falls on.
+                let end = next.playback.borrow().scenario().duration.micros();
+                let target = if next.now < end {
+                    target.min(end)
+                } else {
+                    target
+                };
                 let before = next.now;
                 next.playback
                     .borrow_mut()
@@ -941,7 +954,7 @@ impl Reducible for LiveState {
                     next.last_link = wall;
                     next.remember();
                 }
-                if wall - next.last_view >= VIEW_EVERY_MS {
+                if wall - next.last_view >= VIEW_EVERY_MS || (before < end && now >= end) {
                     next.with_view(wall)
                 } else {
                     next

@@ -97,8 +97,11 @@ fn view_statement(run_id: u64, index: usize, result: &ScriptResult) -> Html {
                     { summary }
                 </span>
                 if let (Ok(r), false) = (&result.result, result.kind.is_transaction_control()) {
-                    <span class="counters" title="Rows the storage engine read and wrote for this statement">
+                    <span class="counters" title="Rows the storage engine read and wrote for this statement, and the index entries its writes added">
                         { format!("read {} · wrote {}", format_count(usize::try_from(r.counters.rows_read).unwrap_or(usize::MAX)), format_count(usize::try_from(r.counters.rows_written).unwrap_or(usize::MAX))) }
+                        if r.counters.index_entries > 0 {
+                            { format!(" · {} index {}", format_count(usize::try_from(r.counters.index_entries).unwrap_or(usize::MAX)), if r.counters.index_entries == 1 { "entry" } else { "entries" }) }
+                        }
                     </span>
                 }
                 <span class="elapsed">{ format_ms(result.elapsed_ms) }</span>

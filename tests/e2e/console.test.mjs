@@ -214,3 +214,30 @@ test("a view reads its table under new names, shows in the sidebar, and refuses 
   await latest().locator(".sql-error, .error").first().waitFor();
   assert.match(await latest().textContent(), /cannot update view "paid_orders"/);
 });
+
+test("an index shows in the sidebar, turns a scan into a lookup, and makes inserts add entries", async () => {
+  /** Runs `sql` and returns its counters line once its own run is on screen. */
+  const counted = async (sql) => {
+    await run(sql);
+    const handle = await page.waitForFunction((sql) => {
+      const run = document.querySelector(".run.latest");
+      const counters = run?.querySelector(".counters")?.textContent;
+      return run?.querySelector(".statement-sql")?.textContent.trim() === sql && counters;
+    }, sql);
+    return handle.jsonValue();
+  };
+  const rowsRead = (counters) => Number(counters.match(/read ([\d,]+)/)[1].replace(/,/g, ""));
+  const query = "SELECT id FROM orders WHERE customer_id = 3";
+  const scanned = rowsRead(await counted(query));
+  assert.ok(scanned >= ORDERS_IN_SHOP, `without an index the query reads every order (${scanned})`);
+  await counted("CREATE INDEX orders_customer ON orders (customer_id)");
+  const index = page.locator('.schema [data-table="orders"] .index');
+  await index.waitFor();
+  assert.match(await index.textContent(), /orders_customer \(customer_id\)/);
+  const looked = rowsRead(await counted(query));
+  assert.ok(looked < scanned / 5, `with the index it reads ${looked} rows, not ${scanned}`);
+  const insert = await counted("INSERT INTO orders VALUES (99001, 3, 'pending', 100, '2026-01-01 00:00:00')");
+  assert.match(insert, /1 index entry/);
+  await run("DROP INDEX orders_customer");
+  await page.waitForFunction(() => !document.querySelector('.schema [data-table="orders"] .index'));
+});

@@ -632,7 +632,11 @@ fn check_tables(
         let mut reads_subset = false;
         if let Ok(SqlCommand::Sql { statement, .. }) = Connection::prepare(&sample) {
             let (reads, writes) = crate::sim::lock_plan::tables_of(&statement);
-            let exists = |t: &String| probe.session().fetch_schema(t).ok().flatten().is_some();
+            // A table, or a view (the setup may have created one).
+            let exists = |t: &String| {
+                probe.session().fetch_schema(t).ok().flatten().is_some()
+                    || db.with_engine_ref(|engine| engine.relation_kind(t) == Some("view"))
+            };
             if let Some(table) = reads.iter().chain(&writes).find(|t| !exists(t)) {
                 if later.contains(table) {
                     continue;

@@ -566,7 +566,7 @@ impl World {
                     outbox_failure = Some(e);
                     break;
                 }
-                outbox_cost += node.cost.statement(connection.last_counters(), 0);
+                outbox_cost += node.cost.statement(connection.last_counters());
             }
         }
         let result = match outbox_failure {
@@ -594,7 +594,7 @@ impl World {
                 Err(error) => Err(error.to_string()),
             });
         }
-        let mut cost = node.cost.statement(work, 0) + outbox_cost;
+        let mut cost = node.cost.statement(work) + outbox_cost;
         op.wrote |= work.rows_written > 0;
         if is_commit || !op.explicit {
             cost += node.cost.commit(op.wrote);
@@ -609,7 +609,7 @@ impl World {
             {
                 if let Some(audit) = trigger.audit_sql(&sql, work.rows_written, now) {
                     if connection.execute(&audit).is_ok() {
-                        let extra = node.cost.statement(connection.last_counters(), 0);
+                        let extra = node.cost.statement(connection.last_counters());
                         trigger.core += extra;
                         cost += extra;
                     }

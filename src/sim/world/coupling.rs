@@ -66,7 +66,18 @@ impl World {
         database: &str,
         sql: &str,
     ) -> Result<LivePreview, PreviewError> {
-        let preview = self.coupling_map().preview(database, sql)?;
+        // PostgreSQL's `DROP INDEX name` names no table: find it, for the preview's lock.
+        let node = self.nodes.iter().find(|n| n.name == database);
+        let qualified = match (crate::sim::database::Connection::prepare(sql), node) {
+            (Ok(crate::sim::statement::Command::DropIndex { name, .. }), Some(node)) => node
+                .db
+                .with_engine_ref(|engine| engine.table_of_index(&name).map(str::to_owned))
+                .map(|table| format!("DROP INDEX {table}.{name}")),
+            _ => None,
+        };
+        let preview = self
+            .coupling_map()
+            .preview(database, qualified.as_deref().unwrap_or(sql))?;
         let mut waits_for: Vec<String> = Vec::new();
         if let Some(node) = self.nodes.iter().find(|n| n.name == database) {
             let table = preview.change.table().unwrap_or_default();
