@@ -128,6 +128,10 @@ lessons! {
     report_vs_writers: "report-vs-writers",
         off: [("isolation = \"two_phase_locking\"", "isolation = \"repeatable_read\"")],
         fails: "lock_wait(orders) > 0";
+    replica_reporting: "replica-reporting",
+        // No replica: the report runs on the primary (shared mode).
+        off: [("mode = \"cdc\"", "mode = \"shared\""), ("modes = [\"cdc\"]\nthat = \"p99(orders.place_order) < 3", "that = \"p99(orders.place_order) < 3")],
+        fails: "p99(orders.place_order) < 3 * p50(orders.place_order)";
     reporting_index: "reporting-index",
         // No indexes: the inserts cost what they did.
         off: [("CREATE INDEX orders_status ON orders (status);\nCREATE INDEX orders_customer ON orders (customer_id);\nCREATE INDEX orders_total ON orders (total_cents)", "SELECT 1")],

@@ -140,7 +140,15 @@ fn indexed_query() -> impl Strategy<Value = String> {
         table
             .clone()
             .prop_map(|t| format!("SELECT id, a FROM {t} ORDER BY a")),
-        table.prop_map(|t| format!("SELECT id, b FROM {t} ORDER BY b DESC")),
+        table
+            .clone()
+            .prop_map(|t| format!("SELECT id, b FROM {t} ORDER BY b DESC")),
+        table
+            .clone()
+            .prop_map(|t| format!("SELECT b, SUM(a) AS a FROM {t} GROUP BY b ORDER BY a")),
+        (table.clone(), -5..20i64)
+            .prop_map(|(t, v)| format!("SELECT id FROM {t} WHERE a >= '{v}'")),
+        (table, -5..20i64).prop_map(|(t, v)| format!("SELECT id FROM {t} WHERE b = {v}")),
     ]
 }
 

@@ -79,6 +79,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         "outbox-relays",
         include_str!("../../static/scenarios/outbox-relays.toml"),
     ),
+    (
+        "replica-reporting",
+        include_str!("../../static/scenarios/replica-reporting.toml"),
+    ),
 ];
 
 /// The text of the built-in scenario called `name`.

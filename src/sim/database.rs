@@ -576,13 +576,18 @@ impl Connection {
             }
             // An index the resolver did not find in any table.
             Command::DropIndex { name, if_exists } => {
-                if if_exists {
-                    return Ok(Payload::DropIndex);
-                }
-                return Err(DbError::Storage {
-                    state: SqlState::UndefinedObject,
-                    message: format!("index \"{name}\" does not exist"),
-                });
+                let kind = self.glue.storage.engine.borrow().relation_kind(&name);
+                return match kind {
+                    Some(kind) => Err(DbError::Storage {
+                        state: SqlState::WrongObjectType,
+                        message: format!("\"{name}\" is not an index (it is a {kind})"),
+                    }),
+                    None if if_exists => Ok(Payload::DropIndex),
+                    None => Err(DbError::Storage {
+                        state: SqlState::UndefinedObject,
+                        message: format!("index \"{name}\" does not exist"),
+                    }),
+                };
             }
             Command::Begin(isolation) => {
                 let in_transaction = self.glue.storage.in_explicit_transaction();

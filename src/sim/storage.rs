@@ -24,15 +24,13 @@ use crate::sim::change_log::{
     ChangeKind, ChangeLog, CommitSeq, PendingChange, RowOp, SchemaChange, TxnId,
 };
 use crate::sim::clock::Micros;
-use crate::sim::indexes::{index_key, satisfies, SecondaryIndex};
+use crate::sim::indexes::SecondaryIndex;
 use crate::sim::sqlstate::SqlState;
 use crate::sim::ssi::{Ssi, SsiError, SsiStats};
 use crate::sim::transaction::Session;
 use crate::sim::versions::{ReadView, RowVersions};
-use gluesql::core::ast::{ColumnDef, Expr, IndexOperator, OrderByExpr};
-use gluesql::core::data::{
-    CustomFunction as StructCustomFunction, Key, Schema, SchemaIndex, SchemaIndexOrd, Value,
-};
+use gluesql::core::ast::{ColumnDef, Expr};
+use gluesql::core::data::{CustomFunction as StructCustomFunction, Key, Schema, Value};
 use gluesql::core::error::{AlterTableError, Error, Result};
 use gluesql::core::executor::evaluate_stateless;
 use gluesql::core::plan::{plan_scalar_expr, StatementPlan};
@@ -41,8 +39,7 @@ use gluesql::core::planner::{
     plan_schemaless, validate,
 };
 use gluesql::core::store::{
-    AlterTable, CustomFunction, CustomFunctionMut, Index, IndexMut, Metadata, Planner, RowIter,
-    Store, StoreMut,
+    AlterTable, CustomFunction, CustomFunctionMut, Metadata, Planner, RowIter, Store, StoreMut,
 };
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -119,6 +116,29 @@ impl Table {
         }
     }
 
+    /// The index entries a write of `before` → `after` adds, as PostgreSQL counts them: an
+    /// insert, or an update that changes an indexed column (a new row version at a new
+    /// address), adds one to every index; an update that changes none (a HOT update) and a
+    /// delete add none.
+    fn index_cost(&self, before: Option<&Vec<Value>>, after: Option<&Vec<Value>>) -> u64 {
+        let every = self.indexes.len() as u64;
+        match (before, after) {
+            (None, Some(_)) => every,
+            (Some(before), Some(after)) => {
+                let changed = self.indexes.iter().any(|index| {
+                    let position = self.columns.iter().position(|c| *c == index.column);
+                    position.is_some_and(|p| before.get(p) != after.get(p))
+                });
+                if changed {
+                    every
+                } else {
+                    0
+                }
+            }
+            _ => 0,
+        }
+    }
+
     /// Brings every index's entries for row `key` up to the versions it holds now. Returns how
     /// many entries were added.
     pub(super) fn reindex_row(&mut self, key: &Key) -> u64 {
@@ -182,19 +202,19 @@ impl Engine {
         }
     }
 
-    /// What `name` names among the database's relations: `"table"`, `"view"`, `"index"`, or
-    /// `None` if it is free (PostgreSQL keeps the three in one namespace).
-    pub fn relation_kind(&self, name: &str) -> Option<&'static str> {
+    /// What `name` names among the database's relations, or `None` if it is free (PostgreSQL
+    /// keeps tables, views and indexes in one namespace).
+    pub fn relation_kind(&self, name: &str) -> Option<RelationKind> {
         if self.tables.contains_key(name) {
-            Some("table")
+            Some(RelationKind::Table)
         } else if self.views.contains_key(name) {
-            Some("view")
+            Some(RelationKind::View)
         } else if self
             .tables
             .values()
             .any(|t| t.indexes.iter().any(|i| i.name == name))
         {
-            Some("index")
+            Some(RelationKind::Index)
         } else {
             None
         }
@@ -432,6 +452,27 @@ pub(super) fn ssi_message(error: SsiError) -> String {
     format!("{error} ({})", error.detail())
 }
 
+/// What a relation's name names: PostgreSQL keeps the three in one namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    /// A table.
+    Table,
+    /// A view (`crate::sim::views`).
+    View,
+    /// A secondary index (`crate::sim::indexes`).
+    Index,
+}
+
+impl std::fmt::Display for RelationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Table => "table",
+            Self::View => "view",
+            Self::Index => "index",
+        })
+    }
+}
+
 /// A shared handle on an engine, as sessions hold it.
 pub type SharedEngine = Rc<RefCell<Engine>>;
 
@@ -505,13 +546,14 @@ impl Session {
                 (Some(_), Some(_)) => RowOp::Update,
                 (Some(_), None) => RowOp::Delete,
             };
+            let cost = table.index_cost(before.as_ref(), values.as_ref());
             table
                 .rows
                 .entry(key.clone())
                 .or_default()
                 .write(txn_id, values.clone());
-            let entries = table.reindex_row(&key);
-            self.count_index_entries(entries);
+            table.reindex_row(&key);
+            self.count_index_entries(cost);
             let kind = ChangeKind::Row {
                 op,
                 key: key.clone(),
@@ -563,9 +605,11 @@ impl Session {
 }
 
 /// PostgreSQL's refusal of a relation name already in use, by a table, a view or an index.
-fn name_taken(engine: &mut Engine, name: &str) -> Error {
-    let kind = engine.relation_kind(name).unwrap_or("relation");
-    let message = format!("relation \"{name}\" already exists (a {kind})");
+pub(super) fn name_taken(engine: &mut Engine, name: &str) -> Error {
+    let message = match engine.relation_kind(name) {
+        Some(kind) => format!("relation \"{name}\" already exists (a {kind})"),
+        None => format!("relation \"{name}\" already exists"),
+    };
     engine.refuse(SqlState::DuplicateTable, message)
 }
 
@@ -612,13 +656,7 @@ impl Store for Session {
     }
 
     fn scan_data<'a>(&'a self, table_name: &str) -> Result<RowIter<'a>> {
-        let hint = {
-            let mut hint = self.key_hint.borrow_mut();
-            match hint.as_ref() {
-                Some(h) if h.table == table_name => hint.take(),
-                _ => None,
-            }
-        };
+        let hint = self.take_key_hint(table_name);
         let (txn, view) = (self.txn_id(), self.view());
         let engine = self.engine.borrow();
         let rows: Vec<(Key, Vec<Value>)> = match engine.tables.get(table_name) {
@@ -659,7 +697,10 @@ impl StoreMut for Session {
             match engine.tables.get_mut(&name) {
                 // GlueSQL re-inserts a schema to change it (dropping a foreign key, say).
                 Some(table) => {
+                    // The indexes are ours: the copy GlueSQL hands back cannot add or drop any.
+                    let indexes = std::mem::take(&mut table.schema.indexes);
                     table.set_schema(schema.clone());
+                    table.schema.indexes = indexes;
                     false
                 }
                 None => {
@@ -861,163 +902,6 @@ impl AlterTable for Session {
     }
 }
 
-impl Index for Session {
-    fn scan_indexed_data<'a>(
-        &'a self,
-        table_name: &str,
-        index_name: &str,
-        asc: Option<bool>,
-        cmp_value: Option<(&IndexOperator, Value)>,
-    ) -> Result<RowIter<'a>> {
-        let hint = {
-            let mut hint = self.key_hint.borrow_mut();
-            match hint.as_ref() {
-                Some(h) if h.table == table_name => hint.take(),
-                _ => None,
-            }
-        };
-        let (txn, view) = (self.txn_id(), self.view());
-        let engine = self.engine.borrow();
-        let table = engine
-            .tables
-            .get(table_name)
-            .ok_or_else(|| Error::StorageMsg(format!("table not found: {table_name}")))?;
-        let index = table
-            .indexes
-            .iter()
-            .find(|i| i.name == index_name)
-            .ok_or_else(|| Error::StorageMsg(format!("index \"{index_name}\" does not exist")))?;
-        let position = table
-            .columns
-            .iter()
-            .position(|c| *c == index.column)
-            .ok_or_else(|| Error::StorageMsg(format!("index \"{index_name}\" lost its column")))?;
-        // The value in the column's own type, so that it orders among the entries. A value
-        // the column's type cannot hold exactly (5.5 for an INTEGER column, 'abc' for a
-        // number) matches no row, as GlueSQL's comparison of the column with that literal.
-        let data_type = table
-            .schema
-            .column_defs
-            .as_ref()
-            .and_then(|defs| defs.get(position))
-            .map(|def| def.data_type.clone());
-        let cmp_value = match cmp_value {
-            Some((op, value)) => match exactly_as(&value, data_type.as_ref()) {
-                Some(value) => Some((op, value)),
-                None => return Ok(Box::new(std::iter::empty())),
-            },
-            None => None,
-        };
-        let keys = match (hint, &cmp_value) {
-            (Some(hint), _) => hint.keys,
-            (None, Some((op, value))) => match index_key(value) {
-                Some(key) => index.candidates(Some((op, &key))),
-                None => index.candidates(None),
-            },
-            (None, None) => index.candidates(None),
-        };
-        let mut rows: Vec<(Key, Vec<Value>)> = keys
-            .into_iter()
-            .filter_map(|key| {
-                let values = table.rows.get(&key)?.visible(txn, view)?;
-                let value = values.get(position)?;
-                if let Some((op, target)) = &cmp_value {
-                    if !satisfies(value, op, target) {
-                        return None;
-                    }
-                }
-                Some((key, values.clone()))
-            })
-            .collect();
-        // In the visible versions' order (an entry may be an older version's value).
-        let value_key = |values: &[Value]| values.get(position).and_then(index_key);
-        rows.sort_by(|(ka, a), (kb, b)| {
-            let order = value_key(a).cmp(&value_key(b));
-            let order = if asc == Some(false) {
-                order.reverse()
-            } else {
-                order
-            };
-            order.then_with(|| ka.cmp(kb))
-        });
-        Ok(Box::new(rows.into_iter().map(move |row| {
-            self.count(1, 0);
-            Ok(row)
-        })))
-    }
-}
-
-/// `value` converted to `data_type`, if it converts there and back unchanged (`NULL` stays).
-fn exactly_as(value: &Value, data_type: Option<&gluesql::core::ast::DataType>) -> Option<Value> {
-    if matches!(value, Value::Null) {
-        return Some(Value::Null);
-    }
-    let converted = value.cast(data_type?).ok()?;
-    let back = converted.cast(&value.get_type()?).ok()?;
-    (back == *value).then_some(converted)
-}
-
-impl IndexMut for Session {
-    fn create_index(
-        &mut self,
-        table_name: &str,
-        index_name: &str,
-        column: &OrderByExpr,
-    ) -> Result<()> {
-        let Expr::Identifier(column) = &column.expr else {
-            let mut engine = self.engine.borrow_mut();
-            return Err(engine.refuse(
-                SqlState::FeatureNotSupported,
-                "Dataflow Lab indexes one column: CREATE INDEX name ON table (column)",
-            ));
-        };
-        let (read, entries) = {
-            let mut engine = self.engine.borrow_mut();
-            if engine.relation_kind(index_name).is_some() {
-                return Err(name_taken(&mut engine, index_name));
-            }
-            let created = chrono::DateTime::from_timestamp_micros(
-                i64::try_from(engine.time).unwrap_or(i64::MAX),
-            )
-            .map(|t| t.naive_utc())
-            .unwrap_or_default();
-            let table = engine
-                .tables
-                .get_mut(table_name)
-                .ok_or_else(|| Error::StorageMsg(format!("table not found: {table_name}")))?;
-            table.indexes.push(SecondaryIndex::new(index_name, column));
-            let keys: Vec<Key> = table.rows.keys().cloned().collect();
-            let entries: u64 = keys.iter().map(|key| table.reindex_row(key)).sum();
-            table.schema.indexes.push(SchemaIndex {
-                name: index_name.to_owned(),
-                expr: Expr::Identifier(column.clone()),
-                order: SchemaIndexOrd::Both,
-                created,
-            });
-            (keys.len() as u64, entries)
-        };
-        self.count(read, 0);
-        self.count_index_entries(entries);
-        Ok(())
-    }
-
-    fn drop_index(&mut self, table_name: &str, index_name: &str) -> Result<()> {
-        let mut engine = self.engine.borrow_mut();
-        let dropped = engine.tables.get_mut(table_name).is_some_and(|table| {
-            let before = table.indexes.len();
-            table.indexes.retain(|i| i.name != index_name);
-            table.schema.indexes.retain(|i| i.name != index_name);
-            table.indexes.len() < before
-        });
-        if dropped {
-            Ok(())
-        } else {
-            let message = format!("index \"{index_name}\" does not exist");
-            Err(engine.refuse(SqlState::UndefinedObject, message))
-        }
-    }
-}
-
 impl Metadata for Session {}
 
 impl CustomFunction for Session {
@@ -1049,9 +933,52 @@ impl Planner for Session {
         validate(&schema_map, &statement)?;
         let statement = plan_schemaless(&schema_map, statement)?;
         let statement = plan_primary_key(&schema_map, statement);
-        let statement = plan_index(&schema_map, statement);
+        // GlueSQL orders groups by their first row: an index scan, which changes which row
+        // comes first, would change the order of a grouped query's result.
+        let statement = if orders_groups(&statement) {
+            statement
+        } else {
+            plan_index(&schema_map, statement)
+        };
         let statement = plan_hash_join(&schema_map, statement);
         Ok(plan_aggregate(statement))
+    }
+}
+
+/// Whether `statement` is a grouped query (`GROUP BY`, `HAVING`) with an `ORDER BY`.
+fn orders_groups(statement: &StatementPlan) -> bool {
+    use gluesql::core::plan::{
+        DistinctInputPlan, DistinctPlan, LimitInputPlan, LimitPlan, OffsetInputPlan, OffsetPlan,
+        ProjectInputPlan, ProjectPlan, QueryPlan, SelectOrderByPlan,
+    };
+    let grouped = |plan: &ProjectPlan| {
+        matches!(
+            plan.input,
+            ProjectInputPlan::Aggregation(_) | ProjectInputPlan::Having(_)
+        )
+    };
+    let StatementPlan::Query(query) = statement else {
+        return false;
+    };
+    match query {
+        QueryPlan::SelectOrderBy(SelectOrderByPlan { input, .. })
+        | QueryPlan::Offset(OffsetPlan {
+            input: OffsetInputPlan::SelectOrderBy(SelectOrderByPlan { input, .. }),
+            ..
+        })
+        | QueryPlan::Limit(LimitPlan {
+            input:
+                LimitInputPlan::SelectOrderBy(SelectOrderByPlan { input, .. })
+                | LimitInputPlan::Offset(OffsetPlan {
+                    input: OffsetInputPlan::SelectOrderBy(SelectOrderByPlan { input, .. }),
+                    ..
+                }),
+            ..
+        })
+        | QueryPlan::Distinct(DistinctPlan {
+            input: DistinctInputPlan::SelectOrderBy(SelectOrderByPlan { input, .. }),
+        }) => grouped(input),
+        _ => false,
     }
 }
 

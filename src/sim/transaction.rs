@@ -296,6 +296,15 @@ impl Session {
         *self.key_hint.borrow_mut() = hint;
     }
 
+    /// Takes the key hint if it is for `table` (a hint is used once).
+    pub(super) fn take_key_hint(&self, table: &str) -> Option<KeyHint> {
+        let mut hint = self.key_hint.borrow_mut();
+        match hint.as_ref() {
+            Some(h) if h.table == table => hint.take(),
+            _ => None,
+        }
+    }
+
     /// Ends the statement: clears the key hint and the SQL text, and lets a snapshot pinned for
     /// it go.
     pub fn end_statement(&mut self) {
@@ -354,6 +363,7 @@ impl Session {
         self.counters.set(c);
     }
 
+    /// Counts index entries added by the statement (the cost model charges each).
     pub(super) fn count_index_entries(&self, entries: u64) {
         let mut c = self.counters.get();
         c.index_entries += entries;
@@ -403,12 +413,11 @@ impl Session {
         let mut engine = self.engine.borrow_mut();
         let txn = engine.begin_txn();
         let seq = engine.commit_seq + 1;
-        let target = &mut engine
+        let target = engine
             .tables
             .get_mut(table)
-            .ok_or_else(|| Error::StorageMsg(format!("table not found: {table}")))?
-            .rows;
-        if let Some((key, _)) = rows.iter().find(|(key, _)| target.contains_key(key)) {
+            .ok_or_else(|| Error::StorageMsg(format!("table not found: {table}")))?;
+        if let Some((key, _)) = rows.iter().find(|(key, _)| target.rows.contains_key(key)) {
             return Err(Error::StorageMsg(format!(
                 "a bulk load into {table} found the key {key:?} already there"
             )));
@@ -417,7 +426,9 @@ impl Session {
             let mut row = RowVersions::default();
             row.write(txn, Some(values));
             row.commit(txn, seq);
-            target.insert(key, row);
+            target.rows.insert(key.clone(), row);
+            // A loaded row is in the table's indexes too.
+            target.reindex_row(&key);
         }
         engine.commit_seq = seq;
         Ok(())

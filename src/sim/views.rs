@@ -176,7 +176,7 @@ pub(crate) fn create(
 ) -> Result<(), ViewError> {
     let view = define(columns, query)?;
     let taken = match engine.relation_kind(&name) {
-        Some("view") => !or_replace,
+        Some(crate::sim::storage::RelationKind::View) => !or_replace,
         kind => kind.is_some(),
     };
     if taken {

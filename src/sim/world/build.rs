@@ -635,7 +635,9 @@ fn check_tables(
             // A table, or a view (the setup may have created one).
             let exists = |t: &String| {
                 probe.session().fetch_schema(t).ok().flatten().is_some()
-                    || db.with_engine_ref(|engine| engine.relation_kind(t) == Some("view"))
+                    || db.with_engine_ref(|engine| {
+                        engine.relation_kind(t) == Some(crate::sim::storage::RelationKind::View)
+                    })
             };
             if let Some(table) = reads.iter().chain(&writes).find(|t| !exists(t)) {
                 if later.contains(table) {
