@@ -111,6 +111,8 @@ impl World {
 
         let mut keys = BTreeMap::new();
         let mut services = Vec::new();
+        // What the timeline creates, which a version not yet deployed may use.
+        let created_later = tables_created_later(scenario);
         for (s, spec) in scenario.services.iter().enumerate() {
             let node_index = service_node[s];
             let node = &mut nodes[node_index];
@@ -171,12 +173,8 @@ impl World {
                     })
                     .collect();
                 // A version not yet deployed may use a table the timeline creates first.
-                let later = if op.enabled {
-                    Vec::new()
-                } else {
-                    tables_created_later(scenario)
-                };
-                check_tables(&mut node.db, &statements, &at, &subsets, &later)?;
+                let later: &[String] = if op.enabled { &[] } else { &created_later };
+                check_tables(&mut node.db, &statements, &at, &subsets, later)?;
                 let (reads, writes) = tables_used(&statements);
                 operations.push(Operation {
                     name: op.name.clone(),
