@@ -576,18 +576,8 @@ impl Connection {
             }
             // An index the resolver did not find in any table.
             Command::DropIndex { name, if_exists } => {
-                let kind = self.glue.storage.engine.borrow().relation_kind(&name);
-                return match kind {
-                    Some(kind) => Err(DbError::Storage {
-                        state: SqlState::WrongObjectType,
-                        message: format!("\"{name}\" is not an index (it is a {kind})"),
-                    }),
-                    None if if_exists => Ok(Payload::DropIndex),
-                    None => Err(DbError::Storage {
-                        state: SqlState::UndefinedObject,
-                        message: format!("index \"{name}\" does not exist"),
-                    }),
-                };
+                let engine = self.glue.storage.engine.borrow();
+                return crate::sim::indexes::drop_unresolved(&engine, &name, if_exists);
             }
             Command::Begin(isolation) => {
                 let in_transaction = self.glue.storage.in_explicit_transaction();
@@ -678,16 +668,7 @@ impl Connection {
     pub fn resolve_views(&self, command: Command) -> Result<Command, DbError> {
         if let Command::DropIndex { name, .. } = &command {
             let engine = self.glue.storage.engine.borrow();
-            return Ok(match engine.table_of_index(name) {
-                Some(table) => Command::Sql {
-                    statement: Statement::DropIndex {
-                        name: name.clone(),
-                        table_name: table.to_owned(),
-                    },
-                    locking: None,
-                },
-                None => command,
-            });
+            return Ok(crate::sim::indexes::resolve_drop(&engine, name).unwrap_or(command));
         }
         let Command::Sql {
             mut statement,
@@ -776,16 +757,10 @@ impl Connection {
                     })
                     .collect();
                 let row_count = storage.scan_data(&schema.table_name)?.count();
-                // "orders_status (status)": the index and the column it orders.
                 let mut indexes: Vec<String> = schema
                     .indexes
-                    .into_iter()
-                    .map(|i| match i.expr {
-                        gluesql::core::ast::Expr::Identifier(column) => {
-                            format!("{} ({column})", i.name)
-                        }
-                        _ => i.name,
-                    })
+                    .iter()
+                    .map(crate::sim::indexes::describe)
                     .collect();
                 indexes.sort();
                 Ok(TableInfo {
@@ -798,27 +773,8 @@ impl Connection {
             })
             .collect::<Result<Vec<_>, DbError>>()
             .map(|mut tables| {
-                use gluesql::core::ast::ToSql;
                 let engine = storage.engine.borrow();
-                tables.extend(engine.views.iter().map(|(name, view)| {
-                    TableInfo {
-                        name: name.clone(),
-                        columns: view
-                            .columns
-                            .iter()
-                            .map(|column| ColumnInfo {
-                                name: column.clone(),
-                                data_type: String::new(),
-                                nullable: true,
-                                primary_key: false,
-                                unique: false,
-                            })
-                            .collect(),
-                        indexes: Vec::new(),
-                        row_count: 0,
-                        view: Some(view.query.to_sql()),
-                    }
-                }));
+                tables.extend(engine.views.iter().map(crate::sim::views::table_info));
                 tables
             })
     }

@@ -26,13 +26,17 @@
 //!   (`WHERE status = 'paid'`, not `WHERE o.status = 'paid'`);
 //! - entries of versions that are gone are dropped at once, not by VACUUM.
 
+use crate::sim::database::DbError;
 use crate::sim::sqlstate::SqlState;
-use crate::sim::storage::name_taken;
+use crate::sim::statement::Command;
+use crate::sim::storage::{name_taken, Engine};
 use crate::sim::transaction::Session;
+use gluesql::core::ast::Statement;
 use gluesql::core::ast::{DataType, Expr, IndexOperator, Literal, OrderByExpr};
 use gluesql::core::data::{Key, SchemaIndex, SchemaIndexOrd, Value};
 use gluesql::core::error::{Error, Result};
 use gluesql::core::executor::evaluate_stateless;
+use gluesql::core::executor::Payload;
 use gluesql::core::plan::ExprPlan;
 use gluesql::core::store::{Index, IndexMut, RowIter};
 use std::cmp::Ordering;
@@ -209,7 +213,49 @@ pub fn lookup(target: &Value, column: Option<&DataType>) -> Lookup {
     }
 }
 
-fn is_number(value: &Value) -> bool {
+/// PostgreSQL's `DROP INDEX name` as the statement GlueSQL runs (`DROP INDEX table.name`),
+/// once the index's table is found; `None` if no table has it.
+pub fn resolve_drop(engine: &Engine, name: &str) -> Option<Command> {
+    let table = engine.table_of_index(name)?;
+    Some(Command::Sql {
+        statement: Statement::DropIndex {
+            name: name.to_owned(),
+            table_name: table.to_owned(),
+        },
+        locking: None,
+    })
+}
+
+/// `DROP INDEX name` of a name no table's index has: nothing with `IF EXISTS`, else PostgreSQL's
+/// error (42809 for a table or view, 42704 for an unknown name).
+///
+/// # Errors
+///
+/// [`DbError::Storage`] with the code above.
+pub fn drop_unresolved(engine: &Engine, name: &str, if_exists: bool) -> Result<Payload, DbError> {
+    match engine.relation_kind(name) {
+        Some(kind) => Err(DbError::Storage {
+            state: SqlState::WrongObjectType,
+            message: format!("\"{name}\" is not an index (it is a {kind})"),
+        }),
+        None if if_exists => Ok(Payload::DropIndex),
+        None => Err(DbError::Storage {
+            state: SqlState::UndefinedObject,
+            message: format!("index \"{name}\" does not exist"),
+        }),
+    }
+}
+
+/// An index as the schema sidebar lists it: "orders_status (status)".
+pub fn describe(index: &SchemaIndex) -> String {
+    match &index.expr {
+        Expr::Identifier(column) => format!("{} ({column})", index.name),
+        _ => index.name.clone(),
+    }
+}
+
+/// Whether `value` is a number of any width (what GlueSQL compares as numbers).
+pub fn is_number(value: &Value) -> bool {
     matches!(
         value,
         Value::I8(_)

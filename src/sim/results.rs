@@ -163,19 +163,7 @@ impl Cell {
         let kind = match value {
             Value::Null => CellKind::Null,
             Value::Bool(_) => CellKind::Bool,
-            Value::I8(_)
-            | Value::I16(_)
-            | Value::I32(_)
-            | Value::I64(_)
-            | Value::I128(_)
-            | Value::U8(_)
-            | Value::U16(_)
-            | Value::U32(_)
-            | Value::U64(_)
-            | Value::U128(_)
-            | Value::F32(_)
-            | Value::F64(_)
-            | Value::Decimal(_) => CellKind::Number,
+            number if crate::sim::indexes::is_number(number) => CellKind::Number,
             _ => CellKind::Text,
         };
         Self {

@@ -211,6 +211,28 @@ pub(crate) fn drop(
     Ok(())
 }
 
+/// A view as the schema sidebar lists it: its columns (untyped) and its query.
+pub fn table_info((name, view): (&String, &ViewDef)) -> crate::sim::database::TableInfo {
+    use gluesql::core::ast::ToSql;
+    crate::sim::database::TableInfo {
+        name: name.clone(),
+        columns: view
+            .columns
+            .iter()
+            .map(|column| crate::sim::database::ColumnInfo {
+                name: column.clone(),
+                data_type: String::new(),
+                nullable: true,
+                primary_key: false,
+                unique: false,
+            })
+            .collect(),
+        indexes: Vec::new(),
+        row_count: 0,
+        view: Some(view.query.to_sql()),
+    }
+}
+
 /// Replaces every view `statement` reads by the view's query, and refuses a write into a view.
 /// Returns the first view it named, if any.
 ///
