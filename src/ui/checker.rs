@@ -104,7 +104,7 @@ pub fn CheckerPanel(props: &CheckerProps) -> Html {
                                 </span>
                             </div>
                             if !d.shown.is_empty() {
-                                <table class="checker-rows">
+                                <table class="checker-rows" tabindex="0">
                                     <thead><tr><th>{ "key" }</th><th>{ "source" }</th><th>{ "read model" }</th></tr></thead>
                                     <tbody>
                                         { for d.shown.iter().take(5).map(|row| html! {

@@ -97,7 +97,7 @@ fn scorecard(runs: &[ModeRun]) -> Html {
         .unwrap_or_default();
     let rows = crate::sim::compare::scorecard_rows(&services, &cards);
     html! {
-        <div class="scorecard-wrap">
+        <div class="scorecard-wrap" tabindex="0" role="region" aria-label="Scorecard">
         <table class="scorecard">
             <thead>
                 <tr><th scope="col">{ "" }</th>

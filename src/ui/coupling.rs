@@ -60,7 +60,7 @@ pub fn CouplingPanel(props: &CouplingProps) -> Html {
                     .filter(|s| map.operations.iter().any(|o| o.service == *s && o.database == *database))
                     .collect();
                 html! {
-                    <div class="coupling-table-wrap">
+                    <div class="coupling-table-wrap" tabindex="0" role="region" aria-label={format!("Coupling map of {database}")}>
                         <table class="coupling-table" aria-label={format!("Who reads and writes what in {database}")}>
                             <thead>
                                 <tr>

@@ -150,7 +150,7 @@ pub fn HelpDialog(props: &HelpProps) -> Html {
                 <h2 id="help-title">{ "How to read this page" }</h2>
                 <button type="button" class="button primary small" onclick={props.on_close.clone()}>{ "Close (Esc)" }</button>
             </div>
-            <div class="help-body">
+            <div class="help-body" tabindex="0">
                 <section>
                     <h3>{ "The panels" }</h3>
                     <dl>

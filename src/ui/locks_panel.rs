@@ -372,7 +372,7 @@ pub fn LocksPanel(props: &LocksPanelProps) -> Html {
                             </div>
                         }
                         if !locks.waiting.is_empty() || !holding_up.is_empty() {
-                            <div class="table-scroll">
+                            <div class="table-scroll" tabindex="0" role="region" aria-label="Locks held and awaited">
                                 <table class="lock-table">
                                     <thead><tr>
                                         <th scope="col">{ "who" }</th>

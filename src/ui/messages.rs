@@ -102,7 +102,7 @@ pub fn MessageViewer(props: &MessagesProps) -> Html {
             if props.messages.is_empty() {
                 <p class="empty-hint">{ "No message yet: press play, and the orders the shop takes arrive here." }</p>
             }
-            <ol class="messages" aria-label={format!("messages of {topic}, newest first")}>
+            <ol class="messages" tabindex="0" aria-label={format!("messages of {topic}, newest first")}>
                 { for props.messages.iter().map(|m| {
                     let id = (m.partition, m.offset);
                     let expanded = *open == Some(id);
@@ -175,7 +175,7 @@ pub fn MessageViewer(props: &MessagesProps) -> Html {
                                             <p class="hint">{ "before is null: the table's REPLICA IDENTITY is DEFAULT, so PostgreSQL does not log the old row of an update." }</p>
                                         }
                                     }
-                                    <pre class="message-json"><code>{ &m.pretty }</code></pre>
+                                    <pre class="message-json" tabindex="0"><code>{ &m.pretty }</code></pre>
                                 </div>
                             }
                         </li>

@@ -82,7 +82,7 @@ pub fn Narration(props: &NarrationProps) -> Html {
             if lines.is_empty() {
                 <p class="quiet">{ props.empty_hint.clone() }</p>
             } else {
-                <ol class="log-lines" reversed=true>
+                <ol class="log-lines" reversed=true tabindex="0" aria-label="What happened, newest first">
                     { for lines.iter().map(|line| {
                         html! {
                             <li class={classes!("log-line", class(line.kind))}>

@@ -104,7 +104,7 @@ pub fn ScriptPanel(props: &ScriptPanelProps) -> Html {
                     </span>
                 }
             </div>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0" role="region" aria-label="Script steps">
                 <table class="script-table" style={format!("--sessions: {columns}")}>
                     <thead>
                         <tr>{ for script.sessions.iter().zip(&script.levels).map(|(s, level)| html! {

@@ -63,7 +63,7 @@ fn line(entry: &ConsoleLine) -> Html {
             <p class="console-message">{ &entry.message }</p>
             if let Some((columns, rows)) = &entry.rows {
                 if !rows.is_empty() {
-                    <div class="table-scroll">
+                    <div class="table-scroll" tabindex="0" role="region" aria-label="Query result">
                         <table class="console-rows">
                             <thead><tr>{ for columns.iter().map(|c| html! { <th scope="col">{ c }</th> }) }</tr></thead>
                             <tbody>
@@ -205,7 +205,7 @@ pub fn SimConsole(props: &SimConsoleProps) -> Html {
                         <button type="button" class="button subtle small" onclick={use_example}>{ "Put it in the box" }</button></p>
                 </div>
             } else {
-                <ol class="console-lines" reversed=true>{ for lines.into_iter().map(line) }</ol>
+                <ol class="console-lines" reversed=true tabindex="0" aria-label="Console history, newest first">{ for lines.into_iter().map(line) }</ol>
             }
         </div>
     }

@@ -3,7 +3,7 @@
 // effect shows. Screenshots go to target/screenshots/.
 import { test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { SHOTS, startBrowser, pagePerTest, until as poll, waitForClock } from "./harness.mjs";
+import { SHOTS, startBrowser, pagePerTest, until as poll, waitForClock, axeViolations } from "./harness.mjs";
 
 let session;
 let page;
@@ -157,6 +157,8 @@ test("tight-coupling: the preview names the services the rename breaks, and exac
   // The prediction is final once the run has started.
   assert.ok(await lesson().getByRole("radio").first().isDisabled());
   await page.screenshot({ path: `${SHOTS}lesson-tight-coupling.png`, fullPage: false });
+  // The lesson's own colours (checkpoints, the map's marks, the broken services) read well.
+  assert.deepEqual(await axeViolations(page), []);
 });
 
 test("expand-contract: once the readers have moved, dropping the old column breaks nobody", async () => {
