@@ -30,6 +30,7 @@ pub mod script_view;
 pub mod sim_console;
 pub mod simulator;
 pub mod state;
+pub mod sweep;
 pub mod topology;
 pub mod transport;
 

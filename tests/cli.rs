@@ -384,3 +384,34 @@ fn coupling_prints_the_matrix_and_previews_a_rename() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("not a schema change"));
 }
+
+/// `sweep` prints a row per point of the scenario's `[sweep]` (or the one given), and says
+/// why when there is none.
+#[test]
+fn sweep_prints_a_row_per_point_and_refuses_a_scenario_without_one() {
+    let output = cli(&["sweep", "as-systems-scale", "--until", "12s"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for label in ["1 × reader", "2 × reader", "4 × reader", "8 × reader"] {
+        assert!(text.contains(label), "{text}");
+    }
+    assert!(text.contains("services broken"), "{text}");
+    let none = cli(&["sweep", "shop"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no [sweep]"));
+    let load = cli(&["sweep", "shop", "--load", "1,2", "--until", "2s", "--json"]);
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&load.stdout).expect("JSON");
+    assert_eq!(json["points"].as_array().map(Vec::len), Some(2));
+    let wrong = cli(&["sweep", "shop", "--clone", "nobody", "--services", "1,2"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("sweep.clone"));
+}

@@ -132,10 +132,18 @@ lessons! {
         // No replica: the report runs on the primary (shared mode).
         off: [("mode = \"cdc\"", "mode = \"shared\""), ("modes = [\"cdc\"]\nthat = \"p99(orders.place_order) < 3", "that = \"p99(orders.place_order) < 3")],
         fails: "p99(orders.place_order) < 3 * p50(orders.place_order)";
+    as_systems_scale: "as-systems-scale",
+        // No rename: the reader never breaks.
+        off: [("sql = \"ALTER TABLE orders RENAME COLUMN status TO state\"", "sql = \"SELECT 1\"")],
+        fails: "errors(reader, schema) > 0 after rename";
+    evolution_path: "evolution-path",
+        // No rename: nobody breaks, in any stage.
+        off: [("sql = \"ALTER TABLE orders RENAME COLUMN total_cents TO amount_cents\"", "sql = \"SELECT 1\"")],
+        fails: "errors(billing, schema) > 0 after rename";
     reporting_index: "reporting-index",
         // No indexes: the inserts cost what they did.
         off: [("CREATE INDEX orders_status ON orders (status);\nCREATE INDEX orders_customer ON orders (customer_id);\nCREATE INDEX orders_total ON orders (total_cents)", "SELECT 1")],
-        fails: "p50(orders.place_order) after indexes >= 1.1 * p50(orders.place_order) before indexes";
+        fails: "exec_time(orders.place_order) after indexes >= 1.1 * exec_time(orders.place_order) before indexes";
     alter_queue: "alter-queue",
         off: [("sql = \"ALTER TABLE orders ADD COLUMN note TEXT NULL\"", "sql = \"SELECT 1\"")],
         fails: "lock_wait(storefront) during migration > 100ms";
@@ -168,7 +176,52 @@ lessons! {
     db_queue: "db-queue",
         off: [("ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED\"", "ORDER BY id LIMIT 1\"")],
         fails: "query(shop, \"SELECT COUNT(*) - COUNT(DISTINCT job_id) FROM job_runs WHERE queue = 'skip_locked'\") == 0";
+    queue_polling: "queue-polling",
+        // The fast poller slowed down to the slow one's rate: its polls are rarely wasted.
+        off: [("rate_per_s = 25", "rate_per_s = 1")],
+        fails: "found_nothing(poll_40ms) >= 0.6 * ops(poll_40ms)";
     outbox_relays: "outbox-relays",
         off: [("relay = \"polling\"", "relay = \"log\"")],
         fails: "source_cost(orders-connector) > 0";
+}
+
+/// `as-systems-scale` swept over its readers: the one rename breaks every reader, so the
+/// services broken follow the readers' count; the lock waits and the orders' tail latency grow
+/// with them.
+#[test]
+fn as_systems_scale_the_damage_grows_with_the_readers() {
+    use dataflow_lab::sim::sweep::sweep;
+    let (_, scenario) = lesson("as-systems-scale");
+    let (axis, watch) = scenario
+        .sweep
+        .as_ref()
+        .expect("a [sweep]")
+        .axis(&scenario)
+        .expect("a valid sweep");
+    let swept = sweep(
+        &scenario,
+        &axis,
+        &watch,
+        scenario.seed,
+        15 * 1_000_000,
+        |_, _| {},
+    )
+    .expect("every point runs");
+    let broken: Vec<usize> = swept.points.iter().map(|p| p.services_broken).collect();
+    assert_eq!(broken, vec![1, 2, 4, 8], "{swept}");
+    let (first, last) = (&swept.points[0], &swept.points[swept.points.len() - 1]);
+    assert!(last.lock_wait_ms >= 2.0 * first.lock_wait_ms, "{swept}");
+    assert!(last.p99_ms > first.p99_ms, "{swept}");
+    assert!(last.core_utilisation > first.core_utilisation, "{swept}");
+    // One seed, one sweep: the same figures again.
+    let again = sweep(
+        &scenario,
+        &axis,
+        &watch,
+        scenario.seed,
+        15 * 1_000_000,
+        |_, _| {},
+    )
+    .expect("every point runs");
+    assert_eq!(swept, again);
 }

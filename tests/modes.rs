@@ -186,6 +186,47 @@ mod native {
         assert!(report.consumer_groups["reporting"].lag_time_ms.max > 0.0);
     }
 
+    /// Every hop of the pipeline crosses the network: a far broker (the connector's produce and
+    /// the consumer's fetch each cross a 40 ms link once) makes the read model staler by
+    /// about a round trip, and the source's own latency does not change.
+    #[test]
+    fn a_far_broker_adds_its_crossings_to_staleness() {
+        use dataflow_lab::sim::clock::SimDuration;
+        use dataflow_lab::sim::network::LinkSpec;
+        let near = shop(Mode::Cdc);
+        let mut far = near.clone();
+        for from in ["orders-connector", "billing"] {
+            far.network.links.push(LinkSpec {
+                from: from.to_owned(),
+                to: "broker".to_owned(),
+                rtt: Some(SimDuration(40_000)),
+                jitter: None,
+            });
+        }
+        far.check().expect("valid links");
+        let near = run(&near, 42, 20).report();
+        let far = run(&far, 42, 20).report();
+        let staleness = |r: &dataflow_lab::sim::report::Report| {
+            r.read_models["billing"]["orders"].staleness_ms.p50
+        };
+        assert!(
+            staleness(&far) >= staleness(&near) + 30.0,
+            "{} ms near, {} ms far",
+            staleness(&near),
+            staleness(&far)
+        );
+        assert!(far.network["orders-connector ↔ broker"].mean_ms >= 20.0);
+        let place = |r: &dataflow_lab::sim::report::Report| {
+            r.services["orders"].by_operation["place_order"]
+                .latency_ms
+                .p50
+        };
+        assert!(
+            place(&far) < place(&near) * 1.5,
+            "the source does not feel the broker"
+        );
+    }
+
     #[test]
     fn a_cdc_run_is_reproducible() {
         let scenario = shop(Mode::Cdc);

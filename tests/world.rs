@@ -410,8 +410,10 @@ fn the_services_transactions_are_tracked_by_ssi_under_serializable() {
     let scenario = Scenario::parse(&text).expect("valid");
     let mut world = World::with_seed(&scenario, 7).expect("builds");
     let mut most_siread = 0;
-    for second in 1..=20 {
-        world.step_until(second * SECOND);
+    // Sampled every 5 ms: a transaction holds its SIREAD locks only while it (or one that
+    // overlapped it) runs, a few per cent of the time.
+    for ms in (5..=20_000).step_by(5) {
+        world.step_until(ms * 1_000);
         let snapshot = world.snapshot();
         let shop = &snapshot.databases[0];
         assert_eq!(shop.isolation.name(), "serializable");
@@ -516,4 +518,130 @@ statements = ["SELECT id FROM {relation} WHERE status = 'paid'"]
     };
     let error = error.to_string();
     assert!(error.contains("invoices"), "{error}");
+}
+
+/// A scenario with one database and a service whose `one` operation runs one statement and
+/// whose `chatty` operation runs five in a transaction, under the given `[network]` lines.
+#[cfg(not(target_arch = "wasm32"))]
+fn network_scenario(network: &str) -> Scenario {
+    Scenario::parse(&format!(
+        r#"
+format_version = 1
+name = "network"
+duration = "10s"
+[network]
+{network}
+[[databases]]
+name = "db"
+isolation = "read_committed"
+setup = [
+  "CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER)",
+  "INSERT INTO accounts VALUES (1, 100), (2, 100)",
+]
+[[services]]
+name = "bank"
+database = "db"
+pool_size = 8
+[[services.operations]]
+name = "one"
+rate_per_s = 20
+statements = ["SELECT balance FROM accounts WHERE id = 2"]
+[[services.operations]]
+name = "chatty"
+rate_per_s = 20
+statements = [
+  "UPDATE accounts SET balance = balance + 1 WHERE id = 1",
+  "SELECT balance FROM accounts WHERE id = 1",
+  "SELECT balance FROM accounts WHERE id = 2",
+  "SELECT balance FROM accounts WHERE id = 1",
+  "SELECT balance FROM accounts WHERE id = 2",
+]
+"#
+    ))
+    .expect("valid")
+}
+
+/// Every statement pays its link's round trip, so an operation of five statements (and its
+/// COMMIT) pays six; a transaction holds its row lock across those round trips, so the same
+/// load that never waits on a local database queues on a distant one; jitter spreads the
+/// latencies that are a flat line without it.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn statements_pay_their_round_trips_and_chatty_transactions_hold_locks_across_them() {
+    let measure = |network: &str| {
+        let report = run(&network_scenario(network), 3, 10).report();
+        let bank = &report.services["bank"];
+        (
+            bank.by_operation["one"].clone(),
+            bank.by_operation["chatty"].clone(),
+            report,
+        )
+    };
+    let (one, chatty, report) = measure("rtt = \"10ms\"\njitter = \"0ms\"");
+    assert_eq!(one.errors + chatty.errors, 0, "{one:?} {chatty:?}");
+    assert!(
+        one.latency_ms.p50 >= 10.0,
+        "one statement, one round trip: {one:?}"
+    );
+    assert!(
+        chatty.latency_ms.p50 >= 6.0 * one.latency_ms.p50 * 0.95,
+        "six statements, six round trips: {} vs {}",
+        chatty.latency_ms.p50,
+        one.latency_ms.p50
+    );
+    // Each chatty transaction holds accounts row 1 for five round trips (50 ms) and one
+    // arrives every 50 ms on average: they queue for it.
+    assert!(chatty.lock_wait_ms > 1_000.0, "{chatty:?}");
+    let link = &report.network["bank ↔ db"];
+    assert!(link.crossings > 1_000 && link.mean_ms >= 10.0, "{link:?}");
+
+    let (local_one, local_chatty, _) = measure("rtt = \"0ms\"\njitter = \"0ms\"");
+    assert!(local_one.latency_ms.p50 < 1.0, "{local_one:?}");
+    assert!(
+        local_chatty.lock_wait_ms * 20.0 < chatty.lock_wait_ms,
+        "without the network the same transactions barely wait: {} vs {}",
+        local_chatty.lock_wait_ms,
+        chatty.lock_wait_ms
+    );
+
+    let (steady, _, _) = measure("rtt = \"2ms\"\njitter = \"0ms\"");
+    let (jittery, _, _) = measure("rtt = \"2ms\"\njitter = \"2ms\"");
+    let spread =
+        |w: &dataflow_lab::sim::report::WorkloadReport| w.latency_ms.p99 - w.latency_ms.p50;
+    assert!(spread(&steady) < 0.5, "no jitter, a flat line: {steady:?}");
+    assert!(
+        spread(&jittery) > 2.0,
+        "jitter spreads the latencies: {jittery:?}"
+    );
+}
+
+/// A link of the scenario overrides the default for that pair only; a link to no known
+/// endpoint is refused with its line and field.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn a_scenario_link_overrides_one_pair_and_a_wrong_one_is_refused() {
+    let report = run(
+        &network_scenario(
+            "rtt = \"0ms\"\njitter = \"0ms\"\n[[network.links]]\nfrom = \"timeline\"\nto = \"db\"\nrtt = \"50ms\"",
+        ),
+        3,
+        2,
+    )
+    .report();
+    assert!(report.services["bank"].by_operation["one"].latency_ms.p50 < 1.0);
+    let far = Scenario::parse(
+        "format_version = 1\nname = \"n\"\n[[databases]]\nname = \"db\"\n[network]\n\
+         [[network.links]]\nfrom = \"billing\"\nto = \"db\"\n",
+    )
+    .expect_err("no service billing");
+    let message = far.to_string();
+    assert!(message.contains("network.links[0].from"), "{message}");
+    assert!(message.contains("line 7"), "{message}");
+    let to = Scenario::parse(
+        "format_version = 1\nname = \"n\"\n[[databases]]\nname = \"db\"\n[network]\n\
+         [[network.links]]\nfrom = \"console\"\nto = \"warehouse\"\n",
+    )
+    .expect_err("no database warehouse");
+    assert!(to.to_string().contains("network.links[0].to"), "{to}");
+    assert!(to.to_string().contains("line 8"), "{to}");
 }

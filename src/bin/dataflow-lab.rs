@@ -82,6 +82,37 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
+        /// Run a scenario again at a growing scale — more copies of some services, or more load —
+        /// with one seed, and print per point the services a schema change broke, the lock
+        /// waits, a chosen operation's p99 and the busiest database's core use.
+        Sweep {
+            /// A scenario file (.toml or .json) or the name of a built-in scenario.
+            scenario: String,
+            /// Copies of the --clone services at each point, comma-separated (e.g. 1,2,4,8).
+            #[arg(long, value_delimiter = ',', requires = "clone")]
+            services: Vec<u32>,
+            /// The services to copy, comma-separated.
+            #[arg(long, value_delimiter = ',')]
+            clone: Vec<String>,
+            /// Load factors at each point, comma-separated (e.g. 1,2,4,8): every rate multiplied.
+            #[arg(long, value_delimiter = ',', conflicts_with = "services")]
+            load: Vec<f64>,
+            /// The operation whose p99 to follow, as service.operation.
+            #[arg(long)]
+            watch: Option<String>,
+            /// The seed (default: the scenario's own).
+            #[arg(long)]
+            seed: Option<u64>,
+            /// The integration mode (default: the scenario's).
+            #[arg(long, value_parser = parse_mode)]
+            mode: Option<Mode>,
+            /// How much simulated time each point runs (default: the scenario's).
+            #[arg(long, value_parser = parse_duration)]
+            until: Option<SimDuration>,
+            /// Print the points as JSON.
+            #[arg(long)]
+            json: bool,
+        },
         /// Write a scripted scenario as psql files (one per session, a setup, and a README of
         /// the order to type them in), to replay the lesson against a real PostgreSQL.
         ExportPsql {
@@ -711,6 +742,25 @@ mod cli {
                 json,
             } => compare_command(&scenario, &modes, seed, until, json),
             Command::ExportPsql { scenario, dir } => export_psql_command(&scenario, &dir),
+            Command::Sweep {
+                scenario,
+                services,
+                clone,
+                load,
+                watch,
+                seed,
+                mode,
+                until,
+                json,
+            } => {
+                let given = dataflow_lab::sim::sweep::SweepSpec {
+                    clone,
+                    services,
+                    load,
+                    watch,
+                };
+                sweep_command(&scenario, given, seed, mode, until, json)
+            }
             Command::Soak {
                 scenario,
                 seeds,
@@ -923,6 +973,93 @@ mod cli {
             }
         } else {
             print!("{}", scorecard_table(&scenario, seed, until, &cards));
+        }
+        ExitCode::SUCCESS
+    }
+
+    /// `sweep`: the scenario's `[sweep]`, or the one given on the command line, point by point,
+    /// with a progress bar on a terminal.
+    fn sweep_command(
+        source: &str,
+        given: dataflow_lab::sim::sweep::SweepSpec,
+        seed: Option<u64>,
+        mode: Option<Mode>,
+        until: Option<SimDuration>,
+        json: bool,
+    ) -> ExitCode {
+        use std::io::{IsTerminal, Write};
+        let (label, text, mut scenario) = match load(source) {
+            Ok(loaded) => loaded,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Some(mode) = mode {
+            scenario.mode = mode;
+        }
+        let spec = if given.services.is_empty() && given.load.is_empty() {
+            match &scenario.sweep {
+                Some(own) => dataflow_lab::sim::sweep::SweepSpec {
+                    watch: given.watch.or_else(|| own.watch.clone()),
+                    ..own.clone()
+                },
+                None => given,
+            }
+        } else {
+            given
+        };
+        let (axis, watch) = match spec.axis(&scenario) {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("error: {label}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let seed = seed.unwrap_or(scenario.seed);
+        let until = until.unwrap_or(scenario.duration).micros();
+        let terminal = std::io::stderr().is_terminal() && !json;
+        let started = std::time::Instant::now();
+        let result =
+            dataflow_lab::sim::sweep::sweep(&scenario, &axis, &watch, seed, until, |i, n| {
+                if terminal {
+                    eprint!(
+                        "\r{label}: point {}/{n}, {:.0} s",
+                        i + 1,
+                        started.elapsed().as_secs_f64()
+                    );
+                    let _ = std::io::stderr().flush();
+                }
+            });
+        if terminal {
+            eprintln!();
+        }
+        let sweep = match result {
+            Ok(sweep) => sweep,
+            Err(dataflow_lab::sim::sweep::SweepError::Build { point, error }) => {
+                eprintln!("error: {label} at {point}: {}", error.located_in(&text));
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("error: {label}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if json {
+            match serde_json::to_string_pretty(&sweep) {
+                Ok(text) => println!("{text}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else {
+            println!(
+                "sweep: {label}, {} mode, seed {seed}, {} per point",
+                scenario.mode.name(),
+                dataflow_lab::sim::clock::format_micros(until)
+            );
+            print!("{sweep}");
         }
         ExitCode::SUCCESS
     }

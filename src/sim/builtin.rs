@@ -12,6 +12,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/tight-coupling.toml"),
     ),
     (
+        "as-systems-scale",
+        include_str!("../../static/scenarios/as-systems-scale.toml"),
+    ),
+    (
         "two-writers",
         include_str!("../../static/scenarios/two-writers.toml"),
     ),
@@ -72,6 +76,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../static/scenarios/db-queue.toml"),
     ),
     (
+        "queue-polling",
+        include_str!("../../static/scenarios/queue-polling.toml"),
+    ),
+    (
         "deadlock",
         include_str!("../../static/scenarios/deadlock.toml"),
     ),
@@ -82,6 +90,10 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     (
         "replica-reporting",
         include_str!("../../static/scenarios/replica-reporting.toml"),
+    ),
+    (
+        "evolution-path",
+        include_str!("../../static/scenarios/evolution-path.toml"),
     ),
 ];
 

@@ -87,8 +87,14 @@ pub enum MetricKind {
     /// Rows of a read model missing, extra or differing from its source, once the pipeline is
     /// quiet: `diff(service.table)`.
     Diff,
+    /// The database's mean execution time per completed operation, in ms (its statements'
+    /// time on a core, without the network, lock waits or queueing): `exec_time(service[.op])`.
+    ExecTime,
     /// Deadlocks detected in a database: `deadlocks(database)`.
     Deadlocks,
+    /// Statements a database executed (each counted once, whoever sent it):
+    /// `statements(database)`.
+    Statements,
     /// The first column of the first row of a query on a database now: `query(database, "SELECT
     /// COUNT(*) FROM …")`.
     Query,
@@ -136,7 +142,12 @@ impl MetricKind {
     pub fn is_duration(self) -> bool {
         matches!(
             self,
-            Self::Latency(_) | Self::LockWait | Self::Staleness(_) | Self::Lag | Self::SourceCost
+            Self::Latency(_)
+                | Self::LockWait
+                | Self::ExecTime
+                | Self::Staleness(_)
+                | Self::Lag
+                | Self::SourceCost
         )
     }
 
@@ -150,6 +161,7 @@ impl MetricKind {
                 | Self::LockWait
                 | Self::Duplicates
                 | Self::Deadlocks
+                | Self::Statements
                 | Self::StepsFailed
                 | Self::Missed
                 | Self::SourceCost
@@ -168,6 +180,7 @@ impl MetricKind {
                 | Self::Latency(_)
                 | Self::Throughput
                 | Self::LockWait
+                | Self::ExecTime
         )
     }
 }
@@ -418,6 +431,7 @@ pub const METRICS: &[&str] = &[
     "max",
     "throughput",
     "lock_wait",
+    "exec_time",
     "duplicates",
     "staleness_p50",
     "staleness_p95",
@@ -429,6 +443,7 @@ pub const METRICS: &[&str] = &[
     "failed_batches",
     "diff",
     "deadlocks",
+    "statements",
     "query",
     "steps_failed",
 ];
@@ -526,6 +541,7 @@ impl Parser {
             "errors" => MetricKind::Errors(None),
             "throughput" => MetricKind::Throughput,
             "lock_wait" => MetricKind::LockWait,
+            "exec_time" => MetricKind::ExecTime,
             "duplicates" => MetricKind::Duplicates,
             "lag" => MetricKind::Lag,
             "missed" => MetricKind::Missed,
@@ -533,6 +549,7 @@ impl Parser {
             "failed_batches" => MetricKind::FailedBatches,
             "diff" => MetricKind::Diff,
             "deadlocks" => MetricKind::Deadlocks,
+            "statements" => MetricKind::Statements,
             "query" => MetricKind::Query,
             "steps_failed" => MetricKind::StepsFailed,
             other => match other.strip_prefix("staleness_") {

@@ -109,7 +109,8 @@ fn check_metric(scenario: &Scenario, metric: &Metric) -> Result<(), String> {
         | MetricKind::Errors(_)
         | MetricKind::Latency(_)
         | MetricKind::Throughput
-        | MetricKind::LockWait => {
+        | MetricKind::LockWait
+        | MetricKind::ExecTime => {
             let found = service(first).ok_or_else(|| {
                 format!(
                     "{}: \"{first}\" is not a service of this scenario ({})",
@@ -167,6 +168,12 @@ fn check_metric(scenario: &Scenario, metric: &Metric) -> Result<(), String> {
             }
         }
         MetricKind::Deadlocks => database(&metric.target),
+        // In the cdc and events modes each service's database is named after the service.
+        MetricKind::Statements => database(&metric.target).or_else(|e| {
+            service(&metric.target).map(|_| ()).ok_or_else(|| {
+                format!("{e} (nor a service, whose own database has its name in cdc and events)")
+            })
+        }),
         MetricKind::Query => {
             database(&metric.target)?;
             let sql = metric.sql.as_deref().unwrap_or_default();

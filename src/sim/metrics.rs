@@ -247,6 +247,9 @@ pub struct OperationMetrics {
     pub completed: u64,
     /// Time spent waiting for locks, in microseconds.
     pub lock_wait_us: u64,
+    /// Time the database spent executing the completed operations' statements (on a core), in
+    /// microseconds: what PostgreSQL's `pg_stat_statements` calls execution time.
+    pub exec_us: u64,
     /// Completed operations that ended early because their query found nothing to work on (a
     /// poll of an empty queue).
     pub found_nothing: u64,
@@ -263,6 +266,7 @@ impl Default for OperationMetrics {
         Self {
             completed: 0,
             lock_wait_us: 0,
+            exec_us: 0,
             found_nothing: 0,
             errors_by_kind: BTreeMap::new(),
             errors_by_sqlstate: BTreeMap::new(),
@@ -328,6 +332,7 @@ impl OperationMetrics {
     pub fn merge(&mut self, other: &Self) {
         self.completed += other.completed;
         self.lock_wait_us += other.lock_wait_us;
+        self.exec_us += other.exec_us;
         self.found_nothing += other.found_nothing;
         for (kind, n) in &other.errors_by_kind {
             *self.errors_by_kind.entry(*kind).or_insert(0) += n;

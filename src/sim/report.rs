@@ -109,6 +109,21 @@ pub struct Report {
     /// `etl` mode: the batch job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub etl: Option<crate::sim::world::EtlReport>,
+    /// Each network link the run used, as `"client ↔ database"` (or `↔ broker`).
+    pub network: BTreeMap<String, LinkReport>,
+}
+
+/// A network link's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkReport {
+    /// Its round-trip time.
+    pub rtt_ms: f64,
+    /// Its mean jitter per round trip.
+    pub jitter_ms: f64,
+    /// Crossings (a statement's round trip counts once).
+    pub crossings: u64,
+    /// The mean time of a crossing.
+    pub mean_ms: f64,
 }
 
 /// A CDC connector's figures.

@@ -65,6 +65,14 @@ pub struct Scenario {
     /// The ETL batch job's settings, for the `etl` mode.
     #[serde(default)]
     pub etl: crate::sim::modes::EtlSpec,
+    /// A sweep over scale (`[sweep]`): more copies of some services, or more load, for
+    /// `dataflow-lab sweep` and the page's sweep panel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sim::sweep::SweepSpec>,
+    /// The network every statement and message crosses: a round-trip time and jitter, and
+    /// links that differ (`[network]`, `[[network.links]]`).
+    #[serde(default)]
+    pub network: crate::sim::network::NetworkSpec,
     /// A seeded random fault schedule for soak runs (`dataflow-lab soak`): connector and
     /// consumer crashes, slow consumers.
     #[serde(default)]
@@ -605,6 +613,26 @@ impl Scenario {
             self.check_entry(entry, &format!("timeline[{i}]"))?;
         }
         self.check_cdc()?;
+        if let Some(sweep) = &self.sweep {
+            sweep.axis(self).map_err(|e| match e {
+                crate::sim::sweep::SweepError::Invalid { field, message } => {
+                    ScenarioError::at(format!("sweep.{field}"), message)
+                }
+                other => ScenarioError::at("sweep", other.to_string()),
+            })?;
+        }
+        self.network.check(
+            &self
+                .services
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            &self
+                .databases
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>(),
+        )?;
         crate::sim::expectation_rules::check_expectations(self)?;
         if let Some(lesson) = &self.lesson {
             lesson.check().map_err(|(field, message)| {

@@ -87,6 +87,8 @@ pub struct Service {
     /// In the `events` mode, the outbox it writes its domain events into (an owner of evented
     /// tables): its writes then run in a transaction that ends with the events.
     pub outbox: Option<crate::sim::outbox_writer::OutboxWriter>,
+    /// Its network link to its database: every statement pays a round trip over it.
+    pub link: crate::sim::network::LinkId,
 }
 
 /// An actor to tell when an operation it started ends.

@@ -114,6 +114,10 @@ pub enum LiveAction {
     CancelPreview,
     /// Close the comparison.
     CloseCompare,
+    /// Run the scenario at each point of its `[sweep]` and chart what grows.
+    Sweep,
+    /// Close the sweep.
+    CloseSweep,
 }
 
 /// A comparison of the scenario's modes, run with one seed to one time.
@@ -195,6 +199,8 @@ pub struct LiveState {
     pub messages: Rc<Vec<MessageView>>,
     /// The comparison of the modes, if one was asked for.
     pub compare: Option<Rc<CompareView>>,
+    /// The sweep over scale, if one was asked for.
+    pub sweep: Option<Rc<crate::sim::sweep::Sweep>>,
     /// What the panels show.
     pub view: Rc<PageView>,
     /// Whether time runs.
@@ -491,6 +497,7 @@ impl LiveState {
             },
             messages: Rc::new(Vec::new()),
             compare: None,
+            sweep: None,
             view,
             playing: false,
             speed: 1,
@@ -661,6 +668,7 @@ impl LiveState {
             viewer: self.viewer.clone(),
             messages: Rc::clone(&self.messages),
             compare: self.compare.clone(),
+            sweep: self.sweep.clone(),
             view: Rc::clone(&self.view),
             playing: self.playing,
             speed: self.speed,
@@ -1204,6 +1212,33 @@ impl Reducible for LiveState {
             }
             LiveAction::CloseCompare => {
                 next.compare = None;
+                next
+            }
+            LiveAction::Sweep => {
+                next.playing = false;
+                let seed = next.seed();
+                let scenario = next.playback.borrow().scenario().clone();
+                // Each point runs the scenario's length, within what a comparison may take.
+                let until = scenario
+                    .duration
+                    .micros()
+                    .clamp(COMPARE_AT_LEAST, COMPARE_AT_MOST);
+                let swept = scenario
+                    .sweep
+                    .as_ref()
+                    .ok_or(crate::sim::sweep::SweepError::NoSweep)
+                    .and_then(|spec| spec.axis(&scenario))
+                    .and_then(|(axis, watch)| {
+                        crate::sim::sweep::sweep(&scenario, &axis, &watch, seed, until, |_, _| {})
+                    });
+                match swept {
+                    Ok(sweep) => next.sweep = Some(Rc::new(sweep)),
+                    Err(error) => next.notice = Some(format!("The sweep cannot run: {error}")),
+                }
+                next
+            }
+            LiveAction::CloseSweep => {
+                next.sweep = None;
                 next
             }
             LiveAction::ToggleFollow => {

@@ -18,6 +18,7 @@ use crate::ui::pipeline::PipelinePanel;
 use crate::ui::registry::RegistryPanel;
 use crate::ui::script_view::ScriptPanel;
 use crate::ui::sim_console::SimConsole;
+use crate::ui::sweep::SweepPanel;
 use crate::ui::topology::Topology;
 use crate::ui::transport::Transport;
 use crate::ui::ViewRef;
@@ -184,6 +185,7 @@ pub fn Simulator() -> Html {
         .clone()
         .map(Rc::new);
     let spoilers_hidden = state.spoilers_hidden();
+    let has_sweep = state.playback.borrow().scenario().sweep.is_some();
     let mode_buttons = (state.view.modes.len() > 1).then(|| {
         html! {
             <div class="mode-switch" role="group" aria-label="Integration mode">
@@ -251,6 +253,13 @@ pub fn Simulator() -> Html {
                 </label>
                 <h2 class="scenario-title">{ state.title() }</h2>
                 { for mode_buttons }
+                if has_sweep {
+                    <button type="button" class="button small subtle sweep-button"
+                        onclick={ { let on_action = on_action.clone(); Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Sweep)) } }
+                        title="Run this scenario again at each point of its sweep (more services, or more load), with this seed, and chart what grows">
+                        { "Sweep scale" }
+                    </button>
+                }
                 <button type="button" class="button subtle present-button" onclick={toggle_present}
                     aria-pressed={state.present.to_string()}
                     title="Presentation layout for a projector: larger text, the topology and the locks side by side">
@@ -283,6 +292,12 @@ pub fn Simulator() -> Html {
             }
             if let Some(info) = &state.info {
                 <div class="info-note" role="status"><p>{ info }</p></div>
+            }
+            if let Some(sweep) = &state.sweep {
+                <section class="panel compare-panel" aria-labelledby="sweep-title">
+                    <h2 id="sweep-title">{ "As the system scales" }</h2>
+                    <SweepPanel sweep={Rc::clone(sweep)} on_action={on_action.clone()} />
+                </section>
             }
             if let Some(compare) = &state.compare {
                 <section class="panel compare-panel" aria-labelledby="compare-title">

@@ -18,6 +18,8 @@ const ROW_H: f64 = 28.0;
 const GAP: f64 = 18.0;
 /// Room right of the databases for the flows of a pipeline or an ETL job.
 const FLOW_ROOM: f64 = 84.0;
+/// A service whose link to its database takes at least this long (ms) shows its round trip.
+const FAR_RTT_MS: f64 = 2.0;
 
 /// Where the two columns go. A wide screen gives the edges room to curve; on a phone the
 /// columns are narrower and closer, so the whole picture fits the screen at a readable size.
@@ -231,15 +233,19 @@ pub fn Topology(props: &TopologyProps) -> Html {
             ),
         };
         let label = format!(
-            "Service {}: {state} ({}) {:.0} operations per second; p99 latency {}; {} of {} connections busy; {} waiting for locks",
+            "Service {}: {state} ({}) {:.0} operations per second; p99 latency {}; {} of {} connections busy; {} waiting for locks; {} round trip to {}",
             s.name,
             s.health.explanation(),
             s.throughput_per_s,
             format_ms(s.latency_ms.p99),
             s.connections.0,
             s.connections.1,
-            s.lock_waits
+            s.lock_waits,
+            format_ms(s.rtt_ms),
+            s.database
         );
+        // A distant service says so where nothing more urgent is said.
+        let far = s.rtt_ms >= FAR_RTT_MS;
         html! {
             <g class={classes!("node", "service", health_class(s.health), s.paused.then_some("paused"))}
                 transform={format!("translate({SERVICE_X},{y:.1})")} role="img" aria-label={label.clone()}>
@@ -257,6 +263,8 @@ pub fn Topology(props: &TopologyProps) -> Html {
                     <text class="node-block" x="14" y="62">{ "others wait for its locks" }</text>
                 } else if s.health == Health::Slow {
                     <text class="node-slow" x="14" y="62">{ "slow: p99 jumped ≥ 5×" }</text>
+                } else if far {
+                    <text class="node-line" x="14" y="62">{ format!("{} round trip", format_ms(s.rtt_ms)) }</text>
                 }
             </g>
         }

@@ -7,6 +7,7 @@ use crate::sim::capture::{CaptureMethod, AUDIT_DDL};
 use crate::sim::database::{Connection, Database};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::OperationMetrics;
+use crate::sim::network::{LinkId, Network};
 use crate::sim::node::DatabaseNode;
 use crate::sim::owners::{Actor, OwnerRegistry};
 use crate::sim::params::{tables_used, KeyRange, Param};
@@ -111,6 +112,7 @@ impl World {
 
         let mut keys = BTreeMap::new();
         let mut services = Vec::new();
+        let mut network = Network::new(&scenario.network, seed);
         // What the timeline creates, which a version not yet deployed may use.
         let created_later = tables_created_later(scenario);
         for (s, spec) in scenario.services.iter().enumerate() {
@@ -193,6 +195,7 @@ impl World {
                 });
             }
             services.push(Service {
+                link: network.link(&spec.name, &node.name),
                 name: spec.name.clone(),
                 node: node_index,
                 free: (0..pool.len()).collect(),
@@ -229,6 +232,7 @@ impl World {
             timeline_services.push(services.len());
             services.push(internal_client(
                 format!("(timeline) {}", node.name),
+                network.link("timeline", &node.name),
                 index,
                 node,
                 SimRng::new(seed, u64::MAX),
@@ -240,6 +244,7 @@ impl World {
             console_services.push((services.len(), owner));
             services.push(internal_client(
                 format!("(console) {}", node.name),
+                network.link("console", &node.name),
                 index,
                 node,
                 SimRng::new(seed, u64::MAX - 1),
@@ -260,6 +265,7 @@ impl World {
                 };
                 let mut client = internal_client(
                     format!("({reads}) {}", consumer.group),
+                    network.link(&consumer.group, &node.name),
                     consumer.database,
                     node,
                     SimRng::new(seed, u64::MAX - 2),
@@ -281,6 +287,7 @@ impl World {
                 clients[slot] = services.len();
                 let mut client = internal_client(
                     format!("(etl) {name}"),
+                    network.link("etl", &node.name),
                     node_index,
                     node,
                     SimRng::new(seed, u64::MAX - 3),
@@ -367,6 +374,7 @@ impl World {
                 connector_services.push(services.len());
                 let mut client = internal_client(
                     format!("({kind}) {}", connector.name),
+                    network.link(&connector.name, &node.name),
                     connector.source,
                     node,
                     SimRng::new(seed, u64::MAX - 4),
@@ -424,6 +432,7 @@ impl World {
             narration: Default::default(),
             pipeline,
             etl,
+            network,
             node_tables,
             node_specs,
             phase_windows: Vec::new(),
@@ -497,9 +506,16 @@ fn stream_of(service: usize, operation: usize, slot: usize) -> u64 {
 
 /// A client of the simulation's own (timeline SQL, the console): one connection, no arrivals,
 /// an hour's timeout.
-fn internal_client(name: String, index: usize, node: &DatabaseNode, arrivals: SimRng) -> Service {
+fn internal_client(
+    name: String,
+    link: LinkId,
+    index: usize,
+    node: &DatabaseNode,
+    arrivals: SimRng,
+) -> Service {
     Service {
         name,
+        link,
         node: index,
         pool: vec![client(&node.db, node.isolation)],
         free: [0].into(),

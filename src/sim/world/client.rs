@@ -36,6 +36,8 @@ pub(super) enum ClientEvent {
     },
     /// The pause between two statements of an operation is over.
     ThinkDone { op: u64 },
+    /// An operation's next statement has crossed the network to its database.
+    Arrived { op: u64 },
 }
 
 impl World {
@@ -53,6 +55,10 @@ impl World {
             ClientEvent::ThinkDone { op } => {
                 self.record(Traced::ThinkDone, &[op]);
                 self.before_statement(op);
+            }
+            ClientEvent::Arrived { op } => {
+                self.record(Traced::Arrived, &[op]);
+                self.statement_arrives(op);
             }
             ClientEvent::LockTimeout { op, request, kind } => {
                 let waiting = self
@@ -222,9 +228,27 @@ impl World {
         self.before_statement(id);
     }
 
-    /// Parses the operation's next statement, plans its locks and starts taking them; once all
-    /// are held, the statement asks for a core.
+    /// Sends the operation's next statement to its database: it arrives after a round trip
+    /// over the client's link (see [`crate::sim::network`] for why the whole round trip is paid
+    /// on the way there).
     pub(super) fn before_statement(&mut self, id: u64) {
+        let Some(op) = self.in_flight.get(&id) else {
+            return;
+        };
+        let delay = self.network.round_trip(self.services[op.service].link);
+        if delay == 0 {
+            self.statement_arrives(id);
+        } else {
+            self.queue.schedule(
+                self.now + delay,
+                Event::Client(ClientEvent::Arrived { op: id }),
+            );
+        }
+    }
+
+    /// The statement reached the server: parses it, plans its locks and starts taking them;
+    /// once all are held, the statement asks for a core.
+    fn statement_arrives(&mut self, id: u64) {
         let now = self.now;
         let Some(op) = self.in_flight.get_mut(&id) else {
             return;
@@ -963,9 +987,12 @@ impl World {
         if found_nothing {
             operation.metrics.found_nothing += 1;
         }
+        let exec = op.core_time;
+        operation.metrics.exec_us += exec;
         self.record_in_phases(op.service, op.operation, |m| {
             m.record_success(now, latency);
             m.found_nothing += u64::from(found_nothing);
+            m.exec_us += exec;
         });
         self.record(Traced::Completed, &[id, latency]);
         if let Some(connection) = op.connection {

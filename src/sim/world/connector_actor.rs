@@ -91,6 +91,20 @@ fn produce_records(
     (produced, None)
 }
 
+/// The time a connector's produce request of `count` records takes to reach the broker (none
+/// for nothing to send).
+pub(super) fn broker_crossing(
+    network: &mut crate::sim::network::Network,
+    actor: &ConnectorActor,
+    count: usize,
+) -> Micros {
+    if count == 0 {
+        return 0;
+    }
+    let link = network.link(&actor.connector.config.name, crate::sim::network::BROKER);
+    network.one_way(link)
+}
+
 /// Publishes one outbox event, by either relay: encoded in Avro with its subject's latest
 /// schema, to its aggregate's topic, its record timestamp the event's commit time; counted, and
 /// its latency (commit → publish) recorded.
@@ -206,12 +220,13 @@ impl World {
             records = publisher.publish(records);
             actor.connector.flush(db);
         }
+        let arrives = now + broker_crossing(&mut self.network, actor, records.len());
         let (count, failure) = produce_records(
             &mut pipeline.topics,
             &pipeline.registry,
             actor,
             records,
-            now,
+            arrives,
         );
         actor.produced += count;
         if let Some(why) = failure {
@@ -335,12 +350,13 @@ impl World {
                 }
             }
         }
+        let arrives = now + broker_crossing(&mut self.network, actor, records.len());
         let (count, failure) = produce_records(
             &mut pipeline.topics,
             &pipeline.registry,
             actor,
             records,
-            now,
+            arrives,
         );
         actor.produced += count;
         if let Some(why) = failure {

@@ -253,6 +253,12 @@ impl World {
             return;
         }
         let db = &self.nodes[actor.node].db;
+        // Kafka's consumers long-poll: the fetch already waits at the broker, and what is
+        // readable there reaches the consumer one crossing of its link later.
+        let link = self
+            .network
+            .link(&actor.group.name, crate::sim::network::BROKER);
+        let readable_at = now.saturating_sub(self.network.one_way(link));
         actor.next_batch += 1;
         let mut batch = Batch {
             id: actor.next_batch,
@@ -303,7 +309,7 @@ impl World {
                 });
             }
             let position = actor.group.position(&tp, topic);
-            let messages = partition.fetch(position, max_records - fetched, now);
+            let messages = partition.fetch(position, max_records - fetched, readable_at);
             let Some(last) = messages.last() else {
                 continue;
             };

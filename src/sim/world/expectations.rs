@@ -168,7 +168,8 @@ impl World {
             | MetricKind::Errors(_)
             | MetricKind::Latency(_)
             | MetricKind::Throughput
-            | MetricKind::LockWait => {
+            | MetricKind::LockWait
+            | MetricKind::ExecTime => {
                 let Some((service, operation)) = resolve(&self.services, metric) else {
                     return unavailable(format!("no service {}", metric.target));
                 };
@@ -212,6 +213,15 @@ impl World {
                         final_,
                     ),
                     MetricKind::LockWait => value(metrics.lock_wait_us as f64 / 1e3, final_),
+                    MetricKind::ExecTime if metrics.completed == 0 => Measured::Pending(format!(
+                        "no {} operation has completed {} yet",
+                        metric.target,
+                        describe(&metric.region)
+                    )),
+                    MetricKind::ExecTime => value(
+                        metrics.exec_us as f64 / metrics.completed as f64 / 1e3,
+                        final_,
+                    ),
                     MetricKind::Throughput => {
                         let seconds = (self.now.min(to) - from) as f64 / 1e6;
                         if seconds <= 0.0 {
@@ -329,6 +339,14 @@ impl World {
             MetricKind::Deadlocks => match self.nodes.iter().find(|n| n.name == metric.target) {
                 Some(node) => value(node.locks.deadlocks() as f64, at_end),
                 None => unavailable(format!("no database {}", metric.target)),
+            },
+            MetricKind::Statements => match self.nodes.iter().find(|n| n.name == metric.target) {
+                Some(node) => value(node.counters.statements as f64, at_end),
+                None => unavailable(format!(
+                    "no database {} in {} mode",
+                    metric.target,
+                    self.scenario.mode.name()
+                )),
             },
             MetricKind::Query => {
                 let Some(node) = self.nodes.iter().find(|n| n.name == metric.target) else {

@@ -119,6 +119,8 @@ pub struct World {
     pipeline: Option<Pipeline>,
     /// The `etl` mode's batch job.
     etl: Option<EtlJob>,
+    /// The links every statement and message crosses.
+    network: crate::sim::network::Network,
     /// Per node, in the `cdc` mode: the tables it owns and its read models.
     node_tables: Vec<(Vec<String>, Vec<String>)>,
     /// Per node, the scenario database it is made from.

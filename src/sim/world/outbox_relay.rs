@@ -75,13 +75,15 @@ impl World {
         };
         let mut published = Vec::with_capacity(found.len());
         let mut stopped = None;
+        let arrives =
+            now + super::connector_actor::broker_crossing(&mut self.network, actor, found.len());
         for (id, event) in found {
             let relayed = super::connector_actor::relay_event(
                 &mut pipeline.topics,
                 &pipeline.registry,
                 actor,
                 &event,
-                now,
+                arrives,
             );
             if let Err(why) = relayed {
                 stopped = Some(why);

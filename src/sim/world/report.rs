@@ -2,7 +2,9 @@
 
 use super::World;
 use crate::sim::metrics::OperationMetrics;
-use crate::sim::report::{round3, DatabaseReport, Report, ServiceReport, WorkloadReport};
+use crate::sim::report::{
+    round3, DatabaseReport, LinkReport, Report, ServiceReport, WorkloadReport,
+};
 use std::collections::BTreeMap;
 use std::hash::Hasher;
 
@@ -95,6 +97,23 @@ impl World {
             consumer_groups: pipeline.consumer_groups,
             read_models: pipeline.read_models,
             etl: self.etl_report(),
+            network: self
+                .network
+                .stats()
+                .into_iter()
+                .filter(|l| l.crossings > 0)
+                .map(|l| {
+                    (
+                        format!("{} ↔ {}", l.from, l.to),
+                        LinkReport {
+                            rtt_ms: round3(l.rtt as f64 / 1e3),
+                            jitter_ms: round3(l.jitter as f64 / 1e3),
+                            crossings: l.crossings,
+                            mean_ms: round3(l.delay as f64 / l.crossings as f64 / 1e3),
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct ServiceSnapshot {
     /// Whether it is a pipeline's client (a CDC consumer or connector, the ETL job): its work
     /// is drawn as the pipeline, not as a service.
     pub pipeline: bool,
+    /// The round-trip time of its link to its database.
+    pub rtt: Micros,
     /// Its operations.
     pub operations: Vec<OperationSnapshot>,
 }
@@ -161,6 +163,7 @@ impl World {
                     // After the timeline's and the console's client of every node come the
                     // pipeline's clients.
                     pipeline: index >= self.scenario.services.len() + 2 * self.nodes.len(),
+                    rtt: self.network.rtt(s.link),
                     operations: s
                         .operations
                         .iter()

@@ -41,6 +41,8 @@ pub(super) enum Traced {
     Clean = 16,
     /// The ETL job's interval fell due.
     EtlStart = 17,
+    /// A statement crossed the network to its database (operation).
+    Arrived = 18,
 }
 
 impl Traced {
@@ -74,6 +76,7 @@ mod tests {
             Traced::ConsumerPoll,
             Traced::Clean,
             Traced::EtlStart,
+            Traced::Arrived,
         ];
         let mut codes: Vec<u8> = all.iter().map(|t| t.code()).collect();
         codes.sort_unstable();
