@@ -344,7 +344,7 @@ fn check_passes_fails_and_says_why() {
         .find(|v| v["status"] == "fail")
         .expect("one failed");
     assert_eq!(failed["that"], "deadlocks(bank) == 2");
-    assert_eq!(failed["measured"], "1 == 2");
+    assert_eq!(failed["measured"], "1 deadlock == 2");
     let bare = dir.join("bare.toml");
     std::fs::write(
         &bare,

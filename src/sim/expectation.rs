@@ -882,7 +882,28 @@ pub fn settled(verdicts: &[Verdict]) -> bool {
             .all(|v| matches!(v.status, Status::Pass | Status::Fail))
 }
 
+/// A measured value as shown: with its unit, and for a count what it counts (`12 errors`),
+/// so that a checkpoint reads without its rule.
 fn show(metric: &Metric, value: f64) -> String {
+    let plain = show_threshold(metric, value);
+    let (one, many) = match metric.kind {
+        MetricKind::Ops => ("operation", "operations"),
+        MetricKind::FoundNothing => ("found nothing", "found nothing"),
+        MetricKind::Errors(_) => ("error", "errors"),
+        MetricKind::Duplicates => ("duplicate", "duplicates"),
+        MetricKind::FailedBatches => ("failed batch", "failed batches"),
+        MetricKind::Deadlocks => ("deadlock", "deadlocks"),
+        MetricKind::Statements => ("statement", "statements"),
+        MetricKind::StepsFailed => ("failed step", "failed steps"),
+        MetricKind::Missed => ("missed", "missed"),
+        MetricKind::Diff => ("row differs", "rows differ"),
+        _ => return plain,
+    };
+    format!("{plain} {}", if value == 1.0 { one } else { many })
+}
+
+/// A number as a threshold is shown: with the left side's unit (ms, /s), no noun.
+fn show_threshold(metric: &Metric, value: f64) -> String {
     let rounded = if value.abs() >= 100.0 || value.fract() == 0.0 {
         format!("{value:.0}")
     } else {
@@ -915,7 +936,7 @@ impl Expectation {
             }
         };
         let (right, right_final, right_text) = match &self.rhs {
-            Rhs::Number(n) => (*n, true, show(&self.lhs, *n)),
+            Rhs::Number(n) => (*n, true, show_threshold(&self.lhs, *n)),
             Rhs::Scaled(factor, metric) => match measure(metric) {
                 Measured::Value { value, final_ } => {
                     let text = if *factor == 1.0 {

@@ -114,6 +114,9 @@ pub enum LiveAction {
     CancelPreview,
     /// Close the comparison.
     CloseCompare,
+    /// Say that a comparison or a sweep is running (it blocks the page while it runs, so the
+    /// page says so first and runs it once this is painted).
+    Busy(&'static str),
     /// Run the scenario at each point of its `[sweep]` and chart what grows.
     Sweep,
     /// Close the sweep.
@@ -201,6 +204,8 @@ pub struct LiveState {
     pub compare: Option<Rc<CompareView>>,
     /// The sweep over scale, if one was asked for.
     pub sweep: Option<Rc<crate::sim::sweep::Sweep>>,
+    /// What the page is busy running (a comparison, a sweep), to say so while it runs.
+    pub busy: Option<&'static str>,
     /// What the panels show.
     pub view: Rc<PageView>,
     /// Whether time runs.
@@ -498,6 +503,7 @@ impl LiveState {
             messages: Rc::new(Vec::new()),
             compare: None,
             sweep: None,
+            busy: None,
             view,
             playing: false,
             speed: 1,
@@ -669,6 +675,7 @@ impl LiveState {
             messages: Rc::clone(&self.messages),
             compare: self.compare.clone(),
             sweep: self.sweep.clone(),
+            busy: self.busy,
             view: Rc::clone(&self.view),
             playing: self.playing,
             speed: self.speed,
@@ -1194,6 +1201,7 @@ impl Reducible for LiveState {
                 next.with_view(wall)
             }
             LiveAction::Compare => {
+                next.busy = None;
                 next.playing = false;
                 let at = next.now.clamp(COMPARE_AT_LEAST, COMPARE_AT_MOST);
                 let seed = next.seed();
@@ -1214,7 +1222,13 @@ impl Reducible for LiveState {
                 next.compare = None;
                 next
             }
+            LiveAction::Busy(what) => {
+                next.playing = false;
+                next.busy = Some(what);
+                next
+            }
             LiveAction::Sweep => {
+                next.busy = None;
                 next.playing = false;
                 let seed = next.seed();
                 let scenario = next.playback.borrow().scenario().clone();

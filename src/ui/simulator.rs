@@ -206,8 +206,8 @@ pub fn Simulator() -> Html {
                         </button>
                     }
                 }) }
-                <button type="button" class="button small subtle compare-button"
-                    onclick={ { let on_action = on_action.clone(); Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Compare)) } }
+                <button type="button" class="button small subtle compare-button" disabled={state.busy.is_some()}
+                    onclick={run_when_painted(&on_action, "Running every mode to the current time…", LiveAction::Compare)}
                     title="Run this scenario with this seed in every mode to the current time (at least 10 s), side by side">
                     { "Compare modes" }
                 </button>
@@ -253,9 +253,9 @@ pub fn Simulator() -> Html {
                 </label>
                 <h2 class="scenario-title">{ state.title() }</h2>
                 { for mode_buttons }
-                if has_sweep {
-                    <button type="button" class="button small subtle sweep-button"
-                        onclick={ { let on_action = on_action.clone(); Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Sweep)) } }
+                if has_sweep && !spoilers_hidden {
+                    <button type="button" class="button small subtle sweep-button" disabled={state.busy.is_some()}
+                        onclick={run_when_painted(&on_action, "Running the sweep: the scenario once per point…", LiveAction::Sweep)}
                         title="Run this scenario again at each point of its sweep (more services, or more load), with this seed, and chart what grows">
                         { "Sweep scale" }
                     </button>
@@ -289,6 +289,9 @@ pub fn Simulator() -> Html {
                 on_action={on_action.clone()} />
             if let Some(notice) = &state.notice {
                 <div class="notice" role="status"><p>{ notice }</p></div>
+            }
+            if let Some(busy) = state.busy {
+                <div class="info-note busy-note" role="status"><p>{ busy }</p></div>
             }
             if let Some(info) = &state.info {
                 <div class="info-note" role="status"><p>{ info }</p></div>
@@ -404,4 +407,19 @@ pub fn Simulator() -> Html {
             }
         </div>
     }
+}
+
+/// A button's click handler for work that holds the page while it runs (a comparison, a
+/// sweep): the page first says `what` is running, then runs `action` once that is painted.
+fn run_when_painted(
+    on_action: &Callback<LiveAction>,
+    what: &'static str,
+    action: LiveAction,
+) -> Callback<MouseEvent> {
+    let on_action = on_action.clone();
+    Callback::from(move |_: MouseEvent| {
+        on_action.emit(LiveAction::Busy(what));
+        let (on_action, action) = (on_action.clone(), action.clone());
+        browser::after_paint(move || on_action.emit(action));
+    })
 }

@@ -216,3 +216,28 @@ test("lost-field: the old job never fails, and the phones it rewrites away are c
   assert.match(await checkpoints().textContent(), /gone from their rows/);
   await page.screenshot({ path: `${SHOTS}lesson-lost-field.png`, fullPage: false });
 });
+
+test("as-systems-scale: after the prediction, Sweep scale charts the damage growing with the readers", async () => {
+  await page.goto(`${session.server.url}?scenario=as-systems-scale`);
+  await lesson().waitFor();
+  // The sweep would give the answer away: it is offered once the question is answered.
+  assert.equal(await page.getByRole("button", { name: "Sweep scale" }).count(), 0);
+  await lesson().getByRole("radio").nth(1).click();
+  await page.getByRole("button", { name: "Sweep scale" }).click();
+  const panel = page.getByRole("region", { name: "As the system scales" });
+  await panel.waitFor({ timeout: 60_000 });
+  const table = panel.getByRole("table");
+  const rows = await table.locator("tbody tr").allTextContents();
+  assert.equal(rows.length, 4);
+  const broken = await table.locator("tbody tr td:nth-child(2)").allTextContents();
+  assert.deepEqual(broken.map(Number), [1, 2, 4, 8]);
+  const waits = (await table.locator("tbody tr td:nth-child(5)").allTextContents()).map(Number);
+  assert.ok(waits[3] > waits[0], `lock waits grow: ${waits}`);
+  // Each chart says its bars in words.
+  const label = await panel.locator("svg").first().getAttribute("aria-label");
+  assert.match(label, /1 × reader: 1.*8 × reader: 8/);
+  await page.screenshot({ path: `${SHOTS}lesson-as-systems-scale-sweep.png`, fullPage: false });
+  assert.deepEqual(await axeViolations(page), []);
+  await panel.getByRole("button", { name: "Close" }).click();
+  assert.equal(await panel.count(), 0);
+});
