@@ -91,8 +91,8 @@ mod cli {
             /// Copies of the --clone services at each point, comma-separated (e.g. 1,2,4,8).
             #[arg(long, value_delimiter = ',', requires = "clone")]
             services: Vec<u32>,
-            /// The services to copy, comma-separated.
-            #[arg(long, value_delimiter = ',')]
+            /// The services to copy, comma-separated (with --services).
+            #[arg(long, value_delimiter = ',', requires = "services")]
             clone: Vec<String>,
             /// Load factors at each point, comma-separated (e.g. 1,2,4,8): every rate multiplied.
             #[arg(long, value_delimiter = ',', conflicts_with = "services")]
@@ -998,18 +998,7 @@ mod cli {
         if let Some(mode) = mode {
             scenario.mode = mode;
         }
-        let spec = if given.services.is_empty() && given.load.is_empty() {
-            match &scenario.sweep {
-                Some(own) => dataflow_lab::sim::sweep::SweepSpec {
-                    watch: given.watch.or_else(|| own.watch.clone()),
-                    ..own.clone()
-                },
-                None => given,
-            }
-        } else {
-            given
-        };
-        let (axis, watch) = match spec.axis(&scenario) {
+        let (axis, watch) = match dataflow_lab::sim::sweep::resolve(&scenario, &given) {
             Ok(found) => found,
             Err(e) => {
                 eprintln!("error: {label}: {e}");

@@ -452,6 +452,19 @@ pub struct CouplingMap {
 }
 
 impl CouplingMap {
+    /// Whether `sql` can still run on `database` as it is: a schema change whose work is
+    /// already done (the column renamed, added or dropped) cannot; anything else can.
+    pub fn applies(&self, database: &str, sql: &str) -> bool {
+        let Ok(Command::Sql { statement, .. }) = crate::sim::database::Connection::prepare(sql)
+        else {
+            return true;
+        };
+        match (SchemaChange::of(&statement), self.databases.get(database)) {
+            (Some(change), Some(columns)) => change.applies(columns),
+            _ => true,
+        }
+    }
+
     /// The map of `scenario`'s services over the tables `columns` gives for each database, each
     /// operation running or not as `enabled` says.
     pub fn build(
@@ -747,6 +760,26 @@ impl SchemaChange {
         }
     }
 
+    /// Whether it can still run on tables with these `columns`: what it renames or drops is
+    /// there, what it adds or renames to is not (an index: its table is there).
+    pub fn applies(&self, columns: &Columns) -> bool {
+        let has = |table: &str, column: &str| {
+            columns
+                .get(table)
+                .is_some_and(|c| c.iter().any(|name| name == column))
+        };
+        match self {
+            Self::RenameColumn { table, column, to } => has(table, column) && !has(table, to),
+            Self::DropColumn { table, column } => has(table, column),
+            Self::AddColumn { table, column } => columns.contains_key(table) && !has(table, column),
+            Self::RenameTable { table, to } => {
+                columns.contains_key(table) && !columns.contains_key(to)
+            }
+            Self::DropTables { tables } => tables.iter().all(|t| columns.contains_key(t)),
+            Self::Index { table, .. } => columns.contains_key(table),
+        }
+    }
+
     /// The table lock it takes, as PostgreSQL's `ALTER TABLE`, `DROP` and `CREATE INDEX` do
     /// (the same as the lock planner's).
     pub fn lock(&self) -> TableLockMode {
@@ -866,6 +899,33 @@ mod tests {
 
     fn col(table: &str, column: &str) -> ColumnRef {
         (table.to_owned(), column.to_owned())
+    }
+
+    #[test]
+    fn a_schema_change_already_made_no_longer_applies() {
+        let change = |sql: &str| match crate::sim::database::Connection::prepare(sql) {
+            Ok(Command::Sql { statement, .. }) => SchemaChange::of(&statement).expect("DDL"),
+            other => panic!("{sql}: {other:?}"),
+        };
+        let mut now = columns();
+        let rename = change("ALTER TABLE orders RENAME COLUMN status TO state");
+        assert!(rename.applies(&now));
+        now.insert(
+            "orders".into(),
+            vec![
+                "id".into(),
+                "customer_id".into(),
+                "state".into(),
+                "total_cents".into(),
+            ],
+        );
+        assert!(!rename.applies(&now), "status is gone");
+        assert!(change("ALTER TABLE orders ADD COLUMN note TEXT NULL").applies(&now));
+        assert!(!change("ALTER TABLE orders ADD COLUMN state TEXT NULL").applies(&now));
+        assert!(!change("ALTER TABLE orders DROP COLUMN status").applies(&now));
+        assert!(!change("ALTER TABLE orders RENAME TO invoices").applies(&now));
+        assert!(!change("DROP TABLE nothing").applies(&now));
+        assert!(change("CREATE INDEX o_s ON orders (state)").applies(&now));
     }
 
     #[test]

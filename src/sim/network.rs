@@ -5,20 +5,22 @@
 //!
 //! **What it imitates.** A link between two endpoints of one data centre: a fixed propagation
 //! and switching time (the RTT) plus queueing delay that is usually small and now and then
-//! large. Each crossing draws its own delay: half the RTT, plus an exponentially distributed
-//! extra with a mean of half the `jitter`, so that a round trip averages `rtt + jitter` and has
-//! the long right tail measured networks show. Each link draws from its own random stream
-//! (seeded by the run's seed and the link's two names), so adding a link, a service or a
-//! consumer does not change the delays any other link draws.
+//! large. Each crossing, either way, draws its own delay: half the RTT, plus an exponentially
+//! distributed extra with a mean of half the `jitter`, so that a round trip averages
+//! `rtt + jitter` and has the long right tail measured networks show. Each client's link draws
+//! from its own random stream (seeded by the run's seed and the client's name), so adding a
+//! service or a consumer does not change the delays any other client draws, and a service
+//! draws the same delays in every integration mode.
 //!
 //! **Where the model is used.**
-//! - A statement: its client's round trip to the database is paid before the statement reaches
-//!   the server (the reply's half is folded into the request's). For every client and every
-//!   lock this is the same as the real order: a transaction's locks are held across the whole
-//!   round trip between two of its statements, and the operation's latency includes one round
-//!   trip per statement. `BEGIN` travels with the first statement, as drivers send it.
-//! - A produced message (a connector, a relay): it reaches the broker one crossing after it was
-//!   sent, and is readable after the broker's own latency on top.
+//! - A statement crosses from its client to the database, runs, and its reply crosses back:
+//!   an operation pays a round trip per statement, and a transaction holds its locks across
+//!   the round trips between its statements. The transaction's locks go at the server, when
+//!   its last statement (or a failure, which aborts it) ends — before the reply is back.
+//!   `BEGIN` travels with the first statement, as drivers send it.
+//! - A produced message (a connector, a relay) keeps its send time as its timestamp and is
+//!   readable one crossing later, plus the broker's own latency. Simplification: it is in the
+//!   partition's log (and in its end offset) from the moment it is sent.
 //! - A consumer's fetch: Kafka's consumers long-poll, so a fetch is already waiting at the
 //!   broker; a readable message reaches the consumer one crossing later.
 //!
@@ -38,8 +40,17 @@ use std::hash::Hasher;
 /// The message broker's name as a link's endpoint (`to = "broker"`).
 pub const BROKER: &str = "broker";
 
+/// The console's name as a link's endpoint.
+pub const CONSOLE: &str = "console";
+
+/// The timeline's client's name as a link's endpoint.
+pub const TIMELINE: &str = "timeline";
+
+/// The ETL job's clients' name as a link's endpoint.
+pub const ETL: &str = "etl";
+
 /// Endpoints that are not services: the simulation's own clients.
-pub const INTERNAL_CLIENTS: [&str; 3] = ["console", "timeline", "etl"];
+pub const INTERNAL_CLIENTS: [&str; 3] = [CONSOLE, TIMELINE, ETL];
 
 /// The scenario's `[network]` table: the default link, and the links that differ from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -77,8 +88,8 @@ impl Default for NetworkSpec {
 }
 
 impl NetworkSpec {
-    /// Checks that every link joins a client and a database or the broker of the scenario,
-    /// once, and takes at most a minute.
+    /// Checks that every link joins a client and a database (`databases`: the scenario's and
+    /// the ETL job's) or the broker of the scenario, once, and takes at most a minute.
     ///
     /// # Errors
     ///
@@ -153,16 +164,6 @@ impl NetworkSpec {
         }
         Ok(())
     }
-
-    /// A network whose every crossing takes no time: a run as if every client sat on its
-    /// database's host (to measure what the network costs).
-    pub fn none() -> Self {
-        Self {
-            rtt: SimDuration(0),
-            jitter: SimDuration(0),
-            links: Vec::new(),
-        }
-    }
 }
 
 /// One link that differs from the default: between a client (`from`) and a database or the
@@ -193,9 +194,11 @@ impl LinkSpec {
 /// A link's index in its [`Network`].
 pub type LinkId = usize;
 
-/// A link as a run uses it: its two ends, its settings, its random stream and what crossed it.
+/// A client's link as a run uses it: its client, its two ends, its settings, its random stream
+/// and what crossed it.
 #[derive(Debug, Clone)]
 struct Link {
+    client: String,
     from: String,
     to: String,
     rtt: Micros,
@@ -208,7 +211,9 @@ struct Link {
 /// What a link did, for the page and the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkStats {
-    /// One end (a client).
+    /// The client that uses it (a service, `(cdc) billing`, `connector orders-connector`).
+    pub client: String,
+    /// One end (the client's endpoint name).
     pub from: String,
     /// The other end (a database or the broker).
     pub to: String,
@@ -216,13 +221,13 @@ pub struct LinkStats {
     pub rtt: Micros,
     /// Its mean jitter per round trip.
     pub jitter: Micros,
-    /// How many times something crossed it (a round trip counts once).
+    /// How many times something crossed it, either way.
     pub crossings: u64,
     /// The time those crossings took in all.
     pub delay: Micros,
 }
 
-/// The run's network: its links, each set up on first use with its own random stream.
+/// The run's network: its clients' links, each set up on first use with its own random stream.
 #[derive(Debug, Clone)]
 pub struct Network {
     spec: NetworkSpec,
@@ -240,13 +245,14 @@ impl Network {
         }
     }
 
-    /// The link between `from` and `to` (the same link whichever way round): the scenario's
-    /// override for the pair if there is one, else the default.
-    pub fn link(&mut self, from: &str, to: &str) -> LinkId {
+    /// The link `client` uses between `from` and `to`: with the scenario's override for the
+    /// pair (whichever way round) if there is one, else the default; its random stream is the
+    /// client's own (`client` names it uniquely: a service, `(cdc) billing`, …).
+    pub fn link(&mut self, client: &str, from: &str, to: &str) -> LinkId {
         if let Some(id) = self
             .links
             .iter()
-            .position(|l| (l.from == from && l.to == to) || (l.from == to && l.to == from))
+            .position(|l| l.client == client && l.to == to)
         {
             return id;
         }
@@ -257,37 +263,30 @@ impl Network {
             .unwrap_or(self.spec.jitter)
             .micros();
         self.links.push(Link {
+            client: client.to_owned(),
             from: from.to_owned(),
             to: to.to_owned(),
             rtt,
             jitter,
-            rng: SimRng::new(self.seed, stream_of(from, to)),
+            rng: SimRng::new(self.seed, stream_of(client, to == BROKER)),
             crossings: 0,
             delay: 0,
         });
         self.links.len() - 1
     }
 
-    /// A round trip over `link`: its RTT plus a jitter drawn from its stream (a mean of the
-    /// link's `jitter`). An unknown link takes no time.
-    pub fn round_trip(&mut self, link: LinkId) -> Micros {
-        self.cross(link, 1)
-    }
-
-    /// One way over `link`: half its RTT plus half a round trip's jitter draw.
+    /// One crossing of `link`, either way: half its RTT plus a jitter drawn from its stream
+    /// (exponential, with a mean of half the link's `jitter`).
     pub fn one_way(&mut self, link: LinkId) -> Micros {
-        self.cross(link, 2)
-    }
-
-    fn cross(&mut self, link: LinkId, parts: Micros) -> Micros {
+        debug_assert!(link < self.links.len(), "link {link} was never set up");
         let Some(link) = self.links.get_mut(link) else {
             return 0;
         };
-        let mut delay = link.rtt / parts;
+        let mut delay = link.rtt / 2;
         if link.jitter > 0 {
-            // Exponential with mean `jitter / parts`; `libm` gives the same bits everywhere.
+            // `libm` gives the same bits everywhere.
             let u = link.rng.unit();
-            let extra = -libm::log(1.0 - u) * link.jitter as f64 / parts as f64;
+            let extra = -libm::log(1.0 - u) * link.jitter as f64 / 2.0;
             delay = delay.saturating_add(extra.round().min(1e12) as Micros);
         }
         link.crossings += 1;
@@ -305,6 +304,7 @@ impl Network {
         self.links
             .iter()
             .map(|l| LinkStats {
+                client: l.client.clone(),
                 from: l.from.clone(),
                 to: l.to.clone(),
                 rtt: l.rtt,
@@ -321,16 +321,13 @@ impl Network {
     }
 }
 
-/// The random stream of the link between `a` and `b`: the same whichever way round, and apart
-/// from the streams of operations (`stream_of` in the world's build) and of the internal
-/// clients (the top few values).
-fn stream_of(a: &str, b: &str) -> u64 {
-    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+/// The random stream of `client`'s link to its database, or to the broker: in
+/// [`crate::sim::rng::streams::LINKS`], the same in every mode (whatever the database's name).
+fn stream_of(client: &str, to_broker: bool) -> u64 {
     let mut hasher = FnvHasher::default();
-    hasher.write(first.as_bytes());
-    hasher.write(&[0]);
-    hasher.write(second.as_bytes());
-    0xFD00_0000_0000_0000 | (hasher.finish() & 0x00FF_FFFF_FFFF_FFFF)
+    hasher.write(client.as_bytes());
+    hasher.write(&[u8::from(to_broker)]);
+    crate::sim::rng::streams::LINKS | (hasher.finish() & 0x00FF_FFFF_FFFF_FFFF)
 }
 
 #[cfg(test)]
@@ -346,29 +343,29 @@ mod tests {
     }
 
     #[test]
-    fn without_jitter_a_crossing_is_exactly_its_share_of_the_rtt() {
+    fn without_jitter_a_crossing_is_exactly_half_the_rtt() {
         let mut network = Network::new(&spec(800, 0), 1);
-        let link = network.link("billing", "shop");
-        assert_eq!(network.round_trip(link), 800);
-        assert_eq!(network.one_way(link), 400);
+        let link = network.link("billing", "billing", "shop");
+        assert_eq!(network.one_way(link) + network.one_way(link), 800);
         let stats = &network.stats()[0];
-        assert_eq!((stats.crossings, stats.delay), (2, 1_200));
+        assert_eq!((stats.crossings, stats.delay), (2, 800));
+        assert_eq!(network.rtt(link), 800);
     }
 
     #[test]
     fn jitter_averages_its_mean_and_has_a_long_tail() {
         let mut network = Network::new(&spec(1_000, 200), 7);
-        let link = network.link("billing", "shop");
-        let draws: Vec<Micros> = (0..20_000).map(|_| network.round_trip(link)).collect();
-        assert!(draws.iter().all(|&d| d >= 1_000));
-        let mean = draws.iter().sum::<Micros>() as f64 / draws.len() as f64;
-        assert!((1_180.0..1_220.0).contains(&mean), "mean {mean}");
-        // An exponential tail: some round trips take several times the mean jitter extra.
-        let far = draws.iter().filter(|&&d| d > 1_000 + 4 * 200).count();
-        assert!(far > 100 && far < 1_000, "{far} beyond 4× the jitter");
-        let one_way: Vec<Micros> = (0..20_000).map(|_| network.one_way(link)).collect();
-        let mean = one_way.iter().sum::<Micros>() as f64 / one_way.len() as f64;
-        assert!((580.0..620.0).contains(&mean), "one-way mean {mean}");
+        let link = network.link("billing", "billing", "shop");
+        let trips: Vec<Micros> = (0..20_000)
+            .map(|_| network.one_way(link) + network.one_way(link))
+            .collect();
+        assert!(trips.iter().all(|&d| d >= 1_000));
+        let mean = trips.iter().sum::<Micros>() as f64 / trips.len() as f64;
+        assert!((1_180.0..1_220.0).contains(&mean), "round-trip mean {mean}");
+        // A long right tail: the sum of two exponential halves exceeds twice its mean about 9
+        // times in 100 (5·e⁻⁴), where a uniform jitter never would.
+        let far = trips.iter().filter(|&&d| d > 1_000 + 2 * 200).count();
+        assert!(far > 1_000 && far < 3_000, "{far} beyond twice the jitter");
     }
 
     #[test]
@@ -385,44 +382,48 @@ mod tests {
             },
             1,
         );
-        let far = network.link("billing", "shop");
-        let near = network.link("shipping", "shop");
-        assert_eq!(network.link("shop", "billing"), far);
-        assert_eq!(network.round_trip(far), 20_000);
-        assert_eq!(network.round_trip(near), 300);
+        let far = network.link("billing", "billing", "shop");
+        let near = network.link("shipping", "shipping", "shop");
+        assert_eq!(network.link("billing", "billing", "shop"), far);
+        assert_eq!(network.one_way(far), 10_000);
+        assert_eq!(network.one_way(near), 150);
+        // billing's consumer group runs in billing: its own client, the same settings.
+        let consumer = network.link("(cdc) billing", "billing", "shop");
+        assert_ne!(consumer, far);
+        assert_eq!(network.rtt(consumer), 20_000);
     }
 
     #[test]
-    fn the_same_seed_draws_the_same_delays_and_links_do_not_disturb_each_other() {
-        let draws = |extra: bool| {
+    fn the_same_seed_draws_the_same_delays_and_clients_do_not_disturb_each_other() {
+        let draws = |extra: bool, database: &str| {
             let mut network = Network::new(&spec(300, 100), 42);
             if extra {
-                let other = network.link("shipping", "shop");
+                let other = network.link("shipping", "shipping", "shop");
                 for _ in 0..10 {
-                    network.round_trip(other);
+                    network.one_way(other);
                 }
             }
-            let link = network.link("billing", "shop");
-            (0..50)
-                .map(|_| network.round_trip(link))
-                .collect::<Vec<_>>()
+            let link = network.link("billing", "billing", database);
+            (0..50).map(|_| network.one_way(link)).collect::<Vec<_>>()
         };
-        assert_eq!(draws(false), draws(false));
-        assert_eq!(draws(false), draws(true));
+        assert_eq!(draws(false, "shop"), draws(false, "shop"));
+        assert_eq!(draws(false, "shop"), draws(true, "shop"));
+        // A service draws the same delays whatever its database is called (cdc names it after
+        // the service).
+        assert_eq!(draws(false, "shop"), draws(false, "billing"));
         let mut other_seed = Network::new(&spec(300, 100), 43);
-        let link = other_seed.link("billing", "shop");
-        let other: Vec<_> = (0..50).map(|_| other_seed.round_trip(link)).collect();
-        assert_ne!(draws(false), other);
+        let link = other_seed.link("billing", "billing", "shop");
+        let other: Vec<_> = (0..50).map(|_| other_seed.one_way(link)).collect();
+        assert_ne!(draws(false, "shop"), other);
     }
 
     #[test]
-    fn the_default_is_one_availability_zone_and_none_is_nothing() {
+    fn the_default_is_one_availability_zone_and_zero_is_nothing() {
         let default = NetworkSpec::default();
         assert_eq!((default.rtt.micros(), default.jitter.micros()), (300, 100));
-        let mut none = Network::new(&NetworkSpec::none(), 1);
-        let link = none.link("billing", "shop");
-        assert_eq!(none.round_trip(link) + none.one_way(link), 0);
-        assert_eq!(Network::new(&default, 1).round_trip(99), 0);
+        let mut none = Network::new(&spec(0, 0), 1);
+        let link = none.link("billing", "billing", "shop");
+        assert_eq!(none.one_way(link), 0);
     }
 
     #[test]
@@ -464,9 +465,14 @@ mod tests {
 
     #[test]
     fn streams_stay_clear_of_the_worlds_other_streams() {
-        let stream = stream_of("billing", "shop");
-        assert_eq!(stream, stream_of("shop", "billing"));
-        assert_eq!(stream >> 56, 0xFD);
-        assert_ne!(stream, stream_of("billing", "shop2"));
+        use crate::sim::rng::streams;
+        let stream = stream_of("billing", false);
+        assert_ne!(stream, stream_of("billing", true));
+        assert_ne!(stream, stream_of("billing_2", false));
+        // Above every operation's stream (service << 40 | operation << 20 | slot, services
+        // far fewer than 2^16) and below the constants of the other parts.
+        assert!(stream >= streams::LINKS && stream > (u64::from(u16::MAX) << 40));
+        assert!(stream < streams::PUBLISHERS - streams::PUBLISHERS_MAX);
+        assert!(stream < streams::FAULTS);
     }
 }

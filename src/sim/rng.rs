@@ -101,6 +101,10 @@ pub mod streams {
     pub const PUBLISHERS: u64 = u64::MAX - 32;
     /// How many publishers have streams of their own.
     pub const PUBLISHERS_MAX: u64 = 1 << 16;
+    /// The network's links ([`crate::sim::network`]): this prefix in the top byte, a hash of
+    /// the link's client in the 56 bits below — above every operation's stream, below the
+    /// constants above.
+    pub const LINKS: u64 = 0xFD00_0000_0000_0000;
 }
 
 #[cfg(test)]

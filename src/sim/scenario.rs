@@ -618,6 +618,9 @@ impl Scenario {
                 crate::sim::sweep::SweepError::Invalid { field, message } => {
                     ScenarioError::at(format!("sweep.{field}"), message)
                 }
+                crate::sim::sweep::SweepError::NoSweep => {
+                    ScenarioError::at("sweep", "must give services (with clone) or load")
+                }
                 other => ScenarioError::at("sweep", other.to_string()),
             })?;
         }
@@ -627,10 +630,12 @@ impl Scenario {
                 .iter()
                 .map(|s| s.name.as_str())
                 .collect::<Vec<_>>(),
+            // The etl mode's analytics database is a node too.
             &self
                 .databases
                 .iter()
                 .map(|d| d.name.as_str())
+                .chain([self.etl.database.as_str()])
                 .collect::<Vec<_>>(),
         )?;
         crate::sim::expectation_rules::check_expectations(self)?;

@@ -47,6 +47,10 @@ pub struct Operation {
     pub last_error: Option<(Micros, ErrorKind, String, String)>,
     /// When it last succeeded.
     pub last_success: Option<Micros>,
+    /// The tables its last schema break concerns (the failing statement's tables that lost a
+    /// column it names, or are gone; all its tables if that cannot be told), so the map marks
+    /// only those edges broken.
+    pub broken_tables: Vec<String>,
 }
 
 impl Operation {
@@ -203,8 +207,13 @@ pub struct InFlight {
     /// The results of its statements, kept when the actor that started it wants them (an ETL
     /// extract); `None` otherwise.
     pub captured: Option<Vec<crate::sim::database::Outcome>>,
-    /// The core time its statements took so far.
+    /// The core time its statements took so far, every attempt.
     pub core_time: Micros,
+    /// The core time its statements took in this attempt (what `exec_time` counts).
+    pub attempt_core: Micros,
+    /// Whether its transaction's locks are released: at the server, as its last statement or
+    /// a failure ends the transaction, before the reply crosses back to the client.
+    pub released: bool,
     /// The first row its last query returned (column, SQL literal), for the statements that
     /// use it (`{row.id}`): `None` before any query, `Some(None)` when the query found nothing.
     pub row: Option<Option<Vec<(String, String)>>>,

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The scenario's `[sweep]`: what grows, and through which points.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
     /// The services to copy for a sweep over the number of services.
@@ -111,6 +111,20 @@ impl SweepSpec {
                         format!("must be 1 to 64 copies, got {n}"),
                     ));
                 }
+                let most = self.services.iter().copied().max().unwrap_or(1);
+                for name in &self.clone {
+                    if let Some(taken) = (2..=most)
+                        .map(|k| format!("{name}_{k}"))
+                        .find(|copy| scenario.services.iter().any(|s| &s.name == copy))
+                    {
+                        return Err(invalid(
+                            "clone",
+                            format!(
+                                "would name a copy of {name} {taken}, which is already a service"
+                            ),
+                        ));
+                    }
+                }
                 Axis::Services {
                     clone: self.clone.clone(),
                     counts: self.services.clone(),
@@ -181,6 +195,30 @@ impl SweepSpec {
     }
 }
 
+/// The sweep a run asks for, checked: `given` (the command line's) if it names an axis, else
+/// the scenario's `[sweep]`; the operation watched is `given`'s if it names one, else the
+/// scenario's. The page passes an empty `given`.
+///
+/// # Errors
+///
+/// [`SweepError::NoSweep`] if neither names an axis; else as [`SweepSpec::axis`].
+pub fn resolve(
+    scenario: &Scenario,
+    given: &SweepSpec,
+) -> Result<(Axis, (String, String)), SweepError> {
+    let own = scenario.sweep.as_ref();
+    let watch = given
+        .watch
+        .clone()
+        .or_else(|| own.and_then(|o| o.watch.clone()));
+    let spec = if given.services.is_empty() && given.load.is_empty() {
+        own.cloned().ok_or(SweepError::NoSweep)?
+    } else {
+        given.clone()
+    };
+    SweepSpec { watch, ..spec }.axis(scenario)
+}
+
 impl Axis {
     /// The points' labels: `1 × reader`, `4 × reader`; `×1`, `×2.5`.
     pub fn labels(&self) -> Vec<String> {
@@ -212,6 +250,8 @@ impl Axis {
     /// `scenario` at point `index`: the services copied, or the rates multiplied.
     pub fn apply(&self, scenario: &Scenario, index: usize) -> Scenario {
         let mut scenario = scenario.clone();
+        // A point is a run, not a sweep (its copies would clash with the sweep's own check).
+        scenario.sweep = None;
         match self {
             Self::Services { clone, counts } => {
                 let copies = counts.get(index).copied().unwrap_or(1);
@@ -227,6 +267,23 @@ impl Axis {
                         copy.name = format!("{}_{k}", original.name);
                         // One writer per table: the copies own nothing.
                         copy.owns.clear();
+                        // A copy sits where its original does: the same network links.
+                        let links: Vec<_> = scenario
+                            .network
+                            .links
+                            .iter()
+                            .filter(|l| l.from == original.name || l.to == original.name)
+                            .map(|l| {
+                                let mut link = l.clone();
+                                for end in [&mut link.from, &mut link.to] {
+                                    if *end == original.name {
+                                        end.clone_from(&copy.name);
+                                    }
+                                }
+                                link
+                            })
+                            .collect();
+                        scenario.network.links.extend(links);
                         scenario.services.push(copy);
                     }
                 }
@@ -362,11 +419,12 @@ impl fmt::Display for Sweep {
             self.axis.as_str(),
             "services broken",
             "schema errors",
+            "errors",
             "lock wait (ms)",
             p99.as_str(),
             "busiest cores",
         ];
-        let rows: Vec<[String; 6]> = self
+        let rows: Vec<[String; 7]> = self
             .points
             .iter()
             .map(|p| {
@@ -374,6 +432,7 @@ impl fmt::Display for Sweep {
                     p.label.clone(),
                     p.services_broken.to_string(),
                     p.schema_errors.to_string(),
+                    p.errors.to_string(),
                     format!("{:.1}", p.lock_wait_ms),
                     format!("{:.2}", p.p99_ms),
                     format!("{:.0} %", p.core_utilisation * 100.0),
@@ -423,7 +482,7 @@ mod tests {
             clone: vec!["orders".into()],
             counts: vec![1, 3],
         };
-        assert_eq!(axis.apply(&scenario, 0), scenario);
+        assert_eq!(axis.apply(&scenario, 0).services, scenario.services);
         let three = axis.apply(&scenario, 1);
         let names: Vec<&str> = three.services.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
@@ -439,6 +498,40 @@ mod tests {
             .iter()
             .all(|s| s.owns.is_empty()));
         assert_eq!(axis.labels(), vec!["1 × orders", "3 × orders"]);
+    }
+
+    #[test]
+    fn copies_keep_their_originals_links_and_may_not_take_a_services_name() {
+        let mut scenario = shop();
+        scenario.network.links.push(crate::sim::network::LinkSpec {
+            from: "shop".into(),
+            to: "orders".into(),
+            rtt: Some(crate::sim::clock::SimDuration(20_000)),
+            jitter: None,
+        });
+        let axis = Axis::Services {
+            clone: vec!["orders".into()],
+            counts: vec![2],
+        };
+        let two = axis.apply(&scenario, 0);
+        assert!(two
+            .network
+            .links
+            .iter()
+            .any(|l| l.from == "shop" && l.to == "orders_2"));
+        let spec = SweepSpec {
+            clone: vec!["orders".into()],
+            services: vec![1, 2],
+            ..SweepSpec::default()
+        };
+        assert!(spec.axis(&scenario).is_ok());
+        let mut taken = scenario.clone();
+        let mut copy = taken.services[0].clone();
+        copy.name = "orders_2".into();
+        copy.owns.clear();
+        taken.services.push(copy);
+        let error = spec.axis(&taken).unwrap_err().to_string();
+        assert!(error.contains("orders_2"), "{error}");
     }
 
     #[test]

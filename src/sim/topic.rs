@@ -201,6 +201,11 @@ impl Partition {
     fn append(&mut self, mut message: Message) -> Offset {
         let offset = self.log_end;
         message.offset = offset;
+        // A partition's messages become readable in offset order (the high watermark only
+        // moves forward): one that arrived sooner than the one before waits for it.
+        if let Some(last) = self.messages.back() {
+            message.visible_at = message.visible_at.max(last.visible_at);
+        }
         self.bytes += message.size();
         self.messages.push_back(message);
         self.log_end += 1;

@@ -548,7 +548,10 @@ pub fn page_view(world: &World) -> PageView {
                 .chain(operation.writes.iter().map(|t| (t, false, true)));
             for (table, reads, writes) in tables {
                 let share = rate / service.operations.len().max(1) as f64;
-                let broken = operation.broken.clone();
+                // A broken operation breaks the edges of the tables its error concerns only.
+                let broken = operation.broken.clone().filter(|_| {
+                    operation.broken_tables.is_empty() || operation.broken_tables.contains(table)
+                });
                 match edges
                     .iter_mut()
                     .find(|e| e.service == service.name && &e.table == table)
@@ -916,6 +919,16 @@ params.id = { existing_key = "t.id" }
             .and_then(|e| e.broken.clone())
             .expect("the reader's edge is broken");
         assert!(broken.1.contains("SELECT v FROM t"), "{broken:?}");
+        // The writer's transaction breaks on t; its edge to log, which lost nothing, stays whole.
+        let writer_edge = |table: &str| {
+            view.edges
+                .iter()
+                .find(|e| e.service == "writer" && e.table == table)
+                .cloned()
+                .expect("the writer's edge")
+        };
+        assert!(writer_edge("t").broken.is_some());
+        assert!(writer_edge("log").broken.is_none());
         let line = view
             .log
             .iter()

@@ -20,6 +20,8 @@ pub struct Preset {
     pub database: String,
     /// The SQL.
     pub sql: String,
+    /// Whether its work is done: a schema change already made (the page shows it, disabled).
+    pub done: bool,
 }
 
 /// The panel's inputs.
@@ -117,10 +119,19 @@ pub fn Controls(props: &ControlsProps) -> Html {
                         let onclick = Callback::from(move |_: MouseEvent| on_action.emit(
                             LiveAction::PreviewSql { database: database.clone(), sql: sql.clone() }
                         ));
-                        html! {
-                            <button type="button" class="button subtle small" {onclick} title={preset.sql.clone()}>
-                                { &preset.label }
-                            </button>
+                        if preset.done {
+                            html! {
+                                <button type="button" class="button subtle small preset-done" disabled=true
+                                    title={format!("Done: the schema has already changed ({})", preset.sql)}>
+                                    { format!("✓ {}", preset.label) }
+                                </button>
+                            }
+                        } else {
+                            html! {
+                                <button type="button" class="button subtle small" {onclick} title={preset.sql.clone()}>
+                                    { &preset.label }
+                                </button>
+                            }
                         }
                     }) }
                 </div>

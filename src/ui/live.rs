@@ -1237,14 +1237,11 @@ impl Reducible for LiveState {
                     .duration
                     .micros()
                     .clamp(COMPARE_AT_LEAST, COMPARE_AT_MOST);
-                let swept = scenario
-                    .sweep
-                    .as_ref()
-                    .ok_or(crate::sim::sweep::SweepError::NoSweep)
-                    .and_then(|spec| spec.axis(&scenario))
-                    .and_then(|(axis, watch)| {
+                let swept = crate::sim::sweep::resolve(&scenario, &Default::default()).and_then(
+                    |(axis, watch)| {
                         crate::sim::sweep::sweep(&scenario, &axis, &watch, seed, until, |_, _| {})
-                    });
+                    },
+                );
                 match swept {
                     Ok(sweep) => next.sweep = Some(Rc::new(sweep)),
                     Err(error) => next.notice = Some(format!("The sweep cannot run: {error}")),

@@ -42,6 +42,7 @@ fn presets(state: &LiveState) -> Vec<Preset> {
                 label: format!("Now: {}", shorten(&first_line, 38)),
                 database: e.database.clone()?,
                 sql,
+                done: false,
             })
         })
         .collect();
@@ -53,6 +54,7 @@ fn presets(state: &LiveState) -> Vec<Preset> {
             label: label.to_owned(),
             database: database.name.clone(),
             sql: sql.to_owned(),
+            done: false,
         };
         presets.extend([
             shop(
@@ -136,6 +138,22 @@ pub fn Simulator() -> Html {
     }
 
     let presets = use_memo(state.scenario_name.clone(), |_| Rc::new(presets(&state)));
+    // A schema change already made is shown done; the map is rebuilt (a new Rc) only when a
+    // schema changes, so its address is the memo's key.
+    let presets = use_memo(
+        (Rc::clone(&presets), Rc::as_ptr(&state.coupling) as usize),
+        |(presets, _)| {
+            Rc::new(
+                presets
+                    .iter()
+                    .map(|p| Preset {
+                        done: !state.coupling.applies(&p.database, &p.sql),
+                        ..p.clone()
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        },
+    );
     let picker = use_memo((), |_| crate::sim::builtin::catalogue());
     let view = ViewRef(Rc::clone(&state.view));
     let on_scenario = {

@@ -64,7 +64,7 @@ pub fn SweepPanel(props: &SweepProps) -> Html {
         <div class="sweep">
             <div class="compare-bar">
                 <p>{ format!(
-                    "The same scenario run {} times afresh, seed {}, {} each, with {} growing — the same arrivals at every point, so what changes comes from the scale (your own actions are not replayed here).",
+                    "The same scenario run {} times afresh, seed {}, {} each, with {} growing — the scenario's own services draw from the same random streams at every point, so what changes comes from what grows (your own actions are not replayed here).",
                     sweep.points.len(), sweep.seed, format_micros((sweep.until_ms * 1e3) as u64), sweep.axis
                 ) }</p>
                 <button type="button" class="button subtle small" onclick={close}>{ "Close" }</button>

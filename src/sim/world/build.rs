@@ -7,7 +7,7 @@ use crate::sim::capture::{CaptureMethod, AUDIT_DDL};
 use crate::sim::database::{Connection, Database};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::metrics::OperationMetrics;
-use crate::sim::network::{LinkId, Network};
+use crate::sim::network::{Network, CONSOLE, ETL, TIMELINE};
 use crate::sim::node::DatabaseNode;
 use crate::sim::owners::{Actor, OwnerRegistry};
 use crate::sim::params::{tables_used, KeyRange, Param};
@@ -192,10 +192,11 @@ impl World {
                     writes,
                     last_error: None,
                     last_success: None,
+                    broken_tables: Vec::new(),
                 });
             }
             services.push(Service {
-                link: network.link(&spec.name, &node.name),
+                link: network.link(&spec.name, &spec.name, &node.name),
                 name: spec.name.clone(),
                 node: node_index,
                 free: (0..pool.len()).collect(),
@@ -232,7 +233,7 @@ impl World {
             timeline_services.push(services.len());
             services.push(internal_client(
                 format!("(timeline) {}", node.name),
-                network.link("timeline", &node.name),
+                (&mut network, TIMELINE),
                 index,
                 node,
                 SimRng::new(seed, u64::MAX),
@@ -244,7 +245,7 @@ impl World {
             console_services.push((services.len(), owner));
             services.push(internal_client(
                 format!("(console) {}", node.name),
-                network.link("console", &node.name),
+                (&mut network, CONSOLE),
                 index,
                 node,
                 SimRng::new(seed, u64::MAX - 1),
@@ -265,7 +266,7 @@ impl World {
                 };
                 let mut client = internal_client(
                     format!("({reads}) {}", consumer.group),
-                    network.link(&consumer.group, &node.name),
+                    (&mut network, &consumer.group),
                     consumer.database,
                     node,
                     SimRng::new(seed, u64::MAX - 2),
@@ -287,7 +288,7 @@ impl World {
                 clients[slot] = services.len();
                 let mut client = internal_client(
                     format!("(etl) {name}"),
-                    network.link("etl", &node.name),
+                    (&mut network, ETL),
                     node_index,
                     node,
                     SimRng::new(seed, u64::MAX - 3),
@@ -374,7 +375,7 @@ impl World {
                 connector_services.push(services.len());
                 let mut client = internal_client(
                     format!("({kind}) {}", connector.name),
-                    network.link(&connector.name, &node.name),
+                    (&mut network, &connector.name),
                     connector.source,
                     node,
                     SimRng::new(seed, u64::MAX - 4),
@@ -506,16 +507,18 @@ fn stream_of(service: usize, operation: usize, slot: usize) -> u64 {
 
 /// A client of the simulation's own (timeline SQL, the console): one connection, no arrivals,
 /// an hour's timeout.
+/// Its link is its own (its name is the client's), with the settings of `endpoint`'s (`etl`,
+/// a consumer group's service, a connector) link to the node.
 fn internal_client(
     name: String,
-    link: LinkId,
+    (network, endpoint): (&mut Network, &str),
     index: usize,
     node: &DatabaseNode,
     arrivals: SimRng,
 ) -> Service {
     Service {
+        link: network.link(&name, endpoint, &node.name),
         name,
-        link,
         node: index,
         pool: vec![client(&node.db, node.isolation)],
         free: [0].into(),
@@ -538,6 +541,7 @@ fn internal_client(
             writes: Vec::new(),
             last_error: None,
             last_success: None,
+            broken_tables: Vec::new(),
         }],
         may_write: None,
         outbox: None,

@@ -38,6 +38,8 @@ pub(super) enum ClientEvent {
     ThinkDone { op: u64 },
     /// An operation's next statement has crossed the network to its database.
     Arrived { op: u64 },
+    /// A statement's reply has crossed the network back to its client.
+    Returned { op: u64 },
 }
 
 impl World {
@@ -59,6 +61,10 @@ impl World {
             ClientEvent::Arrived { op } => {
                 self.record(Traced::Arrived, &[op]);
                 self.statement_arrives(op);
+            }
+            ClientEvent::Returned { op } => {
+                self.record(Traced::Returned, &[op]);
+                self.statement_returned(op);
             }
             ClientEvent::LockTimeout { op, request, kind } => {
                 let waiting = self
@@ -149,6 +155,8 @@ impl World {
                 )
                 .then(Vec::new),
                 core_time: 0,
+                attempt_core: 0,
+                released: false,
                 notify,
                 row: None,
                 rendered: None,
@@ -211,6 +219,8 @@ impl World {
         op.connection = Some(connection);
         op.next = 0;
         op.wrote = false;
+        op.attempt_core = 0;
+        op.released = false;
         if op.console.is_some() {
             if let Some(Actor::Console { running, .. }) = self.owners.actor_mut(op.owner) {
                 *running = Some(id);
@@ -228,14 +238,13 @@ impl World {
         self.before_statement(id);
     }
 
-    /// Sends the operation's next statement to its database: it arrives after a round trip
-    /// over the client's link (see [`crate::sim::network`] for why the whole round trip is paid
-    /// on the way there).
+    /// Sends the operation's next statement to its database: it arrives after a crossing of
+    /// the client's link.
     pub(super) fn before_statement(&mut self, id: u64) {
         let Some(op) = self.in_flight.get(&id) else {
             return;
         };
-        let delay = self.network.round_trip(self.services[op.service].link);
+        let delay = self.network.one_way(self.services[op.service].link);
         if delay == 0 {
             self.statement_arrives(id);
         } else {
@@ -523,6 +532,8 @@ impl World {
         let Some(op) = self.in_flight.get(&id) else {
             return;
         };
+        // The transaction's locks went already, at the server.
+        let all = all && !op.released;
         let (owner, node_index) = (op.owner, self.services[op.service].node);
         if all && self.locking {
             self.lock_event(node_index, LockEventKind::Released, owner, None, &[], 0);
@@ -538,6 +549,7 @@ impl World {
             wakeups.extend(node.locks.release(op.owner, &resource, mode, self.now));
         }
         if all {
+            op.released = true;
             op.acquisition.stop_waiting();
             if let Some((request, _)) = op.waiting_lock.take() {
                 wakeups.extend(node.locks.cancel(request, self.now));
@@ -661,6 +673,7 @@ impl World {
             && op.failure.is_none();
         node.start(cost, work.rows_read, work.rows_written);
         op.core_time += cost;
+        op.attempt_core += cost;
         let ok = u64::from(op.failure.is_none());
         let (s_index, node_index) = (op.service, service.node);
         self.queue.schedule(
@@ -704,15 +717,38 @@ impl World {
         self.narrate(NarrationKind::Action, text, Some(sql.to_owned()), 0);
     }
 
+    /// A statement's execution ended, at the server: it gives back its core and its statement
+    /// locks; when it ended its transaction — the last statement ran, or it failed (PostgreSQL
+    /// aborts the transaction and releases its locks at once, before the client hears of it) —
+    /// the transaction's locks go too. Then the reply crosses back to the client.
     pub(super) fn statement_done(&mut self, id: u64) {
         let Some(op) = self.in_flight.get(&id) else {
             return;
         };
         let node_index = self.services[op.service].node;
+        let link = self.services[op.service].link;
+        let ends_transaction =
+            op.console.is_none() && (op.failure.is_some() || op.next + 1 >= op.sql.len());
         self.nodes[node_index].finish();
         self.release_locks(id, false);
+        if ends_transaction {
+            self.release_locks(id, true);
+        }
         self.next_from_core_queue(node_index);
+        let delay = self.network.one_way(link);
+        if delay == 0 {
+            self.statement_returned(id);
+        } else {
+            self.queue.schedule(
+                self.now + delay,
+                Event::Client(ClientEvent::Returned { op: id }),
+            );
+        }
+    }
 
+    /// A statement's reply reached its client: it goes on with the next statement, completes,
+    /// or handles the failure.
+    fn statement_returned(&mut self, id: u64) {
         if self
             .in_flight
             .get(&id)
@@ -937,10 +973,20 @@ impl World {
             );
             let sql = op.sql.get(op.next).cloned().unwrap_or_default();
             let now = self.now;
+            let node = self.services[op.service].node;
+            let same_break = self.services[op.service].operations[op.operation]
+                .last_error
+                .as_ref()
+                .is_some_and(|(_, k, _, s)| *k == ErrorKind::Schema && *s == sql);
+            let broken_tables =
+                (kind == ErrorKind::Schema && !same_break).then(|| self.broken_tables(node, &sql));
             let service = &mut self.services[op.service];
             let operation = &mut service.operations[op.operation];
             operation.metrics.record_error(now, kind, state);
             operation.last_error = Some((now, kind, message.clone(), sql.clone()));
+            if let Some(tables) = broken_tables {
+                operation.broken_tables = tables;
+            }
             let (service_name, operation_name) = (service.name.clone(), operation.name.clone());
             self.record_in_phases(op.service, op.operation, |m| {
                 m.record_error(now, kind, state)
@@ -987,7 +1033,7 @@ impl World {
         if found_nothing {
             operation.metrics.found_nothing += 1;
         }
-        let exec = op.core_time;
+        let exec = op.attempt_core;
         operation.metrics.exec_us += exec;
         self.record_in_phases(op.service, op.operation, |m| {
             m.record_success(now, latency);

@@ -49,7 +49,8 @@ pub(super) struct ConnectorActor {
     pub relay_latency: Distribution,
 }
 
-/// Produces a connector's records at `now`: change events to their topics, and the outbox
+/// Produces a connector's records, sent at `sent` and at the broker at `arrives` (one crossing
+/// of the connector's link later): change events to their topics, and the outbox
 /// table's through Debezium's outbox event router, encoded with the registry's latest schema
 /// of the aggregate's subject, to the aggregate's topic (the record's timestamp is the
 /// event's commit time). Gives back how many it produced, and why it stopped if an outbox
@@ -60,7 +61,7 @@ fn produce_records(
     registry: &crate::sim::registry::SchemaRegistry,
     actor: &mut ConnectorActor,
     records: Vec<crate::sim::debezium::Record>,
-    now: Micros,
+    (sent, arrives): (Micros, Micros),
 ) -> (u64, Option<String>) {
     let outbox = crate::sim::debezium::topic_name(
         &actor.connector.config.prefix,
@@ -77,14 +78,23 @@ fn produce_records(
                 }
                 Err(why) => return (produced, Some(why.to_string())),
             };
-            if let Err(why) = relay_event(topics, registry, actor, &event, now) {
+            if let Err(why) = relay_event(topics, registry, actor, &event, arrives) {
                 return (produced, Some(why));
             }
             produced += 1;
             continue;
         }
         if let Some(topic) = topics.get_mut(&record.topic) {
-            topic.produce(record.key.map(Rc::from), record.value.map(Rc::from), now);
+            // Timestamped when sent (Kafka's CreateTime), readable once it has arrived.
+            topic.produce_record(
+                record.key.map(Rc::from),
+                record
+                    .value
+                    .map(|v| crate::sim::topic::Payload::Json(Rc::from(v))),
+                None,
+                sent,
+                arrives,
+            );
         }
         produced += 1;
     }
@@ -101,7 +111,8 @@ pub(super) fn broker_crossing(
     if count == 0 {
         return 0;
     }
-    let link = network.link(&actor.connector.config.name, crate::sim::network::BROKER);
+    let name = &actor.connector.config.name;
+    let link = network.link(name, name, crate::sim::network::BROKER);
     network.one_way(link)
 }
 
@@ -226,7 +237,7 @@ impl World {
             &pipeline.registry,
             actor,
             records,
-            arrives,
+            (now, arrives),
         );
         actor.produced += count;
         if let Some(why) = failure {
@@ -356,7 +367,7 @@ impl World {
             &pipeline.registry,
             actor,
             records,
-            arrives,
+            (now, arrives),
         );
         actor.produced += count;
         if let Some(why) = failure {

@@ -255,9 +255,8 @@ impl World {
         let db = &self.nodes[actor.node].db;
         // Kafka's consumers long-poll: the fetch already waits at the broker, and what is
         // readable there reaches the consumer one crossing of its link later.
-        let link = self
-            .network
-            .link(&actor.group.name, crate::sim::network::BROKER);
+        let group = &actor.group.name;
+        let link = self.network.link(group, group, crate::sim::network::BROKER);
         let readable_at = now.saturating_sub(self.network.one_way(link));
         actor.next_batch += 1;
         let mut batch = Batch {

@@ -27,6 +27,35 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// The tables of node `node` that `sql` breaks on now: those it names that are gone, or
+    /// that no longer have a column it names; every table it names if neither can be told.
+    pub(super) fn broken_tables(&self, node: usize, sql: &str) -> Vec<String> {
+        let columns = self
+            .nodes
+            .get(node)
+            .and_then(|n| n.db.columns().ok())
+            .unwrap_or_default();
+        let access = crate::sim::coupling::Access::of_sql(sql, &columns);
+        let broken: Vec<String> = access
+            .tables
+            .iter()
+            .filter(|table| match columns.get(*table) {
+                None => true,
+                Some(have) => access
+                    .reads
+                    .iter()
+                    .chain(&access.writes)
+                    .any(|(t, column)| t == *table && !have.contains(column)),
+            })
+            .cloned()
+            .collect();
+        if broken.is_empty() {
+            access.tables.into_iter().collect()
+        } else {
+            broken
+        }
+    }
+
     /// The coupling map of the scenario's services over the tables as they are now, with the
     /// operations running now.
     pub fn coupling_map(&self) -> CouplingMap {

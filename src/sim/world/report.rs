@@ -104,7 +104,7 @@ impl World {
                 .filter(|l| l.crossings > 0)
                 .map(|l| {
                     (
-                        format!("{} ↔ {}", l.from, l.to),
+                        format!("{} ↔ {}", l.client, l.to),
                         LinkReport {
                             rtt_ms: round3(l.rtt as f64 / 1e3),
                             jitter_ms: round3(l.jitter as f64 / 1e3),

@@ -65,6 +65,8 @@ pub struct OperationSnapshot {
     pub writes: Vec<String>,
     /// The schema error it keeps failing with (message, statement), if its last outcome was one.
     pub broken: Option<(String, String)>,
+    /// The tables that schema error concerns (empty when it is not broken).
+    pub broken_tables: Vec<String>,
 }
 
 /// One line of the lock view: a lock held or a request waiting.
@@ -176,6 +178,10 @@ impl World {
                             broken: o
                                 .broken_by()
                                 .map(|(_, _, message, sql)| (message.clone(), sql.clone())),
+                            broken_tables: o
+                                .broken_by()
+                                .map(|_| o.broken_tables.clone())
+                                .unwrap_or_default(),
                         })
                         .collect(),
                 })

@@ -43,6 +43,8 @@ pub(super) enum Traced {
     EtlStart = 17,
     /// A statement crossed the network to its database (operation).
     Arrived = 18,
+    /// A statement's reply crossed the network back to its client (operation).
+    Returned = 19,
 }
 
 impl Traced {
@@ -77,6 +79,7 @@ mod tests {
             Traced::Clean,
             Traced::EtlStart,
             Traced::Arrived,
+            Traced::Returned,
         ];
         let mut codes: Vec<u8> = all.iter().map(|t| t.code()).collect();
         codes.sort_unstable();
