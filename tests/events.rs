@@ -518,14 +518,16 @@ fn a_slow_consumer_falls_behind_and_catches_up() {
         },
     );
     world.step_until(8 * SECOND);
+    // Its lag as sampled over the run (the lag at one instant depends on whether a batch
+    // has just been committed).
     let report = world.report();
     let (slow, normal) = (
-        report.consumer_groups["billing"].lag_messages,
-        report.consumer_groups["reporting"].lag_messages,
+        report.consumer_groups["billing"].lag_messages_p95,
+        report.consumer_groups["reporting"].lag_messages_p95,
     );
     assert!(
         slow > normal + 20,
-        "billing {slow} behind, reporting {normal}"
+        "billing {slow} behind, reporting {normal} (p95)"
     );
     apply(
         &mut world,
