@@ -60,6 +60,10 @@ pub fn CouplingPanel(props: &CouplingProps) -> Html {
                     .filter(|s| map.operations.iter().any(|o| o.service == *s && o.database == *database))
                     .collect();
                 html! {
+                    <>
+                    if services.len() > 2 {
+                        <p class="scroll-hint" aria-hidden="true">{ format!("{} services: swipe the table sideways to see them all →", services.len()) }</p>
+                    }
                     <div class="coupling-table-wrap" tabindex="0" role="region" aria-label={format!("Coupling map of {database}")}>
                         <table class="coupling-table" aria-label={format!("Who reads and writes what in {database}")}>
                             <thead>
@@ -124,6 +128,7 @@ pub fn CouplingPanel(props: &CouplingProps) -> Html {
                             }) }
                         </table>
                     </div>
+                    </>
                 }
             }) }
         </div>
