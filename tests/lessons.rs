@@ -198,15 +198,18 @@ fn as_systems_scale_the_damage_grows_with_the_readers() {
         .expect("a [sweep]")
         .axis(&scenario)
         .expect("a valid sweep");
-    let swept = sweep(
-        &scenario,
-        &axis,
-        &watch,
-        scenario.seed,
-        15 * 1_000_000,
-        |_, _| {},
-    )
-    .expect("every point runs");
+    let run = || {
+        sweep(
+            &scenario,
+            &axis,
+            &watch,
+            scenario.seed,
+            15 * 1_000_000,
+            |_, _| {},
+        )
+        .expect("every point runs")
+    };
+    let swept = run();
     let broken: Vec<usize> = swept.points.iter().map(|p| p.services_broken).collect();
     assert_eq!(broken, vec![1, 2, 4, 8], "{swept}");
     let (first, last) = (&swept.points[0], &swept.points[swept.points.len() - 1]);
@@ -214,14 +217,5 @@ fn as_systems_scale_the_damage_grows_with_the_readers() {
     assert!(last.p99_ms > first.p99_ms, "{swept}");
     assert!(last.core_utilisation > first.core_utilisation, "{swept}");
     // One seed, one sweep: the same figures again.
-    let again = sweep(
-        &scenario,
-        &axis,
-        &watch,
-        scenario.seed,
-        15 * 1_000_000,
-        |_, _| {},
-    )
-    .expect("every point runs");
-    assert_eq!(swept, again);
+    assert_eq!(swept, run());
 }

@@ -824,16 +824,9 @@ mod cli {
                 }
                 let report = world.report();
                 if json {
-                    match serde_json::to_string_pretty(&report) {
-                        Ok(text) => println!("{text}"),
-                        Err(e) => {
-                            eprintln!("error: {e}");
-                            return ExitCode::FAILURE;
-                        }
-                    }
-                } else {
-                    print!("{}", summary(&scenario, &report, until));
+                    return print_json(&report);
                 }
+                print!("{}", summary(&scenario, &report, until));
                 ExitCode::SUCCESS
             }
         }
@@ -964,17 +957,24 @@ mod cli {
             }
         };
         if json {
-            match serde_json::to_string_pretty(&cards) {
-                Ok(text) => println!("{text}"),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-        } else {
-            print!("{}", scorecard_table(&scenario, seed, until, &cards));
+            return print_json(&cards);
         }
+        print!("{}", scorecard_table(&scenario, seed, until, &cards));
         ExitCode::SUCCESS
+    }
+
+    /// Prints `value` as pretty JSON on stdout (exit 0), or why it cannot be (exit 1).
+    fn print_json(value: &impl serde::Serialize) -> ExitCode {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
     }
 
     /// `sweep`: the scenario's `[sweep]`, or the one given on the command line, point by point,
@@ -1035,21 +1035,14 @@ mod cli {
             }
         };
         if json {
-            match serde_json::to_string_pretty(&sweep) {
-                Ok(text) => println!("{text}"),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-        } else {
-            println!(
-                "sweep: {label}, {} mode, seed {seed}, {} per point",
-                scenario.mode.name(),
-                dataflow_lab::sim::clock::format_micros(until)
-            );
-            print!("{sweep}");
+            return print_json(&sweep);
         }
+        println!(
+            "sweep: {label}, {} mode, seed {seed}, {} per point",
+            scenario.mode.name(),
+            dataflow_lab::sim::clock::format_micros(until)
+        );
+        print!("{sweep}");
         ExitCode::SUCCESS
     }
 

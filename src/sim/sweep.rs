@@ -11,6 +11,7 @@
 //! Scaling by load multiplies every operation's rate (and every `set_rate` of the timeline).
 
 use crate::sim::clock::Micros;
+use crate::sim::report::round3;
 use crate::sim::scenario::{Scenario, ScenarioError, ServiceSpec};
 use crate::sim::world::World;
 use schemars::JsonSchema;
@@ -405,10 +406,6 @@ pub fn sweep(
         until_ms: until as f64 / 1e3,
         points,
     })
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1e3).round() / 1e3
 }
 
 impl fmt::Display for Sweep {
