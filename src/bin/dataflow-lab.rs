@@ -1058,6 +1058,7 @@ mod cli {
             cards.iter().map(|c| c.mode.clone()).collect(),
         )];
         rows.extend(dataflow_lab::sim::compare::scorecard_rows(&services, cards));
+        rows.push(dataflow_lab::sim::compare::trace_row(cards));
         let label_width = rows
             .iter()
             .map(|(l, _)| l.chars().count())

@@ -181,6 +181,12 @@ pub struct Scorecard {
     pub consumer_lag_p95_messages: BTreeMap<String, u64>,
     /// Per consumer group: lag p95 in milliseconds.
     pub consumer_lag_p95_ms: BTreeMap<String, f64>,
+    /// Per consumer group: its lag at the end of the run, in milliseconds — how far behind
+    /// its read models are then (a copy whose batches fail falls further behind every second,
+    /// while the staleness of what it did apply stays small).
+    pub consumer_lag_end_ms: BTreeMap<String, f64>,
+    /// Per consumer group: batches that failed to apply (read again at the next poll).
+    pub failed_batches: BTreeMap<String, u64>,
     /// Events delivered again and skipped by the consumers.
     pub duplicates: u64,
     /// `etl`: the core time the batch job's extracts took on the source, in milliseconds (the
@@ -267,6 +273,16 @@ impl Scorecard {
                 .iter()
                 .map(|(name, g)| (name.clone(), g.lag_time_ms.p95))
                 .collect(),
+            consumer_lag_end_ms: report
+                .consumer_groups
+                .iter()
+                .map(|(name, g)| (name.clone(), g.lag_ms))
+                .collect(),
+            failed_batches: report
+                .consumer_groups
+                .iter()
+                .map(|(name, g)| (name.clone(), g.failed_batches))
+                .collect(),
             duplicates: report.consumer_groups.values().map(|g| g.duplicates).sum(),
             etl_extract_core_ms: report.etl.as_ref().map(|e| e.extract_core_ms),
             // The events mode's relay stands for its capture method: the outbox's relay.
@@ -294,7 +310,8 @@ impl Scorecard {
 
 /// The scorecards as a table's rows, one cell per mode, for the command line and the page:
 /// writers per table, lock waits, deadlocks, errors, p50/p95/p99 of each of `services`, core
-/// use per database, staleness, consumer lag, duplicates and the trace.
+/// use per database, staleness, consumer lag, failed batches and duplicates. (Not the trace
+/// hash: [`trace_row`] gives it, for the command line.)
 pub fn scorecard_rows(services: &[String], cards: &[Scorecard]) -> Vec<(String, Vec<String>)> {
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     let mut line = |label: String, cell: &dyn Fn(&Scorecard) -> String| {
@@ -348,11 +365,14 @@ pub fn scorecard_rows(services: &[String], cards: &[Scorecard]) -> Vec<(String, 
         .flat_map(|c| c.staleness_p95_ms.keys().cloned())
         .collect();
     for model in &models {
-        line(format!("staleness p95 {model} (ms)"), &|c| {
-            c.staleness_p95_ms
-                .get(model)
-                .map_or("-".to_owned(), |s| format!("{s:.1}"))
-        });
+        line(
+            format!("staleness p95 {model} (ms, changes applied)"),
+            &|c| {
+                c.staleness_p95_ms
+                    .get(model)
+                    .map_or("-".to_owned(), |s| format!("{s:.1}"))
+            },
+        );
     }
     let groups: std::collections::BTreeSet<String> = cards
         .iter()
@@ -369,6 +389,21 @@ pub fn scorecard_rows(services: &[String], cards: &[Scorecard]) -> Vec<(String, 
                 .get(group)
                 .map_or("-".to_owned(), |m| format!("{m:.1}"))
         });
+        line(format!("behind at the end {group} (ms)"), &|c| {
+            c.consumer_lag_end_ms
+                .get(group)
+                .map_or("-".to_owned(), |m| format!("{m:.1}"))
+        });
+        if cards
+            .iter()
+            .any(|c| c.failed_batches.get(group).is_some_and(|n| *n > 0))
+        {
+            line(format!("failed batches {group}"), &|c| {
+                c.failed_batches
+                    .get(group)
+                    .map_or("-".to_owned(), u64::to_string)
+            });
+        }
     }
     line("duplicates delivered".into(), &|c| c.duplicates.to_string());
     if cards.iter().any(|c| c.capture.is_some()) {
@@ -398,8 +433,16 @@ pub fn scorecard_rows(services: &[String], cards: &[Scorecard]) -> Vec<(String, 
                 .map_or("-".to_owned(), |m| format!("{m:.1}"))
         });
     }
-    line("trace".into(), &|c| c.trace_hash.clone());
     rows
+}
+
+/// The scorecards' trace hashes as a row: a run's fingerprint (the same scenario, seed and mode
+/// always give the same), for instructors checking that two runs are one.
+pub fn trace_row(cards: &[Scorecard]) -> (String, Vec<String>) {
+    (
+        "trace".to_owned(),
+        cards.iter().map(|c| c.trace_hash.clone()).collect(),
+    )
 }
 
 fn round3(x: f64) -> f64 {

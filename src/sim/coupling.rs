@@ -168,6 +168,11 @@ impl Walker<'_> {
                 let Projection::SelectItems(items) = &select.projection;
                 self.labels
                     .extend(items.iter().filter_map(|item| match item {
+                        // A bare column is labelled with its own name: not an alias.
+                        SelectItem::Expr {
+                            expr: Expr::Identifier(name),
+                            label,
+                        } if name == label => None,
                         SelectItem::Expr { label, .. } => Some(label.clone()),
                         _ => None,
                     }));
@@ -449,6 +454,9 @@ pub struct CouplingMap {
     pub databases: BTreeMap<String, Columns>,
     /// The owner of each table (the service whose `owns` names it), by database and table.
     pub owners: BTreeMap<String, BTreeMap<String, String>>,
+    /// Each database's read models: tables that are copies the pipeline keeps of another
+    /// service's table (`cdc` and `events` modes), written by no service.
+    pub read_models: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl CouplingMap {
@@ -513,7 +521,24 @@ impl CouplingMap {
             operations,
             databases,
             owners,
+            read_models: BTreeMap::new(),
         }
+    }
+
+    /// The map with each database's read models named (by database, the tables that are
+    /// copies kept by the pipeline).
+    #[must_use]
+    pub fn with_read_models(mut self, read_models: BTreeMap<String, BTreeSet<String>>) -> Self {
+        self.read_models = read_models;
+        self.read_models.retain(|_, tables| !tables.is_empty());
+        self
+    }
+
+    /// Whether `database`'s `table` is a read model: a copy the pipeline keeps.
+    pub fn is_read_model(&self, database: &str, table: &str) -> bool {
+        self.read_models
+            .get(database)
+            .is_some_and(|tables| tables.contains(table))
     }
 
     /// The owner of `database`'s `table`, if a service declares it.
@@ -544,9 +569,17 @@ impl CouplingMap {
                 .filter(|o| o.service == service && o.database == database)
         };
         let read = ops().any(|o| o.access.reads.contains(column));
-        let star = ops().any(|o| o.access.every_column.contains(&column.0));
-        let write = ops()
-            .any(|o| o.access.writes.contains(column) || o.access.positional.contains(&column.0));
+        // `SELECT *` and an INSERT without a column list name the table's columns as they are
+        // now, not one renamed or dropped since.
+        let exists = self
+            .databases
+            .get(database)
+            .and_then(|tables| tables.get(&column.0))
+            .is_some_and(|columns| columns.contains(&column.1));
+        let star = exists && ops().any(|o| o.access.every_column.contains(&column.0));
+        let write = ops().any(|o| {
+            o.access.writes.contains(column) || (exists && o.access.positional.contains(&column.0))
+        });
         match (read || star, write) {
             (true, true) => Some(Mark::ReadWrite),
             (true, false) if read => Some(Mark::Read),
@@ -1059,6 +1092,57 @@ mod tests {
         assert!(after
             .missing("shop", "orders")
             .contains(&"status".to_owned()));
+    }
+
+    #[test]
+    fn a_gone_column_keeps_its_readers_and_loses_its_implicit_writers() {
+        let mut renamed = columns();
+        renamed.insert(
+            "orders".into(),
+            vec![
+                "id".into(),
+                "customer_id".into(),
+                "state".into(),
+                "total_cents".into(),
+            ],
+        );
+        // A bare column in the select list is labelled with its own name; it is still a read
+        // of the table's column, gone or not.
+        let named = Access::of_sql("SELECT id, status FROM orders ORDER BY id", &renamed);
+        assert!(named.reads.contains(&col("orders", "status")), "{named:?}");
+        let text = r#"
+            format_version = 1
+            name = "t"
+            [[databases]]
+            name = "shop"
+            [[services]]
+            name = "writer"
+            database = "shop"
+            [[services.operations]]
+            name = "insert"
+            rate_per_s = 1
+            statements = ["INSERT INTO orders VALUES (1, 2, 'paid', 3)"]
+            [[services.operations]]
+            name = "dump"
+            rate_per_s = 1
+            statements = ["SELECT * FROM orders"]
+            [[services]]
+            name = "reader"
+            database = "shop"
+            [[services.operations]]
+            name = "read"
+            rate_per_s = 1
+            statements = ["SELECT id, status FROM orders"]
+        "#;
+        let scenario = Scenario::parse(text).expect("parses");
+        let map = CouplingMap::build(&scenario, |_| renamed.clone(), |_, _| true);
+        let status = col("orders", "status");
+        let state = col("orders", "state");
+        // The INSERT without a column list and the SELECT * name the columns as they are now.
+        assert_eq!(map.mark("writer", "shop", &state), Some(Mark::ReadWrite));
+        assert_eq!(map.mark("writer", "shop", &status), None);
+        assert_eq!(map.mark("reader", "shop", &status), Some(Mark::Read));
+        assert!(map.missing("shop", "orders").contains(&"status".to_owned()));
     }
 
     #[test]

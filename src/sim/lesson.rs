@@ -5,6 +5,7 @@
 //! The measured side of a lesson is its expectations ([`crate::sim::expectation`]); this is the
 //! words around them.
 
+use crate::sim::modes::Mode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -29,9 +30,121 @@ pub struct LessonSpec {
     /// Things to try next, one step each (Markdown).
     #[serde(default, rename = "try", skip_serializing_if = "Vec::is_empty")]
     pub try_steps: Vec<String>,
+    /// What shows the answer (default: the run, in a mode with checkpoints): `"compare"` when
+    /// the evidence is the modes side by side, `"sweep"` when it is the scenario at growing
+    /// scale.
+    #[serde(default, skip_serializing_if = "ShownBy::is_run")]
+    pub shown_by: ShownBy,
+}
+
+/// What shows a lesson's answer: the page keeps it hidden until then.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ShownBy {
+    /// The run itself, once its checkpoints are settled (or its time or script is over), in a
+    /// mode that has checkpoints.
+    #[default]
+    Run,
+    /// The modes side by side: a comparison, or each mode with checkpoints played through.
+    Compare,
+    /// The scenario run at each point of its `[sweep]`.
+    Sweep,
+}
+
+impl ShownBy {
+    fn is_run(&self) -> bool {
+        *self == Self::Run
+    }
+
+    /// What shows the answer, as the subject of "… shows": "the run", "the comparison".
+    pub fn evidence(self) -> &'static str {
+        match self {
+            Self::Run => "the run",
+            Self::Compare => "the comparison",
+            Self::Sweep => "the sweep",
+        }
+    }
+}
+
+/// What a student has done in a lesson that can show its answer, kept while they switch its
+/// modes, seeds and isolation levels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The modes in which a run's checkpoints settled (or its time or script ran out).
+    pub settled: Vec<Mode>,
+    /// Whether the modes were compared side by side.
+    pub compared: bool,
+    /// Whether the sweep ran.
+    pub swept: bool,
+}
+
+impl Progress {
+    /// Notes that a run in `mode` has settled.
+    pub fn settle(&mut self, mode: Mode) {
+        if !self.settled.contains(&mode) {
+            self.settled.push(mode);
+        }
+    }
+}
+
+/// Whether a lesson's answer may be shown, or what would show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Shown: the student has seen the evidence.
+    Shown,
+    /// Not yet: the clause, plain text, says what will show it ("the answer shows once they
+    /// are settled").
+    Waiting(String),
 }
 
 impl LessonSpec {
+    /// Whether the answer may be shown, given what the student has done (`progress`), the
+    /// mode running now, and the modes whose runs have checkpoints for the question
+    /// (`answered_in`; empty when the scenario has no expectations).
+    pub fn answer(&self, progress: &Progress, mode: Mode, answered_in: &[Mode]) -> Answer {
+        let counts = |m: &Mode| answered_in.is_empty() || answered_in.contains(m);
+        let names = |modes: &[Mode]| {
+            modes
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.shown_by {
+            ShownBy::Run if progress.settled.iter().any(counts) => Answer::Shown,
+            ShownBy::Run if counts(&mode) => {
+                Answer::Waiting("the answer shows once they are settled".to_owned())
+            }
+            ShownBy::Run => Answer::Waiting(format!(
+                "this mode has no checkpoints for the question — the answer shows in {}",
+                names(answered_in)
+            )),
+            ShownBy::Compare
+                if progress.compared
+                    || (!answered_in.is_empty()
+                        && answered_in.iter().all(|m| progress.settled.contains(m))) =>
+            {
+                Answer::Shown
+            }
+            ShownBy::Compare => {
+                let seen = answered_in
+                    .iter()
+                    .filter(|m| progress.settled.contains(m))
+                    .count();
+                Answer::Waiting(format!(
+                    "the answer shows once you have seen every mode — press “Compare modes”, or play each of {} to its end ({seen} of {} so far)",
+                    names(answered_in),
+                    answered_in.len()
+                ))
+            }
+            ShownBy::Sweep if progress.swept => Answer::Shown,
+            ShownBy::Sweep => Answer::Waiting(
+                "the answer shows once you have pressed “Sweep scale” — it is in how the figures grow"
+                    .to_owned(),
+            ),
+        }
+    }
+
     /// Checks what the types cannot: a question has choices and a right answer among them.
     ///
     /// # Errors
@@ -86,6 +199,7 @@ mod tests {
             answer: Some(1),
             explain: None,
             try_steps: vec![],
+            shown_by: ShownBy::Run,
         }
     }
 
@@ -105,5 +219,66 @@ mod tests {
         no_question.choices.clear();
         no_question.answer = None;
         assert_eq!(no_question.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_answer_waits_for_the_evidence_the_lesson_names() {
+        let shared = [Mode::Shared];
+        let mut progress = Progress::default();
+        let run = lesson();
+        assert!(matches!(
+            run.answer(&progress, Mode::Shared, &shared),
+            Answer::Waiting(_)
+        ));
+        // A mode without checkpoints for the question shows nothing, and says where to look.
+        let Answer::Waiting(elsewhere) = run.answer(&progress, Mode::Cdc, &shared) else {
+            panic!("shown in a mode without checkpoints");
+        };
+        assert!(elsewhere.contains("in shared"), "{elsewhere}");
+        progress.settle(Mode::Cdc);
+        assert!(matches!(
+            run.answer(&progress, Mode::Cdc, &shared),
+            Answer::Waiting(_)
+        ));
+        progress.settle(Mode::Shared);
+        assert_eq!(run.answer(&progress, Mode::Cdc, &shared), Answer::Shown);
+
+        let both = [Mode::Shared, Mode::Cdc];
+        let compare = LessonSpec {
+            shown_by: ShownBy::Compare,
+            ..lesson()
+        };
+        let mut progress = Progress::default();
+        progress.settle(Mode::Shared);
+        let Answer::Waiting(half) = compare.answer(&progress, Mode::Shared, &both) else {
+            panic!("shown by one mode of two");
+        };
+        assert!(half.contains("1 of 2"), "{half}");
+        progress.settle(Mode::Cdc);
+        assert_eq!(compare.answer(&progress, Mode::Cdc, &both), Answer::Shown);
+        let compared = Progress {
+            compared: true,
+            ..Progress::default()
+        };
+        assert_eq!(
+            compare.answer(&compared, Mode::Shared, &both),
+            Answer::Shown
+        );
+
+        let sweep = LessonSpec {
+            shown_by: ShownBy::Sweep,
+            ..lesson()
+        };
+        let mut progress = Progress::default();
+        progress.settle(Mode::Shared);
+        assert!(matches!(
+            sweep.answer(&progress, Mode::Shared, &shared),
+            Answer::Waiting(_)
+        ));
+        progress.swept = true;
+        assert_eq!(
+            sweep.answer(&progress, Mode::Shared, &shared),
+            Answer::Shown
+        );
     }
 }

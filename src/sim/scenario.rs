@@ -508,6 +508,19 @@ impl Scenario {
             .collect()
     }
 
+    /// The modes in which some expectation is checked (an expectation that names no mode is
+    /// checked in every mode the scenario runs in): where a run can show the lesson's answer.
+    pub fn modes_with_expectations(&self) -> Vec<crate::sim::modes::Mode> {
+        self.modes()
+            .into_iter()
+            .filter(|mode| {
+                self.expect
+                    .iter()
+                    .any(|e| e.modes.is_empty() || e.modes.contains(mode))
+            })
+            .collect()
+    }
+
     /// Reads and checks a scenario, TOML or JSON (sniffed).
     ///
     /// # Errors
@@ -643,6 +656,21 @@ impl Scenario {
             lesson.check().map_err(|(field, message)| {
                 ScenarioError::at(format!("lesson.{field}"), message)
             })?;
+            match lesson.shown_by {
+                crate::sim::lesson::ShownBy::Sweep if self.sweep.is_none() => {
+                    return Err(ScenarioError::at(
+                        "lesson.shown_by",
+                        "is \"sweep\", but the scenario has no [sweep] to run",
+                    ))
+                }
+                crate::sim::lesson::ShownBy::Compare if self.modes().len() < 2 => {
+                    return Err(ScenarioError::at(
+                        "lesson.shown_by",
+                        "is \"compare\", but the scenario runs in one mode only: nothing to compare",
+                    ))
+                }
+                _ => {}
+            }
         }
         if let Some(script) = &self.script {
             if !databases.contains(script.database.as_str()) {
@@ -1051,6 +1079,21 @@ params = { id = { next_id = "t.id" } }
             error.message.contains("not one of the databases (db)"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_lesson_shown_by_what_the_scenario_cannot_run_is_located() {
+        let text =
+            format!("{MINIMAL}\n[lesson]\nsection = \"Tight Coupling\"\nshown_by = \"sweep\"\n");
+        let error = Scenario::parse(&text).expect_err("no sweep");
+        assert_eq!(error.path, "lesson.shown_by");
+        assert_eq!(error.line, Some(21));
+        assert!(error.message.contains("no [sweep]"), "{error}");
+        let compare = text.replace("\"sweep\"", "\"compare\"");
+        let error = Scenario::parse(&compare).expect_err("one mode");
+        assert!(error.message.contains("one mode"), "{error}");
+        let run = text.replace("\"sweep\"", "\"run\"");
+        assert!(Scenario::parse(&run).is_ok());
     }
 
     #[test]

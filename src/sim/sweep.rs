@@ -251,8 +251,10 @@ impl Axis {
     /// `scenario` at point `index`: the services copied, or the rates multiplied.
     pub fn apply(&self, scenario: &Scenario, index: usize) -> Scenario {
         let mut scenario = scenario.clone();
-        // A point is a run, not a sweep (its copies would clash with the sweep's own check).
+        // A point is a run, not a sweep (its copies would clash with the sweep's own check),
+        // nor a lesson (one shown by its sweep would have none).
         scenario.sweep = None;
+        scenario.lesson = None;
         match self {
             Self::Services { clone, counts } => {
                 let copies = counts.get(index).copied().unwrap_or(1);

@@ -97,6 +97,7 @@ fn scorecard(runs: &[ModeRun]) -> Html {
         .unwrap_or_default();
     let rows = crate::sim::compare::scorecard_rows(&services, &cards);
     html! {
+        <>
         <div class="scorecard-wrap" tabindex="0" role="region" aria-label="Scorecard">
         <table class="scorecard">
             <thead>
@@ -111,5 +112,13 @@ fn scorecard(runs: &[ModeRun]) -> Html {
             </tbody>
         </table>
         </div>
+        <p class="compare-hint">
+            { "Staleness is measured on the changes a copy applied: a copy that stopped applying them shows in “behind at the end” and “failed batches”. Run fingerprints (the same scenario, seed and mode always give the same): " }
+            { for cards.iter().enumerate().map(|(i, c)| html! {
+                <>{ if i > 0 { ", " } else { "" } }{ format!("{} ", c.mode) }<code>{ &c.trace_hash }</code></>
+            }) }
+            { "." }
+        </p>
+        </>
     }
 }

@@ -79,16 +79,19 @@ pub fn CouplingPanel(props: &CouplingProps) -> Html {
                                 let owner = map.owner(database, table);
                                 let shared = writers.len() > 1;
                                 let missing = map.missing(database, table);
+                                let copy = map.is_read_model(database, table);
                                 html! {
                                     <tbody>
                                         <tr class={classes!("coupling-group", shared.then_some("shared"))}>
                                             <th scope="rowgroup" colspan={(services.len() + 1).to_string()}>
                                                 <b>{ table }</b>
                                                 { match owner {
+                                                    _ if copy => " · a read model: a copy the pipeline keeps of the owner's table".to_owned(),
                                                     Some(owner) => format!(" · owner {owner}"),
                                                     None => " · no owner declared".to_owned(),
                                                 } }
                                                 { match writers.len() {
+                                                    0 if copy => String::new(),
                                                     0 => " · nobody writes it".to_owned(),
                                                     1 => format!(" · written by {}", writers[0]),
                                                     n => format!(" · written by {n} services: {}", writers.join(", ")),

@@ -3,7 +3,7 @@
 //! come from the scenario's `[lesson]`; the page only draws them and remembers the prediction.
 
 use crate::markdown;
-use crate::sim::lesson::LessonSpec;
+use crate::sim::lesson::{Answer, LessonSpec};
 use crate::ui::live::{LiveAction, Prediction};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -20,10 +20,18 @@ pub struct LessonProps {
     /// Whether the run has begun (time has passed or a step was issued): from then on the
     /// prediction is final, so that it cannot be changed after a peek at the run.
     pub started: bool,
-    /// Whether the run has shown the answer (checkpoints settled, script or time over).
-    pub shown: bool,
+    /// Whether the answer may be shown, or what would show it.
+    pub answer: Answer,
     /// Sends the prediction.
     pub on_action: Callback<LiveAction>,
+}
+
+/// `text` with its first letter in upper case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 fn markdown_html(text: &str) -> Html {
@@ -34,9 +42,15 @@ fn markdown_html(text: &str) -> Html {
 #[function_component(LessonPanel)]
 pub fn lesson_panel(props: &LessonProps) -> Html {
     let lesson = &props.lesson;
+    let shown = props.answer == Answer::Shown;
+    let waiting = match &props.answer {
+        Answer::Shown => "",
+        Answer::Waiting(clause) => clause.as_str(),
+    };
+    let evidence = lesson.shown_by.evidence();
     let question = lesson.question.as_ref().map(|question| {
         let right = lesson.answer;
-        let reveal = props.prediction.is_some() && props.shown;
+        let reveal = props.prediction.is_some() && shown;
         let chose = match props.prediction {
             Some(Prediction::Choice(i)) => Some(i),
             _ => None,
@@ -88,12 +102,12 @@ pub fn lesson_panel(props: &LessonProps) -> Html {
                         (None, _) => format!(
                             "Choose an answer, then {go}. What to watch and the checkpoints show once you have chosen; the answer, once the run has shown it."
                         ),
-                        (Some(Prediction::Skipped), false) => format!("No prediction: {go} and watch the checkpoints."),
-                        (Some(_), false) if props.started => "Noted: your answer is final now. Watch the checkpoints: the answer shows once they are settled.".to_owned(),
-                        (Some(_), false) => format!("Noted (you can still change it until you start). Now {go} and watch the checkpoints: the answer shows once they are settled."),
-                        (Some(Prediction::Skipped), true) => format!("The run shows “{right_words}”."),
-                        (Some(Prediction::Choice(p)), true) if Some(p) == right => "You predicted it: the run shows the same.".to_owned(),
-                        (Some(_), true) => format!("Not quite: the run shows “{right_words}”."),
+                        (Some(Prediction::Skipped), false) => format!("No prediction: {go} and watch the checkpoints; {waiting}."),
+                        (Some(_), false) if props.started => format!("Noted: your answer is final now. Watch the checkpoints: {waiting}."),
+                        (Some(_), false) => format!("Noted (you can still change it until you start). Now {go} and watch the checkpoints: {waiting}."),
+                        (Some(Prediction::Skipped), true) => format!("{} shows “{right_words}”.", capitalised(evidence)),
+                        (Some(Prediction::Choice(p)), true) if Some(p) == right => format!("You predicted it: {evidence} shows the same."),
+                        (Some(_), true) => format!("Not quite: {evidence} shows “{right_words}”."),
                     }
                 }</p>
                 if reveal {
@@ -110,7 +124,7 @@ pub fn lesson_panel(props: &LessonProps) -> Html {
             { for question }
             // "Try this" names what the run shows: it waits for the prediction too.
             if !lesson.try_steps.is_empty() && (props.prediction.is_some() || lesson.question.is_none()) {
-                <details class="lesson-try" open={props.shown}>
+                <details class="lesson-try" open={shown}>
                     <summary>{ "Try this" }</summary>
                     <ol>{ for lesson.try_steps.iter().map(|step| html! { <li class="markdown">{ markdown_html(step) }</li> }) }</ol>
                 </details>

@@ -23,25 +23,20 @@ use crate::sim::view::{clock_text, page_view, PageView};
 use crate::sim::world::{Command, CommandError, LivePreview};
 use crate::ui::browser;
 use crate::ui::recovery::{self, Crash, SavedRun};
+
+mod analysis;
+mod frame;
+
+pub use analysis::{CompareView, COMPARE_AT_LEAST, COMPARE_AT_MOST};
+pub use frame::{
+    FrameStats, SpeedMeter, FRAME_BUDGET_MS, LINK_EVERY_MS, SCRIPT_STEP_MS, VIEW_EVERY_MS,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
 
-/// How long one frame may spend advancing the simulation (ms of wall time).
-pub const FRAME_BUDGET_MS: f64 = 8.0;
-
-/// How often the panels are rebuilt while playing (ms of wall time).
-pub const VIEW_EVERY_MS: f64 = 100.0;
-
 /// Link times up to this are replayed at once; later ones a slice per frame, with progress.
 pub const SEEK_AT_ONCE: Micros = 20 * SECOND;
-
-/// How often a playing script issues its next step (ms of wall time).
-pub const SCRIPT_STEP_MS: f64 = 1_200.0;
-
-/// How often the address is brought up to date while playing (ms of wall time): browsers limit
-/// how often a page may rewrite it.
-pub const LINK_EVERY_MS: f64 = 1_000.0;
 
 /// The scenario the page opens when the link names none (or a broken one).
 pub const DEFAULT_SCENARIO: &str = "shop";
@@ -123,23 +118,6 @@ pub enum LiveAction {
     CloseSweep,
 }
 
-/// A comparison of the scenario's modes, run with one seed to one time.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompareView {
-    /// The seed.
-    pub seed: u64,
-    /// The simulated time every mode was run to.
-    pub at: Micros,
-    /// Each mode's run.
-    pub runs: Vec<crate::sim::compare::ModeRun>,
-}
-
-/// The shortest run a comparison makes (one at 0 s would compare nothing).
-pub const COMPARE_AT_LEAST: Micros = 10 * SECOND;
-
-/// The longest run a comparison makes: it runs every mode at once and the page waits for it.
-pub const COMPARE_AT_MOST: Micros = 60 * SECOND;
-
 /// How many messages the viewer lists.
 pub const VIEWER_MESSAGES: usize = 40;
 
@@ -152,38 +130,6 @@ pub struct Viewer {
     pub key: String,
     /// Whether the list follows the newest messages (else it holds still).
     pub follow: bool,
-}
-
-/// How the last frames went, for the benchmark and the status line.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FrameStats {
-    /// Wall time spent advancing the simulation in the last frame (ms).
-    pub last_step_ms: f64,
-    /// Simulated time advanced in the last frame.
-    pub last_advance: Micros,
-}
-
-/// The speed actually kept while playing, measured over about a second of wall time.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SpeedMeter {
-    /// Wall ms measured so far in this window.
-    wall_ms: f64,
-    /// Simulated µs advanced in this window.
-    simulated: Micros,
-    /// The last whole window's speed (simulated seconds per wall second).
-    pub achieved: Option<f64>,
-}
-
-impl SpeedMeter {
-    fn add(&mut self, wall_ms: f64, simulated: Micros) {
-        self.wall_ms += wall_ms;
-        self.simulated += simulated;
-        if self.wall_ms >= 1_000.0 {
-            self.achieved = Some(self.simulated as f64 / 1_000.0 / self.wall_ms);
-            self.wall_ms = 0.0;
-            self.simulated = 0;
-        }
-    }
 }
 
 /// The live simulator's state.
@@ -264,6 +210,9 @@ pub struct LiveState {
     pub checked_events: u64,
     /// The answer the student chose to the lesson's question, before running it.
     pub prediction: Option<Prediction>,
+    /// What the student has seen of the lesson that can show its answer (kept across its
+    /// modes, seeds and levels).
+    pub progress: crate::sim::lesson::Progress,
     /// The coupling map of the scenario's services over the tables as they are now, with the
     /// operations running now (refreshed with the checkpoints).
     pub coupling: Rc<CouplingMap>,
@@ -531,6 +480,7 @@ impl LiveState {
             checkpoints,
             checked_events: 0,
             prediction: None,
+            progress: crate::sim::lesson::Progress::default(),
             coupling,
             coupling_inputs,
             schema_preview: None,
@@ -661,6 +611,10 @@ impl LiveState {
             self.checked_wall = wall;
         }
         drop(playback);
+        if self.run_settled() {
+            let mode = self.playback.borrow().scenario().mode;
+            self.progress.settle(mode);
+        }
         self.last_view = wall;
         self
     }
@@ -703,6 +657,7 @@ impl LiveState {
             checkpoints: Rc::clone(&self.checkpoints),
             checked_events: self.checked_events,
             prediction: self.prediction,
+            progress: self.progress.clone(),
             coupling: Rc::clone(&self.coupling),
             coupling_inputs: Rc::clone(&self.coupling_inputs),
             schema_preview: self.schema_preview.clone(),
@@ -737,6 +692,7 @@ impl LiveState {
         // Another seed, mode or level of the same lesson keeps the student's prediction.
         if name == self.scenario_name {
             loaded.prediction = self.prediction;
+            loaded.progress = self.progress.clone();
         }
         loaded
     }
@@ -791,9 +747,24 @@ impl LiveState {
                 .is_some_and(|l| l.question.is_some())
     }
 
-    /// Whether the run has shown what the lesson's question asks: its checkpoints are settled,
-    /// its script has ended or its time is over. Until then the answer stays hidden.
-    pub fn lesson_shown(&self) -> bool {
+    /// Whether the lesson's answer may be shown (see [`crate::sim::lesson::LessonSpec::answer`]),
+    /// or what would show it.
+    pub fn answer(&self) -> crate::sim::lesson::Answer {
+        let playback = self.playback.borrow();
+        let scenario = playback.scenario();
+        match &scenario.lesson {
+            Some(lesson) => lesson.answer(
+                &self.progress,
+                scenario.mode,
+                &scenario.modes_with_expectations(),
+            ),
+            None => crate::sim::lesson::Answer::Shown,
+        }
+    }
+
+    /// Whether this run has shown what it can: its checkpoints are settled, its script has
+    /// ended or its time is over.
+    fn run_settled(&self) -> bool {
         let playback = self.playback.borrow();
         let scenario = playback.scenario();
         let script_ended = self.view.script.as_ref().is_some_and(|_| {
@@ -881,100 +852,7 @@ impl Reducible for LiveState {
             next.info = None;
         }
         let next = match action {
-            LiveAction::Frame(at) => {
-                if let Some(target) = next.seeking {
-                    // A link's time, replayed a budgeted slice per frame.
-                    let deadline = browser::now_ms() + FRAME_BUDGET_MS * 4.0;
-                    let reached = next
-                        .playback
-                        .borrow_mut()
-                        .run_until(target, || browser::now_ms() < deadline);
-                    let now = next.playback.borrow().now();
-                    next.now = now;
-                    next.horizon = next.horizon.max(now);
-                    if reached {
-                        next.seeking = None;
-                        next.info = None;
-                        let next = next.with_view(wall);
-                        next.remember();
-                        return Rc::new(next);
-                    }
-                    next.info = Some(format!(
-                        "Replaying the link's run to {}… {:.0} %",
-                        clock_text(target),
-                        now as f64 / target.max(1) as f64 * 100.0
-                    ));
-                    return Rc::new(next);
-                }
-                if !next.playing {
-                    return self;
-                }
-                if next.view.script.is_some() && next.view.services.iter().all(|s| s.internal) {
-                    // A script plays as one step every SCRIPT_STEP_MS, until it has ended.
-                    if wall - next.last_step < SCRIPT_STEP_MS {
-                        return self;
-                    }
-                    next.last_step = wall;
-                    let finished = next
-                        .playback
-                        .borrow()
-                        .world()
-                        .script_progress()
-                        .is_none_or(|(_, finished)| finished);
-                    if finished {
-                        next.playing = false;
-                    } else {
-                        let result = next.playback.borrow_mut().apply(Command::ScriptStep);
-                        if let Err(error) = result {
-                            next.notice = Some(error.to_string());
-                            next.playing = false;
-                        }
-                    }
-                    let next = next.with_view(wall);
-                    next.remember();
-                    return Rc::new(next);
-                }
-                let elapsed = next
-                    .last_frame
-                    .map_or(0.0, |last| (at - last).clamp(0.0, 100.0));
-                next.last_frame = Some(at);
-                let started = browser::now_ms();
-                let deadline = started + FRAME_BUDGET_MS;
-                let target = match SPEEDS[next.speed].0 {
-                    Some(speed) => next.now + (elapsed * 1_000.0 * speed) as Micros,
-                    None => next.now + 3_600 * SECOND,
-                };
-                // A frame stops at the scenario's end, so that the checkpoints are measured
-                // there and not at whatever moment the next refresh falls on.
-                let end = next.playback.borrow().scenario().duration.micros();
-                let target = if next.now < end {
-                    target.min(end)
-                } else {
-                    target
-                };
-                let before = next.now;
-                next.playback
-                    .borrow_mut()
-                    .run_until(target, || browser::now_ms() < deadline);
-                let now = next.playback.borrow().now();
-                next.events = next.playback.borrow().world().events();
-                next.now = now;
-                next.horizon = next.horizon.max(now);
-                next.frames = FrameStats {
-                    last_step_ms: browser::now_ms() - started,
-                    last_advance: now - before,
-                };
-                next.meter.add(elapsed, now - before);
-                if wall - next.last_link >= LINK_EVERY_MS {
-                    next.last_link = wall;
-                    next.remember();
-                }
-                if wall - next.last_view >= VIEW_EVERY_MS || (before < end && now >= end) {
-                    next.with_view(wall)
-                } else {
-                    next
-                }
-            }
+            LiveAction::Frame(at) => return self.frame(next, at, wall),
             LiveAction::TogglePlay => {
                 next.playing = !next.playing;
                 next.last_frame = None;
@@ -1200,24 +1078,7 @@ impl Reducible for LiveState {
                 next.messages = Rc::new(Vec::new());
                 next.with_view(wall)
             }
-            LiveAction::Compare => {
-                next.busy = None;
-                next.playing = false;
-                let at = next.now.clamp(COMPARE_AT_LEAST, COMPARE_AT_MOST);
-                let seed = next.seed();
-                let scenario = next.playback.borrow().scenario().clone();
-                let modes = crate::sim::compare::Variant::all_for(&scenario);
-                match crate::sim::compare::compare_runs(&scenario, &modes, seed, at) {
-                    Ok(runs) => next.compare = Some(Rc::new(CompareView { seed, at, runs })),
-                    Err((mode, error)) => {
-                        next.notice = Some(format!(
-                            "The {} mode cannot be compared: {error}",
-                            mode.name()
-                        ))
-                    }
-                }
-                next
-            }
+            LiveAction::Compare => next.compare_modes(),
             LiveAction::CloseCompare => {
                 next.compare = None;
                 next
@@ -1227,27 +1088,7 @@ impl Reducible for LiveState {
                 next.busy = Some(what);
                 next
             }
-            LiveAction::Sweep => {
-                next.busy = None;
-                next.playing = false;
-                let seed = next.seed();
-                let scenario = next.playback.borrow().scenario().clone();
-                // Each point runs the scenario's length, within what a comparison may take.
-                let until = scenario
-                    .duration
-                    .micros()
-                    .clamp(COMPARE_AT_LEAST, COMPARE_AT_MOST);
-                let swept = crate::sim::sweep::resolve(&scenario, &Default::default()).and_then(
-                    |(axis, watch)| {
-                        crate::sim::sweep::sweep(&scenario, &axis, &watch, seed, until, |_, _| {})
-                    },
-                );
-                match swept {
-                    Ok(sweep) => next.sweep = Some(Rc::new(sweep)),
-                    Err(error) => next.notice = Some(format!("The sweep cannot run: {error}")),
-                }
-                next
-            }
+            LiveAction::Sweep => next.sweep_scale(),
             LiveAction::CloseSweep => {
                 next.sweep = None;
                 next

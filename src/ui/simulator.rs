@@ -225,7 +225,7 @@ pub fn Simulator() -> Html {
                     }
                 }) }
                 <button type="button" class="button small subtle compare-button" disabled={state.busy.is_some()}
-                    onclick={run_when_painted(&on_action, "Running every mode to the current time…", LiveAction::Compare)}
+                    onclick={run_when_painted(&on_action, "Running the scenario in every mode with this seed…", LiveAction::Compare)}
                     title="Run this scenario with this seed in every mode to the current time (at least 10 s), side by side">
                     { "Compare modes" }
                 </button>
@@ -288,7 +288,7 @@ pub fn Simulator() -> Html {
                 }
                 if let Some(lesson) = lesson {
                     <crate::ui::lesson::LessonPanel {lesson} prediction={state.prediction}
-                        shown={state.lesson_shown()} scripted={state.view.script.is_some()}
+                        answer={state.answer()} scripted={state.view.script.is_some()}
                         started={state.run_started()}
                         on_action={on_action.clone()} />
                 }

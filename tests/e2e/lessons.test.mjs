@@ -223,9 +223,13 @@ test("as-systems-scale: after the prediction, Sweep scale charts the damage grow
   // The sweep would give the answer away: it is offered once the question is answered.
   assert.equal(await page.getByRole("button", { name: "Sweep scale" }).count(), 0);
   await lesson().getByRole("radio").nth(1).click();
+  // The answer is in how the figures grow: a run at one scale does not show it.
+  assert.match(await lesson().locator(".lesson-status").textContent(), /Sweep scale/);
   await page.getByRole("button", { name: "Sweep scale" }).click();
   const panel = page.getByRole("region", { name: "As the system scales" });
   await panel.waitFor({ timeout: 60_000 });
+  assert.equal(await lesson().locator(".lesson-choice.right").count(), 1);
+  assert.match(await lesson().locator(".lesson-status").textContent(), /the sweep shows the same/);
   const table = panel.getByRole("table");
   const rows = await table.locator("tbody tr").allTextContents();
   assert.equal(rows.length, 4);
@@ -240,4 +244,34 @@ test("as-systems-scale: after the prediction, Sweep scale charts the damage grow
   assert.deepEqual(await axeViolations(page), []);
   await panel.getByRole("button", { name: "Close" }).click();
   assert.equal(await panel.count(), 0);
+});
+
+test("evolution-path: the answer waits for the stages side by side; in cdc each service's map is its own database", async () => {
+  await page.goto(`${session.server.url}?scenario=evolution-path`);
+  await lesson().waitFor();
+  await lesson().getByRole("radio").nth(2).click();
+  assert.match(await lesson().locator(".lesson-status").textContent(), /Compare modes.*0 of 4/);
+  // Stage 3: the readers read their own copies, kept by the pipeline.
+  await page.getByRole("group", { name: "Integration mode" }).getByRole("button", { name: "cdc" }).click();
+  await until(async () => (await page.getByRole("table", { name: "Who reads and writes what in billing" }).count()) === 1, "billing's own database in the map");
+  const billing = page.getByRole("table", { name: "Who reads and writes what in billing" });
+  assert.match(await billing.textContent(), /a read model: a copy the pipeline keeps/);
+  const heads = await billing.locator("thead th").allTextContents();
+  const copy = billing.locator("tbody", { hasText: "a read model" });
+  assert.match(await copy.locator(".coupling-group").textContent(), /^orders/);
+  const status = await copy.getByRole("row", { name: /^status/ }).locator("td").allTextContents();
+  assert.equal(status[heads.indexOf("billing") - 1].trim(), "R");
+  assert.equal(await page.getByRole("table", { name: "Who reads and writes what in shop" }).count(), 0);
+  // The prediction is kept across the stages; the comparison shows the answer.
+  assert.equal(await lesson().locator(".lesson-choice.chosen").count(), 1);
+  assert.equal(await lesson().locator(".lesson-choice.right").count(), 0);
+  await page.getByRole("button", { name: "Compare modes" }).click();
+  await until(async () => (await lesson().locator(".lesson-choice.right").count()) === 1, "the answer after the comparison", 60_000);
+  assert.match(await lesson().locator(".lesson-status").textContent(), /the comparison shows the same/);
+  // The rename comes at 20 s: the comparison runs the lesson to its end, even from 0 s.
+  assert.match(await page.locator(".compare-bar").textContent(), /afresh to 40s/);
+  const notes = await page.locator(".compare .compare-hint").last().textContent();
+  assert.match(notes, /Run fingerprints/);
+  assert.equal(await page.locator(".scorecard tbody tr", { hasText: /^trace/ }).count(), 0);
+  await page.screenshot({ path: `${SHOTS}lesson-evolution-path-compare.png`, fullPage: false });
 });

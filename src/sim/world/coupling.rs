@@ -58,9 +58,42 @@ impl World {
 
     /// The coupling map of the scenario's services over the tables as they are now, with the
     /// operations running now.
+    ///
+    /// Each service is drawn on the database it runs on: in the `cdc` and `events` modes its
+    /// own, where the tables it reads but does not own are read models (copies the pipeline
+    /// keeps); in the `etl` mode, the analytics services on the analytics database.
     pub fn coupling_map(&self) -> CouplingMap {
+        let mut scenario = self.scenario.clone();
+        scenario.databases = self
+            .nodes
+            .iter()
+            .zip(&self.node_specs)
+            .filter_map(|(node, from)| {
+                let spec = self.scenario.databases.iter().find(|d| d.name == *from)?;
+                Some(crate::sim::scenario::DatabaseSpec {
+                    name: node.name.clone(),
+                    ..spec.clone()
+                })
+            })
+            .collect();
+        for spec in &mut scenario.services {
+            let node = self
+                .services
+                .iter()
+                .find(|s| s.name == spec.name)
+                .and_then(|s| self.nodes.get(s.node));
+            if let Some(node) = node {
+                spec.database = node.name.clone();
+            }
+        }
+        let read_models = self
+            .nodes
+            .iter()
+            .zip(&self.node_tables)
+            .map(|(node, (_, models))| (node.name.clone(), models.iter().cloned().collect()))
+            .collect();
         CouplingMap::build(
-            &self.scenario,
+            &scenario,
             |name| self.columns(name),
             |service, operation| {
                 self.services
@@ -70,6 +103,7 @@ impl World {
                     .any(|o| o.name == operation && o.enabled)
             },
         )
+        .with_read_models(read_models)
     }
 
     /// What the coupling map depends on that a run changes — each database's columns and
@@ -121,5 +155,48 @@ impl World {
             }
         }
         Ok(LivePreview { preview, waits_for })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::modes::Mode;
+    use crate::sim::scenario::Scenario;
+    use crate::sim::world::World;
+
+    fn map_in(mode: Mode) -> crate::sim::coupling::CouplingMap {
+        let text = crate::sim::builtin::scenario_text("evolution-path").expect("built in");
+        let mut scenario = Scenario::parse(text).expect("parses");
+        scenario.mode = mode;
+        World::new(&scenario).expect("builds").coupling_map()
+    }
+
+    #[test]
+    fn each_service_is_drawn_on_the_database_it_runs_on() {
+        let shared = map_in(Mode::Shared);
+        assert_eq!(shared.databases.keys().collect::<Vec<_>>(), ["shop"]);
+        assert!(shared.read_models.is_empty());
+        let cdc = map_in(Mode::Cdc);
+        let billing = cdc
+            .operations
+            .iter()
+            .find(|o| o.service == "billing")
+            .expect("billing runs");
+        assert_ne!(billing.database, "shop");
+        let status = ("orders".to_owned(), "status".to_owned());
+        // billing reads its own copy of the orders, kept by the pipeline; the owner writes the
+        // table in its database.
+        assert!(cdc
+            .mark("billing", &billing.database, &status)
+            .is_some_and(|m| m.symbol() == "R"));
+        assert!(cdc.is_read_model(&billing.database, "orders"));
+        let owner = cdc
+            .operations
+            .iter()
+            .find(|o| o.service == "orders")
+            .expect("orders runs");
+        assert!(!cdc.is_read_model(&owner.database, "orders"));
+        assert_eq!(cdc.writers(&owner.database, "orders"), ["orders"]);
+        assert_eq!(cdc.owner(&owner.database, "orders"), Some("orders"));
     }
 }
