@@ -1,9 +1,73 @@
 //! The page's address: what a link carries (scenario, seed, speed, simulated time, isolation
-//! levels) written and read back, so that a link reproduces what was on screen. Pure text
-//! handling, tested natively; the page reads and writes the address through `ui::browser`.
+//! levels, and the user's own commands at their simulated times) written and read back, so that
+//! a link reproduces what was on screen — and what the student did. Pure text handling, tested
+//! natively; the page reads and writes the address through `ui::browser`.
 
 use crate::sim::clock::{Micros, SECOND};
 use crate::sim::lock_plan::Isolation;
+use crate::sim::playback::RecordedCommand;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use thiserror::Error;
+
+/// Links longer than this (bytes) are cut by some browsers, chat tools and mail programs: the
+/// page says so when a run's link grows past it.
+pub const LINK_LIMIT: usize = 8 * 1024;
+
+/// The most a packed link value may unpack to (a tampered link cannot make the page allocate
+/// more).
+const UNPACKED_LIMIT: usize = 1024 * 1024;
+
+/// Why a packed part of a link cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LinkError {
+    /// Not URL-safe base64 (cut short, or typed over).
+    #[error("it is not the text the page wrote (not URL-safe base64)")]
+    NotBase64,
+    /// Not compressed data, or data that unpacks to too much.
+    #[error("it does not unpack (cut short or changed)")]
+    NotPacked,
+    /// Unpacked, but not what the page wrote.
+    #[error("it unpacks to something the page did not write: {0}")]
+    NotRecognised(String),
+}
+
+/// Text packed for a link: DEFLATE-compressed, then URL-safe base64 without padding.
+pub fn pack(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(text.as_bytes(), 9))
+}
+
+/// The text [`pack`] packed.
+///
+/// # Errors
+///
+/// [`LinkError`] for anything [`pack`] did not write.
+pub fn unpack(packed: &str) -> Result<String, LinkError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(packed.trim())
+        .map_err(|_| LinkError::NotBase64)?;
+    let unpacked = miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes, UNPACKED_LIMIT)
+        .map_err(|_| LinkError::NotPacked)?;
+    String::from_utf8(unpacked).map_err(|_| LinkError::NotRecognised("not text".to_owned()))
+}
+
+/// The user's commands for a link (`None` when there are none): their JSON, packed.
+pub fn commands_for_link(commands: &[RecordedCommand]) -> Option<String> {
+    if commands.is_empty() {
+        return None;
+    }
+    serde_json::to_string(commands).ok().map(|json| pack(&json))
+}
+
+/// The user's commands from a link.
+///
+/// # Errors
+///
+/// [`LinkError`] when the text is not what [`commands_for_link`] wrote.
+pub fn commands_from_link(packed: &str) -> Result<Vec<RecordedCommand>, LinkError> {
+    let json = unpack(packed)?;
+    serde_json::from_str(&json).map_err(|e| LinkError::NotRecognised(e.to_string()))
+}
 
 /// Playback speeds: simulated seconds per wall second (`None`: as fast as the budget allows).
 pub const SPEEDS: &[(Option<f64>, &str)] = &[
@@ -112,5 +176,46 @@ mod tests {
             "an old link's `snapshot` is read as `repeatable_read`"
         );
         assert!(isolation_from_link("shop:fast").is_err());
+    }
+
+    #[test]
+    fn commands_round_trip_through_a_link_and_a_tampered_one_is_refused() {
+        use crate::sim::world::Command;
+        let commands = vec![
+            RecordedCommand {
+                at: 2_000_000,
+                command: Command::SetRate {
+                    service: "orders".into(),
+                    operation: "place_order".into(),
+                    rate_per_s: 80.0,
+                },
+            },
+            RecordedCommand {
+                at: 12_000_000,
+                command: Command::RunSql {
+                    database: "shop".into(),
+                    sql: "SELECT status, COUNT(*) FROM orders GROUP BY status".into(),
+                },
+            },
+        ];
+        assert_eq!(commands_for_link(&[]), None);
+        let packed = commands_for_link(&commands).expect("packs");
+        assert!(packed
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_eq!(commands_from_link(&packed), Ok(commands));
+        // Cut short, typed over, or something else packed: an error, never a panic.
+        assert!(commands_from_link(&packed[..packed.len() / 2]).is_err());
+        assert_eq!(commands_from_link("not base64!"), Err(LinkError::NotBase64));
+        assert_eq!(commands_from_link("AAAA"), Err(LinkError::NotPacked));
+        assert!(matches!(
+            commands_from_link(&pack("{\"do\": 1}")),
+            Err(LinkError::NotRecognised(_))
+        ));
+        let mut flipped = packed.into_bytes();
+        for i in 0..flipped.len() {
+            flipped[i] = if flipped[i] == b'A' { b'B' } else { b'A' };
+            let _ = commands_from_link(std::str::from_utf8(&flipped).expect("ascii"));
+        }
     }
 }

@@ -27,6 +27,7 @@ pub mod registry;
 pub mod results;
 pub mod schema;
 pub mod script_view;
+pub mod share;
 pub mod sim_console;
 pub mod simulator;
 pub mod state;

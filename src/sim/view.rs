@@ -416,6 +416,8 @@ pub struct PageView {
     pub etl: Option<crate::sim::world::EtlSnapshot>,
     /// The data moved between databases by the pipeline or the ETL job, for the topology.
     pub flows: Vec<FlowView>,
+    /// The run's trace hash so far: its fingerprint, which a link opened elsewhere reproduces.
+    pub fingerprint: String,
 }
 
 /// The transport's clock: milliseconds always shown, so the width never jumps ("2.550 s",
@@ -700,6 +702,7 @@ pub fn page_view(world: &World) -> PageView {
     let (pipeline, etl) = (world.pipeline_snapshot(), world.etl_snapshot());
 
     PageView {
+        fingerprint: world.trace_hash(),
         now,
         clock: clock_text(now),
         services,

@@ -276,6 +276,43 @@ pub fn set_query(pairs: &[(&str, Option<&str>)]) {
     }
 }
 
+/// The page's address with these query parameters set (keeping the others; `None` leaves one
+/// out): a link to what is on screen.
+pub fn url_with_query(pairs: &[(&str, Option<&str>)]) -> String {
+    let Some(window) = web_sys::window() else {
+        return String::new();
+    };
+    let location = window.location();
+    let search = location.search().unwrap_or_default();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
+        return String::new();
+    };
+    for (name, value) in pairs {
+        match value {
+            Some(value) => params.set(name, value),
+            None => params.delete(name),
+        }
+    }
+    let query = String::from(params.to_string());
+    let base = format!(
+        "{}{}",
+        location.origin().unwrap_or_default(),
+        location.pathname().unwrap_or_default()
+    );
+    if query.is_empty() {
+        base
+    } else {
+        format!("{base}?{query}")
+    }
+}
+
+/// Puts `text` on the clipboard (the browser may refuse: the link stays selectable on screen).
+pub fn copy_to_clipboard(text: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.navigator().clipboard().write_text(text);
+    }
+}
+
 /// A `requestAnimationFrame` loop calling `on_frame` with the frame's time (ms) until dropped.
 pub struct AnimationLoop {
     running: Rc<Cell<bool>>,

@@ -7,8 +7,8 @@
 //! [`VIEW_EVERY_MS`] of wall time while playing (the clock every frame).
 
 use crate::link::{
-    isolation_for_link, isolation_from_link, speed_for_link, speed_from_link, time_for_link,
-    time_from_link,
+    commands_for_link, commands_from_link, isolation_for_link, isolation_from_link, speed_for_link,
+    speed_from_link, time_for_link, time_from_link,
 };
 use crate::sim::builtin;
 use crate::sim::clock::{format_micros, Micros, MS, SECOND};
@@ -116,6 +116,9 @@ pub enum LiveAction {
     Sweep,
     /// Close the sweep.
     CloseSweep,
+    /// Open or close the share panel: the run's link, with the user's actions, and its
+    /// fingerprint (opening it pauses: a link is of one moment).
+    ToggleShare,
 }
 
 /// How many messages the viewer lists.
@@ -193,6 +196,8 @@ pub struct LiveState {
     pub help: bool,
     /// Whether the presentation layout is on.
     pub present: bool,
+    /// Whether the share panel (the run's link and fingerprint) is open.
+    pub share: bool,
     /// The last jump back's duration (ms of wall time).
     pub last_seek_ms: Option<f64>,
     /// Frame timings.
@@ -368,7 +373,25 @@ impl LiveState {
             }
             (mode, _) => mode,
         };
+        let commands = match browser::query_param("run").map(|text| commands_from_link(&text)) {
+            Some(Ok(commands)) => commands,
+            Some(Err(problem)) => {
+                notices.push(format!(
+                    "The link's recorded actions cannot be read — {problem}: the run starts without them."
+                ));
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         let mut state = Self::load(&scenario_name, seed, isolation, mode);
+        // The student's own actions, replayed at their times (not on another scenario than
+        // the one they were given in).
+        if !commands.is_empty() && state.scenario_name == scenario_name && state.notice.is_none() {
+            let replayed = state.playback.borrow_mut().replay(commands, 0);
+            if let Err(error) = replayed {
+                notices.push(error.to_string());
+            }
+        }
         state.speed = speed;
         state.present = browser::query_param("present").as_deref() == Some("1");
         match at.filter(|at| *at > 0) {
@@ -472,6 +495,7 @@ impl LiveState {
             registry_result: None,
             help: false,
             present: false,
+            share: false,
             last_seek_ms: None,
             frames: FrameStats::default(),
             checker: None,
@@ -515,20 +539,42 @@ impl LiveState {
     }
 
     /// Keeps the address and the tab's record of the run up to date with what is on screen.
+    /// What the link carries now, parameter by parameter (`None`: left out).
+    fn link_pairs(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("scenario", Some(self.scenario_name.clone())),
+            ("seed", Some(self.seed().to_string())),
+            (
+                "speed",
+                (self.speed != 1).then(|| speed_for_link(self.speed)),
+            ),
+            ("t", (self.now > 0).then(|| time_for_link(self.now))),
+            ("isolation", isolation_for_link(&self.isolation)),
+            ("mode", self.mode.map(|m| m.name().to_owned())),
+            ("present", self.present.then(|| "1".to_owned())),
+            ("run", commands_for_link(self.playback.borrow().commands())),
+        ]
+    }
+
+    /// The link to this run as it is now: scenario, seed, time, settings and the user's
+    /// commands, which whoever opens it sees replayed.
+    pub fn share_link(&self) -> String {
+        let pairs = self.link_pairs();
+        let pairs: Vec<(&str, Option<&str>)> =
+            pairs.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+        browser::url_with_query(&pairs)
+    }
+
+    /// How many commands of the user's the link replays.
+    pub fn recorded_commands(&self) -> usize {
+        self.playback.borrow().commands().len()
+    }
+
     fn remember(&self) {
-        let seed = self.seed().to_string();
-        let speed = speed_for_link(self.speed);
-        let at = (self.now > 0).then(|| time_for_link(self.now));
-        let isolation = isolation_for_link(&self.isolation);
-        browser::set_query(&[
-            ("scenario", Some(&self.scenario_name)),
-            ("seed", Some(&seed)),
-            ("speed", (self.speed != 1).then_some(speed.as_str())),
-            ("t", at.as_deref()),
-            ("isolation", isolation.as_deref()),
-            ("mode", self.mode.map(Mode::name)),
-            ("present", self.present.then_some("1")),
-        ]);
+        let pairs = self.link_pairs();
+        let pairs: Vec<(&str, Option<&str>)> =
+            pairs.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+        browser::set_query(&pairs);
         recovery::save_run(&SavedRun {
             scenario: self.scenario_name.clone(),
             seed: self.seed(),
@@ -649,6 +695,7 @@ impl LiveState {
             registry_result: self.registry_result.clone(),
             help: self.help,
             present: self.present,
+            share: self.share,
             last_seek_ms: self.last_seek_ms,
             frames: self.frames.clone(),
             checker: self.checker.clone(),
@@ -1089,6 +1136,16 @@ impl Reducible for LiveState {
                 next
             }
             LiveAction::Sweep => next.sweep_scale(),
+            LiveAction::ToggleShare => {
+                next.share = !next.share;
+                if next.share {
+                    next.playing = false;
+                    next.last_frame = None;
+                }
+                let next = next.with_view(wall);
+                next.remember();
+                next
+            }
             LiveAction::CloseSweep => {
                 next.sweep = None;
                 next

@@ -238,6 +238,10 @@ pub fn Simulator() -> Html {
         .as_ref()
         .map(|p| p.topics.iter().map(|t| t.name.clone()).collect())
         .unwrap_or_default();
+    let toggle_share = {
+        let on_action = on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ToggleShare))
+    };
     let toggle_present = {
         let on_action = on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::TogglePresent))
@@ -283,6 +287,17 @@ pub fn Simulator() -> Html {
                     title="Presentation layout for a projector: larger text, the topology and the locks side by side">
                     { if state.present { "Exit presentation" } else { "Present" } }
                 </button>
+                <button type="button" class="button subtle share-button" onclick={toggle_share}
+                    aria-expanded={state.share.to_string()}
+                    title="A link to this run — scenario, seed, time and your actions — to send to someone">
+                    { "Share" }
+                </button>
+                if state.share {
+                    <crate::ui::share::SharePanel link={AttrValue::from(state.share_link())}
+                        fingerprint={AttrValue::from(state.view.fingerprint.clone())}
+                        clock={AttrValue::from(state.view.clock.clone())}
+                        actions={state.recorded_commands()} on_action={on_action.clone()} />
+                }
                 if let Some(watch) = watch.filter(|_| !spoilers_hidden) {
                     <div class="scenario-watch"><b>{ "Watch: " }</b>{ watch }</div>
                 }

@@ -190,6 +190,12 @@ impl World {
         }
     }
 
+    /// The trace hash so far: the run's fingerprint, the same for the same scenario, seed,
+    /// commands and time (see [`Report::trace_hash`]).
+    pub fn trace_hash(&self) -> String {
+        format!("{:016x}", self.trace.finish())
+    }
+
     /// Events handled so far (the simulator's unit of work).
     pub fn events(&self) -> u64 {
         self.events

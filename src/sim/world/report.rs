@@ -6,7 +6,6 @@ use crate::sim::report::{
     round3, DatabaseReport, LinkReport, Report, ServiceReport, WorkloadReport,
 };
 use std::collections::BTreeMap;
-use std::hash::Hasher;
 
 impl World {
     /// The report of the run so far.
@@ -86,7 +85,7 @@ impl World {
             seed: self.seed,
             simulated_ms: round3(self.now as f64 / 1e3),
             events: self.events,
-            trace_hash: format!("{:016x}", self.trace.finish()),
+            trace_hash: self.trace_hash(),
             services,
             databases,
             timeline: self.applied.clone(),

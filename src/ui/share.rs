@@ -1,0 +1,88 @@
+//! The share panel: the link to the run on screen — its scenario, seed, mode, time, settings
+//! and the student's own actions at their simulated times — to copy, with the run's fingerprint
+//! (its trace hash), which whoever opens the link gets too. The link is built by the state
+//! ([`crate::ui::live::LiveState::share_link`]); this only shows it.
+
+use crate::link::LINK_LIMIT;
+use crate::ui::browser;
+use crate::ui::live::LiveAction;
+use yew::prelude::*;
+
+/// The panel's inputs.
+#[derive(Properties, PartialEq)]
+pub struct ShareProps {
+    /// The link.
+    pub link: AttrValue,
+    /// The run's trace hash now.
+    pub fingerprint: AttrValue,
+    /// The simulated time the link opens at, as the clock shows it.
+    pub clock: AttrValue,
+    /// How many of the user's actions the link replays.
+    pub actions: usize,
+    /// Where actions go (closing the panel).
+    pub on_action: Callback<LiveAction>,
+}
+
+/// The share panel.
+#[component]
+pub fn SharePanel(props: &ShareProps) -> Html {
+    let copied = use_state(|| false);
+    let copy = {
+        let link = props.link.clone();
+        let copied = copied.clone();
+        Callback::from(move |_: MouseEvent| {
+            browser::copy_to_clipboard(&link);
+            copied.set(true);
+        })
+    };
+    let close = {
+        let on_action = props.on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ToggleShare))
+    };
+    // A new link (the run moved on, another action) has not been copied yet.
+    {
+        let copied = copied.clone();
+        use_effect_with(props.link.clone(), move |_| copied.set(false));
+    }
+    let select_all = Callback::from(|event: FocusEvent| {
+        if let Some(input) = event.target_dyn_into::<web_sys::HtmlInputElement>() {
+            input.select();
+        }
+    });
+    let bytes = props.link.len();
+    let actions = match props.actions {
+        0 => "no actions of yours".to_owned(),
+        1 => "your 1 action replayed at its time".to_owned(),
+        n => format!("your {n} actions replayed at their times"),
+    };
+    html! {
+        <section class="share" role="region" aria-label="Share this run">
+            <div class="share-bar">
+                <h3>{ "Share this run" }</h3>
+                <button type="button" class="button subtle small" onclick={close}>{ "Close" }</button>
+            </div>
+            <p class="hint">{ format!(
+                "This link opens the same scenario, seed and settings at {}, with {actions}. Nothing is sent anywhere: the whole run is in the link.",
+                props.clock
+            ) }</p>
+            <div class="share-link">
+                <input type="text" readonly=true value={props.link.clone()} aria-label="Link to this run"
+                    onfocus={select_all} />
+                <button type="button" class="button small" onclick={copy}>
+                    { if *copied { "Copied ✓" } else { "Copy link" } }
+                </button>
+            </div>
+            <p class="share-facts">
+                { "Run fingerprint " }<code class="fingerprint">{ props.fingerprint.clone() }</code>
+                { format!(" — whoever opens the link at {} sees the same. Link: {:.1} KB.", props.clock, bytes as f64 / 1024.0) }
+            </p>
+            if bytes > LINK_LIMIT {
+                <p class="share-warning" role="status">{ format!(
+                    "This link is {:.1} KB, over the {} KB that some browsers, chat tools and mail programs keep: it may arrive cut short. Fewer actions (or none of the long SQL ones) make it shorter.",
+                    bytes as f64 / 1024.0,
+                    LINK_LIMIT / 1024
+                ) }</p>
+            }
+        </section>
+    }
+}
