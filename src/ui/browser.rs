@@ -252,20 +252,9 @@ pub fn query_param(name: &str) -> Option<String> {
 /// Sets these query parameters in the address bar (keeping the others; `None` removes one),
 /// without reloading, so the link shows what is on screen.
 pub fn set_query(pairs: &[(&str, Option<&str>)]) {
-    let Some(window) = web_sys::window() else {
+    let (Some(window), Some(query)) = (web_sys::window(), query_with(pairs)) else {
         return;
     };
-    let search = window.location().search().unwrap_or_default();
-    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
-        return;
-    };
-    for (name, value) in pairs {
-        match value {
-            Some(value) => params.set(name, value),
-            None => params.delete(name),
-        }
-    }
-    let query = String::from(params.to_string());
     let url = if query.is_empty() {
         window.location().pathname().unwrap_or_default()
     } else {
@@ -276,24 +265,26 @@ pub fn set_query(pairs: &[(&str, Option<&str>)]) {
     }
 }
 
-/// The page's address with these query parameters set (keeping the others; `None` leaves one
-/// out): a link to what is on screen.
-pub fn url_with_query(pairs: &[(&str, Option<&str>)]) -> String {
-    let Some(window) = web_sys::window() else {
-        return String::new();
-    };
-    let location = window.location();
-    let search = location.search().unwrap_or_default();
-    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
-        return String::new();
-    };
+/// The page's query string with these parameters set (keeping the others; `None` removes one).
+fn query_with(pairs: &[(&str, Option<&str>)]) -> Option<String> {
+    let search = web_sys::window()?.location().search().unwrap_or_default();
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
     for (name, value) in pairs {
         match value {
             Some(value) => params.set(name, value),
             None => params.delete(name),
         }
     }
-    let query = String::from(params.to_string());
+    Some(String::from(params.to_string()))
+}
+
+/// The page's address with these query parameters set (keeping the others; `None` leaves one
+/// out): a link to what is on screen.
+pub fn url_with_query(pairs: &[(&str, Option<&str>)]) -> String {
+    let (Some(window), Some(query)) = (web_sys::window(), query_with(pairs)) else {
+        return String::new();
+    };
+    let location = window.location();
     let base = format!(
         "{}{}",
         location.origin().unwrap_or_default(),
