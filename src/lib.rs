@@ -4,6 +4,7 @@
 //! - [`sim`] — the simulation core: pure Rust, deterministic, no web crates, tested natively.
 //! - `ui` — the Yew page (built for `wasm32` only): renders what `sim` produces.
 
+pub mod authoring;
 pub mod layout;
 pub mod link;
 pub mod markdown;

@@ -66,9 +66,20 @@ impl ShownBy {
     }
 }
 
+/// What the student answered to a lesson's question before running it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prediction {
+    /// One of the choices (an index into them).
+    Choice(usize),
+    /// No answer: the student wants to watch without predicting.
+    Skipped,
+}
+
 /// What a student has done in a lesson that can show its answer, kept while they switch its
 /// modes, seeds and isolation levels.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Progress {
     /// The modes in which a run's checkpoints settled (or its time or script ran out).
     pub settled: Vec<Mode>,

@@ -241,6 +241,63 @@ pub fn local_set(key: &str, value: &str) {
     }
 }
 
+/// Forgets `key` in this browser.
+pub fn local_remove(key: &str) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.remove_item(key);
+    }
+}
+
+/// Offers `text` as a file called `file_name` to save (the browser's download), made in the
+/// page: nothing is sent anywhere.
+pub fn download(file_name: &str, mime: &str, text: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    if let Ok(anchor) = document.create_element("a").and_then(|a| {
+        a.dyn_into::<web_sys::HtmlAnchorElement>()
+            .map_err(Into::into)
+    }) {
+        anchor.set_href(&url);
+        anchor.set_download(file_name);
+        anchor.click();
+    }
+    // The download reads the object URL after this returns: let it go a little later.
+    let revoke = Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
+    }
+}
+
+/// Reads a file the user chose or dropped as text, then calls `then` with its name and text
+/// (or with what went wrong).
+pub fn read_file(file: web_sys::File, then: impl FnOnce(String, Result<String, String>) + 'static) {
+    let name = file.name();
+    let text = file.text();
+    wasm_bindgen_futures::spawn_local(async move {
+        let read = wasm_bindgen_futures::JsFuture::from(text)
+            .await
+            .map_err(|e| {
+                e.as_string()
+                    .unwrap_or_else(|| "the browser could not read it".to_owned())
+            })
+            .and_then(|v| v.as_string().ok_or_else(|| "it is not text".to_owned()));
+        then(name, read);
+    });
+}
+
 /// The value of `name` in the page's query string (`?scenario=shop`), if present.
 pub fn query_param(name: &str) -> Option<String> {
     let search = web_sys::window()?.location().search().ok()?;

@@ -6,11 +6,11 @@
 //! budget, so the page stays responsive at any speed; the view is rebuilt at most every
 //! [`VIEW_EVERY_MS`] of wall time while playing (the clock every frame).
 
+use crate::authoring::{RunFile, SavedRun, ScenarioDraft, ScenarioSource};
 use crate::link::{
-    commands_for_link, commands_from_link, isolation_for_link, isolation_from_link, speed_for_link,
-    speed_from_link, time_for_link, time_from_link,
+    commands_for_link, commands_from_link, isolation_for_link, isolation_from_link, pack,
+    speed_for_link, speed_from_link, time_for_link, time_from_link, unpack,
 };
-use crate::sim::builtin;
 use crate::sim::clock::{format_micros, Micros, MS, SECOND};
 use crate::sim::coupling::CouplingMap;
 use crate::sim::expectation::{Status, Verdict};
@@ -22,7 +22,8 @@ use crate::sim::scenario::Scenario;
 use crate::sim::view::{clock_text, page_view, PageView};
 use crate::sim::world::{Command, CommandError, LivePreview};
 use crate::ui::browser;
-use crate::ui::recovery::{self, Crash, SavedRun};
+use crate::ui::keep;
+use crate::ui::recovery::{self, Crash};
 
 mod analysis;
 mod frame;
@@ -119,6 +120,24 @@ pub enum LiveAction {
     /// Open or close the share panel: the run's link, with the user's actions, and its
     /// fingerprint (opening it pauses: a link is of one moment).
     ToggleShare,
+    /// Open or close the scenario editor.
+    ToggleEditor,
+    /// The editor's text changed (it is checked at once, and kept in the browser).
+    EditDraft(String),
+    /// Run the edited scenario (from 0 s; the link then carries it).
+    ApplyDraft,
+    /// Put the scenario that runs back into the editor, forgetting the draft.
+    RevertDraft,
+    /// Put the built-in scenario of this name into the editor (not run until applied).
+    DraftFromBuiltin,
+    /// A file the user chose or dropped: a scenario (checked, and run if it reads) or a run
+    /// file (opened as it was saved).
+    Import {
+        /// The file's name.
+        file: String,
+        /// Its text, or why the browser could not read it.
+        text: Result<String, String>,
+    },
 }
 
 /// How many messages the viewer lists.
@@ -139,8 +158,15 @@ pub struct Viewer {
 pub struct LiveState {
     /// The run (shared with the reducer's clones; Yew keeps the old state while reducing).
     pub playback: Rc<RefCell<Playback>>,
-    /// The built-in scenario's name.
+    /// The scenario's name.
     pub scenario_name: String,
+    /// Where the scenario comes from: a built-in, or the user's own text.
+    pub source: ScenarioSource,
+    /// The scenario editor's draft, while the editor is open.
+    pub editor: Option<Rc<ScenarioDraft>>,
+    /// Where the editor's draft came from, when that needs saying (kept from an earlier visit,
+    /// a link's broken scenario, a file).
+    pub editor_note: Option<String>,
     /// Databases whose isolation level the user changed (the scenario's own otherwise).
     pub isolation: Vec<(String, Isolation)>,
     /// The integration mode the user chose (the scenario's own otherwise).
@@ -238,26 +264,17 @@ pub struct SchemaPreview {
     pub preview: LivePreview,
 }
 
-/// What the student answered to a lesson's question before running it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prediction {
-    /// One of the choices (an index into them).
-    Choice(usize),
-    /// No answer: the student wants to watch without predicting.
-    Skipped,
-}
+pub use crate::sim::lesson::Prediction;
 
-/// A built-in scenario with the user's isolation levels, ready to play with `seed` (the
-/// scenario's own when `None`).
+/// A scenario with the user's isolation levels, ready to play with `seed` (the scenario's own
+/// when `None`).
 fn build(
-    name: &str,
+    source: &ScenarioSource,
     seed: Option<u64>,
     isolation: &[(String, Isolation)],
     mode: Option<Mode>,
 ) -> Result<Playback, String> {
-    let text =
-        builtin::scenario_text(name).ok_or_else(|| format!("no built-in scenario \"{name}\""))?;
-    let mut scenario = Scenario::parse(text).map_err(|e| e.to_string())?;
+    let mut scenario = source.scenario()?;
     for (database, level) in isolation {
         if let Some(spec) = scenario.databases.iter_mut().find(|d| &d.name == database) {
             spec.isolation = *level;
@@ -299,8 +316,11 @@ impl LiveState {
                     .to_owned(),
             );
         }
-        let scenario_name = match browser::query_param("scenario") {
-            Some(name) if builtin::scenario_text(&name).is_some() => name,
+        let (kept, kept_notice) = keep::load();
+        notices.extend(kept_notice);
+        let named = match browser::query_param("scenario") {
+            Some(name) if ScenarioSource::Builtin(name.clone()).text().is_some() => name,
+            Some(name) if browser::query_param("src").is_some() => name,
             Some(name) => {
                 notices.push(format!(
                     "There is no built-in scenario called \"{name}\": showing \"{DEFAULT_SCENARIO}\" instead."
@@ -308,6 +328,43 @@ impl LiveState {
                 DEFAULT_SCENARIO.to_owned()
             }
             None => DEFAULT_SCENARIO.to_owned(),
+        };
+        // The link's own scenario text, if it carries one; a broken one falls back to the
+        // built-in it names (or the default), its text kept in the editor to fix.
+        let fallback = || {
+            let builtin = ScenarioSource::Builtin(named.clone());
+            if builtin.text().is_some() {
+                builtin
+            } else {
+                ScenarioSource::Builtin(DEFAULT_SCENARIO.to_owned())
+            }
+        };
+        let mut broken: Option<String> = None;
+        let mut fell_back = false;
+        let source = match browser::query_param("src").map(|packed| unpack(&packed)) {
+            Some(Ok(text)) => match Scenario::parse(&text) {
+                Ok(_) => ScenarioSource::of_text(&text),
+                Err(problem) => {
+                    let instead = fallback();
+                    notices.push(format!(
+                        "The link's scenario has a problem — {problem}: showing \"{}\" instead. The link's text is in the scenario editor, to fix and apply.",
+                        builtin_name(&instead)
+                    ));
+                    broken = Some(text);
+                    fell_back = true;
+                    instead
+                }
+            },
+            Some(Err(problem)) => {
+                let instead = fallback();
+                notices.push(format!(
+                    "The link's scenario cannot be read — {problem}: showing \"{}\" instead.",
+                    builtin_name(&instead)
+                ));
+                fell_back = true;
+                instead
+            }
+            None => ScenarioSource::Builtin(named.clone()),
         };
         let seed = match browser::query_param("seed").map(|s| s.trim().parse::<u64>()) {
             Some(Ok(seed)) => Some(seed),
@@ -326,7 +383,12 @@ impl LiveState {
                 ));
                 1
             }),
-            None => 1,
+            // The speed last chosen in this browser.
+            None => kept
+                .settings
+                .speed
+                .filter(|s| *s < SPEEDS.len())
+                .unwrap_or(1),
         };
         let at = match browser::query_param("t") {
             Some(text) => time_from_link(&text).or_else(|| {
@@ -357,11 +419,9 @@ impl LiveState {
             None => None,
         };
         // A mode the scenario cannot run in keeps the scenario, in its own mode.
-        let modes = builtin::scenario_text(&scenario_name)
-            .and_then(|text| Scenario::parse(text).ok())
-            .map(|s| (s.modes(), s.mode));
+        let modes = source.scenario().ok().map(|s| (s.modes(), s.mode, s.name));
         let mode = match (mode, modes) {
-            (Some(mode), Some((modes, own))) if !modes.contains(&mode) => {
+            (Some(mode), Some((modes, own, scenario_name))) if !modes.contains(&mode) => {
                 let names: Vec<&str> = modes.iter().map(|m| m.name()).collect();
                 notices.push(format!(
                     "{scenario_name} cannot run in the {} mode (its modes: {}): showing it in its own, {}.",
@@ -383,17 +443,24 @@ impl LiveState {
             }
             None => Vec::new(),
         };
-        let mut state = Self::load(&scenario_name, seed, isolation, mode);
+        let mut state = Self::load(&source, seed, isolation, mode);
         // The student's own actions, replayed at their times (not on another scenario than
         // the one they were given in).
-        if !commands.is_empty() && state.scenario_name == scenario_name && state.notice.is_none() {
+        if !commands.is_empty() && !fell_back && state.notice.is_none() {
             let replayed = state.playback.borrow_mut().replay(commands, 0);
             if let Err(error) = replayed {
                 notices.push(error.to_string());
             }
         }
         state.speed = speed;
-        state.present = browser::query_param("present").as_deref() == Some("1");
+        state.present = match browser::query_param("present") {
+            Some(present) => present == "1",
+            None => kept.settings.present,
+        };
+        if let Some(text) = broken {
+            state.editor = Some(Rc::new(ScenarioDraft::new(text)));
+            state.editor_note = Some("The scenario the link carried, with its problem.".to_owned());
+        }
         match at.filter(|at| *at > 0) {
             Some(at) if at <= SEEK_AT_ONCE => {
                 state = state.seek(at);
@@ -417,9 +484,10 @@ impl LiveState {
     /// panicked, and a message that says which statement it was.
     fn restore(crash: Crash) -> Self {
         let run = crash.run;
+        let source = run.scenario_source();
         let (commands, dropped) =
             recovery::without_culprit(run.commands, crash.statement.as_deref());
-        let mut state = Self::load(&run.scenario, Some(run.seed), run.isolation, run.mode);
+        let mut state = Self::load(&source, Some(run.seed), run.isolation, run.mode);
         state.speed = run.speed.min(SPEEDS.len() - 1);
         let kept = commands.len();
         let replayed = state.playback.borrow_mut().replay(commands, run.at);
@@ -442,29 +510,41 @@ impl LiveState {
         state
     }
 
-    /// The state for built-in scenario `name` with `seed` (its own when `None`) and the user's
-    /// isolation levels; the default scenario, with a message, if it cannot be built.
+    /// The state for the scenario from `source` with `seed` (its own when `None`) and the
+    /// user's isolation levels, with the lesson's progress kept in this browser; the default
+    /// scenario, with a message, if it cannot be built.
     pub fn load(
-        name: &str,
+        source: &ScenarioSource,
         seed: Option<u64>,
         isolation: Vec<(String, Isolation)>,
         mode: Option<Mode>,
     ) -> Self {
-        let (playback, isolation, mode, notice) = match build(name, seed, &isolation, mode) {
-            Ok(playback) => (playback, isolation, mode, None),
-            Err(message) => match build(DEFAULT_SCENARIO, None, &[], None) {
-                Ok(playback) => (playback, Vec::new(), None, Some(message)),
-                Err(_) => {
-                    unreachable!("the built-in default scenario builds (a unit test says so)")
+        let (playback, source, isolation, mode, notice) =
+            match build(source, seed, &isolation, mode) {
+                Ok(playback) => (playback, source.clone(), isolation, mode, None),
+                Err(message) => {
+                    let default = ScenarioSource::Builtin(DEFAULT_SCENARIO.to_owned());
+                    match build(&default, None, &[], None) {
+                        Ok(playback) => (playback, default, Vec::new(), None, Some(message)),
+                        Err(_) => unreachable!(
+                            "the built-in default scenario builds (a unit test says so)"
+                        ),
+                    }
                 }
-            },
-        };
+            };
+        let lesson = keep::read()
+            .lessons
+            .remove(&playback.scenario().name)
+            .unwrap_or_default();
         let view = Rc::new(page_view(playback.world()));
         let checkpoints = Rc::new(playback.world().checkpoints());
         let coupling = Rc::new(playback.world().coupling_map());
         let coupling_inputs = Rc::new(playback.world().coupling_inputs());
         Self {
             scenario_name: playback.scenario().name.clone(),
+            source,
+            editor: None,
+            editor_note: None,
             playback: Rc::new(RefCell::new(playback)),
             isolation,
             mode,
@@ -503,8 +583,8 @@ impl LiveState {
             checked_wall: 0.0,
             checkpoints,
             checked_events: 0,
-            prediction: None,
-            progress: crate::sim::lesson::Progress::default(),
+            prediction: lesson.prediction,
+            progress: lesson.progress,
             coupling,
             coupling_inputs,
             schema_preview: None,
@@ -553,7 +633,42 @@ impl LiveState {
             ("mode", self.mode.map(|m| m.name().to_owned())),
             ("present", self.present.then(|| "1".to_owned())),
             ("run", commands_for_link(self.playback.borrow().commands())),
+            (
+                "src",
+                match &self.source {
+                    ScenarioSource::Edited(text) => Some(pack(text)),
+                    ScenarioSource::Builtin(_) => None,
+                },
+            ),
         ]
+    }
+
+    /// The run as it is now, as the tab keeps it and a run file holds it.
+    pub fn saved_run(&self) -> SavedRun {
+        SavedRun {
+            scenario: self.scenario_name.clone(),
+            source: match &self.source {
+                ScenarioSource::Edited(text) => Some(text.to_string()),
+                ScenarioSource::Builtin(_) => None,
+            },
+            seed: self.seed(),
+            speed: self.speed,
+            isolation: self.isolation.clone(),
+            mode: self.mode,
+            at: self.now,
+            commands: self.playback.borrow().commands().to_vec(),
+        }
+    }
+
+    /// The run as a file to save (for a link too long to send): open it again with the
+    /// scenario editor's Import.
+    pub fn run_file(&self) -> String {
+        RunFile::write(&self.saved_run())
+    }
+
+    /// The scenario's text as it runs (for the editor and for export).
+    pub fn scenario_text(&self) -> String {
+        self.source.text().unwrap_or_default().to_owned()
     }
 
     /// The link to this run as it is now: scenario, seed, time, settings and the user's
@@ -575,15 +690,7 @@ impl LiveState {
         let pairs: Vec<(&str, Option<&str>)> =
             pairs.iter().map(|(k, v)| (*k, v.as_deref())).collect();
         browser::set_query(&pairs);
-        recovery::save_run(&SavedRun {
-            scenario: self.scenario_name.clone(),
-            seed: self.seed(),
-            speed: self.speed,
-            isolation: self.isolation.clone(),
-            mode: self.mode,
-            at: self.now,
-            commands: self.playback.borrow().commands().to_vec(),
-        });
+        recovery::save_run(&self.saved_run());
     }
 
     fn with_view(mut self, wall: f64) -> Self {
@@ -669,6 +776,9 @@ impl LiveState {
         Self {
             playback: Rc::clone(&self.playback),
             scenario_name: self.scenario_name.clone(),
+            source: self.source.clone(),
+            editor: self.editor.clone(),
+            editor_note: self.editor_note.clone(),
             isolation: self.isolation.clone(),
             mode: self.mode,
             viewer: self.viewer.clone(),
@@ -724,23 +834,109 @@ impl LiveState {
         self.with_view(browser::now_ms())
     }
 
-    /// A fresh run of `name` with `seed` and `isolation`, keeping the page's settings.
+    /// A fresh run of `source` with `seed` and `isolation`, keeping the page's settings.
     fn reload(
         &self,
-        name: &str,
+        source: &ScenarioSource,
         seed: Option<u64>,
         isolation: Vec<(String, Isolation)>,
         mode: Option<Mode>,
     ) -> Self {
-        let mut loaded = Self::load(name, seed, isolation, mode);
+        let mut loaded = Self::load(source, seed, isolation, mode);
         loaded.speed = self.speed;
         loaded.present = self.present;
         loaded.help = self.help;
         // Another seed, mode or level of the same lesson keeps the student's prediction.
-        if name == self.scenario_name {
+        if loaded.scenario_name == self.scenario_name {
             loaded.prediction = self.prediction;
             loaded.progress = self.progress.clone();
         }
+        // An open editor stays open: with its draft on the same scenario, with the new one's
+        // text on another.
+        if self.editor.is_some() {
+            if loaded.scenario_name == self.scenario_name {
+                loaded.editor = self.editor.clone();
+                loaded.editor_note = self.editor_note.clone();
+            } else {
+                loaded.open_editor();
+            }
+        }
+        loaded
+    }
+
+    /// Opens the editor on the scenario's draft kept in this browser, if there is one that
+    /// differs from what runs, or else on the text that runs.
+    fn open_editor(&mut self) {
+        let running = self.scenario_text();
+        let kept = keep::read()
+            .drafts
+            .remove(&self.scenario_name)
+            .filter(|draft| *draft != running);
+        self.editor_note = kept.is_some().then(|| {
+            "Your edit of this scenario, kept in this browser from before. It is not what runs: Apply runs it, Revert puts back what runs.".to_owned()
+        });
+        self.editor = Some(Rc::new(ScenarioDraft::new(kept.unwrap_or(running))));
+    }
+
+    /// Runs `text` (a scenario that reads) from 0 s: the seed kept if the user chose one, the
+    /// mode and isolation levels kept where the new scenario has them; the link then carries
+    /// the text.
+    fn apply_scenario(&self, text: &str) -> Self {
+        let source = ScenarioSource::of_text(text);
+        let Ok(scenario) = source.scenario() else {
+            return self.copy();
+        };
+        let own_seed = self.playback.borrow().scenario().seed;
+        let seed = (self.seed() != own_seed).then_some(self.seed());
+        let mode = self.mode.filter(|m| scenario.modes().contains(m));
+        let isolation: Vec<(String, Isolation)> = self
+            .isolation
+            .iter()
+            .filter(|(database, _)| scenario.databases.iter().any(|d| &d.name == database))
+            .cloned()
+            .collect();
+        let had_commands = !self.playback.borrow().commands().is_empty();
+        let mut loaded = self.reload(&source, seed, isolation, mode);
+        loaded.editor = Some(Rc::new(ScenarioDraft::new(text.to_owned())));
+        loaded.editor_note = None;
+        if loaded.notice.is_none() {
+            loaded.info = Some(format!(
+                "{} runs from 0 s with seed {}{}. The page's link now carries it: Share sends it as it is.",
+                match &loaded.source {
+                    ScenarioSource::Edited(_) => format!("Your version of {}", loaded.scenario_name),
+                    ScenarioSource::Builtin(name) => format!("The built-in {name}"),
+                },
+                loaded.seed(),
+                if had_commands { " (your commands were cleared)" } else { "" }
+            ));
+        }
+        loaded
+    }
+
+    /// Opens a run saved as a file, as it was: its scenario, seed and settings, and the user's
+    /// commands replayed to its time.
+    fn open_run(&self, run: SavedRun, file: &str) -> Self {
+        let mut loaded = self.reload(
+            &run.scenario_source(),
+            Some(run.seed),
+            run.isolation,
+            run.mode,
+        );
+        if loaded.notice.is_some() {
+            return loaded;
+        }
+        loaded.speed = run.speed.min(SPEEDS.len() - 1);
+        let count = run.commands.len();
+        let replayed = loaded.playback.borrow_mut().replay(run.commands, run.at);
+        if let Err(error) = replayed {
+            loaded.notice = Some(error.to_string());
+        }
+        let mut loaded = loaded.with_view(browser::now_ms());
+        loaded.info = Some(format!(
+            "Opened the run in {file}: {} at {}, with {count} of its actions replayed.",
+            loaded.scenario_name,
+            clock_text(loaded.now)
+        ));
         loaded
     }
 
@@ -876,10 +1072,55 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
     })
 }
 
+/// The name of the built-in scenario `source` is, for messages ("your scenario" for an edit).
+fn builtin_name(source: &ScenarioSource) -> String {
+    match source {
+        ScenarioSource::Builtin(name) => name.clone(),
+        ScenarioSource::Edited(_) => "your scenario".to_owned(),
+    }
+}
+
 impl Reducible for LiveState {
     type Action = LiveAction;
 
+    /// Reduces `action`, then keeps in the browser what should outlive the page: the lesson's
+    /// prediction and progress, and the settings.
     fn reduce(self: Rc<Self>, action: LiveAction) -> Rc<Self> {
+        let next = Rc::clone(&self).reduce_action(action);
+        if next.prediction != self.prediction
+            || next.progress != self.progress
+            || next.scenario_name != self.scenario_name
+        {
+            let (name, prediction, progress) = (
+                next.scenario_name.clone(),
+                next.prediction,
+                next.progress.clone(),
+            );
+            if prediction.is_some() || progress != Default::default() {
+                keep::update(|kept| {
+                    kept.lessons.insert(
+                        name,
+                        crate::authoring::KeptLesson {
+                            prediction,
+                            progress,
+                        },
+                    );
+                });
+            }
+        }
+        if next.speed != self.speed || next.present != self.present {
+            let (speed, present) = (next.speed, next.present);
+            keep::update(|kept| {
+                kept.settings.speed = Some(speed);
+                kept.settings.present = present;
+            });
+        }
+        next
+    }
+}
+
+impl LiveState {
+    fn reduce_action(self: Rc<Self>, action: LiveAction) -> Rc<Self> {
         let mut next = self.copy();
         let wall = browser::now_ms();
         if next.seeking.is_some()
@@ -1006,7 +1247,7 @@ impl Reducible for LiveState {
                 next
             }
             LiveAction::LoadScenario(name) => {
-                let loaded = next.reload(&name, None, Vec::new(), None);
+                let loaded = next.reload(&ScenarioSource::Builtin(name), None, Vec::new(), None);
                 loaded.remember();
                 loaded
             }
@@ -1029,9 +1270,10 @@ impl Reducible for LiveState {
                     .find(|d| d.name == database)
                     .map(|d| d.isolation);
                 // The scenario's own level is stated by its file, not by the link.
-                let scenario_text = builtin::scenario_text(&next.scenario_name)
-                    .and_then(|t| Scenario::parse(t).ok());
-                let file_level = scenario_text
+                let file_level = next
+                    .source
+                    .scenario()
+                    .ok()
                     .as_ref()
                     .and_then(|s| s.databases.iter().find(|d| d.name == database))
                     .map(|d| d.isolation);
@@ -1040,8 +1282,7 @@ impl Reducible for LiveState {
                 }
                 let seed = next.seed();
                 let had_commands = !next.playback.borrow().commands().is_empty();
-                let mut loaded =
-                    next.reload(&next.scenario_name.clone(), Some(seed), levels, next.mode);
+                let mut loaded = next.reload(&next.source.clone(), Some(seed), levels, next.mode);
                 if own != Some(isolation) {
                     loaded.info = Some(format!(
                         "{database} now runs at {}: the run starts again from 0 s with the same seed, so you can compare{}.",
@@ -1100,7 +1341,7 @@ impl Reducible for LiveState {
             LiveAction::SetMode(mode) => {
                 let seed = next.seed();
                 let mut loaded = next.reload(
-                    &next.scenario_name.clone(),
+                    &next.source.clone(),
                     Some(seed),
                     next.isolation.clone(),
                     Some(mode),
@@ -1150,6 +1391,87 @@ impl Reducible for LiveState {
                 next.sweep = None;
                 next
             }
+            LiveAction::ToggleEditor => {
+                if next.editor.is_some() {
+                    next.editor = None;
+                    next.editor_note = None;
+                } else {
+                    next.open_editor();
+                }
+                next
+            }
+            LiveAction::EditDraft(text) => {
+                let name = next.scenario_name.clone();
+                let kept = text.clone();
+                keep::update(|k| {
+                    k.drafts.insert(name, kept);
+                });
+                next.editor = Some(Rc::new(ScenarioDraft::new(text)));
+                next.editor_note = None;
+                next
+            }
+            LiveAction::ApplyDraft => match next.editor.clone() {
+                Some(draft) if draft.is_valid() => {
+                    let loaded = next.apply_scenario(&draft.text);
+                    loaded.remember();
+                    loaded
+                }
+                _ => next,
+            },
+            LiveAction::RevertDraft => {
+                let name = next.scenario_name.clone();
+                keep::update(|k| {
+                    k.drafts.remove(&name);
+                });
+                next.editor = Some(Rc::new(ScenarioDraft::new(next.scenario_text())));
+                next.editor_note = None;
+                next
+            }
+            LiveAction::DraftFromBuiltin => {
+                let builtin = ScenarioSource::Builtin(next.scenario_name.clone());
+                if let Some(text) = builtin.text() {
+                    next.editor = Some(Rc::new(ScenarioDraft::new(text.to_owned())));
+                    next.editor_note = Some(format!(
+                        "The built-in {} as it ships: Apply runs it.",
+                        next.scenario_name
+                    ));
+                }
+                next
+            }
+            LiveAction::Import { file, text } => match text.map(|t| (RunFile::read(&t), t)) {
+                Err(problem) => {
+                    next.notice = Some(format!("{file} could not be read: {problem}."));
+                    next
+                }
+                Ok((Err(problem), _)) => {
+                    next.notice = Some(format!("{file} cannot be opened as a run: {problem}."));
+                    next
+                }
+                Ok((Ok(Some(run)), _)) => {
+                    let loaded = next.open_run(run, &file);
+                    loaded.remember();
+                    loaded
+                }
+                Ok((Ok(None), text)) => {
+                    let draft = ScenarioDraft::new(text);
+                    if draft.is_valid() {
+                        let mut loaded = next.apply_scenario(&draft.text);
+                        let name = loaded.scenario_name.clone();
+                        keep::update(|k| {
+                            k.drafts.insert(name, draft.text.clone());
+                        });
+                        loaded.editor_note = Some(format!("Imported from {file}."));
+                        loaded.remember();
+                        loaded
+                    } else {
+                        next.editor = Some(Rc::new(draft));
+                        next.editor_note = Some(format!(
+                            "Imported from {file}. It has a problem, shown below at its line: nothing runs until it is fixed and applied."
+                        ));
+                        next
+                    }
+                }
+            },
             LiveAction::ToggleFollow => {
                 next.viewer.follow = !next.viewer.follow;
                 next.with_view(wall)

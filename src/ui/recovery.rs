@@ -8,8 +8,6 @@
 //! with every command but the one whose SQL panicked, and says which statement it was. A crash
 //! while restoring is not restored again (the page would loop): it shows the banner instead.
 
-use crate::sim::clock::Micros;
-use crate::sim::lock_plan::Isolation;
 use crate::sim::playback::RecordedCommand;
 use crate::sim::world::Command;
 use crate::ui::browser;
@@ -19,25 +17,7 @@ const RUN_KEY: &str = "dataflow-lab.sim.run";
 const CRASH_KEY: &str = "dataflow-lab.sim.crash";
 const RESTORING_KEY: &str = "dataflow-lab.sim.restoring";
 
-/// What it takes to rebuild the run on screen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SavedRun {
-    /// The built-in scenario.
-    pub scenario: String,
-    /// The seed.
-    pub seed: u64,
-    /// The speed (an index into the page's speeds).
-    pub speed: usize,
-    /// Databases whose isolation level the user changed.
-    pub isolation: Vec<(String, Isolation)>,
-    /// The integration mode the user chose, if not the scenario's.
-    #[serde(default)]
-    pub mode: Option<crate::sim::modes::Mode>,
-    /// Simulated time on screen.
-    pub at: Micros,
-    /// The user's commands, in order.
-    pub commands: Vec<RecordedCommand>,
-}
+pub use crate::authoring::SavedRun;
 
 /// A run that stopped because the engine panicked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,6 +19,10 @@ pub struct ShareProps {
     pub clock: AttrValue,
     /// How many of the user's actions the link replays.
     pub actions: usize,
+    /// The run as a file (for a link too long to send).
+    pub run_file: AttrValue,
+    /// The scenario's name, for the file's name.
+    pub name: AttrValue,
     /// Where actions go (closing the panel).
     pub on_action: Callback<LiveAction>,
 }
@@ -49,7 +53,15 @@ pub fn SharePanel(props: &ShareProps) -> Html {
             input.select();
         }
     });
+    let save = {
+        let run_file = props.run_file.clone();
+        let file = format!("{}-run.json", props.name);
+        Callback::from(move |_: MouseEvent| {
+            browser::download(&file, "application/json", &run_file);
+        })
+    };
     let bytes = props.link.len();
+    let too_long = bytes > LINK_LIMIT;
     let actions = match props.actions {
         0 => "no actions of yours".to_owned(),
         1 => "your 1 action replayed at its time".to_owned(),
@@ -76,13 +88,19 @@ pub fn SharePanel(props: &ShareProps) -> Html {
                 { "Run fingerprint " }<code class="fingerprint">{ props.fingerprint.clone() }</code>
                 { format!(" — whoever opens the link at {} sees the same. Link: {:.1} KB.", props.clock, bytes as f64 / 1024.0) }
             </p>
-            if bytes > LINK_LIMIT {
+            if too_long {
                 <p class="share-warning" role="status">{ format!(
-                    "This link is {:.1} KB, over the {} KB that some browsers, chat tools and mail programs keep: it may arrive cut short. Fewer actions (or none of the long SQL ones) make it shorter.",
+                    "This link is {:.1} KB, over the {} KB that some browsers, chat tools and mail programs keep: it may arrive cut short. Send the run as a file instead — it opens with Import in the scenario editor (Edit).",
                     bytes as f64 / 1024.0,
                     LINK_LIMIT / 1024
                 ) }</p>
             }
+            <p class="share-file">
+                <button type="button" class={classes!("button", "small", (!too_long).then_some("subtle"))} onclick={save}>
+                    { "Save the run as a file" }
+                </button>
+                <span class="hint">{ " The same run in a file: open it with Edit → Import, or drop it on the editor." }</span>
+            </p>
         </section>
     }
 }

@@ -137,7 +137,7 @@ pub fn Simulator() -> Html {
         });
     }
 
-    let presets = use_memo(state.scenario_name.clone(), |_| Rc::new(presets(&state)));
+    let presets = use_memo(state.source.clone(), |_| Rc::new(presets(&state)));
     // A schema change already made is shown done; the map is rebuilt (a new Rc) only when a
     // schema changes, so its address is the memo's key.
     let presets = use_memo(
@@ -238,6 +238,11 @@ pub fn Simulator() -> Html {
         .as_ref()
         .map(|p| p.topics.iter().map(|t| t.name.clone()).collect())
         .unwrap_or_default();
+    let toggle_editor = {
+        let on_action = on_action.clone();
+        Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ToggleEditor))
+    };
+    let edited = state.source.is_edited();
     let toggle_share = {
         let on_action = on_action.clone();
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ToggleShare))
@@ -262,10 +267,17 @@ pub fn Simulator() -> Html {
                 <label class="field">
                     <span>{ "Scenario" }</span>
                     <select onchange={on_scenario} aria-label="Scenario">
+                        if edited {
+                            <optgroup label="Yours">
+                                <option value="" selected=true disabled=true>
+                                    { format!("{} — {} (edited)", state.scenario_name, state.title()) }
+                                </option>
+                            </optgroup>
+                        }
                         { for picker.iter().map(|(part, lessons)| html! {
                             <optgroup label={part.clone()}>
                                 { for lessons.iter().map(|(name, title)| html! {
-                                    <option value={*name} selected={state.scenario_name == *name}>
+                                    <option value={*name} selected={!edited && state.scenario_name == *name}>
                                         { format!("{name} — {title}") }
                                     </option>
                                 }) }
@@ -273,7 +285,12 @@ pub fn Simulator() -> Html {
                         }) }
                     </select>
                 </label>
-                <h2 class="scenario-title">{ state.title() }</h2>
+                <h2 class="scenario-title">
+                    { state.title() }
+                    if edited {
+                        <span class="edited-badge" title="This scenario is your own edit: the page's link carries its text">{ "edited" }</span>
+                    }
+                </h2>
                 { for mode_buttons }
                 if has_sweep && !spoilers_hidden {
                     <button type="button" class="button small subtle sweep-button" disabled={state.busy.is_some()}
@@ -287,6 +304,11 @@ pub fn Simulator() -> Html {
                     title="Presentation layout for a projector: larger text, the topology and the locks side by side">
                     { if state.present { "Exit presentation" } else { "Present" } }
                 </button>
+                <button type="button" class="button subtle edit-button" onclick={toggle_editor}
+                    aria-expanded={state.editor.is_some().to_string()}
+                    title="Edit this scenario's file in the page, check it, run it, import or export it">
+                    { "Edit" }
+                </button>
                 <button type="button" class="button subtle share-button" onclick={toggle_share}
                     aria-expanded={state.share.to_string()}
                     title="A link to this run — scenario, seed, time and your actions — to send to someone">
@@ -296,7 +318,18 @@ pub fn Simulator() -> Html {
                     <crate::ui::share::SharePanel link={AttrValue::from(state.share_link())}
                         fingerprint={AttrValue::from(state.view.fingerprint.clone())}
                         clock={AttrValue::from(state.view.clock.clone())}
-                        actions={state.recorded_commands()} on_action={on_action.clone()} />
+                        actions={state.recorded_commands()} run_file={AttrValue::from(state.run_file())}
+                        name={AttrValue::from(state.scenario_name.clone())}
+                        on_action={on_action.clone()} />
+                }
+                if let Some(draft) = &state.editor {
+                    <crate::ui::scenario_editor::ScenarioEditor draft={Rc::clone(draft)}
+                        running={AttrValue::from(state.scenario_text())}
+                        name={AttrValue::from(state.scenario_name.clone())}
+                        builtin_differs={crate::authoring::ScenarioSource::Builtin(state.scenario_name.clone())
+                            .text().is_some_and(|t| t != draft.text)}
+                        note={state.editor_note.clone().map(AttrValue::from)}
+                        on_action={on_action.clone()} />
                 }
                 if let Some(watch) = watch.filter(|_| !spoilers_hidden) {
                     <div class="scenario-watch"><b>{ "Watch: " }</b>{ watch }</div>
