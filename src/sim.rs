@@ -24,6 +24,7 @@ pub mod event_reader;
 pub mod events;
 pub mod expectation;
 pub mod expectation_rules;
+pub mod export;
 pub mod faults;
 pub mod idempotent;
 pub mod indexes;

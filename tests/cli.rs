@@ -1,7 +1,8 @@
 //! The `dataflow-lab` command line: byte-identical reports for one seed, exit code 2 and a
 //! located error for every malformed scenario in `tests/scenarios/bad/`, and a parser that
 //! never panics, whatever bytes it is fed; `compare` prints one scorecard per mode and the same
-//! one twice; `--topics-out` writes each topic as NDJSON; `export-psql` writes psql files.
+//! one twice; `--topics-out` writes each topic as NDJSON, `--metrics-out` the metrics as CSV and
+//! `--events-out` what happened as NDJSON; `export-psql` writes psql files.
 //! (Native only.)
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -232,6 +233,49 @@ fn topics_out_writes_one_line_per_message() {
     let _ = std::fs::remove_dir_all(&dir);
     let shared = cli(&["run", "shop", "--until", "1s", "--topics-out", &dir_text]);
     assert!(!shared.status.success(), "no topics without cdc");
+}
+
+#[test]
+fn metrics_and_events_out_write_what_the_page_exports() {
+    let dir = std::env::temp_dir().join(format!("dataflow-lab-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let (metrics, events) = (dir.join("metrics.csv"), dir.join("events.ndjson"));
+    let out = cli(&[
+        "run",
+        "shop",
+        "--until",
+        "6s",
+        "--metrics-out",
+        &metrics.to_string_lossy(),
+        "--events-out",
+        &events.to_string_lossy(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(&metrics).expect("written");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("second,service,completed,errors,p50_ms,p95_ms,p99_ms,max_ms")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        rows.len() >= 6,
+        "six seconds of the shop's services: {}",
+        rows.len()
+    );
+    let ndjson = std::fs::read_to_string(&events).expect("written");
+    for line in ndjson.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).expect("one JSON per line");
+        assert!(
+            event["at_ms"].is_number() && event["text"].is_string(),
+            "{line}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn mutate(text: &str, at: usize, cut: usize, insert: &str) -> String {

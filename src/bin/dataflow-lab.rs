@@ -1,7 +1,8 @@
 //! `dataflow-lab`: run scenarios headless, for instructors, tests and benchmarks.
 //!
 //! ```text
-//! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR] [--json]
+//! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR]
+//!                  [--metrics-out FILE.csv] [--events-out FILE.ndjson] [--json]
 //! dataflow-lab compare SCENARIO --modes shared,cdc[,etl,owned,cdc:query,cdc:trigger] [--seed N] [--until DURATION] [--json]
 //! dataflow-lab export-psql SCENARIO DIR
 //! dataflow-lab check SCENARIO [--seed N | --seeds 1..5] [--mode M] [--json]
@@ -22,6 +23,7 @@ mod cli {
     use dataflow_lab::sim::builtin;
     use dataflow_lab::sim::clock::{format_micros, SimDuration};
     use dataflow_lab::sim::compare::Variant;
+    use dataflow_lab::sim::export;
     use dataflow_lab::sim::modes::Mode;
     use dataflow_lab::sim::registry::{
         self, CompatibilityMode, Direction, RegistryError, SchemaRegistry,
@@ -62,6 +64,14 @@ mod cli {
             /// line: topic, partition, offset, key, value (null for a tombstone), timestamp_ms.
             #[arg(long, value_name = "DIR")]
             topics_out: Option<std::path::PathBuf>,
+            /// Write each service's per-second metrics (the last 120 s: second, service,
+            /// completed, errors, p50/p95/p99/max ms) to FILE as CSV, as the page exports them.
+            #[arg(long, value_name = "FILE")]
+            metrics_out: Option<std::path::PathBuf>,
+            /// Write what happened (lock waits, deadlocks, failures, actions; the last 500) to
+            /// FILE as NDJSON, as the page exports it.
+            #[arg(long, value_name = "FILE")]
+            events_out: Option<std::path::PathBuf>,
         },
         /// Run a scenario with one seed in several modes and print a scorecard per mode.
         Compare {
@@ -795,6 +805,8 @@ mod cli {
                 json,
                 mode,
                 topics_out,
+                metrics_out,
+                events_out,
             } => {
                 let (label, text, mut scenario) = match load(&scenario) {
                     Ok(loaded) => loaded,
@@ -820,6 +832,18 @@ mod cli {
                     if let Err(e) = write_topics(&world, &dir) {
                         eprintln!("error: {e}");
                         return ExitCode::FAILURE;
+                    }
+                }
+                let files = [
+                    (metrics_out, export::metrics_csv(&world)),
+                    (events_out, export::events_ndjson(&world)),
+                ];
+                for (path, exported) in files {
+                    if let Some(path) = path {
+                        if let Err(e) = std::fs::write(&path, exported.text) {
+                            eprintln!("error: cannot write {}: {e}", path.display());
+                            return ExitCode::FAILURE;
+                        }
                     }
                 }
                 let report = world.report();
@@ -870,60 +894,19 @@ mod cli {
 
     /// Writes every topic of `world` to `dir/<topic>.ndjson`.
     fn write_topics(world: &World, dir: &std::path::Path) -> Result<(), String> {
-        let Some(topics) = world.topics() else {
+        if world.topics().is_none() {
             return Err(
                 "--topics-out needs a run with topics: use --mode cdc or events".to_owned(),
             );
-        };
+        }
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        for (name, topic) in topics {
-            // A topic's name comes from the scenario: keep the file inside DIR whatever it is.
-            let file: String = name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            let path = dir.join(format!("{}.ndjson", file.trim_start_matches('.')));
-            let mut out = String::new();
-            for (number, partition) in topic.partitions().iter().enumerate() {
-                for message in partition.messages() {
-                    let key = message
-                        .key
-                        .as_deref()
-                        .map(|t| serde_json::from_str(t).unwrap_or_else(|_| t.into()))
-                        .unwrap_or(serde_json::Value::Null);
-                    let (value, schema_id) =
-                        dataflow_lab::sim::messages::decoded(message, world.registry());
-                    let mut line = serde_json::json!({
-                        "topic": name,
-                        "partition": number,
-                        "offset": message.offset,
-                        "key": key,
-                        "value": value,
-                        "timestamp_ms": dataflow_lab::sim::debezium::epoch_us(message.timestamp) / 1_000,
-                    });
-                    if let Some(id) = schema_id {
-                        line["schema_id"] = id.into();
-                        line["value_bytes"] = message.value.as_ref().map_or(0, |v| v.len()).into();
-                    }
-                    if let Some(headers) = message.headers.as_deref() {
-                        line["headers"] = headers
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), serde_json::Value::from(&**v)))
-                            .collect::<serde_json::Map<_, _>>()
-                            .into();
-                    }
-                    out.push_str(&line.to_string());
-                    out.push('\n');
-                }
-            }
-            std::fs::write(&path, out)
+        for name in export::topic_names(world) {
+            let Some(exported) = export::topic_ndjson(world, &name) else {
+                continue;
+            };
+            let path = dir.join(export::topic_file_name(&name));
+            std::fs::write(&path, exported.text)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         }
         Ok(())

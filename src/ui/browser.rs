@@ -248,12 +248,20 @@ pub fn local_remove(key: &str) {
     }
 }
 
+/// Moves the keyboard focus to the first element `selector` finds, if any.
+pub fn focus(selector: &str) {
+    let element = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector(selector).ok().flatten())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(element) = element {
+        let _ = element.focus();
+    }
+}
+
 /// Offers `text` as a file called `file_name` to save (the browser's download), made in the
 /// page: nothing is sent anywhere.
 pub fn download(file_name: &str, mime: &str, text: &str) {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
     let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
@@ -263,14 +271,7 @@ pub fn download(file_name: &str, mime: &str, text: &str) {
     let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
         return;
     };
-    if let Ok(anchor) = document.create_element("a").and_then(|a| {
-        a.dyn_into::<web_sys::HtmlAnchorElement>()
-            .map_err(Into::into)
-    }) {
-        anchor.set_href(&url);
-        anchor.set_download(file_name);
-        anchor.click();
-    }
+    download_url(file_name, &url);
     // The download reads the object URL after this returns: let it go a little later.
     let revoke = Closure::once_into_js(move || {
         let _ = web_sys::Url::revoke_object_url(&url);
@@ -279,6 +280,163 @@ pub fn download(file_name: &str, mime: &str, text: &str) {
         let _ = window
             .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
     }
+}
+
+/// Offers what `url` holds (an object or data URL) as a file called `file_name`.
+fn download_url(file_name: &str, url: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if let Ok(anchor) = document.create_element("a").and_then(|a| {
+        a.dyn_into::<web_sys::HtmlAnchorElement>()
+            .map_err(Into::into)
+    }) {
+        anchor.set_href(url);
+        anchor.set_download(file_name);
+        anchor.click();
+    }
+}
+
+/// The styles a chart's look depends on, written on each element of an exported copy (the
+/// page's style sheet does not travel with the file).
+const CHART_STYLES: &[&str] = &[
+    "fill",
+    "fill-opacity",
+    "stroke",
+    "stroke-width",
+    "stroke-dasharray",
+    "stroke-linejoin",
+    "stroke-linecap",
+    "stroke-opacity",
+    "opacity",
+    "font-family",
+    "font-size",
+    "font-weight",
+    "text-anchor",
+    "visibility",
+];
+
+/// The `<svg>` that `selector` finds, as a standalone SVG file: each element's computed style
+/// written on it, the panel's background, a size and the SVG namespace. With its width and
+/// height in CSS pixels.
+fn standalone_svg(selector: &str) -> Option<(String, f64, f64)> {
+    let window = web_sys::window()?;
+    let document = window.document()?;
+    let svg = document.query_selector(selector).ok()??;
+    let copy = svg
+        .clone_node_with_deep(true)
+        .ok()?
+        .dyn_into::<Element>()
+        .ok()?;
+    let (originals, copies) = (
+        svg.query_selector_all("*").ok()?,
+        copy.query_selector_all("*").ok()?,
+    );
+    let style_of = |element: &Element| {
+        let Ok(Some(computed)) = window.get_computed_style(element) else {
+            return String::new();
+        };
+        CHART_STYLES
+            .iter()
+            .filter_map(|property| {
+                let value = computed.get_property_value(property).ok()?;
+                (!value.is_empty()).then(|| format!("{property}:{value};"))
+            })
+            .collect()
+    };
+    for i in 0..originals.length() {
+        let (Some(original), Some(copied)) = (originals.item(i), copies.item(i)) else {
+            continue;
+        };
+        let (Ok(original), Ok(copied)) =
+            (original.dyn_into::<Element>(), copied.dyn_into::<Element>())
+        else {
+            continue;
+        };
+        let _ = copied.set_attribute("style", &style_of(&original));
+    }
+    // The background the chart is drawn on: the nearest ancestor's that has one.
+    let mut background = String::from("#ffffff");
+    let mut at = svg.parent_element();
+    while let Some(element) = at {
+        if let Ok(Some(computed)) = window.get_computed_style(&element) {
+            let colour = computed
+                .get_property_value("background-color")
+                .unwrap_or_default();
+            if !colour.is_empty() && colour != "rgba(0, 0, 0, 0)" && colour != "transparent" {
+                background = colour;
+                break;
+            }
+        }
+        at = element.parent_element();
+    }
+    let rect = svg.get_bounding_client_rect();
+    let (width, height) = (rect.width().max(1.0), rect.height().max(1.0));
+    let _ = copy.set_attribute("xmlns", "http://www.w3.org/2000/svg");
+    let _ = copy.set_attribute("width", &format!("{width:.0}"));
+    let _ = copy.set_attribute("height", &format!("{height:.0}"));
+    let _ = copy.set_attribute(
+        "style",
+        &format!("background:{background};{}", style_of(&svg)),
+    );
+    let text = web_sys::XmlSerializer::new()
+        .ok()?
+        .serialize_to_string(&copy)
+        .ok()?;
+    Some((text, width, height))
+}
+
+/// Offers the chart that `selector` finds as an SVG file.
+pub fn download_svg(selector: &str, file_name: &str) {
+    if let Some((svg, _, _)) = standalone_svg(selector) {
+        download(file_name, "image/svg+xml", &svg);
+    }
+}
+
+/// Offers the chart that `selector` finds as a PNG file, drawn at twice its size on screen.
+pub fn download_png(selector: &str, file_name: &str) {
+    let Some((svg, width, height)) = standalone_svg(selector) else {
+        return;
+    };
+    let Ok(image) = web_sys::HtmlImageElement::new() else {
+        return;
+    };
+    let file_name = file_name.to_owned();
+    let drawn = image.clone();
+    let onload = Closure::once_into_js(move || {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let Some(canvas) = document
+            .create_element("canvas")
+            .ok()
+            .and_then(|c| c.dyn_into::<web_sys::HtmlCanvasElement>().ok())
+        else {
+            return;
+        };
+        let scale = 2.0;
+        canvas.set_width((width * scale).round() as u32);
+        canvas.set_height((height * scale).round() as u32);
+        let Some(context) = canvas
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+        else {
+            return;
+        };
+        let _ = context.scale(scale, scale);
+        let _ = context
+            .draw_image_with_html_image_element_and_dw_and_dh(&drawn, 0.0, 0.0, width, height);
+        if let Ok(url) = canvas.to_data_url_with_type("image/png") {
+            download_url(&file_name, &url);
+        }
+    });
+    image.set_onload(Some(onload.unchecked_ref()));
+    image.set_src(&format!(
+        "data:image/svg+xml;charset=utf-8,{}",
+        js_sys::encode_uri_component(&svg)
+    ));
 }
 
 /// Reads a file the user chose or dropped as text, then calls `then` with its name and text

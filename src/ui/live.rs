@@ -120,8 +120,11 @@ pub enum LiveAction {
     /// Open or close the share panel: the run's link, with the user's actions, and its
     /// fingerprint (opening it pauses: a link is of one moment).
     ToggleShare,
-    /// Open or close the scenario editor.
+    /// Open or close the scenario editor (on a lesson whose question is still open, first
+    /// say that the file holds the answer).
     ToggleEditor,
+    /// Open the editor although the file shows the lesson's answer.
+    OpenEditorAnyway,
     /// The editor's text changed (it is checked at once, and kept in the browser).
     EditDraft(String),
     /// Run the edited scenario (from 0 s; the link then carries it).
@@ -130,6 +133,8 @@ pub enum LiveAction {
     RevertDraft,
     /// Put the built-in scenario of this name into the editor (not run until applied).
     DraftFromBuiltin,
+    /// Save one of the run's exports as a file: the report, the metrics, what happened, a topic.
+    Export(crate::sim::export::ExportKind),
     /// A file the user chose or dropped: a scenario (checked, and run if it reads) or a run
     /// file (opened as it was saved).
     Import {
@@ -167,6 +172,9 @@ pub struct LiveState {
     /// Where the editor's draft came from, when that needs saying (kept from an earlier visit,
     /// a link's broken scenario, a file).
     pub editor_note: Option<String>,
+    /// Whether the page is asking before opening the editor on a lesson whose answer the file
+    /// would give away.
+    pub editor_warning: bool,
     /// Databases whose isolation level the user changed (the scenario's own otherwise).
     pub isolation: Vec<(String, Isolation)>,
     /// The integration mode the user chose (the scenario's own otherwise).
@@ -274,7 +282,17 @@ fn build(
     isolation: &[(String, Isolation)],
     mode: Option<Mode>,
 ) -> Result<Playback, String> {
-    let mut scenario = source.scenario()?;
+    let scenario = prepare(source.scenario()?, isolation, mode)?;
+    let seed = seed.unwrap_or(scenario.seed);
+    Playback::new(scenario, seed).map_err(|e| e.to_string())
+}
+
+/// `scenario` with the user's isolation levels and mode.
+fn prepare(
+    mut scenario: Scenario,
+    isolation: &[(String, Isolation)],
+    mode: Option<Mode>,
+) -> Result<Scenario, String> {
     for (database, level) in isolation {
         if let Some(spec) = scenario.databases.iter_mut().find(|d| &d.name == database) {
             spec.isolation = *level;
@@ -296,8 +314,7 @@ fn build(
         }
         scenario.mode = mode;
     }
-    let seed = seed.unwrap_or(scenario.seed);
-    Playback::new(scenario, seed).map_err(|e| e.to_string())
+    Ok(scenario)
 }
 
 impl LiveState {
@@ -519,19 +536,31 @@ impl LiveState {
         isolation: Vec<(String, Isolation)>,
         mode: Option<Mode>,
     ) -> Self {
-        let (playback, source, isolation, mode, notice) =
-            match build(source, seed, &isolation, mode) {
-                Ok(playback) => (playback, source.clone(), isolation, mode, None),
-                Err(message) => {
-                    let default = ScenarioSource::Builtin(DEFAULT_SCENARIO.to_owned());
-                    match build(&default, None, &[], None) {
-                        Ok(playback) => (playback, default, Vec::new(), None, Some(message)),
-                        Err(_) => unreachable!(
-                            "the built-in default scenario builds (a unit test says so)"
-                        ),
+        match build(source, seed, &isolation, mode) {
+            Ok(playback) => Self::with_playback(playback, source.clone(), isolation, mode, None),
+            Err(message) => {
+                let default = ScenarioSource::Builtin(DEFAULT_SCENARIO.to_owned());
+                match build(&default, None, &[], None) {
+                    Ok(playback) => {
+                        Self::with_playback(playback, default, Vec::new(), None, Some(message))
+                    }
+                    Err(_) => {
+                        unreachable!("the built-in default scenario builds (a unit test says so)")
                     }
                 }
-            };
+            }
+        }
+    }
+
+    /// The state for a run built from `source`, with the lesson's progress kept in this
+    /// browser.
+    fn with_playback(
+        playback: Playback,
+        source: ScenarioSource,
+        isolation: Vec<(String, Isolation)>,
+        mode: Option<Mode>,
+        notice: Option<String>,
+    ) -> Self {
         let lesson = keep::read()
             .lessons
             .remove(&playback.scenario().name)
@@ -545,6 +574,7 @@ impl LiveState {
             source,
             editor: None,
             editor_note: None,
+            editor_warning: false,
             playback: Rc::new(RefCell::new(playback)),
             isolation,
             mode,
@@ -666,6 +696,11 @@ impl LiveState {
         RunFile::write(&self.saved_run())
     }
 
+    /// The files the run can be exported as now.
+    pub fn export_files(&self) -> Vec<crate::sim::export::ExportFile> {
+        crate::sim::export::files(self.playback.borrow().world(), &self.scenario_name)
+    }
+
     /// The scenario's text as it runs (for the editor and for export).
     pub fn scenario_text(&self) -> String {
         self.source.text().unwrap_or_default().to_owned()
@@ -779,6 +814,7 @@ impl LiveState {
             source: self.source.clone(),
             editor: self.editor.clone(),
             editor_note: self.editor_note.clone(),
+            editor_warning: self.editor_warning,
             isolation: self.isolation.clone(),
             mode: self.mode,
             viewer: self.viewer.clone(),
@@ -842,7 +878,12 @@ impl LiveState {
         isolation: Vec<(String, Isolation)>,
         mode: Option<Mode>,
     ) -> Self {
-        let mut loaded = Self::load(source, seed, isolation, mode);
+        self.carry_over(Self::load(source, seed, isolation, mode))
+    }
+
+    /// `loaded` with this page's settings, the lesson's prediction and progress if it is the
+    /// same lesson, and the editor as it was.
+    fn carry_over(&self, mut loaded: Self) -> Self {
         loaded.speed = self.speed;
         loaded.present = self.present;
         loaded.help = self.help;
@@ -887,7 +928,11 @@ impl LiveState {
             return self.copy();
         };
         let own_seed = self.playback.borrow().scenario().seed;
-        let seed = (self.seed() != own_seed).then_some(self.seed());
+        let seed = if self.seed() != own_seed {
+            self.seed()
+        } else {
+            scenario.seed
+        };
         let mode = self.mode.filter(|m| scenario.modes().contains(m));
         let isolation: Vec<(String, Isolation)> = self
             .isolation
@@ -895,21 +940,41 @@ impl LiveState {
             .filter(|(database, _)| scenario.databases.iter().any(|d| &d.name == database))
             .cloned()
             .collect();
+        let built = prepare(scenario, &isolation, mode)
+            .map_err(|message| crate::sim::scenario::ScenarioError::at("", message))
+            .and_then(|scenario| Playback::new(scenario, seed).map_err(|e| e.located_in(text)));
+        let playback = match built {
+            Ok(playback) => playback,
+            // What only building the run finds (a table the SQL names that is not there): said
+            // in the editor, at its line, and the run goes on as it was.
+            Err(problem) => {
+                let mut unchanged = self.copy();
+                let mut draft = ScenarioDraft::new(text.to_owned());
+                draft.problem = Some(problem);
+                draft.summary = None;
+                unchanged.editor = Some(Rc::new(draft));
+                unchanged.editor_note = Some(
+                    "Applying it found a problem that reading the file alone cannot: nothing changed, the run goes on as it was.".to_owned(),
+                );
+                return unchanged;
+            }
+        };
         let had_commands = !self.playback.borrow().commands().is_empty();
-        let mut loaded = self.reload(&source, seed, isolation, mode);
+        let mut loaded =
+            self.carry_over(Self::with_playback(playback, source, isolation, mode, None));
         loaded.editor = Some(Rc::new(ScenarioDraft::new(text.to_owned())));
         loaded.editor_note = None;
-        if loaded.notice.is_none() {
-            loaded.info = Some(format!(
-                "{} runs from 0 s with seed {}{}. The page's link now carries it: Share sends it as it is.",
-                match &loaded.source {
-                    ScenarioSource::Edited(_) => format!("Your version of {}", loaded.scenario_name),
-                    ScenarioSource::Builtin(name) => format!("The built-in {name}"),
-                },
-                loaded.seed(),
-                if had_commands { " (your commands were cleared)" } else { "" }
-            ));
-        }
+        // Applied while playing, it plays on from 0 s.
+        loaded.playing = self.playing;
+        loaded.info = Some(format!(
+            "{} runs from 0 s with seed {}{}. The page's link now carries it: Share sends it as it is.",
+            match &loaded.source {
+                ScenarioSource::Edited(_) => format!("Your version of {}", loaded.scenario_name),
+                ScenarioSource::Builtin(name) => format!("The built-in {name}"),
+            },
+            loaded.seed(),
+            if had_commands { " (your commands were cleared)" } else { "" }
+        ));
         loaded
     }
 
@@ -937,6 +1002,11 @@ impl LiveState {
             loaded.scenario_name,
             clock_text(loaded.now)
         ));
+        // The editor shows what now runs.
+        if loaded.editor.is_some() {
+            loaded.editor = Some(Rc::new(ScenarioDraft::new(loaded.scenario_text())));
+            loaded.editor_note = Some(format!("The scenario of the run in {file}."));
+        }
         loaded
     }
 
@@ -1391,13 +1461,37 @@ impl LiveState {
                 next.sweep = None;
                 next
             }
+            LiveAction::Export(kind) => {
+                let file = next.export_files().into_iter().find(|f| f.kind == kind);
+                let text = crate::sim::export::write(next.playback.borrow().world(), &kind);
+                match (file, text) {
+                    (Some(file), Some(text)) => {
+                        let mime = match file.file_name.rsplit('.').next() {
+                            Some("csv") => "text/csv;charset=utf-8",
+                            Some("json") => "application/json",
+                            _ => "application/x-ndjson",
+                        };
+                        browser::download(&file.file_name, mime, &text);
+                    }
+                    _ => next.notice = Some("That export is not part of this run.".to_owned()),
+                }
+                next
+            }
             LiveAction::ToggleEditor => {
-                if next.editor.is_some() {
+                if next.editor.is_some() || next.editor_warning {
                     next.editor = None;
                     next.editor_note = None;
+                    next.editor_warning = false;
+                } else if next.spoilers_hidden() {
+                    next.editor_warning = true;
                 } else {
                     next.open_editor();
                 }
+                next
+            }
+            LiveAction::OpenEditorAnyway => {
+                next.editor_warning = false;
+                next.open_editor();
                 next
             }
             LiveAction::EditDraft(text) => {
@@ -1436,6 +1530,15 @@ impl LiveState {
                         next.scenario_name
                     ));
                 }
+                next
+            }
+            LiveAction::Import {
+                file,
+                text: Ok(text),
+            } if text.contains('\0') || text.matches('\u{FFFD}').count() > 2 => {
+                next.notice = Some(format!(
+                    "{file} is not a text file: a scenario is a TOML or JSON file, a saved run a JSON file."
+                ));
                 next
             }
             LiveAction::Import { file, text } => match text.map(|t| (RunFile::read(&t), t)) {

@@ -30,6 +30,12 @@ pub struct ScenarioEditorProps {
     pub on_action: Callback<LiveAction>,
 }
 
+/// Closes the editor and gives the focus back to the button that opened it.
+fn close_and_refocus(on_action: &Callback<LiveAction>) {
+    on_action.emit(LiveAction::ToggleEditor);
+    browser::focus(".edit-button");
+}
+
 /// Reads the first file of a picker or a drop and sends it as an import.
 fn import_first(files: Option<web_sys::FileList>, on_action: &Callback<LiveAction>) {
     if let Some(file) = files.and_then(|files| files.get(0)) {
@@ -67,6 +73,8 @@ pub fn ScenarioEditor(props: &ScenarioEditorProps) -> Html {
                 if can_apply {
                     on_action.emit(LiveAction::ApplyDraft);
                 }
+            } else if event.key() == "Escape" {
+                close_and_refocus(&on_action);
             }
         })
     };
@@ -133,12 +141,14 @@ pub fn ScenarioEditor(props: &ScenarioEditorProps) -> Html {
             ) {
                 let _ = area.focus();
                 let _ = area.set_selection_range(start, end);
-                // Bring the line into the scrolling box's view.
+                // Bring the line to the middle of the view (clear of the sticky playback bar).
                 if let Some(line) = web_sys::window()
                     .and_then(|w| w.document())
                     .and_then(|d| d.get_element_by_id("scenario-bad-line"))
                 {
-                    line.scroll_into_view_with_bool(false);
+                    let options = web_sys::ScrollIntoViewOptions::new();
+                    options.set_block(web_sys::ScrollLogicalPosition::Center);
+                    line.scroll_into_view_with_scroll_into_view_options(&options);
                 }
             }
         })
@@ -214,7 +224,10 @@ pub fn ScenarioEditor(props: &ScenarioEditorProps) -> Html {
                     <a class="scenario-schema" href="scenario.schema.json" target="_blank" rel="noopener">
                         { "JSON Schema" }
                     </a>
-                    <button type="button" class="button small subtle" onclick={send(LiveAction::ToggleEditor)}>
+                    <button type="button" class="button small subtle" onclick={{
+                        let on_action = props.on_action.clone();
+                        Callback::from(move |_: MouseEvent| close_and_refocus(&on_action))
+                    }} title="Close the editor (Esc); a draft not applied is kept in this browser">
                         { "Close" }
                     </button>
                 </div>

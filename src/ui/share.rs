@@ -4,8 +4,10 @@
 //! ([`crate::ui::live::LiveState::share_link`]); this only shows it.
 
 use crate::link::LINK_LIMIT;
+use crate::sim::export::ExportFile;
 use crate::ui::browser;
 use crate::ui::live::LiveAction;
+use std::rc::Rc;
 use yew::prelude::*;
 
 /// The panel's inputs.
@@ -13,16 +15,21 @@ use yew::prelude::*;
 pub struct ShareProps {
     /// The link.
     pub link: AttrValue,
-    /// The run's trace hash now.
-    pub fingerprint: AttrValue,
+    /// The run's trace hash now (`None` before its first step: the hash of no steps is the same
+    /// for every run).
+    pub fingerprint: Option<AttrValue>,
     /// The simulated time the link opens at, as the clock shows it.
     pub clock: AttrValue,
     /// How many of the user's actions the link replays.
     pub actions: usize,
     /// The run as a file (for a link too long to send).
     pub run_file: AttrValue,
-    /// The scenario's name, for the file's name.
+    /// The scenario's name, for the files' names.
     pub name: AttrValue,
+    /// The files the run's data can be exported as.
+    pub exports: Rc<Vec<ExportFile>>,
+    /// The services whose latency charts are on the page (each can be saved as SVG or PNG).
+    pub charts: Rc<Vec<String>>,
     /// Where actions go (closing the panel).
     pub on_action: Callback<LiveAction>,
 }
@@ -62,6 +69,11 @@ pub fn SharePanel(props: &ShareProps) -> Html {
     };
     let bytes = props.link.len();
     let too_long = bytes > LINK_LIMIT;
+    let size = if bytes < 1024 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{:.1} KB", bytes as f64 / 1024.0)
+    };
     let actions = match props.actions {
         0 => "no actions of yours".to_owned(),
         1 => "your 1 action replayed at its time".to_owned(),
@@ -85,8 +97,13 @@ pub fn SharePanel(props: &ShareProps) -> Html {
                 </button>
             </div>
             <p class="share-facts">
-                { "Run fingerprint " }<code class="fingerprint">{ props.fingerprint.clone() }</code>
-                { format!(" — whoever opens the link at {} sees the same. Link: {:.1} KB.", props.clock, bytes as f64 / 1024.0) }
+                if let Some(fingerprint) = &props.fingerprint {
+                    { "Run fingerprint " }<code class="fingerprint">{ fingerprint.clone() }</code>
+                    { format!(" — whoever opens the link at {} sees the same. ", props.clock) }
+                } else {
+                    { "No fingerprint yet: it sums up the run's steps, and none has run. Play a moment to get one. " }
+                }
+                { format!("Link: {size}.") }
             </p>
             if too_long {
                 <p class="share-warning" role="status">{ format!(
@@ -95,6 +112,41 @@ pub fn SharePanel(props: &ShareProps) -> Html {
                     LINK_LIMIT / 1024
                 ) }</p>
             }
+            <h4 class="share-export-title">{ "Export the run's data" }</h4>
+            <ul class="share-exports">
+                { for props.exports.iter().map(|file| {
+                    let on_action = props.on_action.clone();
+                    let kind = file.kind.clone();
+                    let onclick = Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::Export(kind.clone())));
+                    html! {
+                        <li>
+                            <button type="button" class="button small subtle" {onclick}>{ file.file_name.clone() }</button>
+                            <span class="hint">{ file.what.clone() }</span>
+                        </li>
+                    }
+                }) }
+                { for props.charts.iter().map(|service| {
+                    let selector = format!(".chart-card[data-service=\"{service}\"] svg.chart");
+                    let base = format!("{}-{service}-latency", props.name);
+                    let svg = {
+                        let (selector, file) = (selector.clone(), format!("{base}.svg"));
+                        Callback::from(move |_: MouseEvent| browser::download_svg(&selector, &file))
+                    };
+                    let png = {
+                        let file = format!("{base}.png");
+                        Callback::from(move |_: MouseEvent| browser::download_png(&selector, &file))
+                    };
+                    html! {
+                        <li>
+                            <span class="share-chart">{ format!("Chart: {service} latency and throughput") }</span>
+                            <button type="button" class="button small subtle" onclick={svg}
+                                aria-label={format!("Save the {service} chart as SVG")}>{ "SVG" }</button>
+                            <button type="button" class="button small subtle" onclick={png}
+                                aria-label={format!("Save the {service} chart as PNG")}>{ "PNG" }</button>
+                        </li>
+                    }
+                }) }
+            </ul>
             <p class="share-file">
                 <button type="button" class={classes!("button", "small", (!too_long).then_some("subtle"))} onclick={save}>
                     { "Save the run as a file" }

@@ -304,8 +304,8 @@ pub fn Simulator() -> Html {
                     title="Presentation layout for a projector: larger text, the topology and the locks side by side">
                     { if state.present { "Exit presentation" } else { "Present" } }
                 </button>
-                <button type="button" class="button subtle edit-button" onclick={toggle_editor}
-                    aria-expanded={state.editor.is_some().to_string()}
+                <button type="button" class="button subtle edit-button" onclick={toggle_editor.clone()}
+                    aria-expanded={(state.editor.is_some() || state.editor_warning).to_string()}
                     title="Edit this scenario's file in the page, check it, run it, import or export it">
                     { "Edit" }
                 </button>
@@ -316,11 +316,25 @@ pub fn Simulator() -> Html {
                 </button>
                 if state.share {
                     <crate::ui::share::SharePanel link={AttrValue::from(state.share_link())}
-                        fingerprint={AttrValue::from(state.view.fingerprint.clone())}
+                        fingerprint={(state.events > 0).then(|| AttrValue::from(state.view.fingerprint.clone()))}
                         clock={AttrValue::from(state.view.clock.clone())}
                         actions={state.recorded_commands()} run_file={AttrValue::from(state.run_file())}
                         name={AttrValue::from(state.scenario_name.clone())}
+                        exports={Rc::new(state.export_files())}
+                        charts={Rc::new(state.view.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>())}
                         on_action={on_action.clone()} />
+                }
+                if state.editor_warning {
+                    <section class="scenario-editor" role="region" aria-label="Scenario editor">
+                        <p>{ "The scenario's file holds this lesson's answer ([lesson] answer and explain). Answer the question first — or open it anyway, if you are preparing the lesson." }</p>
+                        <div class="scenario-editor-buttons">
+                            <button type="button" class="button small" onclick={{
+                                let on_action = on_action.clone();
+                                Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::OpenEditorAnyway))
+                            }}>{ "Open the file anyway" }</button>
+                            <button type="button" class="button small subtle" onclick={toggle_editor.clone()}>{ "Not now" }</button>
+                        </div>
+                    </section>
                 }
                 if let Some(draft) = &state.editor {
                     <crate::ui::scenario_editor::ScenarioEditor draft={Rc::clone(draft)}

@@ -32,10 +32,14 @@ const editor = (p = page) => p.getByRole("region", { name: "Scenario editor" });
 const source = (p = page) => editor(p).getByRole("textbox", { name: "Scenario file (TOML)" });
 const status = (p = page) => editor(p).locator(".scenario-status");
 
-/** Opens the editor of `p` if it is closed. */
+/** Opens the editor of `p` if it is closed (past the warning that the file holds a lesson's
+ * answer, when the question is still open). */
 async function openEditor(p = page) {
   if ((await editor(p).count()) === 0) await p.getByRole("button", { name: "Edit", exact: true }).click();
   await editor(p).waitFor();
+  const anyway = editor(p).getByRole("button", { name: "Open the file anyway" });
+  if ((await anyway.count()) > 0) await anyway.click();
+  await source(p).waitFor();
 }
 
 /** The share panel's link and fingerprint on `p`. */
@@ -251,6 +255,35 @@ test("an exported scenario imported again gives the same run; a saved run file o
   }
 });
 
+test("what only applying finds is said in the editor at its line, and the run goes on as it was", async () => {
+  await page.goto(`${session.server.url}?scenario=shop`);
+  // A lesson's file holds its answer: the page asks first.
+  await page.getByRole("button", { name: "Edit", exact: true }).click();
+  assert.match(await editor().textContent(), /holds this lesson's answer/);
+  assert.equal(await source().count(), 0);
+  await editor().getByRole("button", { name: "Open the file anyway" }).click();
+  await page.locator("#play").click();
+  await until(async () => (await clockSeconds(page)) >= 0.5, "the clock to move");
+  const original = await source().inputValue();
+  const line = original.split("\n").findIndex((l) => l.includes("FROM jobs")) + 1;
+  assert.ok(line > 0, "shipping polls the jobs table");
+  await source().fill(original.replace("FROM jobs", "FROM jobz"));
+  // The file reads; the table is only missing once the databases are built.
+  await until(async () => /✓ Reads as a scenario/.test(await status().textContent()), "the draft read");
+  await editor().getByRole("button", { name: "Apply" }).click();
+  await until(async () => /✗/.test(await status().textContent()), "the problem");
+  assert.match(await status().textContent(), new RegExp(`line ${line}\\b.*jobz`));
+  assert.match(await editor().locator(".scenario-note").textContent(), /nothing changed/);
+  assert.equal(await page.locator(".edited-badge").count(), 0);
+  // The run was not touched: it plays on past where it was.
+  assert.ok((await clockSeconds(page)) >= 0.5);
+  assert.equal(await page.locator("#play").getAttribute("aria-pressed"), "true");
+  // Esc closes the editor and gives the focus back to Edit.
+  await source().press("Escape");
+  assert.equal(await editor().count(), 0);
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent?.trim()), "Edit");
+});
+
 /** Text packed as the page packs it for a link: raw DEFLATE, URL-safe base64 without padding. */
 const pack = (text) => deflateRawSync(Buffer.from(text, "utf8")).toString("base64url");
 
@@ -272,4 +305,60 @@ test("a link whose scenario is broken falls back, with its text in the editor to
   assert.match(await notice.textContent(), /The link's scenario cannot be read — .*showing "db-queue" instead/);
   await page.locator("#play").click();
   await until(async () => (await clockSeconds(page)) > 0, "the clock to move");
+});
+
+test("the run's data exports: the metrics CSV with the rows the page lists, events and topics as NDJSON, the report, a chart as SVG and PNG", async () => {
+  await page.goto(`${session.server.url}?scenario=shop&mode=cdc&t=3s`);
+  await page.locator("#clock").waitFor();
+  await page.getByRole("button", { name: "Share", exact: true }).click();
+  const panel = page.getByRole("region", { name: "Share this run" });
+  await panel.waitFor();
+  const fingerprint = (await panel.locator(".fingerprint").textContent()).trim();
+  /** Clicks the button named `name` in the panel and resolves to the downloaded file. */
+  const save = async (name) => {
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      panel.getByRole("button", { name, exact: true }).click(),
+    ]);
+    return { name: download.suggestedFilename(), bytes: readFileSync(await download.path()) };
+  };
+  const listed = async (file) => panel.locator("li", { hasText: file }).textContent();
+
+  // The metrics: the header and the row count the page lists.
+  const [, columns, rows] = (await listed("shop-metrics.csv")).match(/CSV: (\d+) columns, (\d+) rows/);
+  const csv = (await save("shop-metrics.csv")).bytes.toString("utf8").trimEnd().split("\n");
+  assert.equal(csv[0], "second,service,completed,errors,p50_ms,p95_ms,p99_ms,max_ms");
+  assert.equal(csv[0].split(",").length, Number(columns));
+  assert.equal(csv.length - 1, Number(rows));
+  assert.ok(Number(rows) >= 3, `${rows} rows`);
+
+  // What happened, one JSON object per line, as many as listed.
+  const [, lines] = (await listed("shop-events.ndjson")).match(/NDJSON: (\d+) lines?/);
+  const events = (await save("shop-events.ndjson")).bytes.toString("utf8").split("\n").filter(Boolean);
+  assert.equal(events.length, Number(lines));
+  for (const line of events) assert.equal(typeof JSON.parse(line).text, "string");
+
+  // A topic, as the command line's --topics-out writes it.
+  const topic = await save("shop.public.orders.ndjson");
+  const messages = topic.bytes.toString("utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  assert.ok(messages.length > 0);
+  assert.deepEqual(Object.keys(messages[0]).slice(0, 6), ["topic", "partition", "offset", "key", "value", "timestamp_ms"]);
+  assert.match(await listed("shop.public.orders.ndjson"), new RegExp(`NDJSON: ${messages.length} messages`));
+
+  // The report is the command line's, with the run's fingerprint.
+  const report = JSON.parse((await save("shop-report.json")).bytes.toString("utf8"));
+  assert.equal(report.scenario, "shop");
+  assert.equal(report.trace_hash, fingerprint);
+
+  // A chart, standalone: its styles travel with it.
+  const svg = await save("Save the orders chart as SVG");
+  assert.equal(svg.name, "shop-orders-latency.svg");
+  const text = svg.bytes.toString("utf8");
+  assert.match(text, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.match(text, /<polyline[^>]*style="[^"]*stroke:/);
+  const png = await save("Save the orders chart as PNG");
+  assert.equal(png.name, "shop-orders-latency.png");
+  assert.deepEqual([...png.bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], "a PNG");
+  assert.ok(png.bytes.length > 2_000, `${png.bytes.length} bytes`);
+  await page.screenshot({ path: `${SHOTS}share-export.png`, fullPage: false });
 });
