@@ -131,6 +131,16 @@ impl ScenarioDraft {
         }
     }
 
+    /// `text`, which reads as a scenario, with a problem that only building its run finds (a
+    /// table its SQL names that is not there).
+    pub fn failed(text: String, problem: ScenarioError) -> Self {
+        Self {
+            text,
+            problem: Some(problem),
+            summary: None,
+        }
+    }
+
     /// Whether the text reads as a scenario.
     pub fn is_valid(&self) -> bool {
         self.problem.is_none()

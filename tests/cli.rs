@@ -242,7 +242,7 @@ fn metrics_and_events_out_write_what_the_page_exports() {
     let (metrics, events) = (dir.join("metrics.csv"), dir.join("events.ndjson"));
     let out = cli(&[
         "run",
-        "shop",
+        "alter-queue",
         "--until",
         "6s",
         "--metrics-out",
@@ -264,10 +264,14 @@ fn metrics_and_events_out_write_what_the_page_exports() {
     let rows: Vec<&str> = lines.collect();
     assert!(
         rows.len() >= 6,
-        "six seconds of the shop's services: {}",
+        "six seconds of the services: {}",
         rows.len()
     );
     let ndjson = std::fs::read_to_string(&events).expect("written");
+    assert!(
+        ndjson.lines().count() >= 1,
+        "alter-queue's ALTER and its lock waits are narrated"
+    );
     for line in ndjson.lines() {
         let event: serde_json::Value = serde_json::from_str(line).expect("one JSON per line");
         assert!(

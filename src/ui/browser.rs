@@ -234,11 +234,10 @@ pub fn local_get(key: &str) -> Option<String> {
     local_storage()?.get_item(key).ok()?
 }
 
-/// Keeps `value` in this browser under `key`.
-pub fn local_set(key: &str, value: &str) {
-    if let Some(storage) = local_storage() {
-        let _ = storage.set_item(key, value);
-    }
+/// Keeps `value` in this browser under `key`; whether the browser took it (it refuses when its
+/// storage for the site is full, or storage is off).
+pub fn local_set(key: &str, value: &str) -> bool {
+    local_storage().is_some_and(|storage| storage.set_item(key, value).is_ok())
 }
 
 /// Forgets `key` in this browser.

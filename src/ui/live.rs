@@ -359,9 +359,9 @@ impl LiveState {
         let mut broken: Option<String> = None;
         let mut fell_back = false;
         let source = match browser::query_param("src").map(|packed| unpack(&packed)) {
-            Some(Ok(text)) => match Scenario::parse(&text) {
-                Ok(_) => ScenarioSource::of_text(&text),
-                Err(problem) => {
+            Some(Ok(text)) => match ScenarioDraft::new(text.clone()).problem {
+                None => ScenarioSource::of_text(&text),
+                Some(problem) => {
                     let instead = fallback();
                     notices.push(format!(
                         "The link's scenario has a problem — {problem}: showing \"{}\" instead. The link's text is in the scenario editor, to fix and apply.",
@@ -461,6 +461,30 @@ impl LiveState {
             None => Vec::new(),
         };
         let mut state = Self::load(&source, seed, isolation, mode);
+        // A scenario that reads but whose run cannot be built (a table its SQL names is not
+        // there) is a text with a problem too: kept in the editor, at its line.
+        if let ScenarioSource::Edited(text) = &source {
+            if state.source != source {
+                let problem =
+                    build_problem(text, seed.unwrap_or(state.seed())).unwrap_or_else(|| {
+                        crate::sim::scenario::ScenarioError::at(
+                            "",
+                            state.notice.take().unwrap_or_default(),
+                        )
+                    });
+                let instead = fallback();
+                notices.push(format!(
+                    "The link's scenario has a problem — {problem}: showing \"{}\" instead. The link's text is in the scenario editor, to fix and apply.",
+                    builtin_name(&instead)
+                ));
+                broken = None;
+                fell_back = true;
+                state = Self::load(&instead, seed, Vec::new(), None);
+                state.editor = Some(Rc::new(ScenarioDraft::failed(text.to_string(), problem)));
+                state.editor_note =
+                    Some("The scenario the link carried, with its problem.".to_owned());
+            }
+        }
         // The student's own actions, replayed at their times (not on another scenario than
         // the one they were given in).
         if !commands.is_empty() && !fell_back && state.notice.is_none() {
@@ -898,6 +922,9 @@ impl LiveState {
             if loaded.scenario_name == self.scenario_name {
                 loaded.editor = self.editor.clone();
                 loaded.editor_note = self.editor_note.clone();
+            } else if loaded.spoilers_hidden() {
+                // Another lesson, its question open: ask before showing its file.
+                loaded.editor_warning = true;
             } else {
                 loaded.open_editor();
             }
@@ -949,10 +976,7 @@ impl LiveState {
             // in the editor, at its line, and the run goes on as it was.
             Err(problem) => {
                 let mut unchanged = self.copy();
-                let mut draft = ScenarioDraft::new(text.to_owned());
-                draft.problem = Some(problem);
-                draft.summary = None;
-                unchanged.editor = Some(Rc::new(draft));
+                unchanged.editor = Some(Rc::new(ScenarioDraft::failed(text.to_owned(), problem)));
                 unchanged.editor_note = Some(
                     "Applying it found a problem that reading the file alone cannot: nothing changed, the run goes on as it was.".to_owned(),
                 );
@@ -992,16 +1016,28 @@ impl LiveState {
         }
         loaded.speed = run.speed.min(SPEEDS.len() - 1);
         let count = run.commands.len();
-        let replayed = loaded.playback.borrow_mut().replay(run.commands, run.at);
+        // A long run is replayed a slice per frame, as a link's is (at once it would hold the
+        // page).
+        let at_once = run.at.min(SEEK_AT_ONCE);
+        let replayed = loaded.playback.borrow_mut().replay(run.commands, at_once);
         if let Err(error) = replayed {
             loaded.notice = Some(error.to_string());
         }
         let mut loaded = loaded.with_view(browser::now_ms());
-        loaded.info = Some(format!(
-            "Opened the run in {file}: {} at {}, with {count} of its actions replayed.",
-            loaded.scenario_name,
-            clock_text(loaded.now)
-        ));
+        loaded.info = Some(if run.at > at_once {
+            loaded.seeking = Some(run.at);
+            format!(
+                "Opening the run in {file}: {}, replaying its {count} actions to {}…",
+                loaded.scenario_name,
+                clock_text(run.at)
+            )
+        } else {
+            format!(
+                "Opened the run in {file}: {} at {}, with {count} of its actions replayed.",
+                loaded.scenario_name,
+                clock_text(loaded.now)
+            )
+        });
         // The editor shows what now runs.
         if loaded.editor.is_some() {
             loaded.editor = Some(Rc::new(ScenarioDraft::new(loaded.scenario_text())));
@@ -1140,6 +1176,15 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
         Command::RegisterSchema { subject, .. } => format!("{subject}: {outcome}."),
         Command::UpgradeReaders { group } => format!("Consumer {group} now {outcome}."),
     })
+}
+
+/// What building the run of `text` (a scenario that reads) with `seed` finds wrong, at its
+/// line, if anything.
+fn build_problem(text: &str, seed: u64) -> Option<crate::sim::scenario::ScenarioError> {
+    let scenario = Scenario::parse(text).ok()?;
+    Playback::new(scenario, seed)
+        .err()
+        .map(|error| error.located_in(text))
 }
 
 /// The name of the built-in scenario `source` is, for messages ("your scenario" for an edit).
@@ -1497,11 +1542,13 @@ impl LiveState {
             LiveAction::EditDraft(text) => {
                 let name = next.scenario_name.clone();
                 let kept = text.clone();
-                keep::update(|k| {
+                let saved = keep::update(|k| {
                     k.drafts.insert(name, kept);
                 });
                 next.editor = Some(Rc::new(ScenarioDraft::new(text)));
-                next.editor_note = None;
+                next.editor_note = (!saved).then(|| {
+                    "This browser does not keep the draft (its storage is full or off): Export it, or apply it, to keep it.".to_owned()
+                });
                 next
             }
             LiveAction::ApplyDraft => match next.editor.clone() {
@@ -1541,7 +1588,10 @@ impl LiveState {
                 ));
                 next
             }
-            LiveAction::Import { file, text } => match text.map(|t| (RunFile::read(&t), t)) {
+            LiveAction::Import { file, text } => match text
+                .map(|t| t.replace("\r\n", "\n"))
+                .map(|t| (RunFile::read(&t), t))
+            {
                 Err(problem) => {
                     next.notice = Some(format!("{file} could not be read: {problem}."));
                     next
@@ -1563,7 +1613,10 @@ impl LiveState {
                         keep::update(|k| {
                             k.drafts.insert(name, draft.text.clone());
                         });
-                        loaded.editor_note = Some(format!("Imported from {file}."));
+                        // (An apply that failed says so in the note instead.)
+                        if loaded.editor_note.is_none() {
+                            loaded.editor_note = Some(format!("Imported from {file}."));
+                        }
                         loaded.remember();
                         loaded
                     } else {

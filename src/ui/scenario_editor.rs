@@ -12,6 +12,9 @@ use std::rc::Rc;
 use web_sys::{DragEvent, HtmlInputElement, HtmlTextAreaElement, KeyboardEvent};
 use yew::prelude::*;
 
+/// The largest file Import reads (bytes).
+const IMPORT_LIMIT: usize = 2 * 1024 * 1024;
+
 /// The editor's inputs.
 #[derive(Properties, PartialEq)]
 pub struct ScenarioEditorProps {
@@ -39,6 +42,17 @@ fn close_and_refocus(on_action: &Callback<LiveAction>) {
 /// Reads the first file of a picker or a drop and sends it as an import.
 fn import_first(files: Option<web_sys::FileList>, on_action: &Callback<LiveAction>) {
     if let Some(file) = files.and_then(|files| files.get(0)) {
+        // A scenario, or a run with its scenario and actions, is far smaller: not read at all.
+        if file.size() > IMPORT_LIMIT as f64 {
+            on_action.emit(LiveAction::Import {
+                file: file.name(),
+                text: Err(format!(
+                    "it is over {} MB, far more than a scenario or a saved run",
+                    IMPORT_LIMIT / (1024 * 1024)
+                )),
+            });
+            return;
+        }
         let on_action = on_action.clone();
         browser::read_file(file, move |file, text| {
             on_action.emit(LiveAction::Import { file, text });

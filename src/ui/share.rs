@@ -126,7 +126,9 @@ pub fn SharePanel(props: &ShareProps) -> Html {
                     }
                 }) }
                 { for props.charts.iter().map(|service| {
-                    let selector = format!(".chart-card[data-service=\"{service}\"] svg.chart");
+                    // (A service's name comes from the scenario: escaped for the selector.)
+                    let quoted = service.replace('\\', "\\\\").replace('"', "\\\"");
+                    let selector = format!(".chart-card[data-service=\"{quoted}\"] svg.chart");
                     let base = format!("{}-{service}-latency", props.name);
                     let svg = {
                         let (selector, file) = (selector.clone(), format!("{base}.svg"));

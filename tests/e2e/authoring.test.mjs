@@ -270,13 +270,14 @@ test("what only applying finds is said in the editor at its line, and the run go
   await source().fill(original.replace("FROM jobs", "FROM jobz"));
   // The file reads; the table is only missing once the databases are built.
   await until(async () => /✓ Reads as a scenario/.test(await status().textContent()), "the draft read");
+  const before = await clockSeconds(page);
   await editor().getByRole("button", { name: "Apply" }).click();
   await until(async () => /✗/.test(await status().textContent()), "the problem");
   assert.match(await status().textContent(), new RegExp(`line ${line}\\b.*jobz`));
   assert.match(await editor().locator(".scenario-note").textContent(), /nothing changed/);
   assert.equal(await page.locator(".edited-badge").count(), 0);
   // The run was not touched: it plays on past where it was.
-  assert.ok((await clockSeconds(page)) >= 0.5);
+  await until(async () => (await clockSeconds(page)) > before, "the run to go on");
   assert.equal(await page.locator("#play").getAttribute("aria-pressed"), "true");
   // Esc closes the editor and gives the focus back to Edit.
   await source().press("Escape");
@@ -298,6 +299,17 @@ test("a link whose scenario is broken falls back, with its text in the editor to
   assert.match(await status().textContent(), /line 3/);
   assert.equal(await page.locator(".edited-badge").count(), 0);
   await page.screenshot({ path: `${SHOTS}editor-broken-link.png`, fullPage: false });
+
+  // A scenario that reads but cannot run (its SQL names a table that is not there): the same,
+  // at the line of the statement.
+  const shop = readFileSync(new URL("../../static/scenarios/shop.toml", import.meta.url), "utf8");
+  const line = shop.split("\n").findIndex((l) => l.includes("FROM jobs")) + 1;
+  await page.goto(`${session.server.url}?scenario=shop&src=${pack(shop.replace("FROM jobs", "FROM jobz"))}`);
+  await notice.waitFor();
+  assert.match(await notice.textContent(), new RegExp(`The link's scenario has a problem — line ${line}\\b.*jobz.*showing "shop" instead`));
+  await editor().waitFor();
+  assert.match(await status().textContent(), new RegExp(`✗ line ${line}\\b`));
+  assert.match(await source().inputValue(), /FROM jobz/);
 
   // Cut short or typed over: said, and the named built-in runs.
   await page.goto(`${session.server.url}?scenario=db-queue&src=${pack(broken).slice(0, 12)}!`);
