@@ -46,6 +46,15 @@ impl ScenarioSource {
         }
     }
 
+    /// The user's own text, when the scenario is not a built-in (what a link and a run file
+    /// carry).
+    pub fn edited_text(&self) -> Option<&str> {
+        match self {
+            Self::Edited(text) => Some(text),
+            Self::Builtin(_) => None,
+        }
+    }
+
     /// Whether the scenario is the user's own text rather than a built-in.
     pub fn is_edited(&self) -> bool {
         matches!(self, Self::Edited(_))

@@ -187,6 +187,27 @@ pub enum ExportKind {
     Topic(String),
 }
 
+impl ExportKind {
+    /// The file's name for scenario `scenario`.
+    pub fn file_name(&self, scenario: &str) -> String {
+        match self {
+            Self::Report => format!("{scenario}-report.json"),
+            Self::Metrics => format!("{scenario}-metrics.csv"),
+            Self::Events => format!("{scenario}-events.ndjson"),
+            Self::Topic(name) => topic_file_name(name),
+        }
+    }
+
+    /// The file's media type.
+    pub fn mime(&self) -> &'static str {
+        match self {
+            Self::Report => "application/json",
+            Self::Metrics => "text/csv;charset=utf-8",
+            Self::Events | Self::Topic(_) => "application/x-ndjson",
+        }
+    }
+}
+
 /// A file the run can be exported as, with what it holds, for the page's list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportFile {
@@ -206,12 +227,12 @@ pub fn files(world: &World, name: &str) -> Vec<ExportFile> {
     let mut files = vec![
         ExportFile {
             kind: ExportKind::Report,
-            file_name: format!("{name}-report.json"),
+            file_name: ExportKind::Report.file_name(name),
             what: "JSON: the run report, as dataflow-lab run --json prints it".to_owned(),
         },
         ExportFile {
             kind: ExportKind::Metrics,
-            file_name: format!("{name}-metrics.csv"),
+            file_name: ExportKind::Metrics.file_name(name),
             what: format!(
                 "CSV: {} columns, {} (per service and second, the last {} s)",
                 METRICS_COLUMNS.len(),
@@ -221,7 +242,7 @@ pub fn files(world: &World, name: &str) -> Vec<ExportFile> {
         },
         ExportFile {
             kind: ExportKind::Events,
-            file_name: format!("{name}-events.ndjson"),
+            file_name: ExportKind::Events.file_name(name),
             what: format!(
                 "NDJSON: {} of what happened",
                 plural(world.narration().count(), "line", "lines")

@@ -687,13 +687,7 @@ impl LiveState {
             ("mode", self.mode.map(|m| m.name().to_owned())),
             ("present", self.present.then(|| "1".to_owned())),
             ("run", commands_for_link(self.playback.borrow().commands())),
-            (
-                "src",
-                match &self.source {
-                    ScenarioSource::Edited(text) => Some(pack(text)),
-                    ScenarioSource::Builtin(_) => None,
-                },
-            ),
+            ("src", self.source.edited_text().map(pack)),
         ]
     }
 
@@ -701,10 +695,7 @@ impl LiveState {
     pub fn saved_run(&self) -> SavedRun {
         SavedRun {
             scenario: self.scenario_name.clone(),
-            source: match &self.source {
-                ScenarioSource::Edited(text) => Some(text.to_string()),
-                ScenarioSource::Builtin(_) => None,
-            },
+            source: self.source.edited_text().map(str::to_owned),
             seed: self.seed(),
             speed: self.speed,
             isolation: self.isolation.clone(),
@@ -1507,18 +1498,13 @@ impl LiveState {
                 next
             }
             LiveAction::Export(kind) => {
-                let file = next.export_files().into_iter().find(|f| f.kind == kind);
+                // (Written once, from the kind: the list's counts are not needed to save it.)
                 let text = crate::sim::export::write(next.playback.borrow().world(), &kind);
-                match (file, text) {
-                    (Some(file), Some(text)) => {
-                        let mime = match file.file_name.rsplit('.').next() {
-                            Some("csv") => "text/csv;charset=utf-8",
-                            Some("json") => "application/json",
-                            _ => "application/x-ndjson",
-                        };
-                        browser::download(&file.file_name, mime, &text);
+                match text {
+                    Some(text) => {
+                        browser::download(&kind.file_name(&next.scenario_name), kind.mime(), &text)
                     }
-                    _ => next.notice = Some("That export is not part of this run.".to_owned()),
+                    None => next.notice = Some("That export is not part of this run.".to_owned()),
                 }
                 next
             }
