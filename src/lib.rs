@@ -5,6 +5,7 @@
 //! - `ui` — the Yew page (built for `wasm32` only): renders what `sim` produces.
 
 pub mod authoring;
+pub mod embed;
 pub mod layout;
 pub mod link;
 pub mod markdown;

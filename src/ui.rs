@@ -12,6 +12,7 @@ pub mod compare;
 pub mod controls;
 pub mod coupling;
 pub mod editor;
+pub mod embed;
 pub mod etl;
 pub mod field;
 pub mod help;
@@ -56,12 +57,22 @@ impl PartialEq for ViewRef {
 /// scenario's databases, the slow part of starting).
 pub fn start() {
     browser::install_panic_banner();
-    browser::apply_theme(&browser::load_theme());
+    // A link's `theme=` holds for this visit (an embed's colours are its author's); the
+    // theme chosen with the button otherwise.
+    match browser::query_param("theme").map(|t| crate::embed::Theme::parse(&t)) {
+        Some(Ok(theme)) => browser::show_theme(theme.setting()),
+        _ => browser::show_theme(&browser::load_theme()),
+    }
+    if browser::query_param("embed").as_deref() == Some("1") {
+        browser::mark_embedded();
+    }
     let building = match browser::query_param("view").as_deref() {
         Some("console") => "Building the console's shop database…".to_owned(),
         _ => format!(
             "Building the scenario “{}”: its tables and seeded rows…",
-            browser::query_param("scenario").unwrap_or_else(|| live::DEFAULT_SCENARIO.to_owned())
+            browser::query_param("scenario")
+                .or_else(|| browser::query_param("lesson"))
+                .unwrap_or_else(|| live::DEFAULT_SCENARIO.to_owned())
         ),
     };
     browser::show_loading(&building);

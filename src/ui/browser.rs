@@ -651,6 +651,21 @@ pub fn load_theme() -> String {
 
 /// Applies `theme` to the page (`data-theme` on `<html>`) and remembers it.
 pub fn apply_theme(theme: &str) {
+    show_theme(theme);
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(THEME_KEY, theme);
+    }
+}
+
+/// The page's own origin (`https://example.org`).
+pub fn own_origin() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default()
+}
+
+/// Sets the page's theme for this visit only (an embed's `theme=`): not remembered.
+pub fn show_theme(theme: &str) {
     let root = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.document_element());
@@ -660,7 +675,133 @@ pub fn apply_theme(theme: &str) {
             _ => root.remove_attribute("data-theme"),
         };
     }
-    if let Some(storage) = local_storage() {
-        let _ = storage.set_item(THEME_KEY, theme);
+}
+
+/// Marks the document as an embed (`class="embedded"` on `<html>`), for the stylesheet.
+pub fn mark_embedded() {
+    let root = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element());
+    if let Some(root) = root {
+        let _ = root.class_list().add_1("embedded");
+    }
+}
+
+/// Whether the page runs inside a frame of another page.
+pub fn in_frame() -> bool {
+    web_sys::window()
+        .and_then(|w| {
+            w.parent()
+                .ok()
+                .flatten()
+                .map(|p| !js_sys::Object::is(&p, &w))
+        })
+        .unwrap_or(false)
+}
+
+/// Posts `json` (an object's JSON text) to the parent window, to `origin` only.
+pub fn post_to_parent(json: &str, origin: &str) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let (Ok(Some(parent)), Ok(value)) = (window.parent(), js_sys::JSON::parse(json)) else {
+        return;
+    };
+    if !js_sys::Object::is(&parent, &window) {
+        let _ = parent.post_message(&value, origin);
+    }
+}
+
+/// A listener for the parent window's messages from one origin, removed when dropped: calls
+/// `handler` with each message's data as JSON text (a string's text as it is). Messages from
+/// any other window or origin are dropped unread.
+pub struct ParentMessages {
+    closure: Closure<dyn FnMut(web_sys::MessageEvent)>,
+}
+
+impl ParentMessages {
+    /// Listens for messages from the parent window at `origin`.
+    pub fn new(origin: String, mut handler: impl FnMut(String) + 'static) -> Self {
+        let closure = Closure::new(move |event: web_sys::MessageEvent| {
+            let from_parent = match (web_sys::window(), event.source()) {
+                (Some(window), Some(source)) => window
+                    .parent()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|parent| js_sys::Object::is(&source, &parent)),
+                _ => false,
+            };
+            if !crate::embed::accepts(&origin, from_parent, &event.origin()) {
+                return;
+            }
+            let data = event.data();
+            let text = match data.as_string() {
+                Some(text) => text,
+                None => js_sys::JSON::stringify(&data)
+                    .ok()
+                    .and_then(|s| s.as_string())
+                    .unwrap_or_default(),
+            };
+            handler(text);
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .add_event_listener_with_callback("message", closure.as_ref().unchecked_ref());
+        }
+        Self { closure }
+    }
+}
+
+impl Drop for ParentMessages {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.remove_event_listener_with_callback(
+                "message",
+                self.closure.as_ref().unchecked_ref(),
+            );
+        }
+    }
+}
+
+/// Watches the height of the element with this id, calling `handler` with it (CSS pixels,
+/// rounded up) whenever it changes; stops when dropped.
+pub struct HeightWatcher {
+    observer: Option<web_sys::ResizeObserver>,
+    _closure: Closure<dyn FnMut()>,
+}
+
+impl HeightWatcher {
+    /// Watches `#id`.
+    pub fn new(id: &str, mut handler: impl FnMut(u32) + 'static) -> Self {
+        let element = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id));
+        let watched = element.clone();
+        let mut last = 0;
+        let closure = Closure::<dyn FnMut()>::new(move || {
+            if let Some(element) = &watched {
+                let height = element.get_bounding_client_rect().height().ceil() as u32;
+                if height != last {
+                    last = height;
+                    handler(height);
+                }
+            }
+        });
+        let observer = web_sys::ResizeObserver::new(closure.as_ref().unchecked_ref()).ok();
+        if let (Some(observer), Some(element)) = (&observer, &element) {
+            observer.observe(element);
+        }
+        Self {
+            observer,
+            _closure: closure,
+        }
+    }
+}
+
+impl Drop for HeightWatcher {
+    fn drop(&mut self) {
+        if let Some(observer) = &self.observer {
+            observer.disconnect();
+        }
     }
 }

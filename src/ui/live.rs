@@ -7,6 +7,7 @@
 //! [`VIEW_EVERY_MS`] of wall time while playing (the clock every frame).
 
 use crate::authoring::{RunFile, SavedRun, ScenarioDraft, ScenarioSource};
+use crate::embed::{Embedding, Panels};
 use crate::link::{
     commands_for_link, commands_from_link, isolation_for_link, isolation_from_link, pack,
     speed_for_link, speed_from_link, time_for_link, time_from_link, unpack,
@@ -26,6 +27,7 @@ use crate::ui::keep;
 use crate::ui::recovery::{self, Crash};
 
 mod analysis;
+mod embed;
 mod frame;
 
 pub use analysis::{CompareView, COMPARE_AT_LEAST, COMPARE_AT_MOST};
@@ -135,6 +137,10 @@ pub enum LiveAction {
     DraftFromBuiltin,
     /// Save one of the run's exports as a file: the report, the metrics, what happened, a topic.
     Export(crate::sim::export::ExportKind),
+    /// A command from the page this one is embedded in.
+    Host(crate::embed::HostCommand),
+    /// Show every panel again (after a link chose some).
+    ShowAllPanels,
     /// A file the user chose or dropped: a scenario (checked, and run if it reads) or a run
     /// file (opened as it was saved).
     Import {
@@ -259,6 +265,14 @@ pub struct LiveState {
     pub coupling_inputs: Rc<(Vec<crate::sim::coupling::Columns>, Vec<bool>)>,
     /// A schema change previewed and not yet run or cancelled.
     pub schema_preview: Option<Rc<SchemaPreview>>,
+    /// The panels the link chose (`panels=`); every panel when `None` (an embed shows its
+    /// scenario's default ones then, see [`LiveState::shown_panels`]).
+    pub panels: Option<Panels>,
+    /// The page is embedded in another (`embed=1`): no chrome, the chosen panels, and the host
+    /// page's commands taken by message.
+    pub embed: Option<Rc<Embedding>>,
+    /// Counts the host's requests for the state, so that the page posts one for each.
+    pub host_asked: u32,
 }
 
 /// A schema change the student is about to run, with what it will do.
@@ -335,7 +349,11 @@ impl LiveState {
         }
         let (kept, kept_notice) = keep::load();
         notices.extend(kept_notice);
-        let named = match browser::query_param("scenario") {
+        let embed = embed::embedding_from_link(&mut notices);
+        let panels = embed::panels_from_link(&mut notices);
+        let named = match browser::query_param("scenario")
+            .or_else(|| browser::query_param("lesson"))
+        {
             Some(name) if ScenarioSource::Builtin(name.clone()).text().is_some() => name,
             Some(name) if browser::query_param("src").is_some() => name,
             Some(name) => {
@@ -400,7 +418,8 @@ impl LiveState {
                 ));
                 1
             }),
-            // The speed last chosen in this browser.
+            // The speed last chosen in this browser (an embed plays as its author wrote it).
+            None if embed.is_some() => 1,
             None => kept
                 .settings
                 .speed
@@ -495,9 +514,15 @@ impl LiveState {
         }
         state.speed = speed;
         state.present = match browser::query_param("present") {
+            _ if embed.is_some() => false,
             Some(present) => present == "1",
             None => kept.settings.present,
         };
+        state.panels = panels;
+        state.embed = embed.map(Rc::new);
+        // `autoplay=1` plays at once (once a link's time is reached); `paused=1` wins over it.
+        let flag = |name: &str| browser::query_param(name).is_some_and(|v| v != "0");
+        state.playing = flag("autoplay") && !flag("paused");
         if let Some(text) = broken {
             state.editor = Some(Rc::new(ScenarioDraft::new(text)));
             state.editor_note = Some("The scenario the link carried, with its problem.".to_owned());
@@ -642,6 +667,9 @@ impl LiveState {
             coupling,
             coupling_inputs,
             schema_preview: None,
+            panels: None,
+            embed: None,
+            host_asked: 0,
         }
     }
 
@@ -672,7 +700,6 @@ impl LiveState {
         (self.playing && achieved < 0.9 * chosen).then_some(achieved)
     }
 
-    /// Keeps the address and the tab's record of the run up to date with what is on screen.
     /// What the link carries now, parameter by parameter (`None`: left out).
     fn link_pairs(&self) -> Vec<(&'static str, Option<String>)> {
         vec![
@@ -686,6 +713,7 @@ impl LiveState {
             ("isolation", isolation_for_link(&self.isolation)),
             ("mode", self.mode.map(|m| m.name().to_owned())),
             ("present", self.present.then(|| "1".to_owned())),
+            ("panels", self.panels.map(Panels::for_link)),
             ("run", commands_for_link(self.playback.borrow().commands())),
             ("src", self.source.edited_text().map(pack)),
         ]
@@ -735,6 +763,7 @@ impl LiveState {
         self.playback.borrow().commands().len()
     }
 
+    /// Keeps the address and the tab's record of the run up to date with what is on screen.
     fn remember(&self) {
         let pairs = self.link_pairs();
         let pairs: Vec<(&str, Option<&str>)> =
@@ -869,6 +898,9 @@ impl LiveState {
             coupling: Rc::clone(&self.coupling),
             coupling_inputs: Rc::clone(&self.coupling_inputs),
             schema_preview: self.schema_preview.clone(),
+            panels: self.panels,
+            embed: self.embed.clone(),
+            host_asked: self.host_asked,
         }
     }
 
@@ -902,6 +934,8 @@ impl LiveState {
         loaded.speed = self.speed;
         loaded.present = self.present;
         loaded.help = self.help;
+        loaded.panels = self.panels;
+        loaded.embed = self.embed.clone();
         // Another seed, mode or level of the same lesson keeps the student's prediction.
         if loaded.scenario_name == self.scenario_name {
             loaded.prediction = self.prediction;
@@ -1077,7 +1111,9 @@ impl LiveState {
     /// checkpoints' captions and values) is held back: the lesson asks a question the student
     /// has neither answered nor skipped.
     pub fn spoilers_hidden(&self) -> bool {
+        // A page that does not show the question (an embed without its lesson) hides nothing.
         self.prediction.is_none()
+            && self.shows(crate::embed::Panel::Lesson)
             && self
                 .playback
                 .borrow()
@@ -1214,7 +1250,8 @@ impl Reducible for LiveState {
                 });
             }
         }
-        if next.speed != self.speed || next.present != self.present {
+        // An embed's speed is its author's, not this browser's setting.
+        if (next.speed != self.speed || next.present != self.present) && next.embed.is_none() {
             let (speed, present) = (next.speed, next.present);
             keep::update(|kept| {
                 kept.settings.speed = Some(speed);
@@ -1247,6 +1284,12 @@ impl LiveState {
         }
         let next = match action {
             LiveAction::Frame(at) => return self.frame(next, at, wall),
+            LiveAction::Host(command) => return self.host(command),
+            LiveAction::ShowAllPanels => {
+                next.panels = None;
+                next.remember();
+                next
+            }
             LiveAction::TogglePlay => {
                 next.playing = !next.playing;
                 next.last_frame = None;

@@ -17,6 +17,19 @@ const RUN_KEY: &str = "dataflow-lab.sim.run";
 const CRASH_KEY: &str = "dataflow-lab.sim.crash";
 const RESTORING_KEY: &str = "dataflow-lab.sim.restoring";
 
+/// The tab's storage key for `base`: embeds share their host tab's storage, so each keeps its
+/// record under its own name (`id=`, else its scenario), apart from the page's and each other's.
+fn key(base: &str) -> String {
+    if browser::query_param("embed").as_deref() != Some("1") {
+        return base.to_owned();
+    }
+    let name = browser::query_param("id")
+        .or_else(|| browser::query_param("scenario"))
+        .or_else(|| browser::query_param("lesson"))
+        .unwrap_or_default();
+    format!("{base}.embed.{name}")
+}
+
 pub use crate::authoring::SavedRun;
 
 /// A run that stopped because the engine panicked.
@@ -33,7 +46,7 @@ pub struct Crash {
 /// Keeps the run's record for this tab (called whenever it changes).
 pub fn save_run(run: &SavedRun) {
     if let Ok(json) = serde_json::to_string(run) {
-        browser::session_set(RUN_KEY, &json);
+        browser::session_set(&key(RUN_KEY), &json);
     }
 }
 
@@ -41,11 +54,11 @@ pub fn save_run(run: &SavedRun) {
 /// should reload to restore it (not when the crash happened while restoring, nor without a
 /// saved run).
 pub fn save_crash(statement: Option<&str>, message: &str) -> bool {
-    if browser::session_get(RESTORING_KEY).is_some() {
+    if browser::session_get(&key(RESTORING_KEY)).is_some() {
         return false;
     }
-    let Some(run) =
-        browser::session_get(RUN_KEY).and_then(|json| serde_json::from_str::<SavedRun>(&json).ok())
+    let Some(run) = browser::session_get(&key(RUN_KEY))
+        .and_then(|json| serde_json::from_str::<SavedRun>(&json).ok())
     else {
         return false;
     };
@@ -56,7 +69,7 @@ pub fn save_crash(statement: Option<&str>, message: &str) -> bool {
     };
     match serde_json::to_string(&crash) {
         Ok(json) => {
-            browser::session_set(CRASH_KEY, &json);
+            browser::session_set(&key(CRASH_KEY), &json);
             true
         }
         Err(_) => false,
@@ -66,23 +79,23 @@ pub fn save_crash(statement: Option<&str>, message: &str) -> bool {
 /// At start-up: the crash to restore, once. While it is being restored, a marker says so (see
 /// [`restored`]).
 pub fn take_crash() -> Option<Crash> {
-    let json = browser::session_get(CRASH_KEY)?;
-    browser::session_remove(CRASH_KEY);
+    let json = browser::session_get(&key(CRASH_KEY))?;
+    browser::session_remove(&key(CRASH_KEY));
     let crash = serde_json::from_str::<Crash>(&json).ok()?;
-    browser::session_set(RESTORING_KEY, "1");
+    browser::session_set(&key(RESTORING_KEY), "1");
     Some(crash)
 }
 
 /// Whether the last restore itself crashed (the marker is still there); clears it.
 pub fn restore_failed() -> bool {
-    let failed = browser::session_get(RESTORING_KEY).is_some();
-    browser::session_remove(RESTORING_KEY);
+    let failed = browser::session_get(&key(RESTORING_KEY)).is_some();
+    browser::session_remove(&key(RESTORING_KEY));
     failed
 }
 
 /// The restore is done: a later crash may be restored again.
 pub fn restored() {
-    browser::session_remove(RESTORING_KEY);
+    browser::session_remove(&key(RESTORING_KEY));
 }
 
 /// The commands to replay after a crash: all but those whose SQL holds the statement that

@@ -1,6 +1,7 @@
 //! The live simulator: the transport bar, then topology, locks, latency, actions and the event
 //! log around one [`LiveState`]. Owns the animation loop and the keyboard shortcuts.
 
+use crate::embed::Panel;
 use crate::markdown;
 use crate::sim::scenario::ActionKind;
 use crate::ui::browser::{self, AnimationLoop, KeyListener};
@@ -137,6 +138,9 @@ pub fn Simulator() -> Html {
         });
     }
 
+    // In an embed: the host page's commands in, the run's state out.
+    crate::ui::embed::use_host(&state);
+
     let presets = use_memo(state.source.clone(), |_| Rc::new(presets(&state)));
     // A schema change already made is shown done; the map is rebuilt (a new Rc) only when a
     // schema changes, so its address is the memo's key.
@@ -261,115 +265,161 @@ pub fn Simulator() -> Html {
         "Nothing yet: press play (Space), then try one of the actions below."
     };
 
-    html! {
-        <div class={classes!("simulator", state.present.then_some("present"))}>
-            <section class="scenario-bar" aria-label="Scenario">
-                <label class="field">
-                    <span>{ "Scenario" }</span>
-                    <select onchange={on_scenario} aria-label="Scenario">
-                        if edited {
-                            <optgroup label="Yours">
-                                <option value="" selected=true disabled=true>
-                                    { format!("{} — {} (edited)", state.scenario_name, state.title()) }
-                                </option>
-                            </optgroup>
-                        }
-                        { for picker.iter().map(|(part, lessons)| html! {
-                            <optgroup label={part.clone()}>
-                                { for lessons.iter().map(|(name, title)| html! {
-                                    <option value={*name} selected={!edited && state.scenario_name == *name}>
-                                        { format!("{name} — {title}") }
-                                    </option>
-                                }) }
-                            </optgroup>
-                        }) }
-                    </select>
-                </label>
-                <h2 class="scenario-title">
-                    { state.title() }
-                    if edited {
-                        <span class="edited-badge" title="This scenario is your own edit: the page's link carries its text">{ "edited" }</span>
-                    }
-                </h2>
-                { for mode_buttons }
-                if has_sweep && !spoilers_hidden {
-                    <button type="button" class="button small subtle sweep-button" disabled={state.busy.is_some()}
-                        onclick={run_when_painted(&on_action, "Running the sweep: the scenario once per point…", LiveAction::Sweep)}
-                        title="Run this scenario again at each point of its sweep (more services, or more load), with this seed, and chart what grows">
-                        { "Sweep scale" }
+    let shows = |panel: Panel| state.shows(panel);
+    let embedded = state.embed.is_some();
+    let lesson_panel = lesson.filter(|_| shows(Panel::Lesson)).map(|lesson| {
+        html! {
+            <crate::ui::lesson::LessonPanel {lesson} prediction={state.prediction}
+                answer={state.answer()} scripted={state.view.script.is_some()}
+                started={state.run_started()}
+                on_action={on_action.clone()} />
+        }
+    });
+    let checkpoints_panel = shows(Panel::Checkpoints).then(|| {
+        html! {
+            <crate::ui::checkpoints::Checkpoints verdicts={Rc::clone(&state.checkpoints)}
+                hidden={spoilers_hidden} />
+        }
+    });
+    let chosen_note = state.panels.filter(|_| !embedded).map(|panels| {
+        let on_action = on_action.clone();
+        let names: Vec<&str> = panels.panels().into_iter().map(Panel::name).collect();
+        html! {
+            <div class="info-note panels-note" role="status">
+                <p>
+                    { format!("The link shows only some panels: {}. ", names.join(", ")) }
+                    <button type="button" class="button small subtle"
+                        onclick={Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ShowAllPanels))}>
+                        { "Show every panel" }
                     </button>
-                }
-                <button type="button" class="button subtle present-button" onclick={toggle_present}
-                    aria-pressed={state.present.to_string()}
-                    title="Presentation layout for a projector: larger text, the topology and the locks side by side">
-                    { if state.present { "Exit presentation" } else { "Present" } }
-                </button>
-                <button type="button" class="button subtle edit-button" onclick={toggle_editor.clone()}
-                    aria-expanded={(state.editor.is_some() || state.editor_warning).to_string()}
-                    title="Edit this scenario's file in the page, check it, run it, import or export it">
-                    { "Edit" }
-                </button>
-                <button type="button" class="button subtle share-button" onclick={toggle_share}
-                    aria-expanded={state.share.to_string()}
-                    title="A link to this run — scenario, seed, time and your actions — to send to someone">
-                    { "Share" }
-                </button>
-                if state.share {
-                    <crate::ui::share::SharePanel link={AttrValue::from(state.share_link())}
-                        fingerprint={(state.events > 0).then(|| AttrValue::from(state.view.fingerprint.clone()))}
-                        clock={AttrValue::from(state.view.clock.clone())}
-                        actions={state.recorded_commands()} run_file={AttrValue::from(state.run_file())}
-                        name={AttrValue::from(state.scenario_name.clone())}
-                        exports={Rc::new(state.export_files())}
-                        charts={Rc::new(state.view.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>())}
-                        on_action={on_action.clone()} />
-                }
-                if state.editor_warning {
-                    <section class="scenario-editor" role="region" aria-label="Scenario editor">
-                        <p>{ "The scenario's file holds this lesson's answer ([lesson] answer and explain). Answer the question first — or open it anyway, if you are preparing the lesson." }</p>
-                        <div class="scenario-editor-buttons">
-                            <button type="button" class="button small" onclick={{
-                                let on_action = on_action.clone();
-                                Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::OpenEditorAnyway))
-                            }}>{ "Open the file anyway" }</button>
-                            <button type="button" class="button small subtle" onclick={toggle_editor.clone()}>{ "Not now" }</button>
-                        </div>
+                </p>
+            </div>
+        }
+    });
+    let embed_bar = embedded.then(|| {
+        let handle = state.clone();
+        let open_link = Callback::from(move |()| handle.open_link());
+        let mode = (state.view.modes.len() > 1).then(|| AttrValue::from(state.view.mode.name()));
+        html! {
+            <crate::ui::embed::EmbedBar title={AttrValue::from(state.title())} seed={state.seed()}
+                {mode} {open_link} />
+        }
+    });
+
+    html! {
+        <div class={classes!("simulator", state.present.then_some("present"), embedded.then_some("embed"))}>
+            if embedded {
+                { for embed_bar }
+                if lesson_panel.is_some() || checkpoints_panel.is_some() {
+                    <section class="scenario-bar embed-lesson" aria-label="Lesson">
+                        { for lesson_panel.clone() }
+                        { for checkpoints_panel.clone() }
                     </section>
                 }
-                if let Some(draft) = &state.editor {
-                    <crate::ui::scenario_editor::ScenarioEditor draft={Rc::clone(draft)}
-                        running={AttrValue::from(state.scenario_text())}
-                        name={AttrValue::from(state.scenario_name.clone())}
-                        builtin_differs={crate::authoring::ScenarioSource::Builtin(state.scenario_name.clone())
-                            .text().is_some_and(|t| t != draft.text)}
-                        note={state.editor_note.clone().map(AttrValue::from)}
-                        on_action={on_action.clone()} />
-                }
-                if let Some(watch) = watch.filter(|_| !spoilers_hidden) {
-                    <div class="scenario-watch"><b>{ "Watch: " }</b>{ watch }</div>
-                }
-                if let Some(lesson) = lesson {
-                    <crate::ui::lesson::LessonPanel {lesson} prediction={state.prediction}
-                        answer={state.answer()} scripted={state.view.script.is_some()}
-                        started={state.run_started()}
-                        on_action={on_action.clone()} />
-                }
-                <crate::ui::checkpoints::Checkpoints verdicts={Rc::clone(&state.checkpoints)}
-                    hidden={spoilers_hidden} />
-                if let Some(description) = description {
-                    <details class="scenario-description">
-                        <summary>{ "What this shows" }</summary>
-                        <div class="markdown">{ description }</div>
-                    </details>
-                }
-            </section>
-            <Transport playing={state.playing} now={state.now} horizon={state.horizon}
+            } else {
+                <section class="scenario-bar" aria-label="Scenario">
+                    <label class="field">
+                        <span>{ "Scenario" }</span>
+                        <select onchange={on_scenario} aria-label="Scenario">
+                            if edited {
+                                <optgroup label="Yours">
+                                    <option value="" selected=true disabled=true>
+                                        { format!("{} — {} (edited)", state.scenario_name, state.title()) }
+                                    </option>
+                                </optgroup>
+                            }
+                            { for picker.iter().map(|(part, lessons)| html! {
+                                <optgroup label={part.clone()}>
+                                    { for lessons.iter().map(|(name, title)| html! {
+                                        <option value={*name} selected={!edited && state.scenario_name == *name}>
+                                            { format!("{name} — {title}") }
+                                        </option>
+                                    }) }
+                                </optgroup>
+                            }) }
+                        </select>
+                    </label>
+                    <h2 class="scenario-title">
+                        { state.title() }
+                        if edited {
+                            <span class="edited-badge" title="This scenario is your own edit: the page's link carries its text">{ "edited" }</span>
+                        }
+                    </h2>
+                    { for mode_buttons }
+                    if has_sweep && !spoilers_hidden {
+                        <button type="button" class="button small subtle sweep-button" disabled={state.busy.is_some()}
+                            onclick={run_when_painted(&on_action, "Running the sweep: the scenario once per point…", LiveAction::Sweep)}
+                            title="Run this scenario again at each point of its sweep (more services, or more load), with this seed, and chart what grows">
+                            { "Sweep scale" }
+                        </button>
+                    }
+                    <button type="button" class="button subtle present-button" onclick={toggle_present}
+                        aria-pressed={state.present.to_string()}
+                        title="Presentation layout for a projector: larger text, the topology and the locks side by side">
+                        { if state.present { "Exit presentation" } else { "Present" } }
+                    </button>
+                    <button type="button" class="button subtle edit-button" onclick={toggle_editor.clone()}
+                        aria-expanded={(state.editor.is_some() || state.editor_warning).to_string()}
+                        title="Edit this scenario's file in the page, check it, run it, import or export it">
+                        { "Edit" }
+                    </button>
+                    <button type="button" class="button subtle share-button" onclick={toggle_share}
+                        aria-expanded={state.share.to_string()}
+                        title="A link to this run — scenario, seed, time and your actions — to send to someone">
+                        { "Share" }
+                    </button>
+                    if state.share {
+                        <crate::ui::share::SharePanel link={AttrValue::from(state.share_link())}
+                            fingerprint={(state.events > 0).then(|| AttrValue::from(state.view.fingerprint.clone()))}
+                            clock={AttrValue::from(state.view.clock.clone())}
+                            actions={state.recorded_commands()} run_file={AttrValue::from(state.run_file())}
+                            name={AttrValue::from(state.scenario_name.clone())}
+                            exports={Rc::new(state.export_files())}
+                            charts={Rc::new(state.view.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>())}
+                            on_action={on_action.clone()} />
+                    }
+                    if state.editor_warning {
+                        <section class="scenario-editor" role="region" aria-label="Scenario editor">
+                            <p>{ "The scenario's file holds this lesson's answer ([lesson] answer and explain). Answer the question first — or open it anyway, if you are preparing the lesson." }</p>
+                            <div class="scenario-editor-buttons">
+                                <button type="button" class="button small" onclick={{
+                                    let on_action = on_action.clone();
+                                    Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::OpenEditorAnyway))
+                                }}>{ "Open the file anyway" }</button>
+                                <button type="button" class="button small subtle" onclick={toggle_editor.clone()}>{ "Not now" }</button>
+                            </div>
+                        </section>
+                    }
+                    if let Some(draft) = &state.editor {
+                        <crate::ui::scenario_editor::ScenarioEditor draft={Rc::clone(draft)}
+                            running={AttrValue::from(state.scenario_text())}
+                            name={AttrValue::from(state.scenario_name.clone())}
+                            builtin_differs={crate::authoring::ScenarioSource::Builtin(state.scenario_name.clone())
+                                .text().is_some_and(|t| t != draft.text)}
+                            note={state.editor_note.clone().map(AttrValue::from)}
+                            on_action={on_action.clone()} />
+                    }
+                    if let Some(watch) = watch.filter(|_| !spoilers_hidden) {
+                        <div class="scenario-watch"><b>{ "Watch: " }</b>{ watch }</div>
+                    }
+                    { for lesson_panel }
+                    { for checkpoints_panel }
+                    if let Some(description) = description {
+                        <details class="scenario-description">
+                            <summary>{ "What this shows" }</summary>
+                            <div class="markdown">{ description }</div>
+                        </details>
+                    }
+                </section>
+            }
+            <Transport compact={embedded} playing={state.playing} now={state.now} horizon={state.horizon}
                 speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms} events={state.events}
                 lagging={state.lagging()} scripted={state.view.script.is_some()}
                 on_action={on_action.clone()} />
             if let Some(notice) = &state.notice {
                 <div class="notice" role="status"><p>{ notice }</p></div>
             }
+            { for chosen_note }
             if let Some(busy) = state.busy {
                 <div class="info-note busy-note" role="status"><p>{ busy }</p></div>
             }
@@ -388,7 +438,7 @@ pub fn Simulator() -> Html {
                     <ComparePanel compare={Rc::clone(compare)} on_action={on_action.clone()} />
                 </section>
             }
-            if state.view.pipeline.is_some() {
+            if state.view.pipeline.is_some() && shows(Panel::Pipeline) {
                 <section class="panel pipeline-panel" aria-labelledby="pipeline-title">
                     <h2 id="pipeline-title">{
                         if state.view.mode == crate::sim::modes::Mode::Events {
@@ -404,20 +454,20 @@ pub fn Simulator() -> Html {
                         on_action={on_action.clone()} />
                 </section>
             }
-            if state.view.pipeline.is_some() {
+            if state.view.pipeline.is_some() && shows(Panel::Checker) {
                 <section class="panel checker-panel" aria-labelledby="checker-title">
                     <h2 id="checker-title">{ "Invariant checker: read models against their sources" }</h2>
                     <CheckerPanel report={state.checker.clone()} on_action={on_action.clone()} />
                 </section>
             }
-            if let Some(registry) = state.view.pipeline.as_ref().map(|p| &p.registry).filter(|r| !r.subjects.is_empty()) {
+            if let Some(registry) = state.view.pipeline.as_ref().map(|p| &p.registry).filter(|r| !r.subjects.is_empty() && shows(Panel::Registry)) {
                 <section class="panel registry-panel" aria-labelledby="registry-title">
                     <h2 id="registry-title">{ "Schema registry" }</h2>
                     <RegistryPanel registry={registry.clone()} result={state.registry_result.clone()}
                         on_action={on_action.clone()} />
                 </section>
             }
-            if state.view.etl.is_some() {
+            if state.view.etl.is_some() && shows(Panel::Etl) {
                 <section class="panel pipeline-panel" aria-labelledby="etl-title">
                     <h2 id="etl-title">{ "ETL job" }</h2>
                     if let Some(result) = &state.pipeline_result {
@@ -426,7 +476,7 @@ pub fn Simulator() -> Html {
                     <EtlPanel view={view.clone()} on_action={on_action.clone()} />
                 </section>
             }
-            if state.viewer.topic.is_some() && state.view.pipeline.is_some() {
+            if state.viewer.topic.is_some() && state.view.pipeline.is_some() && shows(Panel::Messages) {
                 <section class="panel messages-panel" aria-labelledby="messages-title">
                     <h2 id="messages-title">{ "Messages" }</h2>
                     <MessageViewer viewer={state.viewer.clone()} messages={Rc::clone(&state.messages)}
@@ -435,44 +485,56 @@ pub fn Simulator() -> Html {
             }
             <div class="sim-grid">
                 <div class="sim-column main">
-                    if state.view.script.is_some() {
+                    if state.view.script.is_some() && shows(Panel::Script) {
                         <section class="panel script-panel" aria-labelledby="script-title">
                             <h2 id="script-title">{ "Scripted sessions, side by side" }</h2>
                             <ScriptPanel view={view.clone()} on_action={on_action.clone()} />
                         </section>
                     }
                     if !state.view.services.is_empty() {
-                        <section class="panel topology-panel" aria-labelledby="topology-title">
-                            <h2 id="topology-title">{ "Topology" }</h2>
-                            <Topology view={view.clone()} />
-                        </section>
-                        <section class="panel charts-panel" aria-labelledby="latency-title">
-                            <h2 id="latency-title">{ "Latency and throughput" }</h2>
-                            <Charts view={view.clone()} />
-                        </section>
-                        <section class="panel coupling-panel" aria-labelledby="coupling-title">
-                            <h2 id="coupling-title">{ "Coupling map: who reads and writes what" }</h2>
-                            <crate::ui::coupling::CouplingPanel map={Rc::clone(&state.coupling)}
-                                preview={state.schema_preview.clone()} />
-                        </section>
+                        if shows(Panel::Topology) {
+                            <section class="panel topology-panel" aria-labelledby="topology-title">
+                                <h2 id="topology-title">{ "Topology" }</h2>
+                                <Topology view={view.clone()} />
+                            </section>
+                        }
+                        if shows(Panel::Latency) {
+                            <section class="panel charts-panel" aria-labelledby="latency-title">
+                                <h2 id="latency-title">{ "Latency and throughput" }</h2>
+                                <Charts view={view.clone()} />
+                            </section>
+                        }
+                        if shows(Panel::Coupling) {
+                            <section class="panel coupling-panel" aria-labelledby="coupling-title">
+                                <h2 id="coupling-title">{ "Coupling map: who reads and writes what" }</h2>
+                                <crate::ui::coupling::CouplingPanel map={Rc::clone(&state.coupling)}
+                                    preview={state.schema_preview.clone()} />
+                            </section>
+                        }
                     }
                 </div>
                 <div class="sim-column side">
-                    <section class="panel locks-panel" aria-labelledby="locks-title">
-                        <h2 id="locks-title">{ "Locks" }</h2>
-                        <LocksPanel view={view.clone()} on_action={on_action.clone()} />
-                    </section>
-                    <section class="panel console-panel" aria-labelledby="console-title">
-                        <h2 id="console-title">{ "Console — inside the simulation" }</h2>
-                        <SimConsole key={format!("{}-{}", state.scenario_name, state.view.mode.name())}
-                            view={view.clone()} examples={console_examples} playing={state.playing}
-                            on_action={on_action.clone()} />
-                    </section>
-                    <section class="panel log-panel" aria-labelledby="log-title">
-                        <h2 id="log-title">{ "What happened" }</h2>
-                        <Narration view={view.clone()} empty_hint={log_hint} />
-                    </section>
-                    if state.view.services.iter().any(|s| !s.internal) || !presets.is_empty() {
+                    if shows(Panel::Locks) {
+                        <section class="panel locks-panel" aria-labelledby="locks-title">
+                            <h2 id="locks-title">{ "Locks" }</h2>
+                            <LocksPanel view={view.clone()} on_action={on_action.clone()} />
+                        </section>
+                    }
+                    if shows(Panel::Console) {
+                        <section class="panel console-panel" aria-labelledby="console-title">
+                            <h2 id="console-title">{ "Console — inside the simulation" }</h2>
+                            <SimConsole key={format!("{}-{}", state.scenario_name, state.view.mode.name())}
+                                view={view.clone()} examples={console_examples} playing={state.playing}
+                                on_action={on_action.clone()} />
+                        </section>
+                    }
+                    if shows(Panel::Log) {
+                        <section class="panel log-panel" aria-labelledby="log-title">
+                            <h2 id="log-title">{ "What happened" }</h2>
+                            <Narration view={view.clone()} empty_hint={log_hint} />
+                        </section>
+                    }
+                    if shows(Panel::Actions) && (state.view.services.iter().any(|s| !s.internal) || !presets.is_empty()) {
                         <section class="panel actions-panel" aria-labelledby="actions-title">
                             <h2 id="actions-title">{ "Actions" }</h2>
                             <Controls view={view} presets={(*presets).clone()}

@@ -30,6 +30,9 @@ pub struct TransportProps {
     pub lagging: Option<f64>,
     /// Whether the scenario is a script (back takes back a step).
     pub scripted: bool,
+    /// The embed's short bar: reset, play, the clock, the scrubber and the speed.
+    #[prop_or_default]
+    pub compact: bool,
     /// Where actions go.
     pub on_action: Callback<LiveAction>,
 }
@@ -93,17 +96,21 @@ pub fn Transport(props: &TransportProps) -> Html {
             <div class="transport-buttons">
                 <button type="button" class="button icon-button" onclick={send(LiveAction::Reset)}
                     title="Reset to 0 s (R)" aria-label="Reset to zero (R)">{ icons::transport("reset") }</button>
-                <button type="button" class="button icon-button" onclick={send(LiveAction::StepBack)}
-                    title={back_label} aria-label={back_label}>{ icons::transport("back") }</button>
+                if !props.compact {
+                    <button type="button" class="button icon-button" onclick={send(LiveAction::StepBack)}
+                        title={back_label} aria-label={back_label}>{ icons::transport("back") }</button>
+                }
                 <button type="button" class="button icon-button play" id="play"
                     onclick={send(LiveAction::TogglePlay)} title={play_label}
                     aria-label={play_label} aria-pressed={props.playing.to_string()}>
                     { icons::transport(play_icon) }
                 </button>
-                <button type="button" class="button icon-button" onclick={send(LiveAction::StepEvent)}
-                    title="Next event (→)" aria-label="Step to the next event (Right arrow)">{ icons::transport("step") }</button>
-                <button type="button" class="button subtle" onclick={send(LiveAction::StepTime)}
-                    title="Advance 100 ms">{ "+100 ms" }</button>
+                if !props.compact {
+                    <button type="button" class="button icon-button" onclick={send(LiveAction::StepEvent)}
+                        title="Next event (→)" aria-label="Step to the next event (Right arrow)">{ icons::transport("step") }</button>
+                    <button type="button" class="button subtle" onclick={send(LiveAction::StepTime)}
+                        title="Advance 100 ms">{ "+100 ms" }</button>
+                }
             </div>
             <div class="clock" aria-live="off">
                 <span class="clock-label">{ "simulated" }</span>
@@ -131,19 +138,21 @@ pub fn Transport(props: &TransportProps) -> Html {
                     { format!("running at {}", speed_text(kept)) }
                 </span>
             }
-            <label class="field seed">
-                <span>{ "Seed" }</span>
-                <CommitInput kind="number" min="0" step="1" id="seed" value={props.seed.to_string()}
-                    on_commit={on_seed} label="Seed"
-                    title="The seed decides every random choice: the same seed replays the same run. Changing it starts again from 0 s." />
-            </label>
-            if let Some(ms) = props.last_seek_ms {
-                <span class="seek-note" title="How long the last jump back took: the run is replayed from its seed">
-                    { format!("replayed in {ms:.0} ms") }
-                </span>
+            if !props.compact {
+                <label class="field seed">
+                    <span>{ "Seed" }</span>
+                    <CommitInput kind="number" min="0" step="1" id="seed" value={props.seed.to_string()}
+                        on_commit={on_seed} label="Seed"
+                        title="The seed decides every random choice: the same seed replays the same run. Changing it starts again from 0 s." />
+                </label>
+                if let Some(ms) = props.last_seek_ms {
+                    <span class="seek-note" title="How long the last jump back took: the run is replayed from its seed">
+                        { format!("replayed in {ms:.0} ms") }
+                    </span>
+                }
+                <button type="button" class="button subtle help-button" onclick={send(LiveAction::ToggleHelp)}
+                    title="Help: shortcuts and the words the panels use (?)" aria-label="Help (?)">{ "?" }</button>
             }
-            <button type="button" class="button subtle help-button" onclick={send(LiveAction::ToggleHelp)}
-                title="Help: shortcuts and the words the panels use (?)" aria-label="Help (?)">{ "?" }</button>
         </div>
     }
 }

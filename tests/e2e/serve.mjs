@@ -1,9 +1,12 @@
-// A small static file server for dist/ on 127.0.0.1 (a free port), for the page tests.
+// A small static file server for dist/ on 127.0.0.1 (a free port), for the page tests; reached as
+// localhost too, it is a second origin.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 
 const DIST = new URL("../../dist/", import.meta.url).pathname;
+// Test pages that are not the app's (a host page for embeds), served under /__fixtures__/.
+const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
 const TYPES = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
@@ -18,8 +21,9 @@ const TYPES = {
 export async function serveDist() {
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, "http://127.0.0.1").pathname);
-    const file = normalize(join(DIST, path.endsWith("/") ? `${path}index.html` : path));
-    if (!file.startsWith(DIST)) {
+    const [root, rest] = path.startsWith("/__fixtures__/") ? [FIXTURES, path.slice("/__fixtures__".length)] : [DIST, path];
+    const file = normalize(join(root, rest.endsWith("/") ? `${rest}index.html` : rest));
+    if (!file.startsWith(root)) {
       response.writeHead(403).end();
       return;
     }

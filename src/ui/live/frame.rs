@@ -76,7 +76,12 @@ impl LiveState {
                 return Rc::new(next);
             }
             next.info = Some(format!(
-                "Replaying the link's run to {}… {:.0} %",
+                "{} {}… {:.0} %",
+                if next.embed.is_some() {
+                    "Running to"
+                } else {
+                    "Replaying the link's run to"
+                },
                 clock_text(target),
                 now as f64 / target.max(1) as f64 * 100.0
             ));
