@@ -10,7 +10,7 @@ export CHROMEDRIVER ?= /usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT ?= 120
 WASM := wasm32-unknown-unknown
 
-.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size bench-page layering clean
+.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size size-compare bench-page layering clean
 
 ## serve: install what is missing, build the release app and serve it at http://127.0.0.1:8080
 serve: setup-app
@@ -61,6 +61,11 @@ test-page:
 ## size: the .wasm of the release build, raw and gzipped
 size:
 	@f=$$(ls dist/*.wasm); printf '%s: %s bytes raw, %s bytes gzip -9\n' "$$f" "$$(stat -c %s "$$f")" "$$(gzip -9 -c "$$f" | wc -c)"
+
+## size-compare: the first load of this build (wasm + JS + CSS) against sql.js, PGlite and DuckDB-WASM,
+## raw, gzip and brotli (run `make build` first; fetches those packages from npm into a temporary folder)
+size-compare:
+	node scripts/compare-sizes.mjs
 
 ## bench-page: console load and first query, simulator frame times at 1×/16×/max, a jump back (run `make build` first)
 bench-page:
