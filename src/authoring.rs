@@ -64,17 +64,77 @@ impl ScenarioSource {
     ///
     /// # Errors
     ///
-    /// A sentence saying what is wrong (no such built-in, or the text's first problem).
-    pub fn scenario(&self) -> Result<Scenario, String> {
+    /// [`RunError::NoSuchBuiltin`], or the text's first problem.
+    pub fn scenario(&self) -> Result<Scenario, RunError> {
         match self {
             Self::Builtin(name) => {
                 let text = builtin::scenario_text(name)
-                    .ok_or_else(|| format!("there is no built-in scenario \"{name}\""))?;
-                Scenario::parse(text).map_err(|e| e.to_string())
+                    .ok_or_else(|| RunError::NoSuchBuiltin(name.clone()))?;
+                Scenario::parse(text).map_err(RunError::BadBuiltin)
             }
-            Self::Edited(text) => Scenario::parse(text).map_err(|e| format!("your scenario: {e}")),
+            Self::Edited(text) => Scenario::parse(text).map_err(RunError::Edited),
         }
     }
+}
+
+/// Why a scenario cannot be run as the page was asked to run it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RunError {
+    /// No built-in scenario has that name.
+    #[error("there is no built-in scenario \"{0}\"")]
+    NoSuchBuiltin(String),
+    /// A built-in that does not read (a unit test says none is).
+    #[error("{0}")]
+    BadBuiltin(ScenarioError),
+    /// The user's own text does not read.
+    #[error("your scenario: {0}")]
+    Edited(ScenarioError),
+    /// A mode the scenario cannot run in.
+    #[error("\"{scenario}\" cannot run in the {mode} mode (its modes: {modes})")]
+    ModeNotOffered {
+        /// The scenario's name.
+        scenario: String,
+        /// The mode asked for.
+        mode: &'static str,
+        /// The modes it has.
+        modes: String,
+    },
+    /// It reads, but its run cannot be built (a table its SQL names is not there).
+    #[error("{0}")]
+    Build(ScenarioError),
+}
+
+/// `scenario` with the user's isolation levels (for the databases it has) and integration mode.
+///
+/// # Errors
+///
+/// [`RunError::ModeNotOffered`] for a mode the scenario cannot run in.
+pub fn prepare(
+    mut scenario: Scenario,
+    isolation: &[(String, Isolation)],
+    mode: Option<Mode>,
+) -> Result<Scenario, RunError> {
+    for (database, level) in isolation {
+        if let Some(spec) = scenario.databases.iter_mut().find(|d| &d.name == database) {
+            spec.isolation = *level;
+        }
+    }
+    if let Some(mode) = mode {
+        let modes = scenario.modes();
+        if !modes.contains(&mode) {
+            return Err(RunError::ModeNotOffered {
+                scenario: scenario.name.clone(),
+                mode: mode.name(),
+                modes: modes
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        scenario.mode = mode;
+    }
+    Ok(scenario)
 }
 
 /// A scenario being edited: its text and what checking it found.
@@ -368,6 +428,40 @@ impl Kept {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_that_cannot_run_as_asked_says_why() {
+        let missing = ScenarioSource::Builtin("shp".to_owned()).scenario();
+        assert_eq!(missing, Err(RunError::NoSuchBuiltin("shp".to_owned())));
+        let edited = ScenarioSource::of_text("name = 3")
+            .scenario()
+            .expect_err("not a scenario");
+        assert!(matches!(edited, RunError::Edited(_)), "{edited:?}");
+        assert!(
+            edited.to_string().starts_with("your scenario: "),
+            "{edited}"
+        );
+
+        let shop = ScenarioSource::Builtin("shop".to_owned())
+            .scenario()
+            .expect("the shop reads");
+        let levels = [
+            ("shop".to_owned(), Isolation::Serializable),
+            ("nowhere".to_owned(), Isolation::Serializable),
+        ];
+        let prepared = prepare(shop.clone(), &levels, Some(Mode::Cdc)).expect("the shop has cdc");
+        assert_eq!(prepared.mode, Mode::Cdc);
+        assert_eq!(prepared.databases[0].isolation, Isolation::Serializable);
+        let lost = ScenarioSource::Builtin("lost-update".to_owned())
+            .scenario()
+            .expect("lost-update reads");
+        match prepare(lost, &[], Some(Mode::Cdc)) {
+            Err(RunError::ModeNotOffered { scenario, mode, .. }) => {
+                assert_eq!((scenario.as_str(), mode), ("lost-update", "cdc"));
+            }
+            other => panic!("lost-update has no cdc mode: {other:?}"),
+        }
+    }
     use crate::sim::world::Command;
 
     #[test]
@@ -397,6 +491,7 @@ mod tests {
         assert!(ScenarioSource::Builtin("nope".to_owned())
             .scenario()
             .expect_err("no such built-in")
+            .to_string()
             .contains("nope"));
     }
 

@@ -6,7 +6,7 @@
 //! budget, so the page stays responsive at any speed; the view is rebuilt at most every
 //! [`VIEW_EVERY_MS`] of wall time while playing (the clock every frame).
 
-use crate::authoring::{RunFile, SavedRun, ScenarioDraft, ScenarioSource};
+use crate::authoring::{prepare, RunError, RunFile, SavedRun, ScenarioDraft, ScenarioSource};
 use crate::embed::{Embedding, Panels};
 use crate::link::{
     commands_for_link, commands_from_link, isolation_for_link, isolation_from_link, pack,
@@ -295,40 +295,10 @@ fn build(
     seed: Option<u64>,
     isolation: &[(String, Isolation)],
     mode: Option<Mode>,
-) -> Result<Playback, String> {
+) -> Result<Playback, RunError> {
     let scenario = prepare(source.scenario()?, isolation, mode)?;
     let seed = seed.unwrap_or(scenario.seed);
-    Playback::new(scenario, seed).map_err(|e| e.to_string())
-}
-
-/// `scenario` with the user's isolation levels and mode.
-fn prepare(
-    mut scenario: Scenario,
-    isolation: &[(String, Isolation)],
-    mode: Option<Mode>,
-) -> Result<Scenario, String> {
-    for (database, level) in isolation {
-        if let Some(spec) = scenario.databases.iter_mut().find(|d| &d.name == database) {
-            spec.isolation = *level;
-        }
-    }
-    if let Some(mode) = mode {
-        if !scenario.modes().contains(&mode) {
-            return Err(format!(
-                "\"{}\" cannot run in the {} mode (its modes: {})",
-                scenario.name,
-                mode.name(),
-                scenario
-                    .modes()
-                    .iter()
-                    .map(|m| m.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        scenario.mode = mode;
-    }
-    Ok(scenario)
+    Playback::new(scenario, seed).map_err(RunError::Build)
 }
 
 impl LiveState {
@@ -587,12 +557,16 @@ impl LiveState {
     ) -> Self {
         match build(source, seed, &isolation, mode) {
             Ok(playback) => Self::with_playback(playback, source.clone(), isolation, mode, None),
-            Err(message) => {
+            Err(error) => {
                 let default = ScenarioSource::Builtin(DEFAULT_SCENARIO.to_owned());
                 match build(&default, None, &[], None) {
-                    Ok(playback) => {
-                        Self::with_playback(playback, default, Vec::new(), None, Some(message))
-                    }
+                    Ok(playback) => Self::with_playback(
+                        playback,
+                        default,
+                        Vec::new(),
+                        None,
+                        Some(error.to_string()),
+                    ),
                     Err(_) => {
                         unreachable!("the built-in default scenario builds (a unit test says so)")
                     }
@@ -993,7 +967,7 @@ impl LiveState {
             .cloned()
             .collect();
         let built = prepare(scenario, &isolation, mode)
-            .map_err(|message| crate::sim::scenario::ScenarioError::at("", message))
+            .map_err(|error| crate::sim::scenario::ScenarioError::at("", error.to_string()))
             .and_then(|scenario| Playback::new(scenario, seed).map_err(|e| e.located_in(text)));
         let playback = match built {
             Ok(playback) => playback,
