@@ -6,7 +6,7 @@
 // The other engines come from the npm registry (`npm pack`, pinned versions, into a temporary
 // folder that is removed afterwards): nothing is added to the project.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
@@ -72,7 +72,7 @@ try {
   for (const engine of ENGINES) {
     const tarball = execFileSync("npm", ["pack", "--silent", engine.spec], { cwd: work, encoding: "utf8" }).trim().split("\n").at(-1);
     const folder = join(work, engine.spec.replace(/[@/]/g, "_"));
-    execFileSync("mkdir", ["-p", folder]);
+    mkdirSync(folder, { recursive: true });
     execFileSync("tar", ["xzf", join(work, tarball), "-C", folder, "--strip-components=1"]);
     const present = walk(folder);
     const chosen = engine.files.flatMap((file) => {

@@ -53,32 +53,31 @@ impl PartialEq for ViewRef {
 }
 
 /// Starts the app in the page: installs the panic banner, says what it is building, and once
-/// the browser has painted that, mounts [`app::App`] on `#app` (the first render builds the
+/// the browser has painted that, mounts [`app::App`] (or, in an embed, [`app::EmbedApp`]) on `#app` (the first render builds the
 /// scenario's databases, the slow part of starting).
 pub fn start() {
     browser::install_panic_banner();
-    // A link's `theme=` holds for this visit (an embed's colours are its author's); the
-    // theme chosen with the button otherwise.
-    match browser::query_param("theme").map(|t| crate::embed::Theme::parse(&t)) {
-        Some(Ok(theme)) => browser::show_theme(theme.setting()),
-        _ => browser::show_theme(&browser::load_theme()),
-    }
-    if browser::query_param("embed").as_deref() == Some("1") {
+    // A link's `theme=` holds for this visit (an embed's colours are its author's).
+    browser::show_theme(&browser::initial_theme());
+    let embedded = browser::embedded();
+    if embedded {
         browser::mark_embedded();
     }
     let building = match browser::query_param("view").as_deref() {
         Some("console") => "Building the console's shop database…".to_owned(),
         _ => format!(
             "Building the scenario “{}”: its tables and seeded rows…",
-            browser::query_param("scenario")
-                .or_else(|| browser::query_param("lesson"))
-                .unwrap_or_else(|| live::DEFAULT_SCENARIO.to_owned())
+            browser::scenario_param().unwrap_or_else(|| live::DEFAULT_SCENARIO.to_owned())
         ),
     };
     browser::show_loading(&building);
-    browser::after_paint(|| {
+    browser::after_paint(move || {
         let root = browser::app_root();
-        yew::Renderer::<app::App>::with_root(root).render();
+        if embedded {
+            yew::Renderer::<app::EmbedApp>::with_root(root).render();
+        } else {
+            yew::Renderer::<app::App>::with_root(root).render();
+        }
     });
 }
 

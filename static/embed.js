@@ -6,9 +6,10 @@
  *
  * Each such element becomes an <iframe> of the app (`?embed=1`), made only when the element is
  * scrolled near the screen, and sized to its content as it changes. Attributes (all optional):
- * data-scenario, data-lesson, data-seed, data-panels, data-theme (light, dark, auto), data-mode,
- * data-speed, data-t, data-isolation, data-autoplay, data-paused, data-title, data-height (the
- * placeholder's height before loading, in px).
+ * data-scenario, data-lesson, data-seed, data-panels, data-theme (light, dark, auto; default
+ * auto: the reader's system setting), data-mode, data-speed, data-t, data-isolation, data-src
+ * (an edited scenario, as Share writes it), data-run (recorded actions), data-autoplay,
+ * data-paused, data-title, data-height (the placeholder's height before loading, in px).
  *
  * Each embed can be driven from the page:
  *
@@ -18,8 +19,10 @@
  *   lab.element.addEventListener("dataflow-lab:state", (e) => console.log(e.detail.time));
  *
  * `state` events carry time (s), clock, running, speed, seed, scenario, mode, events and the
- * checkpoints; `error` events say why a command could not be done. Messages are exchanged
- * with postMessage, only between this page and the embed's own frame, at their own origins.
+ * checkpoints; `error` events (also written to the console) say why a command could not be
+ * done, or what is wrong with an embed's attributes. Messages are exchanged with postMessage,
+ * only between this page and the embed's own frame, at their own origins. With `defer`, this
+ * script runs after the page's inline scripts: drive embeds from a DOMContentLoaded listener.
  */
 (function () {
   "use strict";
@@ -30,7 +33,7 @@
   const APP = new URL((script && script.dataset.app) || "./", (script && script.src) || location.href);
   const ORIGIN = APP.origin;
   const SOURCE = "dataflow-lab";
-  const PARAMETERS = ["scenario", "lesson", "seed", "panels", "theme", "mode", "speed", "t", "isolation"];
+  const PARAMETERS = ["scenario", "lesson", "seed", "panels", "theme", "mode", "speed", "t", "isolation", "src", "run"];
   const FLAGS = ["autoplay", "paused"];
   const embeds = new Map();
   let counter = 0;
@@ -69,7 +72,7 @@
     /** The same run in the whole app, every panel shown (for the placeholder's link). */
     appUrl() {
       const url = new URL(this.url());
-      for (const name of ["embed", "origin", "id", "panels", "autoplay", "paused"]) url.searchParams.delete(name);
+      for (const name of ["embed", "origin", "id", "panels", "autoplay", "paused", "theme"]) url.searchParams.delete(name);
       const lesson = url.searchParams.get("lesson");
       if (lesson && !url.searchParams.has("scenario")) url.searchParams.set("scenario", lesson);
       url.searchParams.delete("lesson");
@@ -83,11 +86,13 @@
       element.style.display = "block";
       element.style.minHeight = `${height}px`;
       element.style.boxSizing = "border-box";
+      element.style.border = "1px dashed rgba(128, 128, 128, 0.5)";
+      element.style.borderRadius = "8px";
       if (element.children.length === 0) {
         const link = document.createElement("a");
         link.href = this.appUrl();
         link.textContent = `Dataflow Lab: ${element.dataset.lesson || element.dataset.scenario || "shop"} — a live simulation, loaded when scrolled to`;
-        link.style.cssText = "display:block;padding:12px;color:inherit;opacity:0.7;font:14px system-ui,sans-serif";
+        link.style.cssText = "display:block;padding:14px 16px;color:inherit;opacity:0.75;font:14px/1.4 system-ui,sans-serif";
         element.append(link);
       }
     }
@@ -102,8 +107,12 @@
       frame.loading = "eager";
       frame.setAttribute("allow", "clipboard-write");
       frame.style.cssText = `display:block;width:100%;border:0;height:${this.element.style.minHeight || "380px"};color-scheme:normal`;
+      // Focus on the placeholder (a reader tabbing to it) moves into the frame's page.
+      const focused = this.element.contains(document.activeElement);
       this.element.replaceChildren(frame);
       this.element.style.minHeight = "";
+      this.element.style.border = "";
+      if (focused) frame.focus();
       this.frame = frame;
     }
 
@@ -136,6 +145,9 @@
     receive(data) {
       if (data.type === "resize" && Number.isFinite(data.height) && data.height > 0) {
         this.frame.style.height = `${Math.ceil(data.height)}px`;
+      }
+      if (data.type === "error" && console && console.warn) {
+        console.warn(`Dataflow Lab embed #${this.id}: ${data.message}`);
       }
       if (data.type === "state") {
         this.state = data;

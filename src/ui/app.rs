@@ -1,7 +1,6 @@
 //! The whole page: the masthead with its two views — the live simulator (the default) and the
 //! SQL console (`?view=console`) — around their own states.
 
-use crate::embed::Theme;
 use crate::sim::database::TransactionState;
 use crate::sim::shop::DEFAULT_SEED;
 use crate::ui::browser;
@@ -23,24 +22,11 @@ enum View {
 /// The app's root component.
 #[component]
 pub fn App() -> Html {
-    if browser::query_param("embed").as_deref() == Some("1") {
-        // Embedded in another page: the simulator alone, its panels as the embed chose.
-        return html! {
-            <div class="page embed-page" id="embed-root">
-                <Simulator />
-            </div>
-        };
-    }
     let view = use_state(|| match browser::query_param("view").as_deref() {
         Some("console") => View::Console,
         _ => View::Simulator,
     });
-    let theme = use_state(
-        || match browser::query_param("theme").map(|t| Theme::parse(&t)) {
-            Some(Ok(theme)) => theme.setting().to_owned(),
-            _ => browser::load_theme(),
-        },
-    );
+    let theme = use_state(browser::initial_theme);
     let next_theme = {
         let theme = theme.clone();
         Callback::from(move |_: MouseEvent| {
@@ -105,6 +91,17 @@ pub fn App() -> Html {
             <footer class="footer">
                 { "Dataflow Lab — every statement runs on GlueSQL compiled to WebAssembly; nothing leaves this page." }
             </footer>
+        </div>
+    }
+}
+
+/// The page embedded in another (`?embed=1`): the simulator alone, its panels as the embed
+/// chose.
+#[component]
+pub fn EmbedApp() -> Html {
+    html! {
+        <div class="page embed-page" id="embed-root">
+            <Simulator />
         </div>
     }
 }

@@ -657,13 +657,6 @@ pub fn apply_theme(theme: &str) {
     }
 }
 
-/// The page's own origin (`https://example.org`).
-pub fn own_origin() -> String {
-    web_sys::window()
-        .and_then(|w| w.location().origin().ok())
-        .unwrap_or_default()
-}
-
 /// Sets the page's theme for this visit only (an embed's `theme=`): not remembered.
 pub fn show_theme(theme: &str) {
     let root = web_sys::window()
@@ -687,16 +680,42 @@ pub fn mark_embedded() {
     }
 }
 
-/// Whether the page runs inside a frame of another page.
-pub fn in_frame() -> bool {
+/// The page's own origin (`https://example.org`).
+pub fn own_origin() -> String {
     web_sys::window()
-        .and_then(|w| {
-            w.parent()
-                .ok()
-                .flatten()
-                .map(|p| !js_sys::Object::is(&p, &w))
-        })
-        .unwrap_or(false)
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default()
+}
+
+/// Where the app is served from: its origin and folder (`https://example.org/lab/`).
+pub fn app_base() -> String {
+    let Some(window) = web_sys::window() else {
+        return String::new();
+    };
+    let path = window.location().pathname().unwrap_or_default();
+    let folder = path.rfind('/').map_or("/", |i| &path[..=i]);
+    format!("{}{folder}", own_origin())
+}
+
+/// Whether the page is an embed in another (`?embed=1`).
+pub fn embedded() -> bool {
+    query_param("embed").as_deref() == Some("1")
+}
+
+/// The built-in scenario the address names: `scenario=`, or a lesson's (`lesson=`).
+pub fn scenario_param() -> Option<String> {
+    query_param("scenario").or_else(|| query_param("lesson"))
+}
+
+/// The theme to start in: the link's (`theme=`, for this visit), else in an embed the reader's
+/// system setting (an embed's colours are its author's, not this browser's choice in the
+/// app), else the one chosen with the theme button (`system` when none).
+pub fn initial_theme() -> String {
+    match query_param("theme").map(|t| crate::embed::Theme::parse(&t)) {
+        Some(Ok(theme)) => theme.setting().to_owned(),
+        _ if embedded() => "system".to_owned(),
+        _ => load_theme(),
+    }
 }
 
 /// Posts `json` (an object's JSON text) to the parent window, to `origin` only.

@@ -2,16 +2,10 @@
 //! messages — commands taken from the host, the run's state, and the content's height posted
 //! back (the messages are [`crate::embed`]'s; `static/embed.js` is the host's side).
 
-use crate::embed::{envelope, EmbedMessage, HostCommand};
-use crate::sim::expectation::Status;
-use crate::sim::modes::Mode;
+use crate::embed::{envelope, EmbedError, EmbedMessage, HostCommand, StatePost};
 use crate::ui::browser::{self, HeightWatcher, ParentMessages};
 use crate::ui::live::{LiveAction, LiveState};
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
-
-/// How often a playing embed tells its host the time (wall ms).
-pub const STATE_EVERY_MS: f64 = 250.0;
 
 /// The embed's title bar's inputs.
 #[derive(Properties, PartialEq)]
@@ -22,8 +16,11 @@ pub struct EmbedBarProps {
     pub seed: u64,
     /// The integration mode, when the scenario has more than one.
     pub mode: Option<AttrValue>,
-    /// The link that opens this run in the whole page (made when it is followed: it carries
-    /// the time).
+    /// A link to the scenario in the whole page, cheap to make (its name and seed); brought up
+    /// to date with `open_link` as it is followed.
+    pub href: AttrValue,
+    /// The link that opens this run — at its time, with the user's actions — in the whole page
+    /// (made only when it is followed: it packs the actions).
     pub open_link: Callback<(), String>,
 }
 
@@ -31,22 +28,20 @@ pub struct EmbedBarProps {
 #[component]
 pub fn EmbedBar(props: &EmbedBarProps) -> Html {
     // The link is brought up to date as it is followed (by pointer or by key).
+    let anchor = use_node_ref();
     let refresh = {
-        let open_link = props.open_link.clone();
-        move |event: &Event| {
-            if let Some(anchor) = event
-                .current_target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlAnchorElement>().ok())
-            {
+        let (open_link, anchor) = (props.open_link.clone(), anchor.clone());
+        move || {
+            if let Some(anchor) = anchor.cast::<web_sys::HtmlAnchorElement>() {
                 anchor.set_href(&open_link.emit(()));
             }
         }
     };
     let on_pointer = {
         let refresh = refresh.clone();
-        Callback::from(move |event: PointerEvent| refresh(&event))
+        Callback::from(move |_: PointerEvent| refresh())
     };
-    let on_click = Callback::from(move |event: MouseEvent| refresh(&event));
+    let on_click = Callback::from(move |_: MouseEvent| refresh());
     html! {
         <header class="embed-bar">
             <h2 class="scenario-title" title={props.title.clone()}>{ &props.title }</h2>
@@ -56,7 +51,7 @@ pub fn EmbedBar(props: &EmbedBarProps) -> Html {
                     { format!(" · {mode}") }
                 }
             </span>
-            <a class="embed-open" href={props.open_link.emit(())} target="_blank" rel="noopener"
+            <a class="embed-open" ref={anchor} href={props.href.clone()} target="_blank" rel="noopener"
                 onpointerdown={on_pointer} onclick={on_click}
                 title="Open this run — same scenario, seed and time — in Dataflow Lab, with every panel">
                 { "Open in Dataflow Lab ↗" }
@@ -65,23 +60,9 @@ pub fn EmbedBar(props: &EmbedBarProps) -> Html {
     }
 }
 
-/// What, when it changes, makes an embed tell its host its state at once.
-#[derive(Clone, PartialEq)]
-struct Signature {
-    running: bool,
-    scenario: String,
-    seed: u64,
-    mode: Mode,
-    /// The time, while paused (a seek, a step); while playing it is sent every
-    /// [`STATE_EVERY_MS`] instead.
-    paused_at: Option<u64>,
-    checkpoints: Vec<Status>,
-    asked: u32,
-}
-
 /// The embed's side of the host's messages: takes the host's commands (from its parent
-/// window, at the origin it was given), and posts the run's state and the content's height.
-/// Does nothing on a page that is not an embed.
+/// window, at the origin it was given), and posts the run's state (when [`StatePost::due`]
+/// says), its errors and the content's height. Does nothing on a page that is not an embed.
 #[hook]
 pub fn use_host(state: &UseReducerHandle<LiveState>) {
     let origin = state.host_origin();
@@ -94,49 +75,63 @@ pub fn use_host(state: &UseReducerHandle<LiveState>) {
                 let messages = ParentMessages::new(origin.clone(), move |text| {
                     match HostCommand::parse(&text) {
                         Ok(command) => dispatcher.dispatch(LiveAction::Host(command)),
-                        Err(problem) => browser::post_to_parent(
-                            &envelope(
-                                &EmbedMessage::Error {
-                                    message: problem.to_string(),
-                                },
-                                reply_id.as_deref(),
-                            ),
+                        // Not a message at all (another script's): not for us.
+                        Err(EmbedError::NotAMessage(_)) => {}
+                        Err(problem) => post(
+                            &EmbedMessage::Error {
+                                message: problem.to_string(),
+                            },
+                            reply_id.as_deref(),
                             &reply_to,
                         ),
                     }
                 });
                 let heights = HeightWatcher::new("embed-root", move |height| {
-                    browser::post_to_parent(
-                        &envelope(&EmbedMessage::Resize { height }, id.as_deref()),
-                        &origin,
-                    );
+                    post(&EmbedMessage::Resize { height }, id.as_deref(), &origin);
                 });
                 (messages, heights)
             });
             move || drop(listening)
         });
     }
-    let last = use_mut_ref(|| (f64::NEG_INFINITY, None::<Signature>));
+    let last = use_mut_ref(|| (f64::NEG_INFINITY, None::<StatePost>));
     let handle = state.clone();
     use_effect(move || {
         let Some(origin) = origin else {
             return;
         };
-        let signature = Signature {
+        let moving = handle.playing || handle.seeking.is_some();
+        let now = StatePost {
             running: handle.playing,
             scenario: handle.scenario_name.clone(),
             seed: handle.seed(),
             mode: handle.view.mode,
-            paused_at: (!handle.playing).then_some(handle.now),
+            speed: handle.speed,
+            paused_at: (!moving).then_some(handle.now),
             checkpoints: handle.checkpoints.iter().map(|v| v.status).collect(),
-            asked: handle.host_asked,
+            commands: handle.host_commands,
         };
         let wall = browser::now_ms();
         let mut last = last.borrow_mut();
-        let changed = last.1.as_ref() != Some(&signature);
-        if changed || (handle.playing && wall - last.0 >= STATE_EVERY_MS) {
-            browser::post_to_parent(&envelope(&handle.embed_state(), id.as_deref()), &origin);
-            *last = (wall, Some(signature));
+        if !now.due(last.1.as_ref(), wall - last.0) {
+            return;
         }
+        // The first time, what is wrong with the embed's address, for its author.
+        if last.1.is_none() {
+            if let Some(message) = handle.notice.clone() {
+                post(&EmbedMessage::Error { message }, id.as_deref(), &origin);
+            }
+        }
+        let answering = last.1.as_ref().map(|l| l.commands) != Some(now.commands);
+        if let Some(message) = handle.host_error.clone().filter(|_| answering) {
+            post(&EmbedMessage::Error { message }, id.as_deref(), &origin);
+        }
+        post(&handle.embed_state(), id.as_deref(), &origin);
+        *last = (wall, Some(now));
     });
+}
+
+/// Posts `message` to the host page at `origin`.
+fn post(message: &EmbedMessage, id: Option<&str>, origin: &str) {
+    browser::post_to_parent(&envelope(message, id), origin);
 }

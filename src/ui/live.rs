@@ -271,8 +271,11 @@ pub struct LiveState {
     /// The page is embedded in another (`embed=1`): no chrome, the chosen panels, and the host
     /// page's commands taken by message.
     pub embed: Option<Rc<Embedding>>,
-    /// Counts the host's requests for the state, so that the page posts one for each.
-    pub host_asked: u32,
+    /// Counts the host's commands: each is answered with the state (two taken before the page
+    /// renders get one answer).
+    pub host_commands: u32,
+    /// Why the host's last command could not be done as asked, to tell the host.
+    pub host_error: Option<String>,
 }
 
 /// A schema change the student is about to run, with what it will do.
@@ -321,9 +324,8 @@ impl LiveState {
         notices.extend(kept_notice);
         let embed = embed::embedding_from_link(&mut notices);
         let panels = embed::panels_from_link(&mut notices);
-        let named = match browser::query_param("scenario")
-            .or_else(|| browser::query_param("lesson"))
-        {
+        embed::check_theme(&mut notices);
+        let named = match browser::scenario_param() {
             Some(name) if ScenarioSource::Builtin(name.clone()).text().is_some() => name,
             Some(name) if browser::query_param("src").is_some() => name,
             Some(name) => {
@@ -491,7 +493,8 @@ impl LiveState {
         state.panels = panels;
         state.embed = embed.map(Rc::new);
         // `autoplay=1` plays at once (once a link's time is reached); `paused=1` wins over it.
-        let flag = |name: &str| browser::query_param(name).is_some_and(|v| v != "0");
+        let flag =
+            |name: &str| browser::query_param(name).is_some_and(|v| v != "0" && v != "false");
         state.playing = flag("autoplay") && !flag("paused");
         if let Some(text) = broken {
             state.editor = Some(Rc::new(ScenarioDraft::new(text)));
@@ -511,7 +514,14 @@ impl LiveState {
         if let Some(notice) = state.notice.take() {
             notices.push(notice);
         }
-        state.notice = (!notices.is_empty()).then(|| notices.join(" "));
+        // An embed's reader did not write its address: its author did.
+        let notices = notices.join(" ");
+        let notices = if state.embed.is_some() {
+            notices.replace("The link's", "This embed's")
+        } else {
+            notices
+        };
+        state.notice = (!notices.is_empty()).then_some(notices);
         state.remember();
         state
     }
@@ -643,7 +653,8 @@ impl LiveState {
             schema_preview: None,
             panels: None,
             embed: None,
-            host_asked: 0,
+            host_commands: 0,
+            host_error: None,
         }
     }
 
@@ -874,7 +885,8 @@ impl LiveState {
             schema_preview: self.schema_preview.clone(),
             panels: self.panels,
             embed: self.embed.clone(),
-            host_asked: self.host_asked,
+            host_commands: self.host_commands,
+            host_error: self.host_error.clone(),
         }
     }
 
@@ -1238,6 +1250,10 @@ impl Reducible for LiveState {
 
 impl LiveState {
     fn reduce_action(self: Rc<Self>, action: LiveAction) -> Rc<Self> {
+        if let LiveAction::Host(command) = action {
+            // The host's commands are taken even while the run goes to a time.
+            return self.host(command);
+        }
         let mut next = self.copy();
         let wall = browser::now_ms();
         if next.seeking.is_some()

@@ -20,12 +20,11 @@ const RESTORING_KEY: &str = "dataflow-lab.sim.restoring";
 /// The tab's storage key for `base`: embeds share their host tab's storage, so each keeps its
 /// record under its own name (`id=`, else its scenario), apart from the page's and each other's.
 fn key(base: &str) -> String {
-    if browser::query_param("embed").as_deref() != Some("1") {
+    if !browser::embedded() {
         return base.to_owned();
     }
     let name = browser::query_param("id")
-        .or_else(|| browser::query_param("scenario"))
-        .or_else(|| browser::query_param("lesson"))
+        .or_else(browser::scenario_param)
         .unwrap_or_default();
     format!("{base}.embed.{name}")
 }

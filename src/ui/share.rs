@@ -30,6 +30,8 @@ pub struct ShareProps {
     pub exports: Rc<Vec<ExportFile>>,
     /// The services whose latency charts are on the page (each can be saved as SVG or PNG).
     pub charts: Rc<Vec<String>>,
+    /// The HTML that embeds this scenario (its seed, mode and edits) in another page.
+    pub embed: AttrValue,
     /// Where actions go (closing the panel).
     pub on_action: Callback<LiveAction>,
 }
@@ -58,6 +60,11 @@ pub fn SharePanel(props: &ShareProps) -> Html {
     let select_all = Callback::from(|event: FocusEvent| {
         if let Some(input) = event.target_dyn_into::<web_sys::HtmlInputElement>() {
             input.select();
+        }
+    });
+    let select_text = Callback::from(|event: FocusEvent| {
+        if let Some(area) = event.target_dyn_into::<web_sys::HtmlTextAreaElement>() {
+            area.select();
         }
     });
     let save = {
@@ -155,6 +162,11 @@ pub fn SharePanel(props: &ShareProps) -> Html {
                 </button>
                 <span class="hint">{ " The same run in a file: open it with Edit → Import, or drop it on the editor." }</span>
             </p>
+            <h4 class="share-export-title">{ "Embed it in a page" }</h4>
+            <p class="share-embed-hint hint">{ "For a course page or documentation: this shows the scenario, with this seed and mode, in a frame loaded when scrolled to (paused at 0 s; the README's Embedding lists the attributes)." }</p>
+            <textarea class="share-embed" readonly=true rows="3" spellcheck="false"
+                aria-label="HTML that embeds this scenario in a page" value={props.embed.clone()}
+                onfocus={select_text} />
         </section>
     }
 }

@@ -140,6 +140,22 @@ pub fn Simulator() -> Html {
 
     // In an embed: the host page's commands in, the run's state out.
     crate::ui::embed::use_host(&state);
+    // The embed's "Open in Dataflow Lab" link, made from the state as it is when followed: one
+    // callback for the page's life (so the bar does not re-render every frame).
+    let latest = use_mut_ref(|| None::<UseReducerHandle<LiveState>>);
+    *latest.borrow_mut() = Some(state.clone());
+    let open_link = use_memo((), {
+        let latest = Rc::clone(&latest);
+        move |_| {
+            Callback::from(move |()| {
+                latest
+                    .borrow()
+                    .as_ref()
+                    .map(|state| state.open_link())
+                    .unwrap_or_default()
+            })
+        }
+    });
 
     let presets = use_memo(state.source.clone(), |_| Rc::new(presets(&state)));
     // A schema change already made is shown done; the map is rebuilt (a new Rc) only when a
@@ -296,13 +312,19 @@ pub fn Simulator() -> Html {
             </div>
         }
     });
+    let notice = state.notice.as_ref().map(|notice| {
+        html! { <div class="notice" role="status"><p>{ notice }</p></div> }
+    });
     let embed_bar = embedded.then(|| {
-        let handle = state.clone();
-        let open_link = Callback::from(move |()| handle.open_link());
         let mode = (state.view.modes.len() > 1).then(|| AttrValue::from(state.view.mode.name()));
+        let href = AttrValue::from(format!(
+            "?scenario={}&seed={}",
+            state.scenario_name,
+            state.seed()
+        ));
         html! {
             <crate::ui::embed::EmbedBar title={AttrValue::from(state.title())} seed={state.seed()}
-                {mode} {open_link} />
+                {mode} {href} open_link={(*open_link).clone()} />
         }
     });
 
@@ -310,6 +332,8 @@ pub fn Simulator() -> Html {
         <div class={classes!("simulator", state.present.then_some("present"), embedded.then_some("embed"))}>
             if embedded {
                 { for embed_bar }
+                // What is wrong with the embed's address, before anything it would explain.
+                { for notice.clone() }
                 if lesson_panel.is_some() || checkpoints_panel.is_some() {
                     <section class="scenario-bar embed-lesson" aria-label="Lesson">
                         { for lesson_panel.clone() }
@@ -376,6 +400,7 @@ pub fn Simulator() -> Html {
                             name={AttrValue::from(state.scenario_name.clone())}
                             exports={Rc::new(state.export_files())}
                             charts={Rc::new(state.view.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>())}
+                        embed={AttrValue::from(state.embed_snippet())}
                             on_action={on_action.clone()} />
                     }
                     if state.editor_warning {
@@ -416,8 +441,8 @@ pub fn Simulator() -> Html {
                 speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms} events={state.events}
                 lagging={state.lagging()} scripted={state.view.script.is_some()}
                 on_action={on_action.clone()} />
-            if let Some(notice) = &state.notice {
-                <div class="notice" role="status"><p>{ notice }</p></div>
+            if !embedded {
+                { for notice.clone() }
             }
             { for chosen_note }
             if let Some(busy) = state.busy {
@@ -494,8 +519,9 @@ pub fn Simulator() -> Html {
                     if !state.view.services.is_empty() {
                         if shows(Panel::Topology) {
                             <section class="panel topology-panel" aria-labelledby="topology-title">
-                                <h2 id="topology-title">{ "Topology" }</h2>
-                                <Topology view={view.clone()} />
+                                // In an embed the bar above says what it is: the heading is for screen readers.
+                                <h2 id="topology-title" class={classes!(embedded.then_some("visually-hidden"))}>{ "Topology" }</h2>
+                                <Topology view={view.clone()} compact={embedded} />
                             </section>
                         }
                         if shows(Panel::Latency) {

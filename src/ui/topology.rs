@@ -61,6 +61,9 @@ fn is_narrow(figure: &NodeRef) -> Option<bool> {
 pub struct TopologyProps {
     /// What to draw.
     pub view: ViewRef,
+    /// The legend folded under "Key" (an embed, where height is short).
+    #[prop_or_default]
+    pub compact: bool,
 }
 
 struct DbBox {
@@ -317,6 +320,25 @@ pub fn Topology(props: &TopologyProps) -> Html {
         }
     });
 
+    let legend = html! {
+        <>
+            <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-write" /></svg>{ "writes" }</span>
+            <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-read" /></svg>{ "reads" }</span>
+            if view.flows.iter().any(|f| f.kind == FlowKind::Cdc) {
+                <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-cdc" /></svg>{ "change data capture" }</span>
+            }
+            if view.flows.iter().any(|f| f.kind == FlowKind::Etl) {
+                <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-etl" /></svg>{ "ETL copy" }</span>
+            }
+            <span>{ state_badge(Health::Healthy) }{ "healthy" }</span>
+            <span>{ state_badge(Health::Waiting) }{ "waiting on locks" }</span>
+            <span>{ state_badge(Health::Erroring) }{ "errors / broken" }</span>
+            <span>{ state_badge(Health::Blocking) }{ "blocking others" }</span>
+            <span>{ state_badge(Health::Slow) }{ "slow" }</span>
+            <span>{ state_badge(Health::Idle) }{ "idle" }</span>
+        </>
+    };
+
     html! {
         <figure class={classes!("topology", (*narrow).then_some("narrow"))} ref={figure}>
             <svg viewBox={format!("0 0 {width} {height:.0}")} role="group"
@@ -329,22 +351,16 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 <g class="edges">{ for edges }{ for flows }</g>
                 <g class="nodes">{ for service_nodes }{ for db_nodes }</g>
             </svg>
-            <figcaption class="legend">
-                <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-write" /></svg>{ "writes" }</span>
-                <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-read" /></svg>{ "reads" }</span>
-                if view.flows.iter().any(|f| f.kind == FlowKind::Cdc) {
-                    <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-cdc" /></svg>{ "change data capture" }</span>
-                }
-                if view.flows.iter().any(|f| f.kind == FlowKind::Etl) {
-                    <span><svg width="28" height="8" aria-hidden="true"><line x1="0" y1="4" x2="28" y2="4" class="legend-etl" /></svg>{ "ETL copy" }</span>
-                }
-                <span>{ state_badge(Health::Healthy) }{ "healthy" }</span>
-                <span>{ state_badge(Health::Waiting) }{ "waiting on locks" }</span>
-                <span>{ state_badge(Health::Erroring) }{ "errors / broken" }</span>
-                <span>{ state_badge(Health::Blocking) }{ "blocking others" }</span>
-                <span>{ state_badge(Health::Slow) }{ "slow" }</span>
-                <span>{ state_badge(Health::Idle) }{ "idle" }</span>
-            </figcaption>
+            if props.compact {
+                <figcaption>
+                    <details class="legend-key">
+                        <summary>{ "Key" }</summary>
+                        <div class="legend">{ legend }</div>
+                    </details>
+                </figcaption>
+            } else {
+                <figcaption class="legend">{ legend }</figcaption>
+            }
             if view.edges.iter().any(|e| e.broken.is_some()) {
                 <ul class="broken-list" aria-label="Broken edges">
                     { for view.edges.iter().filter_map(|e| {

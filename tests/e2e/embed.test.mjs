@@ -75,6 +75,13 @@ test("?embed=1 is the simulator alone, in 600 × 400, with a link to open it who
   assert.equal(address.searchParams.get("seed"), "7");
   await poll(whole, async () => Math.abs((await frameClock(whole)) - at) < 0.001, "the whole page at the embed's time");
   assert.equal(await whole.locator(".masthead").count(), 1);
+
+  // autoplay plays at once; paused wins over it.
+  await embed.goto(`${session.server.url}?embed=1&scenario=shop&autoplay=1`);
+  await poll(embed, async () => (await frameClock(embed)) >= 0.5, "autoplay to play");
+  await embed.goto(`${session.server.url}?embed=1&scenario=shop&autoplay=1&paused=1`);
+  await embed.locator("#clock").waitFor();
+  assert.equal(await embed.locator("#play").getAttribute("aria-pressed"), "false", "paused wins over autoplay");
   await small.close();
 });
 
@@ -96,8 +103,11 @@ test("the demo page: three embeds, each made when scrolled to, each sized to its
   // Each frame is as tall as what it shows.
   const fits = async (id) => {
     const frameHeight = await page.locator(`#${id} iframe`).evaluate((f) => f.getBoundingClientRect().height);
-    const content = await page.frameLocator(`#${id} iframe`).locator("#embed-root").evaluate((e) => e.getBoundingClientRect().height);
-    return Math.abs(frameHeight - content) <= 2 ? frameHeight : null;
+    const [content, scrolls] = await page.frameLocator(`#${id} iframe`).locator("#embed-root").evaluate((e) => [
+      e.getBoundingClientRect().height,
+      document.documentElement.scrollHeight > window.innerHeight + 1,
+    ]);
+    return Math.abs(frameHeight - content) <= 2 && !scrolls ? frameHeight : null;
   };
   const shopHeight = await until(() => fits("shop"), "the first frame to take its content's height");
 
@@ -129,6 +139,30 @@ test("the demo page: three embeds, each made when scrolled to, each sized to its
   await page.screenshot({ path: `${SHOTS}embed-demo.png`, fullPage: true });
 });
 
+test("embed.js: a command before the frame exists makes it and is done once it is ready; only its frames' messages count", async () => {
+  await page.goto(`${session.server.url}embed-demo.html`);
+  await until(() => demoState("shop"), "the first embed");
+  assert.equal(await page.locator("#cdc iframe").count(), 0);
+  // Queued: a seek more than 20 s ahead (run a slice per frame) and play, while it runs there.
+  await page.evaluate(() => { const lab = window.DataflowLab.get("cdc"); lab.seek(25); lab.play(); });
+  await page.locator("#cdc iframe").waitFor({ state: "attached" });
+  await until(async () => (await demoState("cdc"))?.time >= 25, "the queued seek to be done", 40_000);
+  await until(async () => (await demoState("cdc")).running, "the queued play to be done");
+  await page.evaluate(() => window.DataflowLab.get("cdc").pause());
+  await until(async () => (await demoState("cdc")).running === false, "the pause");
+
+  // A message that says it is an embed's, but comes from elsewhere, is not taken.
+  const states = () => page.evaluate(() => window.shopStates);
+  await page.evaluate(() => {
+    window.shopStates = 0;
+    window.DataflowLab.get("shop").on("state", () => { window.shopStates += 1; });
+    window.postMessage({ source: "dataflow-lab", type: "state", time: 999, running: true }, "*");
+    window.DataflowLab.get("shop").requestState();
+  });
+  await until(async () => (await states()) > 0, "the real answer");
+  assert.notEqual((await demoState("shop")).time, 999, "the page's own fake state was not taken");
+});
+
 test("a host page drives an embed with postMessage and hears its state", async () => {
   const origin = new URL(session.server.url).origin;
   await hostPage(origin, [["lab", origin]]);
@@ -149,6 +183,11 @@ test("a host page drives an embed with postMessage and hears its state", async (
   await until(async () => (await last()).running && (await last()).time > 5, "the state while playing");
   await send({ type: "pause" });
   await until(async () => (await last()).running === false, "the state once paused");
+  await send({ type: "speed", speed: 4 });
+  await until(async () => (await last()).speed === "4", "the state at the new speed");
+  const beforeReset = (await heard("state")).length;
+  await send({ type: "reset" });
+  await until(async () => (await heard("state")).length > beforeReset && (await last()).time === 0, "the state after reset");
   const before = (await heard("state")).length;
   await send(JSON.stringify({ type: "state" }));
   await until(async () => (await heard("state")).length > before, "a state on request (JSON text taken too)");
@@ -161,10 +200,18 @@ test("a host page drives an embed with postMessage and hears its state", async (
 
   await send({ type: "fly" });
   await until(async () => (await heard("error")).length > 0, "an error for an unknown message");
-  assert.match((await heard("error"))[0].message, /"fly" is not play, pause/);
+  assert.match((await heard("error"))[0].message, /"fly" is not one of play, pause/);
   await send({ type: "seek", t: -3 });
   await until(async () => (await heard("error")).length > 1, "an error for a bad time");
   assert.match((await heard("error"))[1].message, /seek message/);
+  await send({ type: "load", scenario: "lost-update", mode: "cdc" });
+  await until(async () => (await heard("error")).length > 2, "an error for a mode the scenario lacks");
+  assert.match((await heard("error"))[2].message, /cannot run in the cdc mode/);
+  // Other scripts' messages (not an object with a type) get no answer.
+  await send("hello");
+  await send({ type: "state" });
+  await until(async () => (await heard("state")).length > before + 1, "the answer to the state asked after");
+  assert.equal((await heard("error")).length, 3, "no error for a message that is not one");
 });
 
 test("an embed ignores messages from another origin and from other windows", async () => {
@@ -187,14 +234,19 @@ test("an embed ignores messages from another origin and from other windows", asy
   await page.evaluate(() => window.send("right", { type: "pause" }));
   await until(async () => (await heardFrom("right", "state")).at(-1).running === false, "the pause");
   const at = await frameClock(right);
+  const atState = (await heardFrom("right", "state")).at(-1).time;
   await page.evaluate(() => {
     const sibling = document.createElement("iframe");
     sibling.srcdoc = `<script>parent.document.getElementById("right").contentWindow.postMessage({ type: "seek", t: 40 }, "*"); parent.siblingSent = true;<\/script>`;
     document.body.append(sibling);
   });
   await until(() => page.evaluate(() => window.siblingSent), "the sibling frame to send");
-  await page.waitForTimeout(1000);
-  assert.equal(await frameClock(right), at, "a message from a sibling frame is ignored");
+  // Messages are taken in the order they were sent: the answer to this comes after the seek.
+  const answers = (await heardFrom("right", "state")).length;
+  await page.evaluate(() => window.send("right", { type: "state" }));
+  await until(async () => (await heardFrom("right", "state")).length > answers, "the answer to the parent's request");
+  assert.equal((await heardFrom("right", "state")).at(-1).time, atState, "a message from a sibling frame is ignored");
+  assert.equal(await frameClock(right), at);
 });
 
 test("after the page has loaded, no request leaves it", async () => {
@@ -248,4 +300,20 @@ test("a link's panels= shows only those panels, says so, and Share keeps them", 
   await page.locator("#clock").waitFor();
   assert.match(await page.locator(".notice").textContent(), /no panel called "lockz"/);
   assert.equal(await page.getByRole("heading", { name: "Latency and throughput" }).count(), 1, "every panel, as usual");
+});
+
+test("Share gives the HTML that embeds the scenario, and a page made of it shows the same run", async () => {
+  await page.goto(`${session.server.url}?scenario=cdc-basics&seed=5`);
+  await page.locator("#clock").waitFor();
+  await page.getByRole("button", { name: "Share", exact: true }).click();
+  const snippet = await page.getByRole("textbox", { name: "HTML that embeds this scenario in a page" }).inputValue();
+  assert.match(snippet, new RegExp(`<script src="${session.server.url}embed.js" defer></script>`));
+  assert.match(snippet, /<div data-dataflow-lab data-scenario="cdc-basics" data-seed="5"><\/div>/);
+
+  const url = `${session.server.url}__snippet__.html`;
+  await page.route(url, (route) => route.fulfill({ status: 200, contentType: "text/html", body: `<!DOCTYPE html><title>docs</title>${snippet}` }));
+  await page.goto(url);
+  await until(() => page.evaluate(() => window.DataflowLab?.embeds()[0]?.state), "the snippet's embed to load");
+  const state = await page.evaluate(() => window.DataflowLab.embeds()[0].state);
+  assert.deepEqual([state.scenario, state.seed, state.time], ["cdc-basics", 5, 0]);
 });

@@ -1,302 +1,70 @@
-//! A simulation embedded in another page (`?embed=1`): which panels it shows, its theme, whose
-//! messages it takes, and the messages themselves — commands from the host page in, the run's
-//! `state` out — as `static/embed.js` (the host's side) and the page (`ui::browser`'s listener)
-//! exchange them with `postMessage`. Pure text handling, tested natively.
-//!
-//! The host speaks first only to an embed it made: an embed takes a message only from its parent
-//! window, and only from the origin its address names (`origin=`, which `embed.js` sets to the
-//! host page's); it posts its state to that origin alone.
+//! The messages between a host page and its embed: whose the embed takes, the host's
+//! commands (read and checked), and what the embed tells the host (its state, its height,
+//! errors), with when it tells the state.
 
+use super::EmbedError;
 use crate::link::time_from_link;
 use crate::sim::clock::{Micros, SECOND};
 use crate::sim::expectation::{Status, Verdict};
 use crate::sim::modes::Mode;
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 /// What every message an embed posts carries as `source`, so that a host can tell them from
 /// other scripts' messages.
 pub const MESSAGE_SOURCE: &str = "dataflow-lab";
 
-/// One of the simulator's panels, as `panels=` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Panel {
-    /// The lesson's question and answer.
-    Lesson,
-    /// The scenario's checkpoints, judged as the run goes.
-    Checkpoints,
-    /// A scripted scenario's sessions side by side.
-    Script,
-    /// The services and the databases they use.
-    Topology,
-    /// Each service's latency and throughput.
-    Latency,
-    /// Who reads and writes which table and column.
-    Coupling,
-    /// Locks held and awaited.
-    Locks,
-    /// The SQL console inside the simulation.
-    Console,
-    /// What happened, in sentences.
-    Log,
-    /// One-click actions: pause a service, change a rate, run SQL.
-    Actions,
-    /// Change data capture or the outbox relay: connector, topics, consumers.
-    Pipeline,
-    /// The invariant checker.
-    Checker,
-    /// The schema registry.
-    Registry,
-    /// A topic's messages.
-    Messages,
-    /// The ETL job.
-    Etl,
-}
-
-impl Panel {
-    /// Every panel, in the order the page shows them.
-    pub const ALL: [Panel; 15] = [
-        Panel::Lesson,
-        Panel::Checkpoints,
-        Panel::Script,
-        Panel::Topology,
-        Panel::Latency,
-        Panel::Coupling,
-        Panel::Locks,
-        Panel::Console,
-        Panel::Log,
-        Panel::Actions,
-        Panel::Pipeline,
-        Panel::Checker,
-        Panel::Registry,
-        Panel::Messages,
-        Panel::Etl,
-    ];
-
-    /// Its name in `panels=`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Panel::Lesson => "lesson",
-            Panel::Checkpoints => "checkpoints",
-            Panel::Script => "script",
-            Panel::Topology => "topology",
-            Panel::Latency => "latency",
-            Panel::Coupling => "coupling",
-            Panel::Locks => "locks",
-            Panel::Console => "console",
-            Panel::Log => "log",
-            Panel::Actions => "actions",
-            Panel::Pipeline => "pipeline",
-            Panel::Checker => "checker",
-            Panel::Registry => "registry",
-            Panel::Messages => "messages",
-            Panel::Etl => "etl",
-        }
-    }
-
-    /// The panel a name stands for (case and surrounding spaces do not matter).
-    pub fn from_name(name: &str) -> Option<Self> {
-        let name = name.trim();
-        Self::ALL
-            .into_iter()
-            .find(|p| p.name().eq_ignore_ascii_case(name))
-    }
-
-    fn bit(self) -> u32 {
-        1 << (self as u32)
-    }
-}
-
-/// Why a part of an embed's address, or a host's message, cannot be taken.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum EmbedError {
-    /// `panels=` names a panel there is not.
-    #[error("there is no panel called \"{0}\" (the panels: {list})", list = panel_list())]
-    UnknownPanel(String),
-    /// `panels=` names none.
-    #[error("no panel is named")]
-    NoPanels,
-    /// `theme=` is not light, dark or auto.
-    #[error("the theme \"{0}\" is not light, dark or auto")]
-    UnknownTheme(String),
-    /// `origin=` is not an origin (scheme, host and port, nothing else).
-    #[error("\"{0}\" is not an origin like https://docs.example.org")]
-    NotAnOrigin(String),
-    /// A message that is not a JSON object with a `type`.
-    #[error("a message is a JSON object with a \"type\": {0}")]
-    NotAMessage(String),
-    /// A message of a type the embed does not know.
-    #[error("the message type \"{0}\" is not play, pause, reset, seek, load, speed or state")]
-    UnknownType(String),
-    /// A message whose fields do not read.
-    #[error("the {kind} message: {problem}")]
-    BadField {
-        /// The message's type.
-        kind: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// `load` names a scenario there is not.
-    #[error("there is no built-in scenario called \"{0}\"")]
-    UnknownScenario(String),
-}
-
-fn panel_list() -> String {
-    Panel::ALL.map(Panel::name).join(", ")
-}
-
-/// A set of panels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Panels(u32);
-
-impl Panels {
-    /// These panels.
-    pub fn of(panels: &[Panel]) -> Self {
-        Self(panels.iter().fold(0, |bits, p| bits | p.bit()))
-    }
-
-    /// The panels a `panels=` value names: `topology,locks` (spaces and case do not matter).
-    ///
-    /// # Errors
-    ///
-    /// [`EmbedError::UnknownPanel`] for a name that is not a panel's, [`EmbedError::NoPanels`]
-    /// for an empty list.
-    pub fn parse(text: &str) -> Result<Self, EmbedError> {
-        let mut bits = 0;
-        for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let panel =
-                Panel::from_name(name).ok_or_else(|| EmbedError::UnknownPanel(name.to_owned()))?;
-            bits |= panel.bit();
-        }
-        if bits == 0 {
-            return Err(EmbedError::NoPanels);
-        }
-        Ok(Self(bits))
-    }
-
-    /// Whether `panel` is one of them.
-    pub fn contains(self, panel: Panel) -> bool {
-        self.0 & panel.bit() != 0
-    }
-
-    /// These and `panel`.
-    pub fn with(self, panel: Panel) -> Self {
-        Self(self.0 | panel.bit())
-    }
-
-    /// The panels, in the page's order.
-    pub fn panels(self) -> Vec<Panel> {
-        Panel::ALL
-            .into_iter()
-            .filter(|p| self.contains(*p))
-            .collect()
-    }
-
-    /// The value for a link: `topology,locks`.
-    pub fn for_link(self) -> String {
-        self.panels()
-            .into_iter()
-            .map(Panel::name)
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// What an embed shows when its address names no panels — one that fits 600 × 400: a
-    /// script's sessions side by side, else the topology (each service's rate and p99, the
-    /// databases, and the flows between them: change data capture and ETL copies included) —
-    /// under the lesson's question and checkpoints when the embed is of a lesson.
-    pub fn embed_default(scenario: &ScenarioShape) -> Self {
-        let mut panels = if scenario.script {
-            Self::of(&[Panel::Script])
-        } else {
-            Self::of(&[Panel::Topology])
-        };
-        if scenario.lesson {
-            panels = panels.with(Panel::Lesson).with(Panel::Checkpoints);
-        }
-        panels
-    }
-}
-
-/// What of a scenario decides an embed's default panels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ScenarioShape {
-    /// It is a script of sessions.
-    pub script: bool,
-    /// The embed was asked for its lesson (`lesson=`).
-    pub lesson: bool,
-}
-
-/// What makes a page an embed, from its address (`?embed=1&origin=…&id=…&lesson=…`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Embedding {
-    /// The origin whose messages it takes and to which it posts (`origin=`); the embed's own
-    /// origin when `None`.
-    pub origin: Option<String>,
-    /// The name it gives itself in its messages (`id=`; `embed.js` numbers its embeds).
-    pub id: Option<String>,
-    /// Whether it was asked for a lesson (`lesson=`): the question and checkpoints are shown.
-    pub lesson: bool,
-}
-
-/// The colours an embed is drawn in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Theme {
-    /// Light.
-    Light,
-    /// Dark.
-    Dark,
-    /// The reader's system setting.
-    Auto,
-}
-
-impl Theme {
-    /// The theme `theme=` names.
-    ///
-    /// # Errors
-    ///
-    /// [`EmbedError::UnknownTheme`] for anything but light, dark or auto (or system).
-    pub fn parse(text: &str) -> Result<Self, EmbedError> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "light" => Ok(Self::Light),
-            "dark" => Ok(Self::Dark),
-            "auto" | "system" => Ok(Self::Auto),
-            _ => Err(EmbedError::UnknownTheme(text.trim().to_owned())),
-        }
-    }
-
-    /// Its name as the page's theme setting knows it.
-    pub fn setting(self) -> &'static str {
-        match self {
-            Self::Light => "light",
-            Self::Dark => "dark",
-            Self::Auto => "system",
-        }
-    }
-}
-
-/// An origin from `origin=`: `https://docs.example.org` or `http://127.0.0.1:8000`, with no path.
+/// An origin from `origin=`, as a browser writes it in `MessageEvent.origin`: scheme and host in
+/// lower case, the port only when it is not the scheme's default (`HTTPS://Docs.Example.org:443`
+/// is `https://docs.example.org`), so that it compares equal to the origins messages carry.
 ///
 /// # Errors
 ///
-/// [`EmbedError::NotAnOrigin`] for anything else (a path, a missing scheme, `null`).
+/// [`EmbedError::NotAnOrigin`] for anything else (a path, a missing scheme or host, a port that
+/// is not a number up to 65535, `null`).
 pub fn origin_from_link(text: &str) -> Result<String, EmbedError> {
     let text = text.trim();
     let not = || EmbedError::NotAnOrigin(text.to_owned());
     let (scheme, rest) = text.split_once("://").ok_or_else(not)?;
-    let scheme_ok = !scheme.is_empty()
+    let scheme = scheme.to_ascii_lowercase();
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
         && scheme
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    let host_ok = !rest.is_empty()
-        && rest
+    // A host, an IPv6 address in brackets, and perhaps a port.
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let host = host.to_ascii_lowercase();
+    let host_ok = !host.is_empty()
+        && host
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
-    if scheme_ok && host_ok {
-        Ok(format!("{}://{}", scheme.to_ascii_lowercase(), rest))
-    } else {
-        Err(not())
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+        && !host.starts_with('.')
+        && !host.ends_with('.');
+    if !scheme_ok || !host_ok {
+        return Err(not());
     }
+    let port = match port {
+        None => None,
+        Some(port) => {
+            let number: u16 = port
+                .parse()
+                .ok()
+                .filter(|_| port.chars().all(|c| c.is_ascii_digit()))
+                .ok_or_else(not)?;
+            let default = match scheme.as_str() {
+                "http" | "ws" => Some(80),
+                "https" | "wss" => Some(443),
+                _ => None,
+            };
+            (Some(number) != default).then_some(number)
+        }
+    };
+    Ok(match port {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    })
 }
 
 /// Whether an embed takes a message: it comes from its parent window and from the origin it
@@ -346,6 +114,9 @@ enum Written {
     State {},
 }
 
+/// The commands a host may send, as their messages' `type`.
+pub const MESSAGE_TYPES: [&str; 7] = ["play", "pause", "reset", "seek", "speed", "load", "state"];
+
 /// A command from the host page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostCommand {
@@ -391,8 +162,7 @@ impl HostCommand {
             Some(_) => return Err(EmbedError::NotAMessage("\"type\" is not text".to_owned())),
             None => return Err(EmbedError::NotAMessage("it has no \"type\"".to_owned())),
         };
-        const KNOWN: [&str; 7] = ["play", "pause", "reset", "seek", "speed", "load", "state"];
-        if !KNOWN.contains(&kind.as_str()) {
+        if !MESSAGE_TYPES.contains(&kind.as_str()) {
             return Err(EmbedError::UnknownType(kind));
         }
         let bad = |problem: String| EmbedError::BadField {
@@ -443,7 +213,8 @@ impl HostCommand {
                 let mode = match mode {
                     Some(name) => Some(Mode::from_name(&name).ok_or_else(|| {
                         bad(format!(
-                            "the mode \"{name}\" is not shared, owned, etl, cdc or events"
+                            "the mode \"{name}\" is not one of {}",
+                            Mode::ALL.map(Mode::name).join(", ")
                         ))
                     })?),
                     None => None,
@@ -523,6 +294,44 @@ pub enum EmbedMessage {
     },
 }
 
+/// How often an embed whose time moves tells its host the time (wall ms).
+pub const STATE_EVERY_MS: f64 = 250.0;
+
+/// What of an embed's run the host hears about, to decide when to tell it: at once when the run
+/// starts or stops, when its scenario, seed, mode, speed or checkpoints change, when the time
+/// changes while it stands still (a seek, a step), and after each of the host's commands; while
+/// its time moves, every [`STATE_EVERY_MS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatePost {
+    /// Whether time runs.
+    pub running: bool,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// The integration mode.
+    pub mode: Mode,
+    /// The speed (an index into [`crate::link::SPEEDS`]).
+    pub speed: usize,
+    /// The time, while it stands still; `None` while it moves (playing, or running to a time).
+    pub paused_at: Option<Micros>,
+    /// The checkpoints' statuses.
+    pub checkpoints: Vec<Status>,
+    /// How many of the host's commands the embed has taken.
+    pub commands: u32,
+}
+
+impl StatePost {
+    /// Whether to tell the host now, `since_ms` of wall time after it was last told `last`.
+    pub fn due(&self, last: Option<&StatePost>, since_ms: f64) -> bool {
+        match last {
+            None => true,
+            Some(last) if last != self => true,
+            Some(_) => self.paused_at.is_none() && since_ms >= STATE_EVERY_MS,
+        }
+    }
+}
+
 /// A message for the host: `message` with the [`MESSAGE_SOURCE`] and the embed's `id` (from
 /// its address, so that a page with several can tell them apart), as JSON.
 pub fn envelope(message: &EmbedMessage, id: Option<&str>) -> String {
@@ -544,61 +353,6 @@ pub fn seconds(at: Micros) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn panels_read_in_any_case_and_order_and_write_back_in_the_pages() {
-        let panels = Panels::parse(" Locks, topology ,,").expect("two panels");
-        assert!(panels.contains(Panel::Locks) && panels.contains(Panel::Topology));
-        assert!(!panels.contains(Panel::Latency));
-        assert_eq!(panels.for_link(), "topology,locks");
-        assert_eq!(Panels::parse(&panels.for_link()), Ok(panels));
-        let every = Panel::ALL.map(Panel::name).join(",");
-        assert_eq!(Panels::parse(&every).map(|p| p.panels().len()), Ok(15));
-    }
-
-    #[test]
-    fn an_unknown_panel_is_named_with_the_list_and_none_is_refused() {
-        let error = Panels::parse("topology,lockz").expect_err("lockz is no panel");
-        assert_eq!(error, EmbedError::UnknownPanel("lockz".to_owned()));
-        assert!(error.to_string().contains("locks, console"), "{error}");
-        assert_eq!(Panels::parse(" , "), Err(EmbedError::NoPanels));
-    }
-
-    #[test]
-    fn the_default_panels_follow_the_scenario() {
-        let plain = Panels::embed_default(&ScenarioShape::default());
-        assert_eq!(plain.for_link(), "topology");
-        let script = Panels::embed_default(&ScenarioShape {
-            script: true,
-            lesson: true,
-        });
-        assert_eq!(script.for_link(), "lesson,checkpoints,script");
-        assert!(!script.contains(Panel::Topology));
-    }
-
-    #[test]
-    fn themes_and_origins_are_checked() {
-        assert_eq!(Theme::parse(" Dark"), Ok(Theme::Dark));
-        assert_eq!(Theme::parse("system").map(Theme::setting), Ok("system"));
-        assert!(Theme::parse("blue").is_err());
-        assert_eq!(
-            origin_from_link("HTTPS://docs.example.org"),
-            Ok("https://docs.example.org".to_owned())
-        );
-        assert_eq!(
-            origin_from_link("http://127.0.0.1:8000"),
-            Ok("http://127.0.0.1:8000".to_owned())
-        );
-        for bad in [
-            "docs.example.org",
-            "https://docs.example.org/guide",
-            "null",
-            "https://",
-            "https://a b",
-        ] {
-            assert!(origin_from_link(bad).is_err(), "{bad} is not an origin");
-        }
-    }
 
     #[test]
     fn a_message_is_taken_only_from_the_parent_at_the_allowed_origin() {
@@ -642,7 +396,7 @@ mod tests {
         let cases = [
             ("[1,2]", "no \"type\""),
             ("not json", "JSON object"),
-            (r#"{"type":"fly"}"#, "\"fly\" is not play"),
+            (r#"{"type":"fly"}"#, "\"fly\" is not one of play, pause"),
             (r#"{"type":"seek"}"#, "missing field `t`"),
             (r#"{"type":"seek","t":-1}"#, "from 0"),
             (r#"{"type":"seek","t":"soon"}"#, "from 0"),
@@ -685,5 +439,99 @@ mod tests {
                 .expect("JSON");
         assert_eq!(resize["height"], 380);
         assert!(resize.get("id").is_none());
+    }
+
+    #[test]
+    fn origins_are_written_as_browsers_write_them() {
+        for (written, origin) in [
+            ("HTTPS://Docs.Example.org", "https://docs.example.org"),
+            ("https://docs.example.org:443", "https://docs.example.org"),
+            ("http://docs.example.org:80", "http://docs.example.org"),
+            ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+            (
+                "https://docs.example.org:8443",
+                "https://docs.example.org:8443",
+            ),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+            ("http://[::1]", "http://[::1]"),
+        ] {
+            assert_eq!(
+                origin_from_link(written).as_deref(),
+                Ok(origin),
+                "{written}"
+            );
+        }
+        for bad in [
+            "docs.example.org",
+            "https://docs.example.org/guide",
+            "null",
+            "https://",
+            "https://a b",
+            "https://...:",
+            "https://a:99999",
+            "https://a:8o",
+            "https://a:",
+            "://a",
+        ] {
+            assert!(origin_from_link(bad).is_err(), "{bad} is not an origin");
+        }
+    }
+
+    fn post() -> StatePost {
+        StatePost {
+            running: false,
+            scenario: "shop".to_owned(),
+            seed: 7,
+            mode: Mode::Shared,
+            speed: 1,
+            paused_at: Some(0),
+            checkpoints: vec![Status::Pending],
+            commands: 0,
+        }
+    }
+
+    #[test]
+    fn the_state_is_told_at_once_on_a_change_and_while_time_moves_four_times_a_second() {
+        let told = post();
+        assert!(told.due(None, 0.0), "the first state is told at once");
+        assert!(
+            !told.due(Some(&told), 10_000.0),
+            "paused and unchanged: never again"
+        );
+        let changes = [
+            StatePost {
+                running: true,
+                paused_at: None,
+                ..post()
+            },
+            StatePost {
+                paused_at: Some(5_000_000),
+                ..post()
+            },
+            StatePost { speed: 2, ..post() },
+            StatePost { seed: 8, ..post() },
+            StatePost {
+                mode: Mode::Cdc,
+                ..post()
+            },
+            StatePost {
+                checkpoints: vec![Status::Pass],
+                ..post()
+            },
+            StatePost {
+                commands: 1,
+                ..post()
+            },
+        ];
+        for changed in changes {
+            assert!(changed.due(Some(&told), 0.0), "{changed:?} is told at once");
+        }
+        let moving = StatePost {
+            running: true,
+            paused_at: None,
+            ..post()
+        };
+        assert!(!moving.due(Some(&moving), STATE_EVERY_MS - 1.0));
+        assert!(moving.due(Some(&moving), STATE_EVERY_MS));
     }
 }
