@@ -58,9 +58,9 @@ test-browser:
 test-page:
 	@t=$$(mktemp -d); TMPDIR=$$t node --test tests/e2e/; s=$$?; rm -rf "$$t"; exit $$s
 
-## size: the .wasm of the release build, raw and gzipped
+## size: the release build's first load (wasm + JS + CSS), raw, gzip and brotli, against the 1.0 MB budget
 size:
-	@f=$$(ls dist/*.wasm); printf '%s: %s bytes raw, %s bytes gzip -9\n' "$$f" "$$(stat -c %s "$$f")" "$$(gzip -9 -c "$$f" | wc -c)"
+	@node scripts/size.mjs
 
 ## size-compare: the first load of this build (wasm + JS + CSS) against sql.js, PGlite and DuckDB-WASM,
 ## raw, gzip and brotli (run `make build` first; fetches those packages from npm into a temporary folder)

@@ -6,12 +6,10 @@
 // The other engines come from the npm registry (`npm pack`, pinned versions, into a temporary
 // folder that is removed afterwards): nothing is added to the project.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { brotliCompressSync, constants, gzipSync } from "node:zlib";
-
-const DIST = new URL("../dist/", import.meta.url).pathname;
+import { DIST, firstLoad, sizes } from "./sizes.mjs";
 
 /** The engines, and the files of each package that a first load fetches. */
 const ENGINES = [
@@ -35,19 +33,6 @@ const ENGINES = [
   },
 ];
 
-function sizes(paths) {
-  const total = { raw: 0, gzip: 0, brotli: 0 };
-  for (const path of paths) {
-    const bytes = readFileSync(path);
-    total.raw += bytes.length;
-    total.gzip += gzipSync(bytes, { level: 9 }).length;
-    total.brotli += brotliCompressSync(bytes, {
-      params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length },
-    }).length;
-  }
-  return total;
-}
-
 /** Every file under `root`, as paths relative to it. */
 function walk(root, prefix = "") {
   return readdirSync(join(root, prefix), { withFileTypes: true }).flatMap((entry) =>
@@ -58,12 +43,7 @@ function walk(root, prefix = "") {
 const mb = (bytes) => (bytes < 100_000 ? `${(bytes / 1_000).toFixed(1)} kB` : `${(bytes / 1_000_000).toFixed(2)} MB`);
 const rows = [];
 
-const ours = readdirSync(DIST).filter((f) => /\.(wasm|js|css)$/.test(f) && f !== "embed.js");
-if (!ours.some((f) => f.endsWith(".wasm"))) {
-  console.error("no release build in dist/: run `make build` first");
-  process.exit(1);
-}
-const app = sizes(ours.map((f) => join(DIST, f)));
+const app = sizes(firstLoad());
 rows.push(["Dataflow Lab (this build: the whole app, engine and UI)", app]);
 rows.push(["…and a host page's embed.js", sizes([join(DIST, "embed.js")])]);
 
