@@ -5,7 +5,7 @@
 // origin. After the page has loaded, no request leaves it.
 import { test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { SHOTS, startBrowser, pagePerTest, until as poll, axeViolations } from "./harness.mjs";
+import { SHOTS, startBrowser, pagePerTest, until as poll, axeViolations, clockSeconds as frameClock } from "./harness.mjs";
 
 let session;
 let page;
@@ -26,14 +26,6 @@ beforeEach(() => {
 
 const until = (probe, what, timeout) => poll(page, probe, what, timeout);
 const port = () => new URL(session.server.url).port;
-
-/** The simulated seconds an embed's frame shows. */
-async function frameClock(frame) {
-  const text = (await frame.locator("#clock").textContent()).trim();
-  const match = text.match(/^(\d+\.\d{3}) s$/) ?? text.match(/^(\d+):(\d{2}\.\d{3})$/);
-  assert.ok(match, `unreadable clock: ${text}`);
-  return match.length === 2 ? Number(match[1]) : Number(match[1]) * 60 + Number(match[2]);
-}
 
 /** The state an embed of the demo page last posted (through embed.js), or null. */
 const demoState = (id) => page.evaluate((id) => window.DataflowLab.get(id)?.state ?? null, id);

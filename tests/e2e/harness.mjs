@@ -28,7 +28,7 @@ export async function startBrowser() {
   };
 }
 
-/** The simulator's clock in seconds ("2.550 s" or "1:02.550"). */
+/** The simulator's clock in seconds ("2.550 s" or "1:02.550"), in a page or an embed's frame. */
 export async function clockSeconds(page) {
   const text = (await page.locator("#clock").textContent()).trim();
   const match = text.match(/^(\d+\.\d{3}) s$/) ?? text.match(/^(\d+):(\d{2}\.\d{3})$/);
