@@ -10,7 +10,7 @@ export CHROMEDRIVER ?= /usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT ?= 120
 WASM := wasm32-unknown-unknown
 
-.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size size-compare bench-page layering clean
+.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size size-top size-compare bench-page layering clean
 
 ## serve: install what is missing, build the release app and serve it at http://127.0.0.1:8080
 serve: setup-app
@@ -61,6 +61,10 @@ test-page:
 ## size: the release build's first load (wasm + JS + CSS), raw, gzip and brotli, against the 1.0 MB budget
 size:
 	@node scripts/size.mjs
+
+## size-top: where the wasm's bytes go, by crate, raw and gzip (run `make build` first; ~1 min)
+size-top:
+	@node scripts/size-top.mjs
 
 ## size-compare: the first load of this build (wasm + JS + CSS) against sql.js, PGlite and DuckDB-WASM,
 ## raw, gzip and brotli (run `make build` first; fetches those packages from npm into a temporary folder)

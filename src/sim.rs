@@ -54,6 +54,7 @@ pub mod report;
 pub mod results;
 pub mod rng;
 pub mod scenario;
+pub mod scenario_text;
 pub mod schema_diff;
 pub mod script;
 pub mod service;

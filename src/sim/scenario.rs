@@ -10,6 +10,7 @@
 
 use crate::sim::clock::SimDuration;
 use crate::sim::cost::CostModel;
+use crate::sim::scenario_text::{line_col, locate_json, locate_toml};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -431,11 +432,15 @@ impl fmt::Display for ScenarioError {
 }
 
 impl ScenarioError {
-    /// Adds the line and column of the error's field in `text` (a TOML scenario), if it has
-    /// none yet and the field is found there.
+    /// Adds the line and column of the error's field in `text` (a TOML or JSON scenario), if
+    /// it has none yet and the field is found there.
     pub fn located_in(mut self, text: &str) -> Self {
-        if self.line.is_none() && Syntax::sniff(text) == Syntax::Toml {
-            if let Some((line, column)) = locate_toml(text, &self.path) {
+        if self.line.is_none() {
+            let found = match Syntax::sniff(text) {
+                Syntax::Toml => locate_toml(text, &self.path),
+                Syntax::Json => locate_json(text, &self.path),
+            };
+            if let Some((line, column)) = found {
                 self.line = Some(line);
                 // Past the opening quote of a one-line string.
                 self.column = Some(column + self.within.unwrap_or(0));
@@ -474,14 +479,6 @@ impl Syntax {
             Self::Toml
         }
     }
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text[..text.floor_char_boundary(offset)];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 impl Scenario {
@@ -535,43 +532,49 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Reads TOML into a JSON value first, then the scenario from that value: the scenario's
+    /// many types are then read through one deserializer only, which keeps the page's
+    /// WebAssembly small (each deserializer copies every type's reading code).
     fn read_toml(text: &str) -> Result<Self, ScenarioError> {
-        let deserializer = toml::Deserializer::new(text);
-        serde_path_to_error::deserialize(deserializer).map_err(|error| {
-            let path = clean_path(&error.path().to_string());
-            let inner = error.into_inner();
-            let (line, column) = inner
+        let value = toml::from_str::<serde_json::Value>(text).map_err(|error| {
+            let (line, column) = error
                 .span()
                 .map(|span| line_col(text, span.start))
                 .map_or((None, None), |(l, c)| (Some(l), Some(c)));
             ScenarioError {
                 line,
                 column,
-                path,
-                message: inner.message().trim().to_owned(),
+                path: String::new(),
+                message: error.message().trim().to_owned(),
                 within: None,
             }
-            .located_in(text)
-        })
+        })?;
+        Self::from_value(value).map_err(|error| error.located_in(text))
     }
 
     fn read_json(text: &str) -> Result<Self, ScenarioError> {
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-            let path = clean_path(&error.path().to_string());
-            let inner = error.into_inner();
-            let message = inner.to_string();
+        let value = serde_json::from_str::<serde_json::Value>(text).map_err(|error| {
+            let message = error.to_string();
             let message = message
                 .rsplit_once(" at line ")
                 .map_or(message.as_str(), |(m, _)| m)
                 .to_owned();
             ScenarioError {
-                line: Some(inner.line()),
-                column: Some(inner.column()),
-                path,
+                line: Some(error.line()),
+                column: Some(error.column()),
+                path: String::new(),
                 message,
                 within: None,
             }
+        })?;
+        Self::from_value(value).map_err(|error| error.located_in(text))
+    }
+
+    /// Reads the scenario from a parsed value, naming the field of any error by its path.
+    fn from_value(value: serde_json::Value) -> Result<Self, ScenarioError> {
+        serde_path_to_error::deserialize(value).map_err(|error| {
+            let path = clean_path(&error.path().to_string());
+            ScenarioError::at(path, error.into_inner().to_string())
         })
     }
 
@@ -999,29 +1002,6 @@ fn clean_path(path: &str) -> String {
     }
 }
 
-/// The line and column of the field at `path` in a TOML text, if it is there (the nearest
-/// enclosing part that is, otherwise).
-fn locate_toml(text: &str, path: &str) -> Option<(usize, usize)> {
-    let document = toml_edit::ImDocument::parse(text).ok()?;
-    let mut item: &toml_edit::Item = document.as_item();
-    let mut span = None;
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        let (key, index) = match part.split_once('[') {
-            Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
-            None => (part, None),
-        };
-        let Some(next) = item.get(key) else { break };
-        item = next;
-        span = item.span().or(span);
-        if let Some(index) = index {
-            let Some(next) = item.get(index) else { break };
-            item = next;
-            span = item.span().or(span);
-        }
-    }
-    span.map(|s| line_col(text, s.start))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1103,5 +1083,35 @@ params = { id = { next_id = "t.id" } }
         let error = Scenario::parse(json).expect_err("zero cores");
         assert_eq!(error.path, "databases[0].cores");
         assert_eq!(error.line, Some(1));
+    }
+
+    #[test]
+    fn json_errors_found_after_reading_name_their_line() {
+        let json = "{\n  \"format_version\": 1,\n  \"name\": \"j\",\n  \"seed\": \"many\",\n  \"databases\": []\n}";
+        let error = Scenario::parse(json).expect_err("a seed is a number");
+        assert_eq!(
+            (error.path.as_str(), error.line),
+            ("seed", Some(4)),
+            "{error}"
+        );
+        assert!(error.message.contains("invalid type"), "{error}");
+        let json = json.replace("\"many\"", "1");
+        let error = Scenario::parse(&json).expect_err("no database");
+        assert_eq!(
+            (error.path.as_str(), error.line),
+            ("databases", Some(5)),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn toml_type_errors_name_their_field_and_line() {
+        let text = MINIMAL.replace("rate_per_s = 10", "rate_per_s = \"fast\"");
+        let error = Scenario::parse(&text).expect_err("a rate is a number");
+        assert_eq!(error.path, "services[0].operations[0].rate_per_s");
+        assert_eq!(error.line, Some(15), "{error}");
+        let error = Scenario::parse("format_version = 1\nname = \"x\"\nname = \"y\"\n")
+            .expect_err("a key twice");
+        assert_eq!(error.line, Some(3), "{error}");
     }
 }
