@@ -10,7 +10,7 @@ export CHROMEDRIVER ?= /usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT ?= 120
 WASM := wasm32-unknown-unknown
 
-.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size size-top size-compare bench-page layering clean
+.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size size-top size-compare bench-page bench-engine layering clean
 
 ## serve: install what is missing, build the release app and serve it at http://127.0.0.1:8080
 serve: setup-app
@@ -70,6 +70,11 @@ size-top:
 ## raw, gzip and brotli (run `make build` first; fetches those packages from npm into a temporary folder)
 size-compare:
 	node scripts/compare-sizes.mjs
+
+## bench-engine: our SQL engine against sql.js in one headless Chromium page, statements per second
+## (builds the engine's own wasm; fetches sql.js from npm into a temporary folder)
+bench-engine: setup-app
+	node scripts/bench-engine.mjs
 
 ## bench-page: console load and first query, simulator frame times at 1×/16×/max, a jump back (run `make build` first)
 bench-page:

@@ -17,13 +17,13 @@ const TYPES = {
   ".toml": "text/plain; charset=utf-8",
 };
 
-/** Serves dist/; resolves to { url, close }. */
-export async function serveDist() {
+/** Serves dist/ (or another folder, `root`); resolves to { url, close }. */
+export async function serveDist(root = DIST) {
   const server = createServer(async (request, response) => {
     const path = decodeURIComponent(new URL(request.url, "http://127.0.0.1").pathname);
-    const [root, rest] = path.startsWith("/__fixtures__/") ? [FIXTURES, path.slice("/__fixtures__".length)] : [DIST, path];
-    const file = normalize(join(root, rest.endsWith("/") ? `${rest}index.html` : rest));
-    if (!file.startsWith(root)) {
+    const [base, rest] = path.startsWith("/__fixtures__/") ? [FIXTURES, path.slice("/__fixtures__".length)] : [root, path];
+    const file = normalize(join(base, rest.endsWith("/") ? `${rest}index.html` : rest));
+    if (!file.startsWith(base)) {
       response.writeHead(403).end();
       return;
     }
