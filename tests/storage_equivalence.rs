@@ -88,6 +88,8 @@ fn statement() -> impl Strategy<Value = String> {
         2 => table.clone().prop_map(|t| format!(
             "SELECT COUNT(*), SUM(a), MIN(b) FROM {t}"
         )),
+        // Ranges of the primary key (our scan keeps to them: key_access::range_hint).
+        4 => (table.clone(), range_query()).prop_map(|(t, q)| q.replace("{t}", &t)),
         1 => table.clone().prop_map(|t| format!(
             "ALTER TABLE {t} ADD COLUMN c INTEGER DEFAULT 7"
         )),
@@ -95,6 +97,37 @@ fn statement() -> impl Strategy<Value = String> {
         1 => table.clone().prop_map(|t| format!("ALTER TABLE {t} RENAME COLUMN a TO a2")),
         2 => table.clone().prop_map(|t| format!("ALTER TABLE {t} RENAME COLUMN a2 TO a")),
         1 => table.prop_map(|t| format!("DROP TABLE {t}")),
+    ]
+}
+
+/// A `SELECT` over `{t}` bounded by its primary key, as a range, with other terms, in a join,
+/// or beside a subquery that must not take the range.
+fn range_query() -> impl Strategy<Value = String> {
+    let key = -2..14i64;
+    let value = -5..20i64;
+    let op = prop::sample::select(vec![">", ">=", "<", "<=", "="]);
+    prop_oneof![
+        (key.clone(), key.clone()).prop_map(|(lo, hi)| format!(
+            "SELECT id, a FROM {{t}} WHERE id BETWEEN {lo} AND {hi} ORDER BY id"
+        )),
+        (op.clone(), key.clone(), value.clone()).prop_map(|(op, k, v)| format!(
+            "SELECT * FROM {{t}} WHERE id {op} {k} AND a < {v} ORDER BY id"
+        )),
+        (op.clone(), key.clone(), op.clone(), key.clone()).prop_map(|(o1, k1, o2, k2)| format!(
+            "SELECT id FROM {{t}} WHERE {k1} {o1} id AND (id {o2} {k2}) ORDER BY id"
+        )),
+        (key.clone(), key.clone()).prop_map(|(k1, k2)| format!(
+            "SELECT COUNT(*), SUM(a) FROM {{t}} WHERE id < {k1}.5 AND id > -{k2}"
+        )),
+        (key.clone(), key.clone()).prop_map(|(k1, k2)| format!(
+            "SELECT x.id, y.id FROM {{t}} x JOIN {{t}} y ON y.a = x.a WHERE x.id BETWEEN {k1} AND {k2} ORDER BY x.id, y.id"
+        )),
+        (key.clone(), key.clone()).prop_map(|(k1, k2)| format!(
+            "SELECT x.id, y.b FROM {{t}} x JOIN t0 y ON y.id = x.a WHERE x.id >= {k1} AND x.id <= {k2} ORDER BY x.id"
+        )),
+        (key.clone(), key).prop_map(|(k1, k2)| format!(
+            "SELECT id FROM {{t}} WHERE id > {k1} AND a IN (SELECT a FROM {{t}} WHERE id < {k2}) ORDER BY id"
+        )),
     ]
 }
 

@@ -13,7 +13,7 @@
 
 use crate::sim::change_log::{Change, Lsn};
 use crate::sim::clock::Micros;
-use crate::sim::key_access::key_hint;
+use crate::sim::key_access::{key_hint, range_hint};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::sql_script::{split_statements, ScriptStatement};
 use crate::sim::sqlstate::SqlState;
@@ -617,8 +617,13 @@ impl Connection {
             })
         });
         storage.set_key_hint(hint);
-        let plan = storage.plan(StatementPlan::from(statement))?;
-        let result = execute(&mut *storage, &plan);
+        storage.set_key_range(range_hint(&statement, |table| {
+            storage.fetch_schema(table).ok().flatten()
+        }));
+        let plan = storage.plan(StatementPlan::from(statement));
+        let result = plan.and_then(|plan| execute(&mut *storage, &plan));
+        // A range GlueSQL's own access path left unused must not reach a later statement.
+        storage.set_key_range(None);
         match result {
             // A doomed serializable transaction learns it at its insert's conflict-in check,
             // which PostgreSQL makes before it looks for a duplicate key.

@@ -43,6 +43,7 @@ use gluesql::core::store::{
 };
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::rc::Rc;
 
 /// Which committed state a session's statements read.
@@ -94,6 +95,67 @@ pub struct KeyHint {
     pub table: String,
     /// The only keys that scan yields, in key order.
     pub keys: Vec<Key>,
+}
+
+/// Only the rows whose keys lie in this range, on the next scan of this table (see
+/// [`Session::set_key_range`]): a `SELECT` bounded by its primary key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRange {
+    /// The table whose next scan is narrowed.
+    pub table: String,
+    /// The lowest key, or none.
+    pub lower: Bound<Key>,
+    /// The highest key, or none.
+    pub upper: Bound<Key>,
+}
+
+impl KeyRange {
+    /// Raises the lower bound to `bound` if that is higher.
+    pub fn raise(&mut self, bound: Bound<Key>) {
+        let higher = match (&self.lower, &bound) {
+            (Bound::Unbounded, _) => true,
+            (_, Bound::Unbounded) => false,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b)) => b > a,
+            (Bound::Included(a), Bound::Excluded(b)) => b >= a,
+            (Bound::Excluded(a), Bound::Excluded(b)) => b > a,
+        };
+        if higher {
+            self.lower = bound;
+        }
+    }
+
+    /// Lowers the upper bound to `bound` if that is lower.
+    pub fn lower_to(&mut self, bound: Bound<Key>) {
+        let lower = match (&self.upper, &bound) {
+            (Bound::Unbounded, _) => true,
+            (_, Bound::Unbounded) => false,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b)) => b < a,
+            (Bound::Included(a), Bound::Excluded(b)) => b <= a,
+            (Bound::Excluded(a), Bound::Excluded(b)) => b < a,
+        };
+        if lower {
+            self.upper = bound;
+        }
+    }
+
+    /// Whether no key lies in the range (`id > 5 AND id < 3`).
+    pub fn is_empty(&self) -> bool {
+        match (&self.lower, &self.upper) {
+            (Bound::Included(a), Bound::Included(b)) => a > b,
+            (Bound::Included(a) | Bound::Excluded(a), Bound::Included(b) | Bound::Excluded(b)) => {
+                a >= b
+            }
+            _ => false,
+        }
+    }
+
+    /// The range's rows of `rows`, in key order.
+    fn of<'a, V>(&self, rows: &'a BTreeMap<Key, V>) -> impl Iterator<Item = (&'a Key, &'a V)> {
+        // BTreeMap::range panics on a range that ends before it starts.
+        let range =
+            (!self.is_empty()).then(|| rows.range((self.lower.clone(), self.upper.clone())));
+        range.into_iter().flatten()
+    }
 }
 
 /// A table: its schema, its column names (shared by its change records), its rows and its
@@ -657,6 +719,7 @@ impl Store for Session {
 
     fn scan_data<'a>(&'a self, table_name: &str) -> Result<RowIter<'a>> {
         let hint = self.take_key_hint(table_name);
+        let range = self.take_key_range(table_name);
         let (txn, view) = (self.txn_id(), self.view());
         let engine = self.engine.borrow();
         let rows: Vec<(Key, Vec<Value>)> = match engine.tables.get(table_name) {
@@ -670,13 +733,21 @@ impl Store for Session {
                         Some((key, values))
                     })
                     .collect(),
-                None => {
-                    let mut rows = Vec::with_capacity(table.rows.len());
-                    rows.extend(table.rows.iter().filter_map(|(key, r)| {
-                        r.visible(txn, view).map(|v| (key.clone(), v.clone()))
-                    }));
-                    rows
-                }
+                None => match range {
+                    Some(range) => range
+                        .of(&table.rows)
+                        .filter_map(|(key, r)| {
+                            r.visible(txn, view).map(|v| (key.clone(), v.clone()))
+                        })
+                        .collect(),
+                    None => {
+                        let mut rows = Vec::with_capacity(table.rows.len());
+                        rows.extend(table.rows.iter().filter_map(|(key, r)| {
+                            r.visible(txn, view).map(|v| (key.clone(), v.clone()))
+                        }));
+                        rows
+                    }
+                },
             },
         };
         Ok(Box::new(rows.into_iter().map(move |row| {
@@ -986,6 +1057,36 @@ fn orders_groups(statement: &StatementPlan) -> bool {
 pub(super) mod tests {
     use super::*;
     use gluesql::prelude::Glue;
+
+    #[test]
+    fn a_key_range_narrows_to_the_tighter_bound_and_knows_when_it_is_empty() {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let mut range = KeyRange {
+            table: "t".to_owned(),
+            lower: Unbounded,
+            upper: Unbounded,
+        };
+        range.raise(Included(Key::I64(3)));
+        range.raise(Excluded(Key::I64(3)));
+        range.raise(Included(Key::I64(2)));
+        range.lower_to(Included(Key::I64(9)));
+        range.lower_to(Excluded(Key::I64(9)));
+        range.lower_to(Included(Key::I64(10)));
+        assert_eq!(
+            (range.lower.clone(), range.upper.clone()),
+            (Excluded(Key::I64(3)), Excluded(Key::I64(9)))
+        );
+        let rows: BTreeMap<Key, ()> = (0..12).map(|k| (Key::I64(k), ())).collect();
+        let keys: Vec<_> = range.of(&rows).map(|(k, ())| k.clone()).collect();
+        assert_eq!(keys, (4..9).map(Key::I64).collect::<Vec<_>>());
+        range.raise(Included(Key::I64(9)));
+        assert!(range.is_empty());
+        assert_eq!(range.of(&rows).count(), 0, "an empty range never panics");
+        range.lower = Included(Key::I64(5));
+        range.upper = Included(Key::I64(5));
+        assert!(!range.is_empty());
+        assert_eq!(range.of(&rows).count(), 1);
+    }
 
     pub(crate) fn engine() -> SharedEngine {
         Rc::new(RefCell::new(Engine::default()))

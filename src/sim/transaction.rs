@@ -17,7 +17,7 @@
 use crate::sim::change_log::{CommitSeq, PendingChange, TxnId};
 use crate::sim::isolation::planted::{self, Fault};
 use crate::sim::sqlstate::SqlState;
-use crate::sim::storage::{ssi_message, KeyHint, ReadMode, RowCounters, SharedEngine};
+use crate::sim::storage::{ssi_message, KeyHint, KeyRange, ReadMode, RowCounters, SharedEngine};
 use crate::sim::versions::{ReadView, RowVersions};
 use gluesql::core::data::{CustomFunction as StructCustomFunction, Key, Value};
 use gluesql::core::error::{Error, Result};
@@ -48,6 +48,8 @@ pub struct Session {
     pub(super) snapshot: Option<CommitSeq>,
     pub(super) counters: Cell<RowCounters>,
     pub(super) key_hint: RefCell<Option<KeyHint>>,
+    /// The key range the statement's first scan of a table keeps to (a `SELECT`'s bounds).
+    pub(super) key_range: RefCell<Option<KeyRange>>,
     /// Reads see the newest committed versions whatever the snapshot (a READ COMMITTED
     /// re-check, PostgreSQL's EvalPlanQual).
     pub(super) read_latest: Cell<bool>,
@@ -83,6 +85,7 @@ impl Session {
             snapshot: None,
             counters: Cell::default(),
             key_hint: RefCell::new(None),
+            key_range: RefCell::new(None),
             read_latest: Cell::new(false),
             serializable: false,
             statement_txn: false,
@@ -305,10 +308,25 @@ impl Session {
         }
     }
 
-    /// Ends the statement: clears the key hint and the SQL text, and lets a snapshot pinned for
-    /// it go.
+    /// Narrows the next scan of a table to a range of keys (`None` clears it).
+    pub fn set_key_range(&self, range: Option<KeyRange>) {
+        *self.key_range.borrow_mut() = range;
+    }
+
+    /// Takes the key range if it is for `table` (a range is used once).
+    pub(super) fn take_key_range(&self, table: &str) -> Option<KeyRange> {
+        let mut range = self.key_range.borrow_mut();
+        match range.as_ref() {
+            Some(r) if r.table == table => range.take(),
+            _ => None,
+        }
+    }
+
+    /// Ends the statement: clears the key hint and range and the SQL text, and lets a snapshot
+    /// pinned for it go.
     pub fn end_statement(&mut self) {
         self.key_hint.borrow_mut().take();
+        self.key_range.borrow_mut().take();
         self.sql.clear();
         self.sql_shared = None;
     }
