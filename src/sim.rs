@@ -31,6 +31,7 @@ pub mod indexes;
 pub mod invariants;
 pub mod isolation;
 pub mod key_access;
+pub mod key_range;
 pub mod lesson;
 pub mod lock_plan;
 pub mod locks;

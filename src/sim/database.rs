@@ -13,7 +13,8 @@
 
 use crate::sim::change_log::{Change, Lsn};
 use crate::sim::clock::Micros;
-use crate::sim::key_access::{key_hint, range_hint};
+use crate::sim::key_access::key_hint;
+use crate::sim::key_range::range_hint;
 use crate::sim::lock_plan::Isolation;
 use crate::sim::sql_script::{split_statements, ScriptStatement};
 use crate::sim::sqlstate::SqlState;

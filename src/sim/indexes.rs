@@ -334,6 +334,8 @@ impl Index for Session {
         asc: Option<bool>,
         cmp_value: Option<(&IndexOperator, Value)>,
     ) -> Result<RowIter<'a>> {
+        // An index scan is the table's first read: a key range it left unused goes with it.
+        self.take_key_range(table_name);
         let hint = self.take_key_hint(table_name);
         let (txn, view) = (self.txn_id(), self.view());
         let engine = self.engine.borrow();

@@ -1,7 +1,5 @@
-//! Key access: the access path a real database's planner would pick for `WHERE id = 42` in a
-//! single-row `UPDATE` or `DELETE`, and for a range of the primary key in a `SELECT`
-//! (`WHERE id BETWEEN 100 AND 199`, `id > 100 AND id <= 150`): PostgreSQL's index scan on the
-//! table's `_pkey` index.
+//! Key access for single-row `UPDATE` and `DELETE`: the access path a real database's planner
+//! would pick for `WHERE id = 42`. (A `SELECT`'s range of keys is [`crate::sim::key_range`].)
 //!
 //! GlueSQL plans `SELECT … WHERE pk = …` as a key lookup, but executes `UPDATE`/`DELETE` by
 //! scanning the whole table and filtering, so their cost grows with the table. This module reads
@@ -10,25 +8,12 @@
 //! storage's next scan of the table yields only that row ([`crate::sim::storage::KeyHint`]).
 //! GlueSQL still evaluates the whole `WHERE` on that row, so the result is the same as a full
 //! scan; only the cost changes. Simplification: only integer and text primary keys qualify.
-//!
-//! A range works the same way ([`crate::sim::storage::KeyRange`]): the bounds come from the
-//! `AND`-ed terms of a `SELECT`'s `WHERE` that compare the key with a literal of the key's own
-//! type, the scan of the statement's first table yields only the rows within them, in key order,
-//! and GlueSQL checks the whole `WHERE` on each. A range is given only when that scan is sure to
-//! be the table's only one in the statement: the table is the first in `FROM`, appears nowhere
-//! else in it, and the statement has no subquery. GlueSQL's own planner still picks its access
-//! path first (a key lookup for `id = 5`, a secondary index); a range then goes unused. Not
-//! covered (a full scan, as before): `ORDER BY id LIMIT n` without bounds, and `OR`.
 
-use crate::sim::storage::{KeyHint, KeyRange};
-use gluesql::core::ast::{
-    BinaryOperator, DataType, Expr, JoinConstraint, JoinOperator, Literal, SetExpr, Statement,
-    TableFactor, ToSql,
-};
+use crate::sim::storage::KeyHint;
+use gluesql::core::ast::{BinaryOperator, DataType, Expr, Statement};
 use gluesql::core::data::{Key, Schema};
 use gluesql::core::executor::evaluate_stateless;
 use gluesql::core::plan::plan_scalar_expr;
-use std::ops::Bound;
 
 /// The key hint for `statement`, if it is an `UPDATE` or `DELETE` whose `WHERE` pins the primary
 /// key of its table to one literal value. `schema` looks a table's schema up.
@@ -72,270 +57,6 @@ pub fn pinned_key(table: &str, selection: &Expr, schema: &Schema) -> Option<Key>
     Key::try_from(&value).ok()
 }
 
-/// The range of primary keys that a `SELECT`'s scan of its first table can keep to, if the
-/// `AND`-ed terms of its `WHERE` bound the key (see the module's documentation for when).
-pub fn range_hint(
-    statement: &Statement,
-    schema: impl Fn(&str) -> Option<Schema>,
-) -> Option<KeyRange> {
-    let Statement::Query(query) = statement else {
-        return None;
-    };
-    let SetExpr::Select(select) = &query.body else {
-        return None;
-    };
-    let TableFactor::Table { name, alias } = &select.from.relation else {
-        return None;
-    };
-    let joined = !select.from.joins.is_empty();
-    if select.from.joins.iter().any(
-        |join| !matches!(&join.relation, TableFactor::Table { name: other, .. } if other != name),
-    ) {
-        return None;
-    }
-    let selection = select.selection.as_ref()?;
-    let schema_of = &schema;
-    let schema = schema_of(name)?;
-    let pk = schema
-        .column_defs
-        .as_ref()?
-        .iter()
-        .find(|c| c.unique.is_some_and(|u| u.is_primary))?;
-    if !key_type_qualifies(&pk.data_type) {
-        return None;
-    }
-    let column = KeyColumn {
-        name: &pk.name,
-        data_type: &pk.data_type,
-        table: name,
-        alias: alias.as_ref().map(|a| a.name.as_str()),
-        // In a join an unqualified name could be another table's column.
-        unqualified: !joined,
-    };
-    // Every column the `WHERE` and the joins' `ON` name must exist: GlueSQL reports a missing
-    // one only when it evaluates a row, and a narrowed scan evaluates fewer rows (PostgreSQL
-    // refuses such a statement before it reads any), so a renamed column must still fail.
-    let mut tables = vec![(
-        alias.as_ref().map_or(name.as_str(), |a| a.name.as_str()),
-        schema.clone(),
-    )];
-    for join in &select.from.joins {
-        let TableFactor::Table { name, alias } = &join.relation else {
-            return None;
-        };
-        tables.push((
-            alias.as_ref().map_or(name.as_str(), |a| a.name.as_str()),
-            schema_of(name)?,
-        ));
-    }
-    let names = ColumnNames { tables, joined };
-    let ons = select
-        .from
-        .joins
-        .iter()
-        .filter_map(|join| match &join.join_operator {
-            JoinOperator::Inner(JoinConstraint::On(on))
-            | JoinOperator::LeftOuter(JoinConstraint::On(on)) => Some(on),
-            _ => None,
-        });
-    if !names.known(selection) || !ons.into_iter().all(|on| names.known(on)) {
-        return None;
-    }
-    let mut range = KeyRange {
-        table: name.clone(),
-        lower: Bound::Unbounded,
-        upper: Bound::Unbounded,
-    };
-    if !narrow(selection, &column, &mut range) {
-        return None;
-    }
-    // Any subquery may scan the same table: its scan must not take the range. (A subquery is
-    // the only way a second `SELECT` gets into the statement.)
-    (query.to_sql().matches("SELECT").count() == 1).then_some(range)
-}
-
-/// The columns of the tables in a `FROM`, by the name each table goes by there (its alias, or
-/// its name).
-struct ColumnNames<'a> {
-    tables: Vec<(&'a str, Schema)>,
-    joined: bool,
-}
-
-impl ColumnNames<'_> {
-    fn has(&self, table: Option<&str>, column: &str) -> bool {
-        self.tables
-            .iter()
-            .filter(|(name, _)| table.is_none_or(|t| t == *name))
-            .any(|(_, schema)| {
-                schema
-                    .column_defs
-                    .as_ref()
-                    .is_some_and(|defs| defs.iter().any(|c| c.name == column))
-            })
-    }
-
-    /// Whether every column `expr` names exists (`false` too for what this does not look
-    /// into: functions, subqueries).
-    fn known(&self, expr: &Expr) -> bool {
-        match expr {
-            Expr::Identifier(column) => !self.joined && self.has(None, column),
-            Expr::CompoundIdentifier { alias, ident } => self.has(Some(alias), ident),
-            Expr::Literal(_) | Expr::Value(_) | Expr::TypedString { .. } => true,
-            Expr::IsNull(e)
-            | Expr::IsNotNull(e)
-            | Expr::Nested(e)
-            | Expr::UnaryOp { expr: e, .. } => self.known(e),
-            Expr::BinaryOp { left, right, .. }
-            | Expr::Like {
-                expr: left,
-                pattern: right,
-                ..
-            }
-            | Expr::ILike {
-                expr: left,
-                pattern: right,
-                ..
-            }
-            | Expr::Regex {
-                expr: left,
-                pattern: right,
-                ..
-            } => self.known(left) && self.known(right),
-            Expr::Between {
-                expr, low, high, ..
-            } => self.known(expr) && self.known(low) && self.known(high),
-            Expr::InList { expr, list, .. } => {
-                self.known(expr) && list.iter().all(|e| self.known(e))
-            }
-            Expr::Case {
-                operand,
-                when_then,
-                else_result,
-            } => {
-                operand.as_deref().is_none_or(|e| self.known(e))
-                    && when_then
-                        .iter()
-                        .all(|(w, t)| self.known(w) && self.known(t))
-                    && else_result.as_deref().is_none_or(|e| self.known(e))
-            }
-            _ => false,
-        }
-    }
-}
-
-/// The primary key column a range is sought for, and the names it goes by.
-struct KeyColumn<'a> {
-    name: &'a str,
-    data_type: &'a DataType,
-    table: &'a str,
-    alias: Option<&'a str>,
-    unqualified: bool,
-}
-
-impl KeyColumn<'_> {
-    fn named_by(&self, expr: &Expr) -> bool {
-        match expr {
-            Expr::Nested(inner) => self.named_by(inner),
-            Expr::Identifier(name) => self.unqualified && name == self.name,
-            Expr::CompoundIdentifier { alias, ident } => {
-                ident == self.name && (self.alias == Some(alias.as_str()) || alias == self.table)
-            }
-            _ => false,
-        }
-    }
-
-    /// The key a literal of the column's own kind gives (a number for an integer key, a
-    /// quoted string for a text key), so that the key order is the order GlueSQL compares in.
-    fn key(&self, expr: &Expr) -> Option<Key> {
-        let integer = *self.data_type != DataType::Text;
-        let own_kind = |expr: &Expr| match expr {
-            // A whole number only: `id < 5.5` must not become `id < 5`.
-            Expr::Literal(Literal::Number(n)) => {
-                integer && !n.to_string().contains(['.', 'e', 'E'])
-            }
-            Expr::Literal(Literal::QuotedString(_)) => !integer,
-            _ => false,
-        };
-        let fits = match expr {
-            Expr::UnaryOp { expr: inner, .. } => integer && own_kind(inner),
-            Expr::Nested(inner) => own_kind(inner),
-            other => own_kind(other),
-        };
-        if !fits {
-            return None;
-        }
-        let value = evaluate_stateless(None, &plan_scalar_expr(expr.clone()))
-            .ok()?
-            .try_into_value(self.data_type, false)
-            .ok()?;
-        match Key::try_from(&value).ok()? {
-            Key::None => None,
-            key => Some(key),
-        }
-    }
-}
-
-/// Narrows `range` by the terms of `expr` that bound the key; whether any did.
-fn narrow(expr: &Expr, column: &KeyColumn<'_>, range: &mut KeyRange) -> bool {
-    match expr {
-        Expr::Nested(inner) => narrow(inner, column, range),
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            let left = narrow(left, column, range);
-            narrow(right, column, range) || left
-        }
-        Expr::Between {
-            expr,
-            negated: false,
-            low,
-            high,
-        } if column.named_by(expr) => {
-            let (Some(low), Some(high)) = (column.key(low), column.key(high)) else {
-                return false;
-            };
-            range.raise(Bound::Included(low));
-            range.lower_to(Bound::Included(high));
-            true
-        }
-        Expr::BinaryOp { left, op, right } => {
-            let (op, literal) = if column.named_by(left) {
-                (op.clone(), right)
-            } else if column.named_by(right) {
-                // `5 < id` is `id > 5`.
-                let flipped = match op {
-                    BinaryOperator::Lt => BinaryOperator::Gt,
-                    BinaryOperator::LtEq => BinaryOperator::GtEq,
-                    BinaryOperator::Gt => BinaryOperator::Lt,
-                    BinaryOperator::GtEq => BinaryOperator::LtEq,
-                    other => other.clone(),
-                };
-                (flipped, left)
-            } else {
-                return false;
-            };
-            let Some(key) = column.key(literal) else {
-                return false;
-            };
-            match op {
-                BinaryOperator::Eq => {
-                    range.raise(Bound::Included(key.clone()));
-                    range.lower_to(Bound::Included(key));
-                }
-                BinaryOperator::Gt => range.raise(Bound::Excluded(key)),
-                BinaryOperator::GtEq => range.raise(Bound::Included(key)),
-                BinaryOperator::Lt => range.lower_to(Bound::Excluded(key)),
-                BinaryOperator::LtEq => range.lower_to(Bound::Included(key)),
-                _ => return false,
-            }
-            true
-        }
-        _ => false,
-    }
-}
-
 /// The primary keys an `INSERT … VALUES` writes, when every row gives its key as a literal
 /// (`None` otherwise: the insert cannot say in advance which keys it takes).
 pub fn inserted_keys(
@@ -373,7 +94,17 @@ pub fn inserted_keys(
         .collect()
 }
 
-fn key_type_qualifies(data_type: &DataType) -> bool {
+/// The table's primary key column, if it has one.
+pub(crate) fn primary_key(schema: &Schema) -> Option<&gluesql::core::ast::ColumnDef> {
+    schema
+        .column_defs
+        .as_ref()?
+        .iter()
+        .find(|c| c.unique.is_some_and(|u| u.is_primary))
+}
+
+/// Whether keys of this type keep their SQL order as [`Key`]s: integers and text.
+pub(crate) fn key_type_qualifies(data_type: &DataType) -> bool {
     matches!(
         data_type,
         DataType::Int8
@@ -498,96 +229,6 @@ mod tests {
         assert_eq!(
             hint("DELETE FROM orders WHERE id = 'a-1'", DataType::Text),
             Some(Key::Str("a-1".to_owned()))
-        );
-    }
-
-    fn range(sql: &str, pk_type: DataType) -> Option<(Bound<Key>, Bound<Key>)> {
-        let parsed = parse(sql).expect("parses");
-        let statement = translate(&parsed[0]).expect("translates");
-        range_hint(&statement, |name| match name {
-            "orders" => Some(schema(pk_type.clone())),
-            "customers" => Some(Schema {
-                table_name: "customers".to_owned(),
-                ..schema(DataType::Int)
-            }),
-            _ => None,
-        })
-        .map(|r| (r.lower, r.upper))
-    }
-
-    #[test]
-    fn bounds_on_the_primary_key_give_a_range() {
-        use Bound::{Excluded, Included, Unbounded};
-        let i = Key::I64;
-        for (sql, expected) in [
-            (
-                "SELECT * FROM orders WHERE id BETWEEN 10 AND 20",
-                (Included(i(10)), Included(i(20))),
-            ),
-            (
-                "SELECT * FROM orders WHERE status = 'x' AND id > 10 AND id <= 20",
-                (Excluded(i(10)), Included(i(20))),
-            ),
-            (
-                "SELECT * FROM orders WHERE 10 <= id AND (orders.id < 20)",
-                (Included(i(10)), Excluded(i(20))),
-            ),
-            (
-                "SELECT * FROM orders o WHERE o.id >= -5 AND o.id > -7",
-                (Included(i(-5)), Unbounded),
-            ),
-            (
-                "SELECT * FROM orders WHERE id = 7",
-                (Included(i(7)), Included(i(7))),
-            ),
-            (
-                "SELECT o.id FROM orders o JOIN customers c ON c.status = o.status WHERE o.id < 3",
-                (Unbounded, Excluded(i(3))),
-            ),
-        ] {
-            assert_eq!(range(sql, DataType::Int), Some(expected), "{sql}");
-        }
-        assert_eq!(
-            range(
-                "SELECT * FROM orders WHERE id > 'b' AND id < 'd'",
-                DataType::Text
-            ),
-            Some((
-                Excluded(Key::Str("b".to_owned())),
-                Excluded(Key::Str("d".to_owned()))
-            ))
-        );
-    }
-
-    #[test]
-    fn a_range_is_given_only_when_the_scan_is_the_tables_only_one() {
-        for sql in [
-            "SELECT * FROM orders WHERE id > 1 OR status = 'x'",
-            "SELECT * FROM orders WHERE NOT (id > 1)",
-            "SELECT * FROM orders WHERE id NOT BETWEEN 1 AND 5",
-            "SELECT * FROM orders WHERE id < 5.5",
-            "SELECT * FROM orders WHERE id > '5'",
-            "SELECT * FROM orders WHERE id > a",
-            "SELECT * FROM orders WHERE id > 1 AND id IN (SELECT id FROM orders)",
-            "SELECT * FROM orders WHERE id > (SELECT MIN(id) FROM orders)",
-            "SELECT * FROM orders o JOIN orders p ON p.id = o.id WHERE o.id > 1",
-            "SELECT * FROM orders o JOIN customers c ON c.id = o.id WHERE id > 1",
-            "SELECT * FROM orders o JOIN customers c ON c.name = o.status WHERE o.id > 1",
-            "SELECT * FROM orders o JOIN nobody n ON n.id = o.id WHERE o.id > 1",
-            "SELECT * FROM orders ORDER BY id LIMIT 1",
-            "SELECT * FROM orders WHERE id > 1 AND renamed = 'x'",
-            "SELECT * FROM orders WHERE id > 1 AND UPPER(status) = 'X'",
-            "UPDATE orders SET status = 'x' WHERE id > 1",
-        ] {
-            assert_eq!(range(sql, DataType::Int), None, "{sql}");
-        }
-        assert_eq!(
-            range("SELECT * FROM orders WHERE id > 1.5", DataType::Float),
-            None
-        );
-        assert_eq!(
-            range("SELECT * FROM orders WHERE id > 5", DataType::Text),
-            None
         );
     }
 

@@ -10,7 +10,7 @@
 
 use crate::sim::clock::SimDuration;
 use crate::sim::cost::CostModel;
-use crate::sim::scenario_text::{line_col, locate_json, locate_toml};
+use crate::sim::scenario_text::{json_keys_unique, line_col, locate_json, locate_toml};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -553,20 +553,22 @@ impl Scenario {
     }
 
     fn read_json(text: &str) -> Result<Self, ScenarioError> {
-        let value = serde_json::from_str::<serde_json::Value>(text).map_err(|error| {
-            let message = error.to_string();
-            let message = message
-                .rsplit_once(" at line ")
-                .map_or(message.as_str(), |(m, _)| m)
-                .to_owned();
-            ScenarioError {
-                line: Some(error.line()),
-                column: Some(error.column()),
-                path: String::new(),
-                message,
-                within: None,
-            }
-        })?;
+        let value = json_keys_unique(text)
+            .and_then(|()| serde_json::from_str::<serde_json::Value>(text))
+            .map_err(|error| {
+                let message = error.to_string();
+                let message = message
+                    .rsplit_once(" at line ")
+                    .map_or(message.as_str(), |(m, _)| m)
+                    .to_owned();
+                ScenarioError {
+                    line: Some(error.line()),
+                    column: Some(error.column()),
+                    path: String::new(),
+                    message,
+                    within: None,
+                }
+            })?;
         Self::from_value(value).map_err(|error| error.located_in(text))
     }
 
@@ -1095,6 +1097,10 @@ params = { id = { next_id = "t.id" } }
             "{error}"
         );
         assert!(error.message.contains("invalid type"), "{error}");
+        let twice = json.replace("\"seed\": \"many\"", "\"name\": \"again\"");
+        let error = Scenario::parse(&twice).expect_err("a key twice");
+        assert_eq!(error.line, Some(4), "{error}");
+        assert!(error.message.contains("duplicate key `name`"), "{error}");
         let json = json.replace("\"many\"", "1");
         let error = Scenario::parse(&json).expect_err("no database");
         assert_eq!(

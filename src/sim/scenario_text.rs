@@ -61,6 +61,74 @@ pub fn locate_json(text: &str, path: &str) -> Option<(usize, usize)> {
     walker.found.map(|offset| line_col(text, offset))
 }
 
+/// Checks that no object in a JSON text has a key twice: a scenario is read through
+/// `serde_json::Value`, which would keep the last of two silently (TOML refuses them itself).
+///
+/// # Errors
+///
+/// serde_json's error, at the second key: "duplicate key `name`".
+pub fn json_keys_unique(text: &str) -> Result<(), serde_json::Error> {
+    serde_json::from_str::<UniqueKeys>(text).map(|_| ())
+}
+
+/// A JSON value whose objects have no key twice.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeys)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            map.next_value::<UniqueKeys>()?;
+            seen.insert(key);
+        }
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+}
+
 /// One step down a JSON value: a member of an object or an element of an array.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Step<'a> {
@@ -213,6 +281,15 @@ mod tests {
     fn text_that_is_not_json_is_not_walked() {
         assert_eq!(locate_json("{\"a\": [1, 2", "a[1]"), None);
         assert_eq!(locate_json("name = 1", "name"), None);
+    }
+
+    #[test]
+    fn a_key_twice_in_a_json_object_is_refused_at_its_line() {
+        assert!(json_keys_unique(JSON).is_ok());
+        let error =
+            json_keys_unique("{\n  \"a\": [{\"b\": 1,\n  \"b\": 2}]\n}").expect_err("b twice");
+        assert!(error.to_string().contains("duplicate key `b`"), "{error}");
+        assert_eq!(error.line(), 3);
     }
 
     #[test]

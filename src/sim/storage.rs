@@ -98,7 +98,8 @@ pub struct KeyHint {
 }
 
 /// Only the rows whose keys lie in this range, on the next scan of this table (see
-/// [`Session::set_key_range`]): a `SELECT` bounded by its primary key.
+/// [`Session::set_key_range`]): a `SELECT` bounded by its primary key
+/// ([`crate::sim::key_range`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyRange {
     /// The table whose next scan is narrowed.
@@ -704,6 +705,8 @@ impl Store for Session {
     }
 
     fn fetch_data(&self, table_name: &str, key: &Key) -> Result<Option<Vec<Value>>> {
+        // A key lookup is the table's first read: a range it left unused goes with it.
+        self.take_key_range(table_name);
         let engine = self.engine.borrow();
         let row = engine
             .tables
