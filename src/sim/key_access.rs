@@ -41,20 +41,11 @@ pub fn key_hint(statement: &Statement, schema: impl Fn(&str) -> Option<Schema>) 
 /// The primary key that `selection` (a `WHERE`) pins to one literal value for `table`, if it is
 /// a conjunction with a `pk = literal` term and the key is an integer or text.
 pub fn pinned_key(table: &str, selection: &Expr, schema: &Schema) -> Option<Key> {
-    let pk = schema
-        .column_defs
-        .as_ref()?
-        .iter()
-        .find(|c| c.unique.is_some_and(|u| u.is_primary))?;
+    let pk = primary_key(schema)?;
     if !key_type_qualifies(&pk.data_type) {
         return None;
     }
-    let literal = pinned_literal(selection, &pk.name, table)?;
-    let value = evaluate_stateless(None, &plan_scalar_expr(literal.clone()))
-        .ok()?
-        .try_into_value(&pk.data_type, false)
-        .ok()?;
-    Key::try_from(&value).ok()
+    literal_key(pinned_literal(selection, &pk.name, table)?, &pk.data_type)
 }
 
 /// The primary keys an `INSERT … VALUES` writes, when every row gives its key as a literal
@@ -85,13 +76,18 @@ pub fn inserted_keys(
         .iter()
         .map(|row| {
             let literal = row.get(position).filter(|e| is_literal(e))?;
-            let value = evaluate_stateless(None, &plan_scalar_expr(literal.clone()))
-                .ok()?
-                .try_into_value(&pk.data_type, false)
-                .ok()?;
-            Key::try_from(&value).ok()
+            literal_key(literal, &pk.data_type)
         })
         .collect()
+}
+
+/// The key a constant expression gives as a value of `data_type` (a NULL gives `Key::None`).
+pub(crate) fn literal_key(literal: &Expr, data_type: &DataType) -> Option<Key> {
+    let value = evaluate_stateless(None, &plan_scalar_expr(literal.clone()))
+        .ok()?
+        .try_into_value(data_type, false)
+        .ok()?;
+    Key::try_from(&value).ok()
 }
 
 /// The table's primary key column, if it has one.

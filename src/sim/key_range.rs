@@ -29,8 +29,6 @@ use gluesql::core::ast::{
     TableFactor, ToSql, UnaryOperator,
 };
 use gluesql::core::data::{Key, Schema};
-use gluesql::core::executor::evaluate_stateless;
-use gluesql::core::plan::plan_scalar_expr;
 use std::ops::Bound;
 
 /// The range of primary keys that a `SELECT`'s read of its first table can keep to, if its
@@ -229,11 +227,7 @@ fn literal_key(expr: &Expr, data_type: &DataType) -> Option<Key> {
     if !fits {
         return None;
     }
-    let value = evaluate_stateless(None, &plan_scalar_expr(expr.clone()))
-        .ok()?
-        .try_into_value(data_type, false)
-        .ok()?;
-    match Key::try_from(&value).ok()? {
+    match crate::sim::key_access::literal_key(expr, data_type)? {
         Key::None => None,
         key => Some(key),
     }
