@@ -4,7 +4,8 @@
 //! world`; the ratio of the two is the overhead (goal: at most 1.25×). A third run without the
 //! lock manager gives the lock manager's own share. A last group runs the shop for 60 simulated
 //! seconds in the `shared` and the `cdc` mode (goal: cdc within 1.5× the wall time of shared),
-//! and at each of PostgreSQL's isolation levels (the cost of SSI's tracking).
+//! and at each of PostgreSQL's isolation levels (the cost of SSI's tracking). The last takes a
+//! checkpoint of the shop (`World::fork`) at 10 and 60 simulated seconds.
 //! (Native only: on wasm32 this bench is an empty program.)
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -13,6 +14,7 @@ mod native {
     use dataflow_lab::sim::builtin;
     use dataflow_lab::sim::clock::SECOND;
     use dataflow_lab::sim::database::Connection;
+    use dataflow_lab::sim::playback::Playback;
     use dataflow_lab::sim::scenario::Scenario;
     use dataflow_lab::sim::storage::ReadMode;
     use dataflow_lab::sim::world::{RecordedStatement, World};
@@ -144,7 +146,52 @@ mod native {
         group.finish();
     }
 
-    criterion_group!(benches, overhead, modes, levels);
+    /// A checkpoint: the whole shop forked (copied) at 10 and at 60 simulated seconds, shared
+    /// and cdc — what the page pays each time it keeps one, and again to go back to it.
+    fn checkpoints(c: &mut Criterion) {
+        let shared = shop();
+        let mut cdc = shared.clone();
+        cdc.mode = dataflow_lab::sim::modes::Mode::Cdc;
+        let mut group = c.benchmark_group("shop, a checkpoint (World::fork)");
+        group.sample_size(20);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(5));
+        for (name, scenario) in [("shared", &shared), ("cdc", &cdc)] {
+            for seconds in [10, 60] {
+                group.bench_function(format!("{name} at {seconds} s"), |b| {
+                    // Built here, so that a filter leaving this out does not run it.
+                    let mut running = world(scenario);
+                    running.step_until(seconds * SECOND);
+                    b.iter(|| running.fork());
+                });
+            }
+        }
+        group.finish();
+        // What keeping them costs a run: 60 simulated seconds played as the page plays them
+        // (`Playback`, a checkpoint every simulated second), against `modes`' bare world.
+        let mut group = c.benchmark_group("shop, 60 simulated seconds with checkpoints");
+        group.sample_size(10);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(20));
+        for (name, scenario) in [("shared", &shared), ("cdc", &cdc)] {
+            group.bench_function(name, |b| {
+                b.iter_custom(|n| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..n {
+                        let mut playback =
+                            Playback::new(scenario.clone(), 1).unwrap_or_else(|e| panic!("{e}"));
+                        let started = Instant::now();
+                        playback.run_until(60 * SECOND, || true);
+                        total += started.elapsed();
+                    }
+                    total
+                });
+            });
+        }
+        group.finish();
+    }
+
+    criterion_group!(benches, overhead, modes, levels, checkpoints);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

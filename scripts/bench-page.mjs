@@ -78,8 +78,33 @@ try {
     if (label === "1×" && mode === "shared") {
       for (let i = 0; i < 5; i++) await page.locator("body").press("ArrowLeft");
       const note = await page.locator(".seek-note").textContent();
-      console.log(`jump back 100 ms at ${clock} (replay from the seed): ${note}`);
+      console.log(`jump back 100 ms at ${clock} (5 presses of ←; the last one): ${note}`);
     }
+    await context.close();
+  }
+  // Jumps back from a link's time: the page replays to it a slice per frame (keeping its
+  // checkpoints), then ← goes back 100 ms, five times; the median of the five.
+  for (const [mode, t] of [["shared", "10s"], ["shared", "60s"], ["shared", "600s"], ["cdc", "60s"]]) {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+    const page = await context.newPage();
+    await page.goto(`${server.url}?scenario=shop&mode=${mode}&t=${t}`);
+    const target = Number.parseFloat(t);
+    for (;;) {
+      const text = (await page.locator("#clock").textContent()).trim();
+      const match = text.match(/^(\d+\.\d{3}) s$/) ?? text.match(/^(\d+):(\d{2}\.\d{3})$/);
+      const seconds = !match ? 0 : match.length === 2 ? Number(match[1]) : Number(match[1]) * 60 + Number(match[2]);
+      if (seconds >= target) break;
+      await page.waitForTimeout(200);
+    }
+    const notes = [];
+    for (let i = 0; i < 5; i++) {
+      const before = await page.locator(".seek-note").textContent().catch(() => "");
+      await page.locator("body").press("ArrowLeft");
+      await page.waitForFunction((b) => (document.querySelector(".seek-note")?.textContent ?? "") !== b || true, before);
+      notes.push(await page.locator(".seek-note").textContent());
+    }
+    const times = notes.map((n) => Number(n.match(/in (\d+) ms/)?.[1]));
+    console.log(`jump back 100 ms from ${t} (${mode}): median ${median(times)} ms, max ${Math.max(...times)} ms of five (${notes.join("; ")})`);
     await context.close();
   }
 } finally {

@@ -215,6 +215,55 @@ mod cli {
         },
     }
 
+    /// Runs `run` for every seed of `first..=last` on every core the machine has, and hands
+    /// each result to `each` in seed order as soon as the seeds before it are done, so the
+    /// output is what one core would print. Once `each` returns an error no further seed is
+    /// started, and that error is returned. (A world is single-threaded: each thread builds
+    /// its own from the shared scenario.)
+    fn over_seeds<T: Send, E>(
+        first: u64,
+        last: u64,
+        run: impl Fn(u64) -> T + Sync,
+        mut each: impl FnMut(u64, T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let seeds = usize::try_from(last.saturating_sub(first)).map_or(usize::MAX, |n| n + 1);
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(seeds);
+        let next = AtomicU64::new(first);
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            for _ in 0..workers {
+                let sender = sender.clone();
+                let (next, stop, run) = (&next, &stop, &run);
+                scope.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let seed = next.fetch_add(1, Ordering::Relaxed);
+                        if seed < first || seed > last || sender.send((seed, run(seed))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            let mut finished = std::collections::BTreeMap::new();
+            let mut due = first;
+            for (seed, result) in receiver {
+                finished.insert(seed, result);
+                while let Some(result) = finished.remove(&due) {
+                    if let Err(error) = each(due, result) {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(error);
+                    }
+                    due = due.saturating_add(1);
+                }
+            }
+            Ok(())
+        })
+    }
+
     fn parse_seeds(text: &str) -> Result<(u64, u64), String> {
         let bad = || format!("seeds are FIRST..LAST, e.g. 1..500, not \"{text}\"");
         let (first, last) = text.split_once("..").ok_or_else(bad)?;
@@ -259,27 +308,36 @@ mod cli {
         );
         for &mode in modes {
             let mut summary = SoakSummary::default();
-            for seed in first..=last {
-                let run = match soak_run(&scenario, mode, seed, until.micros()) {
-                    Ok(run) => run,
-                    Err(error) => {
-                        eprintln!("\nerror: {label} in {}: {error}", mode.name());
-                        return ExitCode::from(2);
+            let runs = over_seeds(
+                first,
+                last,
+                |seed| soak_run(&scenario, mode, seed, until.micros()).map_err(|e| e.to_string()),
+                |_, run| {
+                    let run = match run {
+                        Ok(run) => run,
+                        Err(error) => {
+                            eprintln!("\nerror: {label} in {}: {error}", mode.name());
+                            return Err(ExitCode::from(2));
+                        }
+                    };
+                    summary.add(&run);
+                    done += 1;
+                    if terminal {
+                        let width = 30;
+                        let filled = done * width / total;
+                        eprint!(
+                            "\r[{}{}] {done}/{total} runs, {:.0} s",
+                            "#".repeat(filled),
+                            " ".repeat(width - filled),
+                            started.elapsed().as_secs_f64()
+                        );
+                        let _ = std::io::stderr().flush();
                     }
-                };
-                summary.add(&run);
-                done += 1;
-                if terminal {
-                    let width = 30;
-                    let filled = done * width / total;
-                    eprint!(
-                        "\r[{}{}] {done}/{total} runs, {:.0} s",
-                        "#".repeat(filled),
-                        " ".repeat(width - filled),
-                        started.elapsed().as_secs_f64()
-                    );
-                    let _ = std::io::stderr().flush();
-                }
+                    Ok(())
+                },
+            );
+            if let Err(code) = runs {
+                return code;
             }
             if terminal {
                 eprintln!();
@@ -509,37 +567,46 @@ mod cli {
         for &mode in &modes {
             // Per expectation: its verdict in each seed.
             let mut results: Vec<Vec<(u64, Verdict)>> = Vec::new();
-            for seed in first..=last {
-                let verdicts = match check_run(&scenario, mode, seed) {
-                    Ok(verdicts) => verdicts,
-                    Err(error) => {
-                        eprintln!("\nerror: {label} in {}: {error}", mode.name());
-                        return ExitCode::from(2);
+            let runs = over_seeds(
+                first,
+                last,
+                |seed| check_run(&scenario, mode, seed).map_err(|e| e.to_string()),
+                |seed, verdicts| {
+                    let verdicts = match verdicts {
+                        Ok(verdicts) => verdicts,
+                        Err(error) => {
+                            eprintln!("\nerror: {label} in {}: {error}", mode.name());
+                            return Err(ExitCode::from(2));
+                        }
+                    };
+                    if json {
+                        json_runs.push(serde_json::json!({
+                            "mode": mode.name(), "seed": seed, "verdicts": verdicts,
+                        }));
                     }
-                };
-                if json {
-                    json_runs.push(serde_json::json!({
-                        "mode": mode.name(), "seed": seed, "verdicts": verdicts,
-                    }));
-                }
-                for (i, verdict) in verdicts.into_iter().enumerate() {
-                    if results.len() <= i {
-                        results.push(Vec::new());
+                    for (i, verdict) in verdicts.into_iter().enumerate() {
+                        if results.len() <= i {
+                            results.push(Vec::new());
+                        }
+                        results[i].push((seed, verdict));
                     }
-                    results[i].push((seed, verdict));
-                }
-                done += 1;
-                if terminal {
-                    let width = 30;
-                    let filled = done * width / total;
-                    eprint!(
-                        "\r[{}{}] {done}/{total} runs, {:.0} s",
-                        "#".repeat(filled),
-                        " ".repeat(width - filled),
-                        started.elapsed().as_secs_f64()
-                    );
-                    let _ = std::io::stderr().flush();
-                }
+                    done += 1;
+                    if terminal {
+                        let width = 30;
+                        let filled = done * width / total;
+                        eprint!(
+                            "\r[{}{}] {done}/{total} runs, {:.0} s",
+                            "#".repeat(filled),
+                            " ".repeat(width - filled),
+                            started.elapsed().as_secs_f64()
+                        );
+                        let _ = std::io::stderr().flush();
+                    }
+                    Ok(())
+                },
+            );
+            if let Err(code) = runs {
+                return code;
             }
             if terminal {
                 eprintln!();

@@ -52,7 +52,7 @@ pub enum Progress {
 }
 
 /// A row set being locked.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct RowsInProgress {
     set: RowSet,
     remaining: VecDeque<Key>,
@@ -62,7 +62,7 @@ struct RowsInProgress {
 }
 
 /// The locks one statement still has to take, and those it took for itself.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Acquisition {
     todo: VecDeque<LockStep>,
     rows: Option<RowsInProgress>,

@@ -147,7 +147,8 @@ pub struct PendingChange {
 /// The log itself.
 #[derive(Debug, Clone)]
 pub struct ChangeLog {
-    records: VecDeque<Change>,
+    /// Each record shared: a checkpoint of the world copies the log's order, not its records.
+    records: VecDeque<Rc<Change>>,
     next_lsn: Lsn,
     retention: usize,
     /// Replication slots: name → the first LSN the slot's reader still needs.
@@ -181,7 +182,7 @@ impl ChangeLog {
         changes: impl IntoIterator<Item = PendingChange>,
     ) {
         for change in changes {
-            self.records.push_back(Change {
+            self.records.push_back(Rc::new(Change {
                 lsn: self.next_lsn,
                 txn,
                 commit_seq,
@@ -190,7 +191,7 @@ impl ChangeLog {
                 columns: change.columns,
                 sql: change.sql,
                 kind: change.kind,
-            });
+            }));
             self.next_lsn += 1;
         }
         self.trim();
@@ -232,12 +233,12 @@ impl ChangeLog {
     /// The records with an LSN of at least `lsn`, oldest first.
     pub fn since(&self, lsn: Lsn) -> impl Iterator<Item = &Change> {
         let skip = usize::try_from(lsn.saturating_sub(self.first_lsn())).unwrap_or(usize::MAX);
-        self.records.iter().skip(skip)
+        self.records.iter().skip(skip).map(|c| &**c)
     }
 
     /// Every record still kept, oldest first.
     pub fn iter(&self) -> impl Iterator<Item = &Change> {
-        self.records.iter()
+        self.records.iter().map(|c| &**c)
     }
 
     /// The LSN of the oldest record kept (the next LSN if the log is empty).

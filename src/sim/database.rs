@@ -79,6 +79,39 @@ pub enum DbError {
     View(#[from] ViewError),
 }
 
+/// A statement prepared before its turn, or why it could not be: what a statement in flight
+/// carries. It clones (with a checkpoint of the world) although GlueSQL's errors do not: a
+/// GlueSQL error is cloned as [`DbError::Storage`] with the same words and SQLSTATE, which is all
+/// a client reads of it.
+#[derive(Debug)]
+pub struct PreparedCommand(pub Result<Command, DbError>);
+
+impl Clone for PreparedCommand {
+    fn clone(&self) -> Self {
+        Self(match &self.0 {
+            Ok(command) => Ok(command.clone()),
+            Err(error) => Err(match error {
+                DbError::Sql(_) => DbError::Storage {
+                    state: error.sqlstate(),
+                    message: error.to_string(),
+                },
+                DbError::Empty => DbError::Empty,
+                DbError::SeveralStatements(n) => DbError::SeveralStatements(*n),
+                DbError::TransactionAborted => DbError::TransactionAborted,
+                DbError::LockNotAvailable(message) => DbError::LockNotAvailable(message.clone()),
+                DbError::Setting(state, message) => DbError::Setting(*state, message),
+                DbError::Statement(error) => DbError::Statement(error.clone()),
+                DbError::Storage { state, message } => DbError::Storage {
+                    state: *state,
+                    message: message.clone(),
+                },
+                DbError::Refused(error) => DbError::Refused(error.clone()),
+                DbError::View(error) => DbError::View(error.clone()),
+            }),
+        })
+    }
+}
+
 impl DbError {
     /// PostgreSQL's error code for this error (SQLSTATE): what a client branches on, and what
     /// the simulator derives an error's kind from.
@@ -227,6 +260,23 @@ pub struct Connection {
     txn_statements: u32,
     lock_timeout: Option<Micros>,
     statement_timeout: Option<Micros>,
+}
+
+impl Clone for Connection {
+    /// The same session on the copy of its engine in the fork under way ([`crate::sim::fork`]).
+    fn clone(&self) -> Self {
+        Self {
+            glue: Glue::new(self.glue.storage.clone()),
+            aborted: self.aborted,
+            last_counters: self.last_counters,
+            carried: self.carried,
+            isolation: self.isolation,
+            txn_isolation: self.txn_isolation,
+            txn_statements: self.txn_statements,
+            lock_timeout: self.lock_timeout,
+            statement_timeout: self.statement_timeout,
+        }
+    }
 }
 
 impl fmt::Debug for Connection {
@@ -851,6 +901,18 @@ pub struct Database {
     name: String,
     engine: SharedEngine,
     default: Connection,
+}
+
+impl Clone for Database {
+    /// The database and its default connection on one copy of its engine
+    /// ([`crate::sim::fork`]): with the world it belongs to, in a checkpoint.
+    fn clone(&self) -> Self {
+        crate::sim::fork::scope(|| Self {
+            name: self.name.clone(),
+            engine: crate::sim::fork::engine(&self.engine),
+            default: self.default.clone(),
+        })
+    }
 }
 
 impl fmt::Debug for Database {

@@ -359,7 +359,7 @@ pub struct Wakeup {
     pub waited: Micros,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Entry {
     holders: Vec<Held>,
     queue: VecDeque<Waiting>,
@@ -393,7 +393,7 @@ impl Entry {
 }
 
 /// One database's locks.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct LockManager {
     entries: BTreeMap<Resource, Entry>,
     next_request: RequestId,

@@ -210,6 +210,26 @@ impl LatencySummary {
             max: ms(h.max()),
         }
     }
+
+    /// The same percentiles of samples kept whole (microseconds): nearest rank, as an HDR
+    /// histogram reads a quantile (the `ceil(q·n)`-th smallest), without its 0.1 % rounding.
+    fn of_samples(mut samples: Vec<u32>) -> Self {
+        if samples.is_empty() {
+            return Self::default();
+        }
+        samples.sort_unstable();
+        let n = samples.len();
+        let at = |q: f64| {
+            let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+            f64::from(samples[rank - 1]) / 1e3
+        };
+        Self {
+            p50: at(0.50),
+            p95: at(0.95),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
 }
 
 /// One second of an operation's life.
@@ -221,22 +241,23 @@ pub struct Window {
     pub completed: u64,
     /// Operations that failed in it.
     pub errors: u64,
-    latencies: Histogram<u64>,
+    /// The latencies of the operations completed in it, in microseconds, as they came: a second
+    /// holds few, so they are kept whole (an HDR histogram is ~190 KB whatever it holds, and a
+    /// window per operation per second of them made a run's memory, and a checkpoint's copy,
+    /// grow by megabytes a second).
+    latencies: Vec<u32>,
 }
 
 impl Window {
     /// Latency percentiles of the operations completed in this second.
     pub fn latency(&self) -> LatencySummary {
-        LatencySummary::of(&self.latencies)
+        LatencySummary::of_samples(self.latencies.clone())
     }
 
     /// Latency percentiles of several windows together (a service's operations in one second).
     pub fn merged_latency(windows: &[&Window]) -> LatencySummary {
-        let mut all = histogram();
-        for window in windows {
-            let _ = all.add(&window.latencies);
-        }
-        LatencySummary::of(&all)
+        let all = windows.iter().flat_map(|w| w.latencies.iter().copied());
+        LatencySummary::of_samples(all.collect())
     }
 }
 
@@ -284,7 +305,7 @@ impl OperationMetrics {
                 second,
                 completed: 0,
                 errors: 0,
-                latencies: histogram(),
+                latencies: Vec::new(),
             });
             while self.windows.len() > WINDOWS_KEPT {
                 self.windows.pop_front();
@@ -301,7 +322,10 @@ impl OperationMetrics {
         let _ = self.latencies.record(value);
         let window = self.window(now);
         window.completed += 1;
-        let _ = window.latencies.record(value);
+        // Clamped to an hour above, so it fits.
+        window
+            .latencies
+            .push(u32::try_from(value).unwrap_or(u32::MAX));
     }
 
     /// Records an operation that failed at `now` (with PostgreSQL's code, if a database error).

@@ -29,7 +29,7 @@ pub struct NodeCounters {
 }
 
 /// A database node.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DatabaseNode {
     /// The node's name.
     pub name: String,

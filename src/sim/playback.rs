@@ -1,9 +1,11 @@
 //! A run the page can play, pause, step, scrub back and fork.
 //!
 //! Runs are deterministic, so going back in time is re-running: [`Playback::seek`] to an earlier
-//! moment builds the world again from the scenario and seed (from a copy of the databases as
-//! they were at time zero, the expensive part) and replays the user's own commands,
-//! each at the simulated time it was first given, up to that moment. Going forward again replays
+//! moment restores the nearest [checkpoint](crate::sim::checkpoint) before it (a copy of the
+//! world kept every simulated second near the present, more sparsely further back) — or, before
+//! the first, builds the world again from a copy of the databases as they were at time zero —
+//! and replays the user's own commands, each at the simulated time it was first given, up to
+//! that moment. Going forward again replays
 //! the later recorded commands too, so the same timeline comes back. A command given after going
 //! back *forks* the timeline: the recorded commands after that moment are dropped.
 //!
@@ -14,6 +16,7 @@
 //! caller's budget is spent (the page keeps each frame short), always after every event of one
 //! instant, so stopping never splits an instant and a replay meets the same states.
 
+use crate::sim::checkpoint::Checkpoints;
 use crate::sim::clock::Micros;
 use crate::sim::database::Database;
 use crate::sim::scenario::{Scenario, ScenarioError};
@@ -41,6 +44,8 @@ pub struct Playback {
     applied: usize,
     /// The furthest time reached on this timeline.
     horizon: Micros,
+    /// Copies of the world along this timeline, to go back from.
+    checkpoints: Checkpoints,
 }
 
 impl std::fmt::Debug for Playback {
@@ -50,6 +55,7 @@ impl std::fmt::Debug for Playback {
             .field("seed", &self.seed)
             .field("now", &self.world.now())
             .field("commands", &self.commands.len())
+            .field("checkpoints", &self.checkpoints)
             .finish()
     }
 }
@@ -72,6 +78,7 @@ impl Playback {
             commands: Vec::new(),
             applied: 0,
             horizon: 0,
+            checkpoints: Checkpoints::default(),
         })
     }
 
@@ -80,6 +87,11 @@ impl Playback {
         let mut world = World::with_databases(&self.scenario, self.seed, copies(&self.pristine))?;
         world.set_script_manual(true);
         Ok(world)
+    }
+
+    /// Puts `world` in place of the current one, which is thrown away ([`World::discard`]).
+    fn replace_world(&mut self, world: World) {
+        std::mem::replace(&mut self.world, world).discard();
     }
 
     /// The world as it is now.
@@ -137,6 +149,9 @@ impl Playback {
                 }
             }
             self.horizon = self.horizon.max(self.world.now());
+            if self.checkpoints.due(self.world.now()) {
+                self.checkpoints.take(&self.world, self.applied);
+            }
             if !keep_going() {
                 return false;
             }
@@ -169,25 +184,45 @@ impl Playback {
         let now = self.world.now();
         let result = self.world.apply(command.clone())?;
         self.commands.truncate(self.applied);
+        self.checkpoints.fork_at(now, self.applied);
         self.commands.push(RecordedCommand { at: now, command });
         self.applied = self.commands.len();
         self.horizon = now;
         Ok(result)
     }
 
-    /// Goes to time `at`: forward by running, back by re-running from the seed with the
-    /// recorded commands.
+    /// Goes to time `at`: forward by running (from a checkpoint on the way, if one is
+    /// nearer), back by running on from the latest checkpoint at or before `at` (or from the
+    /// seed) with the recorded commands. Returns the time it ran on from.
     ///
     /// # Errors
     ///
     /// As [`World::with_seed`] (which cannot fail for a scenario that built once).
-    pub fn seek(&mut self, at: Micros) -> Result<(), ScenarioError> {
-        if at < self.world.now() {
-            self.world = self.fresh_world()?;
-            self.applied = 0;
-        }
+    pub fn seek(&mut self, at: Micros) -> Result<Micros, ScenarioError> {
+        let now = self.world.now();
+        let checkpoint = self.checkpoints.latest_at_or_before(at);
+        let from = if at < now || checkpoint.is_some_and(|c| c > now) {
+            match self.checkpoints.restore(at) {
+                Some((world, applied)) => {
+                    self.replace_world(world);
+                    self.applied = applied;
+                }
+                None => {
+                    self.replace_world(self.fresh_world()?);
+                    self.applied = 0;
+                }
+            }
+            self.world.now()
+        } else {
+            now
+        };
         self.run_until(at, || true);
-        Ok(())
+        Ok(from)
+    }
+
+    /// How many checkpoints are kept, and their times (for the page, the benchmarks).
+    pub fn checkpoints(&self) -> &Checkpoints {
+        &self.checkpoints
     }
 
     /// Plays `commands` (a run recorded earlier, in time order) from time zero up to `until`:
@@ -202,7 +237,8 @@ impl Playback {
         until: Micros,
     ) -> Result<(), ScenarioError> {
         commands.sort_by_key(|c| c.at);
-        self.world = self.fresh_world()?;
+        self.replace_world(self.fresh_world()?);
+        self.checkpoints.clear();
         self.commands = commands;
         self.applied = 0;
         self.horizon = 0;
@@ -226,8 +262,17 @@ impl Playback {
         };
         let now = self.world.now();
         self.commands.truncate(last);
-        self.world = self.fresh_world()?;
-        self.applied = 0;
+        self.checkpoints.fork_at(now, last);
+        match self.checkpoints.restore(now) {
+            Some((world, applied)) => {
+                self.replace_world(world);
+                self.applied = applied;
+            }
+            None => {
+                self.replace_world(self.fresh_world()?);
+                self.applied = 0;
+            }
+        }
         self.horizon = 0;
         self.run_until(now, || true);
         Ok(true)
@@ -239,7 +284,8 @@ impl Playback {
     ///
     /// As [`World::with_seed`].
     pub fn reset(&mut self) -> Result<(), ScenarioError> {
-        self.world = self.fresh_world()?;
+        self.replace_world(self.fresh_world()?);
+        self.checkpoints.clear();
         self.commands.clear();
         self.applied = 0;
         self.horizon = 0;
@@ -402,6 +448,88 @@ params.id = { existing_key = "t.id" }
         playback.seek(0).expect("seeks");
         playback.seek(SECOND).expect("seeks");
         assert_eq!(playback.world().script_report(), before);
+    }
+
+    #[test]
+    fn going_back_runs_on_from_a_checkpoint_to_the_same_run() {
+        let mut playback = Playback::new(scenario(), 3).expect("builds");
+        playback.run_until(3 * SECOND, || true);
+        playback.apply(slower_again()).expect("applies");
+        playback.run_until(9 * SECOND, || true);
+        let at_nine = fingerprint(&playback);
+        assert!(
+            playback.checkpoints().len() >= 8,
+            "{:?}",
+            playback.checkpoints()
+        );
+        let from = playback.seek(8 * SECOND + 900_000).expect("seeks");
+        assert!(
+            (8 * SECOND..8 * SECOND + 100_000).contains(&from),
+            "from the checkpoint of the 8th second (its first instant), not from 0 s: {from}"
+        );
+        // The same state as a run that never went back…
+        let mut straight = Playback::new(scenario(), 3).expect("builds");
+        straight.run_until(3 * SECOND, || true);
+        straight.apply(slower_again()).expect("applies");
+        straight.run_until(8 * SECOND + 900_000, || true);
+        assert_eq!(fingerprint(&playback), fingerprint(&straight));
+        // …and the same timeline onwards, the command before the checkpoint kept.
+        playback.seek(9 * SECOND).expect("seeks");
+        assert_eq!(fingerprint(&playback), at_nine);
+        // Back before the command: the checkpoint of second 2 had not been given it.
+        let from = playback.seek(2 * SECOND + 500_000).expect("seeks");
+        assert!((2 * SECOND..2 * SECOND + 100_000).contains(&from), "{from}");
+        playback.seek(9 * SECOND).expect("seeks");
+        assert_eq!(fingerprint(&playback), at_nine);
+    }
+
+    fn slower_again() -> Command {
+        Command::SetRate {
+            service: "writer".into(),
+            operation: "bump".into(),
+            rate_per_s: 50.0,
+        }
+    }
+
+    #[test]
+    fn a_new_command_after_going_back_drops_the_checkpoints_it_changes() {
+        let mut playback = Playback::new(scenario(), 3).expect("builds");
+        playback.run_until(6 * SECOND, || true);
+        let without = fingerprint(&playback);
+        playback.seek(3 * SECOND + 500_000).expect("seeks");
+        playback.apply(slower_again()).expect("applies");
+        assert!(
+            playback
+                .checkpoints()
+                .times()
+                .all(|t| t <= 3 * SECOND + 500_000),
+            "{:?}",
+            playback.checkpoints()
+        );
+        playback.run_until(6 * SECOND, || true);
+        assert_ne!(
+            fingerprint(&playback),
+            without,
+            "the command changed the run"
+        );
+        // Going back to 5.5 s now replays the new timeline, from its own checkpoint.
+        let at_six = fingerprint(&playback);
+        let from = playback.seek(5 * SECOND + 500_000).expect("seeks");
+        assert!((5 * SECOND..5 * SECOND + 100_000).contains(&from), "{from}");
+        playback.seek(6 * SECOND).expect("seeks");
+        assert_eq!(fingerprint(&playback), at_six);
+    }
+
+    #[test]
+    fn a_long_run_keeps_few_checkpoints() {
+        let mut quiet = scenario();
+        quiet.services[0].operations[0].rate_per_s = 2.0;
+        let mut playback = Playback::new(quiet, 1).expect("builds");
+        playback.run_until(600 * SECOND, || true);
+        let kept = playback.checkpoints().len();
+        assert!((8..=45).contains(&kept), "{:?}", playback.checkpoints());
+        let last = playback.checkpoints().times().last().unwrap_or(0);
+        assert!(last >= 599 * SECOND, "one near the present: {last}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::sim::clock::Micros;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
+#[derive(Clone)]
 struct Entry<E> {
     at: Micros,
     seq: u64,
@@ -35,6 +36,7 @@ impl<E> Ord for Entry<E> {
 }
 
 /// Events of type `E` waiting for their time.
+#[derive(Clone)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Reverse<Entry<E>>>,
     next_seq: u64,

@@ -11,7 +11,7 @@
 //! Simplification: steps take no simulated time.
 
 use crate::sim::acquire::{Acquisition, Progress, Requester};
-use crate::sim::database::{Connection, DbError, Outcome, StatementKind};
+use crate::sim::database::{Connection, Outcome, PreparedCommand, StatementKind};
 use crate::sim::lock_plan::{plan_locks, Isolation};
 use crate::sim::locks::{LockManager, LockMode, Owner, Resource, Wakeup};
 use crate::sim::owners::{Actor, OwnerRegistry};
@@ -88,6 +88,7 @@ pub struct ScriptReport {
     pub levels: BTreeMap<String, Isolation>,
 }
 
+#[derive(Clone)]
 struct Session {
     connection: Connection,
     owner: Owner,
@@ -97,13 +98,15 @@ struct Session {
 }
 
 /// A step that has been issued and has not run yet: its statement and its locks.
+#[derive(Clone)]
 struct Pending {
     index: usize,
-    command: Result<Command, DbError>,
+    command: PreparedCommand,
     acquisition: Acquisition,
 }
 
 /// A script being played on one database's connections and lock manager.
+#[derive(Clone)]
 pub struct ScriptRunner {
     steps: Vec<StepSpec>,
     reports: Vec<StepReport>,
@@ -277,7 +280,7 @@ impl ScriptRunner {
         };
         Some(Pending {
             index,
-            command,
+            command: PreparedCommand(command),
             acquisition: Acquisition::new(plan),
         })
     }
@@ -409,7 +412,7 @@ impl ScriptRunner {
         let only_rows = pending.acquisition.only_rows();
         let result = session
             .connection
-            .execute_prepared(&sql, pending.command, only_rows);
+            .execute_prepared(&sql, pending.command.0, only_rows);
         let report = &mut self.reports[index];
         report.completed_after = after;
         match result {

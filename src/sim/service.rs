@@ -8,18 +8,17 @@
 
 use crate::sim::acquire::Acquisition;
 use crate::sim::clock::Micros;
-use crate::sim::database::{Connection, DbError};
+use crate::sim::database::{Connection, PreparedCommand};
 use crate::sim::locks::{LockMode, Owner, RequestId, Resource};
 use crate::sim::metrics::{ErrorKind, OperationMetrics};
 use crate::sim::params::Param;
 use crate::sim::rng::SimRng;
 use crate::sim::sqlstate::SqlState;
-use crate::sim::statement::Command;
 use crate::sim::storage::KeyHint;
 use std::collections::VecDeque;
 
 /// One operation of a service at run time.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Operation {
     /// Its name.
     pub name: String,
@@ -64,7 +63,7 @@ impl Operation {
 }
 
 /// A service at run time.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Service {
     /// Its name.
     pub name: String,
@@ -144,7 +143,7 @@ impl Service {
 }
 
 /// Statements typed at the simulation's console: one console entry per statement.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ConsoleWork {
     /// The entries' ids, one per statement.
     pub entries: Vec<u64>,
@@ -153,7 +152,7 @@ pub struct ConsoleWork {
 }
 
 /// One arrival of an operation, from arrival to completion or failure.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct InFlight {
     /// The service.
     pub service: usize,
@@ -189,7 +188,7 @@ pub struct InFlight {
     /// The running statement's locks, being taken.
     pub acquisition: Acquisition,
     /// The running statement, parsed when it started.
-    pub prepared: Option<Result<Command, DbError>>,
+    pub prepared: Option<PreparedCommand>,
     /// The rows a locking `SELECT` locked: it reads only these.
     pub only_rows: Option<KeyHint>,
     /// When the running statement hits its `statement_timeout`.

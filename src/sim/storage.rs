@@ -165,7 +165,10 @@ impl KeyRange {
 pub(super) struct Table {
     pub(super) schema: Schema,
     pub(super) columns: Rc<[String]>,
-    pub(super) rows: BTreeMap<Key, RowVersions>,
+    /// Each row's versions, shared copy-on-write: a checkpoint of the world ([`crate::sim::fork`])
+    /// copies the map, not the rows, and a write copies only the row it changes while a
+    /// checkpoint still holds it.
+    pub(super) rows: BTreeMap<Key, Rc<RowVersions>>,
     pub(super) indexes: Vec<SecondaryIndex>,
 }
 
@@ -205,7 +208,7 @@ impl Table {
     /// Brings every index's entries for row `key` up to the versions it holds now. Returns how
     /// many entries were added.
     pub(super) fn reindex_row(&mut self, key: &Key) -> u64 {
-        let row = self.rows.get(key);
+        let row = self.rows.get(key).map(|row| &**row);
         let mut added = 0;
         for index in &mut self.indexes {
             let Some(position) = self.columns.iter().position(|c| *c == index.column) else {
@@ -254,6 +257,9 @@ pub struct Engine {
     pub(super) error_state: Option<SqlState>,
     /// The views (`crate::sim::views`), by name: kept beside the tables, outside GlueSQL.
     pub(super) views: crate::sim::views::Views,
+    /// The engine is being thrown away with its world (a checkpoint no longer kept): its
+    /// sessions go without rolling back or closing snapshots, work nobody would see.
+    pub(crate) discarded: bool,
 }
 
 impl Engine {
@@ -319,7 +325,7 @@ impl Engine {
             .tables
             .values()
             .flat_map(|t| t.rows.values())
-            .map(RowVersions::version_count)
+            .map(|row| row.version_count())
             .sum();
         EngineStats {
             tables: self.tables.len(),
@@ -335,7 +341,7 @@ impl Engine {
     /// its key order (no scan): `None` for an empty or unknown table.
     pub fn key_bounds(&self, table: &str) -> Option<(Key, Key)> {
         let rows = &self.tables.get(table)?.rows;
-        let live = |(key, row): (&Key, &RowVersions)| {
+        let live = |(key, row): (&Key, &Rc<RowVersions>)| {
             row.committed_as_of(ReadView::LatestCommitted)
                 .map(|_| key.clone())
         };
@@ -469,6 +475,7 @@ impl Engine {
         let Some(row) = table.rows.get_mut(key) else {
             return;
         };
+        let row = Rc::make_mut(row);
         let gone = row.prune(oldest);
         let history = row.has_history();
         if gone {
@@ -555,7 +562,12 @@ impl Session {
                 .get(table_name)
                 .ok_or_else(|| Error::StorageMsg(format!("table not found: {table_name}")))?;
             let columns = Rc::clone(&table.columns);
-            let Some(row) = table.rows.get(&key).or(values.as_ref().map(|_| &NO_ROW)) else {
+            let Some(row) = table
+                .rows
+                .get(&key)
+                .map(|row| &**row)
+                .or(values.as_ref().map(|_| &NO_ROW))
+            else {
                 return Ok(()); // Deleting a row that does not exist changes nothing.
             };
             let other_writer = row.writer().filter(|w| *w != txn_id);
@@ -610,11 +622,7 @@ impl Session {
                 (Some(_), None) => RowOp::Delete,
             };
             let cost = table.index_cost(before.as_ref(), values.as_ref());
-            table
-                .rows
-                .entry(key.clone())
-                .or_default()
-                .write(txn_id, values.clone());
+            Rc::make_mut(table.rows.entry(key.clone()).or_default()).write(txn_id, values.clone());
             table.reindex_row(&key);
             self.count_index_entries(cost);
             let kind = ChangeKind::Row {
@@ -938,7 +946,7 @@ impl AlterTable for Session {
             let schema = table.schema.clone();
             table.set_schema(schema);
             for row in table.rows.values_mut() {
-                row.map_values(|values| values.push(value.clone()));
+                Rc::make_mut(row).map_values(|values| values.push(value.clone()));
             }
             Ok(Some(SchemaChange::AddColumn {
                 column: column_def.clone(),
@@ -963,7 +971,7 @@ impl AlterTable for Session {
             let schema = table.schema.clone();
             table.set_schema(schema);
             for row in table.rows.values_mut() {
-                row.map_values(|values| {
+                Rc::make_mut(row).map_values(|values| {
                     if index < values.len() {
                         values.remove(index);
                     }

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 /// A connection's open transaction.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Txn {
     pub(super) id: TxnId,
     /// Started by `BEGIN` (true) or implicitly for one statement (false).
@@ -65,8 +65,34 @@ pub struct Session {
     pub(super) functions: BTreeMap<String, StructCustomFunction>,
 }
 
+impl Clone for Session {
+    /// The same session, its open transaction and snapshot included, on the copy of its engine
+    /// in the fork under way ([`crate::sim::fork`]): the copy's engine holds its snapshot and
+    /// row versions as the original's does.
+    fn clone(&self) -> Self {
+        Self {
+            engine: crate::sim::fork::engine(&self.engine),
+            txn: self.txn.clone(),
+            mode: self.mode,
+            snapshot: self.snapshot,
+            counters: self.counters.clone(),
+            key_hint: self.key_hint.clone(),
+            key_range: self.key_range.clone(),
+            read_latest: self.read_latest.clone(),
+            serializable: self.serializable,
+            statement_txn: self.statement_txn,
+            sql: self.sql.clone(),
+            sql_shared: self.sql_shared.clone(),
+            functions: self.functions.clone(),
+        }
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
+        if self.engine.borrow().discarded {
+            return;
+        }
         // A connection that goes away rolls back what it left open, as a server does.
         if self.txn.is_some() {
             let _ = self.finish(false);
@@ -444,7 +470,7 @@ impl Session {
             let mut row = RowVersions::default();
             row.write(txn, Some(values));
             row.commit(txn, seq);
-            target.rows.insert(key.clone(), row);
+            target.rows.insert(key.clone(), Rc::new(row));
             // A loaded row is in the table's indexes too.
             target.reindex_row(&key);
         }
@@ -481,7 +507,7 @@ impl Session {
                     .tables
                     .get_mut(table_name)
                     .and_then(|t| t.rows.get_mut(key))
-                    .is_some_and(|row| row.commit(txn.id, seq));
+                    .is_some_and(|row| Rc::make_mut(row).commit(txn.id, seq));
                 if committed {
                     engine.prune_row(table_name, key, oldest);
                 }
@@ -498,6 +524,7 @@ impl Session {
             for (table_name, key) in &txn.written {
                 if let Some(table) = engine.tables.get_mut(table_name) {
                     if let Some(row) = table.rows.get_mut(key) {
+                        let row = Rc::make_mut(row);
                         row.roll_back(txn.id);
                         if row.version_count() == 0 {
                             table.rows.remove(key);

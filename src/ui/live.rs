@@ -238,8 +238,8 @@ pub struct LiveState {
     pub present: bool,
     /// Whether the share panel (the run's link and fingerprint) is open.
     pub share: bool,
-    /// The last jump back's duration (ms of wall time).
-    pub last_seek_ms: Option<f64>,
+    /// The last jump back: its duration (ms of wall time) and the simulated time it replayed.
+    pub last_seek_ms: Option<(f64, Micros)>,
     /// Frame timings.
     pub frames: FrameStats,
     /// The invariant checker's last verdict (`cdc` and `events` modes), and when it was
@@ -894,11 +894,12 @@ impl LiveState {
         let started = browser::now_ms();
         let backwards = to < self.now;
         let result = self.playback.borrow_mut().seek(to);
-        if let Err(error) = result {
-            self.notice = Some(error.to_string());
-        }
-        if backwards {
-            self.last_seek_ms = Some(browser::now_ms() - started);
+        match result {
+            Err(error) => self.notice = Some(error.to_string()),
+            Ok(from) if backwards => {
+                self.last_seek_ms = Some((browser::now_ms() - started, to.saturating_sub(from)));
+            }
+            Ok(_) => {}
         }
         self.with_view(browser::now_ms())
     }

@@ -1,6 +1,6 @@
 //! The transport bar: play/pause, step, step back, reset, speed, the clock and the scrubber.
 
-use crate::sim::clock::format_micros;
+use crate::sim::clock::{format_micros, Micros};
 use crate::sim::view::clock_text;
 use crate::ui::field::CommitInput;
 use crate::ui::icons;
@@ -24,8 +24,8 @@ pub struct TransportProps {
     pub seed: u64,
     /// Events handled so far (for the benchmark page, as `data-events`).
     pub events: u64,
-    /// The last jump back's duration (ms).
-    pub last_seek_ms: Option<f64>,
+    /// The last jump back: its duration (ms of wall time) and the simulated time it replayed.
+    pub last_seek_ms: Option<(f64, Micros)>,
     /// The speed actually kept, when it falls short of the chosen one.
     pub lagging: Option<f64>,
     /// Whether the scenario is a script (back takes back a step).
@@ -145,9 +145,9 @@ pub fn Transport(props: &TransportProps) -> Html {
                         on_commit={on_seed} label="Seed"
                         title="The seed decides every random choice: the same seed replays the same run. Changing it starts again from 0 s." />
                 </label>
-                if let Some(ms) = props.last_seek_ms {
-                    <span class="seek-note" title="How long the last jump back took: the run is replayed from its seed">
-                        { format!("replayed in {ms:.0} ms") }
+                if let Some((ms, replayed)) = props.last_seek_ms {
+                    <span class="seek-note" title="The last jump back: the run went on from the nearest copy of itself kept before that moment (one per simulated second near where you are, fewer further back), replaying what followed">
+                        { format!("replayed {} in {ms:.0} ms", format_micros(replayed)) }
                     </span>
                 }
                 <button type="button" class="button subtle help-button" onclick={send(LiveAction::ToggleHelp)}

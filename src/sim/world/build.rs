@@ -23,6 +23,7 @@ use fnv::FnvHasher;
 use gluesql::core::data::Key;
 use gluesql::core::store::Store;
 use std::collections::BTreeMap;
+use std::hash::Hasher;
 
 impl World {
     /// Builds the world of `scenario` with the scenario's own seed.
@@ -417,7 +418,7 @@ impl World {
             next_op: 1,
             owners,
             keys,
-            trace: FnvHasher::default(),
+            trace: FnvHasher::default().finish(),
             events: 0,
             applied: Vec::new(),
             recorded: None,

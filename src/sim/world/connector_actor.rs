@@ -12,6 +12,7 @@ use crate::sim::service::Notify;
 use std::rc::Rc;
 
 /// A connector and the node it reads.
+#[derive(Clone)]
 pub(super) struct ConnectorActor {
     pub connector: Connector,
     pub node: usize,

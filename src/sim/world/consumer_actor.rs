@@ -43,6 +43,7 @@ impl ConsumerState {
 }
 
 /// A batch being applied: the offsets to commit after it, and its events.
+#[derive(Clone)]
 pub(super) struct Batch {
     /// Its number among the consumer's batches.
     id: u64,
@@ -54,6 +55,7 @@ pub(super) struct Batch {
 }
 
 /// A consumer: one member of its group, applying to its node's read models.
+#[derive(Clone)]
 pub(super) struct ConsumerActor {
     pub group: ConsumerGroup,
     pub member: String,

@@ -57,6 +57,7 @@ impl EtlPhase {
 }
 
 /// One copied table.
+#[derive(Clone)]
 pub(super) struct EtlTable {
     name: String,
     /// For an incremental copy: the column, and the highest value copied so far as an SQL
@@ -70,6 +71,7 @@ pub(super) struct EtlTable {
 }
 
 /// The batch job.
+#[derive(Clone)]
 pub(super) struct EtlJob {
     spec: EtlSpec,
     /// The source's node and the analytics node.

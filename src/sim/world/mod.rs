@@ -82,6 +82,7 @@ enum Event {
 }
 
 /// A running simulation.
+#[derive(Clone)]
 pub struct World {
     scenario: Scenario,
     seed: u64,
@@ -95,7 +96,8 @@ pub struct World {
     /// every lock wake-up reaches the actor that waits.
     owners: OwnerRegistry,
     keys: BTreeMap<String, KeyRange>,
-    trace: FnvHasher,
+    /// The FNV-1a state of the trace so far (a plain number, so that a world can be cloned).
+    trace: u64,
     events: u64,
     applied: Vec<AppliedAction>,
     recorded: Option<Vec<RecordedStatement>>,
@@ -190,10 +192,25 @@ impl World {
         }
     }
 
+    /// A copy of the whole simulation as it is now — databases with their open transactions,
+    /// locks, queues, topics, random streams — sharing nothing with this one: run on, it does
+    /// exactly what this world would (a checkpoint, [`crate::sim::fork`]).
+    pub fn fork(&self) -> World {
+        crate::sim::fork::fork(self)
+    }
+
+    /// Throws this world away without the work a closing connection does for those who stay
+    /// (rolling back, closing snapshots, pruning versions): for a copy nobody will run again.
+    pub fn discard(self) {
+        for node in &self.nodes {
+            node.db.with_engine_mut(|engine| engine.discarded = true);
+        }
+    }
+
     /// The trace hash so far: the run's fingerprint, the same for the same scenario, seed,
     /// commands and time (see [`Report::trace_hash`]).
     pub fn trace_hash(&self) -> String {
-        format!("{:016x}", self.trace.finish())
+        format!("{:016x}", self.trace)
     }
 
     /// Events handled so far (the simulator's unit of work).
@@ -281,11 +298,13 @@ impl World {
     /// an event handled.
     fn record(&mut self, traced: Traced, values: &[u64]) {
         self.events += 1;
-        self.trace.write_u64(self.now);
-        self.trace.write_u8(traced.code());
+        let mut trace = FnvHasher::with_key(self.trace);
+        trace.write_u64(self.now);
+        trace.write_u8(traced.code());
         for v in values {
-            self.trace.write_u64(*v);
+            trace.write_u64(*v);
         }
+        self.trace = trace.finish();
     }
 
     /// Hands an event to the module of the actor it belongs to.

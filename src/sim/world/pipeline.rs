@@ -55,6 +55,7 @@ pub(super) enum PipelineEvent {
 pub const LAG_SAMPLE_EVERY: Micros = 97_000;
 
 /// The pipeline.
+#[derive(Clone)]
 pub(super) struct Pipeline {
     pub spec: CdcSpec,
     pub connectors: Vec<ConnectorActor>,
