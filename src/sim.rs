@@ -49,6 +49,7 @@ pub mod owners;
 pub mod params;
 pub mod partitioner;
 pub mod playback;
+pub mod prepared;
 pub mod projection;
 pub mod psql_export;
 pub mod queue;

@@ -218,8 +218,9 @@ mod cli {
     /// Runs `run` for every seed of `first..=last` on every core the machine has, and hands
     /// each result to `each` in seed order as soon as the seeds before it are done, so the
     /// output is what one core would print. Once `each` returns an error no further seed is
-    /// started, and that error is returned. (A world is single-threaded: each thread builds
-    /// its own from the shared scenario.)
+    /// started, and that error is returned; a run that panics is said with its seed and the
+    /// panic goes on. (A world is single-threaded: each thread builds its own from the shared
+    /// scenario.)
     fn over_seeds<T: Send, E>(
         first: u64,
         last: u64,
@@ -241,7 +242,16 @@ mod cli {
                 scope.spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
                         let seed = next.fetch_add(1, Ordering::Relaxed);
-                        if seed < first || seed > last || sender.send((seed, run(seed))).is_err() {
+                        if seed < first || seed > last {
+                            break;
+                        }
+                        // A panic (a bug) is handed to the main thread with its seed.
+                        let result =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed)));
+                        if result.is_err() {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        if sender.send((seed, result)).is_err() {
                             break;
                         }
                     }
@@ -251,6 +261,13 @@ mod cli {
             let mut finished = std::collections::BTreeMap::new();
             let mut due = first;
             for (seed, result) in receiver {
+                let result = match result {
+                    Ok(result) => result,
+                    Err(panic) => {
+                        eprintln!("\nerror: the run of seed {seed} panicked");
+                        std::panic::resume_unwind(panic);
+                    }
+                };
                 finished.insert(seed, result);
                 while let Some(result) = finished.remove(&due) {
                     if let Err(error) = each(due, result) {

@@ -8,10 +8,10 @@
 //! structure around them and the rows changed since.
 //!
 //! Memory stays bounded by thinning with distance, the way backup rotations do: checkpoints
-//! within [`DENSE`] intervals of the newest one are all kept; further away, only those on a
-//! coarser grid (every 2nd, 4th, 8th interval …, the step doubling as the distance does), so that
+//! within 2 × [`DENSE`] intervals of the present, or of the furthest one kept (the end of the
+//! timeline, after going back), are all kept; further away, only those on a coarser grid (every 2nd, 4th, 8th interval …, the step doubling as the distance does), so that
 //! going back by a distance *d* replays about *d* / [`DENSE`] at most (28 % of *d* at worst) and
-//! never more than one interval near the present. A ten-minute run keeps 32, an hour 43.
+//! never more than one interval near the present or the end. A ten-minute run keeps 32.
 //!
 //! A checkpoint is exact: a world restored from one runs on as the original did (the same trace
 //! hash; `tests/checkpoints.rs`), so where checkpoints are taken changes nothing in a run.
@@ -63,19 +63,21 @@ impl Checkpoints {
     }
 
     /// Keeps a copy of `world` (which has been given `applied` recorded commands), then thins
-    /// the others by their distance from it.
+    /// the others by their distance from it or from the furthest one kept, whichever is nearer:
+    /// after going back, the present is dense again, and so is the end of the timeline.
     pub fn take(&mut self, world: &World, applied: usize) {
         let checkpoint = Checkpoint {
             at: world.now(),
             applied,
             world: world.fork(),
         };
-        let newest = checkpoint.slot();
+        let present = checkpoint.slot();
         let position = self.kept.partition_point(|c| c.at < checkpoint.at);
         self.kept.insert(position, checkpoint);
+        let furthest = self.kept.last().map_or(present, Checkpoint::slot);
         let (kept, dropped) = std::mem::take(&mut self.kept)
             .into_iter()
-            .partition(|c| c.slot() % step(c.slot().abs_diff(newest)) == 0);
+            .partition(|c| keep(c.slot(), present, furthest));
         self.kept = kept;
         discard(dropped);
     }
@@ -123,6 +125,13 @@ impl Checkpoints {
     pub fn times(&self) -> impl Iterator<Item = Micros> + '_ {
         self.kept.iter().map(|c| c.at)
     }
+}
+
+/// Whether a checkpoint of `slot` stays, the present at `present` and the furthest kept at
+/// `furthest`: it lies on the grid of its distance from the nearer of the two.
+fn keep(slot: u64, present: u64, furthest: u64) -> bool {
+    let distance = slot.abs_diff(present).min(slot.abs_diff(furthest));
+    slot.is_multiple_of(step(distance))
 }
 
 /// Throws checkpoints away ([`World::discard`]).
@@ -179,14 +188,39 @@ mod tests {
     }
 
     #[test]
+    fn going_back_keeps_both_the_present_and_the_end_dense() {
+        let mut kept: Vec<u64> = Vec::new();
+        let take = |kept: &mut Vec<u64>, present: u64| {
+            if !kept.contains(&present) {
+                kept.push(present);
+                kept.sort_unstable();
+            }
+            let furthest = *kept.last().unwrap_or(&present);
+            kept.retain(|slot| keep(*slot, present, furthest));
+        };
+        for present in 1..=600 {
+            take(&mut kept, present);
+        }
+        // Back to 300: replayed from the last kept at or before it, taking each second again.
+        let from = kept.iter().rev().find(|k| **k <= 300).copied().unwrap_or(0);
+        for present in from + 1..=300 {
+            take(&mut kept, present);
+        }
+        for slot in (292..=300).chain(592..=600) {
+            assert!(kept.contains(&slot), "{slot} dropped: {kept:?}");
+        }
+        assert!(kept.len() <= 2 * 34, "{kept:?}");
+    }
+
+    #[test]
     fn a_long_run_keeps_few_and_every_distance_is_covered() {
         // The slots a ten-minute run keeps, taking one per interval.
         let mut kept: Vec<u64> = Vec::new();
         for newest in 1..=600u64 {
             kept.push(newest);
-            kept.retain(|slot| slot % step(newest - slot) == 0);
+            kept.retain(|slot| keep(*slot, newest, newest));
         }
-        assert!(kept.len() <= 45, "{} kept: {kept:?}", kept.len());
+        assert!(kept.len() <= 34, "{} kept: {kept:?}", kept.len());
         assert!(kept.contains(&600) && kept.contains(&599));
         // Going back from 600 to any slot s replays from the kept slot at or before it (or
         // from 0): at most one interval near the present, at most 28 % of the distance.

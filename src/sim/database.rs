@@ -79,39 +79,6 @@ pub enum DbError {
     View(#[from] ViewError),
 }
 
-/// A statement prepared before its turn, or why it could not be: what a statement in flight
-/// carries. It clones (with a checkpoint of the world) although GlueSQL's errors do not: a
-/// GlueSQL error is cloned as [`DbError::Storage`] with the same words and SQLSTATE, which is all
-/// a client reads of it.
-#[derive(Debug)]
-pub struct PreparedCommand(pub Result<Command, DbError>);
-
-impl Clone for PreparedCommand {
-    fn clone(&self) -> Self {
-        Self(match &self.0 {
-            Ok(command) => Ok(command.clone()),
-            Err(error) => Err(match error {
-                DbError::Sql(_) => DbError::Storage {
-                    state: error.sqlstate(),
-                    message: error.to_string(),
-                },
-                DbError::Empty => DbError::Empty,
-                DbError::SeveralStatements(n) => DbError::SeveralStatements(*n),
-                DbError::TransactionAborted => DbError::TransactionAborted,
-                DbError::LockNotAvailable(message) => DbError::LockNotAvailable(message.clone()),
-                DbError::Setting(state, message) => DbError::Setting(*state, message),
-                DbError::Statement(error) => DbError::Statement(error.clone()),
-                DbError::Storage { state, message } => DbError::Storage {
-                    state: *state,
-                    message: message.clone(),
-                },
-                DbError::Refused(error) => DbError::Refused(error.clone()),
-                DbError::View(error) => DbError::View(error.clone()),
-            }),
-        })
-    }
-}
-
 impl DbError {
     /// PostgreSQL's error code for this error (SQLSTATE): what a client branches on, and what
     /// the simulator derives an error's kind from.

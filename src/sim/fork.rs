@@ -54,8 +54,13 @@ pub(crate) fn scope<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// The copy of `original` in the fork under way (made now if this is the first holder met).
-/// Outside [`fork`] it is a copy of its own.
+/// Only meaningful inside [`fork`] (or a clone of a `World` or `Database`, which are forks):
+/// a lone clone of a connection would be on a copy of its own, which debug builds refuse.
 pub(crate) fn engine(original: &SharedEngine) -> SharedEngine {
+    debug_assert!(
+        COPIES.with(|copies| copies.borrow().is_some()),
+        "an engine's holder cloned outside a fork: use crate::sim::fork::fork"
+    );
     scope(|| {
         let address = Rc::as_ptr(original) as usize;
         let known = COPIES.with(|copies| {
@@ -138,8 +143,8 @@ mod tests {
             .execute("UPDATE t SET v = 7 WHERE id = 1")
             .expect("updates the first copy");
         assert_eq!(value(&mut second), before, "the second copy is its own");
-        // Outside a fork, a cloned connection gets a copy of its own too.
-        let mut lone = database.connect(ReadMode::LatestCommitted).clone();
+        // A connection forked alone gets a copy of its own engine.
+        let mut lone = fork(&database.connect(ReadMode::LatestCommitted));
         lone.execute("UPDATE t SET v = 8 WHERE id = 1")
             .expect("updates");
         let mut original = database;

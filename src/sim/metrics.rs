@@ -373,6 +373,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_windows_percentiles_are_nearest_ranks_of_its_samples() {
+        let mut m = OperationMetrics::default();
+        // 1 ms … 100 ms in one second, in a shuffled order.
+        for i in (1..=100u64).map(|i| (i * 37) % 100 + 1) {
+            m.record_success(SECOND + i, i * 1_000);
+        }
+        let window = m.windows().next().expect("a window");
+        let latency = window.latency();
+        assert_eq!(
+            (latency.p50, latency.p95, latency.p99, latency.max),
+            (50.0, 95.0, 99.0, 100.0)
+        );
+        let merged = Window::merged_latency(&[window, window]);
+        assert_eq!((merged.p50, merged.max), (50.0, 100.0));
+    }
+
+    #[test]
     fn percentiles_and_windows() {
         let mut m = OperationMetrics::default();
         for i in 1..=100 {

@@ -533,6 +533,52 @@ params.id = { existing_key = "t.id" }
     }
 
     #[test]
+    fn after_going_far_back_the_end_of_the_timeline_is_still_near_a_checkpoint() {
+        let mut quiet = scenario();
+        quiet.services[0].operations[0].rate_per_s = 2.0;
+        let mut playback = Playback::new(quiet, 1).expect("builds");
+        playback.run_until(600 * SECOND, || true);
+        let end = fingerprint(&playback);
+        let from = playback.seek(300 * SECOND).expect("seeks");
+        assert!((200 * SECOND..300 * SECOND).contains(&from), "{from}");
+        let from = playback.seek(299 * SECOND + 900_000).expect("seeks");
+        assert!(from >= 299 * SECOND, "the present is dense again: {from}");
+        let from = playback.seek(599 * SECOND + 500_000).expect("seeks");
+        assert!(from >= 599 * SECOND, "and so is the end: {from}");
+        playback.seek(600 * SECOND).expect("seeks");
+        assert_eq!(fingerprint(&playback), end);
+    }
+
+    #[test]
+    fn a_script_step_taken_back_late_in_a_run_restores_a_checkpoint() {
+        let text = crate::sim::builtin::scenario_text("lost-update").expect("built in");
+        let scenario = Scenario::parse(text).expect("parses");
+        let mut playback = Playback::new(scenario.clone(), 1).expect("builds");
+        playback.run_until(5 * SECOND, || true);
+        playback.apply(Command::ScriptStep).expect("steps");
+        playback.run_until(7 * SECOND, || true);
+        playback.apply(Command::ScriptStep).expect("steps");
+        let two = playback.world().script_report();
+        playback.run_until(9 * SECOND, || true);
+        playback.apply(Command::ScriptStep).expect("steps");
+        assert!(playback.undo_script_step().expect("replays"));
+        assert!(
+            playback.checkpoints().times().all(|t| t <= 9 * SECOND),
+            "{:?}",
+            playback.checkpoints()
+        );
+        assert_eq!(playback.world().script_report(), two);
+        // The same as a run that never took the third step.
+        let mut straight = Playback::new(scenario, 1).expect("builds");
+        straight.run_until(5 * SECOND, || true);
+        straight.apply(Command::ScriptStep).expect("steps");
+        straight.run_until(7 * SECOND, || true);
+        straight.apply(Command::ScriptStep).expect("steps");
+        straight.run_until(9 * SECOND, || true);
+        assert_eq!(fingerprint(&playback), fingerprint(&straight));
+    }
+
+    #[test]
     fn a_step_is_one_instant() {
         let mut playback = Playback::new(scenario(), 3).expect("builds");
         let first = playback.world().next_event_time().expect("an arrival");

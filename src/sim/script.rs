@@ -11,10 +11,11 @@
 //! Simplification: steps take no simulated time.
 
 use crate::sim::acquire::{Acquisition, Progress, Requester};
-use crate::sim::database::{Connection, Outcome, PreparedCommand, StatementKind};
+use crate::sim::database::{Connection, Outcome, StatementKind};
 use crate::sim::lock_plan::{plan_locks, Isolation};
 use crate::sim::locks::{LockManager, LockMode, Owner, Resource, Wakeup};
 use crate::sim::owners::{Actor, OwnerRegistry};
+use crate::sim::prepared::PreparedCommand;
 use crate::sim::sqlstate::SqlState;
 use crate::sim::statement::Command;
 use crate::sim::storage::ReadMode;
@@ -280,7 +281,7 @@ impl ScriptRunner {
         };
         Some(Pending {
             index,
-            command: PreparedCommand(command),
+            command: PreparedCommand::new(&self.steps[index].sql, command),
             acquisition: Acquisition::new(plan),
         })
     }
@@ -410,9 +411,10 @@ impl ScriptRunner {
         let sql = self.steps[index].sql.clone();
         let kind = StatementKind::of(&sql);
         let only_rows = pending.acquisition.only_rows();
-        let result = session
-            .connection
-            .execute_prepared(&sql, pending.command.0, only_rows);
+        let result =
+            session
+                .connection
+                .execute_prepared(&sql, pending.command.into_command(), only_rows);
         let report = &mut self.reports[index];
         report.completed_after = after;
         match result {

@@ -8,10 +8,11 @@
 
 use crate::sim::acquire::Acquisition;
 use crate::sim::clock::Micros;
-use crate::sim::database::{Connection, PreparedCommand};
+use crate::sim::database::Connection;
 use crate::sim::locks::{LockMode, Owner, RequestId, Resource};
 use crate::sim::metrics::{ErrorKind, OperationMetrics};
 use crate::sim::params::Param;
+use crate::sim::prepared::PreparedCommand;
 use crate::sim::rng::SimRng;
 use crate::sim::sqlstate::SqlState;
 use crate::sim::storage::KeyHint;

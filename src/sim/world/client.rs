@@ -7,12 +7,13 @@ use super::{
     ConsoleEntry, ConsoleStatus, Event, LockEventKind, NarrationKind, Traced, World, CONSOLE_KEPT,
 };
 use crate::sim::acquire::{Acquisition, Progress, Requester};
+use crate::sim::database::Connection;
 use crate::sim::database::Outcome;
-use crate::sim::database::{Connection, PreparedCommand};
 use crate::sim::lock_plan::plan_locks;
 use crate::sim::locks::{Owner, Wakeup};
 use crate::sim::metrics::ErrorKind;
 use crate::sim::owners::Actor;
+use crate::sim::prepared::PreparedCommand;
 use crate::sim::service::{InFlight, Notify};
 use crate::sim::sqlstate::SqlState;
 use crate::sim::statement::Command as SqlCommand;
@@ -296,7 +297,7 @@ impl World {
             }
             _ => Vec::new(),
         };
-        op.prepared = Some(PreparedCommand(command));
+        op.prepared = Some(PreparedCommand::new(sql, command));
         op.acquisition = Acquisition::new(plan);
         self.set_console_status(id, ConsoleStatus::Running);
         self.take_locks(id);
@@ -587,7 +588,7 @@ impl World {
         let command = op
             .prepared
             .take()
-            .map_or_else(|| Connection::prepare(&sql), |prepared| prepared.0);
+            .map_or_else(|| Connection::prepare(&sql), PreparedCommand::into_command);
         let is_commit = op.explicit && op.next + 1 == op.sql.len();
         // The transactional outbox: before its commit, the transaction writes the events of
         // its changes into the outbox (and deletes them again), at the writer's expense.

@@ -82,7 +82,6 @@ enum Event {
 }
 
 /// A running simulation.
-#[derive(Clone)]
 pub struct World {
     scenario: Scenario,
     seed: u64,
@@ -129,6 +128,45 @@ pub struct World {
     node_specs: Vec<String>,
     /// What each phase of the run did, for expectations over phases.
     phase_windows: Vec<expectations::PhaseWindow>,
+}
+
+impl Clone for World {
+    /// A copy sharing nothing with this world: the same as [`World::fork`] (each engine copied
+    /// once, every connection of the copy on the copy of its engine).
+    fn clone(&self) -> Self {
+        crate::sim::fork::scope(|| Self {
+            scenario: self.scenario.clone(),
+            seed: self.seed,
+            now: self.now,
+            queue: self.queue.clone(),
+            nodes: self.nodes.clone(),
+            services: self.services.clone(),
+            in_flight: self.in_flight.clone(),
+            next_op: self.next_op,
+            owners: self.owners.clone(),
+            keys: self.keys.clone(),
+            trace: self.trace,
+            events: self.events,
+            applied: self.applied.clone(),
+            recorded: self.recorded.clone(),
+            script: self.script.clone(),
+            timeline_services: self.timeline_services.clone(),
+            console_services: self.console_services.clone(),
+            console: self.console.clone(),
+            next_console_entry: self.next_console_entry,
+            locking: self.locking,
+            script_manual: self.script_manual,
+            lock_events: self.lock_events.clone(),
+            blocked_by: self.blocked_by.clone(),
+            narration: self.narration.clone(),
+            pipeline: self.pipeline.clone(),
+            etl: self.etl.clone(),
+            network: self.network.clone(),
+            node_tables: self.node_tables.clone(),
+            node_specs: self.node_specs.clone(),
+            phase_windows: self.phase_windows.clone(),
+        })
+    }
 }
 
 /// A statement the simulation executed, for replaying the same work without it (benchmarks).
