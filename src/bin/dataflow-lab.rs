@@ -281,6 +281,20 @@ mod cli {
         })
     }
 
+    /// Draws the progress bar of a run over many seeds on standard error, in place.
+    fn progress(done: usize, total: usize, started: std::time::Instant) {
+        use std::io::Write;
+        let width = 30;
+        let filled = done * width / total.max(1);
+        eprint!(
+            "\r[{}{}] {done}/{total} runs, {:.0} s",
+            "#".repeat(filled),
+            " ".repeat(width.saturating_sub(filled)),
+            started.elapsed().as_secs_f64()
+        );
+        let _ = std::io::stderr().flush();
+    }
+
     fn parse_seeds(text: &str) -> Result<(u64, u64), String> {
         let bad = || format!("seeds are FIRST..LAST, e.g. 1..500, not \"{text}\"");
         let (first, last) = text.split_once("..").ok_or_else(bad)?;
@@ -306,7 +320,7 @@ mod cli {
         modes: &[Variant],
         until: SimDuration,
     ) -> ExitCode {
-        use std::io::{IsTerminal, Write};
+        use std::io::IsTerminal;
         let (label, _, scenario) = match load(source) {
             Ok(loaded) => loaded,
             Err(message) => {
@@ -340,15 +354,7 @@ mod cli {
                     summary.add(&run);
                     done += 1;
                     if terminal {
-                        let width = 30;
-                        let filled = done * width / total;
-                        eprint!(
-                            "\r[{}{}] {done}/{total} runs, {:.0} s",
-                            "#".repeat(filled),
-                            " ".repeat(width - filled),
-                            started.elapsed().as_secs_f64()
-                        );
-                        let _ = std::io::stderr().flush();
+                        progress(done, total, started);
                     }
                     Ok(())
                 },
@@ -548,7 +554,7 @@ mod cli {
     ) -> ExitCode {
         use dataflow_lab::sim::check::{check_run, modes_to_check, passed};
         use dataflow_lab::sim::expectation::Verdict;
-        use std::io::{IsTerminal, Write};
+        use std::io::IsTerminal;
         let (label, _, scenario) = match load(source) {
             Ok(loaded) => loaded,
             Err(message) => {
@@ -609,15 +615,7 @@ mod cli {
                     }
                     done += 1;
                     if terminal {
-                        let width = 30;
-                        let filled = done * width / total;
-                        eprint!(
-                            "\r[{}{}] {done}/{total} runs, {:.0} s",
-                            "#".repeat(filled),
-                            " ".repeat(width - filled),
-                            started.elapsed().as_secs_f64()
-                        );
-                        let _ = std::io::stderr().flush();
+                        progress(done, total, started);
                     }
                     Ok(())
                 },

@@ -89,6 +89,18 @@ impl Playback {
         Ok(world)
     }
 
+    /// Goes back to the latest checkpoint at or before `at`, or to time zero if there is none
+    /// (with the recorded commands that world had been given).
+    fn restore(&mut self, at: Micros) -> Result<(), ScenarioError> {
+        let (world, applied) = match self.checkpoints.restore(at) {
+            Some(kept) => kept,
+            None => (self.fresh_world()?, 0),
+        };
+        self.replace_world(world);
+        self.applied = applied;
+        Ok(())
+    }
+
     /// Puts `world` in place of the current one, which is thrown away ([`World::discard`]).
     fn replace_world(&mut self, world: World) {
         std::mem::replace(&mut self.world, world).discard();
@@ -202,16 +214,7 @@ impl Playback {
         let now = self.world.now();
         let checkpoint = self.checkpoints.latest_at_or_before(at);
         let from = if at < now || checkpoint.is_some_and(|c| c > now) {
-            match self.checkpoints.restore(at) {
-                Some((world, applied)) => {
-                    self.replace_world(world);
-                    self.applied = applied;
-                }
-                None => {
-                    self.replace_world(self.fresh_world()?);
-                    self.applied = 0;
-                }
-            }
+            self.restore(at)?;
             self.world.now()
         } else {
             now
@@ -263,16 +266,7 @@ impl Playback {
         let now = self.world.now();
         self.commands.truncate(last);
         self.checkpoints.fork_at(now, last);
-        match self.checkpoints.restore(now) {
-            Some((world, applied)) => {
-                self.replace_world(world);
-                self.applied = applied;
-            }
-            None => {
-                self.replace_world(self.fresh_world()?);
-                self.applied = 0;
-            }
-        }
+        self.restore(now)?;
         self.horizon = 0;
         self.run_until(now, || true);
         Ok(true)
