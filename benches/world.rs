@@ -5,7 +5,8 @@
 //! lock manager gives the lock manager's own share. A last group runs the shop for 60 simulated
 //! seconds in the `shared` and the `cdc` mode (goal: cdc within 1.5× the wall time of shared),
 //! and at each of PostgreSQL's isolation levels (the cost of SSI's tracking). The last takes a
-//! checkpoint of the shop (`World::fork`) at 10 and 60 simulated seconds.
+//! checkpoint of the shop (`World::fork`) at 10 and 60 simulated seconds; the very last, the
+//! checks the page makes about once a second while the cdc shop plays.
 //! (Native only: on wasm32 this bench is an empty program.)
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -191,7 +192,35 @@ mod native {
         group.finish();
     }
 
-    criterion_group!(benches, overhead, modes, levels, checkpoints);
+    /// What the page checks about once a second of wall time while the cdc shop plays: every
+    /// read model against its source (the checker panel), and the lesson's checkpoints.
+    fn checks(c: &mut Criterion) {
+        let mut cdc = shop();
+        cdc.mode = dataflow_lab::sim::modes::Mode::Cdc;
+        let mut group = c.benchmark_group("shop (cdc) at 10 s, the page's checks");
+        group.sample_size(20);
+        group.warm_up_time(Duration::from_millis(500));
+        group.measurement_time(Duration::from_secs(5));
+        group.bench_function("read models against their sources", |b| {
+            let mut running = world(&cdc);
+            running.step_until(10 * SECOND);
+            b.iter(|| running.check_invariants());
+        });
+        group.bench_function(
+            "the checker and the checkpoints, as the page runs them",
+            |b| {
+                let mut running = world(&cdc);
+                running.step_until(10 * SECOND);
+                b.iter(|| {
+                    let invariants = running.check_invariants();
+                    running.checkpoints_given(Some(&invariants))
+                });
+            },
+        );
+        group.finish();
+    }
+
+    criterion_group!(benches, overhead, modes, levels, checkpoints, checks);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

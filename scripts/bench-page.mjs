@@ -9,6 +9,22 @@ const RUNS = Number(process.env.RUNS ?? 7);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const server = await serveDist();
+
+/** The page's WebAssembly memory (bytes; found through the DevTools protocol, the page exposes
+ * none) and its JS heap in use. */
+async function pageMemory(context, page) {
+  const cdp = await context.newCDPSession(page);
+  const { result: prototype } = await cdp.send("Runtime.evaluate", { expression: "WebAssembly.Memory.prototype" });
+  const { objects } = await cdp.send("Runtime.queryObjects", { prototypeObjectId: prototype.objectId });
+  const { result } = await cdp.send("Runtime.callFunctionOn", {
+    objectId: objects.objectId,
+    functionDeclaration: "function () { return this.reduce((sum, m) => sum + m.buffer.byteLength, 0); }",
+    returnByValue: true,
+  });
+  const js = await page.evaluate(() => performance.memory?.usedJSHeapSize ?? 0);
+  await cdp.detach();
+  return { wasm: result.value, js };
+}
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -84,7 +100,9 @@ try {
   }
   // Jumps back from a link's time: the page replays to it a slice per frame (keeping its
   // checkpoints), then ← goes back 100 ms, five times; the median of the five.
-  for (const [mode, t] of [["shared", "10s"], ["shared", "60s"], ["shared", "600s"], ["cdc", "60s"]]) {
+  // The page's memory there too: the WebAssembly memory (its high-water mark: linear memory
+  // never shrinks) and the JS heap, after the replay (checkpoints included).
+  for (const [mode, t] of [["shared", "10s"], ["shared", "60s"], ["shared", "600s"], ["shared", "3600s"], ["cdc", "60s"]]) {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     const page = await context.newPage();
     await page.goto(`${server.url}?scenario=shop&mode=${mode}&t=${t}`);
@@ -96,6 +114,8 @@ try {
       if (seconds >= target) break;
       await page.waitForTimeout(200);
     }
+    const memory = await pageMemory(context, page);
+    console.log(`page memory at ${t} (${mode}): wasm ${(memory.wasm / 1e6).toFixed(1)} MB, JS heap ${(memory.js / 1e6).toFixed(1)} MB`);
     const notes = [];
     for (let i = 0; i < 5; i++) {
       const before = await page.locator(".seek-note").textContent().catch(() => "");

@@ -6,6 +6,7 @@
 
 pub mod authoring;
 pub mod embed;
+pub mod heap;
 pub mod layout;
 pub mod link;
 pub mod markdown;

@@ -17,6 +17,11 @@
 //! `registry check` exits 0 when the change is compatible, 1 when it is not (with the reason),
 //! 2 when a schema file cannot be read or is not an Avro schema.
 
+/// Counts the heap, for `run --memory`.
+#[cfg(not(target_arch = "wasm32"))]
+#[global_allocator]
+static HEAP: dataflow_lab::heap::CountingAllocator = dataflow_lab::heap::CountingAllocator;
+
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use clap::{Parser, Subcommand};
@@ -72,6 +77,11 @@ mod cli {
             /// FILE as NDJSON, as the page exports it.
             #[arg(long, value_name = "FILE")]
             events_out: Option<std::path::PathBuf>,
+            /// After the run, print to standard error the memory it holds (live heap and peak)
+            /// and what that consists of: change log, topics, metrics, narration, tables, the
+            /// rest.
+            #[arg(long)]
+            memory: bool,
         },
         /// Run a scenario with one seed in several modes and print a scorecard per mode.
         Compare {
@@ -889,6 +899,7 @@ mod cli {
                 topics_out,
                 metrics_out,
                 events_out,
+                memory,
             } => {
                 let (label, text, mut scenario) = match load(&scenario) {
                     Ok(loaded) => loaded,
@@ -929,6 +940,9 @@ mod cli {
                     }
                 }
                 let report = world.report();
+                if memory {
+                    eprint!("{}", memory_text(world));
+                }
                 if json {
                     return print_json(&report);
                 }
@@ -1161,6 +1175,37 @@ mod cli {
             w.latency_ms.p99,
             w.latency_ms.max
         )
+    }
+
+    /// `run --memory`: the live heap and its peak, what the databases and topics keep, and the
+    /// world taken apart part by part (`World::memory_parts`).
+    fn memory_text(mut world: World) -> String {
+        use dataflow_lab::heap::{live_bytes, peak_bytes};
+        let mb = |bytes: usize| format!("{:.1} MB", bytes as f64 / 1_000_000.0);
+        let mut text = format!(
+            "memory at {}: {} live, {} at most\n",
+            format_micros(world.now()),
+            mb(live_bytes()),
+            mb(peak_bytes())
+        );
+        for name in world.database_names() {
+            if let Some(db) = world.database_mut(&name) {
+                let stats = db.stats();
+                text += &format!(
+                    "  {name}: {} rows, {} row versions, {} change-log records\n",
+                    stats.rows, stats.versions, stats.log_records
+                );
+            }
+        }
+        if let Some(topics) = world.topics() {
+            let messages: usize = topics.values().map(|t| t.len()).sum();
+            text += &format!("  topics: {} messages kept\n", messages);
+        }
+        text += "what it consists of (bytes freed as each part is released):\n";
+        for part in world.memory_parts(&live_bytes) {
+            text += &format!("  {:>9}  {}\n", mb(part.bytes), part.name);
+        }
+        text
     }
 
     fn summary(scenario: &Scenario, report: &Report, until: u64) -> String {

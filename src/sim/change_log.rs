@@ -33,8 +33,13 @@ pub type CommitSeq = u64;
 /// Transaction id, from 1, in the order transactions start.
 pub type TxnId = u64;
 
-/// How many records the log keeps by default.
-pub const DEFAULT_RETENTION: usize = 100_000;
+/// How many records the log keeps by default beyond what slots hold — PostgreSQL's
+/// `wal_keep_size`, counted in records. A record of the shop holds ~650 bytes (its rows before
+/// and after, its column names), so this bounds an unread log at ~6.5 MB per database: 100,000
+/// made the shop's shared mode, which no connector reads, keep 65 MB of log after an hour.
+/// Readers that are not connectors (query-based capture, the outbox's schema follower) read
+/// the newest records, seconds old.
+pub const DEFAULT_RETENTION: usize = 10_000;
 
 /// What a row change did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -318,6 +318,12 @@ impl Engine {
         &mut self.log
     }
 
+    /// Drops every table's rows, versions and indexes: only for a world being taken apart to
+    /// see what its memory consists of ([`crate::sim::world::World::memory_parts`]).
+    pub fn release_tables(&mut self) {
+        self.tables.clear();
+    }
+
     /// Counts tables, rows, versions, snapshots and log records.
     pub fn stats(&self) -> EngineStats {
         let rows = self.tables.values().map(|t| t.rows.len()).sum();

@@ -801,11 +801,12 @@ impl LiveState {
                 .pipeline
                 .as_ref()
                 .map(|_| Rc::new(world.check_invariants()));
+            let checked = self.checker.as_deref();
             // A checkpoint settled stays as it was settled while time goes forward (the page
             // plays on past the scenario's end; its totals move, its verdicts do not).
             let settled = |v: &Verdict| matches!(v.status, Status::Pass | Status::Fail);
             let fresh: Vec<Verdict> = world
-                .checkpoints()
+                .checkpoints_given(checked)
                 .into_iter()
                 .enumerate()
                 .map(|(i, verdict)| match self.checkpoints.get(i) {

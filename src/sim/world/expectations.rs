@@ -108,8 +108,19 @@ impl World {
     /// The scenario's expectations that apply in the mode this world runs in, each judged now:
     /// the page's checkpoints, the command line's `check`.
     pub fn checkpoints(&self) -> Vec<Verdict> {
+        self.checkpoints_given(None)
+    }
+
+    /// [`Self::checkpoints`], reusing `invariants` when the caller has just checked them (the
+    /// page checks them for its checker panel): comparing every read model with its source is
+    /// the dearest measure, and would otherwise run twice.
+    pub fn checkpoints_given(&self, invariants: Option<&super::InvariantReport>) -> Vec<Verdict> {
         let report = OnceCell::new();
-        let invariants = OnceCell::new();
+        let checked = OnceCell::new();
+        if let Some(given) = invariants {
+            let _ = checked.set(given.clone());
+        }
+        let invariants = checked;
         let mode = self.scenario.mode;
         self.scenario
             .expect

@@ -13,7 +13,7 @@ use super::consumer_actor::ConsumerState;
 use super::World;
 use crate::sim::clock::{Micros, SECOND};
 use crate::sim::connector::ConnectorState;
-use crate::sim::invariants::{compare, rows_of_result, rows_of_values, Divergence};
+use crate::sim::invariants::{compare, compare_values, rows_of_result, Divergence};
 
 /// One read model's check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,11 +335,7 @@ impl World {
             source_db.committed_rows(table),
             self.nodes[reader].db.committed_rows(table),
         ) {
-            (Ok(source_rows), Ok(model_rows)) => compare(
-                &rows_of_values(source_rows),
-                &rows_of_values(model_rows),
-                &key,
-            ),
+            (Ok(source_rows), Ok(model_rows)) => compare_values(&source_rows, &model_rows, &key),
             _ => unreadable(),
         }
     }

@@ -16,6 +16,7 @@ mod coupling;
 mod etl;
 mod expectations;
 mod invariants;
+mod memory;
 mod narration;
 mod nodes;
 mod outbox_relay;
@@ -33,6 +34,7 @@ pub use coupling::LivePreview;
 use etl::{EtlEvent, EtlJob};
 pub use etl::{EtlPhase, EtlReport, EtlSnapshot, EtlTableReport};
 pub use invariants::{Failing, FailingPart, InvariantReport, ReadModelCheck, Verdict};
+pub use memory::MemoryPart;
 use pipeline::{Pipeline, PipelineEvent};
 pub use pipeline_view::{
     ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, ProjectionSnapshot,

@@ -1,0 +1,12 @@
+import { chromium } from "playwright-core";
+import { serveDist } from "/work/main/tests/e2e/serve.mjs";
+const server = await serveDist("/tmp/dist-prof/");
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox"] });
+const page = await browser.newPage();
+page.on("console", m => console.log("console:", m.text().slice(0, 300)));
+page.on("pageerror", e => console.log("err:", e.message));
+page.on("requestfailed", r => console.log("failed:", r.url()));
+await page.goto(`${server.url}?scenario=shop`);
+await page.waitForTimeout(8000);
+console.log((await page.content()).slice(0, 300));
+await browser.close(); process.exit(0);
