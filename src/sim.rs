@@ -13,6 +13,7 @@ pub mod check;
 pub mod checkpoint;
 pub mod clock;
 pub mod compare;
+pub mod connection;
 pub mod connector;
 pub mod console;
 pub mod consumer_group;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! dataflow-lab run SCENARIO [--seed N] [--until DURATION] [--mode M] [--topics-out DIR]
-//!                  [--metrics-out FILE.csv] [--events-out FILE.ndjson] [--json]
+//!                  [--metrics-out FILE.csv] [--events-out FILE.ndjson] [--memory] [--json]
 //! dataflow-lab compare SCENARIO --modes shared,cdc[,etl,owned,cdc:query,cdc:trigger] [--seed N] [--until DURATION] [--json]
 //! dataflow-lab export-psql SCENARIO DIR
 //! dataflow-lab check SCENARIO [--seed N | --seeds 1..5] [--mode M] [--json]

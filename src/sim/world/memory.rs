@@ -22,8 +22,8 @@ pub struct MemoryPart {
 
 impl World {
     /// Releases this world part by part — the change logs, the topics' messages, the
-    /// operations' metrics, the narration and console, the tables' rows and versions, then the
-    /// rest — and gives, for each, how much `live` (the caller's count of allocated bytes) fell.
+    /// operations' metrics, the narration and console, the events to come, the services, the
+    /// tables' rows and versions, then the rest — and gives, for each, how much `live` (the caller's count of allocated bytes) fell.
     pub fn memory_parts(mut self, live: &dyn Fn() -> usize) -> Vec<MemoryPart> {
         let mut parts = Vec::new();
         let mut before = live();
@@ -57,12 +57,17 @@ impl World {
         self.console.clear();
         self.applied.clear();
         released("narration, lock events, console");
+        self.queue = Default::default();
+        self.in_flight.clear();
+        released("events to come, operations in flight");
+        self.services.clear();
+        released("services (connections, prepared statements, random streams)");
         for node in &self.nodes {
             node.db.with_engine_mut(|engine| engine.release_tables());
         }
         released("tables (rows, their versions, indexes)");
         drop(self);
-        released("the rest (sessions, services, queue, scenario)");
+        released("the rest (scenario, nodes, locks, network)");
         parts
     }
 }
@@ -88,9 +93,9 @@ mod tests {
             count.get()
         };
         let parts = world.memory_parts(&live);
-        assert_eq!(parts.len(), 6);
+        assert_eq!(parts.len(), 8);
         assert!(parts.iter().all(|p| p.bytes == 10), "{parts:?}");
         assert!(parts[0].name.starts_with("change log"));
-        assert!(parts[4].name.starts_with("tables"));
+        assert!(parts[6].name.starts_with("tables"));
     }
 }
