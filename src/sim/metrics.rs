@@ -137,16 +137,24 @@ impl ErrorKind {
     }
 }
 
-fn histogram() -> Histogram<u64> {
-    // 1 µs to one hour, 3 significant digits; these bounds are valid, so this cannot fail.
-    Histogram::new_with_bounds(1, 3_600 * SECOND, 3).unwrap_or_else(|_| unreachable!())
+/// The histograms' counters: 32 bits each (no bucket of one run counts four billion values).
+type Counts = Histogram<u32>;
+
+fn histogram() -> Counts {
+    // From 1 µs, 3 significant digits, growing to the largest value recorded (at most one
+    // hour, as `record` clamps): the same buckets as bounds of 1 µs – 1 h, but a histogram of
+    // latencies under a second holds 11,264 counters instead of 23,552. It is copied with every
+    // checkpoint, one per operation: 188 KB each before, 45 KB now. Valid bounds: cannot fail.
+    let mut counts = Histogram::new_with_bounds(1, 2, 3).unwrap_or_else(|_| unreachable!());
+    counts.auto(true);
+    counts
 }
 
 /// A distribution of durations in microseconds (staleness, lag in time) or of counts (lag in
 /// messages), summarised as percentiles.
 #[derive(Debug, Clone)]
 pub struct Distribution {
-    values: Histogram<u64>,
+    values: Counts,
 }
 
 impl Default for Distribution {
@@ -198,7 +206,7 @@ pub struct LatencySummary {
 }
 
 impl LatencySummary {
-    fn of(h: &Histogram<u64>) -> Self {
+    fn of(h: &Counts) -> Self {
         if h.is_empty() {
             return Self::default();
         }
@@ -278,7 +286,7 @@ pub struct OperationMetrics {
     pub errors_by_kind: BTreeMap<ErrorKind, u64>,
     /// Failed operations, by PostgreSQL error code (those that failed with a database error).
     pub errors_by_sqlstate: BTreeMap<SqlState, u64>,
-    latencies: Histogram<u64>,
+    latencies: Counts,
     windows: VecDeque<Window>,
 }
 
@@ -371,6 +379,29 @@ impl OperationMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_growing_histogram_reads_as_one_bounded_to_an_hour() {
+        // The bounds the histograms had: every value in its bucket from the start.
+        let mut bounded = Histogram::<u64>::new_with_bounds(1, 3_600 * SECOND, 3).expect("valid");
+        let mut growing = histogram();
+        let mut rng = crate::sim::rng::SimRng::new(7, 1);
+        for _ in 0..5_000 {
+            // Microseconds to minutes, spread over orders of magnitude.
+            let value = 1 + rng.int_in(0, 1_000) as u64 * 10u64.pow(rng.int_in(0, 5) as u32);
+            let _ = bounded.record(value);
+            let _ = growing.record(value);
+        }
+        for q in [0.0, 0.1, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
+            assert_eq!(
+                bounded.value_at_quantile(q),
+                growing.value_at_quantile(q),
+                "q = {q}"
+            );
+        }
+        assert_eq!(bounded.max(), growing.max());
+        assert!(growing.distinct_values() < bounded.distinct_values());
+    }
 
     #[test]
     fn a_windows_percentiles_are_nearest_ranks_of_its_samples() {
