@@ -2,35 +2,52 @@
 //! allocated now and at most, so that a program that registers it as its global allocator can
 //! say how much memory a run holds and what it consists of
 //! ([`crate::sim::world::World::memory_parts`]). The command line registers it for
-//! `run --memory`; the memory test does too. Counting costs two atomic additions per
-//! allocation.
+//! `run --memory`; the memory test does too. It counts only once [`start_counting`] has been
+//! called: until then an allocation costs one relaxed load more, so the command line runs at
+//! full speed without `--memory`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+static COUNTING: AtomicBool = AtomicBool::new(false);
+// Signed: memory allocated before counting started and freed after takes the count below 0.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+/// Counts every allocation and release from now on (what was allocated before is not
+/// counted).
+pub fn start_counting() {
+    COUNTING.store(true, Ordering::Relaxed);
+}
 
 /// The system allocator, counting: register with `#[global_allocator]`.
 pub struct CountingAllocator;
 
-/// Bytes allocated and not yet freed (0 where the counting allocator is not registered).
+/// Bytes allocated since counting started and not yet freed (0 where the counting allocator
+/// is not registered or has not started).
 pub fn live_bytes() -> usize {
-    LIVE.load(Ordering::Relaxed)
+    usize::try_from(LIVE.load(Ordering::Relaxed)).unwrap_or(0)
 }
 
-/// The most bytes allocated at once so far.
+/// The most bytes allocated at once since counting started.
 pub fn peak_bytes() -> usize {
-    PEAK.load(Ordering::Relaxed)
+    usize::try_from(PEAK.load(Ordering::Relaxed)).unwrap_or(0)
 }
 
 fn grew(bytes: usize) {
-    let now = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
-    PEAK.fetch_max(now, Ordering::Relaxed);
+    if COUNTING.load(Ordering::Relaxed) {
+        let bytes = isize::try_from(bytes).unwrap_or(isize::MAX);
+        let now = LIVE
+            .fetch_add(bytes, Ordering::Relaxed)
+            .saturating_add(bytes);
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
 }
 
 fn shrank(bytes: usize) {
-    LIVE.fetch_sub(bytes, Ordering::Relaxed);
+    if COUNTING.load(Ordering::Relaxed) {
+        LIVE.fetch_sub(isize::try_from(bytes).unwrap_or(0), Ordering::Relaxed);
+    }
 }
 
 // SAFETY: every call is passed on to the system allocator unchanged; the counts are only

@@ -3,7 +3,7 @@
 //! shared shop, and the change log nobody reads stays within its retention. (One test in this
 //! file: the count is the whole process's.)
 
-use dataflow_lab::heap::{live_bytes, CountingAllocator};
+use dataflow_lab::heap::{live_bytes, start_counting, CountingAllocator};
 use dataflow_lab::sim::builtin;
 use dataflow_lab::sim::change_log::DEFAULT_RETENTION;
 use dataflow_lab::sim::clock::SECOND;
@@ -15,6 +15,7 @@ static HEAP: CountingAllocator = CountingAllocator;
 
 #[test]
 fn the_shops_memory_is_its_tables_and_a_bounded_log() {
+    start_counting();
     let before = live_bytes();
     let scenario =
         Scenario::parse(builtin::scenario_text("shop").expect("built in")).expect("valid");

@@ -911,6 +911,9 @@ mod cli {
                 if let Some(mode) = mode {
                     scenario.mode = mode;
                 }
+                if memory {
+                    dataflow_lab::heap::start_counting();
+                }
                 let seed = seed.unwrap_or(scenario.seed);
                 let mut world = match World::with_seed(&scenario, seed) {
                     Ok(world) => world,
