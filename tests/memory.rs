@@ -8,11 +8,13 @@ use dataflow_lab::sim::builtin;
 use dataflow_lab::sim::change_log::DEFAULT_RETENTION;
 use dataflow_lab::sim::clock::SECOND;
 use dataflow_lab::sim::scenario::Scenario;
-use dataflow_lab::sim::world::World;
+use dataflow_lab::sim::world::{MemoryPartKind, World};
 
 #[global_allocator]
 static HEAP: CountingAllocator = CountingAllocator;
 
+/// The shared shop after 20 simulated seconds: its parts add up, its rows are the most of it,
+/// and its change log stays within retention at a plausible cost per record.
 #[test]
 fn the_shops_memory_is_its_tables_and_a_bounded_log() {
     start_counting();
@@ -40,18 +42,15 @@ fn the_shops_memory_is_its_tables_and_a_bounded_log() {
         named as f64 >= held as f64 * 0.9 && named <= held as u64 + 1_000_000,
         "parts {named} B of {held} B held: {parts:?}"
     );
-    let bytes = |name: &str| {
+    let bytes = |kind: MemoryPartKind| parts.iter().find(|p| p.kind == kind).map_or(0, |p| p.bytes);
+    assert!(
         parts
             .iter()
-            .find(|p| p.name.starts_with(name))
-            .map_or(0, |p| p.bytes)
-    };
-    assert!(
-        parts.iter().all(|p| p.bytes <= bytes("tables")),
+            .all(|p| p.bytes <= bytes(MemoryPartKind::Tables)),
         "the rows are the most of it: {parts:?}"
     );
-    assert!(bytes("tables") >= 20_000 * 100, "{parts:?}");
-    let per_record = bytes("change log") as f64 / stats.log_records as f64;
+    assert!(bytes(MemoryPartKind::Tables) >= 20_000 * 100, "{parts:?}");
+    let per_record = bytes(MemoryPartKind::ChangeLog) as f64 / stats.log_records as f64;
     assert!(
         (50.0..5_000.0).contains(&per_record),
         "a change-log record holds its rows before and after: {per_record:.0} B"

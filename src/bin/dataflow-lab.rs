@@ -1206,7 +1206,7 @@ mod cli {
         }
         text += "what it consists of (bytes freed as each part is released):\n";
         for part in world.memory_parts(&live_bytes) {
-            text += &format!("  {:>9}  {}\n", mb(part.bytes), part.name);
+            text += &format!("  {:>9}  {}\n", mb(part.bytes), part.kind.label());
         }
         text
     }

@@ -33,12 +33,11 @@ pub type CommitSeq = u64;
 /// Transaction id, from 1, in the order transactions start.
 pub type TxnId = u64;
 
-/// How many records the log keeps by default beyond what slots hold — PostgreSQL's
-/// `wal_keep_size`, counted in records. A record of the shop holds ~650 bytes (its rows before
-/// and after, its column names), so this bounds an unread log at ~6.5 MB per database: 100,000
-/// made the shop's shared mode, which no connector reads, keep 65 MB of log after an hour.
-/// Readers that are not connectors (query-based capture, the outbox's schema follower) read
-/// the newest records, seconds old.
+/// How many of the newest records the log keeps by default, whether or not a slot needs them
+/// (it keeps more while a slot does) — PostgreSQL's `wal_keep_size`, counted in records. A
+/// record of the shop holds ~650 bytes (its rows before and after), so this bounds a log nobody
+/// reads at ~6.5 MB per database: 100,000 made the shop's shared mode keep 65 MB of log after
+/// an hour. Schema changes are kept whatever the retention ([`ChangeLog::schema_changes_since`]).
 pub const DEFAULT_RETENTION: usize = 10_000;
 
 /// What a row change did.
@@ -158,6 +157,10 @@ pub struct ChangeLog {
     retention: usize,
     /// Replication slots: name → the first LSN the slot's reader still needs.
     slots: BTreeMap<String, Lsn>,
+    /// Every schema change ever logged, kept whatever retention drops (few, and what a
+    /// reader following the schema must never miss — Debezium keeps a schema history topic
+    /// for the same reason).
+    schema_history: Vec<Rc<Change>>,
 }
 
 impl Default for ChangeLog {
@@ -171,6 +174,7 @@ impl ChangeLog {
     pub fn with_retention(retention: usize) -> Self {
         Self {
             records: VecDeque::new(),
+            schema_history: Vec::new(),
             next_lsn: 1,
             retention: retention.max(1),
             slots: BTreeMap::new(),
@@ -187,6 +191,7 @@ impl ChangeLog {
         changes: impl IntoIterator<Item = PendingChange>,
     ) {
         for change in changes {
+            let is_schema = matches!(change.kind, ChangeKind::Schema(_));
             self.records.push_back(Rc::new(Change {
                 lsn: self.next_lsn,
                 txn,
@@ -197,9 +202,21 @@ impl ChangeLog {
                 sql: change.sql,
                 kind: change.kind,
             }));
+            if is_schema {
+                if let Some(record) = self.records.back() {
+                    self.schema_history.push(Rc::clone(record));
+                }
+            }
             self.next_lsn += 1;
         }
         self.trim();
+    }
+
+    /// The schema changes with an LSN of at least `lsn`, oldest first, however old: kept
+    /// beyond retention (see [`Self::since`] for every record).
+    pub fn schema_changes_since(&self, lsn: Lsn) -> impl Iterator<Item = &Change> {
+        let skip = self.schema_history.partition_point(|c| c.lsn < lsn);
+        self.schema_history[skip..].iter().map(|c| &**c)
     }
 
     /// Drops the records past retention that no slot needs.
@@ -329,6 +346,29 @@ mod tests {
             [3, 4, 5],
             "a reader behind retention sees only what is kept"
         );
+    }
+
+    #[test]
+    fn schema_changes_outlive_retention() {
+        let mut log = ChangeLog::with_retention(3);
+        let rename = PendingChange {
+            table: "t".to_owned(),
+            columns: Rc::from(vec!["id".to_owned()]),
+            sql: Some(Rc::from("ALTER TABLE t RENAME COLUMN a TO b")),
+            kind: ChangeKind::Schema(SchemaChange::RenameColumn {
+                from: "a".to_owned(),
+                to: "b".to_owned(),
+            }),
+        };
+        log.append(1, 1, 0, [insert("t", 1), rename, insert("t", 2)]);
+        log.append(2, 2, 0, (3..=9).map(|i| insert("t", i)));
+        assert!(
+            log.first_lsn() > 2,
+            "retention dropped the rename from the log"
+        );
+        let kept: Vec<Lsn> = log.schema_changes_since(1).map(|c| c.lsn).collect();
+        assert_eq!(kept, [2], "but not from the schema history");
+        assert_eq!(log.schema_changes_since(3).count(), 0);
     }
 
     #[test]

@@ -134,6 +134,7 @@ fn cell_text<T: CheckedCell>(row: &[T], at: usize) -> Cow<'_, str> {
     row.get(at).map_or(Cow::Borrowed("?"), T::text)
 }
 
+/// [`compare`] and [`compare_values`], for cells of either kind.
 fn compare_cells<T: CheckedCell>(
     source: &(Vec<String>, Vec<Vec<T>>),
     read_model: &(Vec<String>, Vec<Vec<T>>),
@@ -170,8 +171,9 @@ fn compare_cells<T: CheckedCell>(
         extra: source_repeats + model_repeats,
         ..Divergence::default()
     };
-    // Both tables in key order, walked side by side; a difference keeps its key and its rows,
-    // and only the ones shown are written out as text.
+    // Both tables in key order, walked side by side; a difference keeps its key and its rows.
+    // Every difference's key is written out (they are shown in the order of their text), only
+    // the rows of the ones shown.
     let same = |a: &[T], b: &[T]| {
         source_values
             .iter()

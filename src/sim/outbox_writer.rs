@@ -71,7 +71,9 @@ impl OutboxWriter {
     /// last call is renamed in the mapping, a dropped column leaves its field without a column,
     /// a renamed table is followed.
     pub fn follow_schema(&mut self, log: &ChangeLog) {
-        for change in log.since(self.seen_lsn + 1) {
+        // The schema history, not the log: retention may have dropped records the owner had
+        // not seen yet, never a schema change.
+        for change in log.schema_changes_since(self.seen_lsn + 1) {
             let ChangeKind::Schema(schema) = &change.kind else {
                 continue;
             };

@@ -34,7 +34,7 @@ pub use coupling::LivePreview;
 use etl::{EtlEvent, EtlJob};
 pub use etl::{EtlPhase, EtlReport, EtlSnapshot, EtlTableReport};
 pub use invariants::{Failing, FailingPart, InvariantReport, ReadModelCheck, Verdict};
-pub use memory::MemoryPart;
+pub use memory::{MemoryPart, MemoryPartKind};
 use pipeline::{Pipeline, PipelineEvent};
 pub use pipeline_view::{
     ConnectorSnapshot, GroupSnapshot, PartitionSnapshot, PipelineSnapshot, ProjectionSnapshot,
