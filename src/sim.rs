@@ -34,6 +34,7 @@ pub mod indexes;
 pub mod invariants;
 pub mod isolation;
 pub mod key_access;
+pub mod key_order;
 pub mod key_range;
 pub mod lesson;
 pub mod lock_plan;

@@ -27,6 +27,7 @@
 //! - entries of versions that are gone are dropped at once, not by VACUUM.
 
 use crate::sim::database::DbError;
+use crate::sim::key_order::pkey_index_name;
 use crate::sim::sqlstate::SqlState;
 use crate::sim::statement::Command;
 use crate::sim::storage::{name_taken, Engine};
@@ -334,6 +335,16 @@ impl Index for Session {
         asc: Option<bool>,
         cmp_value: Option<(&IndexOperator, Value)>,
     ) -> Result<RowIter<'a>> {
+        let planned_on_key = index_name == pkey_index_name(table_name)
+            && self
+                .engine
+                .borrow()
+                .tables
+                .get(table_name)
+                .is_some_and(|table| table.indexes.iter().all(|index| index.name != index_name));
+        if planned_on_key {
+            return self.scan_key_order(table_name, asc, cmp_value);
+        }
         // An index scan is the table's first read: a key range it left unused goes with it.
         self.take_key_range(table_name);
         let hint = self.take_key_hint(table_name);

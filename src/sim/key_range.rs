@@ -19,8 +19,9 @@
 //!
 //! The range is taken by the table's first read in the statement, whichever access path GlueSQL
 //! chose for it (a key lookup for `id = 5`, a secondary index): then no later read of the table
-//! can take it. Not covered (a full scan, as before): `ORDER BY id LIMIT n` without bounds (it
-//! does not stop early), and bounds under `OR`.
+//! can take it, except the key-order walk of [`crate::sim::key_order`] (`WHERE id > 5 ORDER BY
+//! id LIMIT 3`), which keeps to the range. Not covered (a full scan, as before): bounds under
+//! `OR`.
 
 use crate::sim::key_access::{key_type_qualifies, primary_key};
 use crate::sim::storage::KeyRange;

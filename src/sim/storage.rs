@@ -35,8 +35,7 @@ use gluesql::core::error::{AlterTableError, Error, Result};
 use gluesql::core::executor::evaluate_stateless;
 use gluesql::core::plan::{plan_scalar_expr, StatementPlan};
 use gluesql::core::planner::{
-    fetch_schema_map, plan_aggregate, plan_hash_join, plan_index, plan_primary_key,
-    plan_schemaless, validate,
+    fetch_schema_map, plan_aggregate, plan_hash_join, plan_primary_key, plan_schemaless, validate,
 };
 use gluesql::core::store::{
     AlterTable, CustomFunction, CustomFunctionMut, Metadata, Planner, RowIter, Store, StoreMut,
@@ -150,8 +149,17 @@ impl KeyRange {
         }
     }
 
-    /// The range's rows of `rows`, in key order.
-    fn of<'a, V>(&self, rows: &'a BTreeMap<Key, V>) -> impl Iterator<Item = (&'a Key, &'a V)> {
+    /// Whether `key` lies in the range.
+    pub fn contains(&self, key: &Key) -> bool {
+        use std::ops::RangeBounds;
+        (self.lower.as_ref(), self.upper.as_ref()).contains(key)
+    }
+
+    /// The range's rows of `rows`, in key order (backwards with `rev`).
+    pub(super) fn of<'a, V>(
+        &self,
+        rows: &'a BTreeMap<Key, V>,
+    ) -> impl DoubleEndedIterator<Item = (&'a Key, &'a V)> {
         // BTreeMap::range panics on a range that ends before it starts.
         let range =
             (!self.is_empty()).then(|| rows.range((self.lower.clone(), self.upper.clone())));
@@ -1026,7 +1034,7 @@ impl Planner for Session {
         let statement = if orders_groups(&statement) {
             statement
         } else {
-            plan_index(&schema_map, statement)
+            crate::sim::key_order::plan_index(&schema_map, statement)
         };
         let statement = plan_hash_join(&schema_map, statement);
         Ok(plan_aggregate(statement))
