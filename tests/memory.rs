@@ -1,6 +1,7 @@
 //! What a run's memory consists of, counted by the allocator (`dataflow_lab::heap`): the parts
 //! `World::memory_parts` names add up to what the world held, its tables hold the most in the
-//! shared shop, and the change log nobody reads stays within its retention. (One test in this
+//! shared shop, the change log nobody reads stays within its retention, and a checkpoint shares
+//! the tables with the world. (One test in this
 //! file: the count is the whole process's.)
 
 use dataflow_lab::heap::{live_bytes, start_counting, CountingAllocator};
@@ -13,7 +14,8 @@ use dataflow_lab::sim::world::{MemoryPartKind, World};
 #[global_allocator]
 static HEAP: CountingAllocator = CountingAllocator;
 
-/// The shared shop after 20 simulated seconds: its parts add up, its rows are the most of it,
+/// The shared shop after 20 simulated seconds: its parts add up, its rows are the most of it, a
+/// checkpoint of it costs a twentieth of its tables,
 /// and its change log stays within retention at a plausible cost per record.
 #[test]
 fn the_shops_memory_is_its_tables_and_a_bounded_log() {
@@ -34,6 +36,16 @@ fn the_shops_memory_is_its_tables_and_a_bounded_log() {
     );
     assert!(stats.log_records > 0 && stats.log_records <= DEFAULT_RETENTION);
 
+    // A checkpoint (what the page keeps every simulated second or so) shares the rows and the
+    // tables' key maps with the world; a second of the run then copies only what it wrote.
+    let before_fork = live_bytes();
+    let mut checkpoint = world.fork();
+    let fork_bytes = live_bytes().saturating_sub(before_fork);
+    let before_second = live_bytes();
+    checkpoint.step_until(21 * SECOND);
+    let second_bytes = live_bytes().saturating_sub(before_second);
+    drop(checkpoint);
+
     let parts = world.memory_parts(&live_bytes);
     let named: u64 = parts.iter().map(|p| p.bytes as u64).sum();
     // Everything the world held is released by one part or another (the scenario kept here
@@ -50,6 +62,12 @@ fn the_shops_memory_is_its_tables_and_a_bounded_log() {
         "the rows are the most of it: {parts:?}"
     );
     assert!(bytes(MemoryPartKind::Tables) >= 20_000 * 100, "{parts:?}");
+    // A copy of the key maps alone would be ~80 B a row (a sixth of what the tables hold).
+    let tables = bytes(MemoryPartKind::Tables);
+    assert!(
+        fork_bytes * 20 < tables && second_bytes * 20 < tables,
+        "a checkpoint cost {fork_bytes} B, and {second_bytes} B more after a second, of {tables} B of tables"
+    );
     let per_record = bytes(MemoryPartKind::ChangeLog) as f64 / stats.log_records as f64;
     assert!(
         (50.0..5_000.0).contains(&per_record),
