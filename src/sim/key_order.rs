@@ -5,46 +5,49 @@
 //!
 //! GlueSQL plans this for its own indexes: when a query is ordered by an indexed expression, its
 //! index planner reads the table through that index and drops the sort. The primary key is not
-//! one of them, so [`plan_index`] gives it one for the planning of a single statement: a
-//! `<table>_pkey` index on the key, added to the planner's copy of the schema only (the table
-//! never holds it, `SHOW INDEXES` does not list it), and only when
-//! - the query sorts its rows (`ORDER BY`, with or without `LIMIT`/`OFFSET`, not grouped nor
-//!   `DISTINCT`) by its first table's primary key last (`ORDER BY id`, `ORDER BY o.id DESC`,
-//!   `ORDER BY status, id`) — qualified by the table's name or alias when the query joins;
+//! one of them, so [`plan_index`] does the same for it after GlueSQL's planner has run: the
+//! query's first table is read through `<table>_pkey` (a name no table holds; `SHOW INDEXES`
+//! does not list it) when
+//! - the statement's own query (not a subquery) sorts its rows — `ORDER BY`, with or without
+//!   `LIMIT`/`OFFSET`, not grouped nor `DISTINCT` — by its first table's primary key last
+//!   (`ORDER BY id`, `ORDER BY o.id DESC`, `ORDER BY status, id`), qualified by the table's
+//!   name or alias when the query joins, and no joined table goes by that name;
 //! - the key is an integer or text (whose key order is their SQL order);
 //! - GlueSQL's planner left that table to a full scan: an index of its own on a column of the
 //!   `WHERE` (`status = 'pending'`) keeps its place, as PostgreSQL, which knows how few rows
 //!   such an index finds, would mostly choose it too.
 //!
-//! The scan ([`Session::scan_key_order`]) reads rows one small batch at a time, so the rows a
-//! statement reads are those GlueSQL asked for; a key range on the same table
-//! ([`crate::sim::key_range`]), a predicate GlueSQL put on the index (`id > 5` in a subquery)
-//! and a statement's key hint (the rows a locking statement re-checks) narrow it as they narrow
-//! any scan.
+//! The scan ([`Session::scan_key_order`]) copies rows out one small batch at a time, and every
+//! key it passes to reach a row counts as a row read (a version this reader cannot see too, as
+//! PostgreSQL reads every heap tuple its index scan meets); keys it copied but GlueSQL never
+//! asked for are not counted. A key range on the same table ([`crate::sim::key_range`]) and a
+//! statement's key hint (the rows a locking statement re-checks) narrow it as they narrow any
+//! scan.
 //!
 //! Where it differs from a full scan and a sort: rows after the `n`-th are never read, so a
-//! mistake only such a row would show (a division by zero in the `WHERE` on the 500th row of a
-//! `LIMIT 1`) goes unreported — as in PostgreSQL, which stops its index scan there too.
+//! mistake only such a row would show (a division by zero in the `WHERE` or the select list on
+//! the 500th row of a `LIMIT 1`) goes unreported — as in PostgreSQL, which stops there too.
 
-use crate::sim::indexes::{lookup, Lookup, Recheck};
 use crate::sim::key_access::{key_type_qualifies, primary_key};
 use crate::sim::storage::KeyRange;
 use crate::sim::transaction::Session;
 use crate::sim::versions::ReadView;
-use gluesql::core::ast::{Expr, IndexOperator};
-use gluesql::core::data::{Key, Schema, SchemaIndex, SchemaIndexOrd, Value};
+use gluesql::core::ast::IndexOperator;
+use gluesql::core::data::{Key, Schema, Value};
 use gluesql::core::error::{Error, Result};
 use gluesql::core::plan::{
-    ExprPlan, FilterInputPlan, LimitInputPlan, LimitPlan, OffsetInputPlan, OffsetPlan,
-    ProjectInputPlan, QueryPlan, SelectOrderByPlan, SourcePlan, StatementPlan, TableAccessPlan,
+    ExprPlan, FilterInputPlan, HashJoinInputPlan, HashJoinPlan, InnerJoinInputPlan, InnerJoinPlan,
+    JoinConditionInputPlan, JoinConditionPlan, LeftOuterJoinInputPlan, LeftOuterJoinPlan,
+    LimitInputPlan, LimitPlan, NestedLoopJoinInputPlan, NestedLoopJoinPlan, OffsetInputPlan,
+    OffsetPlan, ProjectInputPlan, QueryPlan, SelectOrderByPlan, SourcePlan, StatementPlan,
+    TableAccessPlan, TableSourcePlan,
 };
 use gluesql::core::store::RowIter;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::ops::Bound;
 
-/// The name PostgreSQL gives a table's primary-key index, which the planner's index on the key
-/// goes by.
+/// The name PostgreSQL gives a table's primary-key index, which the key-order scan goes by.
 pub fn pkey_index_name(table: &str) -> String {
     format!("{table}_pkey")
 }
@@ -53,140 +56,288 @@ pub fn pkey_index_name(table: &str) -> String {
 /// table's map from being searched once a row, few enough that a `LIMIT 1` copies little.
 const BATCH: usize = 16;
 
-/// GlueSQL's index planner, with the table's primary key as one of its indexes when that lets a
-/// query read its rows in key order instead of sorting them (see the module's documentation).
-pub fn plan_index<S: BuildHasher + Clone>(
+/// GlueSQL's index planner, then the key order: a query it left sorting a full scan of its
+/// first table by that table's primary key reads the table through `<table>_pkey` instead and
+/// drops that sort, as GlueSQL's planner does for an index of its own (see the module's
+/// documentation). Only the statement's own query: its subqueries keep GlueSQL's plan.
+pub fn plan_index<S: BuildHasher>(
     schema_map: &HashMap<String, Schema, S>,
     statement: StatementPlan,
 ) -> StatementPlan {
-    let planned = gluesql::core::planner::plan_index(schema_map, statement.clone());
-    let Some((table, index)) = key_order_index(schema_map, &planned) else {
-        return planned;
-    };
-    let mut with_key = schema_map.clone();
-    if let Some(schema) = with_key.get_mut(&table) {
-        schema.indexes.push(index);
+    match gluesql::core::planner::plan_index(schema_map, statement) {
+        StatementPlan::Query(query) => StatementPlan::Query(order_by_key(schema_map, query)),
+        other => other,
     }
-    gluesql::core::planner::plan_index(&with_key, statement)
 }
 
-/// The table and the index on its primary key that `planned` could read its rows through in
-/// the order it sorts them by, if it qualifies.
-fn key_order_index<S: BuildHasher>(
+/// `query` with its sort by the key replaced by a key-order read, where it qualifies.
+fn order_by_key<S: BuildHasher>(
     schema_map: &HashMap<String, Schema, S>,
-    planned: &StatementPlan,
-) -> Option<(String, SchemaIndex)> {
-    let StatementPlan::Query(query) = planned else {
-        return None;
+    query: QueryPlan,
+) -> QueryPlan {
+    let read = |sort| read_in_key_order(schema_map, sort);
+    let offset_input = |sort: SelectOrderByPlan| {
+        if sort.exprs.is_empty() {
+            OffsetInputPlan::Project(sort.input)
+        } else {
+            OffsetInputPlan::SelectOrderBy(sort)
+        }
     };
-    let SelectOrderByPlan { input, exprs } = match query {
-        QueryPlan::SelectOrderBy(sort)
-        | QueryPlan::Offset(OffsetPlan {
+    match query {
+        QueryPlan::SelectOrderBy(sort) => {
+            let sort = read(sort);
+            if sort.exprs.is_empty() {
+                QueryPlan::Project(sort.input)
+            } else {
+                QueryPlan::SelectOrderBy(sort)
+            }
+        }
+        QueryPlan::Offset(OffsetPlan {
             input: OffsetInputPlan::SelectOrderBy(sort),
-            ..
-        })
-        | QueryPlan::Limit(LimitPlan {
-            input:
+            count,
+        }) => QueryPlan::Offset(OffsetPlan {
+            input: offset_input(read(sort)),
+            count,
+        }),
+        QueryPlan::Limit(LimitPlan {
+            input: LimitInputPlan::SelectOrderBy(sort),
+            count,
+        }) => {
+            let sort = read(sort);
+            let input = if sort.exprs.is_empty() {
+                LimitInputPlan::Project(sort.input)
+            } else {
                 LimitInputPlan::SelectOrderBy(sort)
-                | LimitInputPlan::Offset(OffsetPlan {
+            };
+            QueryPlan::Limit(LimitPlan { input, count })
+        }
+        QueryPlan::Limit(LimitPlan {
+            input:
+                LimitInputPlan::Offset(OffsetPlan {
                     input: OffsetInputPlan::SelectOrderBy(sort),
-                    ..
+                    count: skip,
                 }),
-            ..
-        }) => sort,
-        _ => return None,
+            count,
+        }) => QueryPlan::Limit(LimitPlan {
+            input: LimitInputPlan::Offset(OffsetPlan {
+                input: offset_input(read(sort)),
+                count: skip,
+            }),
+            count,
+        }),
+        other => other,
+    }
+}
+
+/// `sort` reading its first table through the key's index, its last sort key dropped, if that
+/// key is the table's primary key and GlueSQL left the table to a full scan.
+fn read_in_key_order<S: BuildHasher>(
+    schema_map: &HashMap<String, Schema, S>,
+    mut sort: SelectOrderByPlan,
+) -> SelectOrderByPlan {
+    let Some(last) = sort.exprs.last() else {
+        return sort;
     };
-    let joins = match &input.input {
-        ProjectInputPlan::Source(_) => false,
-        ProjectInputPlan::Filter(filter) => !matches!(filter.input, FilterInputPlan::Source(_)),
-        ProjectInputPlan::InnerJoin(_) | ProjectInputPlan::LeftOuterJoin(_) => true,
-        ProjectInputPlan::Aggregation(_) | ProjectInputPlan::Having(_) => return None,
+    let asc = last.asc;
+    let Some(joined) = joined_names(&sort.input.input) else {
+        return sort;
     };
-    let SourcePlan::Table(table) = input.input.base_source() else {
-        return None;
+    let Some(table) = base_table(&mut sort.input.input) else {
+        return sort;
     };
     if table.access != TableAccessPlan::FullScan {
-        return None;
+        return sort;
     }
-    let schema = schema_map.get(&table.name)?;
-    let key = primary_key(schema)?;
-    if !key_type_qualifies(&key.data_type) {
-        return None;
-    }
+    let Some(schema) = schema_map.get(&table.name) else {
+        return sort;
+    };
+    let Some(key) = primary_key(schema).filter(|key| key_type_qualifies(&key.data_type)) else {
+        return sort;
+    };
     let name = pkey_index_name(&table.name);
-    if schema.indexes.iter().any(|index| index.name == name) {
-        return None;
-    }
     let called = table
         .alias
         .as_ref()
         .map_or(table.name.as_str(), |a| &a.name);
-    let expr = match &exprs.last()?.expr {
-        ExprPlan::Identifier(column) if !joins && *column == key.name => {
-            Expr::Identifier(column.clone())
-        }
-        ExprPlan::CompoundIdentifier { alias, ident } if alias == called && *ident == key.name => {
-            Expr::CompoundIdentifier {
-                alias: alias.clone(),
-                ident: ident.clone(),
-            }
-        }
-        _ => return None,
+    // Another table of the same name in FROM would answer a qualified name first.
+    if schema.indexes.iter().any(|index| index.name == name) || joined.iter().any(|j| j == called) {
+        return sort;
+    }
+    let by_key = match &last.expr {
+        ExprPlan::Identifier(column) => joined.is_empty() && *column == key.name,
+        ExprPlan::CompoundIdentifier { alias, ident } => alias == called && *ident == key.name,
+        _ => false,
     };
-    let index = SchemaIndex {
-        name,
-        expr,
-        order: SchemaIndexOrd::Both,
-        created: chrono::NaiveDateTime::default(),
-    };
-    Some((table.name.clone(), index))
+    if by_key {
+        table.access = TableAccessPlan::Index {
+            name,
+            asc,
+            predicate: None,
+        };
+        sort.exprs.pop();
+    }
+    sort
+}
+
+/// The query's first table, if it reads one without grouping.
+fn base_table(input: &mut ProjectInputPlan) -> Option<&mut TableSourcePlan> {
+    fn table(source: &mut SourcePlan) -> Option<&mut TableSourcePlan> {
+        match source {
+            SourcePlan::Table(table) => Some(table),
+            _ => None,
+        }
+    }
+    fn inner(join: &mut InnerJoinPlan) -> Option<&mut TableSourcePlan> {
+        match &mut join.input {
+            InnerJoinInputPlan::NestedLoop(join) => nested(join),
+            InnerJoinInputPlan::Hash(join) => hash(join),
+            InnerJoinInputPlan::Condition(join) => condition(join),
+        }
+    }
+    fn left(join: &mut LeftOuterJoinPlan) -> Option<&mut TableSourcePlan> {
+        match &mut join.input {
+            LeftOuterJoinInputPlan::NestedLoop(join) => nested(join),
+            LeftOuterJoinInputPlan::Hash(join) => hash(join),
+            LeftOuterJoinInputPlan::Condition(join) => condition(join),
+        }
+    }
+    fn nested(join: &mut NestedLoopJoinPlan) -> Option<&mut TableSourcePlan> {
+        match &mut join.input {
+            NestedLoopJoinInputPlan::Source(source) => table(source),
+            NestedLoopJoinInputPlan::InnerJoin(join) => inner(join),
+            NestedLoopJoinInputPlan::LeftOuterJoin(join) => left(join),
+        }
+    }
+    fn hash(join: &mut HashJoinPlan) -> Option<&mut TableSourcePlan> {
+        match &mut join.input {
+            HashJoinInputPlan::Source(source) => table(source),
+            HashJoinInputPlan::InnerJoin(join) => inner(join),
+            HashJoinInputPlan::LeftOuterJoin(join) => left(join),
+        }
+    }
+    fn condition(join: &mut JoinConditionPlan) -> Option<&mut TableSourcePlan> {
+        match &mut join.input {
+            JoinConditionInputPlan::NestedLoop(join) => nested(join),
+            JoinConditionInputPlan::Hash(join) => hash(join),
+        }
+    }
+    match input {
+        ProjectInputPlan::Source(source) => table(source),
+        ProjectInputPlan::InnerJoin(join) => inner(join),
+        ProjectInputPlan::LeftOuterJoin(join) => left(join),
+        ProjectInputPlan::Filter(filter) => match &mut filter.input {
+            FilterInputPlan::Source(source) => table(source),
+            FilterInputPlan::InnerJoin(join) => inner(join),
+            FilterInputPlan::LeftOuterJoin(join) => left(join),
+        },
+        ProjectInputPlan::Aggregation(_) | ProjectInputPlan::Having(_) => None,
+    }
+}
+
+/// The names (or aliases) the tables joined to the first one go by; `None` when one of them
+/// is not a table (a derived table, a series).
+fn joined_names(input: &ProjectInputPlan) -> Option<Vec<String>> {
+    fn name(source: &SourcePlan, names: &mut Vec<String>) -> Option<()> {
+        let SourcePlan::Table(table) = source else {
+            return None;
+        };
+        names.push(
+            table
+                .alias
+                .as_ref()
+                .map_or(&table.name, |a| &a.name)
+                .clone(),
+        );
+        Some(())
+    }
+    fn inner(join: &InnerJoinPlan, names: &mut Vec<String>) -> Option<()> {
+        match &join.input {
+            InnerJoinInputPlan::NestedLoop(join) => nested(join, names),
+            InnerJoinInputPlan::Hash(join) => hash(join, names),
+            InnerJoinInputPlan::Condition(join) => condition(join, names),
+        }
+    }
+    fn left(join: &LeftOuterJoinPlan, names: &mut Vec<String>) -> Option<()> {
+        match &join.input {
+            LeftOuterJoinInputPlan::NestedLoop(join) => nested(join, names),
+            LeftOuterJoinInputPlan::Hash(join) => hash(join, names),
+            LeftOuterJoinInputPlan::Condition(join) => condition(join, names),
+        }
+    }
+    fn nested(join: &NestedLoopJoinPlan, names: &mut Vec<String>) -> Option<()> {
+        name(&join.right, names)?;
+        match &join.input {
+            NestedLoopJoinInputPlan::Source(_) => Some(()),
+            NestedLoopJoinInputPlan::InnerJoin(join) => inner(join, names),
+            NestedLoopJoinInputPlan::LeftOuterJoin(join) => left(join, names),
+        }
+    }
+    fn hash(join: &HashJoinPlan, names: &mut Vec<String>) -> Option<()> {
+        name(&join.right, names)?;
+        match &join.input {
+            HashJoinInputPlan::Source(_) => Some(()),
+            HashJoinInputPlan::InnerJoin(join) => inner(join, names),
+            HashJoinInputPlan::LeftOuterJoin(join) => left(join, names),
+        }
+    }
+    fn condition(join: &JoinConditionPlan, names: &mut Vec<String>) -> Option<()> {
+        match &join.input {
+            JoinConditionInputPlan::NestedLoop(join) => nested(join, names),
+            JoinConditionInputPlan::Hash(join) => hash(join, names),
+        }
+    }
+    let mut names = Vec::new();
+    match input {
+        ProjectInputPlan::Source(_) => Some(()),
+        ProjectInputPlan::InnerJoin(join) => inner(join, &mut names),
+        ProjectInputPlan::LeftOuterJoin(join) => left(join, &mut names),
+        ProjectInputPlan::Filter(filter) => match &filter.input {
+            FilterInputPlan::Source(_) => Some(()),
+            FilterInputPlan::InnerJoin(join) => inner(join, &mut names),
+            FilterInputPlan::LeftOuterJoin(join) => left(join, &mut names),
+        },
+        ProjectInputPlan::Aggregation(_) | ProjectInputPlan::Having(_) => None,
+    }?;
+    Some(names)
 }
 
 impl Session {
-    /// The rows of `table` in primary-key order (descending unless `asc` is `Some(true)` or
-    /// `None`), those `cmp_value` keeps: GlueSQL's scan of the planner's `<table>_pkey` index.
-    /// Takes the table's key range and key hint, as any first read of the table does.
+    /// The rows of `table` in primary-key order (descending when `asc` is `Some(false)`):
+    /// GlueSQL's scan of `<table>_pkey`, which only [`plan_index`] plans. Takes the table's key
+    /// range and key hint, as any first read of the table does.
+    ///
+    /// # Errors
+    ///
+    /// A storage error when the table or its primary key is gone, or when asked for rows by a
+    /// predicate on the key (the planner never puts one on this index).
     pub(crate) fn scan_key_order<'a>(
         &'a self,
         table: &str,
         asc: Option<bool>,
         cmp_value: Option<(&IndexOperator, Value)>,
     ) -> Result<RowIter<'a>> {
+        let index = pkey_index_name(table);
+        if cmp_value.is_some() {
+            return Err(Error::StorageMsg(format!(
+                "index \"{index}\" is read in key order, not by a predicate"
+            )));
+        }
         let hint = self.take_key_hint(table);
-        let mut range = self.take_key_range(table).unwrap_or(KeyRange {
+        let range = self.take_key_range(table).unwrap_or(KeyRange {
             table: table.to_owned(),
             lower: Bound::Unbounded,
             upper: Bound::Unbounded,
         });
-        let (position, data_type) = {
-            let engine = self.engine.borrow();
-            let schema = &engine
-                .tables
-                .get(table)
-                .ok_or_else(|| Error::StorageMsg(format!("table not found: {table}")))?
-                .schema;
-            let key = primary_key(schema).ok_or_else(|| {
-                Error::StorageMsg(format!("index \"{table}_pkey\" does not exist"))
-            })?;
-            let position = schema
-                .column_defs
-                .iter()
-                .flatten()
-                .position(|c| c.name == key.name)
-                .unwrap_or_default();
-            (position, key.data_type.clone())
-        };
-        let (mut recheck, mut exhausted) = (None, false);
-        if let Some((op, target)) = cmp_value {
-            match lookup(&target, Some(&data_type)) {
-                Lookup::Nothing => exhausted = true,
-                Lookup::Entries { key, recheck: row } => {
-                    if let Some(key) = key {
-                        narrow(&mut range, op, key);
-                    }
-                    recheck = Some((op.clone(), row));
-                }
-            }
+        let keyed = self
+            .engine
+            .borrow()
+            .tables
+            .get(table)
+            .is_some_and(|t| primary_key(&t.schema).is_some());
+        if !keyed {
+            return Err(Error::StorageMsg(format!(
+                "index \"{index}\" does not exist"
+            )));
         }
         let ascending = asc != Some(false);
         let hinted = hint.map(|hint| {
@@ -204,26 +355,11 @@ impl Session {
             view: self.view(),
             range,
             ascending,
-            position,
-            recheck,
             hinted,
             batch: VecDeque::new(),
-            exhausted,
+            passed: 0,
+            exhausted: false,
         }))
-    }
-}
-
-/// Narrows `range` to the keys `op key` holds for (`Gt 5`: above 5).
-fn narrow(range: &mut KeyRange, op: &IndexOperator, key: Key) {
-    match op {
-        IndexOperator::Eq => {
-            range.raise(Bound::Included(key.clone()));
-            range.lower_to(Bound::Included(key));
-        }
-        IndexOperator::Gt => range.raise(Bound::Excluded(key)),
-        IndexOperator::GtEq => range.raise(Bound::Included(key)),
-        IndexOperator::Lt => range.lower_to(Bound::Excluded(key)),
-        IndexOperator::LtEq => range.lower_to(Bound::Included(key)),
     }
 }
 
@@ -236,18 +372,18 @@ struct KeyOrderScan<'a> {
     /// The keys not walked yet: the walk moves its lower bound up (or its upper one down).
     range: KeyRange,
     ascending: bool,
-    /// Where the key is among the row's values, for the re-check.
-    position: usize,
-    /// The predicate GlueSQL put on the index, checked again on each row's key.
-    recheck: Option<(IndexOperator, Recheck)>,
     /// A key hint's keys, in the walk's order, instead of the table's.
     hinted: Option<VecDeque<Key>>,
-    batch: VecDeque<(Key, Vec<Value>)>,
+    /// Rows copied out, each with the keys passed to reach it (itself included).
+    batch: VecDeque<(u64, Key, Vec<Value>)>,
+    /// Keys passed since the last row copied out: versions this reader cannot see.
+    passed: u64,
     exhausted: bool,
 }
 
 impl KeyOrderScan<'_> {
-    /// Copies the next visible rows out of the table, up to [`BATCH`] of them.
+    /// Copies the next visible rows out of the table, up to [`BATCH`] of them, or marks the
+    /// walk exhausted.
     fn refill(&mut self) {
         let engine = self.session.engine.borrow();
         let Some(table) = engine.tables.get(&self.range.table) else {
@@ -255,50 +391,41 @@ impl KeyOrderScan<'_> {
             return;
         };
         let (txn, view) = (self.txn, self.view);
-        let keeps = |values: &Vec<Value>| {
-            self.recheck.as_ref().is_none_or(|(op, recheck)| {
-                values
-                    .get(self.position)
-                    .is_some_and(|value| recheck.holds(value, op))
-            })
+        let mut passed = self.passed;
+        let mut found = Vec::with_capacity(BATCH);
+        let mut walk = |key: &Key, values: Option<&Vec<Value>>| {
+            passed += 1;
+            if let Some(values) = values {
+                found.push((std::mem::take(&mut passed), key.clone(), values.clone()));
+            }
+            found.len() < BATCH
         };
+        let mut last = None;
         if let Some(keys) = &mut self.hinted {
-            while self.batch.len() < BATCH {
-                let Some(key) = keys.pop_front() else {
-                    self.exhausted = true;
-                    break;
-                };
-                if !self.range.contains(&key) {
-                    continue;
-                }
-                if let Some(values) = table.rows.get(&key).and_then(|r| r.visible(txn, view)) {
-                    if keeps(values) {
-                        self.batch.push_back((key, values.clone()));
+            while let Some(key) = keys.pop_front() {
+                if self.range.contains(&key) {
+                    let visible = table.rows.get(&key).and_then(|r| r.visible(txn, view));
+                    if !walk(&key, visible) {
+                        break;
                     }
                 }
             }
-            return;
-        }
-        let mut passed = None;
-        let mut found = Vec::with_capacity(BATCH);
-        {
-            let mut walk = |key: &Key, values: Option<&Vec<Value>>| {
-                passed = Some(key.clone());
-                if let Some(values) = values.filter(|v| keeps(v)) {
-                    found.push((key.clone(), values.clone()));
-                }
-                found.len() < BATCH
-            };
+            self.exhausted = keys.is_empty();
+        } else {
             let mut rows = self.range.of(&table.rows);
-            let all = if self.ascending {
-                rows.all(|(k, r)| walk(k, r.visible(txn, view)))
-            } else {
-                rows.rev().all(|(k, r)| walk(k, r.visible(txn, view)))
+            let mut step = |(key, row): (&Key, &std::rc::Rc<crate::sim::versions::RowVersions>)| {
+                last = Some(key.clone());
+                walk(key, row.visible(txn, view))
             };
-            self.exhausted = all;
+            self.exhausted = if self.ascending {
+                rows.all(&mut step)
+            } else {
+                rows.rev().all(&mut step)
+            };
         }
+        self.passed = passed;
         self.batch.extend(found);
-        if let Some(key) = passed {
+        if let Some(key) = last {
             if self.ascending {
                 self.range.lower = Bound::Excluded(key);
             } else {
@@ -311,13 +438,19 @@ impl KeyOrderScan<'_> {
 impl Iterator for KeyOrderScan<'_> {
     type Item = Result<(Key, Vec<Value>)>;
 
+    /// The next row; every key passed to reach it counts as a row read, as PostgreSQL reads
+    /// each heap tuple its index scan meets, visible or not.
     fn next(&mut self) -> Option<Self::Item> {
-        if self.batch.is_empty() && !self.exhausted {
+        while self.batch.is_empty() && !self.exhausted {
             self.refill();
         }
-        let row = self.batch.pop_front()?;
-        self.session.count(1, 0);
-        Some(Ok(row))
+        let Some((passed, key, values)) = self.batch.pop_front() else {
+            // The walk's end: the invisible keys after the last row were read too.
+            self.session.count(std::mem::take(&mut self.passed), 0);
+            return None;
+        };
+        self.session.count(passed, 0);
+        Some(Ok((key, values)))
     }
 }
 
@@ -365,10 +498,12 @@ mod tests {
         (firsts, read)
     }
 
+    /// [`firsts`] on the database's default connection.
     fn ids(db: &mut Database, sql: &str) -> (Vec<String>, u64) {
         firsts(db.default_connection(), sql)
     }
 
+    /// Ids as the console shows them.
     fn texts(ids: impl IntoIterator<Item = i64>) -> Vec<String> {
         ids.into_iter().map(|id| id.to_string()).collect()
     }
@@ -459,6 +594,14 @@ mod tests {
                 "SELECT id FROM jobs WHERE id IN (SELECT job_id FROM notes WHERE id > 40) ORDER BY id + 0 LIMIT 3",
             ),
             (
+                "SELECT j.id FROM jobs j WHERE EXISTS (SELECT 1 FROM jobs k WHERE j.id > 250) ORDER BY j.id LIMIT 5",
+                "SELECT j.id FROM jobs j WHERE EXISTS (SELECT 1 FROM jobs k WHERE j.id > 250) ORDER BY j.id + 0 LIMIT 5",
+            ),
+            (
+                "SELECT id FROM jobs WHERE id BETWEEN 100 AND 150 ORDER BY id DESC",
+                "SELECT id FROM jobs WHERE id BETWEEN 100 AND 150 ORDER BY id + 0 DESC",
+            ),
+            (
                 "SELECT id FROM jobs WHERE status = 'pending' ORDER BY id DESC",
                 "SELECT id FROM jobs WHERE status = 'pending' ORDER BY id + 0 DESC",
             ),
@@ -504,9 +647,9 @@ mod tests {
             "the other transaction's delete is not committed"
         );
         assert_eq!(
-            firsts(&mut other, "SELECT id FROM jobs ORDER BY id LIMIT 2").0,
-            texts([4, 5]),
-            "its own delete it sees"
+            firsts(&mut other, "SELECT id FROM jobs ORDER BY id LIMIT 2"),
+            (texts([4, 5]), 5),
+            "its own delete it sees; the three deleted rows are passed, and read"
         );
         assert_eq!(
             firsts(&mut other, "SELECT id FROM jobs ORDER BY id DESC LIMIT 1").0,
