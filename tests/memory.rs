@@ -1,8 +1,7 @@
 //! What a run's memory consists of, counted by the allocator (`dataflow_lab::heap`): the parts
 //! `World::memory_parts` names add up to what the world held, its tables hold the most in the
 //! shared shop, the change log nobody reads stays within its retention, and a checkpoint shares
-//! the tables with the world. (One test in this
-//! file: the count is the whole process's.)
+//! the tables with the world. (One test in this file: the count is the whole process's.)
 
 use dataflow_lab::heap::{live_bytes, start_counting, CountingAllocator};
 use dataflow_lab::sim::builtin;
@@ -15,8 +14,8 @@ use dataflow_lab::sim::world::{MemoryPartKind, World};
 static HEAP: CountingAllocator = CountingAllocator;
 
 /// The shared shop after 20 simulated seconds: its parts add up, its rows are the most of it, a
-/// checkpoint of it costs a twentieth of its tables,
-/// and its change log stays within retention at a plausible cost per record.
+/// checkpoint of it costs under a twentieth of its tables, and its change log stays within
+/// retention at a plausible cost per record.
 #[test]
 fn the_shops_memory_is_its_tables_and_a_bounded_log() {
     start_counting();
