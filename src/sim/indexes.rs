@@ -27,7 +27,6 @@
 //! - entries of versions that are gone are dropped at once, not by VACUUM.
 
 use crate::sim::database::DbError;
-use crate::sim::key_order::pkey_index_name;
 use crate::sim::sqlstate::SqlState;
 use crate::sim::statement::Command;
 use crate::sim::storage::{name_taken, Engine};
@@ -335,7 +334,7 @@ impl Index for Session {
         asc: Option<bool>,
         cmp_value: Option<(&IndexOperator, Value)>,
     ) -> Result<RowIter<'a>> {
-        let planned_on_key = index_name == pkey_index_name(table_name)
+        let planned_on_key = crate::sim::key_order::is_pkey_index_name(index_name, table_name)
             && self
                 .engine
                 .borrow()

@@ -52,6 +52,12 @@ pub fn pkey_index_name(table: &str) -> String {
     format!("{table}_pkey")
 }
 
+/// Whether `index` is [`pkey_index_name`]`(table)`, without writing the name out (every index
+/// scan asks).
+pub fn is_pkey_index_name(index: &str, table: &str) -> bool {
+    index.strip_suffix("_pkey") == Some(table)
+}
+
 /// How many rows the key-order scan copies out of the table at a time: enough to keep the
 /// table's map from being searched once a row, few enough that a `LIMIT 1` copies little.
 const BATCH: usize = 16;

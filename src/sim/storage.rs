@@ -158,7 +158,7 @@ impl KeyRange {
     /// The range's rows of `rows`, in key order (backwards with `rev`).
     pub(super) fn of<'a, V: Clone>(
         &self,
-        rows: &'a imbl::GenericOrdMap<Key, V, imbl::shared_ptr::RcK>,
+        rows: &'a KeyMap<V>,
     ) -> impl DoubleEndedIterator<Item = (&'a Key, &'a V)> {
         // A range that ends before it starts is refused before a B-tree sees it.
         let range =
@@ -171,7 +171,10 @@ impl KeyRange {
 /// (`imbl`'s), so a copy of the map ([`crate::sim::fork`]'s checkpoints) shares all its nodes,
 /// and a write to either copies only the path to the row it changes. With `std`'s `BTreeMap`
 /// each checkpoint held its own key map: 4 MB for the shop's 50,000 rows.
-pub(super) type Rows = imbl::GenericOrdMap<Key, Rc<RowVersions>, imbl::shared_ptr::RcK>;
+pub(super) type Rows = KeyMap<Rc<RowVersions>>;
+
+/// A persistent B-tree by primary key with `Rc` nodes (the page runs on one thread).
+pub(super) type KeyMap<V> = imbl::GenericOrdMap<Key, V, imbl::shared_ptr::RcK>;
 
 /// A table: its schema, its column names (shared by its change records), its rows and its
 /// secondary indexes.
@@ -194,6 +197,19 @@ impl Table {
             rows: Rows::new(),
             indexes: Vec::new(),
         }
+    }
+
+    /// Applies `f` to the values of every version of every row: an added or dropped column.
+    /// The map is rebuilt (a persistent map has no `values_mut`), sharing nothing with the
+    /// checkpoints that hold the old one.
+    fn map_rows(&mut self, mut f: impl FnMut(&mut Vec<Value>)) {
+        self.rows = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|(key, mut row)| {
+                Rc::make_mut(&mut row).map_values(&mut f);
+                (key, row)
+            })
+            .collect();
     }
 
     /// The index entries a write of `before` → `after` adds, as PostgreSQL counts them: an
@@ -965,13 +981,7 @@ impl AlterTable for Session {
             defs.push(column_def.clone());
             let schema = table.schema.clone();
             table.set_schema(schema);
-            table.rows = std::mem::take(&mut table.rows)
-                .into_iter()
-                .map(|(key, mut row)| {
-                    Rc::make_mut(&mut row).map_values(|values| values.push(value.clone()));
-                    (key, row)
-                })
-                .collect();
+            table.map_rows(|values| values.push(value.clone()));
             Ok(Some(SchemaChange::AddColumn {
                 column: column_def.clone(),
             }))
@@ -994,17 +1004,11 @@ impl AlterTable for Session {
             table.schema.indexes.retain(|i| i.expr != indexed);
             let schema = table.schema.clone();
             table.set_schema(schema);
-            table.rows = std::mem::take(&mut table.rows)
-                .into_iter()
-                .map(|(key, mut row)| {
-                    Rc::make_mut(&mut row).map_values(|values| {
-                        if index < values.len() {
-                            values.remove(index);
-                        }
-                    });
-                    (key, row)
-                })
-                .collect();
+            table.map_rows(|values| {
+                if index < values.len() {
+                    values.remove(index);
+                }
+            });
             Ok(Some(SchemaChange::DropColumn {
                 column: column_name.to_owned(),
             }))
@@ -1115,8 +1119,7 @@ pub(super) mod tests {
             (range.lower.clone(), range.upper.clone()),
             (Excluded(Key::I64(3)), Excluded(Key::I64(9)))
         );
-        let rows: imbl::GenericOrdMap<Key, (), imbl::shared_ptr::RcK> =
-            (0..12).map(|k| (Key::I64(k), ())).collect();
+        let rows: KeyMap<()> = (0..12).map(|k| (Key::I64(k), ())).collect();
         let keys: Vec<_> = range.of(&rows).map(|(k, ())| k.clone()).collect();
         assert_eq!(keys, (4..9).map(Key::I64).collect::<Vec<_>>());
         let backwards: Vec<_> = range.of(&rows).rev().map(|(k, ())| k.clone()).collect();
