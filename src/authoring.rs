@@ -6,6 +6,7 @@
 
 use crate::sim::builtin;
 use crate::sim::clock::Micros;
+use crate::sim::job::{Job, JobKind};
 use crate::sim::lesson::{Prediction, Progress};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::modes::Mode;
@@ -290,6 +291,41 @@ impl SavedRun {
     }
 }
 
+/// A job for the page's worker ([`crate::sim::job`]), as it travels there (JSON): what it runs,
+/// and the run it runs on as a [`SavedRun`] (the scenario's name or text, seed, isolation levels
+/// and mode, without the user's commands), which the worker reads and prepares again exactly as
+/// the page built its own run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRequest {
+    /// The page's number for the job (its reports carry it).
+    pub id: u32,
+    /// What it runs.
+    pub kind: JobKind,
+    /// The run it runs on.
+    pub run: SavedRun,
+}
+
+impl JobRequest {
+    /// The job: the run's scenario prepared as the page prepared it, with its seed.
+    ///
+    /// # Errors
+    ///
+    /// A [`RunError`] when the scenario no longer reads or cannot run in the mode (the page
+    /// built it from the same text, so only a changed build would).
+    pub fn job(&self) -> Result<Job, RunError> {
+        let scenario = prepare(
+            self.run.scenario_source().scenario()?,
+            &self.run.isolation,
+            self.run.mode,
+        )?;
+        Ok(Job {
+            kind: self.kind,
+            scenario,
+            seed: self.run.seed,
+        })
+    }
+}
+
 /// What a run file says it is, so that a scenario file is not taken for one.
 pub const RUN_FILE_FORMAT: &str = "dataflow-lab-run";
 
@@ -544,6 +580,52 @@ mod tests {
         assert_eq!(line_span_utf16(text, 3), Some((17, 18)));
         assert_eq!(line_span_utf16(text, 4), None);
         assert_eq!(line_span_utf16(text, 0), None);
+    }
+
+    /// A job request through JSON is the job on the scenario the page runs: a built-in with
+    /// its level and mode changed, and an edited text, each prepared as the page prepares it.
+    #[test]
+    fn a_job_request_through_json_runs_on_the_scenario_the_page_runs() {
+        let edited =
+            builtin::scenario_text("shop")
+                .expect("built in")
+                .replacen("seed = 42", "seed = 43", 1);
+        for (source, isolation, mode) in [
+            (
+                ScenarioSource::Builtin("shop".to_owned()),
+                vec![("shop".to_owned(), Isolation::Serializable)],
+                Some(Mode::Cdc),
+            ),
+            (ScenarioSource::of_text(&edited), Vec::new(), None),
+        ] {
+            let request = JobRequest {
+                id: 4,
+                kind: JobKind::Compare { at: 2_000_000 },
+                run: SavedRun {
+                    scenario: "shop".to_owned(),
+                    source: source.edited_text().map(str::to_owned),
+                    seed: 9,
+                    speed: 1,
+                    isolation: isolation.clone(),
+                    mode,
+                    at: 0,
+                    commands: Vec::new(),
+                },
+            };
+            let text = serde_json::to_string(&request).expect("writes");
+            let back: JobRequest = serde_json::from_str(&text).expect("reads back");
+            assert_eq!(back, request);
+            let expected =
+                prepare(source.scenario().expect("reads"), &isolation, mode).expect("prepares");
+            assert_eq!(
+                back.job().expect("the job builds"),
+                Job {
+                    kind: JobKind::Compare { at: 2_000_000 },
+                    scenario: expected,
+                    seed: 9,
+                }
+            );
+        }
     }
 
     fn run() -> SavedRun {

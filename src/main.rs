@@ -1,8 +1,20 @@
-//! The WebAssembly entry point that Trunk builds into the page (`index.html`).
+//! The WebAssembly entry point that Trunk builds into the page (`index.html`), and the entry
+//! point of the page's worker (the same module, instantiated again off the main thread).
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    dataflow_lab::ui::start();
+    // In the worker, `worker_main` runs the job; the page is the main thread's.
+    if !dataflow_lab::ui::worker::in_worker() {
+        dataflow_lab::ui::start();
+    }
+}
+
+/// The worker's entry point: runs the job in `request` (JSON) and posts its reports (see
+/// [`dataflow_lab::ui::worker`]).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn worker_main(request: &str) {
+    dataflow_lab::ui::worker::serve(request);
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -33,6 +33,7 @@ pub mod idempotent;
 pub mod indexes;
 pub mod invariants;
 pub mod isolation;
+pub mod job;
 pub mod key_access;
 pub mod key_order;
 pub mod key_range;

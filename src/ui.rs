@@ -37,6 +37,7 @@ pub mod state;
 pub mod sweep;
 pub mod topology;
 pub mod transport;
+pub mod worker;
 
 use crate::sim::view::PageView;
 use std::rc::Rc;

@@ -11,7 +11,7 @@ use crate::sim::outbox::RelayMethod;
 use crate::sim::report::Report;
 use crate::sim::scenario::{Scenario, ScenarioError};
 use crate::sim::world::World;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What one run of a comparison is: an integration mode and, for `cdc`, a capture method other
@@ -155,7 +155,7 @@ fn capture_names() -> String {
 }
 
 /// One mode's figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scorecard {
     /// The mode.
     pub mode: String,
@@ -467,7 +467,7 @@ pub fn compare(
 }
 
 /// One mode's run in a comparison: its scorecard and each service's p99 per second.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModeRun {
     /// The mode's scorecard.
     pub card: Scorecard,

@@ -8,7 +8,7 @@
 use crate::sim::clock::{Micros, SECOND};
 use crate::sim::sqlstate::SqlState;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// How many one-second windows are kept.
@@ -194,7 +194,7 @@ impl Distribution {
 }
 
 /// Percentiles of a latency distribution, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct LatencySummary {
     /// Median.
     pub p50: f64,

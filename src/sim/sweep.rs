@@ -310,7 +310,7 @@ impl Axis {
 }
 
 /// One point of a sweep, measured.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepPoint {
     /// The point, in words (`4 × reader`, `×2`).
     pub label: String,
@@ -333,7 +333,7 @@ pub struct SweepPoint {
 }
 
 /// A sweep's result: what grew, the operation followed, and each point.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sweep {
     /// What grows, in words.
     pub axis: String,

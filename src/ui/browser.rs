@@ -141,7 +141,8 @@ thread_local! {
 }
 
 /// What a panic said, without the build path of the file it came from.
-fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+/// What a panic said (its message, without where in the source it was).
+pub(crate) fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
     let payload = info.payload();
     payload
         .downcast_ref::<&str>()

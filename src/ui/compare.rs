@@ -15,6 +15,9 @@ pub struct CompareProps {
     pub compare: Rc<CompareView>,
     /// Where actions go.
     pub on_action: Callback<LiveAction>,
+    /// Whether a comparison or a sweep is running (one at a time).
+    #[prop_or_default]
+    pub busy: bool,
 }
 
 /// The compare view.
@@ -39,7 +42,7 @@ pub fn ComparePanel(props: &CompareProps) -> Html {
             <div class="compare-bar">
                 <p>{ format!("Seed {}, every mode run afresh to {} — the same arrivals and parameters in each, so the differences come from the architecture (your own actions are not replayed here).",
                     compare.seed, format_micros(compare.at)) }</p>
-                <button type="button" class="button subtle small" onclick={again}>{ "Compare at the current time" }</button>
+                <button type="button" class="button subtle small" onclick={again} disabled={props.busy}>{ "Compare at the current time" }</button>
                 <button type="button" class="button subtle small" onclick={close}>{ "Close" }</button>
             </div>
             <div class="compare-charts">

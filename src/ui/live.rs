@@ -30,7 +30,7 @@ mod analysis;
 mod embed;
 mod frame;
 
-pub use analysis::{CompareView, COMPARE_AT_LEAST, COMPARE_AT_MOST};
+pub use analysis::{CompareView, RunningJob, COMPARE_AT_LEAST, COMPARE_AT_MOST};
 pub use frame::{
     FrameStats, SpeedMeter, FRAME_BUDGET_MS, LINK_EVERY_MS, SCRIPT_STEP_MS, VIEW_EVERY_MS,
 };
@@ -112,9 +112,10 @@ pub enum LiveAction {
     CancelPreview,
     /// Close the comparison.
     CloseCompare,
-    /// Say that a comparison or a sweep is running (it blocks the page while it runs, so the
-    /// page says so first and runs it once this is painted).
-    Busy(&'static str),
+    /// News of the job running beside the run (a comparison, a sweep), from the worker.
+    JobNews(crate::sim::job::JobReport),
+    /// Stop the job running beside the run.
+    CancelJob,
     /// Run the scenario at each point of its `[sweep]` and chart what grows.
     Sweep,
     /// Close the sweep.
@@ -193,8 +194,9 @@ pub struct LiveState {
     pub compare: Option<Rc<CompareView>>,
     /// The sweep over scale, if one was asked for.
     pub sweep: Option<Rc<crate::sim::sweep::Sweep>>,
-    /// What the page is busy running (a comparison, a sweep), to say so while it runs.
-    pub busy: Option<&'static str>,
+    /// The job running beside the run (a comparison, a sweep), while it runs: the simulator
+    /// hands it to the worker, and the page says how far it has got.
+    pub job: Option<Rc<RunningJob>>,
     /// What the panels show.
     pub view: Rc<PageView>,
     /// Whether time runs.
@@ -618,7 +620,7 @@ impl LiveState {
             messages: Rc::new(Vec::new()),
             compare: None,
             sweep: None,
-            busy: None,
+            job: None,
             view,
             playing: false,
             speed: 1,
@@ -851,7 +853,7 @@ impl LiveState {
             messages: Rc::clone(&self.messages),
             compare: self.compare.clone(),
             sweep: self.sweep.clone(),
-            busy: self.busy,
+            job: self.job.clone(),
             view: Rc::clone(&self.view),
             playing: self.playing,
             speed: self.speed,
@@ -1261,7 +1263,11 @@ impl LiveState {
         if next.seeking.is_some()
             && !matches!(
                 action,
-                LiveAction::Frame(_) | LiveAction::ToggleHelp | LiveAction::CloseHelp
+                LiveAction::Frame(_)
+                    | LiveAction::ToggleHelp
+                    | LiveAction::CloseHelp
+                    | LiveAction::JobNews(_)
+                    | LiveAction::CancelJob
             )
         {
             // Wait for the link's replay to finish: acting on a half-replayed run would fork it
@@ -1270,7 +1276,10 @@ impl LiveState {
         }
         if !matches!(
             action,
-            LiveAction::Frame(_) | LiveAction::ToggleHelp | LiveAction::CloseHelp
+            LiveAction::Frame(_)
+                | LiveAction::ToggleHelp
+                | LiveAction::CloseHelp
+                | LiveAction::JobNews(_)
         ) {
             next.info = None;
         }
@@ -1512,9 +1521,9 @@ impl LiveState {
                 next.compare = None;
                 next
             }
-            LiveAction::Busy(what) => {
-                next.playing = false;
-                next.busy = Some(what);
+            LiveAction::JobNews(report) => next.take_news(report),
+            LiveAction::CancelJob => {
+                next.job = None;
                 next
             }
             LiveAction::Sweep => next.sweep_scale(),

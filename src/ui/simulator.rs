@@ -138,6 +138,20 @@ pub fn Simulator() -> Html {
         });
     }
 
+    // The job running beside the run (a comparison, a sweep), in the page's worker: started
+    // when the state holds a new one, stopped if the state lets it go before it has finished.
+    {
+        let job = state.job.clone();
+        let dispatcher = state.dispatcher();
+        use_effect_with(job.as_ref().map(|j| j.id), move |_| {
+            let running = job.map(|job| {
+                crate::ui::worker::start((*job.request).clone(), move |report| {
+                    dispatcher.dispatch(LiveAction::JobNews(report))
+                })
+            });
+            move || drop(running)
+        });
+    }
     // In an embed: the host page's commands in, the run's state out.
     crate::ui::embed::use_host(&state);
     // The embed's "Open in Dataflow Lab" link, made from the state as it is when followed: one
@@ -244,8 +258,8 @@ pub fn Simulator() -> Html {
                         </button>
                     }
                 }) }
-                <button type="button" class="button small subtle compare-button" disabled={state.busy.is_some()}
-                    onclick={run_when_painted(&on_action, "Running the scenario in every mode with this seed…", LiveAction::Compare)}
+                <button type="button" class="button small subtle compare-button" disabled={state.job.is_some()}
+                    onclick={on_action.reform(|_: MouseEvent| LiveAction::Compare)}
                     title="Run this scenario with this seed in every mode to the current time (at least 10 s), side by side">
                     { "Compare modes" }
                 </button>
@@ -371,8 +385,8 @@ pub fn Simulator() -> Html {
                     </h2>
                     { for mode_buttons }
                     if has_sweep && !spoilers_hidden {
-                        <button type="button" class="button small subtle sweep-button" disabled={state.busy.is_some()}
-                            onclick={run_when_painted(&on_action, "Running the sweep: the scenario once per point…", LiveAction::Sweep)}
+                        <button type="button" class="button small subtle sweep-button" disabled={state.job.is_some()}
+                            onclick={on_action.reform(|_: MouseEvent| LiveAction::Sweep)}
                             title="Run this scenario again at each point of its sweep (more services, or more load), with this seed, and chart what grows">
                             { "Sweep scale" }
                         </button>
@@ -445,8 +459,11 @@ pub fn Simulator() -> Html {
                 { for notice.clone() }
             }
             { for chosen_note }
-            if let Some(busy) = state.busy {
-                <div class="info-note busy-note" role="status"><p>{ busy }</p></div>
+            if let Some(job) = &state.job {
+                <div class="info-note busy-note" role="status">
+                    <p>{ job.note() }</p>
+                    <button type="button" class="button small subtle" onclick={on_action.reform(|_: MouseEvent| LiveAction::CancelJob)}>{ "Cancel" }</button>
+                </div>
             }
             if let Some(info) = &state.info {
                 <div class="info-note" role="status"><p>{ info }</p></div>
@@ -460,7 +477,7 @@ pub fn Simulator() -> Html {
             if let Some(compare) = &state.compare {
                 <section class="panel compare-panel" aria-labelledby="compare-title">
                     <h2 id="compare-title">{ "Compare the modes" }</h2>
-                    <ComparePanel compare={Rc::clone(compare)} on_action={on_action.clone()} />
+                    <ComparePanel compare={Rc::clone(compare)} on_action={on_action.clone()} busy={state.job.is_some()} />
                 </section>
             }
             if state.view.pipeline.is_some() && shows(Panel::Pipeline) {
@@ -575,19 +592,4 @@ pub fn Simulator() -> Html {
             }
         </div>
     }
-}
-
-/// A button's click handler for work that holds the page while it runs (a comparison, a
-/// sweep): the page first says `what` is running, then runs `action` once that is painted.
-fn run_when_painted(
-    on_action: &Callback<LiveAction>,
-    what: &'static str,
-    action: LiveAction,
-) -> Callback<MouseEvent> {
-    let on_action = on_action.clone();
-    Callback::from(move |_: MouseEvent| {
-        on_action.emit(LiveAction::Busy(what));
-        let (on_action, action) = (on_action.clone(), action.clone());
-        browser::after_paint(move || on_action.emit(action));
-    })
 }

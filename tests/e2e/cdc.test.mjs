@@ -113,20 +113,57 @@ test("a crashed connector's lag rises, and falls again once it is started", asyn
   await page.screenshot({ path: `${SHOTS}cdc-connector-recovered.png`, fullPage: false });
 });
 
-test("the compare view runs every mode with the same seed and shows the scorecard", async () => {
-  await page.goto(`${session.server.url}?scenario=shop`);
+test("the compare view runs every mode in a worker, with the same seed, to the live run's own fingerprint", async () => {
+  const workers = [];
+  page.on("worker", (worker) => workers.push(worker));
+  await page.goto(`${session.server.url}?scenario=shop&t=10s`);
   await page.locator(".simulator .topology > svg").first().waitFor();
+  // The live run's fingerprint at 10 s, from the share panel (the run on the page's own thread).
+  const shareButton = page.getByRole("button", { name: "Share", exact: true });
+  await shareButton.click();
+  const fingerprint = (await page.getByRole("region", { name: "Share this run" }).locator(".fingerprint").textContent()).trim();
+  assert.match(fingerprint, /^[0-9a-f]{16}$/);
+  await shareButton.click();
   await page.getByRole("button", { name: "Compare modes" }).click();
+  // The page says how far the worker has got while it runs: it draws meanwhile.
+  await until(async () => /Comparing the modes: [1-4] of 5 runs done/.test((await page.locator(".busy-note").allTextContents()).join("")), "the comparison's progress on the page");
+  assert.equal(await page.getByRole("button", { name: "Compare modes" }).isDisabled(), true, "one comparison at a time");
   const panel = page.locator(".compare-panel");
   await panel.waitFor({ timeout: 60_000 });
+  assert.equal(workers.length, 1, "the comparison ran in a worker");
+  assert.equal(await page.locator(".busy-note").count(), 0);
   const heads = await panel.locator(".scorecard thead th").allTextContents();
   assert.deepEqual(heads.slice(1), ["shared", "owned", "etl", "cdc", "events"]);
+  // The worker's shared run is the page's own run, trace for trace.
+  assert.match(await panel.locator(".compare-hint").last().textContent(), new RegExp(`shared ${fingerprint}`));
   const p99 = panel.locator(".scorecard tbody tr", { hasText: "orders p99" });
   const cells = (await p99.locator("td").allTextContents()).map((t) => Number.parseFloat(t));
   assert.ok(cells[3] < cells[0], `orders' p99 is lower under cdc (${cells.join(", ")})`);
   assert.ok((await panel.locator(".scorecard tbody tr", { hasText: "staleness p95" }).count()) > 0);
   assert.equal(await panel.locator(".compare-chart").count(), 4, "one overlaid chart per service");
   await panel.screenshot({ path: `${SHOTS}cdc-compare.png` });
+});
+
+test("a comparison can be cancelled: its worker stops, and the page goes on without it", async () => {
+  const workers = [];
+  page.on("worker", (worker) => workers.push(worker));
+  // At 60 s every mode runs a minute: far longer than the wait below for the worker to go.
+  await page.goto(`${session.server.url}?scenario=shop&t=60s`);
+  await page.locator(".simulator .topology > svg").first().waitFor();
+  await waitForClock(60, 60_000);
+  await page.getByRole("button", { name: "Compare modes" }).click();
+  const note = page.locator(".busy-note");
+  await note.waitFor();
+  await until(async () => workers.length === 1, "the worker to start");
+  await page.screenshot({ path: `${SHOTS}compare-running.png`, fullPage: false });
+  await note.getByRole("button", { name: "Cancel" }).click();
+  await note.waitFor({ state: "detached" });
+  await until(async () => page.workers().length === 0, "the worker to be stopped", 2_000);
+  assert.equal(await page.locator(".compare-panel").count(), 0);
+  assert.equal(await page.getByRole("button", { name: "Compare modes" }).isEnabled(), true);
+  // The run itself was never held: it plays on.
+  await page.locator("#play").click();
+  await waitForClock(1);
 });
 
 test("the etl mode's job refreshes the analytics copy, and its staleness drops when a copy commits", async () => {

@@ -1,9 +1,13 @@
-//! What the page runs beside the live run, on demand: the scenario in each of its modes to
-//! one time (the comparison), and at each point of its `[sweep]`. Both block the page while they
-//! run, so the page says so first ([`super::LiveAction::Busy`]).
+//! What the page runs beside the live run, on demand: the scenario in each of its modes to one
+//! time (the comparison), and at each point of its `[sweep]`. Each is a [`Job`] that the page's
+//! worker runs ([`crate::ui::worker`]) while the page keeps drawing; the state holds the job
+//! while it runs, and takes its news ([`super::LiveAction::JobNews`]).
 
 use super::LiveState;
+use crate::authoring::{JobRequest, SavedRun};
 use crate::sim::clock::{Micros, SECOND};
+use crate::sim::job::{JobKind, JobProgress, JobReport, News, Outcome};
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// A comparison of the scenario's modes, run with one seed to one time.
@@ -17,20 +21,44 @@ pub struct CompareView {
     pub runs: Vec<crate::sim::compare::ModeRun>,
 }
 
+/// A job running beside the live run, and how far it has got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningJob {
+    /// Its number: news of another job (one cancelled, or of a scenario since left) is ignored.
+    pub id: u32,
+    /// The job, as the worker is sent it.
+    pub request: Rc<JobRequest>,
+    /// Runs finished so far, once the worker has said.
+    pub progress: Option<JobProgress>,
+}
+
+impl RunningJob {
+    /// What it runs and how far it has got, for the page's note.
+    pub fn note(&self) -> String {
+        match self.progress {
+            Some(JobProgress { done, of }) if done < of => {
+                format!("{}: {} of {of} runs done…", self.request.kind.doing(), done)
+            }
+            _ => format!("{}…", self.request.kind.doing()),
+        }
+    }
+}
+
 /// The shortest run a comparison makes (one at 0 s would compare nothing).
 pub const COMPARE_AT_LEAST: Micros = 10 * SECOND;
 
-/// The longest run a comparison makes: it runs every mode at once and the page waits for it.
+/// The longest run a comparison makes: it runs every mode, one after the other.
 pub const COMPARE_AT_MOST: Micros = 60 * SECOND;
 
+thread_local! {
+    static LAST_JOB: Cell<u32> = const { Cell::new(0) };
+}
+
 impl LiveState {
-    /// Runs the scenario in each of its modes to the current time (within
+    /// Starts a comparison of the scenario in each of its modes to the current time (within
     /// [`COMPARE_AT_LEAST`]–[`COMPARE_AT_MOST`]; a lesson shown by the comparison, to its end at
     /// least), with this seed, side by side.
     pub(super) fn compare_modes(mut self) -> Self {
-        self.busy = None;
-        self.playing = false;
-        let seed = self.seed();
         let scenario = self.playback.borrow().scenario().clone();
         // A lesson whose answer is the modes side by side is compared over its whole length:
         // its evidence (a rename at 20 s) may come late.
@@ -44,43 +72,74 @@ impl LiveState {
             COMPARE_AT_LEAST
         };
         let at = self.now.max(least).min(COMPARE_AT_MOST);
-        let modes = crate::sim::compare::Variant::all_for(&scenario);
-        match crate::sim::compare::compare_runs(&scenario, &modes, seed, at) {
-            Ok(runs) => {
-                self.compare = Some(Rc::new(CompareView { seed, at, runs }));
-                self.progress.compared = true;
-            }
-            Err((mode, error)) => {
-                self.notice = Some(format!(
-                    "The {} mode cannot be compared: {error}",
-                    mode.name()
-                ))
-            }
-        }
+        self.start_job(JobKind::Compare { at });
         self
     }
 
-    /// Runs the scenario at each point of its `[sweep]`, with this seed, for the chart.
+    /// Starts the scenario at each point of its `[sweep]`, with this seed, for the chart.
     pub(super) fn sweep_scale(mut self) -> Self {
-        self.busy = None;
-        self.playing = false;
-        let seed = self.seed();
         let scenario = self.playback.borrow().scenario().clone();
         // Each point runs the scenario's length, within what a comparison may take.
         let until = scenario
             .duration
             .micros()
             .clamp(COMPARE_AT_LEAST, COMPARE_AT_MOST);
-        let swept =
-            crate::sim::sweep::resolve(&scenario, &Default::default()).and_then(|(axis, watch)| {
-                crate::sim::sweep::sweep(&scenario, &axis, &watch, seed, until, |_, _| {})
-            });
-        match swept {
-            Ok(sweep) => {
-                self.sweep = Some(Rc::new(sweep));
-                self.progress.swept = true;
+        self.start_job(JobKind::Sweep { until });
+        self
+    }
+
+    /// Holds a job of `kind` on this run (without the user's commands, as the comparison
+    /// always ran) as the one running: the simulator hands it to the worker.
+    fn start_job(&mut self, kind: JobKind) {
+        let id = LAST_JOB.with(|last| {
+            last.set(last.get().wrapping_add(1));
+            last.get()
+        });
+        let run = SavedRun {
+            commands: Vec::new(),
+            ..self.saved_run()
+        };
+        self.job = Some(Rc::new(RunningJob {
+            id,
+            request: Rc::new(JobRequest { id, kind, run }),
+            progress: None,
+        }));
+    }
+
+    /// Takes the news of a job: its progress, or its outcome shown (a comparison, a sweep) or
+    /// its failure said. News of a job that is no longer the one running is ignored.
+    pub(super) fn take_news(mut self, report: JobReport) -> Self {
+        let Some(running) = self.job.clone().filter(|j| j.id == report.id) else {
+            return self;
+        };
+        match report.news {
+            News::Progress(progress) => {
+                self.job = Some(Rc::new(RunningJob {
+                    progress: Some(progress),
+                    ..(*running).clone()
+                }));
             }
-            Err(error) => self.notice = Some(format!("The sweep cannot run: {error}")),
+            News::Done(outcome) => {
+                self.job = None;
+                match (outcome, running.request.kind) {
+                    (Ok(Outcome::Compared(runs)), JobKind::Compare { at }) => {
+                        self.compare = Some(Rc::new(CompareView {
+                            seed: running.request.run.seed,
+                            at,
+                            runs,
+                        }));
+                        self.progress.compared = true;
+                    }
+                    (Ok(Outcome::Swept(sweep)), JobKind::Sweep { .. }) => {
+                        self.sweep = Some(Rc::new(sweep));
+                        self.progress.swept = true;
+                    }
+                    (Ok(outcome), kind) => {
+                        debug_assert!(false, "{kind:?} found {outcome:?}");
+                    }
+                    (Err(error), _) => self.notice = Some(error.to_string()),
+                }
+            }
         }
         self
     }

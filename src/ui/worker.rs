@@ -1,0 +1,310 @@
+//! The page's Web Worker: the page's own WebAssembly, instantiated a second time off the main
+//! thread, runs a job ([`crate::sim::job`]: a comparison, a sweep) while the page keeps drawing
+//! and playing.
+//!
+//! One worker per job. Its script is a small module (a `Blob`) that imports the page's
+//! wasm-bindgen glue — the script Trunk preloads — and instantiates the module the page has
+//! already compiled ([`wasm_bindgen::module`]), then calls `worker_main` (exported by `main.rs`)
+//! with the job as JSON ([`JobRequest`]). [`serve`] runs it there and posts [`JobReport`]s back as
+//! JSON: progress before each run, then the outcome. A panic in the worker is reported as
+//! [`JobError::Crashed`] and takes only the worker with it.
+//!
+//! Where no worker can be started (no preloaded glue, a browser that refuses module workers), or
+//! its script or the module fails to load there, the job runs on the page after the next paint,
+//! as it did before the worker: the page holds still meanwhile, the outcome is the same.
+
+use crate::authoring::JobRequest;
+use crate::sim::job::{JobError, JobProgress, JobReport, News, Outcome};
+use crate::ui::browser;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Whether this code runs in a worker (no `window`): `main` then leaves the page alone.
+pub fn in_worker() -> bool {
+    js_sys::global().dyn_into::<web_sys::Window>().is_err()
+}
+
+/// A job handed to a worker. Dropping it before the job has finished stops it (the student
+/// cancelled, or the page moved on to another scenario): the worker is terminated, or a job
+/// waiting to run on the page is not run.
+pub struct JobHandle {
+    worker: Rc<RefCell<Option<web_sys::Worker>>>,
+    cancelled: Rc<Cell<bool>>,
+    _on_message: Option<Closure<dyn FnMut(web_sys::MessageEvent)>>,
+    _on_error: Option<Closure<dyn FnMut(web_sys::Event)>>,
+}
+
+impl JobHandle {
+    fn on_page(cancelled: Rc<Cell<bool>>) -> Self {
+        Self {
+            worker: Rc::new(RefCell::new(None)),
+            cancelled,
+            _on_message: None,
+            _on_error: None,
+        }
+    }
+}
+
+impl Drop for JobHandle {
+    fn drop(&mut self) {
+        self.cancelled.set(true);
+        if let Some(worker) = self.worker.borrow_mut().take() {
+            worker.set_onmessage(None);
+            worker.set_onerror(None);
+            worker.terminate();
+        }
+    }
+}
+
+/// Runs the job in a new worker; `on_report` hears its progress and then its outcome (on a
+/// later task, never from inside the call).
+pub fn start(request: JobRequest, on_report: impl Fn(JobReport) + 'static) -> JobHandle {
+    let on_report: Rc<dyn Fn(JobReport)> = Rc::new(on_report);
+    let cancelled = Rc::new(Cell::new(false));
+    match spawn(&request, Rc::clone(&on_report), Rc::clone(&cancelled)) {
+        Ok(handle) => handle,
+        Err(why) => {
+            web_sys::console::warn_1(
+                &format!("Dataflow Lab: no worker ({why}); the job runs on the page").into(),
+            );
+            run_here(request, on_report, Rc::clone(&cancelled));
+            JobHandle::on_page(cancelled)
+        }
+    }
+}
+
+/// Runs the job on the page, once the note saying it runs has been painted, unless it was
+/// cancelled by then.
+fn run_here(request: JobRequest, on_report: Rc<dyn Fn(JobReport)>, cancelled: Rc<Cell<bool>>) {
+    browser::after_paint(move || {
+        if cancelled.get() {
+            return;
+        }
+        on_report(JobReport {
+            id: request.id,
+            news: News::Done(run(&request, |_| {})),
+        });
+    });
+}
+
+/// Builds the job of `request` and runs it, telling `progress` how far it has got.
+fn run(request: &JobRequest, progress: impl FnMut(JobProgress)) -> Result<Outcome, JobError> {
+    request
+        .job()
+        .map_err(|error| JobError::Scenario(error.to_string()))?
+        .run(progress)
+}
+
+/// The URL of the page's wasm-bindgen glue: the module script Trunk preloads.
+fn glue_url() -> Result<String, String> {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let href = document
+        .query_selector("link[rel=modulepreload][href$='.js']")
+        .ok()
+        .flatten()
+        .and_then(|link| link.get_attribute("href"))
+        .ok_or("the page preloads no script")?;
+    let base = document
+        .base_uri()
+        .ok()
+        .flatten()
+        .ok_or("the page has no base URL")?;
+    web_sys::Url::new_with_base(&href, &base)
+        .map(|url| url.href())
+        .map_err(|_| format!("{href} is not a URL"))
+}
+
+/// The worker's script: instantiate the page's module, then run the job it was sent. A failure
+/// there (the module does not load, or traps without a report) is posted as `{ failed }`.
+fn script(glue: &str) -> String {
+    let glue = serde_json::to_string(glue).unwrap_or_default();
+    format!(
+        "import init, {{ worker_main }} from {glue};\n\
+         self.onmessage = async (event) => {{\n\
+         \x20 self.onmessage = null;\n\
+         \x20 try {{\n\
+         \x20   await init({{ module_or_path: event.data.module }});\n\
+         \x20   worker_main(event.data.request);\n\
+         \x20 }} catch (error) {{\n\
+         \x20   self.postMessage({{ failed: String(error) }});\n\
+         \x20 }}\n\
+         }};\n"
+    )
+}
+
+fn spawn(
+    request: &JobRequest,
+    on_report: Rc<dyn Fn(JobReport)>,
+    cancelled: Rc<Cell<bool>>,
+) -> Result<JobHandle, String> {
+    let glue = glue_url()?;
+    let text = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    let parts = js_sys::Array::of1(&JsValue::from_str(&script(&glue)));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
+        .map_err(|_| "no Blob")?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "no object URL")?;
+    let worker_options = web_sys::WorkerOptions::new();
+    worker_options.set_type(web_sys::WorkerType::Module);
+    let worker = web_sys::Worker::new_with_options(&url, &worker_options);
+    let _ = web_sys::Url::revoke_object_url(&url);
+    let worker = worker.map_err(|_| "the browser refused a module worker")?;
+    let cell = Rc::new(RefCell::new(Some(worker.clone())));
+    // Whether the worker has reported: a failure before that is a worker that could not start
+    // (the job then runs on the page); after it, the job's own failure.
+    let reported = Rc::new(Cell::new(false));
+    let finished = Rc::new(Cell::new(false));
+    let id = request.id;
+    // Ends the job once: stops the worker, then runs it on the page if the worker never
+    // reported, or says how it failed.
+    let fail = {
+        let (cell, request, on_report, cancelled) = (
+            Rc::clone(&cell),
+            request.clone(),
+            Rc::clone(&on_report),
+            Rc::clone(&cancelled),
+        );
+        let (reported, finished) = (Rc::clone(&reported), Rc::clone(&finished));
+        Rc::new(move |why: String| {
+            if finished.replace(true) {
+                return;
+            }
+            if let Some(worker) = cell.borrow_mut().take() {
+                worker.terminate();
+            }
+            if reported.get() {
+                let report = JobReport {
+                    id,
+                    news: News::Done(Err(JobError::Crashed(why))),
+                };
+                let on_report = Rc::clone(&on_report);
+                wasm_bindgen_futures::spawn_local(async move { on_report(report) });
+            } else {
+                web_sys::console::warn_1(
+                    &format!(
+                        "Dataflow Lab: the worker did not start ({why}); the job runs on the page"
+                    )
+                    .into(),
+                );
+                run_here(
+                    request.clone(),
+                    Rc::clone(&on_report),
+                    Rc::clone(&cancelled),
+                );
+            }
+        })
+    };
+    let on_message = {
+        let (cell, fail, on_report) = (Rc::clone(&cell), Rc::clone(&fail), Rc::clone(&on_report));
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let data = event.data();
+            let Some(text) = data.as_string() else {
+                let failed = js_sys::Reflect::get(&data, &"failed".into())
+                    .ok()
+                    .and_then(|f| f.as_string())
+                    .unwrap_or_else(|| "the worker stopped".to_owned());
+                fail(failed);
+                return;
+            };
+            reported.set(true);
+            // One worker runs one job: its reports are that job's, whatever id they carry (a
+            // request it could not read, or a panic before it started, has none).
+            let report = match serde_json::from_str::<JobReport>(&text) {
+                Ok(report) => JobReport { id, ..report },
+                Err(error) => JobReport {
+                    id,
+                    news: News::Done(Err(JobError::Unreadable(error.to_string()))),
+                },
+            };
+            if matches!(report.news, News::Done(_)) {
+                finished.set(true);
+                if let Some(worker) = cell.borrow_mut().take() {
+                    worker.terminate();
+                }
+            }
+            let on_report = Rc::clone(&on_report);
+            wasm_bindgen_futures::spawn_local(async move { on_report(report) });
+        })
+    };
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        event.prevent_default();
+        // A script that does not load fires a plain `error` event; an uncaught error, an
+        // `ErrorEvent` with its message.
+        let why = event
+            .dyn_ref::<web_sys::ErrorEvent>()
+            .map(web_sys::ErrorEvent::message)
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "its script did not load".to_owned());
+        fail(why);
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    // From here, dropping the handle (an error below) stops the worker.
+    let handle = JobHandle {
+        worker: cell,
+        cancelled,
+        _on_message: Some(on_message),
+        _on_error: Some(on_error),
+    };
+    let message = js_sys::Object::new();
+    let set = |key: &str, value: &JsValue| js_sys::Reflect::set(&message, &key.into(), value);
+    set("module", &wasm_bindgen::module()).map_err(|_| "no module")?;
+    set("request", &JsValue::from_str(&text)).map_err(|_| "no request")?;
+    worker
+        .post_message(&message)
+        .map_err(|_| "the module could not be sent to the worker")?;
+    Ok(handle)
+}
+
+thread_local! {
+    /// The job the worker runs, for its panic report.
+    static RUNNING: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+/// In the worker: runs the job in `request` (a [`JobRequest`] as JSON), posting a [`JobReport`]
+/// before each run and one with the outcome.
+pub fn serve(request: &str) {
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    std::panic::set_hook(Box::new(|info| {
+        let id = RUNNING.with(Cell::get).unwrap_or_default();
+        post(&JobReport {
+            id,
+            news: News::Done(Err(JobError::Crashed(browser::panic_message(info)))),
+        });
+    }));
+    let request: JobRequest = match serde_json::from_str(request) {
+        Ok(request) => request,
+        Err(error) => {
+            post(&JobReport {
+                id: 0,
+                news: News::Done(Err(JobError::Unreadable(error.to_string()))),
+            });
+            return;
+        }
+    };
+    RUNNING.with(|r| r.set(Some(request.id)));
+    let id = request.id;
+    let outcome = run(&request, |progress| {
+        post(&JobReport {
+            id,
+            news: News::Progress(progress),
+        })
+    });
+    post(&JobReport {
+        id,
+        news: News::Done(outcome),
+    });
+    scope.close();
+}
+
+fn post(report: &JobReport) {
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    if let Ok(text) = serde_json::to_string(report) {
+        let _ = scope.post_message(&JsValue::from_str(&text));
+    }
+}
