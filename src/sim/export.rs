@@ -251,11 +251,7 @@ pub fn files(world: &World, name: &str) -> Vec<ExportFile> {
     ];
     if let Some(topics) = world.topics() {
         for (topic_name, topic) in topics {
-            let messages: usize = topic
-                .partitions()
-                .iter()
-                .map(|p| p.messages().count())
-                .sum();
+            let messages = topic.len();
             files.push(ExportFile {
                 kind: ExportKind::Topic(topic_name.clone()),
                 file_name: topic_file_name(topic_name),

@@ -17,7 +17,7 @@
 
 use crate::sim::clock::{Micros, MS};
 use crate::sim::partitioner::partition_for_key;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// A message's position in a partition.
@@ -129,10 +129,15 @@ impl Message {
     }
 }
 
+/// A partition's messages, oldest first: a persistent vector (imbl's RRB tree, `Rc` nodes), so
+/// that a checkpoint of the world shares every chunk of the log that later appends and cleaning
+/// did not touch, where a `VecDeque` was copied whole by each.
+type Log = imbl::GenericVector<Message, imbl::shared_ptr::RcK>;
+
 /// One partition: an append-only log of messages.
 #[derive(Debug, Clone, Default)]
 pub struct Partition {
-    messages: VecDeque<Message>,
+    messages: Log,
     /// The log start offset: the first offset still kept (retention moves it).
     log_start: Offset,
     /// The log end offset: the offset the next message gets.
@@ -165,6 +170,16 @@ impl Partition {
         self.messages.iter()
     }
 
+    /// Messages kept.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether no message is kept.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
     /// Bytes kept.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -172,7 +187,9 @@ impl Partition {
 
     /// The first kept message at or after `offset`.
     fn position(&self, offset: Offset) -> usize {
-        self.messages.partition_point(|m| m.offset < offset)
+        self.messages
+            .binary_search_by(|m| m.offset.cmp(&offset))
+            .unwrap_or_else(|insert_at| insert_at)
     }
 
     /// The message at `offset`, if it is kept.
@@ -186,7 +203,9 @@ impl Partition {
     pub fn fetch(&self, offset: Offset, max: usize, now: Micros) -> Vec<&Message> {
         let high_watermark = self.high_watermark(now);
         self.messages
-            .range(self.position(offset)..)
+            .focus()
+            .narrow(self.position(offset)..)
+            .into_iter()
             .take_while(|m| m.offset < high_watermark)
             .take(max)
             .collect()
@@ -361,7 +380,7 @@ impl Topic {
 
     /// Messages kept, over every partition.
     pub fn len(&self) -> usize {
-        self.partitions.iter().map(|p| p.messages.len()).sum()
+        self.partitions.iter().map(Partition::len).sum()
     }
 
     /// Whether no message is kept.
@@ -390,29 +409,42 @@ fn compact(partition: &mut Partition, now: Micros, delete_retention: Micros) -> 
             latest.insert(key.clone(), message.offset);
         }
     }
-    let (mut compacted, mut tombstones) = (0, 0);
-    let mut bytes = partition.bytes;
-    partition.messages.retain(|m| {
+    // Whether compaction removes `m`: superseded by a later message with its key, or a
+    // tombstone past `delete.retention.ms` (`Some(true)`).
+    let removed = |m: &Message| -> Option<bool> {
         if m.offset >= high_watermark {
-            return true;
+            return None;
         }
-        let Some(key) = &m.key else { return true };
-        let keep = if latest.get(key) != Some(&m.offset) {
-            compacted += 1;
-            false
+        let key = m.key.as_ref()?;
+        if latest.get(key) != Some(&m.offset) {
+            Some(false)
         } else if m.value.is_none() && now.saturating_sub(m.timestamp) > delete_retention {
-            tombstones += 1;
-            false
+            Some(true)
         } else {
-            true
-        };
-        if !keep {
-            bytes -= m.size();
+            None
         }
-        keep
-    });
+    };
+    // The log is rebuilt from its first removed message on: the chunks before it stay shared
+    // with the checkpoints that hold them (a pass that removes nothing copies nothing).
+    let Some(first) = partition.messages.iter().position(|m| removed(m).is_some()) else {
+        return (0, 0);
+    };
+    let (mut compacted, mut tombstones) = (0, 0);
+    let rest = partition.messages.split_off(first);
+    for message in rest {
+        match removed(&message) {
+            None => partition.messages.push_back(message),
+            Some(tombstone) => {
+                partition.bytes -= message.size();
+                if tombstone {
+                    tombstones += 1;
+                } else {
+                    compacted += 1;
+                }
+            }
+        }
+    }
     // The log start offset stays: compaction leaves gaps, it does not move the log's start.
-    partition.bytes = bytes;
     (compacted, tombstones)
 }
 

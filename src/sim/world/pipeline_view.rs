@@ -415,7 +415,7 @@ impl World {
                         log_start: p.log_start_offset(),
                         high_watermark: p.high_watermark(now),
                         log_end: p.log_end_offset(),
-                        messages: p.messages().count(),
+                        messages: p.len(),
                     })
                     .collect(),
                 compacted: t.config.compact,
