@@ -50,13 +50,16 @@ pub enum Outcome {
     Swept(Sweep),
 }
 
-/// How far a job has got: `done` of its `of` runs finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How far a job has got: `done` of its `of` runs finished, and the one running now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobProgress {
     /// Runs finished (modes compared, points swept).
     pub done: usize,
     /// Runs in all.
     pub of: usize,
+    /// The run that starts now, where it has a name (a comparison's mode).
+    #[serde(default)]
+    pub running: Option<String>,
 }
 
 /// Why a job found nothing.
@@ -116,7 +119,11 @@ impl Job {
                 let of = variants.len();
                 let mut runs = Vec::with_capacity(of);
                 for (done, variant) in variants.iter().enumerate() {
-                    progress(JobProgress { done, of });
+                    progress(JobProgress {
+                        done,
+                        of,
+                        running: Some(variant.name()),
+                    });
                     let run = compare_runs(scenario, std::slice::from_ref(variant), *seed, at)
                         .map_err(|(variant, error)| JobError::Compare {
                             mode: variant.name(),
@@ -124,18 +131,30 @@ impl Job {
                         })?;
                     runs.extend(run);
                 }
-                progress(JobProgress { done: of, of });
+                progress(JobProgress {
+                    done: of,
+                    of,
+                    running: None,
+                });
                 Ok(Outcome::Compared(runs))
             }
             JobKind::Sweep { until } => {
                 let error = |e: sweep::SweepError| JobError::Sweep(e.to_string());
                 let (axis, watch) = sweep::resolve(scenario, &Default::default()).map_err(error)?;
                 let swept = sweep::sweep(scenario, &axis, &watch, *seed, until, |done, of| {
-                    progress(JobProgress { done, of })
+                    progress(JobProgress {
+                        done,
+                        of,
+                        running: None,
+                    })
                 })
                 .map_err(error)?;
                 let of = swept.points.len();
-                progress(JobProgress { done: of, of });
+                progress(JobProgress {
+                    done: of,
+                    of,
+                    running: None,
+                });
                 Ok(Outcome::Swept(swept))
             }
         }
@@ -201,8 +220,15 @@ mod tests {
         );
         let of = direct.len();
         assert!(of >= 2, "the shop runs in several modes");
-        assert_eq!(heard.first(), Some(&JobProgress { done: 0, of }));
-        assert_eq!(heard.last(), Some(&JobProgress { done: of, of }));
+        assert_eq!(
+            heard.first(),
+            Some(&JobProgress {
+                done: 0,
+                of,
+                running: Some("shared".to_owned())
+            })
+        );
+        assert_eq!(heard.last().map(|p| (p.done, p.of)), Some((of, of)));
         assert!(heard.windows(2).all(|w| w[0].done < w[1].done));
     }
 
@@ -225,13 +251,8 @@ mod tests {
             panic!("the sweep runs");
         };
         assert!(swept.points.len() >= 2);
-        assert_eq!(
-            heard.last(),
-            Some(&JobProgress {
-                done: swept.points.len(),
-                of: swept.points.len()
-            })
-        );
+        let points = swept.points.len();
+        assert_eq!(heard.last().map(|p| (p.done, p.of)), Some((points, points)));
         let without = Job {
             kind: JobKind::Sweep { until: SECOND },
             scenario: scenario("shop"),

@@ -259,6 +259,20 @@ pub fn focus(selector: &str) {
     }
 }
 
+/// Moves the keyboard focus to the first element `selector` finds, only if the focus was lost
+/// (it is on the page's body: the button that had it went away or was disabled), so that a
+/// student typing elsewhere keeps their place.
+pub fn focus_if_lost(selector: &str) {
+    let document = web_sys::window().and_then(|w| w.document());
+    let lost = document.as_ref().is_some_and(|d| {
+        d.active_element()
+            .is_none_or(|e| d.body().is_some_and(|body| e == *body.as_ref()))
+    });
+    if lost {
+        focus(selector);
+    }
+}
+
 /// Offers `text` as a file called `file_name` to save (the browser's download), made in the
 /// page: nothing is sent anywhere.
 pub fn download(file_name: &str, mime: &str, text: &str) {

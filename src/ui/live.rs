@@ -1372,6 +1372,9 @@ impl LiveState {
             }
             LiveAction::SetSeed(seed) => {
                 next.playing = false;
+                // A comparison or sweep running with the old seed would show figures of a run
+                // the page no longer plays.
+                next.job = None;
                 let had_commands = !next.playback.borrow().commands().is_empty();
                 if let Err(error) = next.playback.borrow_mut().set_seed(seed) {
                     next.notice = Some(error.to_string());

@@ -145,11 +145,22 @@ pub fn Simulator() -> Html {
         let dispatcher = state.dispatcher();
         use_effect_with(job.as_ref().map(|j| j.id), move |_| {
             let running = job.map(|job| {
+                // The button that started it is disabled now: the focus goes to Cancel.
+                browser::after_paint(|| browser::focus_if_lost(".busy-note button"));
                 crate::ui::worker::start((*job.request).clone(), move |report| {
                     dispatcher.dispatch(LiveAction::JobNews(report))
                 })
             });
-            move || drop(running)
+            let started = running.is_some();
+            move || {
+                drop(running);
+                // Done or cancelled: the focus goes to what it found, or back to the buttons.
+                if started {
+                    browser::after_paint(|| {
+                        browser::focus_if_lost("#compare-title, #sweep-title, .compare-button")
+                    });
+                }
+            }
         });
     }
     // In an embed: the host page's commands in, the run's state out.
@@ -470,13 +481,13 @@ pub fn Simulator() -> Html {
             }
             if let Some(sweep) = &state.sweep {
                 <section class="panel compare-panel" aria-labelledby="sweep-title">
-                    <h2 id="sweep-title">{ "As the system scales" }</h2>
+                    <h2 id="sweep-title" tabindex="-1">{ "As the system scales" }</h2>
                     <SweepPanel sweep={Rc::clone(sweep)} on_action={on_action.clone()} />
                 </section>
             }
             if let Some(compare) = &state.compare {
                 <section class="panel compare-panel" aria-labelledby="compare-title">
-                    <h2 id="compare-title">{ "Compare the modes" }</h2>
+                    <h2 id="compare-title" tabindex="-1">{ "Compare the modes" }</h2>
                     <ComparePanel compare={Rc::clone(compare)} on_action={on_action.clone()} busy={state.job.is_some()} />
                 </section>
             }

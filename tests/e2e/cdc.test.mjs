@@ -126,7 +126,7 @@ test("the compare view runs every mode in a worker, with the same seed, to the l
   await shareButton.click();
   await page.getByRole("button", { name: "Compare modes" }).click();
   // The page says how far the worker has got while it runs: it draws meanwhile.
-  await until(async () => /Comparing the modes: [1-4] of 5 runs done/.test((await page.locator(".busy-note").allTextContents()).join("")), "the comparison's progress on the page");
+  await until(async () => /Comparing the modes, each to 10s: [1-4] of 5 done, running (owned|etl|cdc|events)…/.test((await page.locator(".busy-note").allTextContents()).join("")), "the comparison's progress on the page");
   assert.equal(await page.getByRole("button", { name: "Compare modes" }).isDisabled(), true, "one comparison at a time");
   const panel = page.locator(".compare-panel");
   await panel.waitFor({ timeout: 60_000 });
@@ -156,8 +156,13 @@ test("a comparison can be cancelled: its worker stops, and the page goes on with
   await note.waitFor();
   await until(async () => workers.length === 1, "the worker to start");
   await page.screenshot({ path: `${SHOTS}compare-running.png`, fullPage: false });
-  await note.getByRole("button", { name: "Cancel" }).click();
+  // The button pressed is disabled while it runs: the keyboard's focus moves to Cancel, and
+  // back to the button once cancelled.
+  const focused = () => page.evaluate(() => document.activeElement?.textContent ?? "");
+  await until(async () => (await focused()) === "Cancel", "the focus on Cancel");
+  await page.keyboard.press("Enter");
   await note.waitFor({ state: "detached" });
+  await until(async () => (await focused()) === "Compare modes", "the focus back on Compare modes");
   await until(async () => page.workers().length === 0, "the worker to be stopped", 2_000);
   assert.equal(await page.locator(".compare-panel").count(), 0);
   assert.equal(await page.getByRole("button", { name: "Compare modes" }).isEnabled(), true);

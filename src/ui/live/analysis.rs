@@ -33,13 +33,26 @@ pub struct RunningJob {
 }
 
 impl RunningJob {
-    /// What it runs and how far it has got, for the page's note.
+    /// What it runs and how far it has got, for the page's note ("Comparing the modes, each
+    /// to 1m: 2 of 5 done, running etl…").
     pub fn note(&self) -> String {
-        match self.progress {
-            Some(JobProgress { done, of }) if done < of => {
-                format!("{}: {} of {of} runs done…", self.request.kind.doing(), done)
-            }
-            _ => format!("{}…", self.request.kind.doing()),
+        let doing = match self.request.kind {
+            JobKind::Compare { at } => format!(
+                "{}, each to {}",
+                self.request.kind.doing(),
+                crate::sim::clock::format_micros(at)
+            ),
+            JobKind::Sweep { .. } => self.request.kind.doing().to_owned(),
+        };
+        match &self.progress {
+            Some(JobProgress { done, of, running }) if done < of => format!(
+                "{doing}: {done} of {of} done{}…",
+                running
+                    .as_ref()
+                    .map(|r| format!(", running {r}"))
+                    .unwrap_or_default()
+            ),
+            _ => format!("{doing}…"),
         }
     }
 }
