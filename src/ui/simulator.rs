@@ -143,7 +143,7 @@ pub fn Simulator() -> Html {
     {
         let job = state.job.clone();
         let dispatcher = state.dispatcher();
-        use_effect_with(job.as_ref().map(|j| j.id), move |_| {
+        use_effect_with(job.as_ref().map(|j| j.id()), move |_| {
             let running = job.map(|job| {
                 // The button that started it is disabled now: the focus goes to Cancel.
                 browser::after_paint(|| browser::focus_if_lost(".busy-note button"));

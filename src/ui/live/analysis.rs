@@ -24,8 +24,6 @@ pub struct CompareView {
 /// A job running beside the live run, and how far it has got.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunningJob {
-    /// Its number: news of another job (one cancelled, or of a scenario since left) is ignored.
-    pub id: u32,
     /// The job, as the worker is sent it.
     pub request: Rc<JobRequest>,
     /// Runs finished so far, once the worker has said.
@@ -33,6 +31,12 @@ pub struct RunningJob {
 }
 
 impl RunningJob {
+    /// Its number (the request's): news of another job (one cancelled, or of a scenario since
+    /// left) is ignored.
+    pub fn id(&self) -> u32 {
+        self.request.id
+    }
+
     /// What it runs and how far it has got, for the page's note ("Comparing the modes, each
     /// to 1m: 2 of 5 done, running etl…").
     pub fn note(&self) -> String {
@@ -113,7 +117,6 @@ impl LiveState {
             ..self.saved_run()
         };
         self.job = Some(Rc::new(RunningJob {
-            id,
             request: Rc::new(JobRequest { id, kind, run }),
             progress: None,
         }));
@@ -122,7 +125,7 @@ impl LiveState {
     /// Takes the news of a job: its progress, or its outcome shown (a comparison, a sweep) or
     /// its failure said. News of a job that is no longer the one running is ignored.
     pub(super) fn take_news(mut self, report: JobReport) -> Self {
-        let Some(running) = self.job.clone().filter(|j| j.id == report.id) else {
+        let Some(running) = self.job.clone().filter(|j| j.id() == report.id) else {
             return self;
         };
         match report.news {
