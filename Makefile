@@ -10,7 +10,7 @@ export CHROMEDRIVER ?= /usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT ?= 120
 WASM := wasm32-unknown-unknown
 
-.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size size-top size-compare bench-page bench-engine layering clean
+.PHONY: serve dev build test setup-app setup-test lint test-native test-browser test-page size size-top size-compare bench-page profile-page bench-engine layering clean
 
 ## serve: install what is missing, build the release app and serve it at http://127.0.0.1:8080
 serve: setup-app
@@ -79,6 +79,11 @@ bench-engine: setup-app
 ## bench-page: console load and first query, simulator frame times at 1×/16×/max, a jump back (run `make build` first)
 bench-page:
 	node scripts/bench-page.mjs
+
+## profile-page: where the simulator's main-thread time goes while the shop plays, by phase and by
+## function (SPEED=1×|16×|max, MODE=shared|cdc|…; run `make build` first)
+profile-page:
+	node scripts/profile-page.mjs
 
 clean:
 	rm -rf dist target/screenshots

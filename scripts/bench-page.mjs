@@ -4,6 +4,7 @@
 // asserts nothing. Run: `make bench-page` (after make build).
 import { chromium } from "playwright-core";
 import { serveDist } from "../tests/e2e/serve.mjs";
+import { FRAME_TICK, framePhases } from "./frames.mjs";
 
 const RUNS = Number(process.env.RUNS ?? 7);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -60,7 +61,6 @@ try {
   }
   // The simulator: the shop for 10 s of wall time at each speed, then in the cdc and etl modes at 1×.
   const RUNS_SIM = [["1×", "1", "shared"], ["16×", "3", "shared"], ["max", "4", "shared"], ["1×", "1", "cdc"], ["1×", "1", "etl"]];
-  const percentile = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
   for (const [label, value, mode] of RUNS_SIM) {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     const page = await context.newPage();
@@ -69,11 +69,7 @@ try {
     await page.locator(".simulator .topology > svg").waitFor();
     if (mode !== "shared") console.log(`simulator shop (${mode}): navigation → ready ${Date.now() - started} ms`);
     await page.locator('.transport select[aria-label="Speed"]').selectOption(value);
-    await page.evaluate(() => {
-      window.__frames = [];
-      const tick = (t) => { window.__frames.push(t); requestAnimationFrame(tick); };
-      requestAnimationFrame(tick);
-    });
+    await page.evaluate(FRAME_TICK);
     const events0 = Number(await page.locator("#clock").getAttribute("data-events"));
     const wall0 = await page.evaluate(() => performance.now());
     await page.locator("#play").click();
@@ -84,11 +80,9 @@ try {
     const events1 = Number(await page.locator("#clock").getAttribute("data-events"));
     const clock = await page.locator("#clock").textContent();
     const frames = await page.evaluate(() => window.__frames);
-    const deltas = frames.slice(1).map((t, i) => t - frames[i]).slice(5);
     const seconds = (wall1 - wall0) / 1000;
     console.log(
-      `simulator shop (${mode}) at ${label}: frame time p50 ${percentile(deltas, 0.5).toFixed(1)} ms, ` +
-        `p95 ${percentile(deltas, 0.95).toFixed(1)} ms, max ${Math.max(...deltas).toFixed(1)} ms over ${deltas.length} frames; ` +
+      `simulator shop (${mode}) at ${label}: ${framePhases(frames)}; ` +
         `${((events1 - events0) / seconds).toFixed(0)} simulated events/s; reached ${clock} in ${seconds.toFixed(1)} s`,
     );
     if (label === "1×" && mode === "shared") {

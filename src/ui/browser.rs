@@ -600,34 +600,6 @@ impl Drop for KeyListener {
     }
 }
 
-/// A listener for an event on the window (`resize`), removed when dropped.
-pub struct WindowListener {
-    name: &'static str,
-    closure: Closure<dyn FnMut()>,
-}
-
-impl WindowListener {
-    /// Calls `handler` at every `name` event of the window.
-    pub fn new(name: &'static str, handler: impl FnMut() + 'static) -> Self {
-        let closure = Closure::new(handler);
-        if let Some(window) = web_sys::window() {
-            let _ = window.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
-        }
-        Self { name, closure }
-    }
-}
-
-impl Drop for WindowListener {
-    fn drop(&mut self) {
-        if let Some(window) = web_sys::window() {
-            let _ = window.remove_event_listener_with_callback(
-                self.name,
-                self.closure.as_ref().unchecked_ref(),
-            );
-        }
-    }
-}
-
 /// The value of the `<select>` an event came from (its `change` event), if it came from one.
 pub fn select_value(event: &web_sys::Event) -> Option<String> {
     event
@@ -797,33 +769,25 @@ impl Drop for ParentMessages {
     }
 }
 
-/// Watches the height of the element with this id, calling `handler` with it (CSS pixels,
-/// rounded up) whenever it changes; stops when dropped.
-pub struct HeightWatcher {
+/// Calls a handler with an element whenever the element's size changes (and once when it starts
+/// watching), through a `ResizeObserver`: the browser says so after its layout, so reading the
+/// element's size there forces none. Stops when dropped.
+pub struct SizeWatcher {
     observer: Option<web_sys::ResizeObserver>,
     _closure: Closure<dyn FnMut()>,
 }
 
-impl HeightWatcher {
-    /// Watches `#id`.
-    pub fn new(id: &str, mut handler: impl FnMut(u32) + 'static) -> Self {
-        let element = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id(id));
+impl SizeWatcher {
+    /// Watches `element`.
+    pub fn new(
+        element: web_sys::Element,
+        mut handler: impl FnMut(&web_sys::Element) + 'static,
+    ) -> Self {
         let watched = element.clone();
-        let mut last = 0;
-        let closure = Closure::<dyn FnMut()>::new(move || {
-            if let Some(element) = &watched {
-                let height = element.get_bounding_client_rect().height().ceil() as u32;
-                if height != last {
-                    last = height;
-                    handler(height);
-                }
-            }
-        });
+        let closure = Closure::<dyn FnMut()>::new(move || handler(&watched));
         let observer = web_sys::ResizeObserver::new(closure.as_ref().unchecked_ref()).ok();
-        if let (Some(observer), Some(element)) = (&observer, &element) {
-            observer.observe(element);
+        if let Some(observer) = &observer {
+            observer.observe(&element);
         }
         Self {
             observer,
@@ -832,7 +796,34 @@ impl HeightWatcher {
     }
 }
 
-impl Drop for HeightWatcher {
+/// Watches the height of the element with this id, calling `handler` with it (CSS pixels,
+/// rounded up) whenever it changes; stops when dropped.
+pub struct HeightWatcher {
+    /// The watcher (none when there is no such element).
+    _watcher: Option<SizeWatcher>,
+}
+
+impl HeightWatcher {
+    /// Watches `#id`.
+    pub fn new(id: &str, mut handler: impl FnMut(u32) + 'static) -> Self {
+        let element = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id));
+        let mut last = 0;
+        let watcher = element.map(|element| {
+            SizeWatcher::new(element, move |element| {
+                let height = element.get_bounding_client_rect().height().ceil() as u32;
+                if height != last {
+                    last = height;
+                    handler(height);
+                }
+            })
+        });
+        Self { _watcher: watcher }
+    }
+}
+
+impl Drop for SizeWatcher {
     fn drop(&mut self) {
         if let Some(observer) = &self.observer {
             observer.disconnect();

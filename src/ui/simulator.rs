@@ -464,6 +464,7 @@ pub fn Simulator() -> Html {
             }
             <Transport compact={embedded} playing={state.playing} now={state.now} horizon={state.horizon}
                 speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms} events={state.events}
+                frame_ms={(state.frames.last_step_ms, state.frames.last_view_ms)}
                 lagging={state.lagging()} scripted={state.view.script.is_some()}
                 on_action={on_action.clone()} />
             if !embedded {

@@ -50,9 +50,9 @@ impl Geometry {
 /// would be scaled down to unreadable text (a phone, a projector's half screen).
 const NARROW_BELOW: i32 = 560;
 
-/// Whether the element the topology is drawn in is narrow now (`None`: not in the page yet).
-fn is_narrow(figure: &NodeRef) -> Option<bool> {
-    let width = figure.cast::<web_sys::Element>()?.client_width();
+/// Whether the element the topology is drawn in is narrow (`None`: not laid out).
+fn is_narrow(figure: &web_sys::Element) -> Option<bool> {
+    let width = figure.client_width();
     (width > 0).then_some(width < NARROW_BELOW)
 }
 
@@ -89,19 +89,19 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let figure = use_node_ref();
     let narrow = use_state_eq(|| false);
     {
-        // After every render (the panel may have changed size: present mode, a new layout)
-        // and on every resize of the window, measure the panel again.
+        // Measured whenever the panel's size changes (present mode, a new layout, the window),
+        // when the browser has laid it out: measuring after each render would force a layout
+        // in every frame that draws.
         let (narrow, figure) = (narrow.clone(), figure.clone());
-        let measure = move || {
-            if let Some(value) = is_narrow(&figure) {
-                narrow.set(value);
-            }
-        };
-        let on_resize = measure.clone();
-        use_effect(measure);
         use_effect_with((), move |_| {
-            let listener = crate::ui::browser::WindowListener::new("resize", on_resize);
-            move || drop(listener)
+            let watcher = figure.cast::<web_sys::Element>().map(|figure| {
+                crate::ui::browser::SizeWatcher::new(figure, move |figure| {
+                    if let Some(value) = is_narrow(figure) {
+                        narrow.set(value);
+                    }
+                })
+            });
+            move || drop(watcher)
         });
     }
     let geometry = if *narrow {

@@ -24,6 +24,10 @@ pub struct TransportProps {
     pub seed: u64,
     /// Events handled so far (for the benchmark page, as `data-events`).
     pub events: u64,
+    /// The last frame's wall time advancing the world and rebuilding the view (ms; for the
+    /// benchmark page, as `data-step-ms` and `data-view-ms`).
+    #[prop_or_default]
+    pub frame_ms: (f64, f64),
     /// The last jump back: its duration (ms of wall time) and the simulated time it replayed.
     pub last_seek_ms: Option<(f64, Micros)>,
     /// The speed actually kept, when it falls short of the chosen one.
@@ -114,7 +118,8 @@ pub fn Transport(props: &TransportProps) -> Html {
             </div>
             <div class="clock" aria-live="off">
                 <span class="clock-label">{ "simulated" }</span>
-                <output id="clock" class="clock-value" aria-label="Simulated time" data-events={props.events.to_string()}>
+                <output id="clock" class="clock-value" aria-label="Simulated time" data-events={props.events.to_string()}
+                    data-step-ms={format!("{:.1}", props.frame_ms.0)} data-view-ms={format!("{:.1}", props.frame_ms.1)}>
                     { clock_text(props.now) }
                 </output>
             </div>

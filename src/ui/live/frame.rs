@@ -22,11 +22,14 @@ pub const SCRIPT_STEP_MS: f64 = 1_200.0;
 /// how often a page may rewrite it.
 pub const LINK_EVERY_MS: f64 = 1_000.0;
 
-/// How the last frames went, for the benchmark and the status line.
+/// How the last frame went, for the benchmark page (the clock's `data-step-ms` and
+/// `data-view-ms`): where a slow frame's time went.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FrameStats {
     /// Wall time spent advancing the simulation in the last frame (ms).
     pub last_step_ms: f64,
+    /// Wall time spent rebuilding the panels' view in the last frame (ms; 0 when it was not).
+    pub last_view_ms: f64,
     /// Simulated time advanced in the last frame.
     pub last_advance: Micros,
 }
@@ -141,8 +144,10 @@ impl LiveState {
         next.events = next.playback.borrow().world().events();
         next.now = now;
         next.horizon = next.horizon.max(now);
+        let viewed = browser::now_ms();
         next.frames = FrameStats {
-            last_step_ms: browser::now_ms() - started,
+            last_step_ms: viewed - started,
+            last_view_ms: 0.0,
             last_advance: now - before,
         };
         next.meter.add(elapsed, now - before);
@@ -152,7 +157,9 @@ impl LiveState {
         }
         Rc::new(
             if wall - next.last_view >= VIEW_EVERY_MS || (before < end && now >= end) {
-                next.with_view(wall)
+                let mut next = next.with_view(wall);
+                next.frames.last_view_ms = browser::now_ms() - viewed;
+                next
             } else {
                 next
             },
