@@ -14,11 +14,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { serveDist } from "../tests/e2e/serve.mjs";
-import { FRAME_TICK, framePhases } from "./frames.mjs";
+import { fileURLToPath } from "node:url";
+import { FRAME_TICK, SPEED_OPTIONS, framePhases } from "./frames.mjs";
 
 const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/dataflow-lab/target");
 const built = join(target, "wasm32-unknown-unknown/wasm-release/dataflow-lab-web.wasm");
-const SPEEDS = { "1×": "1", "16×": "3", max: "4" };
+const SPEEDS = SPEED_OPTIONS;
 const speed = process.env.SPEED ?? "16×";
 const mode = process.env.MODE ?? "shared";
 const rows = Number(process.argv[2] ?? 30);
@@ -31,10 +32,16 @@ if (!(speed in SPEEDS)) {
   process.exit(1);
 }
 
+const builtDist = fileURLToPath(new URL("../dist/", import.meta.url));
+const shipped = existsSync(builtDist) ? readdirSync(builtDist).find((f) => f.endsWith("_bg.wasm")) : undefined;
+if (!shipped) {
+  console.error("profile-page: no wasm in dist/; run `make build` first");
+  process.exit(1);
+}
 const work = mkdtempSync(join(tmpdir(), "profile-page-"));
+process.on("exit", () => rmSync(work, { recursive: true, force: true }));
 const dist = join(work, "dist");
-cpSync(new URL("../dist/", import.meta.url).pathname, dist, { recursive: true });
-const shipped = readdirSync(dist).find((f) => f.endsWith("_bg.wasm"));
+cpSync(builtDist, dist, { recursive: true });
 // Trunk's index.html pins each file's hash (subresource integrity): the named file differs.
 const index = join(dist, "index.html");
 writeFileSync(index, readFileSync(index, "utf8").replace(/ integrity="[^"]*"/g, ""));
@@ -49,8 +56,8 @@ execFileSync("wasm-opt", ["-Oz", "-g", "--enable-bulk-memory", "--enable-nontrap
  * the sampled frame itself. */
 const PHASES = [
   ["checker and checkpoints", /check_invariants|checkpoints_given|coupling_map|coupling_inputs/],
-  ["view (page_view, the viewer's messages)", /page_view|messages::messages|with_view/],
-  ["world advance (services, SQL, locks)", /run_until|Playback|World.*step|world::step/],
+  ["view (page_view, the viewer's messages)", /page_view|messages::messages|with_view|LiveRun.*refresh/],
+  ["world advance (services, SQL, locks)", /run_until|LiveRun.*play|playback::Playback|World.*step|world::step/],
   ["Yew rendering and the DOM", /yew|web_sys|js_sys|wasm_bindgen|__wbg|gloo|implicit_clone/],
 ];
 const BROWSER = { "(garbage collector)": "browser: garbage collection", "(idle)": "browser: idle", "(program)": "browser: layout, style, paint (program)" };
@@ -82,7 +89,6 @@ try {
 } finally {
   await browser.close();
   await server.close();
-  rmSync(work, { recursive: true, force: true });
 }
 
 /** Self time by function and by phase, from a CPU profile's samples. */

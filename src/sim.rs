@@ -38,6 +38,7 @@ pub mod key_access;
 pub mod key_order;
 pub mod key_range;
 pub mod lesson;
+pub mod live_run;
 pub mod lock_plan;
 pub mod locks;
 pub mod messages;

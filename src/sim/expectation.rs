@@ -874,6 +874,22 @@ pub struct Verdict {
     pub settled_at: Option<Micros>,
 }
 
+/// The verdicts `fresh` as the page shows them after `old`: going forward, a checkpoint settled
+/// (passed or failed) keeps the verdict it was settled with — the page plays on past the
+/// scenario's end, where its totals move and its verdicts must not; after going back in time
+/// (`went_back`), every verdict is the fresh one.
+pub fn keep_settled(old: &[Verdict], fresh: Vec<Verdict>, went_back: bool) -> Vec<Verdict> {
+    let settled = |v: &Verdict| matches!(v.status, Status::Pass | Status::Fail);
+    fresh
+        .into_iter()
+        .enumerate()
+        .map(|(i, verdict)| match old.get(i) {
+            Some(old) if !went_back && settled(old) && old.that == verdict.that => old.clone(),
+            _ => verdict,
+        })
+        .collect()
+}
+
 /// Whether every verdict is settled for good (passed or failed), and there is at least one.
 pub fn settled(verdicts: &[Verdict]) -> bool {
     !verdicts.is_empty()

@@ -1,7 +1,9 @@
 //! The live simulator's state and the actions that change it, reduced in one place.
 //!
-//! The run itself is a [`Playback`] from `sim`; this wraps it for Yew with the transport's
-//! settings (playing, speed) and the [`PageView`] the components render. Each animation frame
+//! The run itself is a [`LiveRun`] from `sim` (a [`Playback`] and what is shown of it); this
+//! wraps it for Yew with the transport's settings (playing, speed) and the [`PageView`] and the
+//! other parts the panels render, copied from the run's
+//! [`Shown`](crate::sim::live_run::Shown) at each refresh. Each animation frame
 //! advances the run by the wall-clock time since the last frame times the speed, within a frame
 //! budget, so the page stays responsive at any speed; the view is rebuilt at most every
 //! [`VIEW_EVERY_MS`] of wall time while playing (the clock every frame).
@@ -14,13 +16,14 @@ use crate::link::{
 };
 use crate::sim::clock::{format_micros, Micros, MS, SECOND};
 use crate::sim::coupling::CouplingMap;
-use crate::sim::expectation::{Status, Verdict};
+use crate::sim::expectation::Verdict;
+use crate::sim::live_run::LiveRun;
 use crate::sim::lock_plan::Isolation;
-use crate::sim::messages::{messages, MessageView};
+use crate::sim::messages::MessageView;
 use crate::sim::modes::Mode;
 use crate::sim::playback::Playback;
 use crate::sim::scenario::Scenario;
-use crate::sim::view::{clock_text, page_view, PageView};
+use crate::sim::view::{clock_text, PageView};
 use crate::sim::world::{Command, CommandError, LivePreview};
 use crate::ui::browser;
 use crate::ui::keep;
@@ -34,7 +37,7 @@ pub use analysis::{CompareView, RunningJob, COMPARE_AT_LEAST, COMPARE_AT_MOST};
 pub use frame::{
     FrameStats, SpeedMeter, FRAME_BUDGET_MS, LINK_EVERY_MS, SCRIPT_STEP_MS, VIEW_EVERY_MS,
 };
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -152,24 +155,13 @@ pub enum LiveAction {
     },
 }
 
-/// How many messages the viewer lists.
-pub const VIEWER_MESSAGES: usize = 40;
-
-/// The message viewer's settings.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Viewer {
-    /// The topic shown, if the viewer is open.
-    pub topic: Option<String>,
-    /// The key filter.
-    pub key: String,
-    /// Whether the list follows the newest messages (else it holds still).
-    pub follow: bool,
-}
+pub use crate::sim::live_run::{Viewer, VIEWER_MESSAGES};
 
 /// The live simulator's state.
 pub struct LiveState {
-    /// The run (shared with the reducer's clones; Yew keeps the old state while reducing).
-    pub playback: Rc<RefCell<Playback>>,
+    /// The run and what is shown of it (shared with the reducer's clones; Yew keeps the old
+    /// state while reducing): components read it through [`LiveState::playback`].
+    run: Rc<RefCell<LiveRun>>,
     /// The scenario's name.
     pub scenario_name: String,
     /// Where the scenario comes from: a built-in, or the user's own text.
@@ -244,17 +236,12 @@ pub struct LiveState {
     pub last_seek_ms: Option<(f64, Micros)>,
     /// Frame timings.
     pub frames: FrameStats,
-    /// The invariant checker's last verdict (`cdc` and `events` modes), and when it was
-    /// taken: simulated time and wall ms (it runs about once a second while playing).
+    /// The invariant checker's last verdict (`cdc` and `events` modes; it runs about once a
+    /// second while playing, see [`crate::sim::live_run`]).
     pub checker: Option<Rc<crate::sim::world::InvariantReport>>,
-    pub checked_at: Option<Micros>,
-    pub checked_wall: f64,
     /// The scenario's expectations judged now (the lesson's checkpoints), refreshed with the
     /// checker's rhythm: some run queries or compare read models.
     pub checkpoints: Rc<Vec<Verdict>>,
-    /// The world's event count when the checker and checkpoints were last taken: a script's
-    /// steps take no simulated time, but change what they measure.
-    pub checked_events: u64,
     /// The answer the student chose to the lesson's question, before running it.
     pub prediction: Option<Prediction>,
     /// What the student has seen of the lesson that can show its answer (kept across its
@@ -263,8 +250,6 @@ pub struct LiveState {
     /// The coupling map of the scenario's services over the tables as they are now, with the
     /// operations running now (refreshed with the checkpoints).
     pub coupling: Rc<CouplingMap>,
-    /// What the coupling map was built from (see [`crate::sim::world::World::coupling_inputs`]).
-    pub coupling_inputs: Rc<(Vec<crate::sim::coupling::Columns>, Vec<bool>)>,
     /// A schema change previewed and not yet run or cancelled.
     pub schema_preview: Option<Rc<SchemaPreview>>,
     /// The panels the link chose (`panels=`); every panel when `None` (an embed shows its
@@ -481,7 +466,7 @@ impl LiveState {
         // The student's own actions, replayed at their times (not on another scenario than
         // the one they were given in).
         if !commands.is_empty() && !fell_back && state.notice.is_none() {
-            let replayed = state.playback.borrow_mut().replay(commands, 0);
+            let replayed = state.playback_mut().replay(commands, 0);
             if let Err(error) = replayed {
                 notices.push(error.to_string());
             }
@@ -538,7 +523,7 @@ impl LiveState {
         let mut state = Self::load(&source, Some(run.seed), run.isolation, run.mode);
         state.speed = run.speed.min(SPEEDS.len() - 1);
         let kept = commands.len();
-        let replayed = state.playback.borrow_mut().replay(commands, run.at);
+        let replayed = state.playback_mut().replay(commands, run.at);
         if let Err(error) = replayed {
             state.notice = Some(error.to_string());
         }
@@ -600,28 +585,24 @@ impl LiveState {
             .lessons
             .remove(&playback.scenario().name)
             .unwrap_or_default();
-        let view = Rc::new(page_view(playback.world()));
-        let checkpoints = Rc::new(playback.world().checkpoints());
-        let coupling = Rc::new(playback.world().coupling_map());
-        let coupling_inputs = Rc::new(playback.world().coupling_inputs());
+        let scenario_name = playback.scenario().name.clone();
+        let run = LiveRun::new(playback);
+        let shown = run.shown().clone();
         Self {
-            scenario_name: playback.scenario().name.clone(),
+            scenario_name,
             source,
             editor: None,
             editor_note: None,
             editor_warning: false,
-            playback: Rc::new(RefCell::new(playback)),
+            run: Rc::new(RefCell::new(run)),
             isolation,
             mode,
-            viewer: Viewer {
-                follow: true,
-                ..Viewer::default()
-            },
-            messages: Rc::new(Vec::new()),
+            viewer: Viewer::default(),
+            messages: shown.messages,
             compare: None,
             sweep: None,
             job: None,
-            view,
+            view: shown.view,
             playing: false,
             speed: 1,
             meter: SpeedMeter::default(),
@@ -643,15 +624,11 @@ impl LiveState {
             share: false,
             last_seek_ms: None,
             frames: FrameStats::default(),
-            checker: None,
-            checked_at: None,
-            checked_wall: 0.0,
-            checkpoints,
-            checked_events: 0,
+            checker: shown.checker,
+            checkpoints: shown.checkpoints,
             prediction: lesson.prediction,
             progress: lesson.progress,
-            coupling,
-            coupling_inputs,
+            coupling: shown.coupling,
             schema_preview: None,
             panels: None,
             embed: None,
@@ -662,7 +639,7 @@ impl LiveState {
 
     /// The scenario's title, for the header.
     pub fn title(&self) -> String {
-        let playback = self.playback.borrow();
+        let playback = self.playback();
         let scenario = playback.scenario();
         scenario
             .title
@@ -672,7 +649,7 @@ impl LiveState {
 
     /// The seed.
     pub fn seed(&self) -> u64 {
-        self.playback.borrow().seed()
+        self.playback().seed()
     }
 
     /// The clock as text.
@@ -701,7 +678,7 @@ impl LiveState {
             ("mode", self.mode.map(|m| m.name().to_owned())),
             ("present", self.present.then(|| "1".to_owned())),
             ("panels", self.panels.map(Panels::for_link)),
-            ("run", commands_for_link(self.playback.borrow().commands())),
+            ("run", commands_for_link(self.playback().commands())),
             ("src", self.source.edited_text().map(pack)),
         ]
     }
@@ -716,7 +693,7 @@ impl LiveState {
             isolation: self.isolation.clone(),
             mode: self.mode,
             at: self.now,
-            commands: self.playback.borrow().commands().to_vec(),
+            commands: self.playback().commands().to_vec(),
         }
     }
 
@@ -728,7 +705,7 @@ impl LiveState {
 
     /// The files the run can be exported as now.
     pub fn export_files(&self) -> Vec<crate::sim::export::ExportFile> {
-        crate::sim::export::files(self.playback.borrow().world(), &self.scenario_name)
+        crate::sim::export::files(self.playback().world(), &self.scenario_name)
     }
 
     /// The scenario's text as it runs (for the editor and for export).
@@ -747,7 +724,7 @@ impl LiveState {
 
     /// How many commands of the user's the link replays.
     pub fn recorded_commands(&self) -> usize {
-        self.playback.borrow().commands().len()
+        self.playback().commands().len()
     }
 
     /// Keeps the address and the tab's record of the run up to date with what is on screen.
@@ -759,80 +736,33 @@ impl LiveState {
         recovery::save_run(&self.saved_run());
     }
 
+    /// The run.
+    pub fn playback(&self) -> Ref<'_, Playback> {
+        Ref::map(self.run.borrow(), LiveRun::playback)
+    }
+
+    /// The run, to change (then [`LiveState::with_view`] shows it).
+    fn playback_mut(&self) -> RefMut<'_, Playback> {
+        RefMut::map(self.run.borrow_mut(), LiveRun::playback_mut)
+    }
+
+    /// This state showing the run as it is now, at wall time `wall` (ms).
     fn with_view(mut self, wall: f64) -> Self {
-        let playback = self.playback.borrow();
-        self.view = Rc::new(page_view(playback.world()));
-        if let Some(name) = &self.viewer.topic {
-            let topic = playback
-                .world()
-                .topics()
-                .and_then(|topics| topics.get(name));
-            match topic {
-                Some(topic) if self.viewer.follow || self.messages.is_empty() => {
-                    self.messages = Rc::new(messages(
-                        topic,
-                        &self.viewer.key,
-                        VIEWER_MESSAGES,
-                        playback.world().registry(),
-                    ));
-                }
-                Some(_) => {}
-                None => self.messages = Rc::new(Vec::new()),
-            }
-        }
-        self.now = playback.now();
-        self.events = playback.world().events();
-        self.horizon = playback.horizon().max(self.now);
-        // The checker reads every read model and its source, and the checkpoints may run
-        // queries: about once a second of wall time while playing, at once when paused (after a
-        // command or a jump).
-        let went_back = self.checked_at.is_some_and(|at| self.now < at);
-        // (A script's steps take no simulated time: a scripted lesson is checked at each one.)
-        let moved = self.checked_at != Some(self.now)
-            || self.checked_events != self.events
-            || self.view.script.is_some();
-        // The end of the scenario, reached since the last check: checked there, at once.
-        let end = playback.scenario().duration.micros();
-        let reached_end = self.now == end && self.checked_at.is_none_or(|at| at < end);
-        if moved
-            && (!self.playing || went_back || reached_end || wall - self.checked_wall >= 1_000.0)
-        {
-            let world = playback.world();
-            self.checker = self
-                .view
-                .pipeline
-                .as_ref()
-                .map(|_| Rc::new(world.check_invariants()));
-            let checked = self.checker.as_deref();
-            // A checkpoint settled stays as it was settled while time goes forward (the page
-            // plays on past the scenario's end; its totals move, its verdicts do not).
-            let settled = |v: &Verdict| matches!(v.status, Status::Pass | Status::Fail);
-            let fresh: Vec<Verdict> = world
-                .checkpoints_given(checked)
-                .into_iter()
-                .enumerate()
-                .map(|(i, verdict)| match self.checkpoints.get(i) {
-                    Some(old) if !went_back && settled(old) && old.that == verdict.that => {
-                        old.clone()
-                    }
-                    _ => verdict,
-                })
-                .collect();
-            self.checkpoints = Rc::new(fresh);
-            // A schema change that has run, a version deployed or retired (or a jump back before
-            // them) changes what the services' SQL names.
-            let inputs = world.coupling_inputs();
-            if inputs != *self.coupling_inputs {
-                self.coupling = Rc::new(world.coupling_map());
-                self.coupling_inputs = Rc::new(inputs);
-            }
-            self.checked_at = Some(self.now);
-            self.checked_events = self.events;
-            self.checked_wall = wall;
-        }
-        drop(playback);
+        let shown = self
+            .run
+            .borrow_mut()
+            .refresh(&self.viewer, wall, self.playing)
+            .clone();
+        self.view = shown.view;
+        self.messages = shown.messages;
+        self.checker = shown.checker;
+        self.checkpoints = shown.checkpoints;
+        self.coupling = shown.coupling;
+        self.now = shown.now;
+        self.events = shown.events;
+        self.horizon = shown.horizon;
         if self.run_settled() {
-            let mode = self.playback.borrow().scenario().mode;
+            let mode = self.playback().scenario().mode;
             self.progress.settle(mode);
         }
         self.last_view = wall;
@@ -841,7 +771,7 @@ impl LiveState {
 
     fn copy(&self) -> Self {
         Self {
-            playback: Rc::clone(&self.playback),
+            run: Rc::clone(&self.run),
             scenario_name: self.scenario_name.clone(),
             source: self.source.clone(),
             editor: self.editor.clone(),
@@ -877,14 +807,10 @@ impl LiveState {
             last_seek_ms: self.last_seek_ms,
             frames: self.frames.clone(),
             checker: self.checker.clone(),
-            checked_at: self.checked_at,
-            checked_wall: self.checked_wall,
             checkpoints: Rc::clone(&self.checkpoints),
-            checked_events: self.checked_events,
             prediction: self.prediction,
             progress: self.progress.clone(),
             coupling: Rc::clone(&self.coupling),
-            coupling_inputs: Rc::clone(&self.coupling_inputs),
             schema_preview: self.schema_preview.clone(),
             panels: self.panels,
             embed: self.embed.clone(),
@@ -896,7 +822,7 @@ impl LiveState {
     fn seek(mut self, to: Micros) -> Self {
         let started = browser::now_ms();
         let backwards = to < self.now;
-        let result = self.playback.borrow_mut().seek(to);
+        let result = self.playback_mut().seek(to);
         match result {
             Err(error) => self.notice = Some(error.to_string()),
             Ok(from) if backwards => {
@@ -969,7 +895,7 @@ impl LiveState {
         let Ok(scenario) = source.scenario() else {
             return self.copy();
         };
-        let own_seed = self.playback.borrow().scenario().seed;
+        let own_seed = self.playback().scenario().seed;
         let seed = if self.seed() != own_seed {
             self.seed()
         } else {
@@ -998,7 +924,7 @@ impl LiveState {
                 return unchanged;
             }
         };
-        let had_commands = !self.playback.borrow().commands().is_empty();
+        let had_commands = !self.playback().commands().is_empty();
         let mut loaded =
             self.carry_over(Self::with_playback(playback, source, isolation, mode, None));
         loaded.editor = Some(Rc::new(ScenarioDraft::new(text.to_owned())));
@@ -1034,7 +960,7 @@ impl LiveState {
         // A long run is replayed a slice per frame, as a link's is (at once it would hold the
         // page).
         let at_once = run.at.min(SEEK_AT_ONCE);
-        let replayed = loaded.playback.borrow_mut().replay(run.commands, at_once);
+        let replayed = loaded.playback_mut().replay(run.commands, at_once);
         if let Err(error) = replayed {
             loaded.notice = Some(error.to_string());
         }
@@ -1066,7 +992,7 @@ impl LiveState {
         if matches!(command, Command::RunSql { .. }) {
             self.schema_preview = None;
         }
-        let result = self.playback.borrow_mut().apply(command.clone());
+        let result = self.playback_mut().apply(command.clone());
         // A pipeline's answer is shown on its panel, next to the button pressed.
         let sentence = command_sentence(&command, &result);
         if matches!(
@@ -1090,8 +1016,7 @@ impl LiveState {
     pub fn run_started(&self) -> bool {
         self.now > 0
             || self
-                .playback
-                .borrow()
+                .playback()
                 .world()
                 .script_progress()
                 .is_some_and(|(next, ended)| ended || next != Some(0))
@@ -1105,8 +1030,7 @@ impl LiveState {
         self.prediction.is_none()
             && self.shows(crate::embed::Panel::Lesson)
             && self
-                .playback
-                .borrow()
+                .playback()
                 .scenario()
                 .lesson
                 .as_ref()
@@ -1116,7 +1040,7 @@ impl LiveState {
     /// Whether the lesson's answer may be shown (see [`crate::sim::lesson::LessonSpec::answer`]),
     /// or what would show it.
     pub fn answer(&self) -> crate::sim::lesson::Answer {
-        let playback = self.playback.borrow();
+        let playback = self.playback();
         let scenario = playback.scenario();
         match &scenario.lesson {
             Some(lesson) => lesson.answer(
@@ -1131,7 +1055,7 @@ impl LiveState {
     /// Whether this run has shown what it can: its checkpoints are settled, its script has
     /// ended or its time is over.
     fn run_settled(&self) -> bool {
-        let playback = self.playback.borrow();
+        let playback = self.playback();
         let scenario = playback.scenario();
         let script_ended = self.view.script.as_ref().is_some_and(|_| {
             playback
@@ -1309,7 +1233,7 @@ impl LiveState {
             LiveAction::StepEvent if next.view.script.is_some() => {
                 // In a script, the next event is its next step.
                 next.playing = false;
-                let result = next.playback.borrow_mut().apply(Command::ScriptStep);
+                let result = next.playback_mut().apply(Command::ScriptStep);
                 if let Err(error) = result {
                     next.notice = Some(error.to_string());
                 }
@@ -1319,7 +1243,7 @@ impl LiveState {
             }
             LiveAction::StepEvent => {
                 next.playing = false;
-                next.playback.borrow_mut().step_instant();
+                next.playback_mut().step_instant();
                 let next = next.with_view(wall);
                 next.remember();
                 next
@@ -1334,7 +1258,7 @@ impl LiveState {
             LiveAction::StepBack => {
                 next.playing = false;
                 let next = if next.view.script.is_some() {
-                    let undone = next.playback.borrow_mut().undo_script_step();
+                    let undone = next.playback_mut().undo_script_step();
                     match undone {
                         Ok(true) => next.last_result = None,
                         Ok(false) => {
@@ -1359,7 +1283,8 @@ impl LiveState {
             }
             LiveAction::Reset => {
                 next.playing = false;
-                if let Err(error) = next.playback.borrow_mut().reset() {
+                let reset = next.playback_mut().reset();
+                if let Err(error) = reset {
                     next.notice = Some(error.to_string());
                 }
                 next.horizon = 0;
@@ -1375,8 +1300,9 @@ impl LiveState {
                 // A comparison or sweep running with the old seed would show figures of a run
                 // the page no longer plays.
                 next.job = None;
-                let had_commands = !next.playback.borrow().commands().is_empty();
-                if let Err(error) = next.playback.borrow_mut().set_seed(seed) {
+                let had_commands = !next.playback().commands().is_empty();
+                let reseeded = next.playback_mut().set_seed(seed);
+                if let Err(error) = reseeded {
                     next.notice = Some(error.to_string());
                 } else {
                     next.info = Some(format!(
@@ -1415,8 +1341,7 @@ impl LiveState {
                     .cloned()
                     .collect();
                 let own = next
-                    .playback
-                    .borrow()
+                    .playback()
                     .scenario()
                     .databases
                     .iter()
@@ -1434,7 +1359,7 @@ impl LiveState {
                     levels.push((database.clone(), isolation));
                 }
                 let seed = next.seed();
-                let had_commands = !next.playback.borrow().commands().is_empty();
+                let had_commands = !next.playback().commands().is_empty();
                 let mut loaded = next.reload(&next.source.clone(), Some(seed), levels, next.mode);
                 if own != Some(isolation) {
                     loaded.info = Some(format!(
@@ -1453,8 +1378,7 @@ impl LiveState {
             }
             LiveAction::PreviewSql { database, sql } => {
                 let preview = next
-                    .playback
-                    .borrow()
+                    .playback()
                     .world()
                     .preview_schema_change(&database, &sql);
                 match preview {
@@ -1511,12 +1435,10 @@ impl LiveState {
             }
             LiveAction::ViewTopic(topic) => {
                 next.viewer.topic = topic;
-                next.messages = Rc::new(Vec::new());
                 next.with_view(wall)
             }
             LiveAction::FilterKey(key) => {
                 next.viewer.key = key;
-                next.messages = Rc::new(Vec::new());
                 next.with_view(wall)
             }
             LiveAction::Compare => next.compare_modes(),
@@ -1546,7 +1468,7 @@ impl LiveState {
             }
             LiveAction::Export(kind) => {
                 // (Written once, from the kind: the list's counts are not needed to save it.)
-                let text = crate::sim::export::write(next.playback.borrow().world(), &kind);
+                let text = crate::sim::export::write(next.playback().world(), &kind);
                 match text {
                     Some(text) => {
                         browser::download(&kind.file_name(&next.scenario_name), kind.mime(), &text)

@@ -30,7 +30,7 @@ use yew::prelude::*;
 /// SQL actions worth one click, from the scenario's timeline and, for the shop's tables, the
 /// course's classics: a report by hand, a column renamed under the services' feet.
 fn presets(state: &LiveState) -> Vec<Preset> {
-    let playback = state.playback.borrow();
+    let playback = state.playback();
     let scenario = playback.scenario();
     let mut presets: Vec<Preset> = scenario
         .timeline
@@ -211,8 +211,7 @@ pub fn Simulator() -> Html {
     };
     let console_examples: Rc<Vec<(String, String)>> = Rc::new(
         state
-            .playback
-            .borrow()
+            .playback()
             .scenario()
             .databases
             .iter()
@@ -224,7 +223,7 @@ pub fn Simulator() -> Html {
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ToggleHelp))
     };
     let (description, watch) = {
-        let playback = state.playback.borrow();
+        let playback = state.playback();
         let scenario = playback.scenario();
         let render = |text: &Option<String>| {
             text.as_deref()
@@ -240,15 +239,9 @@ pub fn Simulator() -> Html {
         };
         (render(&scenario.description), render(watch))
     };
-    let lesson = state
-        .playback
-        .borrow()
-        .scenario()
-        .lesson
-        .clone()
-        .map(Rc::new);
+    let lesson = state.playback().scenario().lesson.clone().map(Rc::new);
     let spoilers_hidden = state.spoilers_hidden();
-    let has_sweep = state.playback.borrow().scenario().sweep.is_some();
+    let has_sweep = state.playback().scenario().sweep.is_some();
     let mode_buttons = (state.view.modes.len() > 1).then(|| {
         html! {
             <div class="mode-switch" role="group" aria-label="Integration mode">

@@ -119,7 +119,7 @@ pub fn Transport(props: &TransportProps) -> Html {
             <div class="clock" aria-live="off">
                 <span class="clock-label">{ "simulated" }</span>
                 <output id="clock" class="clock-value" aria-label="Simulated time" data-events={props.events.to_string()}
-                    data-step-ms={format!("{:.1}", props.frame_ms.0)} data-view-ms={format!("{:.1}", props.frame_ms.1)}>
+                    data-step-ms={format!("{:.2}", props.frame_ms.0)} data-view-ms={format!("{:.2}", props.frame_ms.1)}>
                     { clock_text(props.now) }
                 </output>
             </div>

@@ -3,9 +3,8 @@
 //! link's time is replayed a slice per frame, and a script plays one step at a time.
 
 use super::{LiveState, SPEEDS};
-use crate::sim::clock::{Micros, SECOND};
+use crate::sim::clock::Micros;
 use crate::sim::view::clock_text;
-use crate::sim::world::Command;
 use crate::ui::browser;
 use std::rc::Rc;
 
@@ -65,10 +64,9 @@ impl LiveState {
             // A link's time, replayed a budgeted slice per frame.
             let deadline = browser::now_ms() + FRAME_BUDGET_MS * 4.0;
             let reached = next
-                .playback
-                .borrow_mut()
+                .playback_mut()
                 .run_until(target, || browser::now_ms() < deadline);
-            let now = next.playback.borrow().now();
+            let now = next.playback().now();
             next.now = now;
             next.horizon = next.horizon.max(now);
             if reached {
@@ -99,17 +97,11 @@ impl LiveState {
                 return self;
             }
             next.last_step = wall;
-            let finished = next
-                .playback
-                .borrow()
-                .world()
-                .script_progress()
-                .is_none_or(|(_, finished)| finished);
-            if finished {
-                next.playing = false;
-            } else {
-                let result = next.playback.borrow_mut().apply(Command::ScriptStep);
-                if let Err(error) = result {
+            let stepped = next.run.borrow_mut().script_step();
+            match stepped {
+                Ok(true) => {}
+                Ok(false) => next.playing = false,
+                Err(error) => {
                     next.notice = Some(error.to_string());
                     next.playing = false;
                 }
@@ -124,39 +116,31 @@ impl LiveState {
         next.last_frame = Some(at);
         let started = browser::now_ms();
         let deadline = started + FRAME_BUDGET_MS;
-        let target = match SPEEDS[next.speed].0 {
-            Some(speed) => next.now + (elapsed * 1_000.0 * speed) as Micros,
-            None => next.now + 3_600 * SECOND,
-        };
-        // A frame stops at the scenario's end, so that the checkpoints are measured
-        // there and not at whatever moment the next refresh falls on.
-        let end = next.playback.borrow().scenario().duration.micros();
-        let target = if next.now < end {
-            target.min(end)
-        } else {
-            target
-        };
-        let before = next.now;
-        next.playback
+        let speed = SPEEDS
+            .get(next.speed)
+            .map_or(Some(1.0), |(speed, _)| *speed);
+        let advanced = next
+            .run
             .borrow_mut()
-            .run_until(target, || browser::now_ms() < deadline);
-        let now = next.playback.borrow().now();
-        next.events = next.playback.borrow().world().events();
-        next.now = now;
-        next.horizon = next.horizon.max(now);
-        let viewed = browser::now_ms();
+            .play(elapsed, speed, || browser::now_ms() < deadline);
+        let events = next.playback().world().events();
+        next.events = events;
+        next.now = advanced.to;
+        next.horizon = next.horizon.max(advanced.to);
+        let advance = advanced.to - advanced.from;
         next.frames = FrameStats {
-            last_step_ms: viewed - started,
+            last_step_ms: browser::now_ms() - started,
             last_view_ms: 0.0,
-            last_advance: now - before,
+            last_advance: advance,
         };
-        next.meter.add(elapsed, now - before);
+        next.meter.add(elapsed, advance);
         if wall - next.last_link >= LINK_EVERY_MS {
             next.last_link = wall;
             next.remember();
         }
         Rc::new(
-            if wall - next.last_view >= VIEW_EVERY_MS || (before < end && now >= end) {
+            if wall - next.last_view >= VIEW_EVERY_MS || advanced.reached_end {
+                let viewed = browser::now_ms();
                 let mut next = next.with_view(wall);
                 next.frames.last_view_ms = browser::now_ms() - viewed;
                 next
