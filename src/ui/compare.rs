@@ -45,6 +45,12 @@ pub fn ComparePanel(props: &CompareProps) -> Html {
                 <button type="button" class="button subtle small" onclick={again} disabled={props.busy}>{ "Compare at the current time" }</button>
                 <button type="button" class="button subtle small" onclick={close}>{ "Close" }</button>
             </div>
+            <ul class="compare-legend" aria-label="The modes' lines">
+                { for runs.iter().enumerate().map(|(i, run)| html! {
+                    <li><span class={classes!("swatch", format!("mode-{i}"))} />{ &run.card.mode }</li>
+                }) }
+            </ul>
+            <p class="compare-hint">{ "Each chart: one service's p99 per second of the run, from 0 s to the time compared; lines of modes with the same figures lie on top of each other (the thickest is drawn first)." }</p>
             <div class="compare-charts">
                 { for services.iter().map(|service| overlay(service, runs, compare.at)) }
             </div>
@@ -81,12 +87,7 @@ fn overlay(service: &str, runs: &[ModeRun], at: u64) -> Html {
                     html! { <polyline class={classes!("mode-line", format!("mode-{i}"))} points={points.join(" ")} /> }
                 }) }
             </svg>
-            <p class="compare-hint">{ "Lines of modes with the same figures lie on top of each other: the thickest is drawn first." }</p>
-            <ul class="compare-legend">
-                { for runs.iter().enumerate().map(|(i, run)| html! {
-                    <li><span class={classes!("swatch", format!("mode-{i}"))} />{ &run.card.mode }</li>
-                }) }
-            </ul>
+            <div class="compare-axis" aria-hidden="true"><span>{ "0s" }</span><span>{ format_micros(at) }</span></div>
         </figure>
     }
 }
@@ -109,14 +110,22 @@ fn scorecard(runs: &[ModeRun]) -> Html {
                 </tr>
             </thead>
             <tbody>
-                { for rows.iter().map(|(label, cells)| html! {
-                    <tr><th scope="row">{ label }</th>{ for cells.iter().map(|c| html! { <td>{ c }</td> }) }</tr>
+                { for rows.iter().map(|(label, cells)| {
+                    // A row that is the same in every mode says nothing about the modes: it
+                    // steps back, so that the eye goes to the rows that differ.
+                    let same = cells.windows(2).all(|pair| pair[0] == pair[1]);
+                    html! {
+                        <tr class={classes!(same.then_some("same"))}
+                            title={same.then_some("The same in every mode")}>
+                            <th scope="row">{ label }</th>{ for cells.iter().map(|c| html! { <td>{ c }</td> }) }
+                        </tr>
+                    }
                 }) }
             </tbody>
         </table>
         </div>
         <p class="compare-hint">
-            { "Staleness is measured on the changes a copy applied: a copy that stopped applying them shows in “behind at the end” and “failed batches”. Run fingerprints (the same scenario, seed and mode always give the same): " }
+            { "Rows in grey are the same in every mode. Staleness is measured on the changes a copy applied: a copy that stopped applying them shows in “behind at the end” and “failed batches”. Run fingerprints (the same scenario, seed and mode always give the same): " }
             { for cards.iter().enumerate().map(|(i, c)| html! {
                 <>{ if i > 0 { ", " } else { "" } }{ format!("{} ", c.mode) }<code>{ &c.trace_hash }</code></>
             }) }

@@ -141,6 +141,16 @@ test("the compare view runs every mode in a worker, with the same seed, to the l
   assert.ok(cells[3] < cells[0], `orders' p99 is lower under cdc (${cells.join(", ")})`);
   assert.ok((await panel.locator(".scorecard tbody tr", { hasText: "staleness p95" }).count()) > 0);
   assert.equal(await panel.locator(".compare-chart").count(), 4, "one overlaid chart per service");
+  // The rows the same in every mode step back; the ones that differ do not.
+  assert.ok(!/\bsame\b/.test((await p99.getAttribute("class")) ?? ""), "orders' p99 differs between the modes");
+  const same = panel.locator(".scorecard tbody tr.same");
+  assert.ok((await same.count()) > 0, "some rows are the same in every mode (deadlocks, say)");
+  for (const row of await same.all()) {
+    const values = await row.locator("td").allTextContents();
+    assert.equal(new Set(values).size, 1, `a grey row has one value: ${values.join(", ")}`);
+  }
+  // One legend for the charts, not one under each.
+  assert.equal(await panel.locator(".compare-legend").count(), 1);
   await panel.screenshot({ path: `${SHOTS}cdc-compare.png` });
 });
 
