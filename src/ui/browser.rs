@@ -263,13 +263,35 @@ pub fn focus(selector: &str) {
 /// (it is on the page's body: the button that had it went away or was disabled), so that a
 /// student typing elsewhere keeps their place.
 pub fn focus_if_lost(selector: &str) {
+    if focus_lost() {
+        focus(selector);
+    }
+}
+
+/// Whether the keyboard's focus is on the page's body (or nowhere).
+fn focus_lost() -> bool {
     let document = web_sys::window().and_then(|w| w.document());
-    let lost = document.as_ref().is_some_and(|d| {
+    document.as_ref().is_some_and(|d| {
         d.active_element()
             .is_none_or(|e| d.body().is_some_and(|body| e == *body.as_ref()))
-    });
-    if lost {
-        focus(selector);
+    })
+}
+
+/// Like [`focus_if_lost`], and brings the element to the top of the window (below the sticky
+/// transport bar, through its `scroll-margin-top`): a result that appeared far below.
+pub fn reveal_if_lost(selector: &str) {
+    if !focus_lost() {
+        return;
+    }
+    let element = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector(selector).ok().flatten())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(element) = element {
+        let _ = element.focus();
+        let options = web_sys::ScrollIntoViewOptions::new();
+        options.set_block(web_sys::ScrollLogicalPosition::Start);
+        element.scroll_into_view_with_scroll_into_view_options(&options);
     }
 }
 

@@ -47,7 +47,7 @@ pub fn ComparePanel(props: &CompareProps) -> Html {
             </div>
             <ul class="compare-legend" aria-label="The modes' lines">
                 { for runs.iter().enumerate().map(|(i, run)| html! {
-                    <li><span class={classes!("swatch", format!("mode-{i}"))} />{ &run.card.mode }</li>
+                    <li><span class={classes!("swatch", mode_class(&run.card.mode, i))} />{ &run.card.mode }</li>
                 }) }
             </ul>
             <p class="compare-hint">{ "Each chart: one service's p99 per second of the run, from 0 s to the time compared; lines of modes with the same figures lie on top of each other (the thickest is drawn first)." }</p>
@@ -56,6 +56,15 @@ pub fn ComparePanel(props: &CompareProps) -> Html {
             </div>
             { scorecard(runs) }
         </div>
+    }
+}
+
+/// The class of a mode's line and swatch: its own for the five modes, so that a mode looks the
+/// same in every scenario; by its place for another variant (a capture method).
+fn mode_class(mode: &str, place: usize) -> String {
+    match mode {
+        "shared" | "owned" | "etl" | "cdc" | "events" => format!("mode-{mode}"),
+        _ => format!("mode-{place}"),
     }
 }
 
@@ -84,7 +93,7 @@ fn overlay(service: &str, runs: &[ModeRun], at: u64) -> Html {
                             format!("{x:.1},{y:.1}")
                         })
                         .collect();
-                    html! { <polyline class={classes!("mode-line", format!("mode-{i}"))} points={points.join(" ")} /> }
+                    html! { <polyline class={classes!("mode-line", mode_class(&run.card.mode, i))} points={points.join(" ")} /> }
                 }) }
             </svg>
             <div class="compare-axis" aria-hidden="true"><span>{ "0s" }</span><span>{ format_micros(at) }</span></div>
@@ -102,6 +111,7 @@ fn scorecard(runs: &[ModeRun]) -> Html {
     let rows = crate::sim::compare::scorecard_rows(&services, &cards);
     html! {
         <>
+        <p class="compare-hint">{ "Rows in grey are the same in every mode: the ones in black differ." }</p>
         <div class="scorecard-wrap" tabindex="0" role="region" aria-label="Scorecard">
         <table class="scorecard">
             <thead>
@@ -125,7 +135,7 @@ fn scorecard(runs: &[ModeRun]) -> Html {
         </table>
         </div>
         <p class="compare-hint">
-            { "Rows in grey are the same in every mode. Staleness is measured on the changes a copy applied: a copy that stopped applying them shows in “behind at the end” and “failed batches”. Run fingerprints (the same scenario, seed and mode always give the same): " }
+            { "Staleness is measured on the changes a copy applied: a copy that stopped applying them shows in “behind at the end” and “failed batches”. Run fingerprints (the same scenario, seed and mode always give the same): " }
             { for cards.iter().enumerate().map(|(i, c)| html! {
                 <>{ if i > 0 { ", " } else { "" } }{ format!("{} ", c.mode) }<code>{ &c.trace_hash }</code></>
             }) }

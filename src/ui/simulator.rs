@@ -144,20 +144,34 @@ pub fn Simulator() -> Html {
         let job = state.job.clone();
         let dispatcher = state.dispatcher();
         use_effect_with(job.as_ref().map(|j| j.id()), move |_| {
+            // Whether it found something (else it was cancelled, or failed).
+            let found = Rc::new(std::cell::Cell::new(false));
+            let title = job.as_ref().map(|job| match job.request.kind {
+                crate::sim::job::JobKind::Compare { .. } => "#compare-title",
+                crate::sim::job::JobKind::Sweep { .. } => "#sweep-title",
+            });
             let running = job.map(|job| {
                 // The button that started it is disabled now: the focus goes to Cancel.
                 browser::after_paint(|| browser::focus_if_lost(".busy-note button"));
+                let found = Rc::clone(&found);
                 crate::ui::worker::start((*job.request).clone(), move |report| {
+                    if matches!(report.news, crate::sim::job::News::Done(Ok(_))) {
+                        found.set(true);
+                    }
                     dispatcher.dispatch(LiveAction::JobNews(report))
                 })
             });
-            let started = running.is_some();
             move || {
                 drop(running);
-                // Done or cancelled: the focus goes to what it found, or back to the buttons.
-                if started {
-                    browser::after_paint(|| {
-                        browser::focus_if_lost("#compare-title, #sweep-title, .compare-button")
+                // Done: the focus goes to what it found, brought into view (it may be far
+                // below on a phone); cancelled or failed: back to the buttons.
+                if let Some(title) = title {
+                    browser::after_paint(move || {
+                        if found.get() {
+                            browser::reveal_if_lost(title);
+                        } else {
+                            browser::focus_if_lost(".compare-button");
+                        }
                     });
                 }
             }
