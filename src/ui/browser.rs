@@ -248,13 +248,17 @@ pub fn local_remove(key: &str) {
     }
 }
 
-/// Moves the keyboard focus to the first element `selector` finds, if any.
-pub fn focus(selector: &str) {
-    let element = web_sys::window()
+/// The first element `selector` finds, if it is an HTML element.
+fn html_element(selector: &str) -> Option<web_sys::HtmlElement> {
+    web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.query_selector(selector).ok().flatten())
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-    if let Some(element) = element {
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+}
+
+/// Moves the keyboard focus to the first element `selector` finds, if any.
+pub fn focus(selector: &str) {
+    if let Some(element) = html_element(selector) {
         let _ = element.focus();
     }
 }
@@ -283,11 +287,7 @@ pub fn reveal_if_lost(selector: &str) {
     if !focus_lost() {
         return;
     }
-    let element = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.query_selector(selector).ok().flatten())
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-    if let Some(element) = element {
+    if let Some(element) = html_element(selector) {
         let _ = element.focus();
         let options = web_sys::ScrollIntoViewOptions::new();
         options.set_block(web_sys::ScrollLogicalPosition::Start);
