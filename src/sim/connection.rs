@@ -24,6 +24,7 @@ use gluesql::core::executor::{execute, Payload};
 use gluesql::core::plan::StatementPlan;
 use gluesql::core::store::{Planner, Store, Transaction};
 use gluesql::prelude::Glue;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 thread_local! {
@@ -80,7 +81,7 @@ pub fn statement_in_flight() -> Option<String> {
 }
 
 /// Where a connection stands with respect to transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TransactionState {
     /// No `BEGIN` is open: each statement commits on its own.
     Idle,

@@ -25,6 +25,7 @@ use crate::sim::debezium::{
     SnapshotRow, TransactionOrder,
 };
 use gluesql::core::data::Value;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
@@ -72,7 +73,7 @@ impl ConnectorConfig {
 }
 
 /// Where a connector stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConnectorState {
     /// Never started, or stopped: its slot stays, holding the source's log.
     Stopped,
@@ -117,7 +118,7 @@ pub struct ConnectorStats {
 }
 
 /// The connector's lag behind its source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ConnectorLag {
     /// Change-log records committed at the source and not read yet.
     pub records: u64,

@@ -31,7 +31,7 @@ use gluesql::core::ast::{
 };
 use gluesql::core::sqlparser::dialect::PostgreSqlDialect;
 use gluesql::core::sqlparser::tokenizer::{Token, Tokenizer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
@@ -42,7 +42,7 @@ pub type Columns = BTreeMap<String, Vec<String>>;
 pub type ColumnRef = (String, String);
 
 /// What one statement, or several, read and write.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Access {
     /// Columns named where a value is read: projection, `WHERE`, joins, `SET` values, …
     pub reads: BTreeSet<ColumnRef>,
@@ -402,7 +402,7 @@ impl Walker<'_> {
 }
 
 /// One operation of a service, with what its statements read and write.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationAccess {
     /// The service.
     pub service: String,
@@ -446,7 +446,7 @@ impl Mark {
 
 /// The coupling map of a scenario: every operation's column-level reads and writes, against
 /// the databases' tables.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CouplingMap {
     /// Every operation, in scenario order.
     pub operations: Vec<OperationAccess>,

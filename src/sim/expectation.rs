@@ -839,7 +839,7 @@ pub enum Measured {
 }
 
 /// Where an expectation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// It holds, for good.
@@ -855,7 +855,7 @@ pub enum Status {
 }
 
 /// An expectation judged: the values measured and the status.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The expectation as written.
     pub that: String,

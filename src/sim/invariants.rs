@@ -11,6 +11,7 @@
 
 use crate::sim::results::{Cell, CellKind, Outcome, StatementResult};
 use gluesql::prelude::Value;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
@@ -18,7 +19,7 @@ use std::cmp::Ordering;
 pub const SHOWN_ROWS: usize = 20;
 
 /// One row that differs: its key and both versions, as text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowDifference {
     /// The key, as `id=42`.
     pub key: String,
@@ -29,7 +30,7 @@ pub struct RowDifference {
 }
 
 /// How a read model compares with its source.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Divergence {
     /// Rows compared (the source's).
     pub rows: usize,

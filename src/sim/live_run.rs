@@ -18,6 +18,7 @@ use crate::sim::messages::{messages, MessageView};
 use crate::sim::playback::Playback;
 use crate::sim::view::{page_view, PageView};
 use crate::sim::world::{Command, CommandError, InvariantReport};
+use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
 /// How many messages the viewer lists.
@@ -66,7 +67,7 @@ impl Default for Viewer {
 
 /// What the page shows of a run at one refresh; its parts are shared, so a copy is cheap and a
 /// part that did not change is the same `Rc` as before.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Shown {
     /// What the panels draw.
     pub view: Rc<PageView>,
@@ -301,6 +302,66 @@ mod tests {
 
     fn closed() -> Viewer {
         Viewer::default()
+    }
+
+    /// What a worker would post: the view as JSON.
+    fn through_json(shown: &Shown) -> Shown {
+        let text = serde_json::to_string(shown).expect("it writes");
+        serde_json::from_str(&text).expect("it reads back")
+    }
+
+    #[test]
+    fn what_is_shown_comes_through_json_unchanged_in_every_mode() {
+        for name in ["shop", "cdc-basics", "outbox-contract", "lost-update"] {
+            let mut live = run(name);
+            live.playback_mut().run_until(8 * SECOND, || true);
+            while live.script_step().expect("each step runs") {}
+            let shown = live.refresh(&closed(), 0.0, false).clone();
+            let back = through_json(&shown);
+            assert_eq!(*back.view, *shown.view, "{name}: the panels");
+            assert_eq!(
+                *back.checkpoints, *shown.checkpoints,
+                "{name}: the checkpoints"
+            );
+            assert_eq!(*back.coupling, *shown.coupling, "{name}: the coupling map");
+            assert_eq!(
+                (back.now, back.horizon, back.events, back.checked_at),
+                (shown.now, shown.horizon, shown.events, shown.checked_at),
+                "{name}: the clock"
+            );
+            assert_eq!(
+                serde_json::to_value(&back).expect("it writes"),
+                serde_json::to_value(&shown).expect("it writes"),
+                "{name}: the checker and the rest"
+            );
+        }
+    }
+
+    #[test]
+    fn a_registry_sent_as_json_previews_a_change_as_the_original_does() {
+        let mut live = run("outbox-contract");
+        live.playback_mut().run_until(5 * SECOND, || true);
+        let shown = live.refresh(&closed(), 0.0, false).clone();
+        let registry = &shown
+            .view
+            .pipeline
+            .as_ref()
+            .expect("the events mode has a pipeline")
+            .registry;
+        let subject = registry
+            .subjects
+            .first()
+            .expect("a subject registered by 5 s");
+        let latest = subject.versions.last().expect("a version");
+        let back = through_json(&shown);
+        let back_registry = &back.view.pipeline.as_ref().expect("still there").registry;
+        for text in [latest.text.as_str(), r#"{"type": "string"}"#] {
+            assert_eq!(
+                back_registry.preview(&subject.name, text),
+                registry.preview(&subject.name, text),
+                "the parsed schemas came back"
+            );
+        }
     }
 
     #[test]

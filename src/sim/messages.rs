@@ -6,10 +6,11 @@
 
 use crate::sim::clock::Micros;
 use crate::sim::topic::Topic;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 /// One field of a change event's row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// The column.
     pub name: String,
@@ -22,7 +23,7 @@ pub struct FieldChange {
 }
 
 /// One message as the viewer shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageView {
     /// Its partition.
     pub partition: u32,

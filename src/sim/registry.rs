@@ -18,13 +18,14 @@
 
 use crate::sim::avro_compat::{self, Incompatibility};
 use apache_avro::Schema;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use thiserror::Error;
 
 /// A compatibility mode: which earlier versions a new one is checked against, and in which
 /// direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum CompatibilityMode {
     /// The new schema reads data written with the latest version.
     #[default]
@@ -212,19 +213,37 @@ pub enum RegistryError {
 }
 
 /// A registered schema: its global id, its parsed form and the text it was registered with.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegisteredSchema {
     /// The global id messages carry.
     pub id: u32,
-    /// The schema.
+    /// The schema (carried as its JSON text where a registry is sent between threads).
+    #[serde(with = "schema_text")]
     pub schema: Schema,
     /// Its normalized JSON, defaults and aliases included (what identical schemas share;
     /// Avro's Parsing Canonical Form would drop defaults, which matter to compatibility).
     pub canonical: String,
 }
 
+/// A schema as its JSON text, for serde: Avro's `Schema` writes itself but does not read.
+mod schema_text {
+    use apache_avro::Schema;
+    use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(schema: &Schema, to: S) -> Result<S::Ok, S::Error> {
+        serde_json::to_string(schema)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(to)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(from: D) -> Result<Schema, D::Error> {
+        let text = String::deserialize(from)?;
+        Schema::parse_str(&text).map_err(D::Error::custom)
+    }
+}
+
 /// One subject: its versions (ids, oldest first), its own mode if set, and its consumers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Subject {
     /// Version `n` is `versions[n - 1]`, a schema id.
     pub versions: Vec<u32>,
@@ -266,7 +285,7 @@ pub struct Registration {
 }
 
 /// The registry: subjects and the schemas they hold.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SchemaRegistry {
     subjects: BTreeMap<String, Subject>,
     schemas: Vec<RegisteredSchema>,
@@ -295,6 +314,11 @@ impl SchemaRegistry {
     /// The subjects, by name.
     pub fn subjects(&self) -> &BTreeMap<String, Subject> {
         &self.subjects
+    }
+
+    /// The mode of a subject that has none of its own.
+    pub fn default_mode(&self) -> CompatibilityMode {
+        self.default_mode
     }
 
     /// The mode a subject's changes are checked with.
@@ -481,7 +505,7 @@ impl SchemaRegistry {
 }
 
 /// One version of a subject as the registry panel shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionView {
     /// Its version in the subject (from 1).
     pub version: u32,
@@ -492,7 +516,7 @@ pub struct VersionView {
 }
 
 /// A subject as the registry panel shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubjectView {
     /// `<topic>-value`.
     pub name: String,

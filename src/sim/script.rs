@@ -45,7 +45,7 @@ pub struct StepSpec {
 }
 
 /// What became of a step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepReport {
     /// Its position in the script, from 0.
     pub index: usize,

@@ -31,6 +31,7 @@
 
 use crate::sim::change_log::{CommitSeq, TxnId};
 use crate::sim::isolation::planted::{self, Fault};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
@@ -153,7 +154,7 @@ pub struct Ssi {
 }
 
 /// What SSI did, for the benchmark and the page.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SsiStats {
     /// rw-antidependencies recorded.
     pub conflicts: u64,
@@ -162,7 +163,7 @@ pub struct SsiStats {
 }
 
 /// SSI's state now, as the page shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SsiSummary {
     /// Per table, how many transactions hold a SIREAD lock on it (committed ones included).
     pub siread: Vec<(String, usize)>,

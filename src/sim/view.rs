@@ -10,6 +10,7 @@ use crate::sim::world::{
     ConsoleStatus, ConsumerState, EtlSnapshot, LockEventKind, LockView, NarrationKind,
     PipelineSnapshot, World,
 };
+use serde::{Deserialize, Serialize};
 
 /// How many seconds the latency charts show.
 pub const CHART_SECONDS: u64 = 60;
@@ -18,7 +19,7 @@ pub const CHART_SECONDS: u64 = 60;
 pub const LOG_LINES: usize = 200;
 
 /// A node's state, for its colour, badge and label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Health {
     /// Working normally.
     Healthy,
@@ -92,7 +93,7 @@ impl Health {
 }
 
 /// One operation's controls and state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationView {
     /// Its name.
     pub name: String,
@@ -105,7 +106,7 @@ pub struct OperationView {
 }
 
 /// One service: its numbers now and its last seconds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceView {
     /// Its name.
     pub name: String,
@@ -145,7 +146,7 @@ pub struct ServiceView {
 }
 
 /// One database.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseView {
     /// Its name.
     pub name: String,
@@ -167,7 +168,7 @@ pub struct DatabaseView {
 }
 
 /// An edge of the topology: a service reading or writing a table of a database.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EdgeView {
     /// The service.
     pub service: String,
@@ -186,7 +187,7 @@ pub struct EdgeView {
 }
 
 /// What carries data along a [`FlowView`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FlowKind {
     /// A CDC pipeline: connector, topic, consumer group.
     Cdc,
@@ -197,7 +198,7 @@ pub enum FlowKind {
 /// Data moving from a table of one database to a table of another without a service running
 /// it: a CDC pipeline feeding a read model, or the ETL job's copy — the pipeline drawn in the
 /// topology.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlowView {
     /// The source: (database, table).
     pub from: (String, String),
@@ -292,7 +293,7 @@ fn flows(pipeline: Option<&PipelineSnapshot>, etl: Option<&EtlSnapshot>) -> Vec<
 }
 
 /// One line of the narration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogLine {
     /// When, as text ("12.4s").
     pub at: String,
@@ -307,7 +308,7 @@ pub struct LogLine {
 }
 
 /// Where a console statement stands, for its badge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsoleState {
     /// Not started.
     Queued,
@@ -322,7 +323,7 @@ pub enum ConsoleState {
 }
 
 /// One statement typed at the simulation's console.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConsoleLine {
     /// Its number.
     pub id: u64,
@@ -341,7 +342,7 @@ pub struct ConsoleLine {
 }
 
 /// A scenario's scripted sessions, for the side-by-side view.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScriptView {
     /// The sessions, in order of first appearance: the view's columns.
     pub sessions: Vec<String>,
@@ -366,7 +367,7 @@ pub const TIMELINE_SPAN: Micros = 5 * SECOND;
 pub const TIMELINE_ROWS: usize = 12;
 
 /// One transaction on the lock-wait timeline: when it held locks, and when it waited.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineRow {
     /// Who ("billing #12", "console", a script session).
     pub who: String,
@@ -382,7 +383,7 @@ pub struct TimelineRow {
 pub const CONSOLE_ROWS: usize = 20;
 
 /// Everything the live page shows at one moment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PageView {
     /// Simulated time.
     pub now: Micros,

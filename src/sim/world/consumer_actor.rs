@@ -17,11 +17,12 @@ use crate::sim::sink::{
     SinkError,
 };
 use crate::sim::topic::{Message, Offset};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// Where a consumer stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConsumerState {
     /// Polling and applying.
     Running,

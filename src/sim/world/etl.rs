@@ -22,7 +22,7 @@ use crate::sim::database::{Cell, CellKind, Outcome};
 use crate::sim::metrics::{Distribution, LatencySummary};
 use crate::sim::modes::EtlSpec;
 use crate::sim::service::Notify;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The job's events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub(super) enum EtlEvent {
 }
 
 /// What the job is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EtlPhase {
     /// Waiting for its next run.
@@ -254,7 +254,7 @@ fn compare_cells(a: &Cell, b: &Cell) -> std::cmp::Ordering {
 }
 
 /// The job as the page shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EtlSnapshot {
     /// The operational database it copies from.
     pub source: String,

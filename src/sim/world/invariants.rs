@@ -14,9 +14,10 @@ use super::World;
 use crate::sim::clock::{Micros, SECOND};
 use crate::sim::connector::ConnectorState;
 use crate::sim::invariants::{compare, compare_values, rows_of_result, Divergence};
+use serde::{Deserialize, Serialize};
 
 /// One read model's check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadModelCheck {
     /// The reader's database.
     pub database: String,
@@ -29,7 +30,7 @@ pub struct ReadModelCheck {
 }
 
 /// The checker's verdict on a whole run.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct InvariantReport {
     /// Whether the system was quiet when checked (a check of a busy system proves nothing).
     pub quiet: bool,
@@ -46,7 +47,7 @@ pub struct InvariantReport {
 }
 
 /// Which part of the pipeline is stuck.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FailingPart {
     /// A consumer group whose last batch failed (an event it cannot decode, a row its read
     /// model cannot take).
@@ -57,7 +58,7 @@ pub enum FailingPart {
 }
 
 /// A consumer group or a connector that is stuck, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failing {
     /// The consumer group's or the connector's name.
     pub name: String,

@@ -4,12 +4,13 @@
 use super::World;
 use crate::sim::clock::{Micros, SECOND};
 use crate::sim::locks::Owner;
+use serde::{Deserialize, Serialize};
 
 /// How many lines of narration the world keeps for the page's log of what happened.
 pub const NARRATION_KEPT: usize = 500;
 
 /// What kind of thing happened, for the narration's filter and icons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NarrationKind {
     /// A statement waited for a lock (and got it).
     LockWait,

@@ -12,6 +12,7 @@ use crate::sim::report::{
     round3, ConnectorReport, ConsumerGroupReport, ReadModelReport, TopicReport,
 };
 use crate::sim::topic::Offset;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -156,7 +157,7 @@ impl World {
 }
 
 /// A connector as the page shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectorSnapshot {
     /// Its name.
     pub name: String,
@@ -206,7 +207,7 @@ pub struct ConnectorSnapshot {
 }
 
 /// A partition as the page shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionSnapshot {
     /// First offset kept.
     pub log_start: Offset,
@@ -219,7 +220,7 @@ pub struct PartitionSnapshot {
 }
 
 /// A topic as the page shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicSnapshot {
     /// Its name.
     pub name: String,
@@ -230,7 +231,7 @@ pub struct TopicSnapshot {
 }
 
 /// A consumer group as the page shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupSnapshot {
     /// The group (its service's name).
     pub name: String,
@@ -271,7 +272,7 @@ pub struct GroupSnapshot {
 }
 
 /// A read model as the page shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadModelSnapshot {
     /// Its table in the group's database.
     pub table: String,
@@ -290,7 +291,7 @@ pub struct ReadModelSnapshot {
 }
 
 /// A projection as the page shows it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectionSnapshot {
     /// Its defining query.
     pub sql: String,
@@ -299,7 +300,7 @@ pub struct ProjectionSnapshot {
 }
 
 /// The pipeline as the page shows it.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PipelineSnapshot {
     /// The connectors.
     pub connectors: Vec<ConnectorSnapshot>,
@@ -315,7 +316,7 @@ pub struct PipelineSnapshot {
 
 /// The schema registry as the page shows it: its subjects, and the registry itself for trying
 /// a change before registering it ([`crate::sim::registry::SchemaRegistry::preview`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RegistrySnapshot {
     /// The subjects.
     pub subjects: Vec<crate::sim::registry::SubjectView>,
@@ -358,8 +359,14 @@ impl RegistrySnapshot {
 }
 
 impl PartialEq for RegistrySnapshot {
+    /// The same registry, or one that shows and previews the same: the same subjects with the
+    /// same versions, modes and readers, the same default mode and the same payloads (a
+    /// registry that came through JSON is another `Rc`).
     fn eq(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.registry, &other.registry)
+            || (self.subjects == other.subjects
+                && self.payload_fields == other.payload_fields
+                && self.registry.default_mode() == other.registry.default_mode())
     }
 }
 

@@ -5,6 +5,7 @@ use super::World;
 use crate::sim::clock::Micros;
 use crate::sim::locks::Owner;
 use crate::sim::owners::Actor;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What a part of the world is doing now, for the page.
@@ -70,7 +71,7 @@ pub struct OperationSnapshot {
 }
 
 /// One line of the lock view: a lock held or a request waiting.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockLine {
     /// The table or row.
     pub resource: String,
@@ -85,7 +86,7 @@ pub struct LockLine {
 }
 
 /// A database's locks at one moment, for the page's locks panel.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LockView {
     /// Locks held.
     pub held: Vec<LockLine>,
