@@ -31,6 +31,69 @@ pub const CHECK_EVERY_MS: f64 = 1_000.0;
 /// How far a slice played at "max" speed asks to go: its budget stops it first.
 pub const MAX_SLICE: Micros = 3_600 * SECOND;
 
+/// How long one frame may spend advancing the simulation (ms of wall time).
+pub const FRAME_BUDGET_MS: f64 = 8.0;
+
+/// How long one frame may spend running to a link's time (ms of wall time): the page shows
+/// only the progress meanwhile, so it can spend more.
+pub const RUN_TO_BUDGET_MS: f64 = 4.0 * FRAME_BUDGET_MS;
+
+/// How often the panels are rebuilt while playing (ms of wall time).
+pub const VIEW_EVERY_MS: f64 = 100.0;
+
+/// How often a playing script issues its next step (ms of wall time).
+pub const SCRIPT_STEP_MS: f64 = 1_200.0;
+
+/// The longest wall time one frame plays (ms): after a stall (a background tab, a debugger),
+/// the run goes on from where it was rather than leaping.
+pub const MAX_FRAME_MS: f64 = 100.0;
+
+/// What the page asks of the run at a frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Motion {
+    /// Paused: nothing moves.
+    Still,
+    /// Playing at `speed` (simulated seconds a wall second; `None`: as fast as the frame
+    /// budget lets it).
+    Playing {
+        /// The speed.
+        speed: Option<f64>,
+    },
+    /// Running to a link's time, a budgeted slice a frame (going there at once would hold the
+    /// page).
+    RunningTo(Micros),
+}
+
+/// What one frame did to the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tick {
+    /// The simulated time it covered.
+    pub advanced: Advanced,
+    /// The wall time it played (ms; 0 on a frame that starts playing or changes speed).
+    pub elapsed_ms: f64,
+    /// The wall time it spent advancing the world (ms).
+    pub step_ms: f64,
+    /// The wall time it spent taking what is shown (ms), if it did ([`LiveRun::shown`] is new).
+    pub view_ms: Option<f64>,
+    /// A playing script's step, if one was issued: `Ok(false)` when its script had ended.
+    pub script: Option<Result<bool, CommandError>>,
+    /// Whether a run to a time got there.
+    pub arrived: bool,
+    /// The world's events handled so far, after the frame.
+    pub events: u64,
+}
+
+impl Tick {
+    /// Whether the frame changed nothing the page draws (paused, a script between its steps,
+    /// the first frame of play).
+    pub fn idle(&self) -> bool {
+        self.advanced.from == self.advanced.to
+            && self.view_ms.is_none()
+            && self.script.is_none()
+            && !self.arrived
+    }
+}
+
 /// What one slice of play did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advanced {
@@ -116,6 +179,13 @@ pub struct LiveRun {
     coupling_inputs: (Vec<Columns>, Vec<bool>),
     /// The viewer's settings at the last refresh: other settings list the messages again.
     viewer: Viewer,
+    /// The wall time of the last refresh (ms).
+    last_refresh: f64,
+    /// The last frame that played: its wall time (ms) and speed (the next frame plays the wall
+    /// time since, at the same speed).
+    last_play: Option<(f64, Option<f64>)>,
+    /// When a playing script last issued a step (wall ms).
+    last_script_step: f64,
 }
 
 impl std::fmt::Debug for LiveRun {
@@ -149,6 +219,9 @@ impl LiveRun {
             checked: None,
             coupling_inputs,
             viewer: Viewer::default(),
+            last_refresh: 0.0,
+            last_play: None,
+            last_script_step: 0.0,
         }
     }
 
@@ -193,6 +266,109 @@ impl LiveRun {
         }
     }
 
+    /// One animation frame at wall time `at` (ms): the run moves as `motion` says, within the
+    /// frame's budget (`clock` tells the wall time as it passes), and what is shown is taken
+    /// again on its rhythm ([`VIEW_EVERY_MS`], and at once at the scenario's end or a run's
+    /// arrival) with the viewer's settings.
+    ///
+    /// A script whose services are all its own plays a step every [`SCRIPT_STEP_MS`] instead
+    /// of time passing.
+    pub fn tick(
+        &mut self,
+        at: f64,
+        motion: Motion,
+        viewer: &Viewer,
+        clock: impl FnMut() -> f64,
+    ) -> Tick {
+        let mut tick = self.move_on(at, motion, viewer, clock);
+        tick.events = self.playback.world().events();
+        tick
+    }
+
+    /// [`LiveRun::tick`] but for its events.
+    fn move_on(
+        &mut self,
+        at: f64,
+        motion: Motion,
+        viewer: &Viewer,
+        mut clock: impl FnMut() -> f64,
+    ) -> Tick {
+        let now = self.playback.now();
+        let mut tick = Tick {
+            advanced: Advanced {
+                from: now,
+                to: now,
+                reached_end: false,
+            },
+            elapsed_ms: 0.0,
+            step_ms: 0.0,
+            view_ms: None,
+            script: None,
+            arrived: false,
+            events: 0,
+        };
+        let speed = match motion {
+            Motion::Still => {
+                self.last_play = None;
+                return tick;
+            }
+            Motion::RunningTo(target) => {
+                self.last_play = None;
+                let started = clock();
+                let deadline = started + RUN_TO_BUDGET_MS;
+                tick.arrived = self.playback.run_until(target, || clock() < deadline);
+                tick.advanced.to = self.playback.now();
+                tick.step_ms = clock() - started;
+                if tick.arrived {
+                    self.refresh_timed(viewer, at, false, &mut tick, &mut clock);
+                }
+                return tick;
+            }
+            Motion::Playing { speed } => speed,
+        };
+        let view = &self.shown.view;
+        if view.script.is_some() && view.services.iter().all(|s| s.internal) {
+            self.last_play = None;
+            if at - self.last_script_step < SCRIPT_STEP_MS {
+                return tick;
+            }
+            self.last_script_step = at;
+            let started = clock();
+            tick.script = Some(self.script_step());
+            tick.step_ms = clock() - started;
+            tick.advanced.to = self.playback.now();
+            self.refresh_timed(viewer, at, true, &mut tick, &mut clock);
+            return tick;
+        }
+        tick.elapsed_ms = match self.last_play {
+            Some((last, last_speed)) if last_speed == speed => (at - last).clamp(0.0, MAX_FRAME_MS),
+            _ => 0.0,
+        };
+        self.last_play = Some((at, speed));
+        let started = clock();
+        let deadline = started + FRAME_BUDGET_MS;
+        tick.advanced = self.play(tick.elapsed_ms, speed, || clock() < deadline);
+        tick.step_ms = clock() - started;
+        if at - self.last_refresh >= VIEW_EVERY_MS || tick.advanced.reached_end {
+            self.refresh_timed(viewer, at, true, &mut tick, &mut clock);
+        }
+        tick
+    }
+
+    /// [`LiveRun::refresh`], its wall time noted in `tick`.
+    fn refresh_timed(
+        &mut self,
+        viewer: &Viewer,
+        at: f64,
+        playing: bool,
+        tick: &mut Tick,
+        clock: &mut impl FnMut() -> f64,
+    ) {
+        let started = clock();
+        self.refresh(viewer, at, playing);
+        tick.view_ms = Some(clock() - started);
+    }
+
     /// A playing script's next step: `Ok(false)` when its script has ended (or it has none),
     /// and nothing was issued.
     ///
@@ -215,6 +391,7 @@ impl LiveRun {
     /// settings; `playing` says whether the page plays (then the checker and checkpoints wait
     /// for their second, see the module's documentation).
     pub fn refresh(&mut self, viewer: &Viewer, wall: f64, playing: bool) -> &Shown {
+        self.last_refresh = wall;
         let world = self.playback.world();
         let now = self.playback.now();
         let events = world.events();
@@ -556,6 +733,112 @@ mod tests {
             !shop.script_step().expect("no script"),
             "a scenario without one"
         );
+    }
+
+    /// A wall clock that never runs out of budget.
+    fn frozen() -> impl FnMut() -> f64 {
+        || 0.0
+    }
+
+    const PLAY_1X: Motion = Motion::Playing { speed: Some(1.0) };
+
+    #[test]
+    fn a_frame_plays_the_wall_time_since_the_last_and_takes_the_view_every_tenth_of_a_second() {
+        let mut live = run("shop");
+        let still = live.tick(1_000.0, Motion::Still, &closed(), frozen());
+        assert_eq!(still.advanced.to, 0, "paused: nothing moves");
+        assert!(still.view_ms.is_none());
+        let first = live.tick(1_016.0, PLAY_1X, &closed(), frozen());
+        assert_eq!(
+            (first.elapsed_ms, first.advanced.to),
+            (0.0, 0),
+            "the first frame only starts the clock"
+        );
+        assert!(first.view_ms.is_some(), "the first view is taken");
+        let second = live.tick(1_066.0, PLAY_1X, &closed(), frozen());
+        assert_eq!((second.elapsed_ms, second.advanced.to), (50.0, 50 * MS));
+        assert!(second.view_ms.is_none(), "50 ms after the last view");
+        assert_eq!(live.shown().now, 0, "the view is the one of 0 s still");
+        let third = live.tick(1_120.0, PLAY_1X, &closed(), frozen());
+        assert!(third.view_ms.is_some(), "104 ms after the last view");
+        assert_eq!(live.shown().now, third.advanced.to);
+        let faster = live.tick(
+            1_136.0,
+            Motion::Playing { speed: Some(16.0) },
+            &closed(),
+            frozen(),
+        );
+        assert_eq!(faster.elapsed_ms, 0.0, "a new speed starts the clock again");
+        let faster = live.tick(
+            1_152.0,
+            Motion::Playing { speed: Some(16.0) },
+            &closed(),
+            frozen(),
+        );
+        assert_eq!(faster.advanced.to - faster.advanced.from, 256 * MS);
+        live.tick(1_200.0, Motion::Still, &closed(), frozen());
+        live.tick(9_000.0, PLAY_1X, &closed(), frozen());
+        let after_stall = live.tick(60_000.0, PLAY_1X, &closed(), frozen());
+        assert_eq!(
+            after_stall.elapsed_ms, MAX_FRAME_MS,
+            "a long stall plays one frame's worth, not the minute"
+        );
+    }
+
+    #[test]
+    fn a_run_to_a_time_goes_a_budgeted_slice_a_frame_and_shows_its_arrival() {
+        let mut live = run("shop");
+        let target = 20 * SECOND;
+        // Each look at the clock takes a millisecond: a frame's budget is a few dozen looks.
+        let mut wall = 0.0;
+        let mut frames = 0;
+        loop {
+            frames += 1;
+            assert!(frames < 100_000, "it gets there");
+            let tick = live.tick(wall, Motion::RunningTo(target), &closed(), || {
+                wall += 1.0;
+                wall
+            });
+            assert!(
+                tick.step_ms <= RUN_TO_BUDGET_MS + 1.0,
+                "within the budget: {tick:?}"
+            );
+            if tick.arrived {
+                assert_eq!(tick.advanced.to, target);
+                assert!(tick.view_ms.is_some(), "the arrival is shown");
+                break;
+            }
+            assert!(tick.view_ms.is_none(), "on the way, only the progress");
+        }
+        assert!(frames > 1, "20 s of the shop take more than one budget");
+        assert_eq!(live.shown().now, target);
+        assert_eq!(live.shown().checked_at, Some(target), "checked on arrival");
+    }
+
+    #[test]
+    fn a_playing_script_steps_on_its_own_rhythm_and_says_when_it_has_ended() {
+        let mut live = run("lost-update");
+        live.refresh(&closed(), 0.0, false);
+        let mut steps = 0;
+        let mut ended = false;
+        for frame in 0..2_000 {
+            let at = 1_200.0 + f64::from(frame) * 100.0;
+            let tick = live.tick(at, PLAY_1X, &closed(), frozen());
+            match tick.script {
+                None => assert_ne!(frame % 12, 0, "a step every 1.2 s, at {at} ms"),
+                Some(Ok(true)) => {
+                    steps += 1;
+                    assert_eq!(frame % 12, 0, "not between steps");
+                    assert!(tick.view_ms.is_some(), "each step is shown");
+                }
+                Some(Ok(false)) => {
+                    ended = true;
+                    break;
+                }
+                Some(Err(error)) => panic!("a step failed: {error}"),
+            }
+        }
+        assert!(ended && steps >= 2, "{steps} steps, then the end");
     }
 
     #[test]

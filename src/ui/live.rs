@@ -6,7 +6,8 @@
 //! [`Shown`](crate::sim::live_run::Shown) at each refresh. Each animation frame
 //! advances the run by the wall-clock time since the last frame times the speed, within a frame
 //! budget, so the page stays responsive at any speed; the view is rebuilt at most every
-//! [`VIEW_EVERY_MS`] of wall time while playing (the clock every frame).
+//! [`VIEW_EVERY_MS`](crate::sim::live_run::VIEW_EVERY_MS) of wall time while playing (the
+//! clock every frame): see [`LiveRun::tick`].
 
 use crate::authoring::{prepare, RunError, RunFile, SavedRun, ScenarioDraft, ScenarioSource};
 use crate::embed::{Embedding, Panels};
@@ -34,9 +35,7 @@ mod embed;
 mod frame;
 
 pub use analysis::{CompareView, RunningJob, COMPARE_AT_LEAST, COMPARE_AT_MOST};
-pub use frame::{
-    FrameStats, SpeedMeter, FRAME_BUDGET_MS, LINK_EVERY_MS, SCRIPT_STEP_MS, VIEW_EVERY_MS,
-};
+pub use frame::{FrameStats, SpeedMeter, LINK_EVERY_MS};
 use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 use yew::Reducible;
@@ -197,14 +196,8 @@ pub struct LiveState {
     pub speed: usize,
     /// The speed actually kept.
     pub meter: SpeedMeter,
-    /// The wall time of the last frame (ms), while playing.
-    pub last_frame: Option<f64>,
-    /// When the view was last rebuilt (wall ms).
-    pub last_view: f64,
     /// When the address was last brought up to date while playing (wall ms).
     pub last_link: f64,
-    /// When a playing script last issued a step (wall ms).
-    pub last_step: f64,
     /// Simulated time now (updated every frame).
     pub now: Micros,
     /// The furthest time reached.
@@ -606,10 +599,7 @@ impl LiveState {
             playing: false,
             speed: 1,
             meter: SpeedMeter::default(),
-            last_frame: None,
-            last_view: 0.0,
             last_link: 0.0,
-            last_step: 0.0,
             now: 0,
             horizon: 0,
             events: 0,
@@ -747,12 +737,16 @@ impl LiveState {
     }
 
     /// This state showing the run as it is now, at wall time `wall` (ms).
-    fn with_view(mut self, wall: f64) -> Self {
-        let shown = self
-            .run
+    fn with_view(self, wall: f64) -> Self {
+        self.run
             .borrow_mut()
-            .refresh(&self.viewer, wall, self.playing)
-            .clone();
+            .refresh(&self.viewer, wall, self.playing);
+        self.show()
+    }
+
+    /// This state showing what the run's last refresh took.
+    fn show(mut self) -> Self {
+        let shown = self.run.borrow().shown().clone();
         self.view = shown.view;
         self.messages = shown.messages;
         self.checker = shown.checker;
@@ -765,7 +759,6 @@ impl LiveState {
             let mode = self.playback().scenario().mode;
             self.progress.settle(mode);
         }
-        self.last_view = wall;
         self
     }
 
@@ -788,10 +781,7 @@ impl LiveState {
             playing: self.playing,
             speed: self.speed,
             meter: self.meter,
-            last_frame: self.last_frame,
-            last_view: self.last_view,
             last_link: self.last_link,
-            last_step: self.last_step,
             now: self.now,
             horizon: self.horizon,
             events: self.events,
@@ -1217,7 +1207,6 @@ impl LiveState {
             }
             LiveAction::TogglePlay => {
                 next.playing = !next.playing;
-                next.last_frame = None;
                 next.meter = SpeedMeter::default();
                 let next = next.with_view(wall);
                 next.remember();
@@ -1225,7 +1214,6 @@ impl LiveState {
             }
             LiveAction::Pause => {
                 next.playing = false;
-                next.last_frame = None;
                 let next = next.with_view(wall);
                 next.remember();
                 next
@@ -1320,7 +1308,6 @@ impl LiveState {
             }
             LiveAction::SetSpeed(index) => {
                 next.speed = index.min(SPEEDS.len() - 1);
-                next.last_frame = None;
                 next.meter = SpeedMeter::default();
                 next.remember();
                 next
@@ -1456,7 +1443,6 @@ impl LiveState {
                 next.share = !next.share;
                 if next.share {
                     next.playing = false;
-                    next.last_frame = None;
                 }
                 let next = next.with_view(wall);
                 next.remember();
