@@ -61,6 +61,7 @@ pub mod registry;
 pub mod report;
 pub mod results;
 pub mod rng;
+pub mod run_requests;
 pub mod scenario;
 pub mod scenario_text;
 pub mod schema_diff;

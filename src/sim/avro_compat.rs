@@ -23,10 +23,11 @@
 
 use apache_avro::schema::{RecordField, Schema};
 use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Why a reader cannot read a writer's data: where, and the rule it breaks.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Incompatibility {
     /// Where, as a path from the top type: `OrderPlaced.items[].price`; the top type's name
     /// alone when the problem is the type itself.

@@ -694,7 +694,7 @@ pub enum PreviewError {
 }
 
 /// A schema change, as the preview understands it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SchemaChange {
     /// `ALTER TABLE t RENAME COLUMN c TO d`.
     RenameColumn {
@@ -876,7 +876,7 @@ impl SchemaChange {
 }
 
 /// An operation a schema change affects, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Affected {
     /// The service.
     pub service: String,
@@ -887,7 +887,7 @@ pub struct Affected {
 }
 
 /// What a schema change will do, said before it runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Preview {
     /// The change.
     pub change: SchemaChange,

@@ -5,6 +5,7 @@
 //! object per line, in the order the broker holds them.
 
 use crate::sim::world::{NarrationKind, World};
+use serde::{Deserialize, Serialize};
 
 /// An exported file's text and how many data rows it has (CSV rows after the header, NDJSON
 /// lines), as the page shows next to it.
@@ -175,7 +176,7 @@ pub fn topic_ndjson(world: &World, name: &str) -> Option<Exported> {
 }
 
 /// One thing a run can be exported as.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub enum ExportKind {
     /// The run report ([`report_json`]).
     Report,
@@ -209,7 +210,7 @@ impl ExportKind {
 }
 
 /// A file the run can be exported as, with what it holds, for the page's list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ExportFile {
     /// What it is.
     pub kind: ExportKind,

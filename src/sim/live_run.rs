@@ -15,7 +15,7 @@ use crate::sim::clock::{Micros, SECOND};
 use crate::sim::coupling::{Columns, CouplingMap};
 use crate::sim::expectation::{keep_settled, Verdict};
 use crate::sim::messages::{messages, MessageView};
-use crate::sim::playback::Playback;
+use crate::sim::playback::{Playback, RecordedCommand};
 use crate::sim::view::{page_view, PageView};
 use crate::sim::world::{Command, CommandError, InvariantReport};
 use serde::{Deserialize, Serialize};
@@ -150,6 +150,12 @@ pub struct Shown {
     pub horizon: Micros,
     /// Events handled so far.
     pub events: u64,
+    /// The run's seed.
+    pub seed: u64,
+    /// The user's commands on this timeline, in order (what a link replays).
+    pub commands: Rc<Vec<RecordedCommand>>,
+    /// A script's next step and whether it has ended, if the scenario has one.
+    pub script_progress: Option<(Option<usize>, bool)>,
 }
 
 /// When the checker and checkpoints were last taken.
@@ -211,6 +217,9 @@ impl LiveRun {
             now: playback.now(),
             horizon: playback.horizon().max(playback.now()),
             events: world.events(),
+            seed: playback.seed(),
+            commands: Rc::new(playback.commands().to_vec()),
+            script_progress: world.script_progress(),
         };
         let coupling_inputs = world.coupling_inputs();
         Self {
@@ -459,6 +468,11 @@ impl LiveRun {
         self.shown.now = now;
         self.shown.events = events;
         self.shown.horizon = self.playback.horizon().max(now);
+        self.shown.seed = self.playback.seed();
+        if self.playback.commands() != self.shown.commands.as_slice() {
+            self.shown.commands = Rc::new(self.playback.commands().to_vec());
+        }
+        self.shown.script_progress = world.script_progress();
         &self.shown
     }
 }

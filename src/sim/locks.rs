@@ -15,7 +15,7 @@
 
 use crate::sim::clock::Micros;
 use gluesql::core::data::{Key, Value};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::rc::Rc;
@@ -24,7 +24,7 @@ use std::rc::Rc;
 pub type Owner = u64;
 
 /// PostgreSQL's table-level lock modes, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TableLockMode {
     /// Taken by `SELECT`.
     AccessShare,

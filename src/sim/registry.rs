@@ -131,7 +131,7 @@ impl fmt::Display for CompatibilityMode {
 }
 
 /// Which way a check failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Direction {
     /// The new schema cannot read data written with an earlier version.
     NewCannotReadOld,
@@ -141,7 +141,7 @@ pub enum Direction {
 
 /// Why a schema change was refused: the rule, the version it failed against, where, and who
 /// would break.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Refusal {
     /// The subject.
     pub subject: String,
@@ -191,7 +191,7 @@ impl fmt::Display for Refusal {
 }
 
 /// What the registry refuses.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Deserialize, Serialize)]
 pub enum RegistryError {
     /// The text is not an Avro schema.
     #[error("not a valid Avro schema: {0}")]

@@ -18,11 +18,12 @@ use crate::link::{
 use crate::sim::clock::{format_micros, Micros, MS, SECOND};
 use crate::sim::coupling::CouplingMap;
 use crate::sim::expectation::Verdict;
-use crate::sim::live_run::LiveRun;
+use crate::sim::live_run::{LiveRun, Shown};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::messages::MessageView;
 use crate::sim::modes::Mode;
 use crate::sim::playback::Playback;
+use crate::sim::run_requests::{RunAnswer, RunRequest};
 use crate::sim::scenario::Scenario;
 use crate::sim::view::{clock_text, PageView};
 use crate::sim::world::{Command, CommandError, LivePreview};
@@ -36,7 +37,7 @@ mod frame;
 
 pub use analysis::{CompareView, RunningJob, COMPARE_AT_LEAST, COMPARE_AT_MOST};
 pub use frame::{FrameStats, SpeedMeter, LINK_EVERY_MS};
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -159,8 +160,16 @@ pub use crate::sim::live_run::{Viewer, VIEWER_MESSAGES};
 /// The live simulator's state.
 pub struct LiveState {
     /// The run and what is shown of it (shared with the reducer's clones; Yew keeps the old
-    /// state while reducing): components read it through [`LiveState::playback`].
+    /// state while reducing). The page changes and reads it only by asking
+    /// ([`crate::sim::run_requests`]) and by its frames ([`LiveRun::tick`]).
     run: Rc<RefCell<LiveRun>>,
+    /// The scenario the run plays (its isolation levels and mode applied).
+    scenario: Rc<Scenario>,
+    /// What the run showed at its last refresh (its seed, the user's commands, the script's
+    /// progress; the parts the panels draw are copied out below).
+    shown: Shown,
+    /// The files the run can be exported as, taken while the share panel is open.
+    pub exports: Option<Rc<Vec<crate::sim::export::ExportFile>>>,
     /// The scenario's name.
     pub scenario_name: String,
     /// Where the scenario comes from: a built-in, or the user's own text.
@@ -459,10 +468,7 @@ impl LiveState {
         // The student's own actions, replayed at their times (not on another scenario than
         // the one they were given in).
         if !commands.is_empty() && !fell_back && state.notice.is_none() {
-            let replayed = state.playback_mut().replay(commands, 0);
-            if let Err(error) = replayed {
-                notices.push(error.to_string());
-            }
+            state = state.ask(RunRequest::Replay { commands, until: 0 }, browser::now_ms());
         }
         state.speed = speed;
         state.present = match browser::query_param("present") {
@@ -516,11 +522,13 @@ impl LiveState {
         let mut state = Self::load(&source, Some(run.seed), run.isolation, run.mode);
         state.speed = run.speed.min(SPEEDS.len() - 1);
         let kept = commands.len();
-        let replayed = state.playback_mut().replay(commands, run.at);
-        if let Err(error) = replayed {
-            state.notice = Some(error.to_string());
-        }
-        state = state.with_view(browser::now_ms());
+        state = state.ask(
+            RunRequest::Replay {
+                commands,
+                until: run.at,
+            },
+            browser::now_ms(),
+        );
         recovery::restored();
         let statement = crash
             .statement
@@ -579,9 +587,13 @@ impl LiveState {
             .remove(&playback.scenario().name)
             .unwrap_or_default();
         let scenario_name = playback.scenario().name.clone();
+        let scenario = Rc::new(playback.scenario().clone());
         let run = LiveRun::new(playback);
         let shown = run.shown().clone();
         Self {
+            scenario,
+            shown: shown.clone(),
+            exports: None,
             scenario_name,
             source,
             editor: None,
@@ -629,8 +641,7 @@ impl LiveState {
 
     /// The scenario's title, for the header.
     pub fn title(&self) -> String {
-        let playback = self.playback();
-        let scenario = playback.scenario();
+        let scenario = self.scenario();
         scenario
             .title
             .clone()
@@ -639,7 +650,7 @@ impl LiveState {
 
     /// The seed.
     pub fn seed(&self) -> u64 {
-        self.playback().seed()
+        self.shown.seed
     }
 
     /// The clock as text.
@@ -668,7 +679,7 @@ impl LiveState {
             ("mode", self.mode.map(|m| m.name().to_owned())),
             ("present", self.present.then(|| "1".to_owned())),
             ("panels", self.panels.map(Panels::for_link)),
-            ("run", commands_for_link(self.playback().commands())),
+            ("run", commands_for_link(&self.shown.commands)),
             ("src", self.source.edited_text().map(pack)),
         ]
     }
@@ -683,7 +694,7 @@ impl LiveState {
             isolation: self.isolation.clone(),
             mode: self.mode,
             at: self.now,
-            commands: self.playback().commands().to_vec(),
+            commands: self.shown.commands.to_vec(),
         }
     }
 
@@ -691,11 +702,6 @@ impl LiveState {
     /// scenario editor's Import.
     pub fn run_file(&self) -> String {
         RunFile::write(&self.saved_run())
-    }
-
-    /// The files the run can be exported as now.
-    pub fn export_files(&self) -> Vec<crate::sim::export::ExportFile> {
-        crate::sim::export::files(self.playback().world(), &self.scenario_name)
     }
 
     /// The scenario's text as it runs (for the editor and for export).
@@ -714,7 +720,7 @@ impl LiveState {
 
     /// How many commands of the user's the link replays.
     pub fn recorded_commands(&self) -> usize {
-        self.playback().commands().len()
+        self.shown.commands.len()
     }
 
     /// Keeps the address and the tab's record of the run up to date with what is on screen.
@@ -726,14 +732,115 @@ impl LiveState {
         recovery::save_run(&self.saved_run());
     }
 
-    /// The run.
-    pub fn playback(&self) -> Ref<'_, Playback> {
-        Ref::map(self.run.borrow(), LiveRun::playback)
+    /// The scenario the run plays.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
     }
 
-    /// The run, to change (then [`LiveState::with_view`] shows it).
-    fn playback_mut(&self) -> RefMut<'_, Playback> {
-        RefMut::map(self.run.borrow_mut(), LiveRun::playback_mut)
+    /// Asks the run `request` (see [`crate::sim::run_requests`]) and takes in its answer:
+    /// what is shown after it, and what the page says about it.
+    fn ask(self, request: RunRequest, wall: f64) -> Self {
+        let changes = request.changes_the_run();
+        let answer =
+            self.run
+                .borrow_mut()
+                .handle(request, &self.viewer, self.playing, browser::now_ms);
+        let next = self.show().take_answer(answer, wall);
+        if changes && next.share {
+            // The share panel's list of exports counts what the run holds now.
+            next.ask(RunRequest::Exports, wall)
+        } else {
+            next
+        }
+    }
+
+    /// What the page says about the run's answer (a command's sentence on the panel it acts on,
+    /// a refusal as a notice), and what it does with it (a preview shown, a file saved).
+    fn take_answer(mut self, answer: RunAnswer, wall: f64) -> Self {
+        match answer {
+            RunAnswer::Applied {
+                command,
+                at,
+                result,
+            } => {
+                // A pipeline's answer is shown on its panel, next to the button pressed.
+                let sentence = command_sentence(&command, &result);
+                if matches!(
+                    command,
+                    Command::RegisterSchema { .. } | Command::UpgradeReaders { .. }
+                ) {
+                    self.registry_result = sentence;
+                } else if command.is_pipeline() {
+                    let at = clock_text(at);
+                    self.pipeline_result = sentence.map(|s| format!("{at} — {s}"));
+                } else {
+                    self.last_result = sentence;
+                }
+            }
+            RunAnswer::Stepped => {}
+            RunAnswer::Exports(files) => self.exports = Some(Rc::new(files)),
+            RunAnswer::Undone(Ok(true)) => self.last_result = None,
+            RunAnswer::Undone(Ok(false)) => {
+                self.notice = Some("No step to take back: the script is at its start.".to_owned())
+            }
+            RunAnswer::Sought {
+                to,
+                from: Ok(from),
+                took_ms,
+                back,
+            } => {
+                if back {
+                    self.last_seek_ms = Some((took_ms, to.saturating_sub(from)));
+                }
+            }
+            RunAnswer::Restarted {
+                seed: Some(seed),
+                cleared,
+                result: Ok(()),
+            } => {
+                self.info = Some(format!(
+                    "Seed {seed}: the run starts again from 0 s with other random arrivals and data{}.",
+                    if cleared > 0 { " (your commands were cleared)" } else { "" }
+                ));
+            }
+            RunAnswer::Restarted {
+                seed: None,
+                result: Ok(()),
+                ..
+            }
+            | RunAnswer::Replayed(Ok(())) => {}
+            RunAnswer::Undone(Err(error))
+            | RunAnswer::Sought {
+                from: Err(error), ..
+            }
+            | RunAnswer::Restarted {
+                result: Err(error), ..
+            }
+            | RunAnswer::Replayed(Err(error)) => self.notice = Some(error),
+            RunAnswer::Previewed {
+                database,
+                sql,
+                result: Ok(preview),
+            } => {
+                self.schema_preview = Some(Rc::new(SchemaPreview {
+                    database,
+                    sql,
+                    preview,
+                }));
+            }
+            // Not a schema change (or SQL the run will report on): run it at once.
+            RunAnswer::Previewed { database, sql, .. } => {
+                return self.reduce_command(Command::RunSql { database, sql }, wall)
+            }
+            RunAnswer::Exported {
+                kind,
+                text: Some(text),
+            } => browser::download(&kind.file_name(&self.scenario_name), kind.mime(), &text),
+            RunAnswer::Exported { text: None, .. } => {
+                self.notice = Some("That export is not part of this run.".to_owned())
+            }
+        }
+        self
     }
 
     /// This state showing the run as it is now, at wall time `wall` (ms).
@@ -747,6 +854,7 @@ impl LiveState {
     /// This state showing what the run's last refresh took.
     fn show(mut self) -> Self {
         let shown = self.run.borrow().shown().clone();
+        self.shown = shown.clone();
         self.view = shown.view;
         self.messages = shown.messages;
         self.checker = shown.checker;
@@ -756,7 +864,7 @@ impl LiveState {
         self.events = shown.events;
         self.horizon = shown.horizon;
         if self.run_settled() {
-            let mode = self.playback().scenario().mode;
+            let mode = self.scenario().mode;
             self.progress.settle(mode);
         }
         self
@@ -765,6 +873,9 @@ impl LiveState {
     fn copy(&self) -> Self {
         Self {
             run: Rc::clone(&self.run),
+            scenario: Rc::clone(&self.scenario),
+            shown: self.shown.clone(),
+            exports: self.exports.clone(),
             scenario_name: self.scenario_name.clone(),
             source: self.source.clone(),
             editor: self.editor.clone(),
@@ -809,18 +920,8 @@ impl LiveState {
         }
     }
 
-    fn seek(mut self, to: Micros) -> Self {
-        let started = browser::now_ms();
-        let backwards = to < self.now;
-        let result = self.playback_mut().seek(to);
-        match result {
-            Err(error) => self.notice = Some(error.to_string()),
-            Ok(from) if backwards => {
-                self.last_seek_ms = Some((browser::now_ms() - started, to.saturating_sub(from)));
-            }
-            Ok(_) => {}
-        }
-        self.with_view(browser::now_ms())
+    fn seek(self, to: Micros) -> Self {
+        self.ask(RunRequest::Seek(to), browser::now_ms())
     }
 
     /// A fresh run of `source` with `seed` and `isolation`, keeping the page's settings.
@@ -885,7 +986,7 @@ impl LiveState {
         let Ok(scenario) = source.scenario() else {
             return self.copy();
         };
-        let own_seed = self.playback().scenario().seed;
+        let own_seed = self.scenario().seed;
         let seed = if self.seed() != own_seed {
             self.seed()
         } else {
@@ -914,7 +1015,7 @@ impl LiveState {
                 return unchanged;
             }
         };
-        let had_commands = !self.playback().commands().is_empty();
+        let had_commands = !self.shown.commands.is_empty();
         let mut loaded =
             self.carry_over(Self::with_playback(playback, source, isolation, mode, None));
         loaded.editor = Some(Rc::new(ScenarioDraft::new(text.to_owned())));
@@ -950,11 +1051,13 @@ impl LiveState {
         // A long run is replayed a slice per frame, as a link's is (at once it would hold the
         // page).
         let at_once = run.at.min(SEEK_AT_ONCE);
-        let replayed = loaded.playback_mut().replay(run.commands, at_once);
-        if let Err(error) = replayed {
-            loaded.notice = Some(error.to_string());
-        }
-        let mut loaded = loaded.with_view(browser::now_ms());
+        let mut loaded = loaded.ask(
+            RunRequest::Replay {
+                commands: run.commands,
+                until: at_once,
+            },
+            browser::now_ms(),
+        );
         loaded.info = Some(if run.at > at_once {
             loaded.seeking = Some(run.at);
             format!(
@@ -982,22 +1085,7 @@ impl LiveState {
         if matches!(command, Command::RunSql { .. }) {
             self.schema_preview = None;
         }
-        let result = self.playback_mut().apply(command.clone());
-        // A pipeline's answer is shown on its panel, next to the button pressed.
-        let sentence = command_sentence(&command, &result);
-        if matches!(
-            command,
-            Command::RegisterSchema { .. } | Command::UpgradeReaders { .. }
-        ) {
-            self.registry_result = sentence;
-        } else if command.is_pipeline() {
-            let at = clock_text(self.now);
-            self.pipeline_result = sentence.map(|s| format!("{at} — {s}"));
-        } else {
-            self.last_result = sentence;
-        }
-        self.horizon = self.now;
-        let next = self.with_view(wall);
+        let next = self.ask(RunRequest::Apply(command), wall);
         next.remember();
         next
     }
@@ -1006,9 +1094,8 @@ impl LiveState {
     pub fn run_started(&self) -> bool {
         self.now > 0
             || self
-                .playback()
-                .world()
-                .script_progress()
+                .shown
+                .script_progress
                 .is_some_and(|(next, ended)| ended || next != Some(0))
     }
 
@@ -1020,7 +1107,6 @@ impl LiveState {
         self.prediction.is_none()
             && self.shows(crate::embed::Panel::Lesson)
             && self
-                .playback()
                 .scenario()
                 .lesson
                 .as_ref()
@@ -1030,8 +1116,7 @@ impl LiveState {
     /// Whether the lesson's answer may be shown (see [`crate::sim::lesson::LessonSpec::answer`]),
     /// or what would show it.
     pub fn answer(&self) -> crate::sim::lesson::Answer {
-        let playback = self.playback();
-        let scenario = playback.scenario();
+        let scenario = self.scenario();
         match &scenario.lesson {
             Some(lesson) => lesson.answer(
                 &self.progress,
@@ -1045,14 +1130,9 @@ impl LiveState {
     /// Whether this run has shown what it can: its checkpoints are settled, its script has
     /// ended or its time is over.
     fn run_settled(&self) -> bool {
-        let playback = self.playback();
-        let scenario = playback.scenario();
-        let script_ended = self.view.script.as_ref().is_some_and(|_| {
-            playback
-                .world()
-                .script_progress()
-                .is_some_and(|(_, end)| end)
-        });
+        let scenario = self.scenario();
+        let script_ended =
+            self.view.script.is_some() && self.shown.script_progress.is_some_and(|(_, end)| end);
         self.now >= scenario.duration.micros()
             || script_ended
             || crate::sim::expectation::settled(&self.checkpoints)
@@ -1221,18 +1301,11 @@ impl LiveState {
             LiveAction::StepEvent if next.view.script.is_some() => {
                 // In a script, the next event is its next step.
                 next.playing = false;
-                let result = next.playback_mut().apply(Command::ScriptStep);
-                if let Err(error) = result {
-                    next.notice = Some(error.to_string());
-                }
-                let next = next.with_view(wall);
-                next.remember();
-                next
+                next.reduce_command(Command::ScriptStep, wall)
             }
             LiveAction::StepEvent => {
                 next.playing = false;
-                next.playback_mut().step_instant();
-                let next = next.with_view(wall);
+                let next = next.ask(RunRequest::StepInstant, wall);
                 next.remember();
                 next
             }
@@ -1246,16 +1319,7 @@ impl LiveState {
             LiveAction::StepBack => {
                 next.playing = false;
                 let next = if next.view.script.is_some() {
-                    let undone = next.playback_mut().undo_script_step();
-                    match undone {
-                        Ok(true) => next.last_result = None,
-                        Ok(false) => {
-                            next.notice =
-                                Some("No step to take back: the script is at its start.".to_owned())
-                        }
-                        Err(error) => next.notice = Some(error.to_string()),
-                    }
-                    next.with_view(wall)
+                    next.ask(RunRequest::UndoScriptStep, wall)
                 } else {
                     let to = next.now.saturating_sub(100 * MS);
                     next.seek(to)
@@ -1271,15 +1335,10 @@ impl LiveState {
             }
             LiveAction::Reset => {
                 next.playing = false;
-                let reset = next.playback_mut().reset();
-                if let Err(error) = reset {
-                    next.notice = Some(error.to_string());
-                }
-                next.horizon = 0;
                 next.last_result = None;
                 next.pipeline_result = None;
                 next.registry_result = None;
-                let next = next.with_view(wall);
+                let next = next.ask(RunRequest::Reset, wall);
                 next.remember();
                 next
             }
@@ -1288,21 +1347,10 @@ impl LiveState {
                 // A comparison or sweep running with the old seed would show figures of a run
                 // the page no longer plays.
                 next.job = None;
-                let had_commands = !next.playback().commands().is_empty();
-                let reseeded = next.playback_mut().set_seed(seed);
-                if let Err(error) = reseeded {
-                    next.notice = Some(error.to_string());
-                } else {
-                    next.info = Some(format!(
-                        "Seed {seed}: the run starts again from 0 s with other random arrivals and data{}.",
-                        if had_commands { " (your commands were cleared)" } else { "" }
-                    ));
-                }
-                next.horizon = 0;
                 next.last_result = None;
                 next.pipeline_result = None;
                 next.registry_result = None;
-                let next = next.with_view(wall);
+                let next = next.ask(RunRequest::SetSeed(seed), wall);
                 next.remember();
                 next
             }
@@ -1328,7 +1376,6 @@ impl LiveState {
                     .cloned()
                     .collect();
                 let own = next
-                    .playback()
                     .scenario()
                     .databases
                     .iter()
@@ -1346,7 +1393,7 @@ impl LiveState {
                     levels.push((database.clone(), isolation));
                 }
                 let seed = next.seed();
-                let had_commands = !next.playback().commands().is_empty();
+                let had_commands = !next.shown.commands.is_empty();
                 let mut loaded = next.reload(&next.source.clone(), Some(seed), levels, next.mode);
                 if own != Some(isolation) {
                     loaded.info = Some(format!(
@@ -1364,22 +1411,7 @@ impl LiveState {
                 next
             }
             LiveAction::PreviewSql { database, sql } => {
-                let preview = next
-                    .playback()
-                    .world()
-                    .preview_schema_change(&database, &sql);
-                match preview {
-                    Ok(preview) => {
-                        next.schema_preview = Some(Rc::new(SchemaPreview {
-                            database,
-                            sql,
-                            preview,
-                        }));
-                        next
-                    }
-                    // Not a schema change (or SQL the run will report on): run it at once.
-                    Err(_) => next.reduce_command(Command::RunSql { database, sql }, wall),
-                }
+                next.ask(RunRequest::Preview { database, sql }, wall)
             }
             LiveAction::CancelPreview => {
                 next.schema_preview = None;
@@ -1446,23 +1478,18 @@ impl LiveState {
                 }
                 let next = next.with_view(wall);
                 next.remember();
-                next
+                if next.share {
+                    next.ask(RunRequest::Exports, wall)
+                } else {
+                    next
+                }
             }
             LiveAction::CloseSweep => {
                 next.sweep = None;
                 next
             }
-            LiveAction::Export(kind) => {
-                // (Written once, from the kind: the list's counts are not needed to save it.)
-                let text = crate::sim::export::write(next.playback().world(), &kind);
-                match text {
-                    Some(text) => {
-                        browser::download(&kind.file_name(&next.scenario_name), kind.mime(), &text)
-                    }
-                    None => next.notice = Some("That export is not part of this run.".to_owned()),
-                }
-                next
-            }
+            // (Written once, from the kind: the list's counts are not needed to save it.)
+            LiveAction::Export(kind) => next.ask(RunRequest::Export(kind), wall),
             LiveAction::ToggleEditor => {
                 if next.editor.is_some() || next.editor_warning {
                     next.editor = None;

@@ -30,8 +30,7 @@ use yew::prelude::*;
 /// SQL actions worth one click, from the scenario's timeline and, for the shop's tables, the
 /// course's classics: a report by hand, a column renamed under the services' feet.
 fn presets(state: &LiveState) -> Vec<Preset> {
-    let playback = state.playback();
-    let scenario = playback.scenario();
+    let scenario = state.scenario();
     let mut presets: Vec<Preset> = scenario
         .timeline
         .iter()
@@ -225,7 +224,6 @@ pub fn Simulator() -> Html {
     };
     let console_examples: Rc<Vec<(String, String)>> = Rc::new(
         state
-            .playback()
             .scenario()
             .databases
             .iter()
@@ -237,8 +235,7 @@ pub fn Simulator() -> Html {
         Callback::from(move |_: MouseEvent| on_action.emit(LiveAction::ToggleHelp))
     };
     let (description, watch) = {
-        let playback = state.playback();
-        let scenario = playback.scenario();
+        let scenario = state.scenario();
         let render = |text: &Option<String>| {
             text.as_deref()
                 .map(|t| Html::from_html_unchecked(AttrValue::from(markdown::to_safe_html(t))))
@@ -253,9 +250,9 @@ pub fn Simulator() -> Html {
         };
         (render(&scenario.description), render(watch))
     };
-    let lesson = state.playback().scenario().lesson.clone().map(Rc::new);
+    let lesson = state.scenario().lesson.clone().map(Rc::new);
     let spoilers_hidden = state.spoilers_hidden();
-    let has_sweep = state.playback().scenario().sweep.is_some();
+    let has_sweep = state.scenario().sweep.is_some();
     let mode_buttons = (state.view.modes.len() > 1).then(|| {
         html! {
             <div class="mode-switch" role="group" aria-label="Integration mode">
@@ -430,7 +427,7 @@ pub fn Simulator() -> Html {
                             clock={AttrValue::from(state.view.clock.clone())}
                             actions={state.recorded_commands()} run_file={AttrValue::from(state.run_file())}
                             name={AttrValue::from(state.scenario_name.clone())}
-                            exports={Rc::new(state.export_files())}
+                            exports={state.exports.clone().unwrap_or_default()}
                             charts={Rc::new(state.view.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>())}
                         embed={AttrValue::from(state.embed_snippet())}
                             on_action={on_action.clone()} />

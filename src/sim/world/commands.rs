@@ -6,10 +6,11 @@ use crate::sim::clock::{format_micros, Micros};
 use crate::sim::params::tables_used;
 use crate::sim::report::{round3, AppliedAction};
 use crate::sim::scenario::{ActionKind, TimelineEntry};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Something the user (or the timeline) does to a running world.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "do", rename_all = "snake_case")]
 pub enum Command {
     /// Run SQL on a database now (a migration, a report by hand).
@@ -260,7 +261,7 @@ impl Command {
 }
 
 /// Why a command could not be applied.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Deserialize, Serialize)]
 pub enum CommandError {
     /// No database of that name.
     #[error("there is no database called \"{0}\"")]

@@ -5,10 +5,10 @@
 use super::World;
 use crate::sim::coupling::{Columns, CouplingMap, Preview, PreviewError};
 use crate::sim::locks::{LockMode, Resource};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A schema change previewed in a running world.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LivePreview {
     /// What it will break and the lock it takes.
     pub preview: Preview,

@@ -76,7 +76,7 @@ impl LiveState {
     /// [`COMPARE_AT_LEAST`]–[`COMPARE_AT_MOST`]; a lesson shown by the comparison, to its end at
     /// least), with this seed, side by side.
     pub(super) fn compare_modes(mut self) -> Self {
-        let scenario = self.playback().scenario().clone();
+        let scenario = self.scenario().clone();
         // A lesson whose answer is the modes side by side is compared over its whole length:
         // its evidence (a rename at 20 s) may come late.
         let whole = scenario
@@ -95,7 +95,7 @@ impl LiveState {
 
     /// Starts the scenario at each point of its `[sweep]`, with this seed, for the chart.
     pub(super) fn sweep_scale(mut self) -> Self {
-        let scenario = self.playback().scenario().clone();
+        let scenario = self.scenario().clone();
         // Each point runs the scenario's length, within what a comparison may take.
         let until = scenario
             .duration
