@@ -62,6 +62,7 @@ pub mod report;
 pub mod results;
 pub mod rng;
 pub mod run_requests;
+pub mod run_server;
 pub mod scenario;
 pub mod scenario_text;
 pub mod schema_diff;

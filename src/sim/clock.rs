@@ -88,9 +88,31 @@ fn trim_zeros(text: String) -> String {
     text.replace(".0ms", "ms").replace(".0s", "s")
 }
 
+impl SimDuration {
+    /// The duration exactly, in the largest unit that divides it (`"2m"`, `"90s"`, `"250ms"`,
+    /// `"1500us"`): what [`SimDuration::parse`] reads back to the same microsecond (the
+    /// `Display` form rounds, for people).
+    pub fn exact(self) -> String {
+        let us = self.0;
+        if us == 0 {
+            "0s".to_owned()
+        } else if us % (60 * SECOND) == 0 {
+            format!("{}m", us / (60 * SECOND))
+        } else if us % SECOND == 0 {
+            format!("{}s", us / SECOND)
+        } else if us % MS == 0 {
+            format!("{}ms", us / MS)
+        } else {
+            format!("{us}us")
+        }
+    }
+}
+
 impl Serialize for SimDuration {
+    /// Written exactly ([`SimDuration::exact`]), so that a scenario sent as JSON (to a worker)
+    /// reads back the same.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_string())
+        serializer.serialize_str(&self.exact())
     }
 }
 
@@ -123,6 +145,29 @@ impl schemars::JsonSchema for SimDuration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duration_is_written_exactly_and_reads_back_the_same() {
+        for us in [
+            0,
+            40,
+            1_500,
+            250 * MS,
+            12_345 * MS,
+            90 * SECOND,
+            120 * SECOND,
+            3_723_000_001,
+        ] {
+            let written = SimDuration(us).exact();
+            assert_eq!(
+                SimDuration::parse(&written),
+                Ok(SimDuration(us)),
+                "{written}"
+            );
+        }
+        assert_eq!(SimDuration(120 * SECOND).exact(), "2m");
+        assert_eq!(SimDuration(1_500).exact(), "1500us");
+    }
 
     #[test]
     fn durations_parse_with_units() {

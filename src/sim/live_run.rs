@@ -34,9 +34,9 @@ pub const MAX_SLICE: Micros = 3_600 * SECOND;
 /// How long one frame may spend advancing the simulation (ms of wall time).
 pub const FRAME_BUDGET_MS: f64 = 8.0;
 
-/// How long one frame may spend running to a link's time (ms of wall time): the page shows
-/// only the progress meanwhile, so it can spend more.
-pub const RUN_TO_BUDGET_MS: f64 = 4.0 * FRAME_BUDGET_MS;
+/// How many frame budgets one frame may spend running to a link's time: the page shows only
+/// the progress meanwhile, so it can spend more.
+pub const RUN_TO_FACTOR: f64 = 4.0;
 
 /// How often the panels are rebuilt while playing (ms of wall time).
 pub const VIEW_EVERY_MS: f64 = 100.0;
@@ -49,7 +49,8 @@ pub const SCRIPT_STEP_MS: f64 = 1_200.0;
 pub const MAX_FRAME_MS: f64 = 100.0;
 
 /// What the page asks of the run at a frame.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Motion {
     /// Paused: nothing moves.
     Still,
@@ -65,7 +66,7 @@ pub enum Motion {
 }
 
 /// What one frame did to the run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tick {
     /// The simulated time it covered.
     pub advanced: Advanced,
@@ -84,6 +85,23 @@ pub struct Tick {
 }
 
 impl Tick {
+    /// A tick that moved nothing, at `now` with `events` handled.
+    pub fn still(now: Micros, events: u64) -> Self {
+        Self {
+            advanced: Advanced {
+                from: now,
+                to: now,
+                reached_end: false,
+            },
+            elapsed_ms: 0.0,
+            step_ms: 0.0,
+            view_ms: None,
+            script: None,
+            arrived: false,
+            events,
+        }
+    }
+
     /// Whether the frame changed nothing the page draws (paused, a script between its steps,
     /// the first frame of play).
     pub fn idle(&self) -> bool {
@@ -95,7 +113,7 @@ impl Tick {
 }
 
 /// What one slice of play did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Advanced {
     /// Simulated time before the slice.
     pub from: Micros,
@@ -107,7 +125,7 @@ pub struct Advanced {
 }
 
 /// The message viewer's settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Viewer {
     /// The topic shown, if the viewer is open.
     pub topic: Option<String>,
@@ -289,7 +307,20 @@ impl LiveRun {
         viewer: &Viewer,
         clock: impl FnMut() -> f64,
     ) -> Tick {
-        let mut tick = self.move_on(at, motion, viewer, clock);
+        self.tick_within(at, motion, viewer, FRAME_BUDGET_MS, clock)
+    }
+
+    /// [`LiveRun::tick`] within `budget_ms` of wall time (four times that to run to a time),
+    /// for a run that is not on the page's thread.
+    pub fn tick_within(
+        &mut self,
+        at: f64,
+        motion: Motion,
+        viewer: &Viewer,
+        budget_ms: f64,
+        clock: impl FnMut() -> f64,
+    ) -> Tick {
+        let mut tick = self.move_on(at, motion, viewer, budget_ms, clock);
         tick.events = self.playback.world().events();
         tick
     }
@@ -300,22 +331,10 @@ impl LiveRun {
         at: f64,
         motion: Motion,
         viewer: &Viewer,
+        budget_ms: f64,
         mut clock: impl FnMut() -> f64,
     ) -> Tick {
-        let now = self.playback.now();
-        let mut tick = Tick {
-            advanced: Advanced {
-                from: now,
-                to: now,
-                reached_end: false,
-            },
-            elapsed_ms: 0.0,
-            step_ms: 0.0,
-            view_ms: None,
-            script: None,
-            arrived: false,
-            events: 0,
-        };
+        let mut tick = Tick::still(self.playback.now(), 0);
         let speed = match motion {
             Motion::Still => {
                 self.last_play = None;
@@ -324,7 +343,7 @@ impl LiveRun {
             Motion::RunningTo(target) => {
                 self.last_play = None;
                 let started = clock();
-                let deadline = started + RUN_TO_BUDGET_MS;
+                let deadline = started + RUN_TO_FACTOR * budget_ms;
                 tick.arrived = self.playback.run_until(target, || clock() < deadline);
                 tick.advanced.to = self.playback.now();
                 tick.step_ms = clock() - started;
@@ -355,7 +374,7 @@ impl LiveRun {
         };
         self.last_play = Some((at, speed));
         let started = clock();
-        let deadline = started + FRAME_BUDGET_MS;
+        let deadline = started + budget_ms;
         tick.advanced = self.play(tick.elapsed_ms, speed, || clock() < deadline);
         tick.step_ms = clock() - started;
         if at - self.last_refresh >= VIEW_EVERY_MS || tick.advanced.reached_end {
@@ -814,7 +833,7 @@ mod tests {
                 wall
             });
             assert!(
-                tick.step_ms <= RUN_TO_BUDGET_MS + 1.0,
+                tick.step_ms <= RUN_TO_FACTOR * FRAME_BUDGET_MS + 1.0,
                 "within the budget: {tick:?}"
             );
             if tick.arrived {
