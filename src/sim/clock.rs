@@ -96,11 +96,11 @@ impl SimDuration {
         let us = self.0;
         if us == 0 {
             "0s".to_owned()
-        } else if us % (60 * SECOND) == 0 {
+        } else if us.is_multiple_of(60 * SECOND) {
             format!("{}m", us / (60 * SECOND))
-        } else if us % SECOND == 0 {
+        } else if us.is_multiple_of(SECOND) {
             format!("{}s", us / SECOND)
-        } else if us % MS == 0 {
+        } else if us.is_multiple_of(MS) {
             format!("{}ms", us / MS)
         } else {
             format!("{us}us")
