@@ -17,6 +17,14 @@ pub fn worker_main(request: &str) {
     dataflow_lab::ui::worker::serve(request);
 }
 
+/// The run's worker's entry point: serves the live run, taking first the messages that came
+/// while the module loaded (see [`dataflow_lab::ui::run_worker`]).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn run_worker_main(early: js_sys::Array) {
+    dataflow_lab::ui::run_worker::serve(&early);
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
     eprintln!(

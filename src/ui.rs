@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod recovery;
 pub mod registry;
 pub mod results;
+pub mod run_worker;
 pub mod scenario_editor;
 pub mod schema;
 pub mod script_view;

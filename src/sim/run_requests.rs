@@ -193,6 +193,16 @@ impl LiveRun {
     }
 }
 
+impl RunAnswer {
+    /// Whether the request it answers changed the run (see [`RunRequest::changes_the_run`]).
+    pub fn changed_the_run(&self) -> bool {
+        !matches!(
+            self,
+            Self::Previewed { .. } | Self::Exported { .. } | Self::Exports(_)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@
 //! The messages travel as JSON. Nothing here knows the browser: the server is driven by the
 //! worker's loop in `ui`, and natively by the tests below.
 
+use crate::sim::clock::Micros;
 use crate::sim::live_run::{LiveRun, Motion, Shown, Tick, Viewer};
 use crate::sim::playback::Playback;
 use crate::sim::run_requests::{RunAnswer, RunRequest};
@@ -59,6 +60,10 @@ pub enum ToRun {
         motion: Motion,
         /// The viewer's settings.
         viewer: Viewer,
+        /// Where the page's clock stood when it said so: a run told to stop goes back there if
+        /// it played past it meanwhile (what the student paused on is what stays).
+        #[serde(default)]
+        at: Option<Micros>,
     },
 }
 
@@ -83,6 +88,15 @@ pub enum FromRun {
         answer: RunAnswer,
         /// What the run shows after it.
         shown: Box<Shown>,
+    },
+    /// The server stopped (a panic, a module that did not load where it runs): the run is
+    /// gone.
+    Failed {
+        /// Why.
+        why: String,
+        /// The SQL statement the engine was running when it panicked, if it was.
+        #[serde(default)]
+        statement: Option<String>,
     },
     /// A tick of run `run`, with what it shows when that was taken again.
     Frame {
@@ -128,6 +142,7 @@ impl RunServer {
             } => {
                 self.motion = None;
                 self.run = None;
+                self.viewer = Viewer::default();
                 let result = Playback::new(*scenario, seed)
                     .map(|playback| {
                         let mut live = LiveRun::new(playback);
@@ -149,6 +164,11 @@ impl RunServer {
                     return Vec::new();
                 };
                 self.viewer = viewer;
+                // Asked as paused (a step, a reset): the run stops where it is first, as the
+                // page's own run would.
+                if !playing {
+                    self.motion = Some(Motion::Still);
+                }
                 let answer = live.handle(request, &self.viewer, playing, &mut clock);
                 vec![FromRun::Answer {
                     run: *current,
@@ -161,14 +181,25 @@ impl RunServer {
                 run,
                 motion,
                 viewer,
+                at,
             } => {
                 if self.run.as_ref().is_some_and(|(r, _)| *r == run) {
                     let viewer_changed = viewer != self.viewer;
+                    let stopped = self.motion.is_some_and(|m| m != Motion::Still);
                     self.motion = Some(motion);
                     self.viewer = viewer;
-                    // A paused run shows a new viewer setting at once.
-                    if viewer_changed && motion == Motion::Still {
+                    // A run that stops, or a paused run's new viewer setting, shows itself at
+                    // once (paused, the checker and checkpoints are taken at once).
+                    if (viewer_changed || stopped) && motion == Motion::Still {
                         if let Some((run, live)) = self.run.as_mut() {
+                            if let Some(at) = at.filter(|at| stopped && *at < live.playback().now())
+                            {
+                                // A run that built once rebuilds: should it not, it stays
+                                // where it is, which it shows.
+                                if live.playback_mut().seek(at).is_err() {
+                                    self.motion = Some(Motion::Still);
+                                }
+                            }
                             let shown =
                                 Box::new(live.refresh(&self.viewer, clock(), false).clone());
                             return vec![FromRun::Frame {
@@ -278,6 +309,7 @@ mod tests {
                 run: 1,
                 motion: Motion::Playing { speed: Some(1.0) },
                 viewer: Viewer::default(),
+                at: None,
             },
         );
         assert!(server.moving());
@@ -334,6 +366,7 @@ mod tests {
                 run: 2,
                 motion: Motion::RunningTo(5 * SECOND),
                 viewer: Viewer::default(),
+                at: None,
             },
         );
         let mut wall = 0.0;
@@ -353,6 +386,41 @@ mod tests {
         let arrived = arrived.expect("it arrives, and shows itself there");
         assert_eq!(arrived.now, 5 * SECOND);
         assert!(!server.moving(), "and stops there");
+    }
+
+    #[test]
+    fn a_run_told_to_stop_goes_back_to_where_the_page_paused() {
+        let mut server = RunServer::new();
+        start(&mut server, 1, "shop");
+        let play = |motion, at| ToRun::Move {
+            run: 1,
+            motion,
+            viewer: Viewer::default(),
+            at,
+        };
+        send(
+            &mut server,
+            play(Motion::Playing { speed: Some(1.0) }, None),
+        );
+        for i in 0..30 {
+            server.tick(f64::from(i) * TICK_EVERY_MS, || 0.0);
+        }
+        let news = send(
+            &mut server,
+            play(Motion::Still, Some(200 * crate::sim::clock::MS)),
+        );
+        let [FromRun::Frame {
+            shown: Some(shown), ..
+        }] = news.as_slice()
+        else {
+            panic!("a stopped run shows itself: {news:?}");
+        };
+        assert_eq!(
+            shown.now,
+            200 * crate::sim::clock::MS,
+            "back where the page's clock stood"
+        );
+        assert!(!server.moving());
     }
 
     #[test]
@@ -378,6 +446,7 @@ mod tests {
                     topic: Some("shop.public.orders".to_owned()),
                     ..Viewer::default()
                 },
+                at: None,
             },
         );
         let [FromRun::Frame {

@@ -18,9 +18,14 @@ const RECORD_SEPARATOR: char = '\u{1e}';
 
 /// Milliseconds from the browser's monotonic clock (`performance.now()`).
 pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
+    match web_sys::window() {
+        Some(window) => window.performance().map_or(0.0, |p| p.now()),
+        // In a worker: its own `performance`.
+        None => js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+            .ok()
+            .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+            .map_or(0.0, |p| p.now()),
+    }
 }
 
 fn local_storage() -> Option<Storage> {

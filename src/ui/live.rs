@@ -24,12 +24,14 @@ use crate::sim::messages::MessageView;
 use crate::sim::modes::Mode;
 use crate::sim::playback::Playback;
 use crate::sim::run_requests::{RunAnswer, RunRequest};
+use crate::sim::run_server::ToRun;
 use crate::sim::scenario::Scenario;
 use crate::sim::view::{clock_text, PageView};
 use crate::sim::world::{Command, CommandError, LivePreview};
 use crate::ui::browser;
 use crate::ui::keep;
 use crate::ui::recovery::{self, Crash};
+use crate::ui::run_worker;
 
 mod analysis;
 mod embed;
@@ -119,6 +121,8 @@ pub enum LiveAction {
     JobNews(crate::sim::job::JobReport),
     /// Stop the job running beside the run.
     CancelJob,
+    /// News of the run, from the worker that serves it.
+    RunNews(run_worker::News),
     /// Run the scenario at each point of its `[sweep]` and chart what grows.
     Sweep,
     /// Close the sweep.
@@ -157,17 +161,29 @@ pub enum LiveAction {
 
 pub use crate::sim::live_run::{Viewer, VIEWER_MESSAGES};
 
+/// Where the run is: on the page, or served by the page's worker (the number of its run
+/// there), whose news come as [`LiveAction::RunNews`].
+#[derive(Clone)]
+enum RunHost {
+    /// On the page.
+    Here(Rc<RefCell<LiveRun>>),
+    /// In the worker.
+    Away(u32),
+}
+
 /// The live simulator's state.
 pub struct LiveState {
     /// The run and what is shown of it (shared with the reducer's clones; Yew keeps the old
     /// state while reducing). The page changes and reads it only by asking
     /// ([`crate::sim::run_requests`]) and by its frames ([`LiveRun::tick`]).
-    run: Rc<RefCell<LiveRun>>,
+    run: RunHost,
     /// The scenario the run plays (its isolation levels and mode applied).
     scenario: Rc<Scenario>,
     /// What the run showed at its last refresh (its seed, the user's commands, the script's
     /// progress; the parts the panels draw are copied out below).
     shown: Shown,
+    /// The time last asked of a run in a worker (a seek, a replay), until its answer comes.
+    asked_to: Option<Micros>,
     /// The files the run can be exported as, taken while the share panel is open.
     pub exports: Option<Rc<Vec<crate::sim::export::ExportFile>>>,
     /// The scenario's name.
@@ -514,8 +530,9 @@ impl LiveState {
 
     /// The run the engine stopped in, at the same time, with every command but the one that
     /// panicked, and a message that says which statement it was.
-    fn restore(crash: Crash) -> Self {
+    pub(super) fn restore(crash: Crash) -> Self {
         let run = crash.run;
+        let at = run.at;
         let source = run.scenario_source();
         let (commands, dropped) =
             recovery::without_culprit(run.commands, crash.statement.as_deref());
@@ -536,7 +553,7 @@ impl LiveState {
         state.notice = Some(format!(
             "The SQL engine stopped on {statement} ({}). The page came back at {} with {} of your commands replayed{}.",
             crash.message,
-            clock_text(state.now),
+            clock_text(at),
             kept,
             if dropped > 0 { ", without the one that stopped it" } else { "" },
         ));
@@ -588,18 +605,29 @@ impl LiveState {
             .unwrap_or_default();
         let scenario_name = playback.scenario().name.clone();
         let scenario = Rc::new(playback.scenario().clone());
+        let seed = playback.seed();
         let run = LiveRun::new(playback);
         let shown = run.shown().clone();
+        // In the page's worker (unless the link says `worker=0`), the run starts again
+        // there; what it shows at 0 s is the same, so the page shows this meanwhile.
+        let host = match run_worker::wanted()
+            .then(|| run_worker::start(&scenario, seed))
+            .flatten()
+        {
+            Some(number) => RunHost::Away(number),
+            None => RunHost::Here(Rc::new(RefCell::new(run))),
+        };
         Self {
             scenario,
             shown: shown.clone(),
+            asked_to: None,
             exports: None,
             scenario_name,
             source,
             editor: None,
             editor_note: None,
             editor_warning: false,
-            run: Rc::new(RefCell::new(run)),
+            run: host,
             isolation,
             mode,
             viewer: Viewer::default(),
@@ -639,6 +667,12 @@ impl LiveState {
         }
     }
 
+    /// The run's time as the page has it: the time last asked of a run in a worker until its
+    /// answer comes, else the clock's.
+    fn at(&self) -> Micros {
+        self.asked_to.unwrap_or(self.now)
+    }
+
     /// The scenario's title, for the header.
     pub fn title(&self) -> String {
         let scenario = self.scenario();
@@ -674,7 +708,7 @@ impl LiveState {
                 "speed",
                 (self.speed != 1).then(|| speed_for_link(self.speed)),
             ),
-            ("t", (self.now > 0).then(|| time_for_link(self.now))),
+            ("t", (self.at() > 0).then(|| time_for_link(self.at()))),
             ("isolation", isolation_for_link(&self.isolation)),
             ("mode", self.mode.map(|m| m.name().to_owned())),
             ("present", self.present.then(|| "1".to_owned())),
@@ -693,7 +727,7 @@ impl LiveState {
             speed: self.speed,
             isolation: self.isolation.clone(),
             mode: self.mode,
-            at: self.now,
+            at: self.at(),
             commands: self.shown.commands.to_vec(),
         }
     }
@@ -741,10 +775,38 @@ impl LiveState {
     /// what is shown after it, and what the page says about it.
     fn ask(self, request: RunRequest, wall: f64) -> Self {
         let changes = request.changes_the_run();
-        let answer =
-            self.run
-                .borrow_mut()
-                .handle(request, &self.viewer, self.playing, browser::now_ms);
+        let run = match &self.run {
+            RunHost::Here(run) => Rc::clone(run),
+            RunHost::Away(run) => {
+                let (run, viewer, playing) = (*run, self.viewer.clone(), self.playing);
+                // Steps asked in a row add up, from the time last asked for (the clock shows
+                // each when its answer comes, with the panels).
+                let mut this = self;
+                match &request {
+                    RunRequest::Seek(to) => this.asked_to = Some(*to),
+                    // The commands the run will hold, for the link and the tab's record
+                    // meanwhile.
+                    RunRequest::Replay { commands, until } => {
+                        this.asked_to = Some(*until);
+                        let mut commands = commands.clone();
+                        commands.sort_by_key(|c| c.at);
+                        this.shown.commands = Rc::new(commands);
+                    }
+                    _ => {}
+                }
+                run_worker::ask(|id| ToRun::Ask {
+                    run,
+                    id,
+                    request,
+                    viewer,
+                    playing,
+                });
+                return this;
+            }
+        };
+        let answer = run
+            .borrow_mut()
+            .handle(request, &self.viewer, self.playing, browser::now_ms);
         let next = self.show().take_answer(answer, wall);
         if changes && next.share {
             // The share panel's list of exports counts what the run holds now.
@@ -789,6 +851,9 @@ impl LiveState {
                 took_ms,
                 back,
             } => {
+                if self.asked_to == Some(to) {
+                    self.asked_to = None;
+                }
                 if back {
                     self.last_seek_ms = Some((took_ms, to.saturating_sub(from)));
                 }
@@ -807,16 +872,19 @@ impl LiveState {
                 seed: None,
                 result: Ok(()),
                 ..
-            }
-            | RunAnswer::Replayed(Ok(())) => {}
-            RunAnswer::Undone(Err(error))
-            | RunAnswer::Sought {
+            } => {}
+            RunAnswer::Replayed(Ok(())) => self.asked_to = None,
+            RunAnswer::Sought {
                 from: Err(error), ..
             }
+            | RunAnswer::Replayed(Err(error)) => {
+                self.asked_to = None;
+                self.notice = Some(error);
+            }
+            RunAnswer::Undone(Err(error))
             | RunAnswer::Restarted {
                 result: Err(error), ..
-            }
-            | RunAnswer::Replayed(Err(error)) => self.notice = Some(error),
+            } => self.notice = Some(error),
             RunAnswer::Previewed {
                 database,
                 sql,
@@ -845,15 +913,33 @@ impl LiveState {
 
     /// This state showing the run as it is now, at wall time `wall` (ms).
     fn with_view(self, wall: f64) -> Self {
-        self.run
-            .borrow_mut()
-            .refresh(&self.viewer, wall, self.playing);
-        self.show()
+        match &self.run {
+            RunHost::Here(run) => {
+                run.borrow_mut().refresh(&self.viewer, wall, self.playing);
+                self.show()
+            }
+            // The worker's run shows itself when told how it moves (paused: at once).
+            RunHost::Away(run) => {
+                run_worker::send_move(*run, self.motion(), &self.viewer, self.now);
+                self
+            }
+        }
     }
 
-    /// This state showing what the run's last refresh took.
-    fn show(mut self) -> Self {
-        let shown = self.run.borrow().shown().clone();
+    /// This state showing what the run's last refresh took (a run in a worker shows itself
+    /// with its news).
+    fn show(self) -> Self {
+        match &self.run {
+            RunHost::Here(run) => {
+                let shown = run.borrow().shown().clone();
+                self.take_shown(shown)
+            }
+            RunHost::Away(_) => self,
+        }
+    }
+
+    /// This state showing `shown`.
+    fn take_shown(mut self, shown: Shown) -> Self {
         self.shown = shown.clone();
         self.view = shown.view;
         self.messages = shown.messages;
@@ -872,9 +958,10 @@ impl LiveState {
 
     fn copy(&self) -> Self {
         Self {
-            run: Rc::clone(&self.run),
+            run: self.run.clone(),
             scenario: Rc::clone(&self.scenario),
             shown: self.shown.clone(),
+            asked_to: self.asked_to,
             exports: self.exports.clone(),
             scenario_name: self.scenario_name.clone(),
             source: self.source.clone(),
@@ -937,7 +1024,7 @@ impl LiveState {
 
     /// `loaded` with this page's settings, the lesson's prediction and progress if it is the
     /// same lesson, and the editor as it was.
-    fn carry_over(&self, mut loaded: Self) -> Self {
+    pub(super) fn carry_over(&self, mut loaded: Self) -> Self {
         loaded.speed = self.speed;
         loaded.present = self.present;
         loaded.help = self.help;
@@ -1069,7 +1156,7 @@ impl LiveState {
             format!(
                 "Opened the run in {file}: {} at {}, with {count} of its actions replayed.",
                 loaded.scenario_name,
-                clock_text(loaded.now)
+                clock_text(at_once)
             )
         });
         // The editor shows what now runs.
@@ -1261,6 +1348,7 @@ impl LiveState {
                     | LiveAction::ToggleHelp
                     | LiveAction::CloseHelp
                     | LiveAction::JobNews(_)
+                    | LiveAction::RunNews(_)
                     | LiveAction::CancelJob
             )
         {
@@ -1274,6 +1362,7 @@ impl LiveState {
                 | LiveAction::ToggleHelp
                 | LiveAction::CloseHelp
                 | LiveAction::JobNews(_)
+                | LiveAction::RunNews(_)
         ) {
             next.info = None;
         }
@@ -1311,7 +1400,7 @@ impl LiveState {
             }
             LiveAction::StepTime => {
                 next.playing = false;
-                let to = next.now + 100 * MS;
+                let to = next.at() + 100 * MS;
                 let next = next.seek(to);
                 next.remember();
                 next
@@ -1321,7 +1410,7 @@ impl LiveState {
                 let next = if next.view.script.is_some() {
                     next.ask(RunRequest::UndoScriptStep, wall)
                 } else {
-                    let to = next.now.saturating_sub(100 * MS);
+                    let to = next.at().saturating_sub(100 * MS);
                     next.seek(to)
                 };
                 next.remember();
@@ -1466,6 +1555,7 @@ impl LiveState {
                 next
             }
             LiveAction::JobNews(report) => next.take_news(report),
+            LiveAction::RunNews(news) => return self.take_run_news(next, &news.0, wall),
             LiveAction::CancelJob => {
                 next.job = None;
                 next

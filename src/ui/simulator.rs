@@ -100,6 +100,17 @@ pub fn Simulator() -> Html {
             move || drop(frames)
         });
     }
+    // The run's news, when it runs in a worker.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with((), move |_| {
+            crate::ui::run_worker::listen(move |news| {
+                dispatcher.dispatch(LiveAction::RunNews(crate::ui::run_worker::News(Rc::new(
+                    news,
+                ))))
+            });
+        });
+    }
     // Keyboard shortcuts, anywhere on the page but in text fields and selects.
     {
         let dispatcher = state.dispatcher();
@@ -467,7 +478,7 @@ pub fn Simulator() -> Html {
                 </section>
             }
             <Transport compact={embedded} playing={state.playing} now={state.now} horizon={state.horizon}
-                speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms} events={state.events}
+                speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms} events={state.events} shown_at={state.view.now}
                 frame_ms={(state.frames.last_step_ms, state.frames.last_view_ms)}
                 lagging={state.lagging()} scripted={state.view.script.is_some()}
                 on_action={on_action.clone()} />

@@ -24,6 +24,9 @@ pub struct TransportProps {
     pub seed: u64,
     /// Events handled so far (for the benchmark page, as `data-events`).
     pub events: u64,
+    /// The simulated time of what the panels show (µs, as `data-shown-us`): a moment behind the
+    /// clock while a run in a worker answers.
+    pub shown_at: Micros,
     /// The last frame's wall time advancing the world and rebuilding the view (ms; for the
     /// benchmark page, as `data-step-ms` and `data-view-ms`).
     #[prop_or_default]
@@ -118,7 +121,7 @@ pub fn Transport(props: &TransportProps) -> Html {
             </div>
             <div class="clock" aria-live="off">
                 <span class="clock-label">{ "simulated" }</span>
-                <output id="clock" class="clock-value" aria-label="Simulated time" data-events={props.events.to_string()}
+                <output id="clock" class="clock-value" aria-label="Simulated time" data-events={props.events.to_string()} data-shown-us={props.shown_at.to_string()}
                     data-step-ms={format!("{:.2}", props.frame_ms.0)} data-view-ms={format!("{:.2}", props.frame_ms.1)}>
                     { clock_text(props.now) }
                 </output>

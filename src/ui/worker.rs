@@ -98,7 +98,7 @@ fn run(request: &JobRequest, progress: impl FnMut(JobProgress)) -> Result<Outcom
 }
 
 /// The URL of the page's wasm-bindgen glue: the module script Trunk preloads.
-fn glue_url() -> Result<String, String> {
+pub(crate) fn glue_url() -> Result<String, String> {
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("no document")?;

@@ -242,10 +242,23 @@ test("an embed ignores messages from another origin and from other windows", asy
 });
 
 test("after the page has loaded, no request leaves it", async () => {
-  await page.goto(`${session.server.url}?scenario=cdc-basics`);
-  await page.locator("#clock").waitFor();
   const requested = [];
   page.on("request", (request) => requested.push(request.url()));
+  // The run plays in a worker, which loads the page's script once as it starts: the page has
+  // loaded once it has (nothing asked for in half a second).
+  const loaded = async (what) => {
+    let seen = -1;
+    await until(async () => {
+      const quiet = seen === requested.length;
+      seen = requested.length;
+      await page.waitForTimeout(500);
+      return quiet;
+    }, what);
+  };
+  await page.goto(`${session.server.url}?scenario=cdc-basics`);
+  await page.locator("#clock").waitFor();
+  await loaded("the run's worker to have started");
+  requested.length = 0;
   // Use the page: play, answer the lesson, open the panels, query, switch mode and scenario.
   await page.getByRole("button", { name: /Skip the question/ }).click();
   await page.locator("#play").click();
@@ -268,6 +281,7 @@ test("after the page has loaded, no request leaves it", async () => {
     await page.locator(`#${id}`).scrollIntoViewIfNeeded();
     await until(() => demoState(id), `the ${id} embed`);
   }
+  await loaded("the embeds' workers to have started");
   requested.length = 0;
   for (const id of ["shop", "lesson", "cdc"]) await page.evaluate((id) => window.DataflowLab.get(id).play(), id);
   await until(async () => (await demoState("cdc")).time >= 1, "the embeds to play");

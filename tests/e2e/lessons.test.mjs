@@ -93,9 +93,13 @@ test("report-vs-writers: a wrong prediction is corrected once the run has shown 
 /** Issues a scripted lesson's steps one by one (N) until its script ends. */
 async function stepThrough() {
   const next = page.locator(".script-controls button.primary");
+  const steps = page.locator(".script-view");
   for (let i = 0; i < 20; i++) {
     if (await next.isDisabled()) return;
+    const before = await steps.innerHTML();
     await next.click();
+    // The run answers from its worker: the step shows a moment later.
+    await until(async () => (await steps.innerHTML()) !== before, "the step to show");
   }
   assert.fail("the script never ended");
 }

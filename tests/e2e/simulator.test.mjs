@@ -157,6 +157,30 @@ test("stepping back shows the numbers the page showed at that time", async () =>
   await page.screenshot({ path: `${SHOTS}simulator-step-back.png`, fullPage: true });
 });
 
+test("the run plays in a Web Worker, or on the page with worker=0, to the same numbers", async () => {
+  const workers = [];
+  page.on("worker", (worker) => workers.push(worker));
+  const totalsAt2s = async (query) => {
+    await open(query);
+    // Twenty steps in a row add up, however fast the run answers.
+    for (let i = 0; i < 20; i++) await page.getByRole("button", { name: "+100 ms" }).click();
+    await until(async () => (await page.locator("#clock").getAttribute("data-shown-us")) === "2000000", "the panels at 2 s");
+    const rate = page.getByRole("spinbutton", { name: "billing.pay_invoice arrivals per second" });
+    await rate.fill("9");
+    await rate.press("Enter");
+    await until(async () => (await page.locator(".last-result").textContent())?.includes("9 times"), "the rate");
+    for (let i = 0; i < 5; i++) await page.getByRole("button", { name: "+100 ms" }).click();
+    await until(async () => (await page.locator("#clock").getAttribute("data-shown-us")) === "2500000", "the panels at 2.5 s");
+    // The totals, and the user's commands as the address records them.
+    return { totals: await page.locator(".chart-totals").allTextContents(), commands: new URL(page.url()).searchParams.get("run") };
+  };
+  const away = await totalsAt2s("?scenario=shop");
+  assert.equal(workers.length, 1, "the run's worker");
+  const here = await totalsAt2s("?scenario=shop&worker=0");
+  assert.equal(workers.length, 1, "no worker with worker=0");
+  assert.deepEqual(here, away, "the same run, wherever it plays");
+});
+
 test("a broken link falls back to the shop with a visible message", async () => {
   await open("?scenario=no-such-thing");
   assert.equal(await page.locator(".scenario-bar select").inputValue(), "shop");

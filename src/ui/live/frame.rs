@@ -4,11 +4,15 @@
 //! time), and the page takes in what the frame did: the clock, the speed kept, the frame's
 //! figures, the address now and then.
 
-use super::{LiveState, SPEEDS};
+use super::{LiveState, RunHost, SPEEDS};
 use crate::sim::clock::Micros;
-use crate::sim::live_run::Motion;
+use crate::sim::live_run::{Motion, Shown, Tick};
+use crate::sim::run_requests::RunRequest;
+use crate::sim::run_server::FromRun;
 use crate::sim::view::clock_text;
 use crate::ui::browser;
+use crate::ui::recovery::Crash;
+use crate::ui::run_worker;
 use std::rc::Rc;
 
 /// How often the address is brought up to date while playing (ms of wall time): browsers limit
@@ -51,26 +55,139 @@ impl SpeedMeter {
 }
 
 impl LiveState {
-    /// The animation frame at wall time `at` (ms): `next` advanced, or `self` unchanged when
-    /// there is nothing to draw (so that nothing is drawn again).
-    pub(super) fn frame(self: Rc<Self>, mut next: LiveState, at: f64, wall: f64) -> Rc<Self> {
-        let motion = match (next.seeking, next.playing) {
+    /// How the page asks its run to move now: to a link's time, playing at its speed, or not.
+    pub(super) fn motion(&self) -> Motion {
+        match (self.seeking, self.playing) {
             (Some(target), _) => Motion::RunningTo(target),
             (None, true) => Motion::Playing {
                 speed: SPEEDS
-                    .get(next.speed)
+                    .get(self.speed)
                     .map_or(Some(1.0), |(speed, _)| *speed),
             },
             (None, false) => Motion::Still,
+        }
+    }
+
+    /// The animation frame at wall time `at` (ms): `next` advanced, or `self` unchanged when
+    /// there is nothing to draw (so that nothing is drawn again). A run in a worker is only
+    /// told how to move: its ticks come as news ([`LiveState::take_run_news`]).
+    pub(super) fn frame(self: Rc<Self>, next: LiveState, at: f64, wall: f64) -> Rc<Self> {
+        let motion = next.motion();
+        let run = match &next.run {
+            RunHost::Here(run) => Rc::clone(run),
+            RunHost::Away(run) => {
+                run_worker::send_move(*run, motion, &next.viewer, next.now);
+                return self;
+            }
         };
-        let tick = next
-            .run
+        let tick = run
             .borrow_mut()
             .tick(at, motion, &next.viewer, browser::now_ms);
-        next.now = tick.advanced.to;
-        next.horizon = next.horizon.max(tick.advanced.to);
+        let shown = tick.view_ms.map(|_| run.borrow().shown().clone());
+        self.take_tick(next, motion, tick, shown, wall)
+    }
+
+    /// The news of the run in the worker: it started, answered, or moved.
+    pub(super) fn take_run_news(
+        self: Rc<Self>,
+        next: LiveState,
+        news: &FromRun,
+        wall: f64,
+    ) -> Rc<Self> {
+        let RunHost::Away(current) = next.run else {
+            return self;
+        };
+        match news {
+            FromRun::Started {
+                run,
+                result: Ok(shown),
+            } if *run == current => Rc::new(next.take_shown((**shown).clone())),
+            FromRun::Answer {
+                run, answer, shown, ..
+            } if *run == current => {
+                let changed = answer.changed_the_run();
+                let next = next
+                    .take_shown((**shown).clone())
+                    .take_answer(answer.clone(), wall);
+                if changed {
+                    next.remember();
+                    if next.share {
+                        return Rc::new(next.ask(RunRequest::Exports, wall));
+                    }
+                }
+                Rc::new(next)
+            }
+            FromRun::Frame { run, tick, shown } if *run == current => {
+                let motion = next.motion();
+                let shown = shown.as_deref().cloned();
+                self.take_tick(next, motion, tick.clone(), shown, wall)
+            }
+            // The worker is gone: the run comes back where it was, in a new worker (or on the
+            // page), without the statement that stopped the engine, as after a crash on the page.
+            FromRun::Failed { why, statement } => {
+                let crash = Crash {
+                    run: next.saved_run(),
+                    statement: statement.clone(),
+                    message: why.clone(),
+                };
+                Rc::new(Self::after_crash(&next, crash))
+            }
+            // (The page built the same run: only a worker that differs would refuse it.)
+            FromRun::Started {
+                run,
+                result: Err(why),
+            } if *run == current => {
+                run_worker::stay_on_page();
+                let crash = Crash {
+                    run: next.saved_run(),
+                    statement: None,
+                    message: why.clone(),
+                };
+                Rc::new(Self::after_crash(&next, crash))
+            }
+            // News of a run the page has left.
+            _ => self,
+        }
+    }
+
+    /// The run back after its worker failed: in a new worker (or on the page), where it was,
+    /// without the statement that stopped the engine, with the page's settings.
+    fn after_crash(next: &LiveState, crash: Crash) -> LiveState {
+        let mut restored = next.carry_over(LiveState::restore(crash));
+        restored.playing = false;
+        restored
+    }
+
+    /// What a tick of the run did, taken into `next` (`shown`: what the run shows, when the
+    /// tick took it again).
+    fn take_tick(
+        self: Rc<Self>,
+        mut next: LiveState,
+        motion: Motion,
+        tick: Tick,
+        shown: Option<Shown>,
+        wall: f64,
+    ) -> Rc<Self> {
+        let show = |next: LiveState| match shown.clone() {
+            Some(shown) => next.take_shown(shown),
+            None => next,
+        };
+        let still = matches!(motion, Motion::Still);
+        if !still {
+            next.now = tick.advanced.to;
+            next.horizon = next.horizon.max(tick.advanced.to);
+        }
         match motion {
-            Motion::Still => return self,
+            // A paused run in a worker shows itself once told it is paused.
+            // (A tick that played is one sent before the worker heard of the pause: dropped.)
+            Motion::Still => {
+                return match shown {
+                    Some(shown) if tick.advanced.from == tick.advanced.to => {
+                        Rc::new(next.take_shown(shown))
+                    }
+                    _ => self,
+                }
+            }
             _ if tick.idle() => return self,
             Motion::RunningTo(target) if !tick.arrived => {
                 next.info = Some(format!(
@@ -88,13 +205,13 @@ impl LiveState {
             Motion::RunningTo(_) => {
                 next.seeking = None;
                 next.info = None;
-                let next = next.show();
+                let next = show(next);
                 next.remember();
                 return Rc::new(next);
             }
             Motion::Playing { .. } => {}
         }
-        if let Some(stepped) = tick.script {
+        if let Some(stepped) = &tick.script {
             match stepped {
                 Ok(true) => {}
                 Ok(false) => next.playing = false,
@@ -103,7 +220,7 @@ impl LiveState {
                     next.playing = false;
                 }
             }
-            let next = next.show();
+            let next = show(next);
             next.remember();
             return Rc::new(next);
         }
@@ -119,10 +236,6 @@ impl LiveState {
             next.last_link = wall;
             next.remember();
         }
-        Rc::new(if tick.view_ms.is_some() {
-            next.show()
-        } else {
-            next
-        })
+        Rc::new(show(next))
     }
 }
