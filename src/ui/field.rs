@@ -37,6 +37,9 @@ pub struct CommitInputProps {
     /// A tooltip.
     #[prop_or_default]
     pub title: Option<AttrValue>,
+    /// Whether the input takes no edit now.
+    #[prop_or_default]
+    pub disabled: bool,
 }
 
 fn input_of(event: &Event) -> Option<HtmlInputElement> {
@@ -103,7 +106,7 @@ pub fn CommitInput(props: &CommitInputProps) -> Html {
         <input type={props.kind.clone()} id={props.id.clone()} class={props.class.clone()}
             min={props.min.clone()} step={props.step.clone()}
             title={if draft.is_some() { Some(AttrValue::Static("Press Enter to apply, Esc to cancel")) } else { props.title.clone() }}
-            value={shown} aria-label={props.label.clone()}
+            value={shown} aria-label={props.label.clone()} disabled={props.disabled}
             data-editing={draft.is_some().then_some("true")}
             oninput={on_input} onchange={on_change} onkeydown={on_key} />
     }

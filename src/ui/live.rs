@@ -87,6 +87,8 @@ pub enum LiveAction {
     Command(Command),
     /// Show a message about the page (a value typed that is not one).
     Notice(String),
+    /// Put the message about the page away.
+    DismissNotice,
     /// Show or hide the help.
     ToggleHelp,
     /// Close the help.
@@ -238,6 +240,8 @@ pub struct LiveState {
     /// A time a link asked for, being replayed to a slice per frame (a long run would freeze
     /// the page if replayed at once).
     pub seeking: Option<Micros>,
+    /// How far that replay has got (the run's time, ahead of what is shown).
+    pub replayed_to: Micros,
     /// The outcome of the last command, in a sentence.
     pub last_result: Option<String>,
     /// The last pipeline or ETL command's answer, for its panel.
@@ -507,10 +511,8 @@ impl LiveState {
                 state = state.seek(at);
                 state.last_seek_ms = None;
             }
-            Some(at) => {
-                state.info = Some(format!("Replaying the link's run to {}…", clock_text(at)));
-                state.seeking = Some(at);
-            }
+            // The transport shows how far the replay has got.
+            Some(at) => state.seeking = Some(at),
             None => {}
         }
         if let Some(notice) = state.notice.take() {
@@ -551,7 +553,7 @@ impl LiveState {
             .statement
             .map_or_else(|| "a statement".to_owned(), |s| format!("`{}`", s.trim()));
         state.notice = Some(format!(
-            "The SQL engine stopped on {statement} ({}). The page came back at {} with {} of your commands replayed{}.",
+            "The SQL engine stopped on {statement} ({}). The run came back at {}, paused, with {} of your commands replayed{}: press play to go on.",
             crash.message,
             clock_text(at),
             kept,
@@ -646,6 +648,7 @@ impl LiveState {
             notice,
             info: None,
             seeking: None,
+            replayed_to: 0,
             last_result: None,
             pipeline_result: None,
             registry_result: None,
@@ -690,6 +693,20 @@ impl LiveState {
     /// The clock as text.
     pub fn clock(&self) -> String {
         format_micros(self.now)
+    }
+
+    /// A replay to a time under way (a link's, a run file's, an embed's host's): what the
+    /// transport says of it, and how far it has got (0 to 1). The page takes no other action
+    /// meanwhile (its buttons are disabled).
+    pub fn replaying(&self) -> Option<(String, f64)> {
+        let target = self.seeking?;
+        let said = if self.embed.is_some() {
+            "Running to"
+        } else {
+            "Replaying the run to"
+        };
+        let done = (self.replayed_to.min(target) as f64 / target.max(1) as f64).clamp(0.0, 1.0);
+        Some((format!("{said} {}…", clock_text(target)), done))
     }
 
     /// The speed actually kept, when it falls short of the chosen one while playing.
@@ -956,6 +973,29 @@ impl LiveState {
         self
     }
 
+    /// Pausing a run in a worker: it goes back to the time the clock showed, to the
+    /// millisecond (the clock's own precision, and a short `t=` in the link); the run itself
+    /// was a moment ahead of what was shown.
+    fn pause_where_shown(&mut self) {
+        if matches!(self.run, RunHost::Away(_)) && self.seeking.is_none() {
+            self.now -= self.now % MS;
+        }
+    }
+
+    /// This state with the panels showing what `before` showed (its view, messages, checks,
+    /// clock), until the run's own answer comes.
+    fn showing_as(mut self, before: &LiveState) -> Self {
+        self.view = Rc::clone(&before.view);
+        self.messages = Rc::clone(&before.messages);
+        self.checker = before.checker.clone();
+        self.checkpoints = Rc::clone(&before.checkpoints);
+        self.coupling = Rc::clone(&before.coupling);
+        self.now = before.now;
+        self.events = before.events;
+        self.horizon = before.horizon;
+        self
+    }
+
     fn copy(&self) -> Self {
         Self {
             run: self.run.clone(),
@@ -986,6 +1026,7 @@ impl LiveState {
             notice: self.notice.clone(),
             info: self.info.clone(),
             seeking: self.seeking,
+            replayed_to: self.replayed_to,
             last_result: self.last_result.clone(),
             pipeline_result: self.pipeline_result.clone(),
             registry_result: self.registry_result.clone(),
@@ -1147,6 +1188,7 @@ impl LiveState {
         );
         loaded.info = Some(if run.at > at_once {
             loaded.seeking = Some(run.at);
+            loaded.replayed_to = at_once;
             format!(
                 "Opening the run in {file}: {}, replaying its {count} actions to {}…",
                 loaded.scenario_name,
@@ -1350,6 +1392,8 @@ impl LiveState {
                     | LiveAction::JobNews(_)
                     | LiveAction::RunNews(_)
                     | LiveAction::CancelJob
+                    | LiveAction::SetSpeed(_)
+                    | LiveAction::DismissNotice
             )
         {
             // Wait for the link's replay to finish: acting on a half-replayed run would fork it
@@ -1365,6 +1409,8 @@ impl LiveState {
                 | LiveAction::RunNews(_)
         ) {
             next.info = None;
+            // What the last jump back took is said until the next thing the user does.
+            next.last_seek_ms = None;
         }
         let next = match action {
             LiveAction::Frame(at) => return self.frame(next, at, wall),
@@ -1377,12 +1423,16 @@ impl LiveState {
             LiveAction::TogglePlay => {
                 next.playing = !next.playing;
                 next.meter = SpeedMeter::default();
+                if !next.playing {
+                    next.pause_where_shown();
+                }
                 let next = next.with_view(wall);
                 next.remember();
                 next
             }
             LiveAction::Pause => {
                 next.playing = false;
+                next.pause_where_shown();
                 let next = next.with_view(wall);
                 next.remember();
                 next
@@ -1497,6 +1547,10 @@ impl LiveState {
             LiveAction::Command(command) => next.reduce_command(command, wall),
             LiveAction::Notice(text) => {
                 next.notice = Some(text);
+                next
+            }
+            LiveAction::DismissNotice => {
+                next.notice = None;
                 next
             }
             LiveAction::PreviewSql { database, sql } => {

@@ -353,7 +353,13 @@ pub fn Simulator() -> Html {
         }
     });
     let notice = state.notice.as_ref().map(|notice| {
-        html! { <div class="notice" role="status"><p>{ notice }</p></div> }
+        html! {
+            <div class="notice" role="status">
+                <p>{ notice }</p>
+                <button type="button" class="button small subtle notice-close" title="Put this message away"
+                    aria-label="Dismiss the message" onclick={on_action.reform(|_: MouseEvent| LiveAction::DismissNotice)}>{ "×" }</button>
+            </div>
+        }
     });
     let embed_bar = embedded.then(|| {
         let mode = (state.view.modes.len() > 1).then(|| AttrValue::from(state.view.mode.name()));
@@ -477,14 +483,19 @@ pub fn Simulator() -> Html {
                     }
                 </section>
             }
-            <Transport compact={embedded} playing={state.playing} now={state.now} horizon={state.horizon}
-                speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms} events={state.events} shown_at={state.view.now}
-                frame_ms={(state.frames.last_step_ms, state.frames.last_view_ms)}
-                lagging={state.lagging()} scripted={state.view.script.is_some()}
-                on_action={on_action.clone()} />
-            if !embedded {
-                { for notice.clone() }
-            }
+            // The clock and its controls stay at the top as the page scrolls, and so does a
+            // message about the page until it is put away.
+            <div class="transport-dock">
+                <Transport compact={embedded} playing={state.playing} now={state.now} horizon={state.horizon}
+                    speed={state.speed} seed={state.seed()} last_seek_ms={state.last_seek_ms} events={state.events} shown_at={state.view.now}
+                    frame_ms={(state.frames.last_step_ms, state.frames.last_view_ms)}
+                    lagging={state.lagging()} scripted={state.view.script.is_some()}
+                    replaying={state.replaying().map(|(said, done)| (AttrValue::from(said), done))}
+                    on_action={on_action.clone()} />
+                if !embedded {
+                    { for notice.clone() }
+                }
+            </div>
             { for chosen_note }
             if let Some(job) = &state.job {
                 <div class="info-note busy-note" role="status">

@@ -37,6 +37,10 @@ pub struct TransportProps {
     pub lagging: Option<f64>,
     /// Whether the scenario is a script (back takes back a step).
     pub scripted: bool,
+    /// A replay to a time under way: what to say of it and how far it has got (0 to 1). The
+    /// buttons are disabled meanwhile, and its progress stands in the scrubber's place.
+    #[prop_or_default]
+    pub replaying: Option<(AttrValue, f64)>,
     /// The embed's short bar: reset, play, the clock, the scrubber and the speed.
     #[prop_or_default]
     pub compact: bool,
@@ -91,6 +95,7 @@ pub fn Transport(props: &TransportProps) -> Html {
     } else {
         "Step back 100 milliseconds (Left arrow)"
     };
+    let busy = props.replaying.is_some();
     let horizon_ms = (props.horizon.max(props.now) / 1_000).max(1);
     let now_ms = props.now / 1_000;
     let (play_label, play_icon) = if props.playing {
@@ -101,21 +106,21 @@ pub fn Transport(props: &TransportProps) -> Html {
     html! {
         <div class="transport" role="toolbar" aria-label="Simulation controls">
             <div class="transport-buttons">
-                <button type="button" class="button icon-button" onclick={send(LiveAction::Reset)}
+                <button type="button" class="button icon-button" onclick={send(LiveAction::Reset)} disabled={busy}
                     title="Reset to 0 s (R)" aria-label="Reset to zero (R)">{ icons::transport("reset") }</button>
                 if !props.compact {
-                    <button type="button" class="button icon-button" onclick={send(LiveAction::StepBack)}
+                    <button type="button" class="button icon-button" onclick={send(LiveAction::StepBack)} disabled={busy}
                         title={back_label} aria-label={back_label}>{ icons::transport("back") }</button>
                 }
-                <button type="button" class="button icon-button play" id="play"
+                <button type="button" class="button icon-button play" id="play" disabled={busy}
                     onclick={send(LiveAction::TogglePlay)} title={play_label}
                     aria-label={play_label} aria-pressed={props.playing.to_string()}>
                     { icons::transport(play_icon) }
                 </button>
                 if !props.compact {
-                    <button type="button" class="button icon-button" onclick={send(LiveAction::StepEvent)}
+                    <button type="button" class="button icon-button" onclick={send(LiveAction::StepEvent)} disabled={busy}
                         title="Next event (→)" aria-label="Step to the next event (Right arrow)">{ icons::transport("step") }</button>
-                    <button type="button" class="button subtle" onclick={send(LiveAction::StepTime)}
+                    <button type="button" class="button subtle" onclick={send(LiveAction::StepTime)} disabled={busy}
                         title="Advance 100 ms">{ "+100 ms" }</button>
                 }
             </div>
@@ -126,12 +131,19 @@ pub fn Transport(props: &TransportProps) -> Html {
                     { clock_text(props.now) }
                 </output>
             </div>
-            <label class="scrubber">
-                <span class="visually-hidden">{ "Simulated time" }</span>
-                <input type="range" min="0" max={horizon_ms.to_string()} step="10"
-                    value={now_ms.to_string()} oninput={on_scrub}
-                    aria-valuetext={format_micros(props.now)} />
-            </label>
+            if let Some((said, done)) = &props.replaying {
+                <div class="scrubber replay-note" role="status">
+                    <span>{ format!("{said} {:.0} %", done * 100.0) }</span>
+                    <progress max="1" value={done.to_string()} aria-label={said.clone()}></progress>
+                </div>
+            } else {
+                <label class="scrubber">
+                    <span class="visually-hidden">{ "Simulated time" }</span>
+                    <input type="range" min="0" max={horizon_ms.to_string()} step="10"
+                        value={now_ms.to_string()} oninput={on_scrub}
+                        aria-valuetext={format_micros(props.now)} />
+                </label>
+            }
             <label class="field">
                 <span>{ "Speed" }</span>
                 <select onchange={on_speed} aria-label="Speed">
@@ -150,7 +162,7 @@ pub fn Transport(props: &TransportProps) -> Html {
                 <label class="field seed">
                     <span>{ "Seed" }</span>
                     <CommitInput kind="number" min="0" step="1" id="seed" value={props.seed.to_string()}
-                        on_commit={on_seed} label="Seed"
+                        on_commit={on_seed} label="Seed" disabled={busy}
                         title="The seed decides every random choice: the same seed replays the same run. Changing it starts again from 0 s." />
                 </label>
                 if let Some((ms, replayed)) = props.last_seek_ms {

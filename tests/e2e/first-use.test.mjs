@@ -103,6 +103,14 @@ test("2. a statement known to crash the engine is refused; an unknown crash cost
   await page.locator(".console-paused").waitFor({ state: "detached" });
   const clock = await page.locator("#clock").textContent();
   const crash = "SELECT REPEAT('a', id - 100000) FROM orders WHERE id = 1";
+  // Every time the clock shows from here on: the panels must not blink back to 0 s while
+  // the run is replayed in a new worker.
+  await page.evaluate(() => {
+    window.__clocks = [];
+    const clock = document.querySelector("#clock");
+    new MutationObserver(() => window.__clocks.push(clock.textContent))
+      .observe(clock, { childList: true, subtree: true, characterData: true });
+  });
   await sql.fill(crash);
   await page.getByRole("button", { name: "Run in simulation" }).click();
   await page.getByRole("button", { name: "+100 ms" }).click().catch(() => {});
@@ -114,17 +122,23 @@ test("2. a statement known to crash the engine is refused; an unknown crash cost
   assert.match(notice, /id - 100000/);
   assert.match(notice, /capacity overflow/);
   assert.doesNotMatch(notice, /RefCell|\.rs:/);
+  assert.match(notice, /paused/, "the notice says the run waits for play");
   // The run comes back where the crash found it: at the time shown, or at the end of the
   // 100 ms step that ran the statement (replayed in a new worker: a moment later).
   const before = Number.parseFloat(clock);
   await until(async () => (await clockSeconds()) >= before, "the run to be replayed");
   const back = await clockSeconds();
   assert.ok(back >= before && back <= before + 0.1 + 1e-9, `back at ${back} s, crashed at ${clock}`);
+  const shown = await page.evaluate(() => window.__clocks);
+  assert.ok(shown.every((t) => t === "" || Number.parseFloat(t) >= before - 0.1),
+    `the clock stayed where the run was while it came back: ${shown.join(", ")}`);
   assert.equal(await rate.inputValue(), "20", "the other command was replayed");
   assert.equal(await page.locator("#sim-sql").inputValue(), crash, "what the user typed is still there");
+  await page.screenshot({ path: `${SHOTS}first-use-crash-restored.png` });
+  await page.getByRole("button", { name: "Dismiss the message" }).click();
+  assert.equal(await page.locator(".notice").count(), 0, "the notice is put away");
   await page.locator("#play").click();
   await until(async () => (await page.locator("#clock").textContent()) !== clock, "the simulation to go on");
-  await page.screenshot({ path: `${SHOTS}first-use-crash-restored.png` });
 });
 
 test("3. 'What this shows' is rendered Markdown", async () => {
@@ -322,10 +336,18 @@ test("11. a link copied at 12.3 s, seed 7, 4× reopens there, paused, with the s
 test("11. a link to a late time is replayed with progress, without freezing the page", async () => {
   await page.goto(`${serverUrl()}?t=90s&seed=3`);
   await page.locator("#play").waitFor();
-  await page.locator(".info-note").waitFor();
-  assert.match(await page.locator(".info-note").textContent(), /Replaying the link's run to 1:30.000/);
+  // The transport says how far the replay has got, in the scrubber's place, and takes no
+  // other action meanwhile; the clock shows the time the panels show.
+  const note = page.locator(".replay-note");
+  await note.waitFor();
+  assert.match(await note.textContent(), /Replaying the run to 1:30\.000… \d+ %/);
+  assert.ok(await page.locator("#play").isDisabled(), "play waits for the replay");
+  const top = (await page.locator(".sim-grid").boundingBox()).y;
   await until(async () => (await page.locator("#clock").textContent()) === "1:30.000", "the replay to end", 120_000);
+  assert.equal(await note.count(), 0);
   assert.equal(await page.locator(".info-note").count(), 0);
+  assert.ok(Math.abs((await page.locator(".sim-grid").boundingBox()).y - top) < 2, "the panels did not move when the replay ended");
+  assert.ok(!(await page.locator("#play").isDisabled()));
   assert.equal(await page.locator("#play").getAttribute("aria-pressed"), "false");
 });
 

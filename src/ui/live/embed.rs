@@ -220,8 +220,8 @@ impl LiveState {
         };
         let mut next = from.copy();
         next.playing = playing;
-        next.info = Some(format!("Running to {}…", clock_text(at)));
         next.seeking = Some(at);
+        next.replayed_to = next.now;
         Rc::new(next)
     }
 }

@@ -9,7 +9,6 @@ use crate::sim::clock::Micros;
 use crate::sim::live_run::{Motion, Shown, Tick};
 use crate::sim::run_requests::RunRequest;
 use crate::sim::run_server::FromRun;
-use crate::sim::view::clock_text;
 use crate::ui::browser;
 use crate::ui::recovery::Crash;
 use crate::ui::run_worker;
@@ -155,6 +154,11 @@ impl LiveState {
     fn after_crash(next: &LiveState, crash: Crash) -> LiveState {
         let mut restored = next.carry_over(LiveState::restore(crash));
         restored.playing = false;
+        // A new worker replays the run: until it answers, the panels keep showing what they
+        // showed (not the run at 0 s, which the page built to start it).
+        if matches!(restored.run, RunHost::Away(_)) {
+            restored = restored.showing_as(next);
+        }
         restored
     }
 
@@ -172,9 +176,11 @@ impl LiveState {
             Some(shown) => next.take_shown(shown),
             None => next,
         };
-        let still = matches!(motion, Motion::Still);
-        if !still {
-            next.now = tick.advanced.to;
+        // The clock is the time of what the panels show ([`LiveState::take_shown`]), which a
+        // playing run takes again every [`VIEW_EVERY_MS`](crate::sim::live_run::VIEW_EVERY_MS):
+        // the run's own time runs a little ahead of it (1.6 s at 16×), and a pause keeps what
+        // was shown. The scrubber's end and a replay's progress follow the run.
+        if !matches!(motion, Motion::Still) {
             next.horizon = next.horizon.max(tick.advanced.to);
         }
         match motion {
@@ -189,17 +195,9 @@ impl LiveState {
                 }
             }
             _ if tick.idle() => return self,
-            Motion::RunningTo(target) if !tick.arrived => {
-                next.info = Some(format!(
-                    "{} {}… {:.0} %",
-                    if next.embed.is_some() {
-                        "Running to"
-                    } else {
-                        "Replaying the link's run to"
-                    },
-                    clock_text(target),
-                    next.now as f64 / target.max(1) as f64 * 100.0
-                ));
+            // The transport shows how far the replay has got (from the scrubber's end).
+            Motion::RunningTo(_) if !tick.arrived => {
+                next.replayed_to = tick.advanced.to;
                 return Rc::new(next);
             }
             Motion::RunningTo(_) => {
