@@ -683,7 +683,7 @@ impl CouplingMap {
 }
 
 /// Why a schema change cannot be previewed.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum PreviewError {
     /// The SQL does not parse: GlueSQL's message.
     #[error("{0}")]

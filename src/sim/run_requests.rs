@@ -8,9 +8,11 @@
 //! from.
 
 use crate::sim::clock::Micros;
+use crate::sim::coupling::PreviewError;
 use crate::sim::export::{ExportFile, ExportKind};
 use crate::sim::live_run::{LiveRun, Viewer};
 use crate::sim::playback::RecordedCommand;
+use crate::sim::scenario::ScenarioError;
 use crate::sim::world::{Command, CommandError, LivePreview};
 use serde::{Deserialize, Serialize};
 
@@ -73,14 +75,14 @@ pub enum RunAnswer {
     /// An instant handled.
     Stepped,
     /// A script step taken back (`Ok(false)`: the script was at its start).
-    Undone(Result<bool, String>),
+    Undone(Result<bool, ScenarioError>),
     /// A time reached.
     Sought {
         /// The time asked for.
         to: Micros,
         /// The time the run went on from (a checkpoint, 0 s, or where it was), or why it could
         /// not.
-        from: Result<Micros, String>,
+        from: Result<Micros, ScenarioError>,
         /// How long it took (ms of wall time).
         took_ms: f64,
         /// Whether it went back in time.
@@ -93,10 +95,10 @@ pub enum RunAnswer {
         /// How many of the user's commands the new start cleared.
         cleared: usize,
         /// Why it could not, if it could not.
-        result: Result<(), String>,
+        result: Result<(), ScenarioError>,
     },
     /// A recorded run replayed.
-    Replayed(Result<(), String>),
+    Replayed(Result<(), ScenarioError>),
     /// A schema change previewed, or why it cannot be (not a schema change: then it is run
     /// as it is).
     Previewed {
@@ -105,7 +107,7 @@ pub enum RunAnswer {
         /// The SQL.
         sql: String,
         /// What it would do.
-        result: Result<LivePreview, String>,
+        result: Result<LivePreview, PreviewError>,
     },
     /// An export written (`None`: the run has no such export).
     Exported {
@@ -144,11 +146,9 @@ impl LiveRun {
                 playback.step_instant();
                 RunAnswer::Stepped
             }
-            RunRequest::UndoScriptStep => {
-                RunAnswer::Undone(playback.undo_script_step().map_err(|e| e.to_string()))
-            }
+            RunRequest::UndoScriptStep => RunAnswer::Undone(playback.undo_script_step()),
             RunRequest::Seek(to) => {
-                let from = playback.seek(to).map_err(|e| e.to_string());
+                let from = playback.seek(to);
                 RunAnswer::Sought {
                     to,
                     from,
@@ -159,21 +159,18 @@ impl LiveRun {
             RunRequest::Reset => RunAnswer::Restarted {
                 seed: None,
                 cleared,
-                result: playback.reset().map_err(|e| e.to_string()),
+                result: playback.reset(),
             },
             RunRequest::SetSeed(seed) => RunAnswer::Restarted {
                 seed: Some(seed),
                 cleared,
-                result: playback.set_seed(seed).map_err(|e| e.to_string()),
+                result: playback.set_seed(seed),
             },
             RunRequest::Replay { commands, until } => {
-                RunAnswer::Replayed(playback.replay(commands, until).map_err(|e| e.to_string()))
+                RunAnswer::Replayed(playback.replay(commands, until))
             }
             RunRequest::Preview { database, sql } => RunAnswer::Previewed {
-                result: playback
-                    .world()
-                    .preview_schema_change(&database, &sql)
-                    .map_err(|e| e.to_string()),
+                result: playback.world().preview_schema_change(&database, &sql),
                 database,
                 sql,
             },
@@ -399,5 +396,41 @@ mod tests {
         );
         assert_eq!(live.playback().world().events(), events, "nothing ran");
         assert!(live.playback().commands().is_empty());
+    }
+
+    #[test]
+    fn every_request_and_its_answer_agree_on_whether_the_run_changed() {
+        let mut live = run("shop");
+        ask(&mut live, RunRequest::Seek(2 * SECOND));
+        let requests = vec![
+            RunRequest::Apply(Command::PauseService {
+                service: "billing".to_owned(),
+            }),
+            RunRequest::StepInstant,
+            RunRequest::UndoScriptStep,
+            RunRequest::Seek(SECOND),
+            RunRequest::Seek(2 * SECOND),
+            RunRequest::Preview {
+                database: "shop".to_owned(),
+                sql: "ALTER TABLE orders RENAME COLUMN status TO state".to_owned(),
+            },
+            RunRequest::Export(ExportKind::Metrics),
+            RunRequest::Exports,
+            RunRequest::Replay {
+                commands: Vec::new(),
+                until: SECOND,
+            },
+            RunRequest::SetSeed(7),
+            RunRequest::Reset,
+        ];
+        for request in requests {
+            let said = request.changes_the_run();
+            let answer = ask(&mut live, request.clone());
+            assert_eq!(
+                answer.changed_the_run(),
+                said,
+                "{request:?} answered {answer:?}"
+            );
+        }
     }
 }

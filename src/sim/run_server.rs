@@ -15,7 +15,7 @@ use crate::sim::clock::Micros;
 use crate::sim::live_run::{LiveRun, Motion, Shown, Tick, Viewer};
 use crate::sim::playback::Playback;
 use crate::sim::run_requests::{RunAnswer, RunRequest};
-use crate::sim::scenario::Scenario;
+use crate::sim::scenario::{Scenario, ScenarioError};
 use serde::{Deserialize, Serialize};
 
 /// The budget of a tick of the served run (ms of wall time): a worker holds no frame, so a
@@ -76,7 +76,7 @@ pub enum FromRun {
         /// The run.
         run: u32,
         /// What it shows, or why it could not start.
-        result: Result<Box<Shown>, String>,
+        result: Result<Box<Shown>, ScenarioError>,
     },
     /// The answer to request `id` of run `run`, and what the run shows after it.
     Answer {
@@ -143,14 +143,12 @@ impl RunServer {
                 self.motion = None;
                 self.run = None;
                 self.viewer = Viewer::default();
-                let result = Playback::new(*scenario, seed)
-                    .map(|playback| {
-                        let mut live = LiveRun::new(playback);
-                        let shown = Box::new(live.refresh(&self.viewer, clock(), false).clone());
-                        self.run = Some((run, live));
-                        shown
-                    })
-                    .map_err(|error| error.to_string());
+                let result = Playback::new(*scenario, seed).map(|playback| {
+                    let mut live = LiveRun::new(playback);
+                    let shown = Box::new(live.refresh(&self.viewer, clock(), false).clone());
+                    self.run = Some((run, live));
+                    shown
+                });
                 vec![FromRun::Started { run, result }]
             }
             ToRun::Ask {

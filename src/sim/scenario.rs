@@ -397,8 +397,9 @@ fn positive_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     positive_u32(d).map(|v| v as usize)
 }
 
-/// A problem with a scenario file, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+/// A problem with a scenario file, with where it is (it travels to the page as it is, see
+/// [`crate::sim::run_requests`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub struct ScenarioError {
     /// Line (1-based), when known.
     pub line: Option<usize>,

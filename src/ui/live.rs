@@ -896,12 +896,12 @@ impl LiveState {
             }
             | RunAnswer::Replayed(Err(error)) => {
                 self.asked_to = None;
-                self.notice = Some(error);
+                self.notice = Some(error.to_string());
             }
             RunAnswer::Undone(Err(error))
             | RunAnswer::Restarted {
                 result: Err(error), ..
-            } => self.notice = Some(error),
+            } => self.notice = Some(error.to_string()),
             RunAnswer::Previewed {
                 database,
                 sql,

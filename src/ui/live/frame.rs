@@ -140,7 +140,7 @@ impl LiveState {
                 let crash = Crash {
                     run: next.saved_run(),
                     statement: None,
-                    message: why.clone(),
+                    message: why.to_string(),
                 };
                 Rc::new(Self::after_crash(&next, crash))
             }
