@@ -27,7 +27,12 @@ async function pageMemory(context, page) {
   });
   const js = await page.evaluate(() => performance.memory?.usedJSHeapSize ?? 0);
   await cdp.detach();
-  return { wasm: result.value, js };
+  // The run's worker keeps its module's memory where this finds it (src/ui/module_worker.rs).
+  let worker = 0;
+  for (const w of page.workers()) {
+    worker += await w.evaluate(() => self.dataflowLabMemory?.buffer.byteLength ?? 0).catch(() => 0);
+  }
+  return { wasm: result.value, js, worker };
 }
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -98,8 +103,9 @@ try {
   }
   // Jumps back from a link's time: the page replays to it a slice per frame (keeping its
   // checkpoints), then ← goes back 100 ms, five times; the median of the five.
-  // The page's memory there too: the WebAssembly memory (its high-water mark: linear memory
-  // never shrinks) and the JS heap, after the replay (checkpoints included).
+  // The memory there too: the run's worker's WebAssembly memory and the page's (their
+  // high-water marks: linear memory never shrinks) and the page's JS heap, after the replay
+  // (checkpoints included).
   for (const [mode, t] of [["shared", "10s"], ["shared", "60s"], ["shared", "600s"], ["shared", "3600s"], ["cdc", "60s"]]) {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     const page = await context.newPage();
@@ -113,7 +119,7 @@ try {
       await page.waitForTimeout(200);
     }
     const memory = await pageMemory(context, page);
-    console.log(`page memory at ${t} (${mode}): wasm ${(memory.wasm / 1e6).toFixed(1)} MB, JS heap ${(memory.js / 1e6).toFixed(1)} MB`);
+    console.log(`page memory at ${t} (${mode}): the run's worker's wasm ${(memory.worker / 1e6).toFixed(1)} MB; the page's wasm ${(memory.wasm / 1e6).toFixed(1)} MB, JS heap ${(memory.js / 1e6).toFixed(1)} MB`);
     const notes = [];
     for (let i = 0; i < 5; i++) {
       const before = await page.locator(".seek-note").textContent().catch(() => "");

@@ -9,12 +9,12 @@ fn main() {
     }
 }
 
-/// The worker's entry point: runs the job in `request` (JSON) and posts its reports (see
-/// [`dataflow_lab::ui::worker`]).
+/// A job's worker's entry point: runs the job the page sent (JSON, the first of `early`) and
+/// posts its reports (see [`dataflow_lab::ui::worker`]).
 #[cfg(target_arch = "wasm32")]
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub fn worker_main(request: &str) {
-    dataflow_lab::ui::worker::serve(request);
+pub fn worker_main(early: js_sys::Array) {
+    dataflow_lab::ui::worker::serve(&early);
 }
 
 /// The run's worker's entry point: serves the live run, taking first the messages that came

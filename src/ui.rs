@@ -22,6 +22,7 @@ pub mod lesson;
 pub mod live;
 pub mod locks_panel;
 pub mod messages;
+pub mod module_worker;
 pub mod narration;
 pub mod pipeline;
 pub mod recovery;

@@ -11,11 +11,17 @@
 //! starts (the run then stays on the page). A worker that fails (a panic of the engine) is
 //! replaced once the run comes back without its culprit; one that fails before it served
 //! anything, or fails again and again, leaves the run on the page.
+//!
+//! This is the page's side; the worker's is [`serving`].
+
+mod serving;
+
+pub use serving::serve;
 
 use crate::sim::clock::Micros;
 use crate::sim::live_run::{Motion, Viewer};
-use crate::sim::run_server::{FromRun, RunServer, ToRun, TICK_EVERY_MS};
-use crate::ui::browser;
+use crate::sim::run_server::{FromRun, ToRun};
+use crate::ui::{browser, module_worker};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -184,38 +190,8 @@ impl Client {
     }
 }
 
-/// The worker's script: instantiate the page's module, then serve the run, with the messages
-/// that came while it loaded. A failure there is posted as `{ failed }`.
-fn script(glue: &str) -> String {
-    let glue = serde_json::to_string(glue).unwrap_or_default();
-    format!(
-        "import init, {{ run_worker_main }} from {glue};\n\
-         const early = [];\n\
-         self.onmessage = async (event) => {{\n\
-         \x20 self.onmessage = (later) => early.push(later.data);\n\
-         \x20 try {{\n\
-         \x20   await init({{ module_or_path: event.data.module }});\n\
-         \x20   run_worker_main(early);\n\
-         \x20 }} catch (error) {{\n\
-         \x20   self.postMessage({{ failed: String(error) }});\n\
-         \x20 }}\n\
-         }};\n"
-    )
-}
-
 fn spawn() -> Result<Rc<Client>, String> {
-    let glue = crate::ui::worker::glue_url()?;
-    let parts = js_sys::Array::of1(&JsValue::from_str(&script(&glue)));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/javascript");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
-        .map_err(|_| "no Blob")?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "no object URL")?;
-    let worker_options = web_sys::WorkerOptions::new();
-    worker_options.set_type(web_sys::WorkerType::Module);
-    let worker = web_sys::Worker::new_with_options(&url, &worker_options);
-    let _ = web_sys::Url::revoke_object_url(&url);
-    let worker = worker.map_err(|_| "the browser refused a module worker")?;
+    let worker = module_worker::spawn(module_worker::RUN_ENTRY, None)?;
     let client = Rc::new_cyclic(|this: &std::rc::Weak<Client>| {
         let on_message = {
             let this = this.clone();
@@ -225,11 +201,7 @@ fn spawn() -> Result<Rc<Client>, String> {
                 };
                 let data = event.data();
                 let Some(text) = data.as_string() else {
-                    let failed = js_sys::Reflect::get(&data, &"failed".into())
-                        .ok()
-                        .and_then(|f| f.as_string())
-                        .unwrap_or_else(|| "the worker stopped".to_owned());
-                    lost(&client, failed, None);
+                    lost(&client, module_worker::failure(&data), None);
                     return;
                 };
                 match serde_json::from_str::<FromRun>(&text) {
@@ -250,13 +222,8 @@ fn spawn() -> Result<Rc<Client>, String> {
             let this = this.clone();
             Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
                 event.prevent_default();
-                let why = event
-                    .dyn_ref::<web_sys::ErrorEvent>()
-                    .map(web_sys::ErrorEvent::message)
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or_else(|| "its script did not load".to_owned());
                 if let Some(client) = this.upgrade() {
-                    lost(&client, why, None);
+                    lost(&client, module_worker::error_text(&event), None);
                 }
             })
         };
@@ -272,97 +239,5 @@ fn spawn() -> Result<Rc<Client>, String> {
             _on_error: on_error,
         }
     });
-    let message = js_sys::Object::new();
-    js_sys::Reflect::set(&message, &"module".into(), &wasm_bindgen::module())
-        .map_err(|_| "no module")?;
-    worker
-        .post_message(&message)
-        .map_err(|_| "the module could not be sent to the worker")?;
     Ok(client)
-}
-
-thread_local! {
-    /// The run the worker serves.
-    static SERVER: RefCell<RunServer> = RefCell::new(RunServer::new());
-    /// Whether the worker's next tick is already scheduled.
-    static SCHEDULED: Cell<bool> = const { Cell::new(false) };
-    /// The worker's tick, for `setTimeout`.
-    static TICK: RefCell<Option<Closure<dyn FnMut()>>> = const { RefCell::new(None) };
-}
-
-/// In the worker: serves the run, taking the messages in `early` (those that came while the
-/// module loaded) and then each one as it comes.
-pub fn serve(early: &js_sys::Array) {
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    std::panic::set_hook(Box::new(|info| {
-        post(&FromRun::Failed {
-            why: browser::panic_message(info),
-            statement: crate::sim::database::statement_in_flight(),
-        });
-    }));
-    TICK.with(|t| *t.borrow_mut() = Some(Closure::<dyn FnMut()>::new(tick)));
-    for message in early.iter() {
-        receive(&message);
-    }
-    let on_message =
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            receive(&event.data())
-        });
-    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    // The worker lives as long as the page: so does its handler.
-    on_message.forget();
-}
-
-fn receive(data: &JsValue) {
-    let Some(text) = data.as_string() else {
-        return;
-    };
-    let message: ToRun = match serde_json::from_str(&text) {
-        Ok(message) => message,
-        Err(error) => {
-            web_sys::console::warn_1(
-                &format!("Dataflow Lab: the run's worker cannot read a message: {error}").into(),
-            );
-            return;
-        }
-    };
-    let news = SERVER.with(|s| s.borrow_mut().receive(message, browser::now_ms));
-    for news in news {
-        post(&news);
-    }
-    schedule(0.0);
-}
-
-/// Ticks the run in `delay_ms`, if it moves and no tick is scheduled yet.
-fn schedule(delay_ms: f64) {
-    if SCHEDULED.with(Cell::get) || !SERVER.with(|s| s.borrow().moving()) {
-        return;
-    }
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    TICK.with(|t| {
-        if let Some(tick) = t.borrow().as_ref() {
-            let scheduled = scope.set_timeout_with_callback_and_timeout_and_arguments_0(
-                tick.as_ref().unchecked_ref(),
-                delay_ms.max(0.0) as i32,
-            );
-            SCHEDULED.with(|s| s.set(scheduled.is_ok()));
-        }
-    });
-}
-
-fn tick() {
-    SCHEDULED.with(|s| s.set(false));
-    let at = browser::now_ms();
-    let frame = SERVER.with(|s| s.borrow_mut().tick(at, browser::now_ms));
-    if let Some(frame) = frame {
-        post(&frame);
-    }
-    schedule(TICK_EVERY_MS - (browser::now_ms() - at));
-}
-
-fn post(news: &FromRun) {
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    if let Ok(text) = serde_json::to_string(news) {
-        let _ = scope.post_message(&JsValue::from_str(&text));
-    }
 }

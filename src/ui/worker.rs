@@ -2,12 +2,10 @@
 //! thread, runs a job ([`crate::sim::job`]: a comparison, a sweep) while the page keeps drawing
 //! and playing.
 //!
-//! One worker per job. Its script is a small module (a `Blob`) that imports the page's
-//! wasm-bindgen glue — the script Trunk preloads — and instantiates the module the page has
-//! already compiled ([`wasm_bindgen::module`]), then calls `worker_main` (exported by `main.rs`)
-//! with the job as JSON ([`JobRequest`]). [`serve`] runs it there and posts [`JobReport`]s back as
-//! JSON: progress before each run, then the outcome. A panic in the worker is reported as
-//! [`JobError::Crashed`] and takes only the worker with it.
+//! One worker per job ([`module_worker`]), sent the job as JSON ([`JobRequest`]). [`serve`]
+//! runs it there and posts [`JobReport`]s back as JSON: progress before each run, then the
+//! outcome. A panic in the worker is reported as [`JobError::Crashed`] and takes only the
+//! worker with it.
 //!
 //! Where no worker can be started (no preloaded glue, a browser that refuses module workers), or
 //! its script or the module fails to load there, the job runs on the page after the next paint,
@@ -15,7 +13,7 @@
 
 use crate::authoring::JobRequest;
 use crate::sim::job::{JobError, JobProgress, JobReport, News, Outcome};
-use crate::ui::browser;
+use crate::ui::{browser, module_worker};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -97,63 +95,13 @@ fn run(request: &JobRequest, progress: impl FnMut(JobProgress)) -> Result<Outcom
         .run(progress)
 }
 
-/// The URL of the page's wasm-bindgen glue: the module script Trunk preloads.
-pub(crate) fn glue_url() -> Result<String, String> {
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or("no document")?;
-    let href = document
-        .query_selector("link[rel=modulepreload][href$='.js']")
-        .ok()
-        .flatten()
-        .and_then(|link| link.get_attribute("href"))
-        .ok_or("the page preloads no script")?;
-    let base = document
-        .base_uri()
-        .ok()
-        .flatten()
-        .ok_or("the page has no base URL")?;
-    web_sys::Url::new_with_base(&href, &base)
-        .map(|url| url.href())
-        .map_err(|_| format!("{href} is not a URL"))
-}
-
-/// The worker's script: instantiate the page's module, then run the job it was sent. A failure
-/// there (the module does not load, or traps without a report) is posted as `{ failed }`.
-fn script(glue: &str) -> String {
-    let glue = serde_json::to_string(glue).unwrap_or_default();
-    format!(
-        "import init, {{ worker_main }} from {glue};\n\
-         self.onmessage = async (event) => {{\n\
-         \x20 self.onmessage = null;\n\
-         \x20 try {{\n\
-         \x20   await init({{ module_or_path: event.data.module }});\n\
-         \x20   worker_main(event.data.request);\n\
-         \x20 }} catch (error) {{\n\
-         \x20   self.postMessage({{ failed: String(error) }});\n\
-         \x20 }}\n\
-         }};\n"
-    )
-}
-
 fn spawn(
     request: &JobRequest,
     on_report: Rc<dyn Fn(JobReport)>,
     cancelled: Rc<Cell<bool>>,
 ) -> Result<JobHandle, String> {
-    let glue = glue_url()?;
     let text = serde_json::to_string(request).map_err(|e| e.to_string())?;
-    let parts = js_sys::Array::of1(&JsValue::from_str(&script(&glue)));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/javascript");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
-        .map_err(|_| "no Blob")?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "no object URL")?;
-    let worker_options = web_sys::WorkerOptions::new();
-    worker_options.set_type(web_sys::WorkerType::Module);
-    let worker = web_sys::Worker::new_with_options(&url, &worker_options);
-    let _ = web_sys::Url::revoke_object_url(&url);
-    let worker = worker.map_err(|_| "the browser refused a module worker")?;
+    let worker = module_worker::spawn(module_worker::JOB_ENTRY, Some(&text))?;
     let cell = Rc::new(RefCell::new(Some(worker.clone())));
     // Whether the worker has reported: a failure before that is a worker that could not start
     // (the job then runs on the page); after it, the job's own failure.
@@ -204,11 +152,7 @@ fn spawn(
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
             let data = event.data();
             let Some(text) = data.as_string() else {
-                let failed = js_sys::Reflect::get(&data, &"failed".into())
-                    .ok()
-                    .and_then(|f| f.as_string())
-                    .unwrap_or_else(|| "the worker stopped".to_owned());
-                fail(failed);
+                fail(module_worker::failure(&data));
                 return;
             };
             reported.set(true);
@@ -233,14 +177,7 @@ fn spawn(
     };
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
         event.prevent_default();
-        // A script that does not load fires a plain `error` event; an uncaught error, an
-        // `ErrorEvent` with its message.
-        let why = event
-            .dyn_ref::<web_sys::ErrorEvent>()
-            .map(web_sys::ErrorEvent::message)
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| "its script did not load".to_owned());
-        fail(why);
+        fail(module_worker::error_text(&event));
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -251,13 +188,6 @@ fn spawn(
         _on_message: Some(on_message),
         _on_error: Some(on_error),
     };
-    let message = js_sys::Object::new();
-    let set = |key: &str, value: &JsValue| js_sys::Reflect::set(&message, &key.into(), value);
-    set("module", &wasm_bindgen::module()).map_err(|_| "no module")?;
-    set("request", &JsValue::from_str(&text)).map_err(|_| "no request")?;
-    worker
-        .post_message(&message)
-        .map_err(|_| "the module could not be sent to the worker")?;
     Ok(handle)
 }
 
@@ -266,9 +196,10 @@ thread_local! {
     static RUNNING: Cell<Option<u32>> = const { Cell::new(None) };
 }
 
-/// In the worker: runs the job in `request` (a [`JobRequest`] as JSON), posting a [`JobReport`]
-/// before each run and one with the outcome.
-pub fn serve(request: &str) {
+/// In the worker: runs the job the page sent first (a [`JobRequest`] as JSON, the first of
+/// `early`), posting a [`JobReport`] before each run and one with the outcome.
+pub fn serve(early: &js_sys::Array) {
+    let request = early.get(0).as_string().unwrap_or_default();
     let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     std::panic::set_hook(Box::new(|info| {
         let id = RUNNING.with(Cell::get).unwrap_or_default();
@@ -277,7 +208,7 @@ pub fn serve(request: &str) {
             news: News::Done(Err(JobError::Crashed(browser::panic_message(info)))),
         });
     }));
-    let request: JobRequest = match serde_json::from_str(request) {
+    let request: JobRequest = match serde_json::from_str(&request) {
         Ok(request) => request,
         Err(error) => {
             post(&JobReport {
@@ -303,8 +234,5 @@ pub fn serve(request: &str) {
 }
 
 fn post(report: &JobReport) {
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    if let Ok(text) = serde_json::to_string(report) {
-        let _ = scope.post_message(&JsValue::from_str(&text));
-    }
+    module_worker::post_json(report);
 }
