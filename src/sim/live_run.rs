@@ -221,6 +221,33 @@ impl std::fmt::Debug for LiveRun {
     }
 }
 
+impl Shown {
+    /// What the page shows of `scenario` with `seed` while its run is built elsewhere (the
+    /// page's worker), until the run shows itself: 0 s, and nothing of the world yet
+    /// ([`PageView::waiting`]).
+    pub fn waiting(scenario: &crate::sim::scenario::Scenario, seed: u64) -> Self {
+        Self {
+            view: Rc::new(PageView::waiting(scenario)),
+            messages: Rc::new(Vec::new()),
+            checker: None,
+            checkpoints: Rc::new(Vec::new()),
+            coupling: Rc::new(CouplingMap {
+                operations: Vec::new(),
+                databases: Default::default(),
+                owners: Default::default(),
+                read_models: Default::default(),
+            }),
+            checked_at: None,
+            now: 0,
+            horizon: 0,
+            events: 0,
+            seed,
+            commands: Rc::new(Vec::new()),
+            script_progress: None,
+        }
+    }
+}
+
 impl LiveRun {
     /// The run of `playback`, shown as it is now (its checkpoints judged, not yet checked).
     pub fn new(playback: Playback) -> Self {
@@ -508,6 +535,20 @@ mod tests {
         let scenario = crate::sim::scenario::Scenario::parse(text).expect("it reads");
         let seed = scenario.seed;
         LiveRun::new(Playback::new(scenario, seed).expect("it builds"))
+    }
+
+    #[test]
+    fn what_is_shown_while_a_run_is_built_elsewhere_is_its_scenario_at_0s_and_nothing_else() {
+        let live = run("cdc-basics");
+        let scenario = live.playback().scenario();
+        let waiting = Shown::waiting(scenario, 9);
+        assert_eq!((waiting.now, waiting.seed), (0, 9));
+        assert_eq!(waiting.view.mode, scenario.mode);
+        assert_eq!(waiting.view.modes, scenario.modes());
+        assert!(waiting.view.services.is_empty() && waiting.view.databases.is_empty());
+        // The run, once built, shows what the placeholder does not.
+        assert!(!live.shown().view.services.is_empty());
+        assert_eq!(live.shown().view.modes, waiting.view.modes);
     }
 
     fn closed() -> Viewer {

@@ -421,6 +421,32 @@ pub struct PageView {
     pub fingerprint: String,
 }
 
+impl PageView {
+    /// What the page shows of `scenario` while its run is built elsewhere (the page's worker):
+    /// its mode and modes at 0 s, and nothing yet of its services and databases.
+    pub fn waiting(scenario: &crate::sim::scenario::Scenario) -> Self {
+        Self {
+            now: 0,
+            clock: clock_text(0),
+            services: Vec::new(),
+            databases: Vec::new(),
+            edges: Vec::new(),
+            log: Vec::new(),
+            console: Vec::new(),
+            console_sessions: Vec::new(),
+            script: None,
+            lock_timeline: Vec::new(),
+            timeline_window: (0, 0),
+            mode: scenario.mode,
+            modes: scenario.modes(),
+            pipeline: None,
+            etl: None,
+            flows: Vec::new(),
+            fingerprint: String::new(),
+        }
+    }
+}
+
 /// The transport's clock: milliseconds always shown, so the width never jumps ("2.550 s",
 /// "1:02.550").
 pub fn clock_text(now: Micros) -> String {

@@ -186,6 +186,9 @@ pub struct LiveState {
     shown: Shown,
     /// The time last asked of a run in a worker (a seek, a replay), until its answer comes.
     asked_to: Option<Micros>,
+    /// Whether the run is being built in the worker: the page shows [`Shown::waiting`] until
+    /// it shows itself.
+    pub starting: bool,
     /// The files the run can be exported as, taken while the share panel is open.
     pub exports: Option<Rc<Vec<crate::sim::export::ExportFile>>>,
     /// The scenario's name.
@@ -300,17 +303,17 @@ pub struct SchemaPreview {
 
 pub use crate::sim::lesson::Prediction;
 
-/// A scenario with the user's isolation levels, ready to play with `seed` (the scenario's own
-/// when `None`).
-fn build(
+/// The scenario of `source` with the user's isolation levels and mode, ready to play with
+/// `seed` (the scenario's own when `None`): read, not yet built.
+fn prepared(
     source: &ScenarioSource,
     seed: Option<u64>,
     isolation: &[(String, Isolation)],
     mode: Option<Mode>,
-) -> Result<Playback, RunError> {
+) -> Result<(Scenario, u64), RunError> {
     let scenario = prepare(source.scenario()?, isolation, mode)?;
     let seed = seed.unwrap_or(scenario.seed);
-    Playback::new(scenario, seed).map_err(RunError::Build)
+    Ok((scenario, seed))
 }
 
 impl LiveState {
@@ -572,54 +575,68 @@ impl LiveState {
         isolation: Vec<(String, Isolation)>,
         mode: Option<Mode>,
     ) -> Self {
-        match build(source, seed, &isolation, mode) {
-            Ok(playback) => Self::with_playback(playback, source.clone(), isolation, mode, None),
-            Err(error) => {
-                let default = ScenarioSource::Builtin(DEFAULT_SCENARIO.to_owned());
-                match build(&default, None, &[], None) {
-                    Ok(playback) => Self::with_playback(
-                        playback,
-                        default,
-                        Vec::new(),
-                        None,
-                        Some(error.to_string()),
-                    ),
-                    Err(_) => {
-                        unreachable!("the built-in default scenario builds (a unit test says so)")
-                    }
-                }
-            }
+        let started = prepared(source, seed, &isolation, mode).and_then(|(scenario, seed)| {
+            Self::with_run(scenario, seed, None, source.clone(), isolation, mode, None)
+        });
+        started.unwrap_or_else(|error| Self::fallback(error.to_string()))
+    }
+
+    /// The default scenario, saying why the one asked for is not running (`notice`).
+    fn fallback(notice: String) -> Self {
+        let default = ScenarioSource::Builtin(DEFAULT_SCENARIO.to_owned());
+        match prepared(&default, None, &[], None).and_then(|(scenario, seed)| {
+            Self::with_run(
+                scenario,
+                seed,
+                None,
+                default,
+                Vec::new(),
+                None,
+                Some(notice),
+            )
+        }) {
+            Ok(state) => state,
+            Err(_) => unreachable!("the built-in default scenario builds (a unit test says so)"),
         }
     }
 
-    /// The state for a run built from `source`, with the lesson's progress kept in this
-    /// browser.
-    fn with_playback(
-        playback: Playback,
+    /// The state for the run of `scenario` with `seed` (from `source`), with the lesson's
+    /// progress kept in this browser. The run starts in the page's worker, which shows it once
+    /// built (the page shows [`Shown::waiting`] meanwhile); with no worker, it is built here —
+    /// or `built` is used, a run built already — and a scenario that does not build is an error.
+    fn with_run(
+        scenario: Scenario,
+        seed: u64,
+        built: Option<Playback>,
         source: ScenarioSource,
         isolation: Vec<(String, Isolation)>,
         mode: Option<Mode>,
         notice: Option<String>,
-    ) -> Self {
+    ) -> Result<Self, RunError> {
         let lesson = keep::read()
             .lessons
-            .remove(&playback.scenario().name)
+            .remove(&scenario.name)
             .unwrap_or_default();
-        let scenario_name = playback.scenario().name.clone();
-        let scenario = Rc::new(playback.scenario().clone());
-        let seed = playback.seed();
-        let run = LiveRun::new(playback);
-        let shown = run.shown().clone();
-        // In the page's worker (unless the link says `worker=0`), the run starts again
-        // there; what it shows at 0 s is the same, so the page shows this meanwhile.
-        let host = match run_worker::wanted()
+        let scenario_name = scenario.name.clone();
+        let scenario = Rc::new(scenario);
+        let (host, shown) = match run_worker::wanted()
             .then(|| run_worker::start(&scenario, seed))
             .flatten()
         {
-            Some(number) => RunHost::Away(number),
-            None => RunHost::Here(Rc::new(RefCell::new(run))),
+            Some(number) => (RunHost::Away(number), Shown::waiting(&scenario, seed)),
+            None => {
+                let playback = match built {
+                    Some(playback) => playback,
+                    None => Playback::new((*scenario).clone(), seed).map_err(RunError::Build)?,
+                };
+                let run = LiveRun::new(playback);
+                let shown = run.shown().clone();
+                (RunHost::Here(Rc::new(RefCell::new(run))), shown)
+            }
         };
-        Self {
+        let starting = matches!(host, RunHost::Away(_));
+        Ok(Self {
+            starting,
             scenario,
             shown: shown.clone(),
             asked_to: None,
@@ -667,7 +684,7 @@ impl LiveState {
             embed: None,
             host_commands: 0,
             host_error: None,
-        }
+        })
     }
 
     /// The run's time as the page has it: the time last asked of a run in a worker until its
@@ -935,9 +952,12 @@ impl LiveState {
                 run.borrow_mut().refresh(&self.viewer, wall, self.playing);
                 self.show()
             }
-            // The worker's run shows itself when told how it moves (paused: at once).
+            // The worker's run shows itself when told how it moves (paused: at once, where it
+            // stopped: a moment past what was shown while it played. Going back to exactly
+            // that time is what the server can do, but the dual-write page test found a
+            // checker's verdict there that differed from the one shown: see the stop's note).
             RunHost::Away(run) => {
-                run_worker::send_move(*run, self.motion(), &self.viewer, self.now);
+                run_worker::send_move(*run, self.motion(), &self.viewer, None);
                 self
             }
         }
@@ -957,6 +977,7 @@ impl LiveState {
 
     /// This state showing `shown`.
     fn take_shown(mut self, shown: Shown) -> Self {
+        self.starting = false;
         self.shown = shown.clone();
         self.view = shown.view;
         self.messages = shown.messages;
@@ -973,18 +994,10 @@ impl LiveState {
         self
     }
 
-    /// Pausing a run in a worker: it goes back to the time the clock showed, to the
-    /// millisecond (the clock's own precision, and a short `t=` in the link); the run itself
-    /// was a moment ahead of what was shown.
-    fn pause_where_shown(&mut self) {
-        if matches!(self.run, RunHost::Away(_)) && self.seeking.is_none() {
-            self.now -= self.now % MS;
-        }
-    }
-
     /// This state with the panels showing what `before` showed (its view, messages, checks,
     /// clock), until the run's own answer comes.
     fn showing_as(mut self, before: &LiveState) -> Self {
+        self.starting = false;
         self.view = Rc::clone(&before.view);
         self.messages = Rc::clone(&before.messages);
         self.checker = before.checker.clone();
@@ -1002,6 +1015,7 @@ impl LiveState {
             scenario: Rc::clone(&self.scenario),
             shown: self.shown.clone(),
             asked_to: self.asked_to,
+            starting: self.starting,
             exports: self.exports.clone(),
             scenario_name: self.scenario_name.clone(),
             source: self.source.clone(),
@@ -1144,8 +1158,20 @@ impl LiveState {
             }
         };
         let had_commands = !self.shown.commands.is_empty();
-        let mut loaded =
-            self.carry_over(Self::with_playback(playback, source, isolation, mode, None));
+        let (scenario, seed) = (playback.scenario().clone(), playback.seed());
+        // (A run built already starts.)
+        let Ok(started) = Self::with_run(
+            scenario,
+            seed,
+            Some(playback),
+            source,
+            isolation,
+            mode,
+            None,
+        ) else {
+            return self.copy();
+        };
+        let mut loaded = self.carry_over(started);
         loaded.editor = Some(Rc::new(ScenarioDraft::new(text.to_owned())));
         loaded.editor_note = None;
         // Applied while playing, it plays on from 0 s.
@@ -1423,16 +1449,12 @@ impl LiveState {
             LiveAction::TogglePlay => {
                 next.playing = !next.playing;
                 next.meter = SpeedMeter::default();
-                if !next.playing {
-                    next.pause_where_shown();
-                }
                 let next = next.with_view(wall);
                 next.remember();
                 next
             }
             LiveAction::Pause => {
                 next.playing = false;
-                next.pause_where_shown();
                 let next = next.with_view(wall);
                 next.remember();
                 next

@@ -126,7 +126,7 @@ pub fn ask(make: impl FnOnce(u32) -> ToRun) {
 
 /// Tells run `run` how it moves now, unless that is what it was last told; `at`: where the
 /// page's clock stands (a run told to stop goes back there).
-pub fn send_move(run: u32, motion: Motion, viewer: &Viewer, at: Micros) {
+pub fn send_move(run: u32, motion: Motion, viewer: &Viewer, at: Option<Micros>) {
     let Some(client) = CLIENT.with(|c| c.borrow().clone().flatten()) else {
         return;
     };
@@ -138,7 +138,7 @@ pub fn send_move(run: u32, motion: Motion, viewer: &Viewer, at: Micros) {
         run,
         motion,
         viewer: viewer.clone(),
-        at: Some(at),
+        at,
     });
     *client.last_move.borrow_mut() = Some(told);
 }
@@ -151,11 +151,6 @@ pub fn listen(listener: impl Fn(FromRun) + 'static) {
     for news in early {
         listener(news);
     }
-}
-
-/// Runs from now on stay on the page (the worker refused one the page built).
-pub fn stay_on_page() {
-    CLIENT.with(|c| *c.borrow_mut() = Some(None));
 }
 
 /// Hands `news` to the page, or keeps it until the page listens.

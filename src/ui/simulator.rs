@@ -563,68 +563,75 @@ pub fn Simulator() -> Html {
                         topics={topics.clone()} on_action={on_action.clone()} />
                 </section>
             }
-            <div class="sim-grid">
-                <div class="sim-column main">
-                    if state.view.script.is_some() && shows(Panel::Script) {
-                        <section class="panel script-panel" aria-labelledby="script-title">
-                            <h2 id="script-title">{ "Scripted sessions, side by side" }</h2>
-                            <ScriptPanel view={view.clone()} on_action={on_action.clone()} />
-                        </section>
-                    }
-                    if !state.view.services.is_empty() {
-                        if shows(Panel::Topology) {
-                            <section class="panel topology-panel" aria-labelledby="topology-title">
-                                // In an embed the bar above says what it is: the heading is for screen readers.
-                                <h2 id="topology-title" class={classes!(embedded.then_some("visually-hidden"))}>{ "Topology" }</h2>
-                                <Topology view={view.clone()} compact={embedded} />
-                            </section>
-                        }
-                        if shows(Panel::Latency) {
-                            <section class="panel charts-panel" aria-labelledby="latency-title">
-                                <h2 id="latency-title">{ "Latency and throughput" }</h2>
-                                <Charts view={view.clone()} />
-                            </section>
-                        }
-                        if shows(Panel::Coupling) {
-                            <section class="panel coupling-panel" aria-labelledby="coupling-title">
-                                <h2 id="coupling-title">{ "Coupling map: who reads and writes what" }</h2>
-                                <crate::ui::coupling::CouplingPanel map={Rc::clone(&state.coupling)}
-                                    preview={state.schema_preview.clone()} />
-                            </section>
-                        }
-                    }
+            // While the run is built in the page's worker: a note where the panels go.
+            if state.starting {
+                <div class="starting-note" role="status">
+                    <p>{ format!("Starting {}: building its databases and services…", state.title()) }</p>
                 </div>
-                <div class="sim-column side">
-                    if shows(Panel::Locks) {
-                        <section class="panel locks-panel" aria-labelledby="locks-title">
-                            <h2 id="locks-title">{ "Locks" }</h2>
-                            <LocksPanel view={view.clone()} on_action={on_action.clone()} />
-                        </section>
-                    }
-                    if shows(Panel::Console) {
-                        <section class="panel console-panel" aria-labelledby="console-title">
-                            <h2 id="console-title">{ "Console — inside the simulation" }</h2>
-                            <SimConsole key={format!("{}-{}", state.scenario_name, state.view.mode.name())}
-                                view={view.clone()} examples={console_examples} playing={state.playing}
-                                on_action={on_action.clone()} />
-                        </section>
-                    }
-                    if shows(Panel::Log) {
-                        <section class="panel log-panel" aria-labelledby="log-title">
-                            <h2 id="log-title">{ "What happened" }</h2>
-                            <Narration view={view.clone()} empty_hint={log_hint} />
-                        </section>
-                    }
-                    if shows(Panel::Actions) && (state.view.services.iter().any(|s| !s.internal) || !presets.is_empty()) {
-                        <section class="panel actions-panel" aria-labelledby="actions-title">
-                            <h2 id="actions-title">{ "Actions" }</h2>
-                            <Controls view={view} presets={(*presets).clone()}
-                                last_result={state.last_result.clone()} preview={state.schema_preview.clone()}
-                                on_action={on_action.clone()} />
-                        </section>
-                    }
+            } else {
+                <div class="sim-grid">
+                    <div class="sim-column main">
+                        if state.view.script.is_some() && shows(Panel::Script) {
+                            <section class="panel script-panel" aria-labelledby="script-title">
+                                <h2 id="script-title">{ "Scripted sessions, side by side" }</h2>
+                                <ScriptPanel view={view.clone()} on_action={on_action.clone()} />
+                            </section>
+                        }
+                        if !state.view.services.is_empty() {
+                            if shows(Panel::Topology) {
+                                <section class="panel topology-panel" aria-labelledby="topology-title">
+                                    // In an embed the bar above says what it is: the heading is for screen readers.
+                                    <h2 id="topology-title" class={classes!(embedded.then_some("visually-hidden"))}>{ "Topology" }</h2>
+                                    <Topology view={view.clone()} compact={embedded} />
+                                </section>
+                            }
+                            if shows(Panel::Latency) {
+                                <section class="panel charts-panel" aria-labelledby="latency-title">
+                                    <h2 id="latency-title">{ "Latency and throughput" }</h2>
+                                    <Charts view={view.clone()} />
+                                </section>
+                            }
+                            if shows(Panel::Coupling) {
+                                <section class="panel coupling-panel" aria-labelledby="coupling-title">
+                                    <h2 id="coupling-title">{ "Coupling map: who reads and writes what" }</h2>
+                                    <crate::ui::coupling::CouplingPanel map={Rc::clone(&state.coupling)}
+                                        preview={state.schema_preview.clone()} />
+                                </section>
+                            }
+                        }
+                    </div>
+                    <div class="sim-column side">
+                        if shows(Panel::Locks) {
+                            <section class="panel locks-panel" aria-labelledby="locks-title">
+                                <h2 id="locks-title">{ "Locks" }</h2>
+                                <LocksPanel view={view.clone()} on_action={on_action.clone()} />
+                            </section>
+                        }
+                        if shows(Panel::Console) {
+                            <section class="panel console-panel" aria-labelledby="console-title">
+                                <h2 id="console-title">{ "Console — inside the simulation" }</h2>
+                                <SimConsole key={format!("{}-{}", state.scenario_name, state.view.mode.name())}
+                                    view={view.clone()} examples={console_examples} playing={state.playing}
+                                    on_action={on_action.clone()} />
+                            </section>
+                        }
+                        if shows(Panel::Log) {
+                            <section class="panel log-panel" aria-labelledby="log-title">
+                                <h2 id="log-title">{ "What happened" }</h2>
+                                <Narration view={view.clone()} empty_hint={log_hint} />
+                            </section>
+                        }
+                        if shows(Panel::Actions) && (state.view.services.iter().any(|s| !s.internal) || !presets.is_empty()) {
+                            <section class="panel actions-panel" aria-labelledby="actions-title">
+                                <h2 id="actions-title">{ "Actions" }</h2>
+                                <Controls view={view} presets={(*presets).clone()}
+                                    last_result={state.last_result.clone()} preview={state.schema_preview.clone()}
+                                    on_action={on_action.clone()} />
+                            </section>
+                        }
+                    </div>
                 </div>
-            </div>
+            }
             if state.help {
                 <HelpDialog on_close={close_help} />
             }

@@ -306,7 +306,7 @@ test("a link whose scenario is broken falls back, with its text in the editor to
   const line = shop.split("\n").findIndex((l) => l.includes("FROM jobs")) + 1;
   await page.goto(`${session.server.url}?scenario=shop&src=${pack(shop.replace("FROM jobs", "FROM jobz"))}`);
   await notice.waitFor();
-  assert.match(await notice.textContent(), new RegExp(`The link's scenario has a problem — line ${line}\\b.*jobz.*showing "shop" instead`));
+  assert.match(await notice.textContent(), new RegExp(`(The link's|This) scenario has a problem — line ${line}\\b.*jobz.*showing "shop" instead`));
   await editor().waitFor();
   assert.match(await status().textContent(), new RegExp(`✗ line ${line}\\b`));
   assert.match(await source().inputValue(), /FROM jobz/);

@@ -45,6 +45,8 @@ test("?embed=1 is the simulator alone, in 600 × 400, with a link to open it who
   const embed = await small.newPage();
   await embed.goto(`${session.server.url}?embed=1&scenario=shop&seed=7&theme=dark`);
   await embed.locator("#clock").waitFor();
+  // The run is built in the page's worker: its panels come once it is.
+  await embed.locator(".topology > svg").waitFor();
   assert.equal(await embed.locator(".masthead").count(), 0, "no masthead in an embed");
   assert.equal(await embed.locator(".scenario-bar select").count(), 0, "no scenario picker in an embed");
   assert.equal(await embed.getByRole("heading", { name: "Topology" }).count(), 1, "the default panel is there");
@@ -59,7 +61,15 @@ test("?embed=1 is the simulator alone, in 600 × 400, with a link to open it who
   await embed.locator("#play").click();
   await poll(embed, async () => (await frameClock(embed)) >= 1, "the embed to play");
   await embed.locator("#play").click();
-  const at = await frameClock(embed);
+  // Paused, the run shows where it stopped (a moment past the clock while it played).
+  let at = await frameClock(embed);
+  await poll(embed, async () => {
+    await embed.waitForTimeout(150);
+    const now = await frameClock(embed);
+    const still = now === at;
+    at = now;
+    return still;
+  }, "the paused clock to settle");
   const [whole] = await Promise.all([small.waitForEvent("page"), embed.getByRole("link", { name: /Open in Dataflow Lab/ }).click()]);
   await whole.locator("#clock").waitFor();
   const address = new URL(whole.url());
@@ -290,7 +300,7 @@ test("after the page has loaded, no request leaves it", async () => {
 
 test("a link's panels= shows only those panels, says so, and Share keeps them", async () => {
   await page.goto(`${session.server.url}?scenario=shop&panels=topology,locks`);
-  await page.locator("#clock").waitFor();
+  await page.locator(".topology > svg").waitFor();
   assert.equal(await page.getByRole("heading", { name: "Topology" }).count(), 1);
   assert.equal(await page.getByRole("heading", { name: "Locks" }).count(), 1);
   assert.equal(await page.getByRole("heading", { name: "Latency and throughput" }).count(), 0);
@@ -303,7 +313,7 @@ test("a link's panels= shows only those panels, says so, and Share keeps them", 
   assert.equal(new URL(page.url()).searchParams.get("panels"), null);
 
   await page.goto(`${session.server.url}?scenario=shop&panels=topology,lockz`);
-  await page.locator("#clock").waitFor();
+  await page.locator(".topology > svg").waitFor();
   assert.match(await page.locator(".notice").textContent(), /no panel called "lockz"/);
   assert.equal(await page.getByRole("heading", { name: "Latency and throughput" }).count(), 1, "every panel, as usual");
 });

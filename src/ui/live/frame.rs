@@ -5,6 +5,7 @@
 //! figures, the address now and then.
 
 use super::{LiveState, RunHost, SPEEDS};
+use crate::authoring::{ScenarioDraft, ScenarioSource};
 use crate::sim::clock::Micros;
 use crate::sim::live_run::{Motion, Shown, Tick};
 use crate::sim::run_requests::RunRequest;
@@ -75,7 +76,7 @@ impl LiveState {
         let run = match &next.run {
             RunHost::Here(run) => Rc::clone(run),
             RunHost::Away(run) => {
-                run_worker::send_move(*run, motion, &next.viewer, next.now);
+                run_worker::send_move(*run, motion, &next.viewer, None);
                 return self;
             }
         };
@@ -97,6 +98,15 @@ impl LiveState {
             return self;
         };
         match news {
+            // A run replayed as it starts (after a crash, a run file) shows itself with the
+            // replay's answer: the panels keep what they show until then.
+            FromRun::Started { run, result: Ok(_) }
+                if *run == current && next.asked_to.is_some() =>
+            {
+                let mut next = next;
+                next.starting = false;
+                Rc::new(next)
+            }
             FromRun::Started {
                 run,
                 result: Ok(shown),
@@ -131,22 +141,52 @@ impl LiveState {
                 };
                 Rc::new(Self::after_crash(&next, crash))
             }
-            // (The page built the same run: only a worker that differs would refuse it.)
+            // What only building the run finds (a table the SQL names that is not there): the
+            // built-in of that name instead (or the default), saying why; an edited scenario's
+            // text stays in the editor with the problem at its line.
             FromRun::Started {
                 run,
                 result: Err(why),
-            } if *run == current => {
-                run_worker::stay_on_page();
-                let crash = Crash {
-                    run: next.saved_run(),
-                    statement: None,
-                    message: why.to_string(),
-                };
-                Rc::new(Self::after_crash(&next, crash))
-            }
+            } if *run == current => Rc::new(next.instead_of_unbuilt(why.clone())),
             // News of a run the page has left.
             _ => self,
         }
+    }
+
+    /// The run of a scenario that reads but does not build (`why`): the built-in of its name
+    /// instead, or the default one, with a notice; an edited text stays in the editor, with
+    /// the problem at its line.
+    fn instead_of_unbuilt(&self, why: crate::sim::scenario::ScenarioError) -> LiveState {
+        let edited = self.source.edited_text();
+        let problem = match edited {
+            Some(text) => why.located_in(text),
+            None => why,
+        };
+        let named = ScenarioSource::Builtin(self.scenario_name.clone());
+        let source = if named.text().is_some() && self.source != named {
+            named
+        } else {
+            ScenarioSource::Builtin(super::DEFAULT_SCENARIO.to_owned())
+        };
+        let mut instead = self.carry_over(LiveState::load(&source, None, Vec::new(), None));
+        instead.notice = Some(format!(
+            "This scenario has a problem — {problem}: showing \"{}\" instead.{}",
+            instead.scenario_name,
+            if edited.is_some() {
+                " Its text is in the scenario editor, to fix and apply."
+            } else {
+                ""
+            }
+        ));
+        if let Some(text) = edited {
+            instead.editor = Some(Rc::new(ScenarioDraft::failed(text.to_owned(), problem)));
+            instead.editor_note = Some(
+                "This scenario reads, but building its run found a problem at the line marked."
+                    .to_owned(),
+            );
+        }
+        instead.remember();
+        instead
     }
 
     /// The run back after its worker failed: in a new worker (or on the page), where it was,
@@ -178,8 +218,8 @@ impl LiveState {
         };
         // The clock is the time of what the panels show ([`LiveState::take_shown`]), which a
         // playing run takes again every [`VIEW_EVERY_MS`](crate::sim::live_run::VIEW_EVERY_MS):
-        // the run's own time runs a little ahead of it (1.6 s at 16×), and a pause keeps what
-        // was shown. The scrubber's end and a replay's progress follow the run.
+        // the run's own time runs a little ahead of it (1.6 s at 16×), and a pause shows where
+        // the run stopped. The scrubber's end and a replay's progress follow the run.
         if !matches!(motion, Motion::Still) {
             next.horizon = next.horizon.max(tick.advanced.to);
         }
