@@ -952,12 +952,10 @@ impl LiveState {
                 run.borrow_mut().refresh(&self.viewer, wall, self.playing);
                 self.show()
             }
-            // The worker's run shows itself when told how it moves (paused: at once, where it
-            // stopped: a moment past what was shown while it played. Going back to exactly
-            // that time is what the server can do, but the dual-write page test found a
-            // checker's verdict there that differed from the one shown: see the stop's note).
+            // The worker's run shows itself when told how it moves (paused: at once, back at
+            // the time the clock showed: what was shown is what stays).
             RunHost::Away(run) => {
-                run_worker::send_move(*run, self.motion(), &self.viewer, None);
+                run_worker::send_move(*run, self.motion(), &self.viewer, Some(self.now));
                 self
             }
         }

@@ -566,7 +566,7 @@ pub fn Simulator() -> Html {
             // While the run is built in the page's worker: a note where the panels go.
             if state.starting {
                 <div class="starting-note" role="status">
-                    <p>{ format!("Starting {}: building its databases and services…", state.title()) }</p>
+                    <p>{ "Building the run: its databases, their rows and its services…" }</p>
                 </div>
             } else {
                 <div class="sim-grid">

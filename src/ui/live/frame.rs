@@ -76,7 +76,7 @@ impl LiveState {
         let run = match &next.run {
             RunHost::Here(run) => Rc::clone(run),
             RunHost::Away(run) => {
-                run_worker::send_move(*run, motion, &next.viewer, None);
+                run_worker::send_move(*run, motion, &next.viewer, Some(next.now));
                 return self;
             }
         };
@@ -218,8 +218,8 @@ impl LiveState {
         };
         // The clock is the time of what the panels show ([`LiveState::take_shown`]), which a
         // playing run takes again every [`VIEW_EVERY_MS`](crate::sim::live_run::VIEW_EVERY_MS):
-        // the run's own time runs a little ahead of it (1.6 s at 16×), and a pause shows where
-        // the run stopped. The scrubber's end and a replay's progress follow the run.
+        // the run's own time runs a little ahead of it (1.6 s at 16×), and a pause goes back to
+        // what was shown (the run in the worker is told the clock's time). The scrubber's end and a replay's progress follow the run.
         if !matches!(motion, Motion::Still) {
             next.horizon = next.horizon.max(tick.advanced.to);
         }
