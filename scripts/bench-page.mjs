@@ -7,9 +7,6 @@ import { serveDist } from "../tests/e2e/serve.mjs";
 import { FRAME_TICK, SPEED_OPTIONS, framePhases } from "./frames.mjs";
 
 const RUNS = Number(process.env.RUNS ?? 7);
-// The simulator's run plays in its Web Worker; `WORKER=0` keeps it on the page (the link's
-// `worker=0`), to compare.
-const extra = process.env.WORKER === "0" ? "&worker=0" : "";
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const server = await serveDist();
@@ -74,7 +71,7 @@ try {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     const page = await context.newPage();
     const started = Date.now();
-    await page.goto(`${server.url}?scenario=shop&mode=${mode}${extra}`);
+    await page.goto(`${server.url}?scenario=shop&mode=${mode}`);
     await page.locator(".simulator .topology > svg").waitFor();
     if (mode !== "shared") console.log(`simulator shop (${mode}): navigation → ready ${Date.now() - started} ms`);
     await page.locator('.transport select[aria-label="Speed"]').selectOption(value);
@@ -109,7 +106,7 @@ try {
   for (const [mode, t] of [["shared", "10s"], ["shared", "60s"], ["shared", "600s"], ["shared", "3600s"], ["cdc", "60s"]]) {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     const page = await context.newPage();
-    await page.goto(`${server.url}?scenario=shop&mode=${mode}&t=${t}${extra}`);
+    await page.goto(`${server.url}?scenario=shop&mode=${mode}&t=${t}`);
     const target = Number.parseFloat(t);
     for (;;) {
       const text = (await page.locator("#clock").textContent()).trim();

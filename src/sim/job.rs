@@ -88,6 +88,9 @@ pub enum JobError {
     /// worker that ran it is gone, and the next job starts a new one).
     #[error("The SQL engine stopped while running it: {0}")]
     Crashed(String),
+    /// No worker could run the job (the page holds no engine of its own).
+    #[error("No worker could run it: {0}")]
+    NoWorker(String),
 }
 
 impl JobKind {

@@ -52,6 +52,17 @@ pub enum ToRun {
         /// Whether the page plays (then the checker waits for its second).
         playing: bool,
     },
+    /// Whether `scenario` (prepared) builds with `seed`, without touching the run served:
+    /// answered by [`FromRun::Checked`] with `id` (the editor's Apply asks this first, so that
+    /// a scenario that does not build leaves the run as it was).
+    Check {
+        /// The page's number for the question.
+        id: u32,
+        /// The scenario.
+        scenario: Box<Scenario>,
+        /// The seed.
+        seed: u64,
+    },
     /// How run `run` moves from now on, and the viewer's settings.
     Move {
         /// The run.
@@ -88,6 +99,14 @@ pub enum FromRun {
         answer: RunAnswer,
         /// What the run shows after it.
         shown: Box<Shown>,
+    },
+    /// The answer to [`ToRun::Check`] `id`: what building the scenario found wrong, if
+    /// anything.
+    Checked {
+        /// The question answered.
+        id: u32,
+        /// The problem, if the run does not build.
+        problem: Option<ScenarioError>,
     },
     /// The server stopped (a panic, a module that did not load where it runs): the run is
     /// gone.
@@ -151,6 +170,10 @@ impl RunServer {
                 });
                 vec![FromRun::Started { run, result }]
             }
+            ToRun::Check { id, scenario, seed } => vec![FromRun::Checked {
+                id,
+                problem: Playback::new(*scenario, seed).err(),
+            }],
             ToRun::Ask {
                 run,
                 id,
@@ -454,5 +477,55 @@ mod tests {
             panic!("shown at once: {news:?}");
         };
         assert!(!shown.messages.is_empty(), "the topic's messages by 3 s");
+    }
+
+    #[test]
+    fn a_check_builds_the_scenario_aside_and_leaves_the_run_served_as_it_was() {
+        let mut server = RunServer::new();
+        start(&mut server, 1, "shop");
+        let moving = ToRun::Move {
+            run: 1,
+            motion: Motion::Playing { speed: Some(1.0) },
+            viewer: Viewer::default(),
+            at: None,
+        };
+        send(&mut server, moving);
+        let text = builtin::scenario_text("shop").expect("the shop");
+        assert!(text.contains("FROM jobs"));
+        let broken = Scenario::parse(&text.replace("FROM jobs", "FROM jobz")).expect("it reads");
+        let check = |server: &mut RunServer, id: u32, scenario: Scenario| {
+            let seed = scenario.seed;
+            let scenario = Box::new(scenario);
+            match send(server, ToRun::Check { id, scenario, seed }).as_slice() {
+                [FromRun::Checked {
+                    id: answered,
+                    problem,
+                }] if *answered == id => problem.clone(),
+                other => panic!("one answer to check {id}: {other:?}"),
+            }
+        };
+        let problem = check(&mut server, 7, broken).expect("a table that is not there");
+        assert!(problem.to_string().contains("jobz"), "{problem}");
+        assert_eq!(check(&mut server, 8, scenario("cdc-basics")), None);
+        // The run served is the same run, still playing.
+        assert!(server.moving());
+        let news = send(
+            &mut server,
+            ToRun::Ask {
+                run: 1,
+                id: 9,
+                request: RunRequest::Exports,
+                viewer: Viewer::default(),
+                playing: true,
+            },
+        );
+        assert!(
+            matches!(
+                news.as_slice(),
+                [FromRun::Answer { run: 1, answer: RunAnswer::Exports(files), .. }]
+                    if files.iter().all(|f| f.file_name.starts_with("shop"))
+            ),
+            "the shop's run 1 answers: {news:?}"
+        );
     }
 }

@@ -100,6 +100,11 @@ pub fn use_host(state: &UseReducerHandle<LiveState>) {
         let Some(origin) = origin else {
             return;
         };
+        // A run being built has no state to tell yet (no checkpoints, no time): the host hears
+        // of it once it shows itself.
+        if handle.starting {
+            return;
+        }
         let moving = handle.playing || handle.seeking.is_some();
         let now = StatePost {
             running: handle.playing,

@@ -18,11 +18,10 @@ use crate::link::{
 use crate::sim::clock::{format_micros, Micros, MS, SECOND};
 use crate::sim::coupling::CouplingMap;
 use crate::sim::expectation::Verdict;
-use crate::sim::live_run::{LiveRun, Shown};
+use crate::sim::live_run::Shown;
 use crate::sim::lock_plan::Isolation;
 use crate::sim::messages::MessageView;
 use crate::sim::modes::Mode;
-use crate::sim::playback::Playback;
 use crate::sim::run_requests::{RunAnswer, RunRequest};
 use crate::sim::run_server::ToRun;
 use crate::sim::scenario::Scenario;
@@ -39,7 +38,6 @@ mod frame;
 
 pub use analysis::{CompareView, RunningJob, COMPARE_AT_LEAST, COMPARE_AT_MOST};
 pub use frame::{FrameStats, SpeedMeter, LINK_EVERY_MS};
-use std::cell::RefCell;
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -163,22 +161,15 @@ pub enum LiveAction {
 
 pub use crate::sim::live_run::{Viewer, VIEWER_MESSAGES};
 
-/// Where the run is: on the page, or served by the page's worker (the number of its run
-/// there), whose news come as [`LiveAction::RunNews`].
-#[derive(Clone)]
-enum RunHost {
-    /// On the page.
-    Here(Rc<RefCell<LiveRun>>),
-    /// In the worker.
-    Away(u32),
-}
-
 /// The live simulator's state.
 pub struct LiveState {
-    /// The run and what is shown of it (shared with the reducer's clones; Yew keeps the old
-    /// state while reducing). The page changes and reads it only by asking
-    /// ([`crate::sim::run_requests`]) and by its frames ([`LiveRun::tick`]).
-    run: RunHost,
+    /// The number of the run in the page's worker, whose news come as
+    /// [`LiveAction::RunNews`]; `None` when no worker could start (the notice says why). The
+    /// page changes and reads the run only by asking it ([`crate::sim::run_requests`]) and
+    /// telling it how to move ([`crate::sim::live_run::Motion`]).
+    run: Option<u32>,
+    /// The editor's text being checked by the worker before it runs ([`ToRun::Check`]).
+    applying: Option<Rc<Applying>>,
     /// The scenario the run plays (its isolation levels and mode applied).
     scenario: Rc<Scenario>,
     /// What the run showed at its last refresh (its seed, the user's commands, the script's
@@ -302,6 +293,26 @@ pub struct SchemaPreview {
 }
 
 pub use crate::sim::lesson::Prediction;
+
+/// The editor's text the worker is asked about, before it runs.
+#[derive(Debug)]
+struct Applying {
+    /// The number of the question ([`ToRun::Check`]).
+    id: u32,
+    /// The text.
+    text: String,
+    /// What the editor says of it once it runs (where it came from).
+    note: Option<String>,
+}
+
+/// A scenario text the editor applies, as it would run.
+struct Applied {
+    scenario: Scenario,
+    seed: u64,
+    source: ScenarioSource,
+    isolation: Vec<(String, Isolation)>,
+    mode: Option<Mode>,
+}
 
 /// The scenario of `source` with the user's isolation levels and mode, ready to play with
 /// `seed` (the scenario's own when `None`): read, not yet built.
@@ -468,13 +479,10 @@ impl LiveState {
         // there) is a text with a problem too: kept in the editor, at its line.
         if let ScenarioSource::Edited(text) = &source {
             if state.source != source {
-                let problem =
-                    build_problem(text, seed.unwrap_or(state.seed())).unwrap_or_else(|| {
-                        crate::sim::scenario::ScenarioError::at(
-                            "",
-                            state.notice.take().unwrap_or_default(),
-                        )
-                    });
+                let problem = crate::sim::scenario::ScenarioError::at(
+                    "",
+                    state.notice.take().unwrap_or_default(),
+                );
                 let instead = fallback();
                 notices.push(format!(
                     "The link's scenario has a problem — {problem}: showing \"{}\" instead. The link's text is in the scenario editor, to fix and apply.",
@@ -491,7 +499,7 @@ impl LiveState {
         // The student's own actions, replayed at their times (not on another scenario than
         // the one they were given in).
         if !commands.is_empty() && !fell_back && state.notice.is_none() {
-            state = state.ask(RunRequest::Replay { commands, until: 0 }, browser::now_ms());
+            state = state.ask(RunRequest::Replay { commands, until: 0 });
         }
         state.speed = speed;
         state.present = match browser::query_param("present") {
@@ -544,13 +552,10 @@ impl LiveState {
         let mut state = Self::load(&source, Some(run.seed), run.isolation, run.mode);
         state.speed = run.speed.min(SPEEDS.len() - 1);
         let kept = commands.len();
-        state = state.ask(
-            RunRequest::Replay {
-                commands,
-                until: run.at,
-            },
-            browser::now_ms(),
-        );
+        state = state.ask(RunRequest::Replay {
+            commands,
+            until: run.at,
+        });
         recovery::restored();
         let statement = crash
             .statement
@@ -575,8 +580,8 @@ impl LiveState {
         isolation: Vec<(String, Isolation)>,
         mode: Option<Mode>,
     ) -> Self {
-        let started = prepared(source, seed, &isolation, mode).and_then(|(scenario, seed)| {
-            Self::with_run(scenario, seed, None, source.clone(), isolation, mode, None)
+        let started = prepared(source, seed, &isolation, mode).map(|(scenario, seed)| {
+            Self::with_run(scenario, seed, source.clone(), isolation, mode, None)
         });
         started.unwrap_or_else(|error| Self::fallback(error.to_string()))
     }
@@ -584,16 +589,8 @@ impl LiveState {
     /// The default scenario, saying why the one asked for is not running (`notice`).
     fn fallback(notice: String) -> Self {
         let default = ScenarioSource::Builtin(DEFAULT_SCENARIO.to_owned());
-        match prepared(&default, None, &[], None).and_then(|(scenario, seed)| {
-            Self::with_run(
-                scenario,
-                seed,
-                None,
-                default,
-                Vec::new(),
-                None,
-                Some(notice),
-            )
+        match prepared(&default, None, &[], None).map(|(scenario, seed)| {
+            Self::with_run(scenario, seed, default, Vec::new(), None, Some(notice))
         }) {
             Ok(state) => state,
             Err(_) => unreachable!("the built-in default scenario builds (a unit test says so)"),
@@ -602,41 +599,34 @@ impl LiveState {
 
     /// The state for the run of `scenario` with `seed` (from `source`), with the lesson's
     /// progress kept in this browser. The run starts in the page's worker, which shows it once
-    /// built (the page shows [`Shown::waiting`] meanwhile); with no worker, it is built here —
-    /// or `built` is used, a run built already — and a scenario that does not build is an error.
+    /// built (the page shows [`Shown::waiting`] meanwhile, and falls back if it does not
+    /// build: [`FromRun::Started`]).
     fn with_run(
         scenario: Scenario,
         seed: u64,
-        built: Option<Playback>,
         source: ScenarioSource,
         isolation: Vec<(String, Isolation)>,
         mode: Option<Mode>,
         notice: Option<String>,
-    ) -> Result<Self, RunError> {
+    ) -> Self {
         let lesson = keep::read()
             .lessons
             .remove(&scenario.name)
             .unwrap_or_default();
         let scenario_name = scenario.name.clone();
         let scenario = Rc::new(scenario);
-        let (host, shown) = match run_worker::wanted()
-            .then(|| run_worker::start(&scenario, seed))
-            .flatten()
-        {
-            Some(number) => (RunHost::Away(number), Shown::waiting(&scenario, seed)),
-            None => {
-                let playback = match built {
-                    Some(playback) => playback,
-                    None => Playback::new((*scenario).clone(), seed).map_err(RunError::Build)?,
-                };
-                let run = LiveRun::new(playback);
-                let shown = run.shown().clone();
-                (RunHost::Here(Rc::new(RefCell::new(run))), shown)
-            }
+        let shown = Shown::waiting(&scenario, seed);
+        let (run, notice) = match run_worker::start(&scenario, seed) {
+            Ok(number) => (Some(number), notice),
+            Err(why) => (
+                None,
+                Some(format!(
+                    "The run cannot start: {why}. Reload the page to try again."
+                )),
+            ),
         };
-        let starting = matches!(host, RunHost::Away(_));
-        Ok(Self {
-            starting,
+        Self {
+            starting: true,
             scenario,
             shown: shown.clone(),
             asked_to: None,
@@ -646,7 +636,8 @@ impl LiveState {
             editor: None,
             editor_note: None,
             editor_warning: false,
-            run: host,
+            run,
+            applying: None,
             isolation,
             mode,
             viewer: Viewer::default(),
@@ -684,7 +675,7 @@ impl LiveState {
             embed: None,
             host_commands: 0,
             host_error: None,
-        })
+        }
     }
 
     /// The run's time as the page has it: the time last asked of a run in a worker until its
@@ -800,6 +791,11 @@ impl LiveState {
         recovery::save_run(&self.saved_run());
     }
 
+    /// Whether the editor's Apply is being built in the worker (it runs once built).
+    pub fn applying(&self) -> bool {
+        self.applying.is_some()
+    }
+
     /// The scenario the run plays.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
@@ -807,52 +803,38 @@ impl LiveState {
 
     /// Asks the run `request` (see [`crate::sim::run_requests`]) and takes in its answer:
     /// what is shown after it, and what the page says about it.
-    fn ask(self, request: RunRequest, wall: f64) -> Self {
-        let changes = request.changes_the_run();
-        let run = match &self.run {
-            RunHost::Here(run) => Rc::clone(run),
-            RunHost::Away(run) => {
-                let (run, viewer, playing) = (*run, self.viewer.clone(), self.playing);
-                // Steps asked in a row add up, from the time last asked for (the clock shows
-                // each when its answer comes, with the panels).
-                let mut this = self;
-                match &request {
-                    RunRequest::Seek(to) => this.asked_to = Some(*to),
-                    // The commands the run will hold, for the link and the tab's record
-                    // meanwhile.
-                    RunRequest::Replay { commands, until } => {
-                        this.asked_to = Some(*until);
-                        let mut commands = commands.clone();
-                        commands.sort_by_key(|c| c.at);
-                        this.shown.commands = Rc::new(commands);
-                    }
-                    _ => {}
-                }
-                run_worker::ask(|id| ToRun::Ask {
-                    run,
-                    id,
-                    request,
-                    viewer,
-                    playing,
-                });
-                return this;
-            }
+    fn ask(self, request: RunRequest) -> Self {
+        let Some(run) = self.run else {
+            return self;
         };
-        let answer = run
-            .borrow_mut()
-            .handle(request, &self.viewer, self.playing, browser::now_ms);
-        let next = self.show().take_answer(answer, wall);
-        if changes && next.share {
-            // The share panel's list of exports counts what the run holds now.
-            next.ask(RunRequest::Exports, wall)
-        } else {
-            next
+        let (viewer, playing) = (self.viewer.clone(), self.playing);
+        // Steps asked in a row add up, from the time last asked for (the clock shows each when
+        // its answer comes, with the panels).
+        let mut this = self;
+        match &request {
+            RunRequest::Seek(to) => this.asked_to = Some(*to),
+            // The commands the run will hold, for the link and the tab's record meanwhile.
+            RunRequest::Replay { commands, until } => {
+                this.asked_to = Some(*until);
+                let mut commands = commands.clone();
+                commands.sort_by_key(|c| c.at);
+                this.shown.commands = Rc::new(commands);
+            }
+            _ => {}
         }
+        run_worker::ask(|id| ToRun::Ask {
+            run,
+            id,
+            request,
+            viewer,
+            playing,
+        });
+        this
     }
 
     /// What the page says about the run's answer (a command's sentence on the panel it acts on,
     /// a refusal as a notice), and what it does with it (a preview shown, a file saved).
-    fn take_answer(mut self, answer: RunAnswer, wall: f64) -> Self {
+    fn take_answer(mut self, answer: RunAnswer) -> Self {
         match answer {
             RunAnswer::Applied {
                 command,
@@ -932,7 +914,7 @@ impl LiveState {
             }
             // Not a schema change (or SQL the run will report on): run it at once.
             RunAnswer::Previewed { database, sql, .. } => {
-                return self.reduce_command(Command::RunSql { database, sql }, wall)
+                return self.reduce_command(Command::RunSql { database, sql })
             }
             RunAnswer::Exported {
                 kind,
@@ -946,31 +928,11 @@ impl LiveState {
     }
 
     /// This state showing the run as it is now, at wall time `wall` (ms).
-    fn with_view(self, wall: f64) -> Self {
-        match &self.run {
-            RunHost::Here(run) => {
-                run.borrow_mut().refresh(&self.viewer, wall, self.playing);
-                self.show()
-            }
-            // The worker's run shows itself when told how it moves (paused: at once, back at
-            // the time the clock showed: what was shown is what stays).
-            RunHost::Away(run) => {
-                run_worker::send_move(*run, self.motion(), &self.viewer, Some(self.now));
-                self
-            }
+    fn with_view(self) -> Self {
+        if let Some(run) = self.run {
+            run_worker::send_move(run, self.motion(), &self.viewer, Some(self.now));
         }
-    }
-
-    /// This state showing what the run's last refresh took (a run in a worker shows itself
-    /// with its news).
-    fn show(self) -> Self {
-        match &self.run {
-            RunHost::Here(run) => {
-                let shown = run.borrow().shown().clone();
-                self.take_shown(shown)
-            }
-            RunHost::Away(_) => self,
-        }
+        self
     }
 
     /// This state showing `shown`.
@@ -1009,7 +971,8 @@ impl LiveState {
 
     fn copy(&self) -> Self {
         Self {
-            run: self.run.clone(),
+            run: self.run,
+            applying: self.applying.clone(),
             scenario: Rc::clone(&self.scenario),
             shown: self.shown.clone(),
             asked_to: self.asked_to,
@@ -1061,7 +1024,7 @@ impl LiveState {
     }
 
     fn seek(self, to: Micros) -> Self {
-        self.ask(RunRequest::Seek(to), browser::now_ms())
+        self.ask(RunRequest::Seek(to))
     }
 
     /// A fresh run of `source` with `seed` and `isolation`, keeping the page's settings.
@@ -1118,14 +1081,12 @@ impl LiveState {
         self.editor = Some(Rc::new(ScenarioDraft::new(kept.unwrap_or(running))));
     }
 
-    /// Runs `text` (a scenario that reads) from 0 s: the seed kept if the user chose one, the
-    /// mode and isolation levels kept where the new scenario has them; the link then carries
-    /// the text.
-    fn apply_scenario(&self, text: &str) -> Self {
+    /// The run `text` (a scenario that reads) would start: the scenario prepared, with the
+    /// seed kept if the user chose one, and the mode and isolation levels kept where the new
+    /// scenario has them; `None` for a text that does not read or prepare.
+    fn to_apply(&self, text: &str) -> Option<Applied> {
         let source = ScenarioSource::of_text(text);
-        let Ok(scenario) = source.scenario() else {
-            return self.copy();
-        };
+        let scenario = source.scenario().ok()?;
         let own_seed = self.scenario().seed;
         let seed = if self.seed() != own_seed {
             self.seed()
@@ -1139,39 +1100,53 @@ impl LiveState {
             .filter(|(database, _)| scenario.databases.iter().any(|d| &d.name == database))
             .cloned()
             .collect();
-        let built = prepare(scenario, &isolation, mode)
-            .map_err(|error| crate::sim::scenario::ScenarioError::at("", error.to_string()))
-            .and_then(|scenario| Playback::new(scenario, seed).map_err(|e| e.located_in(text)));
-        let playback = match built {
-            Ok(playback) => playback,
-            // What only building the run finds (a table the SQL names that is not there): said
-            // in the editor, at its line, and the run goes on as it was.
-            Err(problem) => {
-                let mut unchanged = self.copy();
-                unchanged.editor = Some(Rc::new(ScenarioDraft::failed(text.to_owned(), problem)));
-                unchanged.editor_note = Some(
-                    "Applying it found a problem that reading the file alone cannot: nothing changed, the run goes on as it was.".to_owned(),
-                );
-                return unchanged;
-            }
-        };
-        let had_commands = !self.shown.commands.is_empty();
-        let (scenario, seed) = (playback.scenario().clone(), playback.seed());
-        // (A run built already starts.)
-        let Ok(started) = Self::with_run(
+        let scenario = prepare(scenario, &isolation, mode).ok()?;
+        Some(Applied {
             scenario,
             seed,
-            Some(playback),
             source,
             isolation,
             mode,
-            None,
-        ) else {
+        })
+    }
+
+    /// Asks the worker whether `text` (a scenario that reads) builds; the answer
+    /// ([`FromRun::Checked`]) runs it ([`Self::apply_checked`]) or says what is wrong, and the
+    /// run goes on meanwhile.
+    /// `note`: what the editor says of it once it runs.
+    fn apply_scenario(&self, text: &str, note: Option<String>) -> Self {
+        let mut next = self.copy();
+        let Some(applied) = self.to_apply(text) else {
+            return next;
+        };
+        if let Some(id) = run_worker::check(&applied.scenario, applied.seed) {
+            next.applying = Some(Rc::new(Applying {
+                id,
+                text: text.to_owned(),
+                note,
+            }));
+        }
+        next
+    }
+
+    /// Runs `applying` from 0 s, the worker having built it; the link then carries the text.
+    fn apply_checked(&self, applying: &Applying) -> Self {
+        let text = applying.text.as_str();
+        let Some(Applied {
+            scenario,
+            seed,
+            source,
+            isolation,
+            mode,
+        }) = self.to_apply(text)
+        else {
             return self.copy();
         };
+        let had_commands = !self.shown.commands.is_empty();
+        let started = Self::with_run(scenario, seed, source, isolation, mode, None);
         let mut loaded = self.carry_over(started);
         loaded.editor = Some(Rc::new(ScenarioDraft::new(text.to_owned())));
-        loaded.editor_note = None;
+        loaded.editor_note = applying.note.clone();
         // Applied while playing, it plays on from 0 s.
         loaded.playing = self.playing;
         loaded.info = Some(format!(
@@ -1184,6 +1159,20 @@ impl LiveState {
             if had_commands { " (your commands were cleared)" } else { "" }
         ));
         loaded
+    }
+
+    /// The editor's text, which the worker found does not build (`problem`): said in the
+    /// editor, at its line, and the run goes on as it was.
+    fn apply_refused(&self, text: &str, problem: crate::sim::scenario::ScenarioError) -> Self {
+        let mut unchanged = self.copy();
+        unchanged.editor = Some(Rc::new(ScenarioDraft::failed(
+            text.to_owned(),
+            problem.located_in(text),
+        )));
+        unchanged.editor_note = Some(
+            "Applying it found a problem that reading the file alone cannot: nothing changed, the run goes on as it was.".to_owned(),
+        );
+        unchanged
     }
 
     /// Opens a run saved as a file, as it was: its scenario, seed and settings, and the user's
@@ -1203,13 +1192,10 @@ impl LiveState {
         // A long run is replayed a slice per frame, as a link's is (at once it would hold the
         // page).
         let at_once = run.at.min(SEEK_AT_ONCE);
-        let mut loaded = loaded.ask(
-            RunRequest::Replay {
-                commands: run.commands,
-                until: at_once,
-            },
-            browser::now_ms(),
-        );
+        let mut loaded = loaded.ask(RunRequest::Replay {
+            commands: run.commands,
+            until: at_once,
+        });
         loaded.info = Some(if run.at > at_once {
             loaded.seeking = Some(run.at);
             loaded.replayed_to = at_once;
@@ -1234,11 +1220,11 @@ impl LiveState {
     }
 
     /// Applies a command to the run and says what it did, on the panel it acts on.
-    fn reduce_command(mut self, command: Command, wall: f64) -> Self {
+    fn reduce_command(mut self, command: Command) -> Self {
         if matches!(command, Command::RunSql { .. }) {
             self.schema_preview = None;
         }
-        let next = self.ask(RunRequest::Apply(command), wall);
+        let next = self.ask(RunRequest::Apply(command));
         next.remember();
         next
     }
@@ -1342,15 +1328,6 @@ fn command_sentence(command: &Command, result: &Result<String, CommandError>) ->
     })
 }
 
-/// What building the run of `text` (a scenario that reads) with `seed` finds wrong, at its
-/// line, if anything.
-fn build_problem(text: &str, seed: u64) -> Option<crate::sim::scenario::ScenarioError> {
-    let scenario = Scenario::parse(text).ok()?;
-    Playback::new(scenario, seed)
-        .err()
-        .map(|error| error.located_in(text))
-}
-
 /// The name of the built-in scenario `source` is, for messages ("your scenario" for an edit).
 fn builtin_name(source: &ScenarioSource) -> String {
     match source {
@@ -1401,9 +1378,11 @@ impl Reducible for LiveState {
 
 impl LiveState {
     fn reduce_action(self: Rc<Self>, action: LiveAction) -> Rc<Self> {
-        if let LiveAction::Host(command) = action {
+        match action {
             // The host's commands are taken even while the run goes to a time.
-            return self.host(command);
+            LiveAction::Host(command) => return self.host(command),
+            LiveAction::Frame(_) => return self.frame(),
+            _ => {}
         }
         let mut next = self.copy();
         let wall = browser::now_ms();
@@ -1437,7 +1416,7 @@ impl LiveState {
             next.last_seek_ms = None;
         }
         let next = match action {
-            LiveAction::Frame(at) => return self.frame(next, at, wall),
+            LiveAction::Frame(_) => return self.frame(),
             LiveAction::Host(command) => return self.host(command),
             LiveAction::ShowAllPanels => {
                 next.panels = None;
@@ -1447,24 +1426,24 @@ impl LiveState {
             LiveAction::TogglePlay => {
                 next.playing = !next.playing;
                 next.meter = SpeedMeter::default();
-                let next = next.with_view(wall);
+                let next = next.with_view();
                 next.remember();
                 next
             }
             LiveAction::Pause => {
                 next.playing = false;
-                let next = next.with_view(wall);
+                let next = next.with_view();
                 next.remember();
                 next
             }
             LiveAction::StepEvent if next.view.script.is_some() => {
                 // In a script, the next event is its next step.
                 next.playing = false;
-                next.reduce_command(Command::ScriptStep, wall)
+                next.reduce_command(Command::ScriptStep)
             }
             LiveAction::StepEvent => {
                 next.playing = false;
-                let next = next.ask(RunRequest::StepInstant, wall);
+                let next = next.ask(RunRequest::StepInstant);
                 next.remember();
                 next
             }
@@ -1478,7 +1457,7 @@ impl LiveState {
             LiveAction::StepBack => {
                 next.playing = false;
                 let next = if next.view.script.is_some() {
-                    next.ask(RunRequest::UndoScriptStep, wall)
+                    next.ask(RunRequest::UndoScriptStep)
                 } else {
                     let to = next.at().saturating_sub(100 * MS);
                     next.seek(to)
@@ -1497,7 +1476,7 @@ impl LiveState {
                 next.last_result = None;
                 next.pipeline_result = None;
                 next.registry_result = None;
-                let next = next.ask(RunRequest::Reset, wall);
+                let next = next.ask(RunRequest::Reset);
                 next.remember();
                 next
             }
@@ -1509,7 +1488,7 @@ impl LiveState {
                 next.last_result = None;
                 next.pipeline_result = None;
                 next.registry_result = None;
-                let next = next.ask(RunRequest::SetSeed(seed), wall);
+                let next = next.ask(RunRequest::SetSeed(seed));
                 next.remember();
                 next
             }
@@ -1564,7 +1543,7 @@ impl LiveState {
                 loaded.remember();
                 loaded
             }
-            LiveAction::Command(command) => next.reduce_command(command, wall),
+            LiveAction::Command(command) => next.reduce_command(command),
             LiveAction::Notice(text) => {
                 next.notice = Some(text);
                 next
@@ -1574,7 +1553,7 @@ impl LiveState {
                 next
             }
             LiveAction::PreviewSql { database, sql } => {
-                next.ask(RunRequest::Preview { database, sql }, wall)
+                next.ask(RunRequest::Preview { database, sql })
             }
             LiveAction::CancelPreview => {
                 next.schema_preview = None;
@@ -1617,11 +1596,11 @@ impl LiveState {
             }
             LiveAction::ViewTopic(topic) => {
                 next.viewer.topic = topic;
-                next.with_view(wall)
+                next.with_view()
             }
             LiveAction::FilterKey(key) => {
                 next.viewer.key = key;
-                next.with_view(wall)
+                next.with_view()
             }
             LiveAction::Compare => next.compare_modes(),
             LiveAction::CloseCompare => {
@@ -1640,10 +1619,10 @@ impl LiveState {
                 if next.share {
                     next.playing = false;
                 }
-                let next = next.with_view(wall);
+                let next = next.with_view();
                 next.remember();
                 if next.share {
-                    next.ask(RunRequest::Exports, wall)
+                    next.ask(RunRequest::Exports)
                 } else {
                     next
                 }
@@ -1653,7 +1632,7 @@ impl LiveState {
                 next
             }
             // (Written once, from the kind: the list's counts are not needed to save it.)
-            LiveAction::Export(kind) => next.ask(RunRequest::Export(kind), wall),
+            LiveAction::Export(kind) => next.ask(RunRequest::Export(kind)),
             LiveAction::ToggleEditor => {
                 if next.editor.is_some() || next.editor_warning {
                     next.editor = None;
@@ -1684,11 +1663,7 @@ impl LiveState {
                 next
             }
             LiveAction::ApplyDraft => match next.editor.clone() {
-                Some(draft) if draft.is_valid() => {
-                    let loaded = next.apply_scenario(&draft.text);
-                    loaded.remember();
-                    loaded
-                }
+                Some(draft) if draft.is_valid() => next.apply_scenario(&draft.text, None),
                 _ => next,
             },
             LiveAction::RevertDraft => {
@@ -1740,17 +1715,13 @@ impl LiveState {
                 Ok((Ok(None), text)) => {
                     let draft = ScenarioDraft::new(text);
                     if draft.is_valid() {
-                        let mut loaded = next.apply_scenario(&draft.text);
-                        let name = loaded.scenario_name.clone();
-                        keep::update(|k| {
-                            k.drafts.insert(name, draft.text.clone());
-                        });
-                        // (An apply that failed says so in the note instead.)
-                        if loaded.editor_note.is_none() {
-                            loaded.editor_note = Some(format!("Imported from {file}."));
+                        if let Ok(scenario) = ScenarioSource::of_text(&draft.text).scenario() {
+                            keep::update(|k| {
+                                k.drafts.insert(scenario.name, draft.text.clone());
+                            });
                         }
-                        loaded.remember();
-                        loaded
+                        // (An apply that fails says so in the note instead.)
+                        next.apply_scenario(&draft.text, Some(format!("Imported from {file}.")))
                     } else {
                         next.editor = Some(Rc::new(draft));
                         next.editor_note = Some(format!(
@@ -1762,7 +1733,7 @@ impl LiveState {
             },
             LiveAction::ToggleFollow => {
                 next.viewer.follow = !next.viewer.follow;
-                next.with_view(wall)
+                next.with_view()
             }
         };
         Rc::new(next)

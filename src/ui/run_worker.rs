@@ -7,10 +7,10 @@
 //! what it shows every 100 ms. The worker's loop ticks the run every [`TICK_EVERY_MS`] while it
 //! moves, within [`crate::sim::run_server::TICK_BUDGET_MS`].
 //!
-//! The page runs its world in the worker unless its link says `worker=0`, or no module worker
-//! starts (the run then stays on the page). A worker that fails (a panic of the engine) is
-//! replaced once the run comes back without its culprit; one that fails before it served
-//! anything, or fails again and again, leaves the run on the page.
+//! The page's world runs only there: the page holds no engine. A worker that fails (a panic of
+//! the engine) is replaced once the run comes back without its culprit; where none starts, or
+//! one fails before it served anything, or fails again and again, the run cannot start and the
+//! page says why.
 //!
 //! This is the page's side; the worker's is [`serving`].
 
@@ -21,13 +21,13 @@ pub use serving::serve;
 use crate::sim::clock::Micros;
 use crate::sim::live_run::{Motion, Viewer};
 use crate::sim::run_server::{FromRun, ToRun};
-use crate::ui::{browser, module_worker};
+use crate::ui::module_worker;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// How many failed workers are replaced before the run stays on the page.
+/// How many failed workers are replaced before the page gives up.
 const MAX_FAILURES: u32 = 3;
 
 /// News of the run, for the page's actions (equal when they are the same news).
@@ -59,8 +59,8 @@ struct Client {
 }
 
 thread_local! {
-    /// The page's worker, once started (`None` inside: it could not start).
-    static CLIENT: RefCell<Option<Option<Rc<Client>>>> = const { RefCell::new(None) };
+    /// The page's worker, once started (or why none runs).
+    static CLIENT: RefCell<Option<Result<Rc<Client>, String>>> = const { RefCell::new(None) };
     /// The page's listener, once it listens.
     static LISTENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
     /// News arrived before the page listened.
@@ -72,39 +72,30 @@ thread_local! {
     static RUNS: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Whether the page runs its world in a worker: unless its link says `worker=0`.
-pub fn wanted() -> bool {
-    browser::query_param("worker").is_none_or(|v| v != "0")
-}
-
-/// The page's worker, started on first use; `None` where none starts (the run then stays on
-/// the page).
-fn client() -> Option<Rc<Client>> {
-    CLIENT.with(|cell| {
+/// The page's worker, started on first use, or why none runs.
+fn client() -> Result<Rc<Client>, String> {
+    let client = CLIENT.with(|cell| {
         cell.borrow_mut()
-            .get_or_insert_with(|| match spawn() {
-                Ok(client) => Some(client),
-                Err(why) => {
-                    web_sys::console::warn_1(
-                        &format!(
-                            "Dataflow Lab: no worker for the run ({why}); it runs on the page"
-                        )
-                        .into(),
-                    );
-                    None
-                }
+            .get_or_insert_with(|| {
+                spawn().map_err(|why| format!("this browser started no worker for it ({why})"))
             })
             .clone()
-    })
+    })?;
+    let failed = client.failed.borrow().clone();
+    match failed {
+        Some(why) => Err(why),
+        None => Ok(client),
+    }
 }
 
-/// Starts a run in the worker: its number, or `None` where no worker runs (the page then keeps
-/// the run).
-pub fn start(scenario: &crate::sim::scenario::Scenario, seed: u64) -> Option<u32> {
+/// The worker's client while it runs (`None` once it failed, or where none started).
+fn running() -> Option<Rc<Client>> {
+    CLIENT.with(|c| c.borrow().clone().and_then(Result::ok))
+}
+
+/// Starts a run in the worker: its number, or why it cannot start.
+pub fn start(scenario: &crate::sim::scenario::Scenario, seed: u64) -> Result<u32, String> {
     let client = client()?;
-    if client.failed.borrow().is_some() {
-        return None;
-    }
     let run = RUNS.with(|r| r.get().wrapping_add(1));
     RUNS.with(|r| r.set(run));
     client.post(&ToRun::Start {
@@ -112,22 +103,33 @@ pub fn start(scenario: &crate::sim::scenario::Scenario, seed: u64) -> Option<u32
         scenario: Box::new(scenario.clone()),
         seed,
     });
-    Some(run)
+    Ok(run)
 }
 
 /// Sends run `run` a message made with a new request number (for [`ToRun::Ask`]).
 pub fn ask(make: impl FnOnce(u32) -> ToRun) {
-    if let Some(client) = CLIENT.with(|c| c.borrow().clone().flatten()) {
-        let id = client.request.get().wrapping_add(1);
-        client.request.set(id);
-        client.post(&make(id));
+    if let Some(client) = running() {
+        client.post(&make(client.next_request()));
     }
+}
+
+/// Asks the worker whether `scenario` builds with `seed` ([`ToRun::Check`]): the number of the
+/// question, answered by [`FromRun::Checked`]; `None` where no worker runs.
+pub fn check(scenario: &crate::sim::scenario::Scenario, seed: u64) -> Option<u32> {
+    let client = running()?;
+    let id = client.next_request();
+    client.post(&ToRun::Check {
+        id,
+        scenario: Box::new(scenario.clone()),
+        seed,
+    });
+    Some(id)
 }
 
 /// Tells run `run` how it moves now, unless that is what it was last told; `at`: where the
 /// page's clock stands (a run told to stop goes back there).
 pub fn send_move(run: u32, motion: Motion, viewer: &Viewer, at: Option<Micros>) {
-    let Some(client) = CLIENT.with(|c| c.borrow().clone().flatten()) else {
+    let Some(client) = running() else {
         return;
     };
     let told = (run, motion, viewer.clone());
@@ -172,12 +174,25 @@ fn lost(client: &Client, why: String, statement: Option<String>) {
     client.worker.terminate();
     // Replaced, for a run that comes back without its culprit; not when it never served (its
     // module does not load here), nor after a few failures in a row.
-    let again = client.served.get() && FAILURES.with(|f| f.replace(f.get() + 1)) < MAX_FAILURES;
-    CLIENT.with(|c| *c.borrow_mut() = (!again).then_some(None));
+    let failures = FAILURES.with(|f| f.replace(f.get() + 1)) + 1;
+    let again = client.served.get() && failures <= MAX_FAILURES;
+    let gone = if !client.served.get() {
+        format!("its worker did not start ({why})")
+    } else {
+        format!("the engine stopped {failures} times in a row (last: {why})")
+    };
+    CLIENT.with(|c| *c.borrow_mut() = (!again).then_some(Err(gone)));
     hear(FromRun::Failed { why, statement });
 }
 
 impl Client {
+    /// A new request number.
+    fn next_request(&self) -> u32 {
+        let id = self.request.get().wrapping_add(1);
+        self.request.set(id);
+        id
+    }
+
     fn post(&self, message: &ToRun) {
         if let Ok(text) = serde_json::to_string(message) {
             let _ = self.worker.post_message(&JsValue::from_str(&text));

@@ -29,6 +29,9 @@ pub struct ScenarioEditorProps {
     pub builtin_differs: bool,
     /// Where the draft came from, when that needs saying.
     pub note: Option<AttrValue>,
+    /// Whether an Apply is being built, to run once it has (the run goes on meanwhile).
+    #[prop_or_default]
+    pub applying: bool,
     /// Where edits, applies and imports go.
     pub on_action: Callback<LiveAction>,
 }
@@ -210,10 +213,12 @@ pub fn ScenarioEditor(props: &ScenarioEditorProps) -> Html {
             <div class="scenario-editor-bar">
                 <h3>{ "Edit the scenario" }</h3>
                 <div class="scenario-editor-buttons">
-                    <button type="button" class="button small primary" disabled={!(changed && draft.is_valid())}
+                    <button type="button" class="button small primary"
+                        disabled={props.applying || !(changed && draft.is_valid())}
+                        aria-busy={props.applying.then_some("true")}
                         onclick={send(LiveAction::ApplyDraft)}
                         title="Run the edited scenario from 0 s; the page's link then carries it">
-                        { "Apply" }
+                        { if props.applying { "Applying…" } else { "Apply" } }
                     </button>
                     <button type="button" class="button small subtle" disabled={!changed}
                         onclick={send(LiveAction::RevertDraft)} title="Put back the scenario as it runs">

@@ -468,6 +468,7 @@ pub fn Simulator() -> Html {
                             builtin_differs={crate::authoring::ScenarioSource::Builtin(state.scenario_name.clone())
                                 .text().is_some_and(|t| t != draft.text)}
                             note={state.editor_note.clone().map(AttrValue::from)}
+                            applying={state.applying()}
                             on_action={on_action.clone()} />
                     }
                     if let Some(watch) = watch.filter(|_| !spoilers_hidden) {

@@ -7,9 +7,9 @@
 //! outcome. A panic in the worker is reported as [`JobError::Crashed`] and takes only the
 //! worker with it.
 //!
-//! Where no worker can be started (no preloaded glue, a browser that refuses module workers), or
-//! its script or the module fails to load there, the job runs on the page after the next paint,
-//! as it did before the worker: the page holds still meanwhile, the outcome is the same.
+//! Where no worker can be started (a browser that refuses module workers), or its script or the
+//! module fails to load there, the job ends with [`JobError::NoWorker`]: the page holds no
+//! engine to run it itself.
 
 use crate::authoring::JobRequest;
 use crate::sim::job::{JobError, JobProgress, JobReport, News, Outcome};
@@ -25,8 +25,8 @@ pub fn in_worker() -> bool {
 }
 
 /// A job handed to a worker. Dropping it before the job has finished stops it (the student
-/// cancelled, or the page moved on to another scenario): the worker is terminated, or a job
-/// waiting to run on the page is not run.
+/// cancelled, or the page moved on to another scenario): the worker is terminated, and a
+/// report still on its way is not heard.
 pub struct JobHandle {
     worker: Rc<RefCell<Option<web_sys::Worker>>>,
     cancelled: Rc<Cell<bool>>,
@@ -35,7 +35,8 @@ pub struct JobHandle {
 }
 
 impl JobHandle {
-    fn on_page(cancelled: Rc<Cell<bool>>) -> Self {
+    /// A handle for a job that never started.
+    fn unstarted(cancelled: Rc<Cell<bool>>) -> Self {
         Self {
             worker: Rc::new(RefCell::new(None)),
             cancelled,
@@ -64,26 +65,26 @@ pub fn start(request: JobRequest, on_report: impl Fn(JobReport) + 'static) -> Jo
     match spawn(&request, Rc::clone(&on_report), Rc::clone(&cancelled)) {
         Ok(handle) => handle,
         Err(why) => {
-            web_sys::console::warn_1(
-                &format!("Dataflow Lab: no worker ({why}); the job runs on the page").into(),
+            report_later(
+                &on_report,
+                &cancelled,
+                JobReport {
+                    id: request.id,
+                    news: News::Done(Err(JobError::NoWorker(why))),
+                },
             );
-            run_here(request, on_report, Rc::clone(&cancelled));
-            JobHandle::on_page(cancelled)
+            JobHandle::unstarted(cancelled)
         }
     }
 }
 
-/// Runs the job on the page, once the note saying it runs has been painted, unless it was
-/// cancelled by then.
-fn run_here(request: JobRequest, on_report: Rc<dyn Fn(JobReport)>, cancelled: Rc<Cell<bool>>) {
-    browser::after_paint(move || {
-        if cancelled.get() {
-            return;
+/// Tells `on_report` of `report` on a later task, unless the job was cancelled by then.
+fn report_later(on_report: &Rc<dyn Fn(JobReport)>, cancelled: &Rc<Cell<bool>>, report: JobReport) {
+    let (on_report, cancelled) = (Rc::clone(on_report), Rc::clone(cancelled));
+    wasm_bindgen_futures::spawn_local(async move {
+        if !cancelled.get() {
+            on_report(report)
         }
-        on_report(JobReport {
-            id: request.id,
-            news: News::Done(run(&request, |_| {})),
-        });
     });
 }
 
@@ -103,17 +104,15 @@ fn spawn(
     let text = serde_json::to_string(request).map_err(|e| e.to_string())?;
     let worker = module_worker::spawn(module_worker::JOB_ENTRY, Some(&text))?;
     let cell = Rc::new(RefCell::new(Some(worker.clone())));
-    // Whether the worker has reported: a failure before that is a worker that could not start
-    // (the job then runs on the page); after it, the job's own failure.
+    // Whether the worker has reported: a failure before that is a worker that could not start;
+    // after it, the job's own failure.
     let reported = Rc::new(Cell::new(false));
     let finished = Rc::new(Cell::new(false));
     let id = request.id;
-    // Ends the job once: stops the worker, then runs it on the page if the worker never
-    // reported, or says how it failed.
+    // Ends the job once: stops the worker and says how it failed.
     let fail = {
-        let (cell, request, on_report, cancelled) = (
+        let (cell, on_report, cancelled) = (
             Rc::clone(&cell),
-            request.clone(),
             Rc::clone(&on_report),
             Rc::clone(&cancelled),
         );
@@ -125,30 +124,21 @@ fn spawn(
             if let Some(worker) = cell.borrow_mut().take() {
                 worker.terminate();
             }
-            if reported.get() {
-                let report = JobReport {
-                    id,
-                    news: News::Done(Err(JobError::Crashed(why))),
-                };
-                let on_report = Rc::clone(&on_report);
-                wasm_bindgen_futures::spawn_local(async move { on_report(report) });
+            let error = if reported.get() {
+                JobError::Crashed(why)
             } else {
-                web_sys::console::warn_1(
-                    &format!(
-                        "Dataflow Lab: the worker did not start ({why}); the job runs on the page"
-                    )
-                    .into(),
-                );
-                run_here(
-                    request.clone(),
-                    Rc::clone(&on_report),
-                    Rc::clone(&cancelled),
-                );
-            }
+                JobError::NoWorker(format!("its worker did not start ({why})"))
+            };
+            let report = JobReport {
+                id,
+                news: News::Done(Err(error)),
+            };
+            report_later(&on_report, &cancelled, report);
         })
     };
     let on_message = {
         let (cell, fail, on_report) = (Rc::clone(&cell), Rc::clone(&fail), Rc::clone(&on_report));
+        let cancelled = Rc::clone(&cancelled);
         Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
             let data = event.data();
             let Some(text) = data.as_string() else {
@@ -171,8 +161,7 @@ fn spawn(
                     worker.terminate();
                 }
             }
-            let on_report = Rc::clone(&on_report);
-            wasm_bindgen_futures::spawn_local(async move { on_report(report) });
+            report_later(&on_report, &cancelled, report);
         })
     };
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {

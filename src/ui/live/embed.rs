@@ -152,7 +152,7 @@ impl LiveState {
             let mut stopped = self.copy();
             stopped.seeking = None;
             stopped.info = None;
-            Rc::new(stopped.with_view(browser::now_ms()))
+            Rc::new(stopped.with_view())
         } else {
             self
         };

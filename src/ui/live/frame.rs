@@ -4,13 +4,12 @@
 //! time), and the page takes in what the frame did: the clock, the speed kept, the frame's
 //! figures, the address now and then.
 
-use super::{LiveState, RunHost, SPEEDS};
+use super::{LiveState, SPEEDS};
 use crate::authoring::{ScenarioDraft, ScenarioSource};
 use crate::sim::clock::Micros;
 use crate::sim::live_run::{Motion, Shown, Tick};
 use crate::sim::run_requests::RunRequest;
 use crate::sim::run_server::FromRun;
-use crate::ui::browser;
 use crate::ui::recovery::Crash;
 use crate::ui::run_worker;
 use std::rc::Rc;
@@ -68,23 +67,13 @@ impl LiveState {
         }
     }
 
-    /// The animation frame at wall time `at` (ms): `next` advanced, or `self` unchanged when
-    /// there is nothing to draw (so that nothing is drawn again). A run in a worker is only
-    /// told how to move: its ticks come as news ([`LiveState::take_run_news`]).
-    pub(super) fn frame(self: Rc<Self>, next: LiveState, at: f64, wall: f64) -> Rc<Self> {
-        let motion = next.motion();
-        let run = match &next.run {
-            RunHost::Here(run) => Rc::clone(run),
-            RunHost::Away(run) => {
-                run_worker::send_move(*run, motion, &next.viewer, Some(next.now));
-                return self;
-            }
-        };
-        let tick = run
-            .borrow_mut()
-            .tick(at, motion, &next.viewer, browser::now_ms);
-        let shown = tick.view_ms.map(|_| run.borrow().shown().clone());
-        self.take_tick(next, motion, tick, shown, wall)
+    /// The animation frame: the run in the worker is told how to move, if that changed (its
+    /// ticks come as news: [`LiveState::take_run_news`]). Nothing is drawn again.
+    pub(super) fn frame(self: Rc<Self>) -> Rc<Self> {
+        if let Some(run) = self.run {
+            run_worker::send_move(run, self.motion(), &self.viewer, Some(self.now));
+        }
+        self
     }
 
     /// The news of the run in the worker: it started, answered, or moved.
@@ -94,7 +83,22 @@ impl LiveState {
         news: &FromRun,
         wall: f64,
     ) -> Rc<Self> {
-        let RunHost::Away(current) = next.run else {
+        // The worker's answer to the editor's Apply: the text runs, or its problem is said.
+        if let FromRun::Checked { id, problem } = news {
+            return match next.applying.clone() {
+                Some(applying) if applying.id == *id => {
+                    let mut next = match problem {
+                        None => next.apply_checked(&applying),
+                        Some(problem) => next.apply_refused(&applying.text, problem.clone()),
+                    };
+                    next.applying = None;
+                    next.remember();
+                    Rc::new(next)
+                }
+                _ => self,
+            };
+        }
+        let Some(current) = next.run else {
             return self;
         };
         match news {
@@ -117,11 +121,11 @@ impl LiveState {
                 let changed = answer.changed_the_run();
                 let next = next
                     .take_shown((**shown).clone())
-                    .take_answer(answer.clone(), wall);
+                    .take_answer(answer.clone());
                 if changed {
                     next.remember();
                     if next.share {
-                        return Rc::new(next.ask(RunRequest::Exports, wall));
+                        return Rc::new(next.ask(RunRequest::Exports));
                     }
                 }
                 Rc::new(next)
@@ -196,7 +200,7 @@ impl LiveState {
         restored.playing = false;
         // A new worker replays the run: until it answers, the panels keep showing what they
         // showed (not the run at 0 s, which the page built to start it).
-        if matches!(restored.run, RunHost::Away(_)) {
+        if restored.run.is_some() {
             restored = restored.showing_as(next);
         }
         restored
