@@ -25,6 +25,14 @@ pub fn run_worker_main(early: js_sys::Array) {
     dataflow_lab::ui::run_worker::serve(&early);
 }
 
+/// The SQL console's worker's entry point: serves the console's shop database (see
+/// [`dataflow_lab::ui::console_worker`]).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn console_worker_main(early: js_sys::Array) {
+    dataflow_lab::ui::console_worker::serve(&early);
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
     eprintln!(

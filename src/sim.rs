@@ -16,6 +16,7 @@ pub mod compare;
 pub mod connection;
 pub mod connector;
 pub mod console;
+pub mod console_server;
 pub mod consumer_group;
 pub mod cost;
 pub mod coupling;

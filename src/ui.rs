@@ -9,6 +9,7 @@ pub mod charts;
 pub mod checker;
 pub mod checkpoints;
 pub mod compare;
+pub mod console_worker;
 pub mod controls;
 pub mod coupling;
 pub mod editor;

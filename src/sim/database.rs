@@ -103,7 +103,7 @@ pub struct ScriptResult {
 }
 
 /// A column of a table, as the schema describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ColumnInfo {
     /// Column name.
     pub name: String,
@@ -118,7 +118,7 @@ pub struct ColumnInfo {
 }
 
 /// A table with its columns, indexes and current row count.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TableInfo {
     /// Table name.
     pub name: String,

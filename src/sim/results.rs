@@ -8,7 +8,7 @@ use gluesql::core::executor::{Payload, PayloadVariable};
 use std::fmt;
 
 /// What kind of statement was run, from its leading keywords.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StatementKind {
     /// `SELECT`, `WITH …`, `VALUES …`.
     Query,
@@ -126,7 +126,7 @@ impl fmt::Display for StatementKind {
 }
 
 /// The broad type of a displayed value, so a table can align numbers and mark `NULL`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CellKind {
     /// SQL `NULL`.
     Null,
@@ -139,7 +139,7 @@ pub enum CellKind {
 }
 
 /// One value of a result row, ready to display.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cell {
     /// The value as text (`NULL` for null).
     pub text: String,
@@ -174,7 +174,7 @@ impl Cell {
 }
 
 /// What a statement produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// A result set: column names and rows of display values.
     Rows {
@@ -190,7 +190,7 @@ pub enum Outcome {
 }
 
 /// The result of one successful statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatementResult {
     /// What kind of statement it was.
     pub kind: StatementKind,

@@ -7,7 +7,7 @@
 //! dropped; a script with no statements gives an empty list.
 
 /// One statement cut out of a script, with where it stood.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScriptStatement {
     /// The statement's text, trimmed, without its terminating semicolon.
     pub sql: String,

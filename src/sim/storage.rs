@@ -60,7 +60,7 @@ pub enum ReadMode {
 }
 
 /// Rows a statement read and wrote: the input of the cost model.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowCounters {
     /// Rows returned by scans and key lookups.
     pub rows_read: u64,

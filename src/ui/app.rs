@@ -110,6 +110,13 @@ pub fn EmbedApp() -> Html {
 #[component]
 fn ConsolePage() -> Html {
     let state = use_reducer(AppState::load);
+    {
+        // The worker's news, as actions.
+        let (client, dispatcher) = (std::rc::Rc::clone(&state.client), state.dispatcher());
+        use_effect_with((), move |_| {
+            client.listen(move |news| dispatcher.dispatch(Action::News(std::rc::Rc::new(news))));
+        });
+    }
     let on_action = {
         let state = state.clone();
         Callback::from(move |action: Action| state.dispatch(action))
@@ -119,7 +126,7 @@ fn ConsolePage() -> Html {
         Callback::from(move |_: MouseEvent| on_action.emit(Action::ResetDatabase))
     };
     let draft = AttrValue::from(state.session.borrow().draft.clone());
-    let transaction = state.session.borrow().database().transaction_state();
+    let transaction = state.session.borrow().transaction();
 
     html! {
         <div class="console-page">
@@ -129,6 +136,9 @@ fn ConsolePage() -> Html {
                     <span class="db-badge" title="The database this console is connected to">
                         <span class="dot" aria-hidden="true"></span>
                         { format!("{DATABASE_NAME} · seed {DEFAULT_SEED}") }
+                        if !state.ready {
+                            <span class="muted">{ " · loading…" }</span>
+                        }
                     </span>
                     { match transaction {
                         TransactionState::Idle => Html::default(),

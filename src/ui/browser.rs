@@ -12,7 +12,6 @@ use web_sys::{Element, Storage};
 
 const DRAFT_KEY: &str = "dataflow-lab.console.draft";
 const HISTORY_KEY: &str = "dataflow-lab.console.history";
-const PENDING_RUN_KEY: &str = "dataflow-lab.console.pending-run";
 /// Separates history entries in storage (ASCII record separator: never typed in SQL).
 const RECORD_SEPARATOR: char = '\u{1e}';
 
@@ -63,34 +62,6 @@ pub fn save_history(entries: &[String]) {
         let text = entries.join(&RECORD_SEPARATOR.to_string());
         let _ = storage.set_item(HISTORY_KEY, &text);
     }
-}
-
-/// Notes that `script` is about to run. If the engine panics during the run, the note is still
-/// there at the next load, and [`take_pending_run`] tells the page which script stopped it.
-pub fn mark_run_started(script: &str) {
-    if let Some(storage) = local_storage() {
-        let _ = storage.set_item(PENDING_RUN_KEY, script);
-    }
-}
-
-/// Notes that the run marked by [`mark_run_started`] finished.
-pub fn mark_run_finished() {
-    if let Some(storage) = local_storage() {
-        let _ = storage.remove_item(PENDING_RUN_KEY);
-    }
-}
-
-/// The script of the run in progress, if any (left in place).
-fn pending_run() -> Option<String> {
-    local_storage()?.get_item(PENDING_RUN_KEY).ok()?
-}
-
-/// The script of a run that never finished (the engine stopped during it), once.
-pub fn take_pending_run() -> Option<String> {
-    let storage = local_storage()?;
-    let script = storage.get_item(PENDING_RUN_KEY).ok()??;
-    let _ = storage.remove_item(PENDING_RUN_KEY);
-    Some(script)
 }
 
 /// Shows `text` in the page's loading placeholder (`#app .loading`), if it is still there.
@@ -188,10 +159,7 @@ pub fn install_panic_banner() {
         if let Some(detail) = document.get_element_by_id("fatal-detail") {
             detail.set_text_content(Some(&message));
         }
-        if let (Some(sql), Some(element)) = (
-            statement.or_else(pending_run),
-            document.get_element_by_id("fatal-sql"),
-        ) {
+        if let (Some(sql), Some(element)) = (statement, document.get_element_by_id("fatal-sql")) {
             element.set_text_content(Some(sql.trim()));
             if let Some(block) = document.get_element_by_id("fatal-sql-block") {
                 let _ = block.remove_attribute("hidden");

@@ -1,5 +1,5 @@
-//! Module workers on the page's own WebAssembly, for the live run ([`crate::ui::run_worker`])
-//! and for jobs ([`crate::ui::worker`]): the page's module instantiated a second time off the
+//! Module workers on the page's own WebAssembly, for the live run ([`crate::ui::run_worker`]),
+//! for jobs ([`crate::ui::worker`]) and for the SQL console ([`crate::ui::console_worker`]): the page's module instantiated a second time off the
 //! main thread.
 //!
 //! A worker's script is a small module (a `Blob`) that imports the page's wasm-bindgen glue —
@@ -19,6 +19,9 @@ pub const RUN_ENTRY: &str = "run_worker_main";
 
 /// The entry point that runs a job (`worker_main` in `main.rs`).
 pub const JOB_ENTRY: &str = "worker_main";
+
+/// The entry point that serves the SQL console's database (`console_worker_main` in `main.rs`).
+pub const CONSOLE_ENTRY: &str = "console_worker_main";
 
 /// The URL of the page's wasm-bindgen glue: the module script Trunk preloads.
 fn glue_url() -> Result<String, String> {
@@ -65,7 +68,7 @@ fn script(glue: &str, entry: &str) -> String {
 }
 
 /// Starts a module worker on the page's module that calls `entry` ([`RUN_ENTRY`],
-/// [`JOB_ENTRY`]) once it has loaded, with `first` (if any) and what the page posted meanwhile.
+/// [`JOB_ENTRY`], [`CONSOLE_ENTRY`]) once it has loaded, with `first` (if any) and what the page posted meanwhile.
 /// The caller sets its handlers, and should do so before its next await: the worker cannot
 /// answer sooner.
 pub fn spawn(entry: &str, first: Option<&str>) -> Result<web_sys::Worker, String> {

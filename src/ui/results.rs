@@ -1,8 +1,8 @@
 //! The results of recent runs, newest first: per statement its kind, its text, a plain summary
 //! ("240 rows", "1 row updated"), how long it took, and a table of rows or GlueSQL's error.
 
-use crate::sim::console::ConsoleRun;
-use crate::sim::database::{CellKind, DbError, Outcome, ScriptResult, StatementResult};
+use crate::sim::console::{ConsoleError, ConsoleResult, ConsoleRun};
+use crate::sim::database::{CellKind, Outcome, StatementResult};
 use crate::ui::state::SessionProps;
 use yew::prelude::*;
 
@@ -75,7 +75,7 @@ fn view_run(run: &ConsoleRun, latest: bool) -> Html {
     }
 }
 
-fn view_statement(run_id: u64, index: usize, result: &ScriptResult) -> Html {
+fn view_statement(run_id: u64, index: usize, result: &ConsoleResult) -> Html {
     let ok = result.result.is_ok();
     let class = classes!("statement", if ok { "ok" } else { "failed" });
     let summary = match &result.result {
@@ -115,13 +115,13 @@ fn view_statement(run_id: u64, index: usize, result: &ScriptResult) -> Html {
     }
 }
 
-fn view_error(error: &DbError) -> Html {
+fn view_error(error: &ConsoleError) -> Html {
     html! {
         <div class="sql-error" role="alert">
             <span class="sql-error-title">
-                { if matches!(error, DbError::Sql(_)) { "GlueSQL says" } else { "The database says" } }
+                { if error.from_glue { "GlueSQL says" } else { "The database says" } }
             </span>
-            <pre>{ error.to_string() }</pre>
+            <pre>{ &error.message }</pre>
         </div>
     }
 }

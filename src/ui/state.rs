@@ -1,18 +1,19 @@
 //! The page's state and the actions that change it, reduced in one place.
 //!
-//! The console session itself ([`ConsoleSession`]) lives in `sim`; this wraps it for Yew. Each
-//! part of the page has its own version number, so a keystroke in the editor does not re-render
+//! The console session itself ([`ConsoleSession`]) lives in `sim`, its database in the console's
+//! worker ([`ConsoleClient`]); this wraps them for Yew. Each part of the page has its own version
+//! number, so a keystroke in the editor does not re-render
 //! a large result table.
 
 use crate::sim::console::{ConsoleSession, History};
-use crate::sim::shop::{self, DEFAULT_SEED};
+use crate::sim::console_server::FromConsole;
 use crate::ui::browser;
+use crate::ui::console_worker::ConsoleClient;
 use std::cell::RefCell;
 use std::rc::Rc;
 use yew::{Properties, Reducible};
 
-/// The name of the database the console is connected to.
-pub const DATABASE_NAME: &str = "shop";
+pub use crate::sim::console_server::CONSOLE_DATABASE as DATABASE_NAME;
 
 /// Ready-made queries a student can run with one click.
 pub const EXAMPLES: &[(&str, &str)] = &[
@@ -42,17 +43,21 @@ pub const EXAMPLES: &[(&str, &str)] = &[
 
 /// What the page shows: the console session and the versions of its parts.
 pub struct AppState {
-    /// The console and its database.
+    /// The console: the editor, the history, the results and the schema as of the last run.
     pub session: Rc<RefCell<ConsoleSession>>,
+    /// The console's database, in its worker.
+    pub client: Rc<ConsoleClient>,
     /// Bumped when the results change.
     pub runs_version: u64,
     /// Bumped when tables, columns or row counts may have changed.
     pub schema_version: u64,
-    /// A message for the user about the page itself (the engine stopped last time, say).
+    /// A message for the user about the page itself (the engine stopped, say).
     pub notice: Option<Notice>,
+    /// Whether the database is ready (its shop seeded).
+    pub ready: bool,
 }
 
-/// What the user can do.
+/// What the user can do, and what the console's worker says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// The editor text changed.
@@ -69,6 +74,8 @@ pub enum Action {
     ClearResults,
     /// Throw the database away and seed a fresh shop.
     ResetDatabase,
+    /// News from the console's worker.
+    News(Rc<FromConsole>),
 }
 
 /// A message for the user about the page itself, shown above the console.
@@ -80,31 +87,11 @@ pub struct Notice {
     pub sql: Option<String>,
 }
 
-fn fresh_session() -> (ConsoleSession, Option<Notice>) {
-    match shop::shop_database(DATABASE_NAME, DEFAULT_SEED) {
-        Ok(db) => (ConsoleSession::new(db), None),
-        Err(error) => (
-            ConsoleSession::new(crate::sim::database::Database::new(DATABASE_NAME)),
-            Some(Notice {
-                message: format!("The shop data could not be loaded: {error}"),
-                sql: None,
-            }),
-        ),
-    }
-}
-
 impl AppState {
-    /// A console on a freshly seeded shop, with the editor text and history the browser kept.
+    /// A console whose database is being seeded in its worker, with the editor text and
+    /// history the browser kept.
     pub fn load() -> Self {
-        let (mut session, mut notice) = fresh_session();
-        if let Some(script) = browser::take_pending_run() {
-            notice = Some(Notice {
-                message: "The SQL engine stopped while running your last script, so the \
-                          database was loaded fresh. The script is still in the editor."
-                    .to_owned(),
-                sql: Some(script.trim().to_owned()),
-            });
-        }
+        let mut session = ConsoleSession::new();
         session.set_history(History::from_entries(browser::load_history()));
         session.draft = browser::load_draft().unwrap_or_else(|| {
             EXAMPLES
@@ -114,18 +101,22 @@ impl AppState {
         });
         Self {
             session: Rc::new(RefCell::new(session)),
+            client: ConsoleClient::start(),
             runs_version: 0,
             schema_version: 0,
-            notice,
+            notice: None,
+            ready: false,
         }
     }
 
     fn bumped(&self, runs: bool, schema: bool) -> Self {
         Self {
             session: Rc::clone(&self.session),
+            client: Rc::clone(&self.client),
             runs_version: self.runs_version + u64::from(runs),
             schema_version: self.schema_version + u64::from(schema),
             notice: self.notice.clone(),
+            ready: self.ready,
         }
     }
 }
@@ -134,7 +125,7 @@ impl AppState {
 type Change = Option<(bool, bool)>;
 
 impl AppState {
-    fn apply(&self, action: Action) -> Change {
+    fn apply(&mut self, action: Action) -> Change {
         let mut session = self.session.borrow_mut();
         match action {
             Action::Edit(text) => {
@@ -146,13 +137,13 @@ impl AppState {
                 Some((false, false))
             }
             Action::Run => {
-                run(&mut session);
-                Some((true, true))
+                run(&mut session, &self.client);
+                Some((true, false))
             }
             Action::RunExample(sql) => {
                 session.draft = sql;
-                run(&mut session);
-                Some((true, true))
+                run(&mut session, &self.client);
+                Some((true, false))
             }
             Action::HistoryPrevious => session.history_previous().then_some((false, false)),
             Action::HistoryNext => session.history_next().then_some((false, false)),
@@ -161,12 +152,60 @@ impl AppState {
                 Some((true, false))
             }
             Action::ResetDatabase => {
-                let (mut fresh, _) = fresh_session();
-                fresh.set_history(session.history().clone());
-                fresh.draft = std::mem::take(&mut session.draft);
-                *session = fresh;
-                Some((true, true))
+                self.ready = false;
+                self.notice = None;
+                self.client.reset();
+                Some((false, false))
             }
+            Action::News(news) => match &*news {
+                FromConsole::Ready { schema, notice } => {
+                    session.connect(schema.clone());
+                    self.ready = true;
+                    if let Some(message) = notice {
+                        self.notice = Some(Notice {
+                            message: message.clone(),
+                            sql: None,
+                        });
+                    }
+                    Some((true, true))
+                }
+                FromConsole::Ran {
+                    results, schema, ..
+                } => {
+                    session.finish_run(results.clone(), schema.clone());
+                    browser::save_history(session.history().entries());
+                    Some((true, true))
+                }
+                FromConsole::Failed { why, statement } => {
+                    let script = session.disconnect();
+                    self.ready = false;
+                    self.notice = Some(if self.client.has_served() {
+                        // A fresh database in a new worker.
+                        self.client.reset();
+                        Notice {
+                            message: format!(
+                                "The SQL engine stopped ({why}), so the database was loaded fresh. {}",
+                                if script.is_some() {
+                                    "The script is still in the editor."
+                                } else {
+                                    ""
+                                }
+                            )
+                            .trim_end()
+                            .to_owned(),
+                            sql: statement.clone().or(script).map(|s| s.trim().to_owned()),
+                        }
+                    } else {
+                        Notice {
+                            message: format!(
+                                "The console's database cannot start: {why}. Reload the page to try again."
+                            ),
+                            sql: None,
+                        }
+                    });
+                    Some((true, true))
+                }
+            },
         }
     }
 }
@@ -175,24 +214,22 @@ impl Reducible for AppState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        match self.apply(action) {
-            Some((runs, schema)) => Rc::new(self.bumped(runs, schema)),
+        let mut next = self.bumped(false, false);
+        match next.apply(action) {
+            Some((runs, schema)) => Rc::new(next.bumped(runs, schema)),
             None => self,
         }
     }
 }
 
-/// Runs the draft. The draft and the history are saved first, so a crash of the engine
-/// during the run loses nothing the user wrote.
-fn run(session: &mut ConsoleSession) {
+/// Runs the draft in the console's worker. The draft and the history are saved first, so
+/// nothing the user wrote is lost if the engine stops during the run.
+fn run(session: &mut ConsoleSession, client: &Rc<ConsoleClient>) {
     browser::save_draft(&session.draft);
-    let mut entries = session.history().entries().to_vec();
-    entries.push(session.draft.trim().to_owned());
-    browser::save_history(&entries);
-    browser::mark_run_started(&session.draft);
-    session.run_draft(browser::now_ms);
-    browser::mark_run_finished();
-    browser::save_history(session.history().entries());
+    if let Some(script) = session.start_run() {
+        browser::save_history(session.history().entries());
+        client.run(script);
+    }
 }
 
 /// Props for a part of the page that reads the console session: the session and the version of

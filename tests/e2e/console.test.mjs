@@ -3,7 +3,7 @@
 // Screenshots go to target/screenshots/.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { SHOTS, startBrowser } from "./harness.mjs";
+import { SHOTS, startBrowser, until } from "./harness.mjs";
 
 // The seeded shop's documented size (src/sim/shop.rs, ShopSize::default).
 const ORDERS_IN_SHOP = 240;
@@ -164,24 +164,31 @@ test("a statement known to crash GlueSQL is refused with an error, and the conso
   await latest().locator(".result-table td").first().waitFor();
 });
 
-test("a statement that panics GlueSQL shows the crash banner, and a reload restores the editor", async () => {
+test("a statement that panics GlueSQL stops only the console's worker: a fresh database, the script kept, no reload", async () => {
   // The count is negative only when the row is read: nothing can refuse it beforehand.
   const sql = "SELECT REPEAT('a', id - 1000) FROM orders WHERE id = 1";
+  await run("DELETE FROM orders WHERE id = 2");
+  await latest().locator(".summary", { hasText: "deleted" }).waitFor();
+  const workers = [];
+  page.on("worker", (worker) => workers.push(worker));
+  const loads = [];
+  page.on("load", () => loads.push(Date.now()));
   await run(sql);
-  const banner = page.locator("#fatal");
-  await banner.waitFor({ state: "visible" });
-  assert.match(await page.locator("#fatal-detail").textContent(), /capacity overflow/);
-  assert.doesNotMatch(await page.locator("#fatal-detail").textContent(), /RefCell|\.rs:/, "the engine's own message, no build path");
-  assert.equal(await page.locator("#fatal-sql").textContent(), sql);
-  assert.equal(await page.evaluate(() => document.activeElement?.id), "fatal-reload");
+  const notice = page.locator(".notice");
+  await notice.waitFor();
+  assert.match(await notice.textContent(), /The SQL engine stopped \(.*capacity overflow.*\), so the database was loaded fresh\. The script is still in the editor\./);
+  assert.doesNotMatch(await notice.textContent(), /RefCell|\.rs:/, "the engine's own message, no build path");
+  assert.equal(await notice.locator("pre").textContent(), sql);
+  assert.equal(await page.locator("#fatal").isVisible(), false, "the page itself goes on");
+  assert.equal(loads.length, 0, "no reload");
+  assert.equal(await page.locator("#sql-input").inputValue(), sql);
   await page.screenshot({ path: `${SHOTS}panic.png` });
 
-  await banner.getByRole("button", { name: "Reload the page" }).click();
-  await page.locator("#sql-input").waitFor();
-  assert.equal(await page.locator("#sql-input").inputValue(), sql);
-  assert.match(await page.locator(".notice").textContent(), /stopped while running your last script/);
-  await run("SELECT COUNT(*) FROM orders");
+  // A new worker, on a fresh shop: the deleted order is back.
+  await until(page, async () => workers.length === 1, "a new worker for the console");
+  await run("SELECT COUNT(*) FROM orders WHERE id = 2");
   await latest().locator(".result-table td").first().waitFor();
+  assert.equal(await latest().locator(".result-table td").first().textContent(), "1");
 });
 
 test("at 360 px wide nothing overflows sideways, and dark mode has its own colours", async () => {
