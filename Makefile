@@ -24,8 +24,9 @@ dev: setup-app
 build: setup-app
 	trunk build --release
 
-## test: every layer — formatting and lints, native tests, browser tests, release build, page tests
-test: setup-test lint test-native test-browser build test-page
+## test: every layer — formatting and lints, native tests, browser tests, release build and its size
+## budget, page tests
+test: setup-test lint test-native test-browser build size test-page
 	@echo "make test: every layer passed"
 
 setup-app:
@@ -58,11 +59,13 @@ test-browser:
 test-page:
 	@t=$$(mktemp -d); TMPDIR=$$t node --test tests/e2e/; s=$$?; rm -rf "$$t"; exit $$s
 
-## size: the release build's first load (wasm + JS + CSS), raw, gzip and brotli, against the 1.0 MB budget
+## size: the release build's first load (wasm + JS + CSS), raw, gzip and brotli, against the 1.0 MB budget,
+## then the engine the page's workers load
 size:
 	@node scripts/size.mjs
 
-## size-top: where the wasm's bytes go, by crate, raw and gzip (run `make build` first; ~1 min)
+## size-top: where the page's wasm's bytes go, by crate, raw and gzip (run `make build` first; ~1 min;
+## WASM=worker for the engine's)
 size-top:
 	@node scripts/size-top.mjs
 

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DIST, firstLoad, sizes } from "./sizes.mjs";
+import { DIST, engine, firstLoad, sizes } from "./sizes.mjs";
 
 /** The engines, and the files of each package that a first load fetches. */
 const ENGINES = [
@@ -43,8 +43,8 @@ function walk(root, prefix = "") {
 const mb = (bytes) => (bytes < 100_000 ? `${(bytes / 1_000).toFixed(1)} kB` : `${(bytes / 1_000_000).toFixed(2)} MB`);
 const rows = [];
 
-const app = sizes(firstLoad());
-rows.push(["Dataflow Lab (this build: the whole app, engine and UI)", app]);
+const app = sizes([...firstLoad(), ...engine()]);
+rows.push(["Dataflow Lab (this build: the whole app, the page and its workers' engine)", app]);
 rows.push(["…and a host page's embed.js", sizes([join(DIST, "embed.js")])]);
 
 const work = mkdtempSync(join(tmpdir(), "engines-"));

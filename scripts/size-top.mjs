@@ -1,4 +1,5 @@
-// Where the page's WebAssembly goes, by crate: `make size-top` (after `make build`).
+// Where the page's WebAssembly goes, by crate: `make size-top` (after `make build`);
+// `WASM=worker make size-top` for the engine's, which the page's Web Workers load.
 //
 // The shipped .wasm has no names (wasm-opt strips them), so this script remakes it from Cargo's
 // output of the same build, the way Trunk does (wasm-bindgen, then wasm-opt -Oz) but keeping the
@@ -14,7 +15,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
 const target = process.env.CARGO_TARGET_DIR ?? join(process.env.HOME, ".cache/dataflow-lab/target");
-const built = join(target, "wasm32-unknown-unknown/wasm-release/dataflow-lab-web.wasm");
+const bin = process.env.WASM === "worker" ? "dataflow-lab-worker" : "dataflow-lab-web";
+const built = join(target, `wasm32-unknown-unknown/wasm-release/${bin}.wasm`);
 const rows = Number(process.argv[2] ?? 25);
 
 if (!existsSync(built)) {

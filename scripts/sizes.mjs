@@ -27,12 +27,24 @@ export function sizes(paths) {
   return total;
 }
 
-/** The files of dist/ that the page loads first: its wasm, JS and CSS (not the host's embed.js). */
+/** The engine's files in dist/: the module the page's Web Workers load (src/bin/dataflow-lab-worker.rs)
+ * and its glue, fetched once the page runs, not before it shows. */
+export function engine() {
+  return built().filter((f) => f.startsWith("dataflow-lab-worker")).map((f) => join(DIST, f));
+}
+
+/** The files of dist/ that the page loads first: its wasm, JS and CSS (not the engine its
+ * workers load, nor the host's embed.js). */
 export function firstLoad() {
+  return built().filter((f) => !f.startsWith("dataflow-lab-worker")).map((f) => join(DIST, f));
+}
+
+/** The wasm, JS and CSS of the release build (not the host's embed.js). */
+function built() {
   const files = readdirSync(DIST).filter((f) => /\.(wasm|js|css)$/.test(f) && f !== "embed.js");
   if (!files.some((f) => f.endsWith(".wasm"))) {
     console.error("no release build in dist/: run `make build` first");
     process.exit(1);
   }
-  return files.map((f) => join(DIST, f));
+  return files;
 }

@@ -55,6 +55,7 @@ pub mod params;
 pub mod partitioner;
 pub mod playback;
 pub mod prepared;
+pub mod presets;
 pub mod projection;
 pub mod psql_export;
 pub mod queue;

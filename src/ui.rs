@@ -56,9 +56,9 @@ impl PartialEq for ViewRef {
     }
 }
 
-/// Starts the app in the page: installs the panic banner, says what it is building, and once
-/// the browser has painted that, mounts [`app::App`] (or, in an embed, [`app::EmbedApp`]) on `#app` (the first render builds the
-/// scenario's databases, the slow part of starting).
+/// Starts the app in the page: installs the panic banner and mounts [`app::App`] (or, in an
+/// embed, [`app::EmbedApp`]) on `#app`. The first render is quick: the scenario's databases
+/// are built in the run's worker, which the page shows building.
 pub fn start() {
     browser::install_panic_banner();
     // A link's `theme=` holds for this visit (an embed's colours are its author's).
@@ -67,22 +67,12 @@ pub fn start() {
     if embedded {
         browser::mark_embedded();
     }
-    let building = match browser::query_param("view").as_deref() {
-        Some("console") => "Building the console's shop database…".to_owned(),
-        _ => format!(
-            "Building the scenario “{}”: its tables and seeded rows…",
-            browser::scenario_param().unwrap_or_else(|| live::DEFAULT_SCENARIO.to_owned())
-        ),
-    };
-    browser::show_loading(&building);
-    browser::after_paint(move || {
-        let root = browser::app_root();
-        if embedded {
-            yew::Renderer::<app::EmbedApp>::with_root(root).render();
-        } else {
-            yew::Renderer::<app::App>::with_root(root).render();
-        }
-    });
+    let root = browser::app_root();
+    if embedded {
+        yew::Renderer::<app::EmbedApp>::with_root(root).render();
+    } else {
+        yew::Renderer::<app::App>::with_root(root).render();
+    }
 }
 
 #[cfg(test)]

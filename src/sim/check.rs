@@ -205,4 +205,23 @@ that = "p99(writer) > 1s"
         scenario.expect[0].modes = vec![Mode::Shared];
         assert_eq!(modes_to_check(&scenario), [Mode::Owned, Mode::Shared]);
     }
+
+    #[test]
+    fn a_query_that_does_not_parse_reads_but_does_not_build() {
+        // The page reads a scenario without the engine's SQL parser; the build finds it.
+        let broken = SCENARIO.replace("SELECT COUNT(*) FROM t\\\"", "SELECT COUNT(*) FROM\\\"");
+        assert_ne!(broken, SCENARIO);
+        let scenario = Scenario::parse(&broken).expect("it reads");
+        let error = World::build_databases(&scenario, 1).expect_err("its query does not parse");
+        let located = error.located_in(&broken);
+        assert!(located.to_string().contains("query:"), "{located}");
+        assert_eq!(
+            located.line,
+            broken
+                .lines()
+                .position(|l| l.contains("query(db"))
+                .map(|i| i + 1),
+            "{located}"
+        );
+    }
 }

@@ -457,6 +457,10 @@ pub struct CouplingMap {
     /// Each database's read models: tables that are copies the pipeline keeps of another
     /// service's table (`cdc` and `events` modes), written by no service.
     pub read_models: BTreeMap<String, BTreeSet<String>>,
+    /// For each of the scenario's ready-made actions ([`crate::sim::presets::presets`]),
+    /// whether it is spent: a schema change already made ([`Self::applies`] no more).
+    #[serde(default)]
+    pub spent: Vec<bool>,
 }
 
 impl CouplingMap {
@@ -517,12 +521,18 @@ impl CouplingMap {
                     .insert(table.clone(), service.name.clone());
             }
         }
-        Self {
+        let mut map = Self {
             operations,
             databases,
             owners,
             read_models: BTreeMap::new(),
-        }
+            spent: Vec::new(),
+        };
+        map.spent = crate::sim::presets::presets(scenario)
+            .iter()
+            .map(|preset| !map.applies(&preset.database, &preset.sql))
+            .collect();
+        map
     }
 
     /// The map with each database's read models named (by database, the tables that are

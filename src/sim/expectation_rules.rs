@@ -14,6 +14,32 @@ pub const STEP_ERROR_KINDS: [&str; 5] = [
     "sql",
 ];
 
+/// Checks that each `query(…)` of the scenario's `[[expect]]` parses as SQL, at
+/// `expect[i].that`. Apart from [`check_expectations`], because parsing SQL takes the engine's
+/// parser, which the page does not carry: the run's build checks it
+/// ([`crate::sim::world::World::build_databases`]), in the worker.
+///
+/// # Errors
+///
+/// The first query that does not parse, with the parser's message.
+pub fn check_queries(scenario: &Scenario) -> Result<(), ScenarioError> {
+    for (i, spec) in scenario.expect.iter().enumerate() {
+        let Ok(expectation) = Expectation::parse(&spec.that) else {
+            continue;
+        };
+        for metric in expectation.metrics() {
+            if metric.kind != MetricKind::Query {
+                continue;
+            }
+            let sql = metric.sql.as_deref().unwrap_or_default();
+            crate::sim::database::Connection::prepare(sql).map_err(|e| {
+                ScenarioError::at(format!("expect[{i}].that"), format!("query: {e}"))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks a scenario's `[[phases]]` and `[[expect]]`: each expectation reads, names phases that
 /// exist, and measures services, operations, databases and connectors of the scenario.
 ///
@@ -182,9 +208,8 @@ fn check_metric(scenario: &Scenario, metric: &Metric) -> Result<(), String> {
             {
                 return Err(format!("query: \"{sql}\" is not one SELECT"));
             }
-            crate::sim::database::Connection::prepare(sql)
-                .map(|_| ())
-                .map_err(|e| format!("query: {e}"))
+            // Whether it parses is for the engine's side to say: [`check_queries`].
+            Ok(())
         }
         MetricKind::StepsFailed => {
             if scenario.script.is_none() {

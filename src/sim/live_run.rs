@@ -236,6 +236,7 @@ impl Shown {
                 databases: Default::default(),
                 owners: Default::default(),
                 read_models: Default::default(),
+                spent: Vec::new(),
             }),
             checked_at: None,
             now: 0,

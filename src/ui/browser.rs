@@ -64,16 +64,6 @@ pub fn save_history(entries: &[String]) {
     }
 }
 
-/// Shows `text` in the page's loading placeholder (`#app .loading`), if it is still there.
-pub fn show_loading(text: &str) {
-    let loading = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.query_selector("#app .loading").ok().flatten());
-    if let Some(loading) = loading {
-        loading.set_text_content(Some(text));
-    }
-}
-
 /// Calls `then` once the browser has painted what is on screen now (an animation frame, then a
 /// task after it); at once if the page has no window.
 pub fn after_paint(then: impl FnOnce() + 'static) {
@@ -127,27 +117,21 @@ pub(crate) fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
         .unwrap_or_else(|| "an internal error".to_owned())
 }
 
-/// Handles a panic: logs it; on the simulator, where the run can be replayed, saves it and
-/// reloads the page, which comes back at the same scenario, seed and time with the user's
-/// commands but the one that panicked (see [`crate::ui::recovery`]); otherwise shows the
-/// `#fatal` banner of `index.html` with the statement and the engine's message. WebAssembly
-/// cannot continue after a panic: the editor text and the history are already in storage.
+/// Handles a panic of the page (the engine runs in the workers, whose panics their clients
+/// handle): logs it; on the simulator, where the run can be replayed, saves it and reloads the
+/// page, which comes back at the same scenario, seed and time with the user's commands (see
+/// [`crate::ui::recovery`]); otherwise shows the `#fatal` banner of `index.html` with the
+/// message. WebAssembly cannot continue after a panic: the editor text and the history are
+/// already in storage.
 pub fn install_panic_banner() {
     yew::set_custom_panic_hook(Box::new(|info| {
         if PANICKED.with(|p| p.replace(true)) {
             return;
         }
         let message = panic_message(info);
-        let statement = crate::sim::database::statement_in_flight();
-        web_sys::console::error_1(
-            &format!(
-                "Dataflow Lab stopped: {message} (while running: {})",
-                statement.as_deref().unwrap_or("no statement")
-            )
-            .into(),
-        );
+        web_sys::console::error_1(&format!("Dataflow Lab stopped: {message}").into());
         let on_simulator = query_param("view").as_deref() != Some("console");
-        if on_simulator && crate::ui::recovery::save_crash(statement.as_deref(), &message) {
+        if on_simulator && crate::ui::recovery::save_crash(None, &message) {
             if let Some(window) = web_sys::window() {
                 let _ = window.location().reload();
             }
@@ -158,12 +142,6 @@ pub fn install_panic_banner() {
         };
         if let Some(detail) = document.get_element_by_id("fatal-detail") {
             detail.set_text_content(Some(&message));
-        }
-        if let (Some(sql), Some(element)) = (statement, document.get_element_by_id("fatal-sql")) {
-            element.set_text_content(Some(sql.trim()));
-            if let Some(block) = document.get_element_by_id("fatal-sql-block") {
-                let _ = block.remove_attribute("hidden");
-            }
         }
         if let Some(banner) = document.get_element_by_id("fatal") {
             let _ = banner.remove_attribute("hidden");

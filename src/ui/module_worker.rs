@@ -1,30 +1,39 @@
-//! Module workers on the page's own WebAssembly, for the live run ([`crate::ui::run_worker`]),
-//! for jobs ([`crate::ui::worker`]) and for the SQL console ([`crate::ui::console_worker`]): the page's module instantiated a second time off the
-//! main thread.
+//! Module workers on the engine's WebAssembly (`src/bin/dataflow-lab-worker.rs`), for the live
+//! run ([`crate::ui::run_worker`]), for jobs ([`crate::ui::worker`]) and for the SQL console
+//! ([`crate::ui::console_worker`]): the page's own module carries no SQL engine.
 //!
-//! A worker's script is a small module (a `Blob`) that imports the page's wasm-bindgen glue —
-//! the script Trunk preloads — and waits for the page's first message, the module the page has
-//! already compiled ([`wasm_bindgen::module`]). It instantiates it and calls one of the
-//! module's exported entry points (`main.rs`) with the messages that came meanwhile; from then
-//! on the entry point's own handler takes them. A failure there (the module does not load, the
-//! entry point throws) is posted back as `{ failed }`, which [`failure`] reads. The worker's
-//! own news are JSON text ([`post_json`]).
+//! A worker's script is a small module (a `Blob`) that imports the engine's wasm-bindgen glue,
+//! which Trunk puts next to the page's ([`ENGINE_GLUE`]), loads the engine's module and calls
+//! one of its exported entry points with the page's first message (written into the script,
+//! so that it cannot come late) and those that came while it loaded; from then on the entry
+//! point's own handler takes them. A failure there (the module does not load, the entry point
+//! throws) is posted back as `{ failed }`, which [`failure`] reads. The worker's own news are
+//! JSON text ([`post_json`]).
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// The entry point that serves the live run (`run_worker_main` in `main.rs`).
+/// The entry point that serves the live run (`run_worker_main`).
 pub const RUN_ENTRY: &str = "run_worker_main";
 
-/// The entry point that runs a job (`worker_main` in `main.rs`).
+/// The entry point that runs a job (`worker_main`).
 pub const JOB_ENTRY: &str = "worker_main";
 
-/// The entry point that serves the SQL console's database (`console_worker_main` in `main.rs`).
+/// The entry point that serves the SQL console's database (`console_worker_main`).
 pub const CONSOLE_ENTRY: &str = "console_worker_main";
 
-/// The URL of the page's wasm-bindgen glue: the module script Trunk preloads.
-fn glue_url() -> Result<String, String> {
+/// The engine's glue and module, as Trunk names them (a worker's files are not hashed: they
+/// are asked for by name, with the page's build as their version).
+pub const ENGINE_GLUE: &str = "dataflow-lab-worker.js";
+
+/// The engine's module, next to its glue.
+const ENGINE_WASM: &str = "dataflow-lab-worker_bg.wasm";
+
+/// The URLs of the engine's glue and module: next to the page's own glue (the module script
+/// Trunk preloads), with the page's build as their version, so that a browser's cache never
+/// pairs this page with another build's engine.
+fn engine_urls() -> Result<(String, String), String> {
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("no document")?;
@@ -39,41 +48,55 @@ fn glue_url() -> Result<String, String> {
         .ok()
         .flatten()
         .ok_or("the page has no base URL")?;
-    web_sys::Url::new_with_base(&href, &base)
-        .map(|url| url.href())
-        .map_err(|_| format!("{href} is not a URL"))
+    let page =
+        web_sys::Url::new_with_base(&href, &base).map_err(|_| format!("{href} is not a URL"))?;
+    // The page's glue is named after its build (`dataflow-lab-web-<hash>.js`).
+    let build = page
+        .pathname()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(".js")
+        .to_owned();
+    let next_to_page = |name: &str| {
+        web_sys::Url::new_with_base(name, &page.href())
+            .map(|url| {
+                url.search_params().set("build", &build);
+                url.href()
+            })
+            .map_err(|_| format!("{name} is not a URL"))
+    };
+    Ok((next_to_page(ENGINE_GLUE)?, next_to_page(ENGINE_WASM)?))
 }
 
-/// The worker's script: instantiate the module the page sends first, keep its memory where the
-/// benchmark page finds it (`self.dataflowLabMemory`), then call `entry` with the message sent
-/// with the module and those that came while it loaded (which may come after it has loaded:
-/// an entry point that needs one gets it as `first`).
-fn script(glue: &str, entry: &str) -> String {
-    let glue = serde_json::to_string(glue).unwrap_or_default();
+/// The worker's script: load the engine, keep its memory where the benchmark page finds it
+/// (`self.dataflowLabMemory`), then call `entry` with `first` and the messages that came
+/// while it loaded.
+fn script(glue: &str, wasm: &str, entry: &str, first: Option<&str>) -> String {
+    let quoted = |text: &str| serde_json::to_string(text).unwrap_or_default();
+    let early = first.map_or_else(|| "[]".to_owned(), |first| format!("[{}]", quoted(first)));
     format!(
         "import * as glue from {glue};\n\
-         const early = [];\n\
-         self.onmessage = async (event) => {{\n\
-         \x20 self.onmessage = (later) => early.push(later.data);\n\
-         \x20 if (event.data.first !== undefined) early.push(event.data.first);\n\
-         \x20 try {{\n\
-         \x20   const wasm = await glue.default({{ module_or_path: event.data.module }});\n\
-         \x20   self.dataflowLabMemory = wasm.memory;\n\
+         const early = {early};\n\
+         self.onmessage = (event) => early.push(event.data);\n\
+         glue.default({{ module_or_path: {wasm} }})\n\
+         \x20 .then((engine) => {{\n\
+         \x20   self.dataflowLabMemory = engine.memory;\n\
          \x20   glue.{entry}(early);\n\
-         \x20 }} catch (error) {{\n\
-         \x20   self.postMessage({{ failed: String(error) }});\n\
-         \x20 }}\n\
-         }};\n"
+         \x20 }})\n\
+         \x20 .catch((error) => self.postMessage({{ failed: String(error) }}));\n",
+        glue = quoted(glue),
+        wasm = quoted(wasm),
     )
 }
 
-/// Starts a module worker on the page's module that calls `entry` ([`RUN_ENTRY`],
-/// [`JOB_ENTRY`], [`CONSOLE_ENTRY`]) once it has loaded, with `first` (if any) and what the page posted meanwhile.
-/// The caller sets its handlers, and should do so before its next await: the worker cannot
-/// answer sooner.
+/// Starts a module worker on the engine that calls `entry` ([`RUN_ENTRY`], [`JOB_ENTRY`],
+/// [`CONSOLE_ENTRY`]) once it has loaded, with `first` (if any) and what the page posted
+/// meanwhile. The caller sets its handlers, and should do so before its next await: the worker
+/// cannot answer sooner.
 pub fn spawn(entry: &str, first: Option<&str>) -> Result<web_sys::Worker, String> {
-    let glue = glue_url()?;
-    let parts = js_sys::Array::of1(&JsValue::from_str(&script(&glue, entry)));
+    let (glue, wasm) = engine_urls()?;
+    let parts = js_sys::Array::of1(&JsValue::from_str(&script(&glue, &wasm, entry, first)));
     let options = web_sys::BlobPropertyBag::new();
     options.set_type("text/javascript");
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)
@@ -83,18 +106,7 @@ pub fn spawn(entry: &str, first: Option<&str>) -> Result<web_sys::Worker, String
     worker_options.set_type(web_sys::WorkerType::Module);
     let worker = web_sys::Worker::new_with_options(&url, &worker_options);
     let _ = web_sys::Url::revoke_object_url(&url);
-    let worker = worker.map_err(|_| "the browser refused a module worker")?;
-    let message = js_sys::Object::new();
-    js_sys::Reflect::set(&message, &"module".into(), &wasm_bindgen::module())
-        .map_err(|_| "no module")?;
-    if let Some(first) = first {
-        js_sys::Reflect::set(&message, &"first".into(), &JsValue::from_str(first))
-            .map_err(|_| "no message")?;
-    }
-    worker
-        .post_message(&message)
-        .map_err(|_| "the module could not be sent to the worker")?;
-    Ok(worker)
+    worker.map_err(|_| "the browser refused a module worker".to_owned())
 }
 
 /// Why a worker stopped, from a message of its that is not JSON text (its script's

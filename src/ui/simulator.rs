@@ -3,7 +3,6 @@
 
 use crate::embed::Panel;
 use crate::markdown;
-use crate::sim::scenario::ActionKind;
 use crate::ui::browser::{self, AnimationLoop, KeyListener};
 use crate::ui::charts::Charts;
 use crate::ui::checker::CheckerPanel;
@@ -27,60 +26,17 @@ use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-/// SQL actions worth one click, from the scenario's timeline and, for the shop's tables, the
-/// course's classics: a report by hand, a column renamed under the services' feet.
+/// The scenario's ready-made SQL actions ([`crate::sim::presets`]), not yet known to be spent.
 fn presets(state: &LiveState) -> Vec<Preset> {
-    let scenario = state.scenario();
-    let mut presets: Vec<Preset> = scenario
-        .timeline
-        .iter()
-        .filter(|e| e.action == ActionKind::Sql)
-        .filter_map(|e| {
-            let sql = e.sql.clone()?;
-            let first_line = sql.lines().next().unwrap_or_default().to_owned();
-            Some(Preset {
-                label: format!("Now: {}", shorten(&first_line, 38)),
-                database: e.database.clone()?,
-                sql,
-                done: false,
-            })
-        })
-        .collect();
-    for database in &scenario.databases {
-        if database.shop.is_none() {
-            continue;
-        }
-        let shop = |label: &str, sql: &str| Preset {
-            label: label.to_owned(),
-            database: database.name.clone(),
-            sql: sql.to_owned(),
+    crate::sim::presets::presets(state.scenario())
+        .into_iter()
+        .map(|p| Preset {
+            label: p.label,
+            database: p.database,
+            sql: p.sql,
             done: false,
-        };
-        presets.extend([
-            shop(
-                "Run the revenue report",
-                "SELECT status, COUNT(*), SUM(total_cents) FROM orders GROUP BY status",
-            ),
-            shop(
-                "Rename orders.status",
-                "ALTER TABLE orders RENAME COLUMN status TO state",
-            ),
-            shop(
-                "Add a column to orders",
-                "ALTER TABLE orders ADD COLUMN note TEXT NULL",
-            ),
-        ]);
-    }
-    presets.dedup_by(|a, b| a.sql == b.sql && a.database == b.database);
-    presets
-}
-
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        format!("{}…", text.chars().take(max).collect::<String>())
-    }
+        })
+        .collect()
 }
 
 /// The live simulator.
@@ -215,8 +171,9 @@ pub fn Simulator() -> Html {
             Rc::new(
                 presets
                     .iter()
-                    .map(|p| Preset {
-                        done: !state.coupling.applies(&p.database, &p.sql),
+                    .enumerate()
+                    .map(|(i, p)| Preset {
+                        done: state.coupling.spent.get(i).copied().unwrap_or(false),
                         ..p.clone()
                     })
                     .collect::<Vec<_>>(),

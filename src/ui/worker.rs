@@ -19,11 +19,6 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// Whether this code runs in a worker (no `window`): `main` then leaves the page alone.
-pub fn in_worker() -> bool {
-    js_sys::global().dyn_into::<web_sys::Window>().is_err()
-}
-
 /// A job handed to a worker. Dropping it before the job has finished stops it (the student
 /// cancelled, or the page moved on to another scenario): the worker is terminated, and a
 /// report still on its way is not heard.

@@ -55,6 +55,7 @@ impl World {
     /// As [`World::new`].
     pub fn build_databases(scenario: &Scenario, seed: u64) -> Result<Vec<Database>, ScenarioError> {
         scenario.check()?;
+        crate::sim::expectation_rules::check_queries(scenario)?;
         let error = |path: String, message: String| ScenarioError::at(path, message);
         let mut databases = Vec::new();
         for (i, spec) in scenario.databases.iter().enumerate() {
