@@ -18,7 +18,6 @@ use crate::ui::module_worker;
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 /// Where the worker's news go: the console page, once it listens.
 type Listener = Rc<dyn Fn(FromConsole)>;
@@ -26,8 +25,7 @@ type Listener = Rc<dyn Fn(FromConsole)>;
 /// A started worker and its handlers.
 struct Spawned {
     worker: web_sys::Worker,
-    _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
-    _on_error: Closure<dyn FnMut(web_sys::Event)>,
+    _listening: module_worker::Listening,
 }
 
 /// The console page's side of its worker.
@@ -136,15 +134,10 @@ impl ConsoleClient {
             }
         };
         let this: Weak<Self> = Rc::downgrade(self);
-        let on_message = {
+        let news = {
             let this = this.clone();
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            move |text: String| {
                 let Some(client) = this.upgrade() else {
-                    return;
-                };
-                let data = event.data();
-                let Some(text) = data.as_string() else {
-                    client.lost(module_worker::failure(&data), None);
                     return;
                 };
                 match serde_json::from_str::<FromConsole>(&text) {
@@ -155,20 +148,17 @@ impl ConsoleClient {
                     }
                     Err(error) => client.lost(format!("unreadable news: {error}"), None),
                 }
-            })
-        };
-        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-            event.prevent_default();
-            if let Some(client) = this.upgrade() {
-                client.lost(module_worker::error_text(&event), None);
             }
-        });
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        };
+        let lost = move |why: String| {
+            if let Some(client) = this.upgrade() {
+                client.lost(why, None);
+            }
+        };
+        let listening = module_worker::listen(&worker, news, lost);
         *self.worker.borrow_mut() = Some(Spawned {
             worker,
-            _on_message: on_message,
-            _on_error: on_error,
+            _listening: listening,
         });
     }
 }

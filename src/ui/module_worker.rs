@@ -109,9 +109,45 @@ pub fn spawn(entry: &str, first: Option<&str>) -> Result<web_sys::Worker, String
     worker.map_err(|_| "the browser refused a module worker".to_owned())
 }
 
+/// A worker's handlers, set by [`listen`]: kept as long as the worker is heard.
+pub struct Listening {
+    _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    _on_error: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+/// Hears `worker`: `news` gets each JSON text it posts, `lost` why it stopped — its script's
+/// `{ failed }` (the module did not load, the entry point threw) or its `error` event.
+pub fn listen(
+    worker: &web_sys::Worker,
+    news: impl Fn(String) + 'static,
+    lost: impl Fn(String) + 'static,
+) -> Listening {
+    let lost = std::rc::Rc::new(lost);
+    let on_message = {
+        let lost = std::rc::Rc::clone(&lost);
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let data = event.data();
+            match data.as_string() {
+                Some(text) => news(text),
+                None => lost(failure(&data)),
+            }
+        })
+    };
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+        event.prevent_default();
+        lost(error_text(&event));
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    Listening {
+        _on_message: on_message,
+        _on_error: on_error,
+    }
+}
+
 /// Why a worker stopped, from a message of its that is not JSON text (its script's
 /// `{ failed }`).
-pub fn failure(data: &JsValue) -> String {
+fn failure(data: &JsValue) -> String {
     js_sys::Reflect::get(data, &"failed".into())
         .ok()
         .and_then(|f| f.as_string())
@@ -120,12 +156,40 @@ pub fn failure(data: &JsValue) -> String {
 
 /// Why a worker stopped, from its `error` event: a script that does not load fires a plain
 /// one, an uncaught error an `ErrorEvent` with its message.
-pub fn error_text(event: &web_sys::Event) -> String {
+fn error_text(event: &web_sys::Event) -> String {
     event
         .dyn_ref::<web_sys::ErrorEvent>()
         .map(web_sys::ErrorEvent::message)
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| "its script did not load".to_owned())
+}
+
+/// In a worker: from now on a panic of the engine posts what `failed` makes of its message
+/// and the statement the engine was running, if any (WebAssembly cannot go on after it: the
+/// page lets the worker go).
+pub fn report_panics<T: Serialize + 'static>(failed: fn(String, Option<String>) -> T) {
+    std::panic::set_hook(Box::new(move |info| {
+        post_json(&failed(
+            crate::ui::browser::panic_message(info),
+            crate::sim::database::statement_in_flight(),
+        ));
+    }));
+}
+
+/// In a worker: hands `receive` the messages in `early` (those that came while the module
+/// loaded), then each one as it comes, for the worker's life.
+pub fn take_messages(early: &js_sys::Array, receive: fn(&JsValue)) {
+    for message in early.iter() {
+        receive(&message);
+    }
+    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let on_message =
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            receive(&event.data())
+        });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The worker lives as long as its page: so does its handler.
+    on_message.forget();
 }
 
 /// In a worker: posts `news` to the page as JSON text.

@@ -25,7 +25,6 @@ use crate::ui::module_worker;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 /// How many failed workers are replaced before the page gives up.
 const MAX_FAILURES: u32 = 3;
@@ -54,8 +53,7 @@ struct Client {
     served: Cell<bool>,
     /// What the run was last told of how it moves.
     last_move: RefCell<Option<(u32, Motion, Viewer)>>,
-    _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
-    _on_error: Closure<dyn FnMut(web_sys::Event)>,
+    _listening: module_worker::Listening,
 }
 
 thread_local! {
@@ -203,15 +201,10 @@ impl Client {
 fn spawn() -> Result<Rc<Client>, String> {
     let worker = module_worker::spawn(module_worker::RUN_ENTRY, None)?;
     let client = Rc::new_cyclic(|this: &std::rc::Weak<Client>| {
-        let on_message = {
+        let news = {
             let this = this.clone();
-            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            move |text: String| {
                 let Some(client) = this.upgrade() else {
-                    return;
-                };
-                let data = event.data();
-                let Some(text) = data.as_string() else {
-                    lost(&client, module_worker::failure(&data), None);
                     return;
                 };
                 match serde_json::from_str::<FromRun>(&text) {
@@ -226,27 +219,24 @@ fn spawn() -> Result<Rc<Client>, String> {
                             .into(),
                     ),
                 }
-            })
+            }
         };
-        let on_error = {
+        let gone = {
             let this = this.clone();
-            Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-                event.prevent_default();
+            move |why: String| {
                 if let Some(client) = this.upgrade() {
-                    lost(&client, module_worker::error_text(&event), None);
+                    lost(&client, why, None);
                 }
-            })
+            }
         };
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let listening = module_worker::listen(&worker, news, gone);
         Client {
             worker: worker.clone(),
             request: Cell::new(0),
             failed: RefCell::new(None),
             last_move: RefCell::new(None),
             served: Cell::new(false),
-            _on_message: on_message,
-            _on_error: on_error,
+            _listening: listening,
         }
     });
     Ok(client)

@@ -13,10 +13,9 @@
 
 use crate::authoring::JobRequest;
 use crate::sim::job::{JobError, JobProgress, JobReport, News, Outcome};
-use crate::ui::{browser, module_worker};
+use crate::ui::module_worker;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 /// A job handed to a worker. Dropping it before the job has finished stops it (the student
@@ -25,8 +24,7 @@ use wasm_bindgen::JsCast;
 pub struct JobHandle {
     worker: Rc<RefCell<Option<web_sys::Worker>>>,
     cancelled: Rc<Cell<bool>>,
-    _on_message: Option<Closure<dyn FnMut(web_sys::MessageEvent)>>,
-    _on_error: Option<Closure<dyn FnMut(web_sys::Event)>>,
+    _listening: Option<module_worker::Listening>,
 }
 
 impl JobHandle {
@@ -35,8 +33,7 @@ impl JobHandle {
         Self {
             worker: Rc::new(RefCell::new(None)),
             cancelled,
-            _on_message: None,
-            _on_error: None,
+            _listening: None,
         }
     }
 }
@@ -131,15 +128,10 @@ fn spawn(
             report_later(&on_report, &cancelled, report);
         })
     };
-    let on_message = {
-        let (cell, fail, on_report) = (Rc::clone(&cell), Rc::clone(&fail), Rc::clone(&on_report));
+    let news = {
+        let (cell, on_report) = (Rc::clone(&cell), Rc::clone(&on_report));
         let cancelled = Rc::clone(&cancelled);
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            let data = event.data();
-            let Some(text) = data.as_string() else {
-                fail(module_worker::failure(&data));
-                return;
-            };
+        move |text: String| {
             reported.set(true);
             // One worker runs one job: its reports are that job's, whatever id they carry (a
             // request it could not read, or a panic before it started, has none).
@@ -157,20 +149,14 @@ fn spawn(
                 }
             }
             report_later(&on_report, &cancelled, report);
-        })
+        }
     };
-    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-        event.prevent_default();
-        fail(module_worker::error_text(&event));
-    });
-    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    let listening = module_worker::listen(&worker, news, move |why| fail(why));
     // From here, dropping the handle (an error below) stops the worker.
     let handle = JobHandle {
         worker: cell,
         cancelled,
-        _on_message: Some(on_message),
-        _on_error: Some(on_error),
+        _listening: Some(listening),
     };
     Ok(handle)
 }
@@ -184,14 +170,10 @@ thread_local! {
 /// `early`), posting a [`JobReport`] before each run and one with the outcome.
 pub fn serve(early: &js_sys::Array) {
     let request = early.get(0).as_string().unwrap_or_default();
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    std::panic::set_hook(Box::new(|info| {
-        let id = RUNNING.with(Cell::get).unwrap_or_default();
-        post(&JobReport {
-            id,
-            news: News::Done(Err(JobError::Crashed(browser::panic_message(info)))),
-        });
-    }));
+    module_worker::report_panics(|why, _| JobReport {
+        id: RUNNING.with(Cell::get).unwrap_or_default(),
+        news: News::Done(Err(JobError::Crashed(why))),
+    });
     let request: JobRequest = match serde_json::from_str(&request) {
         Ok(request) => request,
         Err(error) => {
@@ -214,7 +196,9 @@ pub fn serve(early: &js_sys::Array) {
         id,
         news: News::Done(outcome),
     });
-    scope.close();
+    js_sys::global()
+        .unchecked_into::<web_sys::DedicatedWorkerGlobalScope>()
+        .close();
 }
 
 fn post(report: &JobReport) {

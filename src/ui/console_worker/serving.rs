@@ -5,7 +5,6 @@ use crate::sim::console_server::{ConsoleServer, FromConsole, ToConsole};
 use crate::ui::{browser, module_worker};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 thread_local! {
     /// The console's database.
@@ -15,26 +14,11 @@ thread_local! {
 /// In the worker: seeds the shop and says it is ready, then takes the messages in `early`
 /// (those that came while the module loaded) and each one as it comes.
 pub fn serve(early: &js_sys::Array) {
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    std::panic::set_hook(Box::new(|info| {
-        module_worker::post_json(&FromConsole::Failed {
-            why: browser::panic_message(info),
-            statement: crate::sim::database::statement_in_flight(),
-        });
-    }));
+    module_worker::report_panics(|why, statement| FromConsole::Failed { why, statement });
     let (server, ready) = ConsoleServer::start();
     module_worker::post_json(&ready);
     SERVER.with(|s| *s.borrow_mut() = Some(server));
-    for message in early.iter() {
-        receive(&message);
-    }
-    let on_message =
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            receive(&event.data())
-        });
-    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    // The worker lives as long as its page: so does its handler.
-    on_message.forget();
+    module_worker::take_messages(early, receive);
 }
 
 fn receive(data: &JsValue) {

@@ -19,24 +19,9 @@ thread_local! {
 /// In the worker: serves the run, taking the messages in `early` (those that came while the
 /// module loaded) and then each one as it comes.
 pub fn serve(early: &js_sys::Array) {
-    let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    std::panic::set_hook(Box::new(|info| {
-        post(&FromRun::Failed {
-            why: browser::panic_message(info),
-            statement: crate::sim::database::statement_in_flight(),
-        });
-    }));
+    module_worker::report_panics(|why, statement| FromRun::Failed { why, statement });
     TICK.with(|t| *t.borrow_mut() = Some(Closure::<dyn FnMut()>::new(tick)));
-    for message in early.iter() {
-        receive(&message);
-    }
-    let on_message =
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-            receive(&event.data())
-        });
-    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    // The worker lives as long as the page: so does its handler.
-    on_message.forget();
+    module_worker::take_messages(early, receive);
 }
 
 fn receive(data: &JsValue) {
