@@ -7,6 +7,20 @@
 //! full speed without `--memory`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+
+/// The allocator our WebAssembly modules register (the page's, the engine's, the engine
+/// benchmark's): Talc, in place of Rust's default dlmalloc, which is slower on the many small
+/// allocations a query makes (a row's values, its cells' text). Our modules are
+/// single-threaded. Each binary registers it with
+/// `#[global_allocator] static ALLOCATOR: WasmAllocator = wasm_allocator();`.
+#[cfg(target_arch = "wasm32")]
+pub type WasmAllocator = talc::wasm::WasmDynamicTalc;
+
+/// A [`WasmAllocator`] for a `#[global_allocator]` static.
+#[cfg(target_arch = "wasm32")]
+pub const fn wasm_allocator() -> WasmAllocator {
+    talc::wasm::new_wasm_dynamic_allocator()
+}
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
 static COUNTING: AtomicBool = AtomicBool::new(false);

@@ -2,6 +2,11 @@
 //! simulator runs it — for the browser benchmark against sql.js (`make bench-engine`). It is
 //! built for wasm32 only by `scripts/bench-engine.mjs`; natively it is an empty program.
 
+/// The benchmark's allocator (see [`dataflow_lab::heap::WasmAllocator`]).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: dataflow_lab::heap::WasmAllocator = dataflow_lab::heap::wasm_allocator();
+
 #[cfg(target_arch = "wasm32")]
 mod engine {
     use dataflow_lab::sim::database::Database;

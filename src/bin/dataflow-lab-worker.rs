@@ -4,6 +4,11 @@
 //! `data-type="worker"`); each worker's script (`src/ui/module_worker.rs`) loads it and calls
 //! one of these entry points. Natively it is an empty program.
 
+/// The engine's allocator (see [`dataflow_lab::heap::WasmAllocator`]).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: dataflow_lab::heap::WasmAllocator = dataflow_lab::heap::wasm_allocator();
+
 #[cfg(target_arch = "wasm32")]
 fn main() {
     // Loading the module runs `main`: the entry point the worker calls next does the work.

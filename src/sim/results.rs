@@ -171,6 +171,17 @@ impl Cell {
             kind,
         }
     }
+
+    /// [`Cell::from_value`], taking the value: a text's string is moved, not copied.
+    pub fn from_owned(value: Value) -> Self {
+        match value {
+            Value::Str(text) => Self {
+                text,
+                kind: CellKind::Text,
+            },
+            other => Self::from_value(&other),
+        }
+    }
 }
 
 /// What a statement produced.
@@ -247,8 +258,8 @@ impl StatementResult {
             Payload::Select { labels, rows } => Outcome::Rows {
                 columns: labels,
                 rows: rows
-                    .iter()
-                    .map(|row| row.iter().map(Cell::from_value).collect())
+                    .into_iter()
+                    .map(|row| row.into_iter().map(Cell::from_owned).collect())
                     .collect(),
             },
             Payload::SelectMap(maps) => {
@@ -332,5 +343,19 @@ mod tests {
         assert_eq!(cell("42", CellKind::Number).sql_literal(), "42");
         assert_eq!(cell("NULL", CellKind::Null).sql_literal(), "NULL");
         assert_eq!(cell("O'Hara", CellKind::Text).sql_literal(), "'O''Hara'");
+    }
+
+    #[test]
+    fn a_value_taken_shows_as_the_same_value_borrowed() {
+        let values = [
+            Value::Str("paid".to_owned()),
+            Value::I64(-7),
+            Value::F64(2.5),
+            Value::Bool(true),
+            Value::Null,
+        ];
+        for value in values {
+            assert_eq!(Cell::from_owned(value.clone()), Cell::from_value(&value));
+        }
     }
 }
