@@ -121,6 +121,12 @@ fn range_query() -> impl Strategy<Value = String> {
             "SELECT COUNT(*), SUM(a) FROM {{t}} WHERE id < {k1}.5 AND id > -{k2}"
         )),
         (key.clone(), key.clone()).prop_map(|(k1, k2)| format!(
+            "SELECT COUNT(*), MAX(b) FROM {{t}} WHERE id <= {k1} AND ({k2} < id)"
+        )),
+        (op.clone(), key.clone(), 1..4u8).prop_map(|(op, k, n)| format!(
+            "SELECT id, b FROM {{t}} WHERE id {op} {k} ORDER BY id DESC LIMIT {n}"
+        )),
+        (key.clone(), key.clone()).prop_map(|(k1, k2)| format!(
             "SELECT x.id, y.id FROM {{t}} x JOIN {{t}} y ON y.a = x.a WHERE x.id BETWEEN {k1} AND {k2} ORDER BY x.id, y.id"
         )),
         (key.clone(), key.clone()).prop_map(|(k1, k2)| format!(

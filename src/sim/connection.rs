@@ -8,7 +8,7 @@
 use crate::sim::clock::Micros;
 use crate::sim::database::{ColumnInfo, DbError, ScriptResult, TableInfo};
 use crate::sim::key_access::key_hint;
-use crate::sim::key_range::range_hint;
+use crate::sim::key_range::{drop_where, range_hint};
 use crate::sim::lock_plan::Isolation;
 use crate::sim::results::{StatementKind, StatementResult};
 use crate::sim::sql_script::split_statements;
@@ -524,9 +524,14 @@ impl Connection {
             })
         });
         storage.set_key_hint(hint);
-        storage.set_key_range(range_hint(&statement, |table| {
+        let range = range_hint(&statement, |table| {
             storage.fetch_schema(table).ok().flatten()
-        }));
+        });
+        let mut statement = statement;
+        if range.as_ref().is_some_and(|r| r.whole_where) {
+            drop_where(&mut statement);
+        }
+        storage.set_key_range(range.map(|r| r.range));
         let plan = storage.plan(StatementPlan::from(statement));
         let result = plan.and_then(|plan| execute(&mut *storage, &plan));
         // A range GlueSQL's own access path left unused must not reach a later statement.

@@ -2,8 +2,10 @@
 //! (`id BETWEEN 100 AND 199`, `id > 100 AND id <= 150`, `5 < o.id`) reads only the rows in that
 //! range, in key order, as PostgreSQL reads them through the table's `_pkey` index (its "Index
 //! Cond"). The storage's next scan of the table keeps to the range
-//! ([`crate::sim::storage::KeyRange`]); GlueSQL still applies the whole `WHERE` to each row, so
-//! the rows returned are those of a full scan.
+//! ([`crate::sim::storage::KeyRange`]); GlueSQL still applies the `WHERE` to each row, so the
+//! rows returned are those of a full scan — unless the `WHERE` is nothing but the key's bounds
+//! over one table ([`RangeHint::whole_where`]): then the range is the whole condition, as an
+//! index scan with no "Filter" line in PostgreSQL's plan, and the `WHERE` is not evaluated again.
 //!
 //! A narrowed scan evaluates the `WHERE` on fewer rows. GlueSQL reports some mistakes only when
 //! it evaluates a row (a missing column, a value of the wrong type; its `AND` evaluates both
@@ -32,13 +34,25 @@ use gluesql::core::ast::{
 use gluesql::core::data::{Key, Schema};
 use std::ops::Bound;
 
+/// A range of primary keys for a `SELECT`'s read of its first table.
+#[derive(Debug, Clone)]
+pub struct RangeHint {
+    /// The keys the read keeps to.
+    pub range: KeyRange,
+    /// Whether the `WHERE` is nothing but bounds on the key, over one table: then the rows in
+    /// the range are exactly the rows it keeps, and GlueSQL need not evaluate it on each one
+    /// again ([`drop_where`]), as PostgreSQL's index scan has no "Filter" left over its
+    /// "Index Cond".
+    pub whole_where: bool,
+}
+
 /// The range of primary keys that a `SELECT`'s read of its first table can keep to, if its
 /// `WHERE` bounds the key and the statement qualifies (see the module's documentation).
 /// `schema` looks a table's schema up.
 pub fn range_hint(
     statement: &Statement,
     schema: impl Fn(&str) -> Option<Schema>,
-) -> Option<KeyRange> {
+) -> Option<RangeHint> {
     let Statement::Query(query) = statement else {
         return None;
     };
@@ -113,7 +127,43 @@ pub fn range_hint(
     }
     // A subquery (in the projection, say) could read the table again; a second `SELECT` in
     // the statement's text is the sign of one.
-    (query.to_sql().matches("SELECT").count() == 1).then_some(range)
+    if query.to_sql().matches("SELECT").count() != 1 {
+        return None;
+    }
+    Some(RangeHint {
+        range,
+        whole_where: !from.joined && only_key_bounds(selection, &column),
+    })
+}
+
+/// Takes the `WHERE` out of a `SELECT` whose [`RangeHint::whole_where`] holds: the range
+/// given to the storage keeps to the rows it would keep.
+pub fn drop_where(statement: &mut Statement) {
+    if let Statement::Query(query) = statement {
+        if let SetExpr::Select(select) = &mut query.body {
+            select.selection = None;
+        }
+    }
+}
+
+/// Whether `expr` is an `AND` of terms that each bound the key (and nothing else).
+fn only_key_bounds(expr: &Expr, column: &KeyColumn<'_>) -> bool {
+    match expr {
+        Expr::Nested(inner) => only_key_bounds(inner, column),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => only_key_bounds(left, column) && only_key_bounds(right, column),
+        term => {
+            let mut scratch = KeyRange {
+                table: String::new(),
+                lower: Bound::Unbounded,
+                upper: Bound::Unbounded,
+            };
+            narrow(term, column, &mut scratch)
+        }
+    }
 }
 
 /// A table of a `FROM`: its name, the name it goes by there (its alias, or its name), and its
@@ -356,7 +406,56 @@ mod tests {
             "customers" => Some(schema("customers", DataType::Int)),
             _ => None,
         })
-        .map(|r| (r.lower, r.upper))
+        .map(|r| (r.range.lower, r.range.upper))
+    }
+
+    fn whole_where(sql: &str) -> Option<bool> {
+        let parsed = parse(sql).expect("parses");
+        let statement = translate(&parsed[0]).expect("translates");
+        range_hint(&statement, |name| match name {
+            "orders" => Some(schema("orders", DataType::Int)),
+            "customers" => Some(schema("customers", DataType::Int)),
+            _ => None,
+        })
+        .map(|r| r.whole_where)
+    }
+
+    #[test]
+    fn a_where_of_key_bounds_only_is_the_range_itself() {
+        for sql in [
+            "SELECT * FROM orders WHERE id BETWEEN 10 AND 20",
+            "SELECT * FROM orders WHERE 10 <= id AND (orders.id < 20) LIMIT 5",
+            "SELECT COUNT(*) FROM orders o WHERE o.id = 7",
+            "SELECT id FROM orders WHERE id > 3 ORDER BY id LIMIT 1",
+        ] {
+            assert_eq!(whole_where(sql), Some(true), "{sql}");
+        }
+        for sql in [
+            "SELECT * FROM orders WHERE status = 'x' AND id > 10 AND id <= 20",
+            "SELECT * FROM orders WHERE id > 1 AND id <> 5",
+            "SELECT * FROM orders WHERE id > 1 AND id IS NOT NULL",
+            "SELECT * FROM orders WHERE id > 1 AND id IN (2, 3)",
+            "SELECT o.id FROM orders o JOIN customers c ON c.status = o.status WHERE o.id < 3",
+        ] {
+            assert_eq!(whole_where(sql), Some(false), "{sql}");
+        }
+    }
+
+    #[test]
+    fn dropping_the_where_leaves_the_rest_of_the_select() {
+        let parsed =
+            parse("SELECT id FROM orders WHERE id > 3 ORDER BY id LIMIT 2").expect("parses");
+        let mut statement = translate(&parsed[0]).expect("translates");
+        drop_where(&mut statement);
+        let Statement::Query(query) = &statement else {
+            panic!("a query");
+        };
+        let sql = query.to_sql();
+        assert!(!sql.contains("WHERE"), "{sql}");
+        assert!(
+            sql.contains("ORDER BY") && sql.ends_with("LIMIT 2"),
+            "{sql}"
+        );
     }
 
     #[test]
