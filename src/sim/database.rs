@@ -29,11 +29,32 @@ use thiserror::Error;
 pub use crate::sim::connection::{statement_in_flight, Connection, TransactionState};
 pub use crate::sim::results::{Cell, CellKind, Outcome, StatementKind, StatementResult};
 
+/// GlueSQL's message for `error`. A parser's error comes from GlueSQL in Rust's debug form
+/// (`parser: ParserError(\n    "Expected: …",\n)`): its text is taken out of it, as
+/// `syntax error: Expected: …`.
+pub fn glue_message(error: &GlueError) -> String {
+    match error {
+        GlueError::Parser(debug) => debug_text(debug)
+            .map_or_else(|| error.to_string(), |text| format!("syntax error: {text}")),
+        other => other.to_string(),
+    }
+}
+
+/// The string inside `Name(\n "…",\n)`, unescaped, if `debug` has that form.
+fn debug_text(debug: &str) -> Option<String> {
+    let inner = debug.trim().strip_suffix(')')?;
+    let (name, quoted) = inner.split_once('(')?;
+    if !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    serde_json::from_str(quoted.trim().trim_end_matches(',').trim_end()).ok()
+}
+
 /// Why a statement did not run.
 #[derive(Debug, Error, PartialEq)]
 pub enum DbError {
     /// GlueSQL refused or failed the statement; the message is GlueSQL's own text.
-    #[error("{0}")]
+    #[error("{}", glue_message(.0))]
     Sql(#[from] GlueError),
     /// The text held no statement (only white space or comments).
     #[error("there is no SQL statement to run")]
@@ -425,7 +446,25 @@ mod tests {
         assert!(matches!(error, DbError::Sql(_)));
         assert!(error.to_string().contains("nme"), "{error}");
         let error = db.execute("SELEC 1").expect_err("parse error");
-        assert!(error.to_string().starts_with("parser:"), "{error}");
+        assert!(error.to_string().starts_with("syntax error:"), "{error}");
+    }
+
+    #[test]
+    fn a_syntax_error_reads_as_text_not_as_rust() {
+        let mut db = Database::new("t");
+        let message = db.execute("SELEC 1").expect_err("not SQL").to_string();
+        assert!(message.starts_with("syntax error: Expected"), "{message}");
+        assert!(message.contains("SELEC at Line: 1, Column: 1"), "{message}");
+        assert!(
+            !message.contains("ParserError") && !message.contains('\n'),
+            "{message}"
+        );
+        let own = GlueError::Parser("there is no SQL statement".to_owned());
+        assert_eq!(
+            glue_message(&own),
+            own.to_string(),
+            "our own parser messages stay"
+        );
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub fn Controls(props: &ControlsProps) -> Html {
                                                     operation: operation.clone(),
                                                     rate_per_s: rate,
                                                 })),
+                                                // A number field hands over "" for what is not a number.
+                                                Err(_) if text.trim().is_empty() => on_action.emit(LiveAction::Notice(format!(
+                                                    "The rate of {service}.{operation} must be a number: type arrivals per second, e.g. 8 or 0.5."
+                                                ))),
                                                 Err(_) => on_action.emit(LiveAction::Notice(format!(
                                                     "\"{}\" is not a rate: type arrivals per second, e.g. 8 or 0.5.", text.trim()
                                                 ))),

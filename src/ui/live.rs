@@ -719,9 +719,10 @@ impl LiveState {
 
     /// The speed actually kept, when it falls short of the chosen one while playing.
     pub fn lagging(&self) -> Option<f64> {
-        let chosen = SPEEDS.get(self.speed)?.0?;
+        // At "max" no speed is chosen, so none can fall short.
+        SPEEDS.get(self.speed)?.0?;
         let achieved = self.meter.achieved?;
-        (self.playing && achieved < 0.9 * chosen).then_some(achieved)
+        (self.playing && self.meter.falling_short).then_some(achieved)
     }
 
     /// What the link carries now, parameter by parameter (`None`: left out).
@@ -1466,6 +1467,8 @@ impl LiveState {
                 next
             }
             LiveAction::Seek(ms) => {
+                // The replay's wall time is not playing time: the speed is measured afresh.
+                next.meter = SpeedMeter::default();
                 let to = (ms.max(0.0) * 1_000.0) as Micros;
                 let next = next.seek(to);
                 next.remember();

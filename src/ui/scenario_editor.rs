@@ -208,6 +208,17 @@ pub fn ScenarioEditor(props: &ScenarioEditorProps) -> Html {
         },
     };
 
+    // A disabled Apply says why, where the pointer is.
+    let apply_title = if props.applying {
+        "The edited scenario is being checked"
+    } else if !changed {
+        "Nothing to apply: the scenario is as it runs"
+    } else if !draft.is_valid() {
+        "The text has a problem (see below the editor): fix it to apply"
+    } else {
+        "Run the edited scenario from 0 s; the page's link then carries it"
+    };
+
     html! {
         <section class="scenario-editor" role="region" aria-label="Scenario editor">
             <div class="scenario-editor-bar">
@@ -217,7 +228,7 @@ pub fn ScenarioEditor(props: &ScenarioEditorProps) -> Html {
                         disabled={props.applying || !(changed && draft.is_valid())}
                         aria-busy={props.applying.then_some("true")}
                         onclick={send(LiveAction::ApplyDraft)}
-                        title="Run the edited scenario from 0 s; the page's link then carries it">
+                        title={apply_title}>
                         { if props.applying { "Applying…" } else { "Apply" } }
                     </button>
                     <button type="button" class="button small subtle" disabled={!changed}

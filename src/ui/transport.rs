@@ -152,11 +152,15 @@ pub fn Transport(props: &TransportProps) -> Html {
                     }) }
                 </select>
             </label>
+            // The note's place is kept while it is away (but in an embed), so that the scrubber
+            // does not change width under the pointer when it comes and goes.
             if let Some(kept) = props.lagging {
                 <span class="speed-note" role="status"
                     title="This computer cannot simulate that fast: the simulation runs as fast as it can, and every number stays exact.">
                     { format!("running at {}", speed_text(kept)) }
                 </span>
+            } else if !props.compact {
+                <span class="speed-note idle" aria-hidden="true">{ "running at 00.0×" }</span>
             }
             if !props.compact {
                 <label class="field seed">

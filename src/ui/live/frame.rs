@@ -39,16 +39,28 @@ pub struct SpeedMeter {
     simulated: Micros,
     /// The last whole window's speed (simulated seconds per wall second).
     pub achieved: Option<f64>,
+    /// Whether the speed chosen is said not to be kept. It is said once a window falls below
+    /// 85 % of the speed, and taken back once one reaches 95 %: a speed kept at about 90 %
+    /// does not make the note come and go every second.
+    pub falling_short: bool,
 }
 
 impl SpeedMeter {
-    fn add(&mut self, wall_ms: f64, simulated: Micros) {
+    fn add(&mut self, wall_ms: f64, simulated: Micros, chosen: Option<f64>) {
         self.wall_ms += wall_ms;
         self.simulated += simulated;
         if self.wall_ms >= 1_000.0 {
-            self.achieved = Some(self.simulated as f64 / 1_000.0 / self.wall_ms);
+            let achieved = self.simulated as f64 / 1_000.0 / self.wall_ms;
+            self.achieved = Some(achieved);
             self.wall_ms = 0.0;
             self.simulated = 0;
+            if let Some(chosen) = chosen {
+                if achieved < 0.85 * chosen {
+                    self.falling_short = true;
+                } else if achieved >= 0.95 * chosen {
+                    self.falling_short = false;
+                }
+            }
         }
     }
 }
@@ -273,11 +285,31 @@ impl LiveState {
             last_view_ms: tick.view_ms.unwrap_or(0.0),
             last_advance: advance,
         };
-        next.meter.add(tick.elapsed_ms, advance);
+        let chosen = SPEEDS.get(next.speed).and_then(|(speed, _)| *speed);
+        next.meter.add(tick.elapsed_ms, advance, chosen);
         if wall - next.last_link >= LINK_EVERY_MS {
             next.last_link = wall;
             next.remember();
         }
         Rc::new(show(next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn the_speed_note_comes_below_85_percent_and_goes_at_95() {
+        let mut meter = SpeedMeter::default();
+        let mut window = |speed: f64| {
+            meter.add(1_000.0, (speed * 1_000_000.0) as Micros, Some(16.0));
+            meter.falling_short
+        };
+        assert!(!window(15.0), "94 % of 16× is near enough");
+        assert!(window(12.0), "75 % is said");
+        assert!(window(14.5), "91 % keeps the note");
+        assert!(!window(15.5), "97 % takes it back");
     }
 }
