@@ -31,7 +31,8 @@ fn from_memory(result: gluesql::core::error::Result<Vec<Payload>>) -> Seen {
             Payload::Insert(n) | Payload::Update(n) | Payload::Delete(n) | Payload::DropTable(n),
         )) => Seen::Count(n),
         Ok(_) => Seen::Done,
-        Err(error) => Seen::Error(error.to_string()),
+        // As our database shows GlueSQL's messages (a syntax error as text, not in Rust's debug form).
+        Err(error) => Seen::Error(dataflow_lab::sim::database::glue_message(&error)),
     }
 }
 
