@@ -122,7 +122,8 @@ pub fn range_hint(
         lower: Bound::Unbounded,
         upper: Bound::Unbounded,
     };
-    if !narrow(selection, &column, &mut range) {
+    let narrowed = narrow(selection, &column, &mut range);
+    if !narrowed.any {
         return None;
     }
     // A subquery (in the projection, say) could read the table again; a second `SELECT` in
@@ -132,7 +133,7 @@ pub fn range_hint(
     }
     Some(RangeHint {
         range,
-        whole_where: !from.joined && only_key_bounds(selection, &column),
+        whole_where: !from.joined && narrowed.all,
     })
 }
 
@@ -142,26 +143,6 @@ pub fn drop_where(statement: &mut Statement) {
     if let Statement::Query(query) = statement {
         if let SetExpr::Select(select) = &mut query.body {
             select.selection = None;
-        }
-    }
-}
-
-/// Whether `expr` is an `AND` of terms that each bound the key (and nothing else).
-fn only_key_bounds(expr: &Expr, column: &KeyColumn<'_>) -> bool {
-    match expr {
-        Expr::Nested(inner) => only_key_bounds(inner, column),
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => only_key_bounds(left, column) && only_key_bounds(right, column),
-        term => {
-            let mut scratch = KeyRange {
-                table: String::new(),
-                lower: Bound::Unbounded,
-                upper: Bound::Unbounded,
-            };
-            narrow(term, column, &mut scratch)
         }
     }
 }
@@ -305,8 +286,29 @@ impl KeyColumn<'_> {
     }
 }
 
-/// Narrows `range` by the `AND`-ed terms of `expr` that bound the key; whether any did.
-fn narrow(expr: &Expr, column: &KeyColumn<'_>, range: &mut KeyRange) -> bool {
+/// Which of a condition's `AND`-ed terms bound the key.
+#[derive(Clone, Copy)]
+struct Narrowed {
+    /// At least one.
+    any: bool,
+    /// Every one: the condition is nothing but the key's bounds.
+    all: bool,
+}
+
+impl Narrowed {
+    const YES: Self = Self {
+        any: true,
+        all: true,
+    };
+    const NO: Self = Self {
+        any: false,
+        all: false,
+    };
+}
+
+/// Narrows `range` by the `AND`-ed terms of `expr` that bound the key; whether any did, and
+/// whether all did.
+fn narrow(expr: &Expr, column: &KeyColumn<'_>, range: &mut KeyRange) -> Narrowed {
     match expr {
         Expr::Nested(inner) => narrow(inner, column, range),
         Expr::BinaryOp {
@@ -314,8 +316,11 @@ fn narrow(expr: &Expr, column: &KeyColumn<'_>, range: &mut KeyRange) -> bool {
             op: BinaryOperator::And,
             right,
         } => {
-            let left = narrow(left, column, range);
-            narrow(right, column, range) || left
+            let (left, right) = (narrow(left, column, range), narrow(right, column, range));
+            Narrowed {
+                any: left.any || right.any,
+                all: left.all && right.all,
+            }
         }
         Expr::Between {
             expr,
@@ -327,11 +332,11 @@ fn narrow(expr: &Expr, column: &KeyColumn<'_>, range: &mut KeyRange) -> bool {
                 literal_key(low, column.data_type),
                 literal_key(high, column.data_type),
             ) else {
-                return false;
+                return Narrowed::NO;
             };
             range.raise(Bound::Included(low));
             range.lower_to(Bound::Included(high));
-            true
+            Narrowed::YES
         }
         Expr::BinaryOp { left, op, right } => {
             let (op, literal) = if column.named_by(left) {
@@ -347,10 +352,10 @@ fn narrow(expr: &Expr, column: &KeyColumn<'_>, range: &mut KeyRange) -> bool {
                 };
                 (flipped, left)
             } else {
-                return false;
+                return Narrowed::NO;
             };
             let Some(key) = literal_key(literal, column.data_type) else {
-                return false;
+                return Narrowed::NO;
             };
             match op {
                 BinaryOperator::Eq => {
@@ -361,11 +366,11 @@ fn narrow(expr: &Expr, column: &KeyColumn<'_>, range: &mut KeyRange) -> bool {
                 BinaryOperator::GtEq => range.raise(Bound::Included(key)),
                 BinaryOperator::Lt => range.lower_to(Bound::Excluded(key)),
                 BinaryOperator::LtEq => range.lower_to(Bound::Included(key)),
-                _ => return false,
+                _ => return Narrowed::NO,
             }
-            true
+            Narrowed::YES
         }
-        _ => false,
+        _ => Narrowed::NO,
     }
 }
 

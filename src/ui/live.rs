@@ -1024,7 +1024,9 @@ impl LiveState {
         }
     }
 
-    fn seek(self, to: Micros) -> Self {
+    fn seek(mut self, to: Micros) -> Self {
+        // The replay's wall time is not playing time: the speed is measured afresh.
+        self.meter = SpeedMeter::default();
         self.ask(RunRequest::Seek(to))
     }
 
@@ -1467,8 +1469,6 @@ impl LiveState {
                 next
             }
             LiveAction::Seek(ms) => {
-                // The replay's wall time is not playing time: the speed is measured afresh.
-                next.meter = SpeedMeter::default();
                 let to = (ms.max(0.0) * 1_000.0) as Micros;
                 let next = next.seek(to);
                 next.remember();
